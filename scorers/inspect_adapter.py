@@ -1,0 +1,123 @@
+"""Inspect adapter: one scorer for all protocols, and metrics that call `scorers.core`.
+
+A sample's Score.value is the outcome dict {"correct", "first", "parsed"} (epoch reduction
+averages each key); the trial fields come from the sample metadata. Per-subset and
+per-error-type numbers use Inspect's own `grouped()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_ai.scorer import (
+    Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer,
+)
+from inspect_ai.solver import TaskState
+
+from scorers.core import (
+    TokenLogprob, TrialOutcome, aggregate, first_from_scores, first_from_token_logprobs,
+    outcome, parse_pairwise_answer,
+)
+
+SCORES_KEY = "toolprm_scores"  # state.metadata key where the pointwise solver leaves its scores
+
+
+def _outcomes(scores: list[SampleScore]) -> list[TrialOutcome]:
+    outcomes = []
+    for sample_score in scores:
+        meta = sample_score.sample_metadata or {}
+        value = sample_score.score.value
+        if not isinstance(value, dict):
+            raise TypeError(f"sample {sample_score.sample_id}: expected a ToolPRMBench outcome dict, got {value!r}")
+        base = outcome(meta, None)
+        outcomes.append(TrialOutcome(**{**base.to_dict(), "first": float(value["first"]),
+                                        "parsed": float(value["parsed"]), "correct": float(value["correct"])}))
+    return outcomes
+
+
+def _core_metric(name: str) -> Metric:
+    def compute(scores: list[SampleScore]) -> float:
+        return aggregate(_outcomes(scores))[name]
+
+    return compute
+
+
+@metric
+def acc() -> Metric:
+    """Accuracy: the chosen action preferred (ties 0.5, unparseable answers 0)."""
+    return _core_metric("acc")
+
+
+@metric
+def acc_cluster_se() -> Metric:
+    """Standard error of acc, clustered by task (cases of one task are not independent)."""
+    return _core_metric("acc_cluster_se")
+
+
+@metric
+def consistency() -> Metric:
+    """Share of cases judged correctly under both candidate orders (needs order=both)."""
+    return _core_metric("consistency")
+
+
+@metric
+def first_rate() -> Metric:
+    """Position bias: share of parsed answers that name the candidate shown first."""
+    return _core_metric("first_rate")
+
+
+@metric
+def parse_fail() -> Metric:
+    """Share of answers that named no candidate."""
+    return _core_metric("parse_fail")
+
+
+def toolprm_metrics(by_subset: bool) -> list[Any]:
+    metrics: list[Any] = [acc(), acc_cluster_se(), consistency(), first_rate(), parse_fail(),
+                          grouped(acc(), "error_type", all=False, name_template="acc_{group_name}")]
+    if by_subset:
+        # the paper's AVG: the unweighted mean of the subsets' accuracies
+        metrics.append(grouped(acc(), "subset", all="groups", all_label="avg", name_template="acc_{group_name}"))
+    return metrics
+
+
+def _first_and_answer(state: TaskState, protocol: str, labels: tuple[str, str]) -> tuple[float | None, str]:
+    if protocol == "generative":
+        parsed = parse_pairwise_answer(state.output.completion)
+        first = None if parsed.pick is None else (1.0 if parsed.pick == 1 else 0.0)
+        return first, f"parsed by rule '{parsed.how}'"
+    if protocol == "pairwise_ll":
+        choice = state.output.choices[0] if state.output.choices else None
+        if choice is None or choice.logprobs is None:
+            return None, "the model returned no logprobs"
+        tokens = [TokenLogprob(lp.token, lp.logprob, [(t.token, t.logprob) for t in (lp.top_logprobs or [])])
+                  for lp in choice.logprobs.content]
+        first = first_from_token_logprobs(tokens, labels)
+        return first, "label logprobs" if first is not None else "no position decided between the labels"
+    scores = state.metadata.get(SCORES_KEY)
+    if not scores or len(scores) != 2:
+        return None, "no candidate scores"
+    return first_from_scores(scores[0], scores[1]), f"scores {scores}"
+
+
+@scorer(metrics=[])  # metrics are given by the task (they differ for the combined task)
+def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
+    """Score a trial: which candidate the judge preferred, and whether it is the chosen one."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        first, how = _first_and_answer(state, protocol, labels)
+        result = outcome(state.metadata, first)
+        answer = None
+        if first is not None:
+            answer = "tie" if first == 0.5 else labels[0 if first == 1.0 else 1]
+        return Score(
+            value={"correct": result.correct, "first": result.first, "parsed": result.parsed},
+            answer=answer,
+            explanation=how,
+            metadata={"chosen_position": result.chosen_position},
+        )
+
+    return score
+
+
+__all__ = ["toolprm_scorer", "toolprm_metrics", "SCORES_KEY"]

@@ -1,0 +1,75 @@
+"""lm-eval adapter: `process_results` per protocol and one aggregation per metric.
+
+Each document's metric values are the same outcome record (what the judge picked and
+whether it was right; visible per sample with `--log_samples`); every aggregation hands
+the records of a task to `scorers.core.aggregate`, so lm-eval and Inspect share the maths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from scorers.core import (
+    METRICS, TrialOutcome, aggregate, first_from_scores, normalise_loglikelihood, outcome,
+    parse_pairwise_answer,
+)
+
+_OUTCOME_FIELDS = tuple(TrialOutcome.__dataclass_fields__)
+
+
+def _per_metric(doc: dict[str, Any], first: float | None, **details: Any) -> dict[str, dict[str, Any]]:
+    record = {**outcome(doc, first).to_dict(), **details}
+    return {metric: record for metric in METRICS}
+
+
+def process_generative(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """Protocols a/b: parse the generated answer (unparseable answers count as wrong)."""
+    answer = results[0] if results else None
+    parsed = parse_pairwise_answer(answer)
+    first = None if parsed.pick is None else (1.0 if parsed.pick == 1 else 0.0)
+    return _per_metric(doc, first, pick=parsed.pick, parsed_by=parsed.how)
+
+
+def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
+    """Protocol c: log-probability of label 1 vs label 2 after the prompt."""
+    scores = [float(r[0]) for r in results]
+    return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
+
+
+def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
+    """Protocol d: each candidate's log-likelihood (or PRM score) given the history."""
+    raw = [float(r[0]) for r in results]
+    scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"])]
+    return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
+
+
+def outcomes_from_items(items: Sequence[dict[str, Any]]) -> list[TrialOutcome]:
+    return [TrialOutcome(**{k: item[k] for k in _OUTCOME_FIELDS}) for item in items]
+
+
+def _aggregation(metric: str) -> Callable[[Sequence[dict[str, Any]]], float]:
+    def aggregation(items: Sequence[dict[str, Any]]) -> float:
+        return aggregate(outcomes_from_items(items))[metric]
+
+    aggregation.__name__ = aggregation.__qualname__ = f"agg_{metric}"
+    aggregation.__doc__ = f"lm-eval aggregation: `{metric}` from scorers.core.aggregate."
+    return aggregation
+
+
+AGGREGATIONS: dict[str, Callable[[Sequence[dict[str, Any]]], float]] = {m: _aggregation(m) for m in METRICS}
+
+# Named one by one: the task YAMLs refer to them as `!function utils.agg_<metric>`.
+agg_acc = AGGREGATIONS["acc"]
+agg_acc_cluster_se = AGGREGATIONS["acc_cluster_se"]
+agg_consistency = AGGREGATIONS["consistency"]
+agg_first_rate = AGGREGATIONS["first_rate"]
+agg_parse_fail = AGGREGATIONS["parse_fail"]
+agg_acc_wrong_tool = AGGREGATIONS["acc_wrong_tool"]
+agg_acc_wrong_params = AGGREGATIONS["acc_wrong_params"]
+agg_acc_should_chat = AGGREGATIONS["acc_should_chat"]
+agg_acc_should_call = AGGREGATIONS["acc_should_call"]
+agg_acc_other = AGGREGATIONS["acc_other"]
+agg_acc_unlabeled = AGGREGATIONS["acc_unlabeled"]
+
+__all__ = ["process_generative", "process_pairwise_ll", "process_pointwise", "AGGREGATIONS",
+           *(f"agg_{m}" for m in METRICS)]

@@ -1,0 +1,33 @@
+"""Shared fixtures: release-format data in a temporary folder, used through the real loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_data import write_release_files
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("toolprmbench-data")
+
+
+@pytest.fixture(scope="session")
+def case_counts(fixture_data_dir: Path) -> dict[str, int]:
+    return write_release_files(fixture_data_dir)
+
+
+@pytest.fixture
+def data_env(monkeypatch: pytest.MonkeyPatch, fixture_data_dir: Path, case_counts: dict[str, int],
+             tmp_path: Path) -> dict[str, str]:
+    """Point the loaders at the fixture copy (it is not the pinned release: allow unpinned)."""
+    env = {"TOOLPRMBENCH_DATA_DIR": str(fixture_data_dir), "TOOLPRMBENCH_ALLOW_UNPINNED": "1",
+           "TOOLPRMBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from toolprm_tasks import data
+
+    monkeypatch.setattr(data, "_LOADED", {})
+    return env

@@ -1,0 +1,17 @@
+"""Inspect entry point (`[project.entry-points.inspect_ai]`): providers and tasks."""
+
+from inspect_ai.model import modelapi
+
+
+@modelapi(name="toolprm-baseline")
+def toolprm_baseline() -> type:
+    from toolprm_tasks.inspect_baseline import BaselineJudgeAPI
+
+    return BaselineJudgeAPI
+
+
+from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
+from toolprm_tasks.gta import gta  # noqa: E402,F401
+from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401
+from toolprm_tasks.toolsandbox import toolsandbox  # noqa: E402,F401
+from toolprm_tasks.tooltalk import tooltalk  # noqa: E402,F401

@@ -1,0 +1,125 @@
+"""Makes a plain `lm_eval` see this package's tasks and models (lm-eval 0.4.13 has no plugins).
+
+Loaded at interpreter start-up by `toolprm_tasks_lm_eval.pth`. It only puts a tiny finder on
+`sys.meta_path` that does nothing until lm-eval itself imports one of two modules:
+
+- `lm_eval.tasks.manager`: `TaskManager.__init__` is wrapped so that this package's
+  `task_yaml` folder is scanned before any `--include_path` (later paths override earlier
+  ones, so a user's own folder still wins);
+- `lm_eval.models`: our model names are registered as lazy placeholders right after
+  lm-eval's own (registering earlier would make lm-eval skip its built-in models).
+
+Set TOOLPRM_TASKS_NO_LM_EVAL_HOOK=1 to switch it off (then use `--include_path`).
+It deliberately imports nothing but `os` and `sys` (no `importlib.abc`): start-up cost matters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
+
+# lm-eval model name -> "module:attribute", materialised by lm-eval's registry on first use.
+LM_EVAL_MODELS = {
+    "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
+}
+
+
+def _with_our_tasks(include_path: Any) -> Any:
+    from toolprm_tasks.paths import task_yaml_dir
+
+    ours = str(task_yaml_dir())
+    if include_path is None:
+        return [ours]
+    paths = list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+    if ours in (str(p) for p in paths):
+        return paths
+    return [ours, *paths]
+
+
+def _patch_task_manager(module: Any) -> None:
+    cls = module.TaskManager
+    original = cls.__init__
+    if getattr(original, "_toolprm_tasks", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) >= 2:  # (verbosity, include_path, ...) given positionally
+            args = (args[0], _with_our_tasks(args[1]), *args[2:])
+        else:
+            kwargs["include_path"] = _with_our_tasks(kwargs.get("include_path"))
+        original(self, *args, **kwargs)
+
+    __init__._toolprm_tasks = True  # type: ignore[attr-defined]
+    __init__.__doc__ = original.__doc__
+    cls.__init__ = __init__
+
+
+def _register_models(module: Any) -> None:
+    from lm_eval.api.registry import model_registry
+
+    for name, target in LM_EVAL_MODELS.items():
+        if name not in model_registry:
+            model_registry.register(name, target=target)
+
+
+_HOOKS: dict[str, Callable[[Any], None]] = {
+    "lm_eval.tasks.manager": _patch_task_manager,
+    "lm_eval.models": _register_models,
+}
+
+
+class _PatchingLoader:
+    """Delegates to the real loader, then applies our patch to the executed module."""
+
+    def __init__(self, loader: Any, patch: Callable[[Any], None]) -> None:
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        try:
+            self._patch(module)
+        except Exception as exc:  # never break lm_eval itself because of us
+            print(f"toolprm-tasks: lm-eval hook failed ({exc!r}); "
+                  f"use --include_path instead", file=sys.stderr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _PostImportFinder:
+    """A plain `find_spec` finder: wraps the loaders of the two lm-eval modules we patch."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        patch = _HOOKS.get(fullname)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader, patch)
+                return spec
+        return None
+
+
+def install() -> None:
+    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
+        return
+    if any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _PostImportFinder())
+    # lm_eval already imported (unusual: a .pth ran late): patch in place.
+    for name, patch in _HOOKS.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+
+
+install()

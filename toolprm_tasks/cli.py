@@ -1,0 +1,152 @@
+"""`toolprmbench`: fetch, inspect and validate the benchmark data; run the baseline demo.
+
+    toolprmbench download              # the four pinned test files into the cache
+    toolprmbench info [--json]         # cases per subset, error type and cluster; fingerprint
+    toolprmbench validate DIR          # check a local copy: digests against pins, every record
+    toolprmbench demo                  # baseline judges through lm-eval on the official data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+from toolprm_tasks.cases import SUBSETS, RecordError, case_from_record
+from toolprm_tasks.data import (
+    PINNED_COMMIT, PINNED_FILES, DataError, download, fingerprint, load_subset, read_records,
+    sha256_file,
+)
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    for subset in args.subset:
+        path = download(PINNED_FILES[subset])
+        print(f"{subset:12s} {path}  sha256 {sha256_file(path)}")
+    return 0
+
+
+def _info(subsets: Sequence[str]) -> dict[str, Any]:
+    loaded = [load_subset(s) for s in subsets]
+    report: dict[str, Any] = {"fingerprint": fingerprint(loaded), "subsets": {}}
+    for item in loaded:
+        report["subsets"][item.subset] = {
+            "cases": len(item.cases),
+            "clusters": len({c.cluster for c in item.cases}),
+            "error_types": dict(sorted(Counter(c.error_type for c in item.cases).items())),
+            "error_types_raw": dict(sorted(Counter(str(c.error_type_raw) for c in item.cases).items())),
+            "path": str(item.path),
+        }
+    return report
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    report = _info(args.subset)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    fp = report["fingerprint"]
+    print(f"ToolPRMBench @ {fp['repo']} {fp['commit'][:12]}  fingerprint sha256 {fp['sha256']}"
+          + ("  (UNPINNED data)" if fp["unpinned"] else ""))
+    for subset, info in report["subsets"].items():
+        file_fp = fp["files"][subset]
+        status = "verified" if file_fp["verified"] else ("UNPINNED" if file_fp["unpinned"] else "digest not published")
+        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters  [{status}: {file_fp['sha256'][:16]}]")
+        for slug, count in info["error_types"].items():
+            print(f"  {slug:14s} {count}")
+    return 0
+
+
+def validate_dir(directory: Path) -> list[str]:
+    """Every problem in a local copy: missing files, digest mismatches, every bad record."""
+    problems: list[str] = []
+    for subset, pin in PINNED_FILES.items():
+        path = directory / pin.filename
+        if not path.is_file():
+            problems.append(f"{path}: missing (subset {subset})")
+            continue
+        digest = sha256_file(path)
+        if pin.sha256 is not None and digest != pin.sha256:
+            problems.append(f"{path}: sha256 {digest} differs from the pinned {pin.sha256}")
+        try:
+            records = read_records(path)
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        if not isinstance(records, list):
+            problems.append(f"{path}: expected a JSON list of records")
+            continue
+        for index, record in enumerate(records):
+            try:
+                case_from_record(record, subset=subset, index=index, source=pin.filename)
+            except RecordError as exc:
+                problems.append(str(exc))
+        if pin.cases and len(records) != pin.cases:
+            problems.append(f"{path}: {len(records)} records, the release has {pin.cases}")
+    return problems
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    problems = validate_dir(Path(args.directory))
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) in {args.directory} (pins: commit {PINNED_COMMIT[:12]})")
+    return 1 if problems else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The README's main command: every baseline judge on ToolPRMBench through lm-eval."""
+    import lm_eval
+
+    from toolprm_tasks.baselines import JUDGES
+
+    print("Baseline judges on the official ToolPRMBench data (needs the data: network or "
+          "TOOLPRMBENCH_DATA_DIR). Accuracy per subset and the paper's AVG:")
+    rows = []
+    for judge in JUDGES:
+        out = lm_eval.simple_evaluate(model="toolprm-baseline", model_args=f"judge={judge}",
+                                      tasks=[args.task], metadata={"order": args.order})
+        results = out["results"]
+        row = {name: results[name]["acc,none"] for name in results}
+        rows.append((judge, row))
+    names = sorted(rows[0][1])
+    print("judge    " + "  ".join(f"{n:>24s}" for n in names))
+    for judge, row in rows:
+        print(f"{judge:8s} " + "  ".join(f"{row[n]:24.3f}" for n in names))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolprmbench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn, help_text in (("download", _cmd_download, "fetch the pinned test files into the cache"),
+                                ("info", _cmd_info, "cases per subset, error type and cluster")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
+        cmd.set_defaults(fn=fn)
+    sub.choices["info"].add_argument("--json", action="store_true", help="machine-readable output")
+    validate = sub.add_parser("validate", help="check a local copy of the data folder")
+    validate.add_argument("directory")
+    validate.set_defaults(fn=_cmd_validate)
+    demo = sub.add_parser("demo", help="baseline judges through lm-eval on the official data")
+    demo.add_argument("--task", default="toolprmbench")
+    demo.add_argument("--order", default="both", choices=("seeded", "both"))
+    demo.set_defaults(fn=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (DataError, RecordError) as exc:
+        print(f"toolprmbench: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

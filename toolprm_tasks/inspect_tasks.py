@@ -1,0 +1,122 @@
+"""Inspect tasks for ToolPRMBench: dataset, solvers per protocol, scorer and metrics.
+
+The task files (`gta.py`, ..., `toolprmbench.py`) are thin `@task` wrappers over
+`toolprmbench_task`. Protocols:
+- `generative` (default): the paper's prompt, answer parsed (`prompt=standard|toolprm`);
+- `pairwise_ll`: the label's log-probabilities from the generated answer (`logprobs`);
+- `pointwise`: each candidate scored on its own by a scoring provider (toolprm-baseline,
+  or the PRM providers), read from `ModelOutput.metadata["toolprm_score"]`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from typing import Any, Literal, Sequence
+
+from inspect_ai import Task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
+from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
+
+from scorers.inspect_adapter import SCORES_KEY, toolprm_metrics, toolprm_scorer
+from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.render import render_action
+from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
+
+Protocol = Literal["generative", "pairwise_ll", "pointwise"]
+Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
+Prompt = Literal["standard", "toolprm"]
+
+TASK_VERSION = "1-A"
+# Message metadata our scoring providers read; real model APIs never see message metadata.
+VIEW_KEY = "toolprm_judge_view"
+POSITION_KEY = "toolprm_position"
+LABELS_KEY = "toolprm_labels"
+SCORE_KEY = "toolprm_score"
+LOGPROBS_TOP_K = 20
+LL_MAX_TOKENS = 16
+
+
+def trial_sample(trial: Trial, *, protocol: str, prompt: str) -> Sample:
+    """One Inspect sample per trial; the label never reaches the model."""
+    spec = pairwise_prompt(prompt)
+    text = trial.pointwise_context() if protocol == "pointwise" else trial.pairwise_text(prompt)
+    message = ChatMessageUser(content=text, metadata={VIEW_KEY: trial.judge_view().to_json(),
+                                                       LABELS_KEY: list(spec.labels)})
+    metadata = {**trial.metadata(), "error_type_raw": trial.case.error_type_raw, "order": trial.order}
+    return Sample(id=trial.id, input=[message], target=spec.labels[trial.chosen_position - 1], metadata=metadata)
+
+
+@solver
+def score_candidates() -> Solver:
+    """Pointwise protocol: ask the model for a score of each candidate given the history."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        model = get_model()
+        base = state.messages[0]
+        candidates = [render_action(a) for a in _candidates(base.metadata)]
+        scores = []
+        for position, candidate in enumerate(candidates, start=1):
+            message = ChatMessageUser(content=base.text + candidate,
+                                      metadata={**(base.metadata or {}), POSITION_KEY: position})
+            output = await model.generate([message], config=GenerateConfig(max_tokens=1))
+            score = (output.metadata or {}).get(SCORE_KEY)
+            if not isinstance(score, (int, float)):
+                raise RuntimeError(
+                    f"model {model.name} returned no '{SCORE_KEY}' in ModelOutput.metadata: the pointwise "
+                    "protocol needs a scoring provider (toolprm-baseline/NAME, or a PRM provider). "
+                    "For a chat LLM use protocol=generative or pairwise_ll, or lm-eval's "
+                    "toolprmbench_*_pointwise tasks (log-likelihood)."
+                )
+            scores.append(float(score))
+        state.metadata[SCORES_KEY] = scores
+        return state
+
+    return solve
+
+
+def _candidates(metadata: dict[str, Any] | None) -> Sequence[Any]:
+    return json.loads((metadata or {})[VIEW_KEY])["candidates"]
+
+
+def _solver(protocol: str, max_tokens: int) -> Solver:
+    if protocol == "generative":
+        return generate(max_tokens=max_tokens)
+    if protocol == "pairwise_ll":
+        return generate(logprobs=True, top_logprobs=LOGPROBS_TOP_K, max_tokens=LL_MAX_TOKENS)
+    return score_candidates()
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for dist in ("toolprm-tasks", "inspect-ai", "lm-eval"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return versions
+
+
+def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
+                      seed: int = 0, prompt: str | None = None, max_tokens: int = 1024) -> Task:
+    """Build the Inspect task for one or more subsets."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    prompt = prompt or DEFAULT_PROMPT[protocol]
+    spec = pairwise_prompt(prompt)
+    loaded = load_subsets(subsets)
+    cases = [case for item in loaded for case in item.cases]
+    trials = build_trials(cases, order=order, seed=seed)
+    name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
+    return Task(
+        name=name,
+        dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
+        solver=_solver(protocol, max_tokens),
+        scorer=toolprm_scorer(protocol, spec.labels),
+        metrics=toolprm_metrics(by_subset=len(subsets) > 1),
+        version=TASK_VERSION,
+        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt,
+                  "data": fingerprint(loaded), "versions": _versions()},
+    )

@@ -1,0 +1,64 @@
+"""lm-eval documents for ToolPRMBench: one row per trial, built by `custom_dataset`.
+
+lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset` and
+`protocol` through `dataset_kwargs`; users choose `order`, `seed`, `prompt` and `norm`
+with `--metadata '{"order": "both"}'`. Other metadata keys (lm-eval adds some, e.g. the
+YAML's `version` and the model args) are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolprm_tasks.data import fingerprint, load_subset
+from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.render import render_action
+from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
+
+NORMS = ("char", "none")
+
+
+def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[str, Any]:
+    """The row lm-eval sees: prompt texts, candidates, label and everything scorers need."""
+    spec = pairwise_prompt(prompt)
+    text = trial.pairwise_text(prompt)
+    a1, a2 = trial.candidates
+    doc = trial.metadata()
+    doc.update({
+        "protocol": protocol,
+        "prompt_name": prompt,
+        "order": trial.order,
+        "norm": norm,
+        "prompt": text if protocol != "pointwise" else trial.pointwise_context(),
+        "ll_context": text + spec.answer_prefix,
+        "labels": list(spec.labels),
+        "candidates": [render_action(a1), render_action(a2)],
+        "target": spec.labels[trial.chosen_position - 1],
+        "gold_index": trial.chosen_position - 1,
+        "error_type_raw": trial.case.error_type_raw or "",
+        "judge_view": trial.judge_view().to_json(),
+    })
+    return doc
+
+
+def load_docs(subset: str, protocol: str, order: str = "seeded", seed: int | str = DEFAULT_SEED,
+              prompt: str | None = None, norm: str = "char", **_ignored: Any) -> Any:
+    """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split."""
+    import datasets
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+    prompt = prompt or DEFAULT_PROMPT[protocol]
+    pairwise_prompt(prompt)  # validates the name
+    loaded = load_subset(subset)
+    data_fingerprint = fingerprint([loaded])
+    rows = []
+    for trial in build_trials(loaded.cases, order=order, seed=int(seed)):
+        row = trial_doc(trial, protocol=protocol, prompt=prompt, norm=norm)
+        row["seed"] = int(seed)
+        row["data_sha256"] = loaded.sha256
+        row["data_unpinned"] = data_fingerprint["unpinned"]
+        rows.append(row)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})

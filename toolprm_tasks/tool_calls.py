@@ -1,0 +1,192 @@
+"""Reading a candidate action as a tool call, safely, and checking it against tool specs.
+
+Actions come as JSON objects (`{"name", "parameters"|"arguments"}`, OpenAI-style
+`{"function": {...}}`), JSON text, or Python call strings as BFCL writes them
+(`cd(folder='document')`). Call strings are parsed with `ast` and only literal arguments
+are accepted: nothing from data or a model is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+def _call_from_object(obj: Any) -> ToolCall | None:
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("function"), dict):
+        obj = obj["function"]
+    name = obj.get("name")
+    if not isinstance(name, str):
+        return None
+    args = obj.get("parameters", obj.get("arguments", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError:
+            return ToolCall(name, {"<unparsed arguments>": args})
+    return ToolCall(name, args if isinstance(args, dict) else {"<arguments>": args})
+
+
+def _call_from_python(text: str) -> ToolCall | None:
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return None
+    parts.append(func.id)
+    arguments: dict[str, Any] = {}
+    try:
+        for i, arg in enumerate(node.args):
+            arguments[f"<positional {i}>"] = ast.literal_eval(arg)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                return None
+            arguments[keyword.arg] = ast.literal_eval(keyword.value)
+    except (ValueError, SyntaxError):
+        return None  # not a plain call with literal arguments
+    return ToolCall(".".join(reversed(parts)), arguments)
+
+
+def as_tool_calls(action: Any) -> list[ToolCall] | None:
+    """The tool calls an action makes, or None for a chat reply."""
+    if isinstance(action, list):
+        calls = [_call_from_object(item) for item in action]
+        return calls if calls and all(c is not None for c in calls) else None  # type: ignore[return-value]
+    if isinstance(action, dict):
+        call = _call_from_object(action)
+        return [call] if call else None
+    if isinstance(action, str):
+        text = action.strip()
+        if text.startswith(("{", "[")):
+            try:
+                return as_tool_calls(json.loads(text))
+            except json.JSONDecodeError:
+                pass
+        if text.startswith("[") and text.endswith("]"):
+            inner = [_call_from_python(part) for part in _split_top_level(text[1:-1])]
+            if inner and all(c is not None for c in inner):
+                return inner  # type: ignore[return-value]
+        call = _call_from_python(text)
+        return [call] if call else None
+    return None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split `f(a=1), g(b=[1, 2])` at commas outside brackets and quotes."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return parts
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+def tool_specs(functions: Any) -> dict[str, dict[str, Any]] | None:
+    """Tool name -> JSON-schema-like parameter spec, or None when the case has no usable specs."""
+    if isinstance(functions, str):
+        try:
+            functions = json.loads(functions)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(functions, dict):
+        if "name" in functions or "function" in functions:
+            functions = [functions]
+        else:  # {name: spec}
+            functions = [{"name": k, **v} for k, v in functions.items() if isinstance(v, dict)]
+    if not isinstance(functions, list):
+        return None
+    specs: dict[str, dict[str, Any]] = {}
+    for item in functions:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            params = item.get("parameters") or {}
+            specs[item["name"]] = params if isinstance(params, dict) else {}
+    return specs or None
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "str": (str,),
+    "integer": (int,), "int": (int,),
+    "number": (int, float), "float": (int, float),
+    "boolean": (bool,), "bool": (bool,),
+    "array": (list, tuple), "list": (list, tuple), "tuple": (list, tuple),
+    "object": (dict,), "dict": (dict,),
+}
+
+
+def _type_ok(value: Any, declared: Any) -> bool:
+    names = declared if isinstance(declared, list) else [declared]
+    known = [_TYPES[n] for n in names if isinstance(n, str) and n in _TYPES]
+    if not known:
+        return True  # "any", missing or unfamiliar types are not held against a call
+    for types in known:
+        if isinstance(value, bool) and bool not in types:
+            continue
+        if isinstance(value, types):
+            return True
+    return False
+
+
+def violations(action: Any, functions: Any) -> int:
+    """Schema violations of an action: unknown tool, missing required or unknown parameters,
+    wrong types, values outside an enum. A chat reply, or a case without specs, has none."""
+    calls = as_tool_calls(action)
+    specs = tool_specs(functions)
+    if calls is None or specs is None:
+        return 0
+    count = 0
+    for call in calls:
+        spec = specs.get(call.name) or specs.get(call.name.rsplit(".", 1)[-1])
+        if spec is None:
+            count += 1
+            continue
+        properties = spec.get("properties") or {}
+        required = spec.get("required") or []
+        count += sum(1 for name in required if name not in call.arguments)
+        for name, value in call.arguments.items():
+            prop = properties.get(name)
+            if prop is None:
+                count += 1
+                continue
+            if not isinstance(prop, dict):
+                continue
+            if "type" in prop and not _type_ok(value, prop["type"]):
+                count += 1
+            if isinstance(prop.get("enum"), list) and value not in prop["enum"]:
+                count += 1
+    return count

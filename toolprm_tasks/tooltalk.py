@@ -1,0 +1,31 @@
+"""ToolPRMBench, ToolTalk subset: does the judge prefer the correct next tool action?
+
+    inspect eval toolprm_tasks/tooltalk.py --model MODEL [-T protocol=... -T order=both]
+"""
+
+from inspect_ai import Task, task
+
+from toolprm_tasks.inspect_tasks import Order, Prompt, Protocol, toolprmbench_task
+
+
+@task
+def tooltalk(
+    protocol: Protocol = "generative",
+    order: Order = "seeded",
+    seed: int = 0,
+    prompt: Prompt | None = None,
+    max_tokens: int = 1024,
+) -> Task:
+    """ToolPRMBench ToolTalk (arXiv 2601.12294).
+
+    Args:
+        protocol: generative (paper's prompt, parsed answer), pairwise_ll (label logprobs)
+            or pointwise (each candidate scored by a scoring provider).
+        order: candidate order: seeded (balanced, default), both, chosen_first, chosen_second.
+        seed: seed of the candidate order (and of the random baseline).
+        prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
+            default: standard, toolprm for pairwise_ll.
+        max_tokens: generation budget of the generative protocol.
+    """
+    return toolprmbench_task(["tooltalk"], protocol=protocol, order=order, seed=seed, prompt=prompt,
+                             max_tokens=max_tokens)
