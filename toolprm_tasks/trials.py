@@ -4,7 +4,8 @@ Candidate order is always seeded (paper: order unspecified at evaluation, shuffl
 training). `seeded` puts the chosen action first in exactly half of a subset's cases (one
 more or less for odd counts), picked by a seeded hash of the case id, so the assignment
 does not depend on file order or on which other subsets run. `both` shows every case in
-both orders, which is what consistency needs.
+both orders (trial ids `<case>/a`, the seeded order, and `<case>/b`, the swapped one: ids
+never reveal where the chosen action is), which is what consistency needs.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ class Trial:
     case: Case
     chosen_position: int  # 1 or 2: where the chosen action is shown
     order: str
+    variant: str = ""  # order=both: "a" is the seeded order, "b" the swapped one
 
     @property
     def id(self) -> str:
-        if self.order == "both":
-            return f"{self.case.id}/chosen{self.chosen_position}"
-        return self.case.id
+        # Never derived from chosen_position: a judge may see the id (e.g. to seed a coin).
+        return f"{self.case.id}/{self.variant}" if self.variant else self.case.id
 
     @property
     def candidates(self) -> tuple[Any, Any]:
@@ -101,8 +102,6 @@ def build_trials(cases: Iterable[Case], *, order: str = "seeded", seed: int = DE
     cases = list(cases)
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
-    if order == "both":
-        return [Trial(c, pos, order) for c in cases for pos in (1, 2)]
     if order == "chosen_first":
         return [Trial(c, 1, order) for c in cases]
     if order == "chosen_second":
@@ -110,4 +109,7 @@ def build_trials(cases: Iterable[Case], *, order: str = "seeded", seed: int = DE
     first: set[str] = set()
     for subset in sorted({c.subset for c in cases}):
         first |= _chosen_first_ids([c.id for c in cases if c.subset == subset], seed)
+    if order == "both":
+        return [trial for c in cases for trial in (
+            Trial(c, 1 if c.id in first else 2, order, "a"), Trial(c, 2 if c.id in first else 1, order, "b"))]
     return [Trial(c, 1 if c.id in first else 2, order) for c in cases]

@@ -1,0 +1,64 @@
+"""Baseline judges and the safe tool-call reader behind `schema`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixture_data import BFCL_FUNCTIONS, RECORDS, SCHEMA_VERDICT
+from toolprm_tasks.baselines import candidate_scores, generative_pick
+from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.render import render_action
+from toolprm_tasks.tool_calls import as_tool_calls, violations
+from toolprm_tasks.trials import build_trials
+
+
+def _all_cases():
+    return [c for s, make in RECORDS.items() for c in cases_from_records(make(), subset=s, source=s)]
+
+
+def test_schema_verdicts_match_the_hand_derived_ones() -> None:
+    for case in _all_cases():
+        trial = build_trials([case], order="chosen_first")[0]
+        s_chosen, s_rejected = candidate_scores("schema", trial.judge_view())
+        verdict = "chosen" if s_chosen > s_rejected else "rejected" if s_chosen < s_rejected else "tie"
+        assert verdict == SCHEMA_VERDICT[case.id], case.id
+
+
+@pytest.mark.parametrize("action, count", [
+    ({"name": "cd", "parameters": {"folder": "a"}}, 0),
+    ({"name": "cd", "parameters": {"folder": 3}}, 1),  # type
+    ({"name": "cd", "parameters": {}}, 1),  # required
+    ({"name": "cd", "parameters": {"folder": "a", "x": 1}}, 1),  # unknown parameter
+    ({"name": "rm", "parameters": {"folder": "a"}}, 1),  # unknown tool
+    ({"name": "sort", "parameters": {"file_name": "f", "order": "up"}}, 1),  # enum
+    ("sort(file_name='f', order='asc')", 0),
+    ("[cd(folder='a'), mkdir(dir_name=5)]", 1),
+    ('{"name": "mean", "arguments": "{\\"numbers\\": [1.5]}"}', 0),
+    ("Just a chat reply.", 0),
+])
+def test_violations(action, count: int) -> None:
+    assert violations(action, BFCL_FUNCTIONS) == count
+
+
+def test_call_strings_are_parsed_never_evaluated(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    for text in (f"__import__('os').system('touch {marker}')", f"open('{marker}', 'w')",
+                 "cd(folder=__import__('os').getcwd())", "cd(**{'folder': 'a'})"):
+        calls = as_tool_calls(text)
+        assert calls is None or all(c.name in ("open",) for c in calls)
+    assert not marker.exists()
+    assert as_tool_calls("cd(folder=__import__('os').getcwd())") is None  # non-literal argument
+
+
+def test_random_is_seeded_and_first_is_first() -> None:
+    views = [t.judge_view() for t in build_trials(_all_cases(), order="both")]
+    picks = [generative_pick("random", v, seed=5) for v in views]
+    assert picks == [generative_pick("random", v, seed=5) for v in views]
+    assert picks != [generative_pick("random", v, seed=6) for v in views]
+    assert {generative_pick("first", v) for v in views} == {1}
+
+
+def test_longer_prefers_the_longer_rendering() -> None:
+    case = _all_cases()[0]
+    view = build_trials([case], order="chosen_first")[0].judge_view()
+    assert candidate_scores("longer", view) == (len(render_action(case.chosen)), len(render_action(case.rejected)))

@@ -1,0 +1,107 @@
+"""The framework-free scoring core: parsing, picks and metrics, derived independently."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from scorers.core import (
+    TokenLogprob, aggregate, cluster_robust_se, first_from_scores, first_from_token_logprobs,
+    normalise_loglikelihood, outcome, parse_pairwise_answer,
+)
+
+
+@pytest.mark.parametrize("text, pick", [
+    ('{"rationale": "x", "chosen action": "Action2"}', 2),
+    ('```json\n{"rationale": "Action1 is wrong", "chosen action": "Action2"}\n```', 2),
+    ('{"rationale": "...", "winning_action": "action_1"}', 1),
+    ("action_2", 2), ("Action 1", 1), ("Action1.", 1), ("**Action2**", 2), ("2", 2),
+    ("<think>Action1 looks right... no wait</think>\nAction2", 2),
+    ("<think>hmm</think>{\"chosen action\": \"Action 1\"}", 1),
+    ("Action1 calls the wrong tool, so the chosen action: Action2", 2),
+    ("The final answer is action_1.", 1),
+    ("Only Action2 uses the right parameters.", 2),
+    ('{"chosen_action": "Action-2"}', 2),
+])
+def test_parse_answers(text: str, pick: int) -> None:
+    assert parse_pairwise_answer(text).pick == pick
+
+
+@pytest.mark.parametrize("text, how", [
+    ("", "empty"), (None, "empty"), ("I cannot decide.", "no_label"),
+    ("Action1 and Action2 are both plausible.", "ambiguous"),
+    ("<think>Action1 is clearly", "unclosed_think"),
+    ("Action12", "no_label"),
+])
+def test_unparseable_answers_are_counted(text, how: str) -> None:
+    parsed = parse_pairwise_answer(text)
+    assert parsed.pick is None and parsed.how == how
+
+
+def test_scores_ties_and_norm() -> None:
+    assert first_from_scores(-1.0, -2.0) == 1.0
+    assert first_from_scores(-2.0, -1.0) == 0.0
+    assert first_from_scores(0.3, 0.3) == 0.5
+    assert first_from_scores(float("nan"), 1.0) is None
+    assert normalise_loglikelihood(-10.0, "abcde", "char") == -2.0
+    assert normalise_loglikelihood(-10.0, "abcde", "none") == -10.0
+
+
+def test_label_logprobs_from_generated_tokens() -> None:
+    tokens = [TokenLogprob("action", -0.1, [("action", -0.1), ("Action", -2.0)]),
+              TokenLogprob("_", -0.01, [("_", -0.01)]),
+              TokenLogprob("2", -0.4, [("2", -0.4), ("1", -1.2)])]
+    assert first_from_token_logprobs(tokens, ("action_1", "action_2")) == 0.0
+    # label 2 missing from the top list: label 1 wins
+    tokens[2] = TokenLogprob("1", -0.1, [("1", -0.1), ("x", -3.0)])
+    assert first_from_token_logprobs(tokens, ("action_1", "action_2")) == 1.0
+    assert first_from_token_logprobs([TokenLogprob("Hello", -0.1, [])], ("Action1", "Action2")) is None
+
+
+def _meta(i: int, position: int, case: str | None = None, cluster: str = "c", error: str = "wrong_tool") -> dict:
+    return {"trial_id": f"t{i}", "case_id": case or f"case{i}", "subset": "bfcl", "cluster": cluster,
+            "error_type": error, "chosen_position": position}
+
+
+def test_always_first_under_both_orders() -> None:
+    outcomes = [outcome(_meta(2 * k + j, pos, case=f"case{k}", cluster=f"c{k % 3}"), 1.0)
+                for k in range(10) for j, pos in enumerate((1, 2))]
+    metrics = aggregate(outcomes)
+    assert metrics["acc"] == 0.5
+    assert metrics["consistency"] == 0.0
+    assert metrics["first_rate"] == 1.0
+    assert metrics["parse_fail"] == 0.0
+    assert metrics["acc_wrong_tool"] == 0.5
+    assert math.isnan(metrics["acc_wrong_params"])
+
+
+def test_unparseable_is_wrong_and_excluded_from_first_rate() -> None:
+    outcomes = [outcome(_meta(0, 1), None), outcome(_meta(1, 1), 1.0), outcome(_meta(2, 2), 1.0)]
+    metrics = aggregate(outcomes)
+    assert metrics["acc"] == pytest.approx(1 / 3)
+    assert metrics["parse_fail"] == pytest.approx(1 / 3)
+    assert metrics["first_rate"] == 1.0
+    assert math.isnan(metrics["consistency"])  # no case seen in both orders
+
+
+def test_tie_counts_half() -> None:
+    metrics = aggregate([outcome(_meta(0, 2), 0.5)])
+    assert metrics["acc"] == 0.5 and metrics["first_rate"] == 0.5
+
+
+def test_cluster_robust_se_against_a_direct_formula() -> None:
+    rng = random.Random(3)
+    values = [float(rng.random() < 0.6) for _ in range(40)]
+    clusters = [f"g{i // 4}" for i in range(40)]
+    n, mean = len(values), sum(values) / len(values)
+    groups = sorted(set(clusters))
+    # CR1 sandwich for the intercept-only regression: (X'X)^-1 sum_g (X_g'e_g)^2 (X'X)^-1 * G/(G-1)
+    meat = sum(sum(v - mean for v, c in zip(values, clusters) if c == g) ** 2 for g in groups)
+    expected = math.sqrt(len(groups) / (len(groups) - 1) * meat / n**2)
+    assert cluster_robust_se(values, clusters) == pytest.approx(expected)
+    # one observation per cluster: close to the ordinary standard error of the mean
+    iid = cluster_robust_se(values, [str(i) for i in range(n)])
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    assert iid == pytest.approx(sd / math.sqrt(n))
