@@ -31,3 +31,15 @@ def data_env(monkeypatch: pytest.MonkeyPatch, fixture_data_dir: Path, case_count
 
     monkeypatch.setattr(data, "_LOADED", {})
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.fixture_data import RECORDS
+    from tests.tiny_model import build_tiny_llama
+    from toolprm_tasks.cases import cases_from_records
+    from toolprm_tasks.trials import build_trials
+
+    cases = [c for s, make in RECORDS.items() for c in cases_from_records(make(), subset=s, source=s)]
+    corpus = [t.pairwise_text(p) for t in build_trials(cases, order="both") for p in ("standard", "toolprm")]
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), corpus)

@@ -1,0 +1,39 @@
+"""Running the frameworks' own command lines from tests (the installed console scripts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def cli(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a console script of this environment (lm_eval, inspect, toolprmbench) offline."""
+    executable = Path(sys.executable).parent / name
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "NO_COLOR": "1",
+                "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    proc = subprocess.run([str(executable), *args], env=full_env, cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{name} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def lm_eval_results(output_path: Path) -> dict[str, Any]:
+    files = sorted(output_path.rglob("results_*.json"))
+    assert files, f"no results under {output_path}"
+    return json.loads(files[-1].read_text())
+
+
+def lm_eval_samples(output_path: Path, task: str) -> list[dict[str, Any]]:
+    files = sorted(output_path.rglob(f"samples_{task}_2*.jsonl"))  # _2: the timestamp, not a longer task name
+    assert files, f"no samples for {task} under {output_path}"
+    return [json.loads(line) for line in files[-1].read_text().splitlines()]
+
+
+def metric(results: dict[str, Any], task: str, name: str) -> float:
+    return results["results"][task][f"{name},none"]

@@ -1,0 +1,105 @@
+"""Inspect end to end: the CLI with the baseline provider, and Python with mockllm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import list_eval_logs, read_eval_log
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+from tests.fixture_data import SCHEMA_VERDICT
+from tests.helpers import cli
+from toolprm_tasks.cases import SUBSETS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _metrics(log) -> dict[str, float]:
+    return {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["toolprm_tasks/gta.py", "toolprm_tasks/gta"])
+def test_cli_first_judge_both_orders(data_env, tmp_path: Path, target: str) -> None:
+    cli("inspect", "eval", target, "--model", "toolprm-baseline/first", "-T", "order=both",
+        "--log-dir", str(tmp_path), env=data_env, cwd=REPO)
+    log = read_eval_log(list_eval_logs(str(tmp_path))[0])
+    assert log.status == "success" and len(log.samples) == 8
+    metrics = _metrics(log)
+    assert metrics["acc"] == 0.5 and metrics["consistency"] == 0.0
+    assert metrics["first_rate"] == 1.0 and metrics["parse_fail"] == 0.0
+    assert log.eval.metadata["data"]["unpinned"] is True  # the fixture copy is not the release
+    assert log.eval.metadata["order"] == "both"
+
+
+@pytest.mark.slow
+def test_cli_combined_task_reports_subsets_and_avg(data_env, tmp_path: Path) -> None:
+    cli("inspect", "eval", "toolprm_tasks/toolprmbench.py", "--model", "toolprm-baseline/schema",
+        "-T", "order=both", "--log-dir", str(tmp_path), env=data_env, cwd=REPO)
+    metrics = _metrics(read_eval_log(list_eval_logs(str(tmp_path))[0]))
+    expected = {}
+    for subset in SUBSETS:
+        verdicts = [v for k, v in SCHEMA_VERDICT.items() if k.startswith(f"{subset}-")]
+        expected[subset] = (2 * verdicts.count("chosen") + verdicts.count("tie")) / (2 * len(verdicts))
+        assert metrics[f"acc_{subset}"] == pytest.approx(expected[subset])
+    assert metrics["avg"] == pytest.approx(sum(expected.values()) / 4)
+
+
+def _output(text: str) -> ModelOutput:
+    output = ModelOutput.from_content(model="mockllm", content=text)
+    output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)  # no tiktoken download
+    return output
+
+
+def test_python_mockllm_generative_parsing(data_env, tmp_path: Path) -> None:
+    from toolprm_tasks.bfcl import bfcl
+
+    answers = ['{"rationale": "r", "chosen action": "Action1"}', "<think>Action2?</think> Action 1",
+               "no idea", "```json\n{\"chosen action\": \"Action2\"}\n```", "action_1", "Action1 or Action2"]
+    model = get_model("mockllm/model", custom_outputs=[_output(a) for a in answers])
+    log = inspect_eval(bfcl(order="chosen_first"), model=model, log_dir=str(tmp_path), max_samples=1,
+                       display="none")[0]
+    assert log.status == "success"
+    # chosen is always first: answers naming 1 are right; 2 unparseable ("no idea", ambiguous)
+    metrics = _metrics(log)
+    assert metrics["acc"] == pytest.approx(3 / 6)
+    assert metrics["parse_fail"] == pytest.approx(2 / 6)
+    assert metrics["first_rate"] == pytest.approx(3 / 4)
+
+
+def test_python_pointwise_needs_a_scoring_provider(data_env, tmp_path: Path) -> None:
+    from toolprm_tasks.gta import gta
+
+    model = get_model("mockllm/model", custom_outputs=[_output("0.3")] * 8)
+    log = inspect_eval(gta(protocol="pointwise"), model=model, log_dir=str(tmp_path), display="none")[0]
+    assert log.status == "error"
+    assert "no 'toolprm_score'" in log.error.message
+
+
+@pytest.mark.parametrize("protocol", ["generative", "pairwise_ll", "pointwise"])
+def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, protocol: str) -> None:
+    import lm_eval
+
+    from toolprm_tasks.toolprmbench import toolprmbench
+
+    suffix = "" if protocol == "generative" else f"_{protocol}"
+    lm = lm_eval.simple_evaluate(model="toolprm-baseline", model_args="judge=random,seed=11",
+                                 tasks=[f"toolprmbench{suffix}"], metadata={"order": "both", "seed": 2})
+    log = inspect_eval(toolprmbench(protocol=protocol, order="both", seed=2),
+                       model="toolprm-baseline/random", model_args={"seed": 11}, log_dir=str(tmp_path),
+                       display="none")[0]
+    inspect_metrics = _metrics(log)
+    for subset in SUBSETS:
+        lm_results = lm["results"][f"toolprmbench_{subset}{suffix}"]
+        assert inspect_metrics[f"acc_{subset}"] == pytest.approx(lm_results["acc,none"])
+    assert inspect_metrics["avg"] == pytest.approx(lm["results"][f"toolprmbench{suffix}"]["acc,none"])
+    # whole-benchmark metrics: recompute lm-eval's per-sample records with the same core
+    from scorers.core import aggregate
+    from scorers.lm_eval_adapter import outcomes_from_items
+
+    records = [s["acc"] for subset in SUBSETS for s in lm["samples"][f"toolprmbench_{subset}{suffix}"]]
+    overall = aggregate(outcomes_from_items(records))
+    for name in ("acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail", "acc_wrong_tool"):
+        assert inspect_metrics[name] == pytest.approx(overall[name]), name
