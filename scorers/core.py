@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from toolprm_tasks.cases import ERROR_TYPE_SLUGS
 
@@ -161,9 +162,8 @@ def first_from_token_logprobs(tokens: Sequence[TokenLogprob], labels: tuple[str,
 
 
 def _completed_label(text: str) -> int | None:
-    match = None
-    for match in _LABEL.finditer(text):
-        pass
+    matches = list(_LABEL.finditer(text))
+    match = matches[-1] if matches else None
     if match is None or match.end() != len(text.rstrip()):
         return None
     return int(match.group(1))
@@ -221,7 +221,7 @@ def cluster_robust_se(values: Sequence[float], clusters: Sequence[str]) -> float
         return math.nan
     mean = sum(values) / n
     sums: dict[str, float] = {}
-    for value, cluster in zip(values, clusters):
+    for value, cluster in zip(values, clusters, strict=True):
         sums[cluster] = sums.get(cluster, 0.0) + (value - mean)
     groups = len(sums)
     if groups < 2:

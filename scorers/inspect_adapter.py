@@ -10,13 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from inspect_ai.scorer import (
-    Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer,
+    Metric,
+    SampleScore,
+    Score,
+    Scorer,
+    Target,
+    grouped,
+    metric,
+    scorer,
 )
 from inspect_ai.solver import TaskState
 
 from scorers.core import (
-    TokenLogprob, TrialOutcome, aggregate, first_from_scores, first_from_token_logprobs,
-    outcome, parse_pairwise_answer,
+    TokenLogprob,
+    TrialOutcome,
+    aggregate,
+    first_from_scores,
+    first_from_token_logprobs,
+    outcome,
+    parse_pairwise_answer,
 )
 
 SCORES_KEY = "toolprm_scores"  # state.metadata key where the pointwise solver leaves its scores

@@ -7,10 +7,16 @@ the records of a task to `scorers.core.aggregate`, so lm-eval and Inspect share 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from scorers.core import (
-    METRICS, TrialOutcome, aggregate, first_from_scores, normalise_loglikelihood, outcome,
+    METRICS,
+    TrialOutcome,
+    aggregate,
+    first_from_scores,
+    normalise_loglikelihood,
+    outcome,
     parse_pairwise_answer,
 )
 
@@ -39,7 +45,7 @@ def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[float, bool
 def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
     """Protocol d: each candidate's log-likelihood (or PRM score) given the history."""
     raw = [float(r[0]) for r in results]
-    scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"])]
+    scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"], strict=True)]
     return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
 
 

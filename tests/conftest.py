@@ -43,3 +43,14 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cases = [c for s, make in RECORDS.items() for c in cases_from_records(make(), subset=s, source=s)]
     corpus = [t.pairwise_text(p) for t in build_trials(cases, order="both") for p in ("standard", "toolprm")]
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), corpus)
+
+
+@pytest.fixture(autouse=True)
+def no_tiktoken_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inspect's default token estimate downloads a tiktoken file; count words instead (offline)."""
+    from inspect_ai.model import ModelAPI
+
+    async def count_text_tokens(self: ModelAPI, text: str) -> int:
+        return len(text.split())
+
+    monkeypatch.setattr(ModelAPI, "count_text_tokens", count_text_tokens)

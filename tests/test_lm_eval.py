@@ -12,7 +12,7 @@ from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.paths import task_yaml_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.cli
 
 
 def test_first_judge_under_both_orders_is_exactly_half(data_env, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_tiny_hf_model_all_protocols(data_env, tmp_path: Path, tiny_llama: Path)
         for s in samples:
             lls = [float(r[0][0]) for r in s["resps"]]  # logged as text
             if norm:
-                lls = [ll / len(c) for ll, c in zip(lls, s["doc"]["candidates"])]
+                lls = [ll / len(c) for ll, c in zip(lls, s["doc"]["candidates"], strict=True)]
             pick = 0.5 if lls[0] == lls[1] else (1 if lls[0] > lls[1] else 2)
             correct.append(0.5 if pick == 0.5 else float(pick == s["doc"]["chosen_position"]))
         assert metric(results, task, "acc") == pytest.approx(sum(correct) / len(correct))

@@ -8,8 +8,14 @@ import random
 import pytest
 
 from scorers.core import (
-    TokenLogprob, aggregate, cluster_robust_se, first_from_scores, first_from_token_logprobs,
-    normalise_loglikelihood, outcome, parse_pairwise_answer,
+    TokenLogprob,
+    aggregate,
+    cluster_robust_se,
+    first_from_scores,
+    first_from_token_logprobs,
+    normalise_loglikelihood,
+    outcome,
+    parse_pairwise_answer,
 )
 
 
@@ -98,7 +104,7 @@ def test_cluster_robust_se_against_a_direct_formula() -> None:
     n, mean = len(values), sum(values) / len(values)
     groups = sorted(set(clusters))
     # CR1 sandwich for the intercept-only regression: (X'X)^-1 sum_g (X_g'e_g)^2 (X'X)^-1 * G/(G-1)
-    meat = sum(sum(v - mean for v, c in zip(values, clusters) if c == g) ** 2 for g in groups)
+    meat = sum(sum(v - mean for v, c in zip(values, clusters, strict=True) if c == g) ** 2 for g in groups)
     expected = math.sqrt(len(groups) / (len(groups) - 1) * meat / n**2)
     assert cluster_robust_se(values, clusters) == pytest.approx(expected)
     # one observation per cluster: close to the ordinary standard error of the mean

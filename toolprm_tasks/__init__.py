@@ -1,7 +1,24 @@
 """ToolPRMBench as lm-eval and Inspect tasks.
 
-Kept empty on purpose: the lm-eval discovery hook imports this package at interpreter
-start-up, so nothing heavy may live here.
+The Inspect tasks are exported lazily: the lm-eval discovery hook imports this package at
+interpreter start-up, so importing it must not import Inspect (or anything heavy).
 """
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from .bfcl import bfcl
+    from .gta import gta
+    from .toolprmbench import toolprmbench
+    from .toolsandbox import toolsandbox
+    from .tooltalk import tooltalk
+
 __version__ = "0.1.0"
+__all__ = ["bfcl", "gta", "toolprmbench", "toolsandbox", "tooltalk"]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{name}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

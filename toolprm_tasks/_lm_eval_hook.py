@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 

@@ -15,8 +15,9 @@ A baseline that beats chance on a subset shows the subset can be solved by a sho
 
 from __future__ import annotations
 
+import json
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from toolprm_tasks.render import render_action
 from toolprm_tasks.tool_calls import violations
@@ -68,5 +69,4 @@ def generative_pick(judge: str, view: JudgeView, seed: int = 0) -> int:
 
 def generative_answer(pick: int, labels: tuple[str, str], judge: str) -> str:
     """The answer text in the format the paper's standard prompt asks for."""
-    return ('{"rationale": "baseline judge \'%s\' (no model)", "chosen action": "%s"}'
-            % (judge, labels[pick - 1]))
+    return json.dumps({"rationale": f"baseline judge '{judge}' (no model)", "chosen action": labels[pick - 1]})

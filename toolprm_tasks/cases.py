@@ -57,7 +57,7 @@ class Case:
         return json.dumps(self.__dict__, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Case":
+    def from_json(cls, text: str) -> Case:
         return cls(**json.loads(text))
 
 

@@ -12,12 +12,19 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from toolprm_tasks.cases import SUBSETS, RecordError, case_from_record
 from toolprm_tasks.data import (
-    PINNED_COMMIT, PINNED_FILES, DataError, download, fingerprint, load_subset, read_records,
+    PINNED_COMMIT,
+    PINNED_FILES,
+    DataError,
+    download,
+    fingerprint,
+    load_subset,
+    read_records,
     sha256_file,
 )
 

@@ -14,8 +14,16 @@ import math
 from typing import Any
 
 from inspect_ai.model import (
-    ChatCompletionChoice, ChatMessage, ChatMessageAssistant, GenerateConfig, Logprob, Logprobs,
-    ModelAPI, ModelOutput, ModelUsage, TopLogprob,
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    Logprob,
+    Logprobs,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    TopLogprob,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
@@ -32,7 +40,8 @@ def _log_softmax(scores: tuple[float, float]) -> tuple[float, float]:
 
 class BaselineJudgeAPI(ModelAPI):
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                 config: GenerateConfig = GenerateConfig(), seed: int | str = 0, **_: Any) -> None:
+                 config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
+                 seed: int | str = 0, **_: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         self.judge = check_judge(model_name)
         self.seed = int(seed)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from inspect_ai import Task
 from inspect_ai.dataset import MemoryDataset, Sample

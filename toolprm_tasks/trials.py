@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from toolprm_tasks.cases import Case
 from toolprm_tasks.prompts import POINTWISE_PROMPT, pairwise_prompt
@@ -26,7 +27,7 @@ DEFAULT_PROMPT = {"generative": "standard", "pairwise_ll": "toolprm", "pointwise
 
 
 def seeded_key(seed: int, text: str) -> str:
-    return hashlib.sha256(f"{seed}:{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class JudgeView:
                           ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "JudgeView":
+    def from_json(cls, text: str) -> JudgeView:
         data = json.loads(text)
         return cls(data["trial_id"], data["functions"], data["history"], tuple(data["candidates"]))
 

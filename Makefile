@@ -1,0 +1,36 @@
+# All set-up on a fresh machine is in these targets: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch 2.13.0: the CPU wheel where one is stored locally; a plain `torch` would pull a CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Baseline judges on the official ToolPRMBench data through lm-eval (needs the data: network
+# access once, or TOOLPRMBENCH_DATA_DIR pointing at a local copy).
+demo: install
+	$(BIN)/toolprmbench demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/inspect-evals-lint toolprm_tasks scorers
+
+bench: install
+	$(BIN)/python benchmarks/plugin_overhead.py
+	$(BIN)/python benchmarks/startup_cost.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
