@@ -1,0 +1,139 @@
+"""The plugin's own time per case (load, render, parse, score) through lm-eval and Inspect.
+
+Runs the whole benchmark (all four subsets) with a baseline judge through both frameworks in
+one process, timing only our code inside each framework (the functions the frameworks call
+are wrapped with timers), and the frameworks' total wall time for context.
+Data: TOOLPRMBENCH_DATA_DIR if set, else a synthetic stand-in of the release's size
+(benchmarks/synthetic_release.py). Goal: < 1 ms per case. Writes benchmarks/out/plugin_overhead.json.
+
+    python benchmarks/plugin_overhead.py [--judge first] [--order seeded]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TIMERS: dict[str, float] = defaultdict(float)
+CALLS: dict[str, int] = defaultdict(int)
+
+
+def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TIMERS[name] += time.perf_counter() - start
+            CALLS[name] += 1
+
+    wrapper.__name__ = getattr(fn, "__name__", name)
+    return wrapper
+
+
+def _reset_cache() -> None:
+    from toolprm_tasks import data
+
+    data._LOADED.clear()  # each framework loads and validates the files itself
+
+
+def run_lm_eval(judge: str, order: str) -> dict[str, Any]:
+    import lm_eval
+
+    from scorers import lm_eval_adapter
+    from toolprm_tasks import lm_eval_docs
+
+    # Wrapped before lm-eval imports task_yaml/utils.py, which re-exports these names.
+    lm_eval_docs.load_docs = timed("lm_eval.load+render", lm_eval_docs.load_docs)
+    lm_eval_adapter.process_generative = timed("lm_eval.parse+score", lm_eval_adapter.process_generative)
+    for name in list(lm_eval_adapter.__all__):
+        if name.startswith("agg_"):
+            setattr(lm_eval_adapter, name, timed("lm_eval.aggregate", getattr(lm_eval_adapter, name)))
+    _reset_cache()
+    start = time.perf_counter()
+    out = lm_eval.simple_evaluate(model="toolprm-baseline", model_args=f"judge={judge}", tasks=["toolprmbench"],
+                                  metadata={"order": order}, log_samples=False)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "avg_acc": out["results"]["toolprmbench"]["acc,none"]}
+
+
+def run_inspect(judge: str, order: str, log_dir: str) -> dict[str, Any]:
+    from inspect_ai import eval as run_eval
+
+    from scorers import inspect_adapter
+    from toolprm_tasks import inspect_tasks
+
+    inspect_adapter._first_and_answer = timed("inspect.parse", inspect_adapter._first_and_answer)
+    inspect_adapter.outcome = timed("inspect.score", inspect_adapter.outcome)
+    inspect_adapter.aggregate = timed("inspect.aggregate", inspect_adapter.aggregate)
+    _reset_cache()
+    start = time.perf_counter()
+    task = timed("inspect.load+render", inspect_tasks.toolprmbench_task)(
+        ["gta", "tooltalk", "bfcl", "toolsandbox"], order=order)
+    log = run_eval(task, model=f"toolprm-baseline/{judge}", log_dir=log_dir, display="none")[0]
+    wall = time.perf_counter() - start
+    metrics = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}
+    return {"wall_s": wall, "avg_acc": metrics["avg"], "status": log.status}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--judge", default="schema")
+    parser.add_argument("--order", default="seeded")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "plugin_overhead.json"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_note = "TOOLPRMBENCH_DATA_DIR"
+        if not os.environ.get("TOOLPRMBENCH_DATA_DIR"):
+            from benchmarks.synthetic_release import write_synthetic_release
+
+            write_synthetic_release(Path(tmp) / "data")
+            os.environ["TOOLPRMBENCH_DATA_DIR"] = str(Path(tmp) / "data")
+            os.environ["TOOLPRMBENCH_ALLOW_UNPINNED"] = "1"
+            data_note = "synthetic stand-in with the release's case counts and bytes per case"
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        from toolprm_tasks.data import load_subsets
+
+        cases = sum(len(s.cases) for s in load_subsets(["gta", "tooltalk", "bfcl", "toolsandbox"]))
+        trials = cases * (2 if args.order == "both" else 1)
+        lm = run_lm_eval(args.judge, args.order)
+        ins = run_inspect(args.judge, args.order, str(Path(tmp) / "logs"))
+
+    def per_case_ms(prefix: str) -> dict[str, float]:
+        parts = {k.split(".", 1)[1]: v * 1000 / trials for k, v in TIMERS.items() if k.startswith(prefix)}
+        parts["total"] = sum(parts.values())
+        return parts
+
+    result = {
+        "benchmark": "plugin_overhead", "data": data_note, "cases": cases, "trials": trials,
+        "judge": args.judge, "order": args.order,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "lm_eval": {"plugin_ms_per_trial": per_case_ms("lm_eval."), "framework_wall_ms_per_trial": lm["wall_s"] * 1000 / trials,
+                    "avg_acc": lm["avg_acc"]},
+        "inspect": {"plugin_ms_per_trial": per_case_ms("inspect."), "framework_wall_ms_per_trial": ins["wall_s"] * 1000 / trials,
+                    "avg_acc": ins["avg_acc"]},
+        "goal_ms_per_case": 1.0,
+    }
+    result["lm_eval"]["plugin_share_of_wall"] = result["lm_eval"]["plugin_ms_per_trial"]["total"] / result["lm_eval"]["framework_wall_ms_per_trial"]
+    result["inspect"]["plugin_share_of_wall"] = result["inspect"]["plugin_ms_per_trial"]["total"] / result["inspect"]["framework_wall_ms_per_trial"]
+    result["same_avg_in_both"] = abs(lm["avg_acc"] - ins["avg_acc"]) < 1e-12
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
