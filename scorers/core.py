@@ -253,15 +253,3 @@ def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
     for slug in ERROR_TYPE_SLUGS:
         result[f"acc_{slug}"] = _mean([o.correct for o in outcomes if o.error_type == slug])
     return result
-
-
-def average_over_subsets(per_subset_acc: Mapping[str, float]) -> float:
-    """The paper's AVG: the unweighted mean of per-subset accuracies."""
-    return _mean(list(per_subset_acc.values()))
-
-
-def subset_accuracies(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
-    by_subset: dict[str, list[TrialOutcome]] = {}
-    for o in outcomes:
-        by_subset.setdefault(o.subset, []).append(o)
-    return {subset: aggregate(items)["acc"] for subset, items in sorted(by_subset.items())}

@@ -86,7 +86,7 @@ def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, p
 
     suffix = "" if protocol == "generative" else f"_{protocol}"
     lm = lm_eval.simple_evaluate(model="toolprm-baseline", model_args="judge=random,seed=11",
-                                 tasks=[f"toolprmbench{suffix}"], metadata={"order": "both", "seed": 2})
+                                 tasks=[f"toolprmbench{suffix}"], metadata={"order": "both", "order_seed": 2})
     log = inspect_eval(toolprmbench(protocol=protocol, order="both", seed=2),
                        model="toolprm-baseline/random", model_args={"seed": 11}, log_dir=str(tmp_path),
                        display="none")[0]

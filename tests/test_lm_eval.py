@@ -47,13 +47,13 @@ def test_schema_judge_matches_hand_derived_verdicts(data_env, tmp_path: Path, ca
 
 def test_log_samples_show_prompt_answer_pick_and_correctness(data_env, tmp_path: Path) -> None:
     cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=longer", "--tasks", "toolprmbench_gta",
-        "--metadata", '{"prompt": "toolprm", "seed": 3}', "--output_path", str(tmp_path), "--log_samples",
+        "--metadata", '{"prompt": "toolprm", "order_seed": 3}', "--output_path", str(tmp_path), "--log_samples",
         env=data_env)
     samples = lm_eval_samples(tmp_path, "toolprmbench_gta")
     assert len(samples) == 4
     for sample in samples:
         assert sample["doc"]["prompt"].startswith("Given the interaction history")
-        assert sample["doc"]["seed"] == 3 and sample["doc"]["prompt_name"] == "toolprm"
+        assert sample["doc"]["order_seed"] == 3 and sample["doc"]["prompt_name"] == "toolprm"
         raw = sample["resps"][0][0]
         assert '"chosen action": "action_' in raw
         record = sample["acc"]

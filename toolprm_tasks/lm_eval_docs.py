@@ -1,9 +1,10 @@
 """lm-eval documents for ToolPRMBench: one row per trial, built by `custom_dataset`.
 
 lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset` and
-`protocol` through `dataset_kwargs`; users choose `order`, `seed`, `prompt` and `norm`
-with `--metadata '{"order": "both"}'`. Other metadata keys (lm-eval adds some, e.g. the
-YAML's `version` and the model args) are ignored.
+`protocol` through `dataset_kwargs`; users choose `order`, `order_seed`, `prompt` and `norm`
+with `--metadata '{"order": "both"}'`. lm-eval 0.4.13 merges the `--model_args` into this
+metadata too, which is why the seed is `order_seed`, not `seed` (vLLM's model args have a
+`seed`). Other keys (the YAML's `version`, model args) are ignored.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
     return doc
 
 
-def load_docs(subset: str, protocol: str, order: str = "seeded", seed: int | str = DEFAULT_SEED,
+def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
               prompt: str | None = None, norm: str = "char", **_ignored: Any) -> Any:
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split."""
     import datasets
@@ -55,9 +56,9 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", seed: int | str
     loaded = load_subset(subset)
     data_fingerprint = fingerprint([loaded])
     rows = []
-    for trial in build_trials(loaded.cases, order=order, seed=int(seed)):
+    for trial in build_trials(loaded.cases, order=order, seed=int(order_seed)):
         row = trial_doc(trial, protocol=protocol, prompt=prompt, norm=norm)
-        row["seed"] = int(seed)
+        row["order_seed"] = int(order_seed)
         row["data_sha256"] = loaded.sha256
         row["data_unpinned"] = data_fingerprint["unpinned"]
         rows.append(row)
