@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.cases import SUBSETS, Case, cases_from_records
+
+logger = logging.getLogger(__name__)
 
 PINNED_REPO = "David-Li0406/ToolPRMBench"
 PINNED_COMMIT = "b43164fbb2cd2963e1906a6fe62a86e7ce05973e"
@@ -229,6 +232,9 @@ def load_subset(subset: str) -> LoadedSubset:
     if key not in _LOADED:
         cases = cases_from_records(read_records(path), subset=subset, source=path.name)
         _LOADED[key] = LoadedSubset(subset, path, digest, verified, unpinned, cases)
+        if unpinned:
+            logger.warning("toolprm-tasks: evaluating UNPINNED data %s (sha256 %s, pinned %s): results are "
+                           "not comparable with the official benchmark", path, digest, PINNED_FILES[subset].sha256)
     return _LOADED[key]
 
 

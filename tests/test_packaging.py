@@ -1,0 +1,42 @@
+"""The wheel ships what discovery needs: the .pth hook at its root, the task YAMLs inside the
+package, both top-level packages, and the entry points for Inspect and later lm-eval releases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(REPO)], check=True, capture_output=True)
+    (path,) = out.glob("toolprm_tasks-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_layout(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    assert wheel.read("toolprm_tasks_lm_eval.pth").decode().strip() == "import toolprm_tasks._lm_eval_hook"
+    yamls = {Path(n).name for n in names if n.startswith("toolprm_tasks/task_yaml/")}
+    expected = {f"toolprmbench_{s}{v}.yaml" for s in ("gta", "tooltalk", "bfcl", "toolsandbox")
+                for v in ("", "_pairwise_ll", "_pointwise")}
+    assert expected | {"utils.py", "toolprmbench.yaml", "_template_generative_yaml"} <= yamls
+    assert {"scorers/core.py", "scorers/lm_eval_adapter.py", "toolprm_tasks/gta.py", "toolprm_tasks/eval.yaml"} <= names
+    assert not any(n.startswith(("tests/", "benchmarks/", "task_yaml/")) for n in names)
+
+
+def test_wheel_entry_points(wheel: zipfile.ZipFile) -> None:
+    (meta,) = [n for n in wheel.namelist() if n.endswith("entry_points.txt")]
+    text = wheel.read(meta).decode()
+    for line in ("[inspect_ai]", "toolprm_tasks = toolprm_tasks._inspect_registry", "[lm_eval.models]",
+                 "toolprm-baseline = toolprm_tasks.lm_eval_models:BaselineJudgeLM", "[lm_eval.tasks]",
+                 "[lm_eval.metrics]", "toolprmbench = toolprm_tasks.cli:main"):
+        assert line in text
