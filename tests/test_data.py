@@ -137,3 +137,13 @@ def test_info_json(data_env, capsys) -> None:
     assert report["subsets"]["gta"]["cases"] == 4 and report["subsets"]["gta"]["clusters"] == 3
     assert report["subsets"]["bfcl"]["error_types"]["wrong_params"] == 3
     assert report["fingerprint"]["unpinned"] is True
+
+
+def test_json_lines_training_files_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "prmbench_bfcl_train.json"
+    path.write_text(BODY.decode()[1:-1] + "\n" + BODY.decode()[1:-1] + "\n", encoding="utf-8")
+    records = data.read_records(path)
+    assert len(records) == 2 and records[0]["action_chosen"] == "a"
+    path.write_text(BODY.decode()[1:-1] + "\n{broken\n", encoding="utf-8")
+    with pytest.raises(data.DataError, match=r"prmbench_bfcl_train.json: record 1: not valid JSON"):
+        data.read_records(path)

@@ -27,6 +27,7 @@ from toolprm_tasks.data import (
     read_records,
     sha256_file,
 )
+from toolprm_tasks.trials import build_trials
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
@@ -40,8 +41,12 @@ def _info(subsets: Sequence[str]) -> dict[str, Any]:
     loaded = [load_subset(s) for s in subsets]
     report: dict[str, Any] = {"fingerprint": fingerprint(loaded), "subsets": {}}
     for item in loaded:
+        # prompt sizes tell users what context length a model needs (a framework that cuts a
+        # long prompt to fit would silently change the case)
+        lengths = [len(t.pairwise_text("standard")) for t in build_trials(item.cases, order="chosen_first")]
         report["subsets"][item.subset] = {
             "cases": len(item.cases),
+            "prompt_chars": {"mean": round(sum(lengths) / max(len(lengths), 1)), "max": max(lengths, default=0)},
             "clusters": len({c.cluster for c in item.cases}),
             "error_types": dict(sorted(Counter(c.error_type for c in item.cases).items())),
             "error_types_raw": dict(sorted(Counter(str(c.error_type_raw) for c in item.cases).items())),
@@ -61,7 +66,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
         status = "verified" if file_fp["verified"] else ("UNPINNED" if file_fp["unpinned"] else "digest not published")
-        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters  [{status}: {file_fp['sha256'][:16]}]")
+        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters  [{status}: {file_fp['sha256'][:16]}]"
+              f"  prompt chars mean {info['prompt_chars']['mean']}, max {info['prompt_chars']['max']}")
         for slug, count in info["error_types"].items():
             print(f"  {slug:14s} {count}")
     return 0
