@@ -98,3 +98,14 @@ def test_tiny_hf_model_all_protocols(data_env, tmp_path: Path, tiny_llama: Path)
         assert metric(results, task, "acc") == pytest.approx(sum(correct) / len(correct))
         assert metric(results, task, "parse_fail") == 0.0
         assert not math.isnan(metric(results, task, "first_rate"))
+
+
+def test_demo_command_table(data_env, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "demo.json"
+    proc = cli("toolprmbench", "demo", "--output", str(out), env=data_env)
+    assert "UNPINNED data" in proc.stdout
+    table = json.loads(out.read_text())["accuracy"]
+    assert set(table) == {"random", "first", "longer", "schema"}
+    assert table["first"] == {**{s: 0.5 for s in SUBSETS}, "AVG": 0.5, "first_rate": 1.0}

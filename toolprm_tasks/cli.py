@@ -116,19 +116,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from toolprm_tasks.baselines import JUDGES
 
-    print("Baseline judges on the official ToolPRMBench data (needs the data: network or "
-          "TOOLPRMBENCH_DATA_DIR). Accuracy per subset and the paper's AVG:")
-    rows = []
+    fp = fingerprint([load_subset(s) for s in SUBSETS])  # fails early, with advice, if the data is missing
+    print(f"Baseline judges on ToolPRMBench ({fp['repo']}@{fp['commit'][:12]}, fingerprint {fp['sha256'][:16]}"
+          f"{', UNPINNED data' if fp['unpinned'] else ''}), lm-eval, order={args.order}. Accuracy:")
+    columns = [*SUBSETS, "AVG"]
+    print(f"{'judge':8s}" + "".join(f"{c:>13s}" for c in columns) + f"{'first_rate':>13s}")
+    table = {}
     for judge in JUDGES:
         out = lm_eval.simple_evaluate(model="toolprm-baseline", model_args=f"judge={judge}",
-                                      tasks=[args.task], metadata={"order": args.order})
+                                      tasks=["toolprmbench"], metadata={"order": args.order})
         results = out["results"]
-        row = {name: results[name]["acc,none"] for name in results}
-        rows.append((judge, row))
-    names = sorted(rows[0][1])
-    print("judge    " + "  ".join(f"{n:>24s}" for n in names))
-    for judge, row in rows:
-        print(f"{judge:8s} " + "  ".join(f"{row[n]:24.3f}" for n in names))
+        row = {s: results[f"toolprmbench_{s}"]["acc,none"] for s in SUBSETS}
+        row["AVG"] = results["toolprmbench"]["acc,none"]
+        row["first_rate"] = results["toolprmbench"]["first_rate,none"]
+        table[judge] = row
+        print(f"{judge:8s}" + "".join(f"{row[c]:13.3f}" for c in [*columns, "first_rate"]))
+    if args.output:
+        Path(args.output).write_text(json.dumps({"fingerprint": fp, "order": args.order, "accuracy": table},
+                                                indent=2), encoding="utf-8")
     return 0
 
 
@@ -146,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("directory")
     validate.set_defaults(fn=_cmd_validate)
     demo = sub.add_parser("demo", help="baseline judges through lm-eval on the official data")
-    demo.add_argument("--task", default="toolprmbench")
+    demo.add_argument("--output", help="also write the table as JSON to this file")
     demo.add_argument("--order", default="both", choices=("seeded", "both"))
     demo.set_defaults(fn=_cmd_demo)
     return parser
