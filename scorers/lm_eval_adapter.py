@@ -24,8 +24,8 @@ _OUTCOME_FIELDS = tuple(TrialOutcome.__dataclass_fields__)
 
 
 def _per_metric(doc: dict[str, Any], first: float | None, **details: Any) -> dict[str, dict[str, Any]]:
-    record = {**outcome(doc, first).to_dict(), **details}
-    return {metric: record for metric in METRICS}
+    record = {**outcome(doc, first).to_dict(), **details, "data_unpinned": bool(doc.get("data_unpinned"))}
+    return {metric: record for metric in (*METRICS, "data_unpinned")}
 
 
 def process_generative(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
@@ -77,5 +77,11 @@ agg_acc_should_call = AGGREGATIONS["acc_should_call"]
 agg_acc_other = AGGREGATIONS["acc_other"]
 agg_acc_unlabeled = AGGREGATIONS["acc_unlabeled"]
 
+
+def agg_data_unpinned(items: Sequence[dict[str, Any]]) -> float:
+    """1.0 when the task ran on a local copy that differs from the pinned release
+    (TOOLPRMBENCH_ALLOW_UNPINNED=1): lm-eval's results must say so, not only the log."""
+    return float(any(item["data_unpinned"] for item in items))
+
 __all__ = ["process_generative", "process_pairwise_ll", "process_pointwise", "AGGREGATIONS",
-           *(f"agg_{m}" for m in METRICS)]
+           "agg_data_unpinned", *(f"agg_{m}" for m in METRICS)]

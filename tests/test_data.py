@@ -147,3 +147,14 @@ def test_json_lines_training_files_are_read(tmp_path: Path) -> None:
     path.write_text(BODY.decode()[1:-1] + "\n{broken\n", encoding="utf-8")
     with pytest.raises(data.DataError, match=r"prmbench_bfcl_train.json: record 1: not valid JSON"):
         data.read_records(path)
+
+
+def test_shortcuts_lists_schema_solvable_cases(data_env, capsys) -> None:
+    import json
+
+    from tests.fixture_data import SCHEMA_VERDICT
+
+    assert cli_main(["shortcuts", "--json", "--judge", "schema"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    listed = sorted(cid for subset in report.values() for cid in subset["schema"])
+    assert listed == sorted(k for k, v in SCHEMA_VERDICT.items() if v == "chosen")

@@ -26,6 +26,7 @@ def test_first_judge_under_both_orders_is_exactly_half(data_env, tmp_path: Path)
         assert metric(results, task, "first_rate") == 1.0
         assert metric(results, task, "parse_fail") == 0.0
     assert metric(results, "toolprmbench", "acc") == 0.5  # the paper's AVG
+    assert metric(results, "toolprmbench_gta", "data_unpinned") == 1.0  # fixture copy, not the release
 
 
 def test_schema_judge_matches_hand_derived_verdicts(data_env, tmp_path: Path, case_counts) -> None:

@@ -19,9 +19,10 @@ import json
 import random
 from collections.abc import Callable
 
+from toolprm_tasks.cases import Case
 from toolprm_tasks.render import render_action
 from toolprm_tasks.tool_calls import violations
-from toolprm_tasks.trials import JudgeView, seeded_key
+from toolprm_tasks.trials import JudgeView, Trial, seeded_key
 
 JUDGES: tuple[str, ...] = ("random", "first", "longer", "schema")
 
@@ -70,3 +71,11 @@ def generative_pick(judge: str, view: JudgeView, seed: int = 0) -> int:
 def generative_answer(pick: int, labels: tuple[str, str], judge: str) -> str:
     """The answer text in the format the paper's standard prompt asks for."""
     return json.dumps({"rationale": f"baseline judge '{judge}' (no model)", "chosen action": labels[pick - 1]})
+
+
+def shortcut_solvable(judge: str, case: Case, seed: int = 0) -> bool:
+    """A case the judge gets right in both candidate orders by its heuristic alone
+    (a strictly higher score for the chosen action): solvable without understanding it."""
+    view = Trial(case, 1, "chosen_first").judge_view()
+    s_chosen, s_rejected = candidate_scores(judge, view, seed)
+    return s_chosen > s_rejected

@@ -3,6 +3,7 @@
     toolprmbench download              # the four pinned test files into the cache
     toolprmbench info [--json]         # cases per subset, error type and cluster; fingerprint
     toolprmbench validate DIR          # check a local copy: digests against pins, every record
+    toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
     toolprmbench demo                  # baseline judges through lm-eval on the official data
 """
 
@@ -48,6 +49,7 @@ def _info(subsets: Sequence[str]) -> dict[str, Any]:
             "cases": len(item.cases),
             "prompt_chars": {"mean": round(sum(lengths) / max(len(lengths), 1)), "max": max(lengths, default=0)},
             "clusters": len({c.cluster for c in item.cases}),
+            "cases_per_cluster": dict(sorted(Counter(c.cluster for c in item.cases).items())),
             "error_types": dict(sorted(Counter(c.error_type for c in item.cases).items())),
             "error_types_raw": dict(sorted(Counter(str(c.error_type_raw) for c in item.cases).items())),
             "path": str(item.path),
@@ -66,10 +68,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
         status = "verified" if file_fp["verified"] else ("UNPINNED" if file_fp["unpinned"] else "digest not published")
-        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters  [{status}: {file_fp['sha256'][:16]}]"
+        largest = max(info["cases_per_cluster"].values(), default=0)
+        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters (largest: {largest} cases)"
+              f"  [{status}: {file_fp['sha256'][:16]}]"
               f"  prompt chars mean {info['prompt_chars']['mean']}, max {info['prompt_chars']['max']}")
         for slug, count in info["error_types"].items():
             print(f"  {slug:14s} {count}")
+    return 0
+
+
+def _cmd_shortcuts(args: argparse.Namespace) -> int:
+    """Cases a weight-free heuristic solves in both orders: candidates for review or removal."""
+    from toolprm_tasks.baselines import shortcut_solvable
+
+    report: dict[str, Any] = {}
+    for subset in args.subset:
+        cases = load_subset(subset).cases
+        report[subset] = {judge: [c.id for c in cases if shortcut_solvable(judge, c)] for judge in args.judge}
+        report[subset]["cases"] = len(cases)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for subset, row in report.items():
+        counts = ", ".join(f"{judge} {len(row[judge])}" for judge in args.judge)
+        print(f"{subset}: {row['cases']} cases; solved in both orders by {counts}")
     return 0
 
 
@@ -147,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
         cmd.set_defaults(fn=fn)
     sub.choices["info"].add_argument("--json", action="store_true", help="machine-readable output")
+    shortcuts = sub.add_parser("shortcuts", help="cases a baseline heuristic solves in both orders")
+    shortcuts.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
+    shortcuts.add_argument("--judge", nargs="+", choices=("longer", "schema"), default=["longer", "schema"])
+    shortcuts.add_argument("--json", action="store_true")
+    shortcuts.set_defaults(fn=_cmd_shortcuts)
     validate = sub.add_parser("validate", help="check a local copy of the data folder")
     validate.add_argument("directory")
     validate.set_defaults(fn=_cmd_validate)
