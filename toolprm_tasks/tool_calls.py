@@ -37,7 +37,18 @@ def _call_from_object(obj: Any) -> ToolCall | None:
     return ToolCall(name, args if isinstance(args, dict) else {"<arguments>": args})
 
 
-def _call_from_python(text: str) -> ToolCall | None:
+@dataclass(frozen=True)
+class PythonCall:
+    """A call string parsed without evaluating it: `name(*args, **kwargs)`, literals only."""
+
+    name: str  # dotted when written as an attribute call (`a.b(...)`)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def parse_python_call(text: str) -> PythonCall | None:
+    """Parse `f(1, x='a')` with `ast`; None unless it is one plain call with literal arguments
+    (no nested calls, names, `**` unpacking or expressions other than literals)."""
     try:
         node = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError):
@@ -52,17 +63,25 @@ def _call_from_python(text: str) -> ToolCall | None:
     if not isinstance(func, ast.Name):
         return None
     parts.append(func.id)
-    arguments: dict[str, Any] = {}
     try:
-        for i, arg in enumerate(node.args):
-            arguments[f"<positional {i}>"] = ast.literal_eval(arg)
+        args = tuple(ast.literal_eval(arg) for arg in node.args)
+        kwargs = {}
         for keyword in node.keywords:
             if keyword.arg is None:
                 return None
-            arguments[keyword.arg] = ast.literal_eval(keyword.value)
-    except (ValueError, SyntaxError):
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+    except (ValueError, SyntaxError, TypeError):
         return None  # not a plain call with literal arguments
-    return ToolCall(".".join(reversed(parts)), arguments)
+    return PythonCall(".".join(reversed(parts)), args, kwargs)
+
+
+def _call_from_python(text: str) -> ToolCall | None:
+    call = parse_python_call(text)
+    if call is None:
+        return None
+    arguments = {f"<positional {i}>": value for i, value in enumerate(call.args)}
+    arguments.update(call.kwargs)
+    return ToolCall(call.name, arguments)
 
 
 def as_tool_calls(action: Any) -> list[ToolCall] | None:

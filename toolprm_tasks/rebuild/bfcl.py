@@ -1,0 +1,215 @@
+"""BFCL multi-turn conversations from the `bfcl-eval` package, replayed in its environments.
+
+Install the source without its declared dependencies (they are heavy and conflicting; the
+data and the eight environment classes need only the standard library and mpmath):
+
+    pip install --no-deps bfcl-eval==2026.3.23 mpmath
+
+BFCL's own runner executes call strings with `eval()`. Here every call is parsed with `ast`
+(`tool_calls.parse_python_call`: one plain call, literal arguments only) and dispatched to a
+public method of an environment instance by name; unknown names, private methods and
+anything else are refused with an error observation, never evaluated.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.tool_calls import parse_python_call
+
+BFCL_VERSION = "2026.3.23"
+CATEGORIES: tuple[str, ...] = ("base", "long_context", "miss_func", "miss_param")
+_BACKEND = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
+# The multi-turn suites' classes (memory_* and web_search need heavy packages: not supported).
+ENVIRONMENT_CLASSES: dict[str, tuple[str, str]] = {
+    "GorillaFileSystem": ("gorilla_file_system", "gorilla_file_system.json"),
+    "MathAPI": ("math_api", "math_api.json"),
+    "MessageAPI": ("message_api", "message_api.json"),
+    "TwitterAPI": ("posting_api", "posting_api.json"),
+    "TicketAPI": ("ticket_api", "ticket_api.json"),
+    "TradingBot": ("trading_bot", "trading_bot.json"),
+    "TravelAPI": ("travel_booking", "travel_booking.json"),
+    "VehicleControlAPI": ("vehicle_control", "vehicle_control.json"),
+}
+STATELESS_CLASSES = frozenset({"MathAPI"})
+ERROR_PREFIX = "Error during execution: "  # BFCL's own wording for a failed call
+
+
+class SourceError(RuntimeError):
+    """The source package is missing or its data does not have the expected format."""
+
+
+def data_dir() -> Path:
+    """`bfcl_eval/data`, located without importing the package."""
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceError("bfcl-eval is not installed: pip install --no-deps "
+                          f"bfcl-eval=={BFCL_VERSION} mpmath (its declared dependencies are not needed)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One BFCL multi-turn entry with its gold calls, as the source defines them."""
+
+    id: str
+    category: str
+    turns: list[list[dict[str, Any]]]  # user messages per turn
+    gold: list[list[str]]  # gold call strings per turn
+    initial_config: dict[str, Any]
+    involved_classes: list[str]
+    excluded_function: list[str]
+    missed_function: dict[str, list[str]] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{path.name}: record {number}: not valid JSON ({exc})") from None
+    return rows
+
+
+def _require(row: dict[str, Any], key: str, kind: type, source: str, index: int) -> Any:
+    if not isinstance(row.get(key), kind):
+        raise SourceError(f"{source}: record {index}: field '{key}': expected {kind.__name__}, "
+                          f"got {type(row.get(key)).__name__}")
+    return row[key]
+
+
+def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | None = None) -> list[Conversation]:
+    """All multi-turn conversations of the given categories, each paired with its gold calls."""
+    root = root or data_dir()
+    conversations = []
+    for category in categories:
+        name = f"BFCL_v4_multi_turn_{category}.json"
+        questions = _read_jsonl(root / name)
+        answers = {row.get("id"): row for row in _read_jsonl(root / "possible_answer" / name)}
+        for index, row in enumerate(questions):
+            entry_id = _require(row, "id", str, name, index)
+            if entry_id not in answers:
+                raise SourceError(f"{name}: record {index}: no possible answer for id {entry_id!r}")
+            gold = _require(answers[entry_id], "ground_truth", list, f"possible_answer/{name}", index)
+            turns = _require(row, "question", list, name, index)
+            if len(gold) != len(turns):
+                raise SourceError(f"{name}: record {index}: {len(turns)} turns but {len(gold)} gold turns")
+            classes = _require(row, "involved_classes", list, name, index)
+            unknown = [c for c in classes if c not in ENVIRONMENT_CLASSES]
+            if unknown:
+                raise SourceError(f"{name}: record {index}: field 'involved_classes': unsupported {unknown}")
+            conversations.append(Conversation(
+                id=entry_id, category=category, turns=turns, gold=gold,
+                initial_config=_require(row, "initial_config", dict, name, index),
+                involved_classes=classes, excluded_function=row.get("excluded_function") or [],
+                missed_function=row.get("missed_function") or {}, path=row.get("path") or [],
+            ))
+    return conversations
+
+
+def function_docs(classes: list[str], root: Path | None = None) -> list[dict[str, Any]]:
+    """The tool specs of the given classes, as the source ships them."""
+    root = root or data_dir()
+    docs = []
+    for class_name in classes:
+        path = root / "multi_turn_func_doc" / ENVIRONMENT_CLASSES[class_name][1]
+        docs.extend(_read_jsonl(path))
+    return docs
+
+
+def to_plain(value: Any, _path: frozenset[int] = frozenset()) -> Any:
+    """A JSON-like snapshot of environment state: public attributes, recursively. A back
+    reference (a directory's `parent`) becomes a marker instead of a cycle."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if id(value) in _path:
+        return {"__ref__": type(value).__name__}
+    path = _path | {id(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v, path) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [to_plain(v, path) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if hasattr(value, "__dict__"):
+        return {"__class__": type(value).__name__,
+                **{k: to_plain(v, path) for k, v in vars(value).items() if not k.startswith("_")}}
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Observation:
+    call: str
+    ok: bool
+    text: str
+
+
+class Environment:
+    """The conversation's environment instances, loaded from its initial configuration."""
+
+    def __init__(self, involved_classes: list[str], initial_config: dict[str, Any], long_context: bool = False):
+        self.instances: dict[str, Any] = {}
+        self.methods: dict[str, Any] = {}
+        for class_name in involved_classes:
+            if class_name not in ENVIRONMENT_CLASSES:
+                raise SourceError(f"unsupported BFCL environment class {class_name!r}")
+            module = importlib.import_module(f"{_BACKEND}.{ENVIRONMENT_CLASSES[class_name][0]}")
+            instance = getattr(module, class_name)()
+            if class_name not in STATELESS_CLASSES:
+                # deep copy: the source data must never be modified by the environment
+                instance._load_scenario(copy.deepcopy(initial_config.get(class_name, {})), long_context=long_context)
+            self.instances[class_name] = instance
+            for name in dir(type(instance)):
+                if not name.startswith("_") and callable(getattr(instance, name)):
+                    self.methods[name] = getattr(instance, name)
+
+    def execute(self, call_text: str) -> Observation:
+        """Run one call string; failures become BFCL-style error observations."""
+        call = parse_python_call(call_text)
+        if call is None:
+            return Observation(call_text, False, f"{ERROR_PREFIX}not a plain call with literal arguments")
+        method = self.methods.get(call.name)
+        if method is None:
+            return Observation(call_text, False, f"{ERROR_PREFIX}unknown function {call.name!r}")
+        try:
+            result = method(*call.args, **call.kwargs)
+        except Exception as exc:  # the environment's own errors are observations, as in BFCL
+            return Observation(call_text, False, f"{ERROR_PREFIX}{exc}")
+        if isinstance(result, str):
+            text = result
+        elif isinstance(result, dict):
+            try:
+                text = json.dumps(result)
+            except (TypeError, ValueError):
+                text = str(result)
+        else:
+            text = str(result)
+        failed = isinstance(result, dict) and "error" in result
+        return Observation(call_text, not failed, text)
+
+    def state(self) -> dict[str, Any]:
+        return {name: to_plain(instance) for name, instance in self.instances.items()}
+
+
+@dataclass(frozen=True)
+class Replay:
+    conversation: Conversation
+    observations: list[list[Observation]]  # per turn, per gold call
+    end_state: dict[str, Any]
+
+
+def replay_gold(conversation: Conversation) -> Replay:
+    """Execute every gold step in order from the initial state, keeping the real observations."""
+    env = Environment(conversation.involved_classes, conversation.initial_config,
+                      long_context=conversation.category == "long_context")
+    observations = [[env.execute(call) for call in turn] for turn in conversation.gold]
+    return Replay(conversation, observations, env.state())
