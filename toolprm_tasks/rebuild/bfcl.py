@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,13 +178,31 @@ class Environment:
         call = parse_python_call(call_text)
         if call is None:
             return Observation(call_text, False, f"{ERROR_PREFIX}not a plain call with literal arguments")
-        method = self.methods.get(call.name)
-        if method is None:
-            return Observation(call_text, False, f"{ERROR_PREFIX}unknown function {call.name!r}")
+        return self.dispatch(call.name, call.args, call.kwargs, label=call_text)
+
+    def keyword_call(self, call_text: str) -> dict[str, Any] | None:
+        """A call string as the release's action object `{"name", "parameters"}`, positional
+        arguments named by the method's signature; None if it is not a known plain call."""
+        call = parse_python_call(call_text)
+        if call is None or call.name not in self.methods:
+            return None
         try:
-            result = method(*call.args, **call.kwargs)
+            bound = inspect.signature(self.methods[call.name]).bind(*call.args, **call.kwargs)
+        except TypeError:
+            return None
+        return {"name": call.name, "parameters": dict(bound.arguments)}
+
+    def dispatch(self, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+                 label: str | None = None) -> Observation:
+        """Call a public environment method by name (the only way anything is executed)."""
+        label = label or name
+        method = self.methods.get(name)
+        if method is None:
+            return Observation(label, False, f"{ERROR_PREFIX}unknown function {name!r}")
+        try:
+            result = method(*args, **copy.deepcopy(kwargs or {}))
         except Exception as exc:  # the environment's own errors are observations, as in BFCL
-            return Observation(call_text, False, f"{ERROR_PREFIX}{exc}")
+            return Observation(label, False, f"{ERROR_PREFIX}{exc}")
         if isinstance(result, str):
             text = result
         elif isinstance(result, dict):
@@ -194,7 +213,7 @@ class Environment:
         else:
             text = str(result)
         failed = isinstance(result, dict) and "error" in result
-        return Observation(call_text, not failed, text)
+        return Observation(label, not failed, text)
 
     def state(self) -> dict[str, Any]:
         return {name: to_plain(instance) for name, instance in self.instances.items()}
