@@ -5,7 +5,7 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.inspect_tasks import Order, Prompt, Protocol, toolprmbench_task
+from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, toolprmbench_task
 
 
 @task
@@ -15,6 +15,7 @@ def bfcl(
     seed: int = 0,
     prompt: Prompt | None = None,
     max_tokens: int = 1024,
+    data: Data = "official",
 ) -> Task:
     """ToolPRMBench BFCL (arXiv 2601.12294).
 
@@ -26,6 +27,8 @@ def bfcl(
         prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
             default: standard, toolprm for pairwise_ll.
         max_tokens: generation budget of the generative protocol.
+        data: official (the paper's release) or rebuilt (offline cases rebuilt from
+            executable sources: BFCL and ToolTalk only; not the paper's data).
     """
     return toolprmbench_task(["bfcl"], protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens)
+                             max_tokens=max_tokens, data=data)

@@ -2,9 +2,10 @@
 
     toolprmbench download              # the four pinned test files into the cache
     toolprmbench info [--json]         # cases per subset, error type and cluster; fingerprint
+    toolprmbench build --source bfcl --out DIR --seed 0   # rebuild cases from executable sources
     toolprmbench validate DIR          # check a local copy: digests against pins, every record
     toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
-    toolprmbench demo                  # baseline judges through lm-eval on the official data
+    toolprmbench demo [--data official] # baseline judges through lm-eval (default: rebuilt, offline)
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from toolprm_tasks.cases import SUBSETS, RecordError, case_from_record
 from toolprm_tasks.data import (
     PINNED_COMMIT,
     PINNED_FILES,
+    REBUILT_SUBSETS,
     DataError,
     download,
     fingerprint,
     load_subset,
+    load_subsets,
     read_records,
     sha256_file,
 )
@@ -38,8 +41,14 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info(subsets: Sequence[str]) -> dict[str, Any]:
-    loaded = [load_subset(s) for s in subsets]
+def _describe(fp: dict[str, Any]) -> str:
+    if fp["data"] == "official":
+        return f"ToolPRMBench @ {fp['repo']} {fp['commit'][:12]}" + ("  (UNPINNED data)" if fp["unpinned"] else "")
+    return "ToolPRMBench-style cases REBUILT from executable sources (not the paper's data)"
+
+
+def _info(subsets: Sequence[str], data: str = "official") -> dict[str, Any]:
+    loaded = load_subsets(subsets, data=data)
     report: dict[str, Any] = {"fingerprint": fingerprint(loaded), "subsets": {}}
     for item in loaded:
         # prompt sizes tell users what context length a model needs (a framework that cuts a
@@ -58,16 +67,17 @@ def _info(subsets: Sequence[str]) -> dict[str, Any]:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    report = _info(args.subset)
+    subsets = args.subset or (list(REBUILT_SUBSETS) if args.data == "rebuilt" else list(SUBSETS))
+    report = _info(subsets, args.data)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     fp = report["fingerprint"]
-    print(f"ToolPRMBench @ {fp['repo']} {fp['commit'][:12]}  fingerprint sha256 {fp['sha256']}"
-          + ("  (UNPINNED data)" if fp["unpinned"] else ""))
+    print(f"{_describe(fp)}  fingerprint sha256 {fp['sha256']}")
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
         status = "verified" if file_fp["verified"] else ("UNPINNED" if file_fp["unpinned"] else "digest not published")
+        status += "" if args.data == "official" else " against its manifest"
         largest = max(info["cases_per_cluster"].values(), default=0)
         print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters (largest: {largest} cases)"
               f"  [{status}: {file_fp['sha256'][:16]}]"
@@ -138,19 +148,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from toolprm_tasks.baselines import JUDGES
 
-    fp = fingerprint([load_subset(s) for s in SUBSETS])  # fails early, with advice, if the data is missing
-    print(f"Baseline judges on ToolPRMBench ({fp['repo']}@{fp['commit'][:12]}, fingerprint {fp['sha256'][:16]}"
-          f"{', UNPINNED data' if fp['unpinned'] else ''}), lm-eval, order={args.order}. Accuracy:")
-    columns = [*SUBSETS, "AVG"]
+    subsets = list(SUBSETS) if args.data == "official" else list(REBUILT_SUBSETS)
+    group = "toolprmbench" if args.data == "official" else "toolprmbench_rebuilt"
+    prefix = "toolprmbench" if args.data == "official" else "toolprmbench_rebuilt"
+    fp = fingerprint(load_subsets(subsets, data=args.data))  # fails early, with advice, if data is missing
+    print(f"Baseline judges on {_describe(fp)} (fingerprint {fp['sha256'][:16]}), lm-eval, "
+          f"order={args.order}. Accuracy:")
+    columns = [*subsets, "AVG"]
     print(f"{'judge':8s}" + "".join(f"{c:>13s}" for c in columns) + f"{'first_rate':>13s}")
     table = {}
     for judge in JUDGES:
         out = lm_eval.simple_evaluate(model="toolprm-baseline", model_args=f"judge={judge}",
-                                      tasks=["toolprmbench"], metadata={"order": args.order})
+                                      tasks=[group], metadata={"order": args.order})
         results = out["results"]
-        row = {s: results[f"toolprmbench_{s}"]["acc,none"] for s in SUBSETS}
-        row["AVG"] = results["toolprmbench"]["acc,none"]
-        row["first_rate"] = results["toolprmbench"]["first_rate,none"]
+        row = {s: results[f"{prefix}_{s}"]["acc,none"] for s in subsets}
+        row["AVG"] = results[group]["acc,none"]
+        row["first_rate"] = results[group]["first_rate,none"]
         table[judge] = row
         print(f"{judge:8s}" + "".join(f"{row[c]:13.3f}" for c in [*columns, "first_rate"]))
     if args.output:
@@ -159,16 +172,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build(args: argparse.Namespace) -> int:
+    from toolprm_tasks.rebuild.build import build
+
+    manifests = build(args.source, Path(args.out), seed=args.seed)
+    for source, manifest in manifests.items():
+        print(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
+        print(f"  error types: {manifest['by_error_type']}")
+        print(f"  execution check: {manifest['execution_check']}")
+        print(f"  baseline accuracy (both orders): {manifest['baseline_accuracy_both_orders']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolprmbench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, fn, help_text in (("download", _cmd_download, "fetch the pinned test files into the cache"),
-                                ("info", _cmd_info, "cases per subset, error type and cluster")):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
-        cmd.set_defaults(fn=fn)
-    sub.choices["info"].add_argument("--json", action="store_true", help="machine-readable output")
+    download = sub.add_parser("download", help="fetch the pinned test files into the cache")
+    download.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
+    download.set_defaults(fn=_cmd_download)
+    info = sub.add_parser("info", help="cases per subset, error type and cluster")
+    info.add_argument("--subset", nargs="+", choices=SUBSETS, default=None)
+    info.add_argument("--data", choices=("official", "rebuilt"), default="official")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(fn=_cmd_info)
+    build_cmd = sub.add_parser("build", help="rebuild cases from executable sources")
+    build_cmd.add_argument("--source", nargs="+", choices=("bfcl", "tooltalk"), required=True)
+    build_cmd.add_argument("--out", required=True)
+    build_cmd.add_argument("--seed", type=int, default=0)
+    build_cmd.set_defaults(fn=_cmd_build)
     shortcuts = sub.add_parser("shortcuts", help="cases a baseline heuristic solves in both orders")
     shortcuts.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
     shortcuts.add_argument("--judge", nargs="+", choices=("longer", "schema"), default=["longer", "schema"])
@@ -177,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a local copy of the data folder")
     validate.add_argument("directory")
     validate.set_defaults(fn=_cmd_validate)
-    demo = sub.add_parser("demo", help="baseline judges through lm-eval on the official data")
+    demo = sub.add_parser("demo", help="baseline judges through lm-eval (default: the rebuilt offline set)")
+    demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt")
     demo.add_argument("--output", help="also write the table as JSON to this file")
     demo.add_argument("--order", default="both", choices=("seeded", "both"))
     demo.set_defaults(fn=_cmd_demo)

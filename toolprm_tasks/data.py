@@ -64,14 +64,17 @@ class LoadedSubset:
     subset: str
     path: Path
     sha256: str
-    verified: bool  # digest checked against a published pin
+    verified: bool  # digest checked against a published pin (rebuilt: against its manifest)
     unpinned: bool  # a local copy whose digest differs, accepted on request
     cases: list[Case]
+    data: str = "official"  # or "rebuilt" (never mixed into official-data numbers)
 
     def fingerprint(self) -> dict[str, Any]:
-        pin = PINNED_FILES[self.subset]
-        return {"file": pin.filename, "commit": PINNED_COMMIT, "sha256": self.sha256,
-                "verified": self.verified, "unpinned": self.unpinned, "cases": len(self.cases)}
+        info = {"data": self.data, "file": self.path.name, "sha256": self.sha256, "verified": self.verified,
+                "unpinned": self.unpinned, "cases": len(self.cases)}
+        if self.data == "official":
+            info["commit"] = PINNED_COMMIT
+        return info
 
 
 def _env_flag(name: str) -> bool:
@@ -238,13 +241,66 @@ def load_subset(subset: str) -> LoadedSubset:
     return _LOADED[key]
 
 
-def load_subsets(subsets: Iterable[str]) -> list[LoadedSubset]:
-    return [load_subset(s) for s in subsets]
+def load_subsets(subsets: Iterable[str], data: str = "official") -> list[LoadedSubset]:
+    if data == "official":
+        return [load_subset(s) for s in subsets]
+    if data == "rebuilt":
+        return [load_rebuilt(s) for s in subsets]
+    raise ValueError(f"unknown data {data!r}; expected 'official' or 'rebuilt'")
+
+
+# ----------------------------------------------------------------------------- rebuilt data
+
+REBUILT_SUBSETS: tuple[str, ...] = ("bfcl", "tooltalk")
+
+
+def rebuilt_dir(seed: int = 0) -> Path:
+    """TOOLPRMBENCH_REBUILT_DIR (a `toolprmbench build` output), else a cache folder that is
+    built on first use from the installed source packages."""
+    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    from toolprm_tasks.rebuild.build import BUILD_VERSION
+
+    return cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
+
+
+def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
+    """The rebuilt (offline) cases of one source, verified against their manifest."""
+    if subset not in REBUILT_SUBSETS:
+        raise DataError(f"no rebuilt data for {subset!r}: rebuilt subsets are {', '.join(REBUILT_SUBSETS)} "
+                        "(GTA: `toolprmbench build --source gta --gta-dataset dataset.json`; ToolSandbox: not yet)")
+    folder = rebuilt_dir(seed)
+    path = folder / f"prmbench_rebuilt_{subset}.json"
+    manifest_path = folder / f"manifest_{subset}.json"
+    if not path.is_file() and not os.environ.get("TOOLPRMBENCH_REBUILT_DIR"):
+        from toolprm_tasks.rebuild.build import build
+
+        logger.warning("toolprm-tasks: building the rebuilt %s cases into %s (first use)", subset, folder)
+        build([subset], folder, seed=seed)
+    if not path.is_file() or not manifest_path.is_file():
+        raise DataError(f"{folder}: no {path.name} with its manifest; run `toolprmbench build --source {subset} "
+                        f"--out {folder}`")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    digest = sha256_file(path)
+    expected = manifest.get("files", {}).get(path.name)
+    if digest != expected:
+        raise DataError(f"{path}: sha256 {digest} does not match its manifest ({expected}); rebuild it")
+    key = (str(path), digest)
+    if key not in _LOADED:
+        cases = cases_from_records(read_records(path), subset=subset, source=path.name)
+        _LOADED[key] = LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
+    return _LOADED[key]
 
 
 def fingerprint(loaded: Iterable[LoadedSubset]) -> dict[str, Any]:
     """What results carry: per-file digests and one combined digest over them."""
+    loaded = list(loaded)
     files = {item.subset: item.fingerprint() for item in loaded}
     combined = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-    return {"repo": PINNED_REPO, "commit": PINNED_COMMIT, "sha256": combined, "files": files,
+    data = sorted({item.data for item in loaded})
+    info = {"data": data[0] if len(data) == 1 else data, "sha256": combined, "files": files,
             "unpinned": any(f["unpinned"] for f in files.values())}
+    if "official" in data:
+        info.update({"repo": PINNED_REPO, "commit": PINNED_COMMIT})
+    return info

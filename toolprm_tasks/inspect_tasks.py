@@ -29,6 +29,7 @@ from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
 Protocol = Literal["generative", "pairwise_ll", "pointwise"]
 Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
 Prompt = Literal["standard", "toolprm"]
+Data = Literal["official", "rebuilt"]
 
 TASK_VERSION = "1-A"
 # Message metadata our scoring providers read; real model APIs never see message metadata.
@@ -101,16 +102,20 @@ def _versions() -> dict[str, str]:
 
 
 def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
-                      seed: int = 0, prompt: str | None = None, max_tokens: int = 1024) -> Task:
-    """Build the Inspect task for one or more subsets."""
+                      seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
+                      data: str = "official") -> Task:
+    """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
+    rebuilt from executable sources, never mixed with the official data)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
-    loaded = load_subsets(subsets)
+    loaded = load_subsets(subsets, data=data)
     cases = [case for item in loaded for case in item.cases]
     trials = build_trials(cases, order=order, seed=seed)
     name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
+    if data == "rebuilt":
+        name = name.replace("toolprmbench", "toolprmbench_rebuilt", 1)
     return Task(
         name=name,
         dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
@@ -118,6 +123,6 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
         scorer=toolprm_scorer(protocol, spec.labels),
         metrics=toolprm_metrics(by_subset=len(subsets) > 1),
         version=TASK_VERSION,
-        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt,
+        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data,
                   "data": fingerprint(loaded), "versions": _versions()},
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolprm_tasks.data import fingerprint, load_subset
+from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
@@ -43,7 +43,7 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
 
 
 def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
-              prompt: str | None = None, norm: str = "char", **_ignored: Any) -> Any:
+              prompt: str | None = None, norm: str = "char", data: str = "official", **_ignored: Any) -> Any:
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split."""
     import datasets
 
@@ -53,7 +53,7 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
         raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
     prompt = prompt or DEFAULT_PROMPT[protocol]
     pairwise_prompt(prompt)  # validates the name
-    loaded = load_subset(subset)
+    (loaded,) = load_subsets([subset], data=data)
     data_fingerprint = fingerprint([loaded])
     rows = []
     for trial in build_trials(loaded.cases, order=order, seed=int(order_seed)):
@@ -61,5 +61,6 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
         row["order_seed"] = int(order_seed)
         row["data_sha256"] = loaded.sha256
         row["data_unpinned"] = data_fingerprint["unpinned"]
+        row["data"] = loaded.data
         rows.append(row)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})

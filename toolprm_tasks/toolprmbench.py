@@ -6,7 +6,8 @@
 from inspect_ai import Task, task
 
 from toolprm_tasks.cases import SUBSETS
-from toolprm_tasks.inspect_tasks import Order, Prompt, Protocol, toolprmbench_task
+from toolprm_tasks.data import REBUILT_SUBSETS
+from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, toolprmbench_task
 
 
 @task
@@ -16,6 +17,7 @@ def toolprmbench(
     seed: int = 0,
     prompt: Prompt | None = None,
     max_tokens: int = 1024,
+    data: Data = "official",
 ) -> Task:
     """ToolPRMBench (arXiv 2601.12294): GTA, ToolTalk, BFCL and ToolSandbox together.
 
@@ -28,6 +30,9 @@ def toolprmbench(
         prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
             default: standard, toolprm for pairwise_ll.
         max_tokens: generation budget of the generative protocol.
+        data: official (the paper's release) or rebuilt (offline cases rebuilt from
+            executable sources: BFCL and ToolTalk only; not the paper's data).
     """
-    return toolprmbench_task(list(SUBSETS), protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens)
+    subsets = list(SUBSETS) if data == "official" else list(REBUILT_SUBSETS)
+    return toolprmbench_task(subsets, protocol=protocol, order=order, seed=seed, prompt=prompt,
+                             max_tokens=max_tokens, data=data)
