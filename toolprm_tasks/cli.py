@@ -175,7 +175,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from toolprm_tasks.rebuild.build import build
 
-    manifests = build(args.source, Path(args.out), seed=args.seed)
+    gta = Path(args.gta_dataset) if args.gta_dataset else None
+    manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta)
     for source, manifest in manifests.items():
         print(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
         print(f"  error types: {manifest['by_error_type']}")
@@ -197,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(fn=_cmd_info)
     build_cmd = sub.add_parser("build", help="rebuild cases from executable sources")
-    build_cmd.add_argument("--source", nargs="+", choices=("bfcl", "tooltalk"), required=True)
+    build_cmd.add_argument("--source", nargs="+", choices=("bfcl", "tooltalk", "gta"), required=True)
+    build_cmd.add_argument("--gta-dataset", help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
     build_cmd.add_argument("--out", required=True)
     build_cmd.add_argument("--seed", type=int, default=0)
     build_cmd.set_defaults(fn=_cmd_build)

@@ -267,13 +267,15 @@ def rebuilt_dir(seed: int = 0) -> Path:
 
 def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
     """The rebuilt (offline) cases of one source, verified against their manifest."""
-    if subset not in REBUILT_SUBSETS:
-        raise DataError(f"no rebuilt data for {subset!r}: rebuilt subsets are {', '.join(REBUILT_SUBSETS)} "
-                        "(GTA: `toolprmbench build --source gta --gta-dataset dataset.json`; ToolSandbox: not yet)")
     folder = rebuilt_dir(seed)
+    if subset not in REBUILT_SUBSETS and not (folder / f"prmbench_rebuilt_{subset}.json").is_file():
+        raise DataError(f"no rebuilt data for {subset!r} in {folder}: built on first use are "
+                        f"{', '.join(REBUILT_SUBSETS)}; GTA needs your copy of its dataset.json "
+                        "(`toolprmbench build --source gta --gta-dataset PATH --out DIR`, then "
+                        "TOOLPRMBENCH_REBUILT_DIR=DIR); ToolSandbox is not supported yet")
     path = folder / f"prmbench_rebuilt_{subset}.json"
     manifest_path = folder / f"manifest_{subset}.json"
-    if not path.is_file() and not os.environ.get("TOOLPRMBENCH_REBUILT_DIR"):
+    if not path.is_file() and subset in REBUILT_SUBSETS and not os.environ.get("TOOLPRMBENCH_REBUILT_DIR"):
         from toolprm_tasks.rebuild.build import build
 
         logger.warning("toolprm-tasks: building the rebuilt %s cases into %s (first use)", subset, folder)

@@ -121,6 +121,30 @@ def build_tooltalk(seed: int) -> BuildResult:
     return result
 
 
+def build_gta(seed: int, dataset: Path | None = None) -> BuildResult:
+    from toolprm_tasks.rebuild.gta import decision_points, load_queries, pick_point
+
+    if dataset is None:
+        raise ValueError("GTA is not on PyPI: pass the path of your copy of its dataset.json (--gta-dataset)")
+    toolmeta_path = dataset.parent / "toolmeta.json"
+    toolmeta = json.loads(toolmeta_path.read_text(encoding="utf-8")) if toolmeta_path.is_file() else None
+    version = "gta:" + hashlib.sha256(dataset.read_bytes()).hexdigest()[:16]
+    result = BuildResult()
+    for query in load_queries(dataset):
+        rng = random.Random(seeded_key(seed, f"gta/{query.id}"))
+        point = pick_point(decision_points(query, toolmeta), rng)
+        if point is None:
+            result.failures.append({"source_id": query.id, "reasons": ["no tool call and no final answer"]})
+            continue
+        proposal, check_info, reasons = _take_first_passing(point, rng, None)
+        if proposal is None:
+            result.failures.append({"source_id": query.id, "step_index": point.step,
+                                    "reasons": reasons or ["no operator applies"]})
+            continue
+        result.records.append(_record(point, proposal, seed, version, check_info, {"task": query.id}))
+    return result
+
+
 def _baseline_accuracy(records: list[dict[str, Any]], subset: str) -> dict[str, float]:
     """Each baseline judge's accuracy on the built cases, both orders (the difficulty audit)."""
     from scorers.core import aggregate, outcome
@@ -172,13 +196,15 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
     return manifest
 
 
-BUILDERS: dict[str, Callable[[int], BuildResult]] = {"bfcl": build_bfcl, "tooltalk": build_tooltalk}
-
-
-def build(sources: Iterable[str], out: Path, seed: int = 0) -> dict[str, dict[str, Any]]:
+def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Build each source's cases into `out` (see the module docstring)."""
+    builders: dict[str, Callable[[], BuildResult]] = {
+        "bfcl": lambda: build_bfcl(seed), "tooltalk": lambda: build_tooltalk(seed),
+        "gta": lambda: build_gta(seed, gta_dataset),
+    }
     manifests = {}
     for source in sources:
-        if source not in BUILDERS:
-            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(BUILDERS)}")
-        manifests[source] = write_build(source, BUILDERS[source](seed), out, seed)
+        if source not in builders:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(builders)}")
+        manifests[source] = write_build(source, builders[source](), out, seed)
     return manifests
