@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Baseline judges on the official ToolPRMBench data through lm-eval (needs the data: network
-# access once, or TOOLPRMBENCH_DATA_DIR pointing at a local copy).
+# Baseline judges through lm-eval on the rebuilt offline set (built on first use, no network).
+# `toolprmbench demo --data official` uses the paper's data instead.
 demo: install
 	$(BIN)/toolprmbench demo
 
@@ -34,6 +34,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/plugin_overhead.py
 	$(BIN)/python benchmarks/startup_cost.py
+	$(BIN)/python benchmarks/build_time.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -105,7 +105,7 @@ def test_demo_command_table(data_env, tmp_path: Path) -> None:
     import json
 
     out = tmp_path / "demo.json"
-    proc = cli("toolprmbench", "demo", "--output", str(out), env=data_env)
+    proc = cli("toolprmbench", "demo", "--data", "official", "--output", str(out), env=data_env)
     assert "UNPINNED data" in proc.stdout
     table = json.loads(out.read_text())["accuracy"]
     assert set(table) == {"random", "first", "longer", "schema"}

@@ -135,3 +135,14 @@ def test_rebuilt_tasks_in_both_frameworks(built: Path, tmp_path: Path) -> None:
     log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
     records = json.loads((built / "prmbench_rebuilt_tooltalk.json").read_text())
     assert len(log.samples) == len(records) and log.eval.metadata["data"]["data"] == "rebuilt"
+
+
+def test_build_command_line(tmp_path: Path, capsys) -> None:
+    from toolprm_tasks.cli import main as cli_main
+
+    assert cli_main(["build", "--source", "tooltalk", "--out", str(tmp_path), "--limit", "3"]) == 0
+    assert "tooltalk:" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest_tooltalk.json").read_text())
+    assert manifest["cases"] == len(json.loads((tmp_path / "prmbench_rebuilt_tooltalk.json").read_text())) > 0
+    with pytest.raises(SystemExit, match="unknown --sampling"):
+        cli_main(["build", "--source", "tooltalk", "--out", str(tmp_path), "--sampling", "rule,vibes"])

@@ -173,10 +173,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from toolprm_tasks.rebuild.build import build
+    from toolprm_tasks.rebuild.build import Models, build
 
     gta = Path(args.gta_dataset) if args.gta_dataset else None
-    manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta)
+    sampling = tuple(s.strip() for s in args.sampling.split(",") if s.strip())
+    unknown = set(sampling) - {"rule", "policy", "online"}
+    if unknown:
+        raise SystemExit(f"toolprmbench build: unknown --sampling {sorted(unknown)}; use rule, policy, online")
+    judges = tuple(j.strip() for j in (args.judges or "").split(",") if j.strip())
+    models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling)
+    manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
     for source, manifest in manifests.items():
         print(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
         print(f"  error types: {manifest['by_error_type']}")
@@ -202,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     build_cmd.add_argument("--gta-dataset", help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
     build_cmd.add_argument("--out", required=True)
     build_cmd.add_argument("--seed", type=int, default=0)
+    build_cmd.add_argument("--sampling", default="rule",
+                           help="comma list of rule (error injection), policy (offline proposals), online (BFCL rollouts)")
+    build_cmd.add_argument("--policy", help="Inspect model name of the policy (policy and online sampling)")
+    build_cmd.add_argument("--annotator", help="Inspect model name that finds the first wrong step (online)")
+    build_cmd.add_argument("--judges", help="comma list of Inspect model names: the filtering panel")
+    build_cmd.add_argument("--limit", type=int, help="only the first N conversations of each source")
     build_cmd.set_defaults(fn=_cmd_build)
     shortcuts = sub.add_parser("shortcuts", help="cases a baseline heuristic solves in both orders")
     shortcuts.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))

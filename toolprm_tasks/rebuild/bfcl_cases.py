@@ -83,14 +83,19 @@ class CheckResult:
     reason: str
 
 
-def _state_after(conversation: Conversation, prior: list[str], action: Any) -> tuple[Observation | None, dict]:
-    env = _environment(conversation)
-    for call_text in prior:
-        env.execute(call_text)
-    observation = None
+def run_action(env: Environment, action: Any) -> Observation | None:
+    """Execute a call string or a call object; a reply (str that is not a call) runs nothing."""
     if isinstance(action, dict):
-        observation = env.dispatch(action["name"], (), action["parameters"])
-    return observation, env.state()
+        return env.dispatch(action["name"], (), action.get("parameters") or {})
+    return None
+
+
+def _state_after(conversation: Conversation, prior: list[Any], action: Any) -> tuple[Observation | None, dict]:
+    env = _environment(conversation)
+    for earlier in prior:
+        # gold history: call strings; a policy's own history (online sampling): call objects
+        env.execute(earlier) if isinstance(earlier, str) else run_action(env, earlier)
+    return run_action(env, action), env.state()
 
 
 def execution_check(conversation: Conversation, point: DecisionPoint, rejected: Any) -> CheckResult:

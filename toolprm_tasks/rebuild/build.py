@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import random
 import tempfile
@@ -22,11 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.rebuild.operators import Proposal, proposals_for
+from toolprm_tasks.rebuild.judging import panel_votes, verdict
+from toolprm_tasks.rebuild.models import ModelCaller, describe
+from toolprm_tasks.rebuild.operators import proposals_for
 from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.rebuild.policy import equivalent, error_type_of, parse_action, proposal_prompt
 from toolprm_tasks.trials import seeded_key
 
-BUILD_VERSION = 1  # bump when the operators or the point selection change the output
+logger = logging.getLogger(__name__)
+
+BUILD_VERSION = 2  # bump when the operators or the point selection change the output
 SOURCES = ("bfcl", "tooltalk", "gta")
 MAX_PROPOSALS = 16  # proposals tried per point before it is reported as failing the check
 
@@ -35,6 +41,28 @@ MAX_PROPOSALS = 16  # proposals tried per point before it is reported as failing
 class BuildResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)  # mixed judge votes
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # unanimous no
+    discarded_equivalent: int = 0  # model proposals equivalent to the gold step
+    models: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourcePoint:
+    point: DecisionPoint
+    check: Callable[[Any], tuple[bool, str]] | None  # execution check, where an environment exists
+    extra: dict[str, Any]  # source-specific provenance (test_category, difficulty, task)
+
+
+@dataclass
+class Models:
+    """The model-driven steps' models (Inspect model names or Model objects), all optional."""
+
+    policy: Any = None
+    annotator: Any = None
+    judges: tuple[Any, ...] = ()
+    sampling: tuple[str, ...] = ("rule",)  # any of rule, policy, online
+    max_tokens: int = 1024
 
 
 def _package_version(name: str) -> str:
@@ -44,48 +72,113 @@ def _package_version(name: str) -> str:
         return "not installed"
 
 
-def _record(point: DecisionPoint, proposal: Proposal, seed: int, source_version: str,
+def _record(point: DecisionPoint, rejected: Any, error_type: str, sampling: str, seed: int, source_version: str,
             check: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "history": point.history,
         "action_chosen": point.gold,
-        "action_rejected": proposal.action,
+        "action_rejected": rejected,
         "functions": point.functions,
-        "error type": proposal.error_type,
+        "error type": error_type,
         "sample_id": f"{point.source}/{point.source_id}",
         "source": point.source,
         "source_id": point.source_id,
         "source_version": source_version,
         "step_index": point.step,
-        "sampling": f"rule:{proposal.operator}",
+        "sampling": sampling,
         "seed": seed,
         "execution_check": check,
         **extra,
     }
 
 
-def _take_first_passing(point: DecisionPoint, rng: random.Random,
-                        check: Callable[[Any], tuple[bool, str]] | None) -> tuple[Proposal | None, dict[str, Any], list[str]]:
-    reasons: list[str] = []
-    for proposal in proposals_for(point, rng)[:MAX_PROPOSALS]:
-        if proposal.action == point.gold:
+_NOT_APPLICABLE = {"applicable": False, "reason": "no executable environment (recorded observations)"}
+
+
+def _run_check(check: Callable[[Any], tuple[bool, str]] | None, action: Any, tried: int) -> tuple[bool, dict[str, Any]]:
+    if check is None:
+        return True, dict(_NOT_APPLICABLE)
+    passed, reason = check(action)
+    return passed, {"applicable": True, "passed": passed, "reason": reason, "tried": tried}
+
+
+def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: BuildResult) -> None:
+    for item in points:
+        rng = random.Random(seeded_key(seed, f"{item.point.source}/{item.point.source_id}/{item.point.step}"))
+        reasons: list[str] = []
+        for tried, proposal in enumerate(proposals_for(item.point, rng)[:MAX_PROPOSALS], start=1):
+            if proposal.action == item.point.gold:
+                continue
+            passed, info = _run_check(item.check, proposal.action, tried)
+            if passed:
+                result.records.append(_record(item.point, proposal.action, proposal.error_type,
+                                              f"rule:{proposal.operator}", seed, version, info, item.extra))
+                break
+            reasons.append(f"{proposal.operator}: {info['reason']}")
+        else:
+            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
+                                    "sampling": "rule", "reasons": reasons or ["no operator applies"]})
+
+
+def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, version: str,
+                  result: BuildResult) -> None:
+    answers = policy.generate_all([proposal_prompt(item.point) for item in points])
+    for item, answer in zip(points, answers, strict=True):
+        rejected = parse_action(answer)
+        if equivalent(item.point.gold, rejected, item.point.functions):
+            result.discarded_equivalent += 1
             continue
-        if check is None:
-            return proposal, {"applicable": False, "reason": "no executable environment (recorded observations)"}, reasons
-        passed, reason = check(proposal.action)
-        if passed:
-            return proposal, {"applicable": True, "passed": True, "reason": reason, "tried": len(reasons) + 1}, reasons
-        reasons.append(f"{proposal.operator}: {reason}")
-    return None, {}, reasons
+        passed, info = _run_check(item.check, rejected, 1)
+        if not passed:
+            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
+                                    "sampling": "policy", "reasons": [info["reason"]]})
+            continue
+        result.records.append(_record(item.point, rejected, error_type_of(item.point.gold, rejected),
+                                      f"policy:{policy.name}", seed, version, info, item.extra))
 
 
-def build_bfcl(seed: int) -> BuildResult:
+def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: ModelCaller, seed: int, version: str,
+                  result: BuildResult) -> None:
+    from toolprm_tasks.rebuild.bfcl_cases import execution_check
+    from toolprm_tasks.rebuild.online import annotated_points, rollouts
+
+    runs = rollouts(conversations, policy)
+    failed = [run for run in runs if not run.succeeded]
+    result.models["online"] = {"rollouts": len(runs), "failed_rollouts": len(failed)}
+    for run, point, rejected, problem in annotated_points(failed, annotator):
+        if point is None:
+            result.failures.append({"source_id": run.conversation.id, "sampling": "online", "reasons": [problem]})
+            continue
+        if equivalent(point.gold, rejected, point.functions):
+            result.discarded_equivalent += 1
+            continue
+        outcome = execution_check(run.conversation, point, rejected)
+        info = {"applicable": True, "passed": outcome.passed, "reason": outcome.reason, "tried": 1}
+        if not outcome.passed:
+            result.failures.append({"source_id": run.conversation.id, "step_index": point.step,
+                                    "sampling": "online", "reasons": [outcome.reason]})
+            continue
+        result.records.append(_record(point, rejected, error_type_of(point.gold, rejected),
+                                      f"online:{policy.name}+{annotator.name}", seed, version, info,
+                                      {"test_category": f"multi_turn_{run.conversation.category}"}))
+
+
+def _judge(result: BuildResult, judges: list[ModelCaller]) -> None:
+    votes = panel_votes(result.records, judges)
+    kept = []
+    for record, record_votes in zip(result.records, votes, strict=True):
+        record["judge_votes"] = record_votes
+        {"keep": kept, "drop": result.dropped, "review": result.review}[verdict(record_votes)].append(record)
+    result.records = kept
+
+
+def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
     from toolprm_tasks.rebuild.bfcl import load_conversations
     from toolprm_tasks.rebuild.bfcl_cases import decision_points, execution_check, pick_point
 
-    version = f"bfcl-eval=={_package_version('bfcl-eval')}"
-    result = BuildResult()
-    for conversation in load_conversations():
+    conversations = load_conversations()[:limit]
+    points = []
+    for conversation in conversations:
         rng = random.Random(seeded_key(seed, f"bfcl/{conversation.id}"))
         point = pick_point(conversation, decision_points(conversation), rng)
 
@@ -93,55 +186,66 @@ def build_bfcl(seed: int) -> BuildResult:
             outcome = execution_check(conversation, point, action)
             return outcome.passed, outcome.reason
 
-        proposal, check_info, reasons = _take_first_passing(point, rng, check)
-        if proposal is None:
-            result.failures.append({"source_id": conversation.id, "step_index": point.step, "reasons": reasons})
-            continue
-        result.records.append(_record(point, proposal, seed, version, check_info,
-                                      {"test_category": f"multi_turn_{conversation.category}"}))
-    return result
+        points.append(SourcePoint(point, check, {"test_category": f"multi_turn_{conversation.category}"}))
+    return points, conversations, f"bfcl-eval=={_package_version('bfcl-eval')}"
 
 
-def build_tooltalk(seed: int) -> BuildResult:
+def tooltalk_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
     from toolprm_tasks.rebuild.tooltalk import api_specs, decision_points, load_conversations, pick_points
 
-    version = f"nvidia-tooltalk=={_package_version('nvidia-tooltalk')}"
     specs = api_specs()
-    result = BuildResult()
-    for conversation in load_conversations():
+    points = []
+    for conversation in load_conversations()[:limit]:
         rng = random.Random(seeded_key(seed, f"tooltalk/{conversation.id}"))
         for point in pick_points(decision_points(conversation, specs), rng):
-            proposal, check_info, reasons = _take_first_passing(point, rng, None)
-            if proposal is None:
-                result.failures.append({"source_id": conversation.id, "step_index": point.step,
-                                        "reasons": reasons or ["no operator applies"]})
-                continue
-            result.records.append(_record(point, proposal, seed, version, check_info,
-                                          {"difficulty": conversation.split}))
-    return result
+            points.append(SourcePoint(point, None, {"difficulty": conversation.split}))
+    return points, [], f"nvidia-tooltalk=={_package_version('nvidia-tooltalk')}"
 
 
-def build_gta(seed: int, dataset: Path | None = None) -> BuildResult:
+def gta_points(seed: int, dataset: Path | None, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
     from toolprm_tasks.rebuild.gta import decision_points, load_queries, pick_point
 
     if dataset is None:
         raise ValueError("GTA is not on PyPI: pass the path of your copy of its dataset.json (--gta-dataset)")
     toolmeta_path = dataset.parent / "toolmeta.json"
     toolmeta = json.loads(toolmeta_path.read_text(encoding="utf-8")) if toolmeta_path.is_file() else None
-    version = "gta:" + hashlib.sha256(dataset.read_bytes()).hexdigest()[:16]
-    result = BuildResult()
-    for query in load_queries(dataset):
+    points = []
+    for query in load_queries(dataset)[:limit]:
         rng = random.Random(seeded_key(seed, f"gta/{query.id}"))
         point = pick_point(decision_points(query, toolmeta), rng)
-        if point is None:
-            result.failures.append({"source_id": query.id, "reasons": ["no tool call and no final answer"]})
-            continue
-        proposal, check_info, reasons = _take_first_passing(point, rng, None)
-        if proposal is None:
-            result.failures.append({"source_id": query.id, "step_index": point.step,
-                                    "reasons": reasons or ["no operator applies"]})
-            continue
-        result.records.append(_record(point, proposal, seed, version, check_info, {"task": query.id}))
+        if point is not None:
+            points.append(SourcePoint(point, None, {"task": query.id}))
+    return points, [], "gta:" + hashlib.sha256(dataset.read_bytes()).hexdigest()[:16]
+
+
+def build_source(source: str, points: list[SourcePoint], conversations: list[Any], version: str, seed: int,
+                 models: Models, calls_dir: Path) -> BuildResult:
+    """Rule-based, policy and online cases for one source, then the judges' filter."""
+    result = BuildResult()
+    caller = lambda role, model: ModelCaller(role, model, calls_dir, models.max_tokens)  # noqa: E731
+    policy = caller("policy", models.policy) if models.policy is not None else None
+    annotator = caller("annotator", models.annotator) if models.annotator is not None else None
+    if "rule" in models.sampling:
+        _rule_cases(points, seed, version, result)
+    if "policy" in models.sampling:
+        if policy is None:
+            raise ValueError("policy sampling needs --policy MODEL")
+        _policy_cases(points, policy, seed, version, result)
+    if "online" in models.sampling:
+        if source != "bfcl":
+            raise ValueError("online sampling needs an executable environment: only --source bfcl")
+        if policy is None or annotator is None:
+            raise ValueError("online sampling needs --policy MODEL and --annotator MODEL")
+        _online_cases(conversations, policy, annotator, seed, version, result)
+    judges = [caller(f"judge{i}", judge) for i, judge in enumerate(models.judges)]
+    if judges:
+        _judge(result, judges)
+    # names only: call counts depend on the cache, and the manifest must not
+    result.models.update({"policy": policy and policy.name, "annotator": annotator and annotator.name,
+                          "judges": [j.name for j in judges]})
+    for role in (policy, annotator, *judges):
+        if role is not None:
+            logger.info("toolprm-tasks build %s: %s", role.role, describe(role))
     return result
 
 
@@ -172,6 +276,9 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     files = {f"prmbench_rebuilt_{source}.json": _dump(result.records),
              f"check_failures_{source}.json": _dump(result.failures)}
+    if result.review or result.dropped:
+        files[f"review_{source}.json"] = _dump(result.review)
+        files[f"dropped_{source}.json"] = _dump(result.dropped)
     checks = Counter("not applicable" if not r["execution_check"].get("applicable") else "passed"
                      for r in result.records)
     manifest = {
@@ -181,7 +288,13 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
         "source_version": result.records[0]["source_version"] if result.records else None,
         "cases": len(result.records),
         "by_error_type": dict(sorted(Counter(r["error type"] for r in result.records).items())),
-        "by_sampling": dict(sorted(Counter(r["sampling"].split(":")[1].split(":")[0] for r in result.records).items())),
+        "by_sampling": dict(sorted(Counter(r["sampling"].split(":")[0] for r in result.records).items())),
+        "by_operator": dict(sorted(Counter(r["sampling"].split(":")[1] for r in result.records
+                                           if r["sampling"].startswith("rule:")).items())),
+        "model_proposals_equivalent_to_gold": result.discarded_equivalent,
+        "judges": {"kept": len(result.records), "review": len(result.review), "dropped": len(result.dropped)}
+        if result.review or result.dropped or any("judge_votes" in r for r in result.records) else None,
+        "models": result.models,
         "execution_check": {**dict(sorted(checks.items())), "failed_points": len(result.failures)},
         "baseline_accuracy_both_orders": _baseline_accuracy(result.records, source) if result.records else {},
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
@@ -196,15 +309,20 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
     return manifest
 
 
-def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Build each source's cases into `out` (see the module docstring)."""
-    builders: dict[str, Callable[[], BuildResult]] = {
-        "bfcl": lambda: build_bfcl(seed), "tooltalk": lambda: build_tooltalk(seed),
-        "gta": lambda: build_gta(seed, gta_dataset),
+def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | None = None,
+          models: Models | None = None, limit: int | None = None) -> dict[str, dict[str, Any]]:
+    """Build each source's cases into `out` (see the module docstring). Model calls are cached
+    under `out/.calls/<source>/`, so a rerun after an interruption redoes no finished call."""
+    models = models or Models()
+    collectors: dict[str, Callable[[], tuple[list[SourcePoint], list[Any], str]]] = {
+        "bfcl": lambda: bfcl_points(seed, limit), "tooltalk": lambda: tooltalk_points(seed, limit),
+        "gta": lambda: gta_points(seed, gta_dataset, limit),
     }
     manifests = {}
     for source in sources:
-        if source not in builders:
-            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(builders)}")
-        manifests[source] = write_build(source, builders[source](), out, seed)
+        if source not in collectors:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(collectors)}")
+        points, conversations, version = collectors[source]()
+        result = build_source(source, points, conversations, version, seed, models, out / ".calls" / source)
+        manifests[source] = write_build(source, result, out, seed)
     return manifests

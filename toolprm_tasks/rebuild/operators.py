@@ -130,9 +130,9 @@ def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
 
 
 def _fill(target: dict[str, Any], gold: dict[str, Any], values: list[Any]) -> dict[str, Any] | None:
-    properties = target.get("properties") or {}
-    if not properties and not target.get("required"):
+    if not target:
         return dict(gold)  # a tool known by name only (GTA without toolmeta): same arguments
+    properties = target.get("properties") or {}
     args: dict[str, Any] = {}
     unused = dict(gold)
     for name in target.get("required") or []:

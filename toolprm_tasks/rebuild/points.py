@@ -18,8 +18,9 @@ class DecisionPoint:
     gold: Any  # a call {"name", "parameters"} or a chat reply (str)
     # what a plausible wrong call at a chat point would be (e.g. the call that becomes right later)
     call_hint: dict[str, Any] | None = None
-    # BFCL: the gold call strings executed before this point (to rebuild its state)
-    prior_calls: list[str] = field(default_factory=list)
+    # BFCL: the calls executed before this point, to rebuild its state (gold call strings, or
+    # call objects of a policy's own rollout)
+    prior_calls: list[Any] = field(default_factory=list)
 
     @property
     def is_chat(self) -> bool:

@@ -1,0 +1,49 @@
+"""Build time of the rebuilt data set: full BFCL (800 conversations) and ToolTalk (78), rule
+sampling with execution checks, cases per second. Writes benchmarks/out/build_time.json.
+
+    python benchmarks/build_time.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from toolprm_tasks.rebuild.build import build
+
+    result = {"benchmark": "build_time", "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                                                     "cpus": os.cpu_count()}, "sources": {}}
+    for source in ("bfcl", "tooltalk"):
+        times, cases = [], 0
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                cases = build([source], Path(tmp), seed=0)[source]["cases"]
+                times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        result["sources"][source] = {"cases": cases, "median_s": median, "cases_per_s": cases / median,
+                                     "repeats": args.repeats}
+    out = ROOT / "benchmarks" / "out" / "build_time.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Model-driven build steps (policy proposals, online rollouts, annotator, judge panel, resume)
+with scripted offline models through Inspect's model layer (mockllm)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfcl-eval==2026.3.23 mpmath")
+
+from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
+
+from toolprm_tasks.rebuild.bfcl import load_conversations  # noqa: E402
+from toolprm_tasks.rebuild.build import Models, bfcl_points, build  # noqa: E402
+from toolprm_tasks.rebuild.policy import proposal_prompt  # noqa: E402
+
+LIMIT = 6
+
+
+def _script(answer) -> object:
+    """A mockllm model whose answer is a function of the prompt text."""
+    def outputs(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        output = ModelOutput.from_content(model="mockllm", content=answer(input[-1].text))
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    return get_model("mockllm/model", custom_outputs=outputs)
+
+
+def _policy_script():
+    """Even points: the gold action (must be discarded as equivalent); odd points: the gold call
+    with one string argument changed to a file that does not exist (a wrong-params case)."""
+    points, _, _ = bfcl_points(0, LIMIT)
+    answers = {}
+    for index, item in enumerate(points):
+        gold = item.point.gold
+        if index % 2 == 0 or isinstance(gold, str):
+            answers[proposal_prompt(item.point)] = gold if isinstance(gold, str) else json.dumps(gold)
+        else:
+            params = dict(gold["parameters"])
+            key = next((k for k, v in params.items() if isinstance(v, str)), None)
+            params[key] = "no_such_thing.txt" if key else None
+            answers[proposal_prompt(item.point)] = json.dumps({"name": gold["name"], "parameters": params})
+    return points, answers
+
+
+def test_policy_proposals_discard_equivalent_and_keep_wrong(tmp_path: Path) -> None:
+    points, answers = _policy_script()
+    policy = _script(lambda prompt: answers[prompt])
+    manifest = build(["bfcl"], tmp_path, models=Models(policy=policy, sampling=("policy",)), limit=LIMIT)["bfcl"]
+    records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
+    changed = [p for i, p in enumerate(points) if i % 2 == 1 and not p.point.is_chat
+               and any(isinstance(v, str) for v in p.point.gold["parameters"].values())]
+    equivalent = sum(1 for i, p in enumerate(points) if i % 2 == 0 or p.point.is_chat)
+    assert manifest["model_proposals_equivalent_to_gold"] == equivalent
+    assert len(records) + len(json.loads((tmp_path / "check_failures_bfcl.json").read_text())) == len(changed)
+    for record in records:
+        assert record["sampling"] == "policy:mockllm/model" and record["error type"] == "wrong params"
+        assert record["execution_check"]["passed"]
+
+
+def _annotator(prompt: str) -> str:
+    reference = json.loads(re.search(r"## Reference calls per turn: (.*)\n", prompt).group(1))
+    first = next(call for turn in reference for call in turn)
+    name, args = re.fullmatch(r"(\w+)\((.*)\)", first).groups()
+    parameters = {k: v.strip("'\"") for k, v in re.findall(r"(\w+)\s*=\s*('[^']*'|\"[^\"]*\")", args)}
+    return json.dumps({"first_wrong_step": 1, "corrected_action": {"name": name, "parameters": parameters}})
+
+
+def _judges(*rules):
+    return tuple(_script(rule) for rule in rules)
+
+
+def test_online_rollouts_annotator_and_judges(tmp_path: Path) -> None:
+    lazy_policy = _script(lambda prompt: "I'm done.")  # never calls a tool: every state-changing task fails
+    yes = lambda prompt: "yes"  # noqa: E731
+    doubts_replies = lambda prompt: "no" if "## Action B: I'm done." in prompt else "Yes."  # noqa: E731
+    models = Models(policy=lazy_policy, annotator=_script(_annotator), sampling=("online",),
+                    judges=_judges(yes, yes, doubts_replies))
+    manifest = build(["bfcl"], tmp_path, models=models, limit=LIMIT)["bfcl"]
+    assert manifest["models"]["online"]["rollouts"] == LIMIT
+    review = json.loads((tmp_path / "review_bfcl.json").read_text())
+    kept = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
+    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
+    failed_rollouts = manifest["models"]["online"]["failed_rollouts"]
+    assert failed_rollouts >= 1 and len(review) + len(kept) + len(failures) == failed_rollouts
+    for record in review:
+        assert record["action_rejected"] == "I'm done."
+        assert record["error type"] == "should call a tool but chatted"
+        assert record["sampling"] == "online:mockllm/model+mockllm/model"
+        assert [t["role"] for t in record["history"]] == ["user"]  # the policy's own prefix
+        assert sorted(record["judge_votes"].values()) == ["no", "yes", "yes"]
+        assert record["execution_check"]["passed"]
+    # unanimous no drops, and every vote is kept with the dropped case
+    no = lambda prompt: "no"  # noqa: E731
+    models.judges = _judges(no, no, no)
+    manifest = build(["bfcl"], tmp_path / "all_no", models=models, limit=LIMIT)["bfcl"]
+    dropped = json.loads((tmp_path / "all_no" / "dropped_bfcl.json").read_text())
+    assert manifest["cases"] == 0 and len(dropped) == len(review) + len(kept)
+    assert all(set(r["judge_votes"].values()) == {"no"} for r in dropped)
+
+
+def test_interrupted_build_resumes_without_redoing_calls(tmp_path: Path) -> None:
+    points, answers = _policy_script()
+    calls = []
+
+    def flaky(prompt: str) -> str:
+        calls.append(prompt)
+        if len(calls) == 3:
+            raise RuntimeError("interrupted")
+        return answers[prompt]
+
+    with pytest.raises(Exception, match="interrupted"):
+        build(["bfcl"], tmp_path, models=Models(policy=_script(flaky), sampling=("policy",)), limit=LIMIT)
+    cache = tmp_path / ".calls" / "bfcl" / "policy.jsonl"
+    finished = len(cache.read_text().splitlines())
+    assert finished >= 1
+    with cache.open("a") as handle:
+        handle.write('{"key": "torn')  # a line cut by the interruption: ignored, counted
+    calls.clear()
+    build(["bfcl"], tmp_path, models=Models(policy=_script(lambda p: (calls.append(p), answers[p])[1]),
+                                            sampling=("policy",)), limit=LIMIT)
+    assert len(calls) == len(points) - finished  # only the unfinished calls were made again
+    first = (tmp_path / "prmbench_rebuilt_bfcl.json").read_bytes()
+    build(["bfcl"], tmp_path / "fresh", models=Models(policy=_script(lambda p: answers[p]), sampling=("policy",)),
+          limit=LIMIT)
+    assert (tmp_path / "fresh" / "prmbench_rebuilt_bfcl.json").read_bytes() == first
+
+
+def test_conversations_cover_the_limit() -> None:
+    assert len(load_conversations()[:LIMIT]) == LIMIT

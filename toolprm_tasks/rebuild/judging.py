@@ -1,0 +1,57 @@
+"""Multi-judge filtering (paper, section 3): a panel votes whether the chosen action is
+strictly better. Unanimous yes keeps a case, unanimous no drops it, mixed votes go to review;
+every vote is stored with the case."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from toolprm_tasks.rebuild.models import ModelCaller
+from toolprm_tasks.render import render_action, render_functions, render_history
+
+JUDGE_PROMPT = (
+    "Given the function description, the interaction history and two candidate next actions, is Action A "
+    "strictly better than Action B as the next step towards finishing the task?\n"
+    "## Function Description: {functions}\n"
+    "## History: {history}\n"
+    "## Action A: {chosen}\n"
+    "## Action B: {rejected}\n"
+    'Answer "yes" or "no".'
+)
+
+
+def judge_prompt(record: dict[str, Any]) -> str:
+    return JUDGE_PROMPT.format(functions=render_functions(record["functions"]),
+                               history=render_history(record["history"]),
+                               chosen=render_action(record["action_chosen"]),
+                               rejected=render_action(record["action_rejected"]))
+
+
+def parse_vote(text: str) -> str:
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    words = re.findall(r"[a-z]+", text.casefold())
+    if words and words[0] in ("yes", "no"):
+        return words[0]
+    found = {w for w in words if w in ("yes", "no")}
+    return found.pop() if len(found) == 1 else "unparsed"
+
+
+def panel_votes(records: list[dict[str, Any]], judges: list[ModelCaller]) -> list[dict[str, str]]:
+    prompts = [judge_prompt(r) for r in records]
+    votes: list[dict[str, str]] = [{} for _ in records]
+    for judge in judges:
+        for i, text in enumerate(judge.generate_all(prompts)):
+            # keyed by panel seat too: one model may sit twice (e.g. with different settings)
+            votes[i][f"{judge.role}:{judge.name}"] = parse_vote(text)
+    return votes
+
+
+def verdict(votes: dict[str, str]) -> str:
+    values = set(votes.values())
+    if values == {"yes"}:
+        return "keep"
+    if values == {"no"}:
+        return "drop"
+    return "review"

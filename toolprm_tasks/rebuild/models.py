@@ -1,0 +1,87 @@
+"""Model calls for the model-driven build steps, through Inspect's model layer, cached.
+
+Any model Inspect can call works (`openai/...`, `anthropic/...`, `vllm/...`, `hf/...`,
+`mockllm/...`, a provider of ours). Every completion is appended to a JSON Lines cache in the
+output folder, one self-verifying line per call (its own sha256), so an interrupted build
+resumes without redoing finished calls; a torn or tampered line is ignored and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from inspect_ai.model import GenerateConfig, Model, get_model
+
+
+class CallCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, str] = {}
+        self.rejected_lines = 0
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    body = json.dumps([entry["key"], entry["completion"]], ensure_ascii=False)
+                    if hashlib.sha256(body.encode()).hexdigest() != entry["sha256"]:
+                        raise ValueError("digest mismatch")
+                    self.entries[entry["key"]] = entry["completion"]
+                except (ValueError, KeyError, TypeError):
+                    self.rejected_lines += 1  # a torn last line after an interruption, or tampering
+
+    def get(self, key: str) -> str | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, completion: str) -> None:
+        self.entries[key] = completion
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps([key, completion], ensure_ascii=False)
+        line = json.dumps({"key": key, "completion": completion,
+                           "sha256": hashlib.sha256(body.encode()).hexdigest()}, ensure_ascii=False)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class ModelCaller:
+    """One role's model (policy, annotator or a judge): cached, deterministic settings."""
+
+    def __init__(self, role: str, model: str | Model, cache_dir: Path, max_tokens: int = 1024) -> None:
+        self.role = role
+        self.model = model if isinstance(model, Model) else get_model(model)  # inspect-evals-lint: ignore[get_model_location] -- the data builder calls models outside any eval
+        self.name = str(self.model)  # "provider/model", as Inspect names it
+        self.cache = CallCache(cache_dir / f"{role}.jsonl")
+        self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens, seed=0)
+        self.calls_made = 0
+
+    def key(self, prompt: str) -> str:
+        return hashlib.sha256(json.dumps([self.name, prompt, self.config.model_dump(exclude_none=True)],
+                                         sort_keys=True).encode()).hexdigest()
+
+    async def generate(self, prompt: str) -> str:
+        key = self.key(prompt)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        output = await self.model.generate(prompt, config=self.config)
+        self.calls_made += 1
+        self.cache.put(key, output.completion)
+        return output.completion
+
+    def generate_all(self, prompts: list[str]) -> list[str]:
+        async def run() -> list[str]:
+            return list(await asyncio.gather(*(self.generate(p) for p in prompts)))
+
+        return asyncio.run(run())
+
+
+def describe(caller: ModelCaller | None) -> dict[str, Any] | None:
+    return None if caller is None else {"model": caller.name, "new_calls": caller.calls_made,
+                                        "cached_calls": len(caller.cache.entries) - caller.calls_made,
+                                        "rejected_cache_lines": caller.cache.rejected_lines}
