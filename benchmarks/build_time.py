@@ -7,9 +7,6 @@ sampling with execution checks, cases per second. Writes benchmarks/out/build_ti
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,10 +21,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    from benchmarks._common import machine, write_result
     from toolprm_tasks.rebuild.build import build
 
-    result = {"benchmark": "build_time", "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                                                     "cpus": os.cpu_count()}, "sources": {}}
+    result = {"benchmark": "build_time", "machine": machine(), "sources": {}}
     for source in ("bfcl", "tooltalk"):
         times, cases = [], 0
         for _ in range(args.repeats):
@@ -38,10 +35,7 @@ def main() -> int:
         median = statistics.median(times)
         result["sources"][source] = {"cases": cases, "median_s": median, "cases_per_s": cases / median,
                                      "repeats": args.repeats}
-    out = ROOT / "benchmarks" / "out" / "build_time.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result("build_time", result)
     return 0
 
 

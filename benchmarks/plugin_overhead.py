@@ -12,9 +12,7 @@ Data: TOOLPRMBENCH_DATA_DIR if set, else a synthetic stand-in of the release's s
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -94,6 +92,7 @@ def main() -> int:
     parser.add_argument("--order", default="seeded")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "plugin_overhead.json"))
     args = parser.parse_args()
+    from benchmarks._common import machine, write_result
 
     with tempfile.TemporaryDirectory() as tmp:
         data_note = "TOOLPRMBENCH_DATA_DIR"
@@ -120,7 +119,7 @@ def main() -> int:
     result = {
         "benchmark": "plugin_overhead", "data": data_note, "cases": cases, "trials": trials,
         "judge": args.judge, "order": args.order,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": machine(),
         "lm_eval": {"plugin_ms_per_trial": per_case_ms("lm_eval."), "framework_wall_ms_per_trial": lm["wall_s"] * 1000 / trials,
                     "avg_acc": lm["avg_acc"]},
         "inspect": {"plugin_ms_per_trial": per_case_ms("inspect."), "framework_wall_ms_per_trial": ins["wall_s"] * 1000 / trials,
@@ -130,9 +129,7 @@ def main() -> int:
     result["lm_eval"]["plugin_share_of_wall"] = result["lm_eval"]["plugin_ms_per_trial"]["total"] / result["lm_eval"]["framework_wall_ms_per_trial"]
     result["inspect"]["plugin_share_of_wall"] = result["inspect"]["plugin_ms_per_trial"]["total"] / result["inspect"]["framework_wall_ms_per_trial"]
     result["same_avg_in_both"] = abs(lm["avg_acc"] - ins["avg_acc"]) < 1e-12
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result("plugin_overhead", result, Path(args.out))
     return 0
 
 

@@ -13,9 +13,7 @@ Writes benchmarks/out/startup_cost.json.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -79,11 +77,14 @@ def _task_index_added_ms() -> dict[str, float]:
 
 
 def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._common import machine, write_result
+
     py = sys.executable
     tm = [py, "-c", "from lm_eval.tasks import TaskManager; TaskManager()"]
     result = {
         "benchmark": "startup_cost",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": machine(),
         # both sides import the hook module (the .pth does); the switch only skips installing the finder
         "python_pass": _compare("python", [py, "-c", "pass"], [py, "-c", "pass"], repeats=30),
         "hook_module_import_ms": _hook_import_ms(),
@@ -91,10 +92,7 @@ def main() -> int:
         "lm_eval_task_manager_whole": _compare("task manager", tm, tm, repeats=5),
         "goal_added_ms": 20.0,
     }
-    out = ROOT / "benchmarks" / "out" / "startup_cost.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result("startup_cost", result)
     return 0
 
 

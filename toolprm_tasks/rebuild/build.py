@@ -32,7 +32,7 @@ from toolprm_tasks.trials import seeded_key
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 2  # bump when the operators or the point selection change the output
+BUILD_VERSION = 3  # bump when the operators or the point selection change the output
 SOURCES = ("bfcl", "tooltalk", "gta")
 MAX_PROPOSALS = 16  # proposals tried per point before it is reported as failing the check
 
@@ -160,7 +160,7 @@ def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: Mode
             continue
         result.records.append(_record(point, rejected, error_type_of(point.gold, rejected),
                                       f"online:{policy.name}+{annotator.name}", seed, version, info,
-                                      {"test_category": f"multi_turn_{run.conversation.category}"}))
+                                      _bfcl_extra(run.conversation)))
 
 
 def _judge(result: BuildResult, judges: list[ModelCaller]) -> None:
@@ -170,6 +170,12 @@ def _judge(result: BuildResult, judges: list[ModelCaller]) -> None:
         record["judge_votes"] = record_votes
         {"keep": kept, "drop": result.dropped, "review": result.review}[verdict(record_votes)].append(record)
     result.records = kept
+
+
+def _bfcl_extra(conversation: Any) -> dict[str, Any]:
+    """The source's own rules, as it defines them (the case's functions already apply them)."""
+    return {"test_category": f"multi_turn_{conversation.category}", "involved_classes": conversation.involved_classes,
+            "excluded_function": conversation.excluded_function, "missed_function": conversation.missed_function}
 
 
 def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
@@ -186,7 +192,7 @@ def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint],
             outcome = execution_check(conversation, point, action)
             return outcome.passed, outcome.reason
 
-        points.append(SourcePoint(point, check, {"test_category": f"multi_turn_{conversation.category}"}))
+        points.append(SourcePoint(point, check, _bfcl_extra(conversation)))
     return points, conversations, f"bfcl-eval=={_package_version('bfcl-eval')}"
 
 
