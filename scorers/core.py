@@ -45,6 +45,11 @@ class ParsedAnswer:
     pick: int | None  # 1, 2, or None (unparseable)
     how: str  # which rule decided (logged per sample)
 
+    @property
+    def first(self) -> float | None:
+        """The outcome's `first`: 1.0 for candidate 1, 0.0 for candidate 2, None if unparseable."""
+        return None if self.pick is None else (1.0 if self.pick == 1 else 0.0)
+
 
 def _label_number(text: str) -> int | None:
     text = text.strip().strip("\"'`*.:")

@@ -96,8 +96,7 @@ def toolprm_metrics(by_subset: bool) -> list[Any]:
 def _first_and_answer(state: TaskState, protocol: str, labels: tuple[str, str]) -> tuple[float | None, str]:
     if protocol == "generative":
         parsed = parse_pairwise_answer(state.output.completion)
-        first = None if parsed.pick is None else (1.0 if parsed.pick == 1 else 0.0)
-        return first, f"parsed by rule '{parsed.how}'"
+        return parsed.first, f"parsed by rule '{parsed.how}'"
     if protocol == "pairwise_ll":
         choice = state.output.choices[0] if state.output.choices else None
         if choice is None or choice.logprobs is None:

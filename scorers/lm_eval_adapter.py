@@ -32,8 +32,7 @@ def process_generative(doc: dict[str, Any], results: Sequence[str]) -> dict[str,
     """Protocols a/b: parse the generated answer (unparseable answers count as wrong)."""
     answer = results[0] if results else None
     parsed = parse_pairwise_answer(answer)
-    first = None if parsed.pick is None else (1.0 if parsed.pick == 1 else 0.0)
-    return _per_metric(doc, first, pick=parsed.pick, parsed_by=parsed.how)
+    return _per_metric(doc, parsed.first, pick=parsed.pick, parsed_by=parsed.how)
 
 
 def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:

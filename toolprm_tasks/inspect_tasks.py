@@ -10,6 +10,7 @@ The task files (`gta.py`, ..., `toolprmbench.py`) are thin `@task` wrappers over
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 from collections.abc import Sequence
@@ -59,11 +60,14 @@ def score_candidates() -> Solver:
         model = get_model()
         base = state.messages[0]
         candidates = [render_action(a) for a in _candidates(base.metadata)]
+        # both candidates at once: they share the whole history, which prefix caching reuses
+        outputs = await asyncio.gather(*(
+            model.generate([ChatMessageUser(content=base.text + candidate,
+                                            metadata={**(base.metadata or {}), POSITION_KEY: position})],
+                           config=GenerateConfig(max_tokens=1))
+            for position, candidate in enumerate(candidates, start=1)))
         scores = []
-        for position, candidate in enumerate(candidates, start=1):
-            message = ChatMessageUser(content=base.text + candidate,
-                                      metadata={**(base.metadata or {}), POSITION_KEY: position})
-            output = await model.generate([message], config=GenerateConfig(max_tokens=1))
+        for output in outputs:
             score = (output.metadata or {}).get(SCORE_KEY)
             if not isinstance(score, (int, float)):
                 raise RuntimeError(
