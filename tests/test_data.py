@@ -158,3 +158,11 @@ def test_shortcuts_lists_schema_solvable_cases(data_env, capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     listed = sorted(cid for subset in report.values() for cid in subset["schema"])
     assert listed == sorted(k for k, v in SCHEMA_VERDICT.items() if v == "chosen")
+
+
+def test_download_command_fills_the_cache(server, tmp_path: Path, monkeypatch, capsys) -> None:
+    server.mode = "good"
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+    assert cli_main(["download", "--subset", "gta"]) == 0
+    assert (tmp_path / "cache" / "prmbench_GTA.json").read_bytes() == BODY
+    assert hashlib.sha256(BODY).hexdigest() in capsys.readouterr().out

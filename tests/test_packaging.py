@@ -40,3 +40,17 @@ def test_wheel_entry_points(wheel: zipfile.ZipFile) -> None:
                  "toolprm-baseline = toolprm_tasks.lm_eval_models:BaselineJudgeLM", "[lm_eval.tasks]",
                  "[lm_eval.metrics]", "toolprmbench = toolprm_tasks.cli:main"):
         assert line in text
+
+
+def test_this_install_has_the_hook_active() -> None:
+    """The environment the tests run in (an editable install) got the .pth too."""
+    import site
+    import sysconfig
+
+    dirs = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
+    assert any((Path(d) / "toolprm_tasks_lm_eval.pth").is_file() for d in dirs)
+    probe = "import sys; print(any(type(f).__name__ == '_PostImportFinder' for f in sys.meta_path))"
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={"TOOLPRM_TASKS_NO_LM_EVAL_HOOK": "1", "PATH": ""})
+    assert (on.stdout.strip(), off.stdout.strip()) == ("True", "False")
