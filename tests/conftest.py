@@ -33,16 +33,34 @@ def data_env(monkeypatch: pytest.MonkeyPatch, fixture_data_dir: Path, case_count
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _corpus() -> list[str]:
     from tests.fixture_data import RECORDS
-    from tests.tiny_model import build_tiny_llama
     from toolprm_tasks.cases import cases_from_records
     from toolprm_tasks.trials import build_trials
 
     cases = [c for s, make in RECORDS.items() for c in cases_from_records(make(), subset=s, source=s)]
-    corpus = [t.pairwise_text(p) for t in build_trials(cases, order="both") for p in ("standard", "toolprm")]
-    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), corpus)
+    return [t.pairwise_text(p) for t in build_trials(cases, order="both") for p in ("standard", "toolprm")]
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), _corpus())
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-classifier"), _corpus(), head="classifier")
+
+
+@pytest.fixture(scope="session")
+def tiny_step_prm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-step"), _corpus(), head="token", num_labels=2)
 
 
 @pytest.fixture(autouse=True)

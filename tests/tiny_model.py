@@ -1,28 +1,47 @@
-"""A tiny random Llama and a tokenizer trained with `tokenizers`, built offline for tests."""
+"""Tiny random models and a tokenizer trained with `tokenizers`, built offline for tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+# single tokens the PRM kinds need: verifier labels, Math-Shepherd labels, the step tag
+LABEL_TOKENS = ["Yes", "No", "+", "-", "<extra_0>"]
 
-def build_tiny_llama(directory: Path, corpus: list[str]) -> Path:
-    import torch
+
+def build_tokenizer(directory: Path, corpus: list[str]):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>", "<pad>", *LABEL_TOKENS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(corpus, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>",
                                    eos_token="</s>", pad_token="<pad>")
     fast.save_pretrained(directory)
+    return fast
+
+
+def build_tiny_llama(directory: Path, corpus: list[str], head: str = "causal", num_labels: int = 1) -> Path:
+    """head: causal (LlamaForCausalLM), classifier (LlamaForSequenceClassification) or
+    token (LlamaForTokenClassification, a step-tag PRM's shape)."""
+    import torch
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        LlamaForSequenceClassification,
+        LlamaForTokenClassification,
+    )
+
+    fast = build_tokenizer(directory, corpus)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
                          bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         pad_token_id=fast.pad_token_id, tie_word_embeddings=False)
-    LlamaForCausalLM(config).save_pretrained(directory)
+                         pad_token_id=fast.pad_token_id, tie_word_embeddings=False, num_labels=num_labels)
+    cls = {"causal": LlamaForCausalLM, "classifier": LlamaForSequenceClassification,
+           "token": LlamaForTokenClassification}[head]
+    cls(config).save_pretrained(directory)
     return directory

@@ -10,6 +10,13 @@ def toolprm_baseline() -> type:
     return BaselineJudgeAPI
 
 
+@modelapi(name="toolprm-hf")
+def toolprm_hf() -> type:
+    from toolprm_tasks.inspect_prm import HFPRMAPI
+
+    return HFPRMAPI
+
+
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
 from toolprm_tasks.gta import gta  # noqa: E402,F401
 from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401

@@ -25,6 +25,7 @@ DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 # lm-eval model name -> "module:attribute", materialised by lm-eval's registry on first use.
 LM_EVAL_MODELS = {
     "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
+    "toolprm-hf": "toolprm_tasks.lm_eval_prm:HFPRMLM",
 }
 
 

@@ -1,0 +1,84 @@
+"""The HF scoring engine on tiny random models of each kind, and its lm-eval and Inspect adapters."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_data import RECORDS
+from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
+from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, shortened_histories
+from toolprm_tasks.engines.hf import EngineError, HFEngine
+from toolprm_tasks.render import render_action
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _requests() -> list[ScoreRequest]:
+    cases = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")
+    return [ScoreRequest(c.history, c.functions, a) for c in cases for a in (c.chosen, c.rejected)]
+
+
+@pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
+                                           ("label-token", "tiny_llama"), ("step", "tiny_step_prm")])
+def test_every_kind_scores_each_candidate(kind: str, fixture: str, request: pytest.FixtureRequest) -> None:
+    engine = HFEngine(str(request.getfixturevalue(fixture)), kind)
+    requests = _requests()
+    scores = engine.score(requests)
+    assert len(scores) == len(requests) and all(math.isfinite(s) for s in scores)
+    if kind != "classifier":
+        assert all(0.0 < s < 1.0 for s in scores)  # probabilities
+    assert engine.score(requests) == scores  # deterministic
+    assert len(set(scores)) > 1  # the candidate matters
+    assert engine.stats.requests == 2 * len(requests) and engine.stats.truncated == 0
+
+
+def test_truncation_keeps_instruction_and_candidate(tiny_classifier: Path) -> None:
+    case = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")[1]  # user, call, tool turns
+    request = ScoreRequest(case.history, case.functions, case.chosen)
+    full = HFEngine(str(tiny_classifier), "classifier")
+    full_length = full.count_tokens(full.prompt_for(request))
+    short = HFEngine(str(tiny_classifier), "classifier", max_length=full_length - 1)
+    prompt = short.prompt_for(request)
+    assert short.stats.truncated == 1
+    assert render_action(case.chosen) in prompt and case.history[0]["content"] in prompt
+    assert shortened_histories(case.history)[0] == [case.history[0], *case.history[2:]]
+    with pytest.raises(ValueError, match="exceeds max_length=5"):
+        HFEngine(str(tiny_classifier), "classifier", max_length=5).prompt_for(request)
+
+
+def test_failures_name_the_model(tiny_llama: Path, tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=f"{tmp_path}: could not be loaded as a classifier"):
+        HFEngine(str(tmp_path), "classifier")
+    with pytest.raises(EngineError, match="label 'Certainly' is"):
+        HFEngine(str(tiny_llama), "verifier", fmt=PromptFormat(yes_token="Certainly"))
+    with pytest.raises(ValueError, match="unknown kind"):
+        HFEngine(str(tiny_llama), "oracle")
+
+
+@pytest.mark.cli
+def test_lm_eval_and_inspect_with_the_hf_engine(data_env, tmp_path: Path, tiny_classifier: Path) -> None:
+    cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
+        "--device", "cpu", "--tasks", "toolprmbench_bfcl_prm", "--output_path", str(tmp_path / "lm"),
+        "--log_samples", env=data_env)
+    samples = lm_eval_samples(tmp_path / "lm", "toolprmbench_bfcl_prm")
+    correct = []
+    for sample in samples:
+        s1, s2 = (float(r[0][0]) for r in sample["resps"])  # the engine's scores, unnormalised
+        first = 0.5 if s1 == s2 else float(s1 > s2)
+        correct.append(first if sample["doc"]["chosen_position"] == 1 else 1 - first)
+    lm_acc = metric(lm_eval_results(tmp_path / "lm"), "toolprmbench_bfcl_prm", "acc")
+    assert lm_acc == pytest.approx(sum(correct) / len(correct))
+
+    cli("inspect", "eval", "toolprm_tasks/bfcl.py", "-T", "protocol=pointwise", "--model",
+        f"toolprm-hf/{tiny_classifier}", "-M", "kind=classifier", "--log-dir", str(tmp_path / "logs"),
+        env=data_env, cwd=REPO)
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
+    assert log.status == "success"
+    inspect_acc = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["acc"]
+    assert inspect_acc == pytest.approx(lm_acc)  # same engine, same trials, same numbers

@@ -1,0 +1,133 @@
+"""The scoring-engine interface: each candidate action scored on its own given the history.
+
+Kinds of model and what each one scores (higher = better):
+- `classifier`: a sequence-classification reward model; the conversation (context as a user
+  turn, the candidate as the assistant turn) through the model's chat template; one logit,
+  or P(label 1) for two labels.
+- `step`: a step-tag PRM (token classification); the candidate is the last step, followed by
+  the step tag; P(correct) at that tag.
+- `label-token`: a Math-Shepherd-style PRM; the candidate followed by the step tag; the
+  next-token probability of the good label against the bad one.
+- `verifier`: a chat LLM asked whether the candidate is a correct next step;
+  P(yes) / (P(yes) + P(no)) from the exact label tokens.
+
+Histories longer than the model's context are shortened by one deterministic rule: keep the
+tool descriptions, the first user turn (the instruction) and the most recent turns, drop the
+oldest turns in between; the candidate is never cut. Every shortened request is counted.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolprm_tasks.render import render_action, render_functions, render_history
+
+KINDS: tuple[str, ...] = ("classifier", "step", "label-token", "verifier")
+
+VERIFIER_QUESTION = ("\n## Candidate next action: {candidate}\n"
+                     "Is the candidate a correct next step towards finishing the task? Answer Yes or No.")
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    history: list[dict[str, Any]]
+    functions: Any
+    candidate: Any
+
+
+@dataclass
+class EngineStats:
+    requests: int = 0
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # served from the prefix cache (vLLM)
+    truncated: int = 0  # requests whose history was shortened to fit
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """Kind-specific settings (documented defaults; each one selectable)."""
+
+    step_tag: str = "<extra_0>"  # `step` (Qwen2.5-Math-PRM); Math-Shepherd uses "ки"
+    good_token: str = "+"  # `label-token`
+    bad_token: str = "-"
+    yes_token: str = "Yes"  # `verifier`
+    no_token: str = "No"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def context_text(history: list[dict[str, Any]], functions: Any) -> str:
+    return f"## Function Description: {render_functions(functions)}\n## History: {render_history(history)}"
+
+
+def messages_for(kind: str, request: ScoreRequest, history: list[dict[str, Any]], fmt: PromptFormat) -> list[dict[str, str]]:
+    """The chat messages a kind of model scores (before the chat template)."""
+    context = context_text(history, request.functions)
+    candidate = render_action(request.candidate)
+    if kind == "verifier":
+        return [{"role": "user", "content": context + VERIFIER_QUESTION.format(candidate=candidate)}]
+    if kind in ("step", "label-token"):
+        return [{"role": "user", "content": context}, {"role": "assistant", "content": candidate + fmt.step_tag}]
+    if kind == "classifier":
+        return [{"role": "user", "content": context}, {"role": "assistant", "content": candidate}]
+    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def shortened_histories(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The truncation rule's candidates, longest first: keep system turns and the first user
+    turn, then drop the oldest remaining turns one at a time."""
+    keep_head = [i for i, t in enumerate(history) if t.get("role") == "system"]
+    first_user = next((i for i, t in enumerate(history) if t.get("role") == "user"), None)
+    if first_user is not None:
+        keep_head.append(first_user)
+    rest = [i for i in range(len(history)) if i not in keep_head]
+    variants = []
+    for dropped in range(1, len(rest) + 1):
+        kept = sorted(keep_head + rest[dropped:])
+        variants.append([history[i] for i in kept])
+    return variants
+
+
+class ScoringEngine(ABC):
+    """Scores candidates; subclasses implement `_score_prompts` for their runtime."""
+
+    def __init__(self, model: str, kind: str, max_length: int, fmt: PromptFormat | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        self.model_path, self.kind, self.max_length = model, kind, max_length
+        self.fmt = fmt or PromptFormat()
+        self.stats = EngineStats()
+
+    @abstractmethod
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """Messages to prompt text with the model's own chat template."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int: ...
+
+    @abstractmethod
+    def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...
+
+    def prompt_for(self, request: ScoreRequest) -> str:
+        text = self.render(messages_for(self.kind, request, request.history, self.fmt))
+        if self.count_tokens(text) <= self.max_length:
+            return text
+        for history in shortened_histories(request.history):
+            text = self.render(messages_for(self.kind, request, history, self.fmt))
+            if self.count_tokens(text) <= self.max_length:
+                self.stats.truncated += 1
+                return text
+        raise ValueError(f"{self.model_path}: even the shortest history with the candidate exceeds "
+                         f"max_length={self.max_length} tokens")
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[float]:
+        """One score per request, in order. Requests sharing a history are sent together so
+        that a prefix cache can serve the shared part."""
+        prompts = [self.prompt_for(r) for r in requests]
+        self.stats.requests += len(prompts)
+        return self._score_prompts(prompts)

@@ -1,0 +1,94 @@
+"""The HF transformers scoring engine: small models, and the reference for correctness."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from toolprm_tasks.engines.base import KINDS, PromptFormat, ScoringEngine
+
+
+class EngineError(RuntimeError):
+    """A model that cannot be loaded or scored as the requested kind: names model and cause."""
+
+
+def render_plain(messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    """For tokenizers without a chat template: `role: content` lines."""
+    text = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+    return text + ("\nassistant:" if generation_prompt else "")
+
+
+def single_token_id(tokenizer: Any, token: str, model: str) -> int:
+    ids = tokenizer.encode(token, add_special_tokens=False)
+    if len(ids) != 1:
+        raise EngineError(f"{model}: label {token!r} is {len(ids)} tokens for this tokenizer; choose a single-token label")
+    return ids[0]
+
+
+class HFEngine(ScoringEngine):
+    def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
+                 device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        try:
+            import torch
+            from transformers import (
+                AutoModelForCausalLM,
+                AutoModelForSequenceClassification,
+                AutoModelForTokenClassification,
+                AutoTokenizer,
+            )
+        except ImportError as exc:
+            raise EngineError(f"{model}: the HF engine needs torch and transformers ({exc})") from exc
+        loaders = {"classifier": AutoModelForSequenceClassification, "step": AutoModelForTokenClassification,
+                   "label-token": AutoModelForCausalLM, "verifier": AutoModelForCausalLM}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            self.model = loaders[kind].from_pretrained(model, torch_dtype=getattr(torch, dtype),
+                                                       trust_remote_code=trust_remote_code).to(device).eval()
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported with the model's name
+            raise EngineError(f"{model}: could not be loaded as a {kind} model ({type(exc).__name__}: {exc})") from exc
+        self.torch, self.device = torch, device
+        limit = max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048
+        super().__init__(model, kind, int(limit), fmt)
+        if kind == "verifier":
+            self.label_ids = (single_token_id(self.tokenizer, self.fmt.yes_token, model),
+                              single_token_id(self.tokenizer, self.fmt.no_token, model))
+        elif kind == "label-token":
+            self.label_ids = (single_token_id(self.tokenizer, self.fmt.good_token, model),
+                              single_token_id(self.tokenizer, self.fmt.bad_token, model))
+        elif kind == "step":
+            self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        generation_prompt = self.kind == "verifier"
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+        return render_plain(messages, generation_prompt)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _score_one(self, prompt: str) -> float:
+        torch = self.torch
+        ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        self.stats.prompt_tokens += int(ids.shape[1])
+        with torch.no_grad():
+            logits = self.model(input_ids=ids).logits.float()
+        if self.kind == "classifier":
+            row = logits[0]
+            if row.shape[-1] == 1:
+                return float(row[0])
+            if row.shape[-1] == 2:
+                return float(torch.softmax(row, -1)[1])
+            raise EngineError(f"{self.model_path}: a classifier reward model needs 1 or 2 labels, not {row.shape[-1]}")
+        if self.kind == "step":
+            positions = (ids[0] == self.step_id).nonzero()
+            if len(positions) == 0:
+                raise EngineError(f"{self.model_path}: the step tag {self.fmt.step_tag!r} was lost in tokenisation")
+            return float(torch.softmax(logits[0, int(positions[-1])], -1)[1])
+        pair = logits[0, -1, list(self.label_ids)]
+        return float(torch.softmax(pair, -1)[0])
+
+    def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
+        return [self._score_one(p) for p in prompts]
