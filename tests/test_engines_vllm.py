@@ -47,3 +47,25 @@ def test_vllm_and_hf_give_the_same_scores(kind: str, fixture: str, request: pyte
     # both candidates of a case share the history: the second is served from the prefix cache
     assert result["shared_prefix_tokens"] > 0
     assert result["cache_share"] >= 0.8, result
+
+
+@pytest.mark.cli
+def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_classifier: Path) -> None:
+    from tests.helpers import cli, lm_eval_results, metric
+
+    env = {**data_env, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    cli("lm_eval", "--model", "toolprm-vllm", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
+        "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "lm"), env=env)
+    vllm_acc = metric(lm_eval_results(tmp_path / "lm"), "toolprmbench_tooltalk_prm", "acc")
+    cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
+        "--device", "cpu", "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "hf"), env=env)
+    assert vllm_acc == metric(lm_eval_results(tmp_path / "hf"), "toolprmbench_tooltalk_prm", "acc")
+
+    cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "protocol=pointwise", "--model",
+        f"toolprm-vllm/{tiny_classifier}", "-M", "kind=classifier", "--log-dir", str(tmp_path / "logs"),
+        env=env, cwd=Path(__file__).resolve().parents[1])
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
+    assert log.status == "success"
+    assert {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["acc"] == pytest.approx(vllm_acc)

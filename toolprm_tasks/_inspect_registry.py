@@ -17,6 +17,13 @@ def toolprm_hf() -> type:
     return HFPRMAPI
 
 
+@modelapi(name="toolprm-vllm")
+def toolprm_vllm() -> type:
+    from toolprm_tasks.inspect_prm import VLLMPRMAPI
+
+    return VLLMPRMAPI
+
+
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
 from toolprm_tasks.gta import gta  # noqa: E402,F401
 from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401

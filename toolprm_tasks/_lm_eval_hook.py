@@ -26,6 +26,7 @@ DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 LM_EVAL_MODELS = {
     "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
     "toolprm-hf": "toolprm_tasks.lm_eval_prm:HFPRMLM",
+    "toolprm-vllm": "toolprm_tasks.lm_eval_prm:VLLMPRMLM",
 }
 
 

@@ -1,6 +1,8 @@
-"""lm-eval model `toolprm-hf`: local PRMs scored by a scoring engine, for the pointwise tasks.
+"""lm-eval models `toolprm-hf` and `toolprm-vllm`: local PRMs scored by a scoring engine,
+for the pointwise tasks.
 
     lm_eval --model toolprm-hf --model_args pretrained=DIR,kind=classifier --device cpu --tasks toolprmbench_prm
+    lm_eval --model toolprm-vllm --model_args pretrained=DIR,kind=step,tensor_parallel_size=2 --tasks toolprmbench_prm
 
 Each log-likelihood request of a `toolprmbench_*_prm` task asks for one candidate's score
 given the history; the engine's score goes into lm-eval's log-likelihood slot unchanged
@@ -29,24 +31,49 @@ def score_requests(requests: list[Any]) -> list[ScoreRequest]:
     return out
 
 
-class HFPRMLM(LM):
-    def __init__(self, pretrained: str, kind: str = "classifier", max_length: int | str | None = None,
-                 dtype: str = "float32", device: str | None = None, trust_remote_code: bool | str = False,
-                 step_tag: str | None = None, **_framework_args: Any) -> None:
-        super().__init__()
-        from toolprm_tasks.engines.hf import HFEngine
+class PRMBackendLM(LM):
+    """Scores pointwise requests with a scoring engine; subclasses choose the engine."""
 
+    engine_name = ""
+
+    def __init__(self, pretrained: str, kind: str = "classifier", max_length: int | str | None = None,
+                 step_tag: str | None = None, **options: Any) -> None:
+        super().__init__()
         fmt = PromptFormat(step_tag=step_tag) if step_tag else None
-        self.engine = HFEngine(str(pretrained), str(kind), int(max_length) if max_length else None, fmt,
-                               device=device or "cpu", dtype=dtype,
-                               trust_remote_code=str(trust_remote_code).lower() == "true")
+        self.engine = self.make_engine(str(pretrained), str(kind), int(max_length) if max_length else None, fmt, options)
+
+    def make_engine(self, model: str, kind: str, max_length: int | None, fmt: PromptFormat | None,
+                    options: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         # both candidates of a case arrive together (lm-eval keeps a doc's choices adjacent)
         return [(score, False) for score in self.engine.score(score_requests(requests))]
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        raise NotImplementedError("toolprm-hf scores candidates; use the toolprmbench_*_prm tasks, not generative ones")
+        raise NotImplementedError(f"{self.engine_name} scores candidates; use the toolprmbench_*_prm tasks")
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError("toolprm-hf scores candidates; rolling log-likelihood is not defined")
+        raise NotImplementedError(f"{self.engine_name} scores candidates; rolling log-likelihood is not defined")
+
+
+class HFPRMLM(PRMBackendLM):
+    engine_name = "toolprm-hf"
+
+    def make_engine(self, model, kind, max_length, fmt, options):  # type: ignore[no-untyped-def]
+        from toolprm_tasks.engines.hf import HFEngine
+
+        return HFEngine(model, kind, max_length, fmt, device=options.get("device") or "cpu",
+                        dtype=options.get("dtype", "float32"),
+                        trust_remote_code=str(options.get("trust_remote_code", False)).lower() == "true")
+
+
+class VLLMPRMLM(PRMBackendLM):
+    engine_name = "toolprm-vllm"
+
+    def make_engine(self, model, kind, max_length, fmt, options):  # type: ignore[no-untyped-def]
+        from toolprm_tasks.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model, kind, max_length, fmt,
+                          tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
+                          dtype=options.get("dtype"), load_format=options.get("load_format", "auto"))

@@ -1,5 +1,5 @@
 """Scoring engines for local PRMs: one interface (`base.ScoringEngine`), engines per runtime.
 
-Work in progress (issue: vLLM backend). Here so far: the interface, the prompt format per
-kind of model, the truncation rule, and the HF transformers engine.
+`hf.HFEngine` (transformers: small models, the reference) and `vllm_engine.VLLMEngine` (the
+fast path). Not yet: a server mode.
 """
