@@ -25,10 +25,11 @@ def _requests() -> list[ScoreRequest]:
     return [ScoreRequest(c.history, c.functions, a) for c in cases for a in (c.chosen, c.rejected)]
 
 
-def _vllm(model: Path, kind: str, tmp_path: Path) -> dict:
+def _vllm(model: Path, kind: str, tmp_path: Path, *extra: str) -> dict:
     path = tmp_path / "requests.json"
     path.write_text(json.dumps([dataclasses.asdict(r) for r in _requests()]))
-    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "vllm_scores.py"), str(model), kind, str(path)],
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "vllm_scores.py"), str(model), kind, str(path),
+                           *extra],
                           capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
                                                                           "VLLM_CPU_KVCACHE_SPACE": "1"})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -69,3 +70,38 @@ def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_clas
     log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
     assert log.status == "success"
     assert {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["acc"] == pytest.approx(vllm_acc)
+
+
+@pytest.mark.cli
+def test_step_prm_scores_the_last_step_tag(tmp_path: Path) -> None:
+    from tests.conftest import _corpus
+    from tests.tiny_model import build_tiny_qwen2_prm
+
+    model = build_tiny_qwen2_prm(tmp_path / "prm", _corpus())
+    result = _vllm(model, "step", tmp_path)
+    scores = result["scores"]
+    assert len(scores) == len(_requests()) and all(0.0 < s < 1.0 for s in scores)
+    assert len(set(scores)) > 1
+    # reference, by hand: backbone hidden state at the last step tag -> score head -> P(correct)
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2Model
+
+    from toolprm_tasks.engines.base import PromptFormat, messages_for
+    from toolprm_tasks.engines.hf import render_plain
+
+    weights = load_file(str(model / "model.safetensors"))
+    backbone = Qwen2Model(Qwen2Config.from_pretrained(model))
+    backbone.load_state_dict({k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")})
+    backbone.eval()
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tag = tokenizer.convert_tokens_to_ids("<extra_0>")
+    expected = []
+    for request in _requests():
+        ids = tokenizer.encode(render_plain(messages_for("step", request, request.history, PromptFormat()), False),
+                               add_special_tokens=False)
+        with torch.no_grad():
+            hidden = backbone(input_ids=torch.tensor([ids])).last_hidden_state[0, max(i for i, t in enumerate(ids) if t == tag)]
+            logits = torch.relu(hidden @ weights["score.0.weight"].T + weights["score.0.bias"]) @ weights["score.2.weight"].T
+        expected.append(float(torch.softmax(logits + weights["score.2.bias"], -1)[1]))
+    assert scores == pytest.approx(expected, abs=TOLERANCE)

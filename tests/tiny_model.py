@@ -45,3 +45,26 @@ def build_tiny_llama(directory: Path, corpus: list[str], head: str = "causal", n
            "token": LlamaForTokenClassification}[head]
     cls(config).save_pretrained(directory)
     return directory
+
+
+def build_tiny_qwen2_prm(directory: Path, corpus: list[str]) -> Path:
+    """A Qwen2ForProcessRewardModel (Qwen2.5-Math-PRM's architecture) with random weights:
+    transformers has no class for it, so the backbone comes from Qwen2Model and the score head
+    (Linear, ReLU, Linear to two labels) is written under vLLM's weight names."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import Qwen2Config, Qwen2Model
+
+    fast = build_tokenizer(directory, corpus)
+    config = Qwen2Config(vocab_size=len(fast), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, num_labels=2,
+                         architectures=["Qwen2ForProcessRewardModel"], torch_dtype="float32")
+    config.save_pretrained(directory)
+    torch.manual_seed(0)
+    weights = {f"model.{k}": v.contiguous() for k, v in Qwen2Model(config).state_dict().items()}
+    hidden = config.hidden_size
+    weights.update({"score.0.weight": torch.randn(hidden, hidden) * 0.2, "score.0.bias": torch.zeros(hidden),
+                    "score.2.weight": torch.randn(2, hidden) * 0.2, "score.2.bias": torch.zeros(2)})
+    save_file(weights, str(directory / "model.safetensors"))
+    return directory

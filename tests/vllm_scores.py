@@ -1,5 +1,5 @@
 """Run the vLLM engine in a process of its own (vLLM spawns workers) and print JSON:
-`python tests/vllm_scores.py MODEL KIND REQUESTS.json`."""
+`python tests/vllm_scores.py MODEL KIND REQUESTS.json [LOAD_FORMAT]`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ if __name__ == "__main__":
     from toolprm_tasks.engines.vllm_engine import VLLMEngine
 
     model, kind, path = sys.argv[1:4]
+    load_format = sys.argv[4] if len(sys.argv) > 4 else "auto"
     requests = [ScoreRequest(**r) for r in json.loads(Path(path).read_text(encoding="utf-8"))]
-    engine = VLLMEngine(model, kind)
+    engine = VLLMEngine(model, kind, load_format=load_format)
     scores = engine.score(requests)
     print("RESULT " + json.dumps({"scores": scores, "stats": engine.stats.as_dict(),
                                   "shared_prefix_tokens": engine.shared_prefix_tokens, "cache_share": engine.cache_share()}))

@@ -47,6 +47,17 @@ class VLLMEngine(ScoringEngine):
             args["gpu_memory_utilization"] = gpu_memory_utilization or GPU_DEFAULTS["gpu_memory_utilization"]
         if kind in ("classifier", "step"):
             args["runner"] = "pooling"
+        if kind == "step":
+            # STEP pooling returns one [p_wrong, p_right] row per step tag; the tag's id must be
+            # this tokenizer's (the default is Qwen2.5-Math-PRM's)
+            from transformers import AutoTokenizer
+            from vllm.config import PoolerConfig
+
+            try:
+                tag_id = single_token_id(AutoTokenizer.from_pretrained(model), (fmt or PromptFormat()).step_tag, model)
+            except OSError as exc:
+                raise EngineError(f"{model}: no tokenizer ({exc})") from exc
+            args["pooler_config"] = PoolerConfig(step_tag_id=tag_id)
         try:
             self.llm = LLM(**args)
         except Exception as exc:  # noqa: BLE001 - load failures, out of memory: named, never swallowed
