@@ -26,15 +26,16 @@ QWEN2_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num
                  rope_theta=1000000.0, tie_word_embeddings=True, num_labels=1)
 
 
-def make_model(directory: Path) -> Path:
-    """A Qwen2-0.5B-shaped sequence classifier with random weights and a trained tokenizer."""
+def make_model(directory: Path, corpus: list[str]) -> Path:
+    """A Qwen2-0.5B-shaped sequence classifier with random weights and a tokenizer trained on
+    the workload's own text (so prompts get a realistic number of tokens)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForSequenceClassification
 
     sys.path.insert(0, str(ROOT))
     from tests.tiny_model import build_tokenizer
 
-    fast = build_tokenizer(directory, ["placeholder corpus for a benchmark tokenizer"] * 10)
+    fast = build_tokenizer(directory, corpus, vocab_size=8000)
     config = Qwen2Config(**QWEN2_05B, pad_token_id=fast.pad_token_id,
                          architectures=["Qwen2ForSequenceClassification"])
     torch.manual_seed(0)
@@ -86,7 +87,8 @@ def main() -> int:
     cases = loaded.cases[: args.cases]
     requests = [dataclasses.asdict(ScoreRequest(c.history, c.functions, a)) for c in cases for a in (c.chosen, c.rejected)]
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or str(make_model(Path(tmp) / "model"))
+        corpus = [json.dumps(r, ensure_ascii=False) for r in requests]
+        model = args.model or str(make_model(Path(tmp) / "model", corpus))
         path = Path(tmp) / "requests.json"
         path.write_text(json.dumps(requests), encoding="utf-8")
         runs = {}
