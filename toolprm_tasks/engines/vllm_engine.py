@@ -64,7 +64,8 @@ class VLLMEngine(ScoringEngine):
             raise EngineError(f"{model}: vLLM could not start the {kind} engine ({type(exc).__name__}: {exc})") from exc
         self.tokenizer = self.llm.get_tokenizer()
         super().__init__(model, kind, int(args["max_model_len"]), fmt)
-        self.shared_prefix_tokens = 0
+        self.shared_prefix_tokens = 0  # second-wave requests: tokens of their history shared with wave 1
+        self.shared_prefix_cached = 0  # ... of which the prefix cache served (block granularity)
         if kind == "verifier":
             self.label_ids = [single_token_id(self.tokenizer, self.fmt.yes_token, model),
                               single_token_id(self.tokenizer, self.fmt.no_token, model)]
@@ -81,7 +82,7 @@ class VLLMEngine(ScoringEngine):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def _run(self, prompts: Sequence[str]) -> list[float]:
+    def _run(self, prompts: Sequence[str], second_wave: bool = False) -> list[float]:
         from vllm import SamplingParams
 
         inputs = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in prompts]
@@ -100,8 +101,11 @@ class VLLMEngine(ScoringEngine):
                 good, bad = (logprobs[i].logprob for i in self.label_ids)
                 scores.append(1.0 / (1.0 + math.exp(bad - good)))  # P(good) / (P(good) + P(bad))
         for item, output in zip(inputs, outputs, strict=True):
+            cached = int(getattr(output, "num_cached_tokens", 0) or 0)
             self.stats.prompt_tokens += len(item["prompt_token_ids"])
-            self.stats.cached_prompt_tokens += int(getattr(output, "num_cached_tokens", 0) or 0)
+            self.stats.cached_prompt_tokens += cached  # includes prefixes shared across cases (tool specs)
+            if second_wave:
+                self.shared_prefix_cached += cached
         return scores
 
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
@@ -118,15 +122,17 @@ class VLLMEngine(ScoringEngine):
                 first_of[key] = index
                 waves[0].append(index)
         scores: list[float] = [math.nan] * len(prompts)
-        for wave in waves:
+        for number, wave in enumerate(waves):
             if wave:
-                for index, score in zip(wave, self._run([prompts[i] for i in wave]), strict=True):
+                for index, score in zip(wave, self._run([prompts[i] for i in wave], number == 1), strict=True):
                     scores[index] = score
         return scores
 
     def cache_share(self) -> float:
-        """Cached prompt tokens over the shared-prefix tokens of second-wave requests."""
-        return self.stats.cached_prompt_tokens / self.shared_prefix_tokens if self.shared_prefix_tokens else math.nan
+        """Of the second-wave requests' shared-prefix tokens, the share served from the cache."""
+        if not self.shared_prefix_tokens:
+            return math.nan
+        return min(self.shared_prefix_cached, self.shared_prefix_tokens) / self.shared_prefix_tokens
 
 
 def _prefix_length(prompt: str) -> int:
