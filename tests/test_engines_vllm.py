@@ -108,3 +108,23 @@ def test_step_prm_scores_the_last_step_tag(tmp_path: Path) -> None:
             logits = torch.relu(hidden @ weights["score.0.weight"].T + weights["score.0.bias"]) @ weights["score.2.weight"].T
         expected.append(float(torch.softmax(logits + weights["score.2.bias"], -1)[1]))
     assert scores == pytest.approx(expected, abs=TOLERANCE)
+
+
+@pytest.mark.cli
+def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path) -> None:
+    from toolprm_tasks.engines.hf import EngineError
+    from toolprm_tasks.engines.vllm_server import VLLMServerEngine
+
+    engine = VLLMServerEngine(str(tiny_classifier), "classifier")
+    try:
+        assert engine.base_url.startswith("http://127.0.0.1:")  # loopback only
+        scores = engine.score(_requests())
+        assert scores == pytest.approx(HFEngine(str(tiny_classifier), "classifier").score(_requests()), abs=TOLERANCE)
+        engine.server.process.kill()  # the server dies mid-run
+        engine.server.process.wait()
+        with pytest.raises(EngineError, match=f"{tiny_classifier}: the vLLM server exited with code"):
+            engine.score(_requests())
+    finally:
+        engine.close()
+    with pytest.raises(ValueError, match="server mode scores kind 'classifier' only"):
+        VLLMServerEngine(str(tiny_classifier), "verifier")
