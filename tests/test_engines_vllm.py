@@ -28,9 +28,9 @@ def _requests() -> list[ScoreRequest]:
     return [ScoreRequest(c.history, c.functions, a) for c in cases for a in (c.chosen, c.rejected)]
 
 
-def _vllm(model: Path, kind: str, tmp_path: Path, *extra: str) -> dict:
+def _vllm(model: Path, kind: str, tmp_path: Path, *extra: str, payload: list | None = None) -> dict:
     path = tmp_path / "requests.json"
-    path.write_text(json.dumps([dataclasses.asdict(r) for r in _requests()]))
+    path.write_text(json.dumps(payload if payload is not None else [dataclasses.asdict(r) for r in _requests()]))
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "vllm_scores.py"), str(model), kind, str(path),
                            *extra],
                           capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
@@ -128,3 +128,16 @@ def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path) -> 
         engine.close()
     with pytest.raises(ValueError, match="server mode scores kind 'classifier' only"):
         VLLMServerEngine(str(tiny_classifier), "verifier")
+
+
+@pytest.mark.cli
+def test_pairwise_kind_batches_both_orders(tiny_llama: Path, tmp_path: Path) -> None:
+    from toolprm_tasks.trials import build_trials
+
+    cases = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")
+    prompts = [t.pairwise_text("standard") for t in build_trials(cases, order="both")]
+    result = _vllm(tiny_llama, "pairwise", tmp_path, payload=prompts)
+    assert len(result["texts"]) == len(prompts) and all(isinstance(t, str) for t in result["texts"])
+    # the two orders of a case share functions and history: the cache serves them
+    assert result["stats"]["cached_prompt_tokens"] > 0
+    assert result["stats"]["requests"] == len(prompts)

@@ -14,6 +14,11 @@ if __name__ == "__main__":
 
     model, kind, path = sys.argv[1:4]
     load_format = sys.argv[4] if len(sys.argv) > 4 else "auto"
+    if kind == "pairwise":  # REQUESTS.json holds judge prompts
+        engine = VLLMEngine(model, kind, load_format=load_format)
+        texts = engine.generate(json.loads(Path(path).read_text(encoding="utf-8")), max_tokens=4)
+        print("RESULT " + json.dumps({"texts": texts, "stats": engine.stats.as_dict()}))
+        sys.exit(0)
     requests = [ScoreRequest(**r) for r in json.loads(Path(path).read_text(encoding="utf-8"))]
     engine = VLLMEngine(model, kind, load_format=load_format)
     scores = engine.score(requests)

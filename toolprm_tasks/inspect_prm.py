@@ -40,6 +40,12 @@ class PRMScoringAPI(ModelAPI):
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:
+        if getattr(self.engine, "kind", None) == "pairwise":
+            async with self.lock:
+                (text,) = await asyncio.to_thread(self.engine.generate, [input[-1].text], config.max_tokens or 1024)
+            output = ModelOutput.from_content(model=self.model_name, content=text)
+            output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+            return output
         message = next((m for m in reversed(input) if m.metadata and POSITION_KEY in m.metadata), None)
         if message is None:
             raise ValueError(f"{self.provider}/{self.model_name} scores candidates of ToolPRMBench's pointwise "

@@ -51,7 +51,11 @@ class PRMBackendLM(LM):
         return [(score, False) for score in self.engine.score(score_requests(requests))]
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        raise NotImplementedError(f"{self.engine_name} scores candidates; use the toolprmbench_*_prm tasks")
+        if getattr(self.engine, "kind", None) != "pairwise":
+            raise NotImplementedError(f"{self.engine_name} scores candidates; use the toolprmbench_*_prm tasks "
+                                      "(or kind=pairwise with the generative tasks)")
+        max_tokens = max(int(r.args[1].get("max_gen_toks", 1024)) for r in requests) if requests else 0
+        return self.engine.generate([r.args[0] for r in requests], max_tokens=max_tokens)
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError(f"{self.engine_name} scores candidates; rolling log-likelihood is not defined")

@@ -10,6 +10,9 @@ Kinds of model and what each one scores (higher = better):
   next-token probability of the good label against the bad one.
 - `verifier`: a chat LLM asked whether the candidate is a correct next step;
   P(yes) / (P(yes) + P(no)) from the exact label tokens.
+- `pairwise` (vLLM engine): a chat LLM judging with the paper's pairwise prompt (the task's
+  prompt text, through the chat template); both orders of a case go in one batch so the
+  shared history is computed once. It answers text, parsed like any judge's answer.
 
 Histories longer than the model's context are shortened by one deterministic rule: keep the
 tool descriptions, the first user turn (the instruction) and the most recent turns, drop the
@@ -25,7 +28,8 @@ from typing import Any
 
 from toolprm_tasks.render import render_action, render_functions, render_history
 
-KINDS: tuple[str, ...] = ("classifier", "step", "label-token", "verifier")
+KINDS: tuple[str, ...] = ("classifier", "step", "label-token", "verifier", "pairwise")
+SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
 
 VERIFIER_QUESTION = ("\n## Candidate next action: {candidate}\n"
                      "Is the candidate a correct next step towards finishing the task? Answer Yes or No.")
@@ -75,7 +79,7 @@ def messages_for(kind: str, request: ScoreRequest, history: list[dict[str, Any]]
         return [{"role": "user", "content": context}, {"role": "assistant", "content": candidate + fmt.step_tag}]
     if kind == "classifier":
         return [{"role": "user", "content": context}, {"role": "assistant", "content": candidate}]
-    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    raise ValueError(f"kind {kind!r} does not score single candidates; expected one of {', '.join(SCORING_KINDS)}")
 
 
 def shortened_histories(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from toolprm_tasks.engines.base import KINDS, PromptFormat, ScoringEngine
+from toolprm_tasks.engines.base import SCORING_KINDS, PromptFormat, ScoringEngine
 
 
 class EngineError(RuntimeError):
@@ -28,8 +28,9 @@ def single_token_id(tokenizer: Any, token: str, model: str) -> int:
 class HFEngine(ScoringEngine):
     def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
                  device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if kind not in SCORING_KINDS:
+            raise ValueError(f"unknown kind {kind!r} for the HF engine; expected one of {', '.join(SCORING_KINDS)} "
+                             "(pairwise judging with HF: lm-eval's `hf` or Inspect's `hf/` on the generative tasks)")
         try:
             import torch
             from transformers import (

@@ -73,8 +73,24 @@ class VLLMEngine(ScoringEngine):
             self.label_ids = [single_token_id(self.tokenizer, self.fmt.good_token, model),
                               single_token_id(self.tokenizer, self.fmt.bad_token, model)]
 
+    def generate(self, prompts: Sequence[str], max_tokens: int = 1024) -> list[str]:
+        """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
+        one batch: both orders of a case share their history in the prefix cache."""
+        from vllm import SamplingParams
+
+        if self.kind != "pairwise":
+            raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
+        texts = [self.render([{"role": "user", "content": p}]) for p in prompts]
+        inputs = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
+        outputs = self.llm.generate(inputs, SamplingParams(max_tokens=max_tokens, temperature=0.0), use_tqdm=False)
+        for item, output in zip(inputs, outputs, strict=True):
+            self.stats.requests += 1
+            self.stats.prompt_tokens += len(item["prompt_token_ids"])
+            self.stats.cached_prompt_tokens += int(getattr(output, "num_cached_tokens", 0) or 0)
+        return [output.outputs[0].text for output in outputs]
+
     def render(self, messages: list[dict[str, str]]) -> str:
-        generation_prompt = self.kind == "verifier"
+        generation_prompt = self.kind in ("verifier", "pairwise")
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
         return render_plain(messages, generation_prompt)
