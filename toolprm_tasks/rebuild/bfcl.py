@@ -5,7 +5,7 @@ data and the eight environment classes need only the standard library and mpmath
 
     pip install --no-deps bfcl-eval==2026.3.23 mpmath
 
-BFCL's own runner executes call strings with `eval()`. Here every call is parsed with `ast`
+BFCL's own runner evaluates call strings as Python code. Here every call is parsed with `ast`
 (`tool_calls.parse_python_call`: one plain call, literal arguments only) and dispatched to a
 public method of an environment instance by name; unknown names, private methods and
 anything else are refused with an error observation, never evaluated.
