@@ -90,8 +90,7 @@ def test_step_prm_scores_the_last_step_tag(tmp_path: Path) -> None:
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, Qwen2Config, Qwen2Model
 
-    from toolprm_tasks.engines.base import PromptFormat, messages_for
-    from toolprm_tasks.engines.hf import render_plain
+    from toolprm_tasks.engines.base import PromptFormat, messages_for, render_plain
 
     weights = load_file(str(model / "model.safetensors"))
     backbone = Qwen2Model(Qwen2Config.from_pretrained(model))

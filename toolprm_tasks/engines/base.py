@@ -97,8 +97,16 @@ def shortened_histories(history: list[dict[str, Any]]) -> list[list[dict[str, An
     return variants
 
 
+def render_plain(messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    """For tokenizers without a chat template: `role: content` lines."""
+    text = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+    return text + ("\nassistant:" if generation_prompt else "")
+
+
 class ScoringEngine(ABC):
-    """Scores candidates; subclasses implement `_score_prompts` for their runtime."""
+    """Scores candidates; subclasses load `self.tokenizer` and implement `_score_prompts`."""
+
+    tokenizer: Any
 
     def __init__(self, model: str, kind: str, max_length: int, fmt: PromptFormat | None = None) -> None:
         if kind not in KINDS:
@@ -107,12 +115,16 @@ class ScoringEngine(ABC):
         self.fmt = fmt or PromptFormat()
         self.stats = EngineStats()
 
-    @abstractmethod
     def render(self, messages: list[dict[str, str]]) -> str:
-        """Messages to prompt text with the model's own chat template."""
+        """Messages to prompt text with the model's own chat template (a generation prompt
+        for the kinds that read the next token: verifier, pairwise)."""
+        generation_prompt = self.kind in ("verifier", "pairwise")
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+        return render_plain(messages, generation_prompt)
 
-    @abstractmethod
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     @abstractmethod
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...

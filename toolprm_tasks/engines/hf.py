@@ -12,12 +12,6 @@ class EngineError(RuntimeError):
     """A model that cannot be loaded or scored as the requested kind: names model and cause."""
 
 
-def render_plain(messages: list[dict[str, str]], generation_prompt: bool) -> str:
-    """For tokenizers without a chat template: `role: content` lines."""
-    text = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
-    return text + ("\nassistant:" if generation_prompt else "")
-
-
 def single_token_id(tokenizer: Any, token: str, model: str) -> int:
     ids = tokenizer.encode(token, add_special_tokens=False)
     if len(ids) != 1:
@@ -60,15 +54,6 @@ class HFEngine(ScoringEngine):
                               single_token_id(self.tokenizer, self.fmt.bad_token, model))
         elif kind == "step":
             self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        generation_prompt = self.kind == "verifier"
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-        return render_plain(messages, generation_prompt)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _score_one(self, prompt: str) -> float:
         torch = self.torch

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolprm_tasks.engines.base import KINDS, PromptFormat, ScoringEngine
-from toolprm_tasks.engines.hf import EngineError, render_plain, single_token_id
+from toolprm_tasks.engines.hf import EngineError, single_token_id
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
 
@@ -88,15 +88,6 @@ class VLLMEngine(ScoringEngine):
             self.stats.prompt_tokens += len(item["prompt_token_ids"])
             self.stats.cached_prompt_tokens += int(getattr(output, "num_cached_tokens", 0) or 0)
         return [output.outputs[0].text for output in outputs]
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        generation_prompt = self.kind in ("verifier", "pairwise")
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-        return render_plain(messages, generation_prompt)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _run(self, prompts: Sequence[str], second_wave: bool = False) -> list[float]:
         from vllm import SamplingParams

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolprm_tasks.engines.base import PromptFormat, ScoringEngine
-from toolprm_tasks.engines.hf import EngineError, render_plain
+from toolprm_tasks.engines.hf import EngineError
 
 
 def _free_port() -> int:
@@ -87,14 +87,6 @@ class VLLMServerEngine(ScoringEngine):
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.server = None if base_url else VLLMServer(model, max_model_len=max_length)
         self.base_url = (base_url or self.server.base_url).rstrip("/")  # type: ignore[union-attr]
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False)
-        return render_plain(messages, False)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(f"{self.base_url}{path}", data=json.dumps(body).encode(),

@@ -15,12 +15,12 @@ MISSING_PARAM_REPLY = "I need a bit more information before I can do that. Could
 MISSING_FUNC_REPLY = "I can't do that with the tools I have available right now."
 
 
-def _environment(conversation: Conversation) -> Environment:
+def environment(conversation: Conversation) -> Environment:
     return Environment(conversation.involved_classes, conversation.initial_config,
                        long_context=conversation.category == "long_context")
 
 
-def _functions_at(conversation: Conversation, turn: int, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def functions_at(conversation: Conversation, turn: int, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     withheld = set(conversation.excluded_function)
     for available_from, names in conversation.missed_function.items():
         if turn < int(available_from):
@@ -36,14 +36,14 @@ def decision_points(conversation: Conversation) -> list[DecisionPoint]:
     """Every gold step of the conversation (calls, and the replies of empty gold turns), each
     with the real history: earlier user turns, gold calls and their executed observations."""
     docs = function_docs(conversation.involved_classes)
-    env = _environment(conversation)
+    env = environment(conversation)
     history: list[dict[str, Any]] = []
     executed: list[str] = []
     points: list[DecisionPoint] = []
     step = 0
     for turn, (messages, gold_calls) in enumerate(zip(conversation.turns, conversation.gold, strict=True)):
         history.extend({"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages)
-        functions = _functions_at(conversation, turn, docs)
+        functions = functions_at(conversation, turn, docs)
         if not gold_calls:
             hint = next((env.keyword_call(c) for later in conversation.gold[turn + 1:] for c in later[:1]), None)
             if hint is not None and hint["name"] not in {f["name"] for f in functions}:
@@ -91,7 +91,7 @@ def run_action(env: Environment, action: Any) -> Observation | None:
 
 
 def _state_after(conversation: Conversation, prior: list[Any], action: Any) -> tuple[Observation | None, dict]:
-    env = _environment(conversation)
+    env = environment(conversation)
     for earlier in prior:
         # gold history: call strings; a policy's own history (online sampling): call objects
         env.execute(earlier) if isinstance(earlier, str) else run_action(env, earlier)

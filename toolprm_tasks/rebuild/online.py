@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.rebuild.bfcl import Conversation, function_docs, replay_gold
-from toolprm_tasks.rebuild.bfcl_cases import _environment, _functions_at, run_action
+from toolprm_tasks.rebuild.bfcl_cases import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.rebuild.policy import action_json, parse_action, policy_prompt
@@ -41,14 +41,14 @@ class Rollout:
 
 
 async def rollout(conversation: Conversation, policy: ModelCaller) -> Rollout:
-    env = _environment(conversation)
+    env = environment(conversation)
     docs = function_docs(conversation.involved_classes)
     history: list[dict[str, Any]] = []
     executed: list[Any] = []
     point_of = {}
     for turn, messages in enumerate(conversation.turns):
         history.extend({"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages)
-        functions = _functions_at(conversation, turn, docs)
+        functions = functions_at(conversation, turn, docs)
         for _ in range(MAX_STEPS_PER_TURN):
             action = parse_action(await policy.generate(policy_prompt(history, functions)))
             point_of[len(history)] = (list(history), list(executed), functions)
