@@ -258,3 +258,11 @@ def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
     for slug in ERROR_TYPE_SLUGS:
         result[f"acc_{slug}"] = _mean([o.correct for o in outcomes if o.error_type == slug])
     return result
+
+
+def truncated_share(flags: Sequence[bool | None]) -> float:
+    """Share of trials whose history a scoring engine shortened to fit the model's context;
+    NaN when a backend did not say (a flag is None), never a guessed 0."""
+    if not flags or any(flag is None for flag in flags):
+        return math.nan
+    return sum(1.0 for flag in flags if flag) / len(flags)

@@ -29,9 +29,11 @@ from scorers.core import (
     first_from_token_logprobs,
     outcome,
     parse_pairwise_answer,
+    truncated_share,
 )
 
 SCORES_KEY = "toolprm_scores"  # state.metadata key where the pointwise solver leaves its scores
+TRUNCATED_FLAG = "toolprm_truncated"  # ... and whether the scoring engine shortened the history
 
 
 def _outcomes(scores: list[SampleScore]) -> list[TrialOutcome]:
@@ -84,9 +86,21 @@ def parse_fail() -> Metric:
     return _core_metric("parse_fail")
 
 
-def toolprm_metrics(by_subset: bool) -> list[Any]:
+@metric
+def truncated() -> Metric:
+    """Share of trials whose history the scoring engine shortened to fit the model's context."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return truncated_share([(s.score.metadata or {}).get("truncated") for s in scores])
+
+    return compute
+
+
+def toolprm_metrics(by_subset: bool, pointwise: bool = False) -> list[Any]:
     metrics: list[Any] = [acc(), acc_cluster_se(), consistency(), first_rate(), parse_fail(),
                           grouped(acc(), "error_type", all=False, name_template="acc_{group_name}")]
+    if pointwise:
+        metrics.append(truncated())
     if by_subset:
         # the paper's AVG: the unweighted mean of the subsets' accuracies
         metrics.append(grouped(acc(), "subset", all="groups", all_label="avg", name_template="acc_{group_name}"))
@@ -125,10 +139,11 @@ def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
             value={"correct": result.correct, "first": result.first, "parsed": result.parsed},
             answer=answer,
             explanation=how,
-            metadata={"chosen_position": result.chosen_position},
+            metadata={"chosen_position": result.chosen_position,
+                      **({"truncated": bool(state.metadata.get(TRUNCATED_FLAG))} if protocol == "pointwise" else {})},
         )
 
     return score
 
 
-__all__ = ["toolprm_scorer", "toolprm_metrics", "SCORES_KEY"]
+__all__ = ["toolprm_scorer", "toolprm_metrics", "SCORES_KEY", "TRUNCATED_FLAG"]

@@ -18,6 +18,7 @@ from scorers.core import (
     normalise_loglikelihood,
     outcome,
     parse_pairwise_answer,
+    truncated_share,
 )
 
 _OUTCOME_FIELDS = tuple(TrialOutcome.__dataclass_fields__)
@@ -46,6 +47,16 @@ def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[float, bool]]
     raw = [float(r[0]) for r in results]
     scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"], strict=True)]
     return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
+
+
+def process_prm(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """Protocol d through a scoring backend (toolprm-hf, toolprm-vllm): as `process_pointwise`,
+    plus whether the engine shortened the history (the third item of each response; None
+    when the model gave no such item, which `truncated` reports as NaN)."""
+    flags = [bool(r[2]) if len(r) > 2 else None for r in results]
+    per_metric = process_pointwise(doc, results)
+    record = {**next(iter(per_metric.values())), "truncated": None if None in flags else any(flags)}
+    return {metric: record for metric in (*per_metric, "truncated")}
 
 
 def outcomes_from_items(items: Sequence[dict[str, Any]]) -> list[TrialOutcome]:
@@ -82,5 +93,10 @@ def agg_data_unpinned(items: Sequence[dict[str, Any]]) -> float:
     (TOOLPRMBENCH_ALLOW_UNPINNED=1): lm-eval's results must say so, not only the log."""
     return float(any(item["data_unpinned"] for item in items))
 
-__all__ = ["process_generative", "process_pairwise_ll", "process_pointwise", "AGGREGATIONS",
-           "agg_data_unpinned", *(f"agg_{m}" for m in METRICS)]
+def agg_truncated(items: Sequence[dict[str, Any]]) -> float:
+    """Share of trials whose history the PRM backend shortened to fit the model's context."""
+    return truncated_share([item["truncated"] for item in items])
+
+
+__all__ = ["process_generative", "process_pairwise_ll", "process_pointwise", "process_prm", "AGGREGATIONS",
+           "agg_data_unpinned", "agg_truncated", *(f"agg_{m}" for m in METRICS)]

@@ -10,7 +10,7 @@ import pytest
 from tests.fixture_data import RECORDS
 from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
 from toolprm_tasks.cases import cases_from_records
-from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, shortened_histories
+from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, messages_for, shortened_histories
 from toolprm_tasks.engines.hf import EngineError, HFEngine
 from toolprm_tasks.render import render_action
 
@@ -40,13 +40,16 @@ def test_truncation_keeps_instruction_and_candidate(tiny_classifier: Path) -> No
     case = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")[1]  # user, call, tool turns
     request = ScoreRequest(case.history, case.functions, case.chosen)
     full = HFEngine(str(tiny_classifier), "classifier")
-    full_length = full.count_tokens(full.prompt_for(request))
-    short = HFEngine(str(tiny_classifier), "classifier", max_length=full_length - 1)
-    prompt = short.prompt_for(request)
-    assert short.stats.truncated == 1
+    prompt, shortened = full.prompt_for(request)
+    assert not shortened
+    short = HFEngine(str(tiny_classifier), "classifier", max_length=full.count_tokens(prompt) - 1)
+    prompt, shortened = short.prompt_for(request)
+    assert shortened and short.stats.truncated == 1
     assert render_action(case.chosen) in prompt and case.history[0]["content"] in prompt
     assert shortened_histories(case.history)[0] == [case.history[0], *case.history[2:]]
-    with pytest.raises(ValueError, match="exceeds max_length=5"):
+    # the flag travels with each score (the adapters report it per trial)
+    assert [s.truncated for s in short.score_detailed([request, request])] == [True, True]
+    with pytest.raises(EngineError, match="exceeds max_length=5"):
         HFEngine(str(tiny_classifier), "classifier", max_length=5).prompt_for(request)
 
 
@@ -59,9 +62,34 @@ def test_failures_name_the_model(tiny_llama: Path, tmp_path: Path) -> None:
         HFEngine(str(tiny_llama), "oracle")
 
 
+def _context_limit_that_shortens_some(model: Path, cases: list) -> tuple[int, float]:
+    """A max_length that some trials' full prompts exceed and every shortest history fits,
+    and the share of cases it shortens (a case: both candidates share one history)."""
+    engine = HFEngine(str(model), "classifier")
+
+    def length(history: list, functions: object, action: object) -> int:
+        request = ScoreRequest(history, functions, action)
+        return engine.count_tokens(engine.render(messages_for("classifier", request, history, PromptFormat())))
+
+    full, shortest = [], []
+    for case in cases:
+        actions = (case.chosen, case.rejected)
+        full.append(max(length(case.history, case.functions, a) for a in actions))
+        floor = (shortened_histories(case.history) or [case.history])[-1]
+        shortest.append(max(length(floor, case.functions, a) for a in actions))
+    limit = max(max(shortest), sorted(full)[len(full) // 2])
+    share = sum(1 for f in full if f > limit) / len(full)
+    assert 0.0 < share < 1.0, (full, shortest, limit)  # the test needs both kinds of case
+    return limit, share
+
+
 @pytest.mark.cli
 def test_lm_eval_and_inspect_with_the_hf_engine(data_env, tmp_path: Path, tiny_classifier: Path) -> None:
-    cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
+    from toolprm_tasks.data import load_subset
+
+    limit, expected_truncated = _context_limit_that_shortens_some(tiny_classifier, load_subset("bfcl").cases)
+    cli("lm_eval", "--model", "toolprm-hf", "--model_args",
+        f"pretrained={tiny_classifier},kind=classifier,max_length={limit}",
         "--device", "cpu", "--tasks", "toolprmbench_bfcl_prm", "--output_path", str(tmp_path / "lm"),
         "--log_samples", env=data_env)
     samples = lm_eval_samples(tmp_path / "lm", "toolprmbench_bfcl_prm")
@@ -70,15 +98,30 @@ def test_lm_eval_and_inspect_with_the_hf_engine(data_env, tmp_path: Path, tiny_c
         s1, s2 = (float(r[0][0]) for r in sample["resps"])  # the engine's scores, unnormalised
         first = 0.5 if s1 == s2 else float(s1 > s2)
         correct.append(first if sample["doc"]["chosen_position"] == 1 else 1 - first)
-    lm_acc = metric(lm_eval_results(tmp_path / "lm"), "toolprmbench_bfcl_prm", "acc")
+    results = lm_eval_results(tmp_path / "lm")
+    lm_acc = metric(results, "toolprmbench_bfcl_prm", "acc")
     assert lm_acc == pytest.approx(sum(correct) / len(correct))
+    # every shortened case is counted in the results table
+    assert metric(results, "toolprmbench_bfcl_prm", "truncated") == pytest.approx(expected_truncated)
 
     cli("inspect", "eval", "toolprm_tasks/bfcl.py", "-T", "protocol=pointwise", "--model",
-        f"toolprm-hf/{tiny_classifier}", "-M", "kind=classifier", "--log-dir", str(tmp_path / "logs"),
-        env=data_env, cwd=REPO)
+        f"toolprm-hf/{tiny_classifier}", "-M", "kind=classifier", "-M", f"max_length={limit}",
+        "--log-dir", str(tmp_path / "logs"), env=data_env, cwd=REPO)
     from inspect_ai.log import list_eval_logs, read_eval_log
 
     log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
     assert log.status == "success"
-    inspect_acc = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["acc"]
-    assert inspect_acc == pytest.approx(lm_acc)  # same engine, same trials, same numbers
+    metrics = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}
+    assert metrics["acc"] == pytest.approx(lm_acc)  # same engine, same trials, same numbers
+    assert metrics["truncated"] == pytest.approx(expected_truncated)
+
+
+def test_unknown_backend_options_are_refused(tiny_classifier: Path) -> None:
+    from toolprm_tasks.engines.factory import make_engine
+
+    with pytest.raises(ValueError, match="unknown option\\(s\\) step_tags; known: kind, max_length, step_tag"):
+        make_engine("hf", str(tiny_classifier), {"kind": "step", "step_tags": "<s>"})
+    # the options lm-eval passes to every model are accepted
+    engine = make_engine("hf", str(tiny_classifier), {"kind": "classifier", "batch_size": 1, "device": "cpu",
+                                                        "yes_token": "Yes"})
+    assert isinstance(engine, HFEngine) and engine.fmt.yes_token == "Yes"

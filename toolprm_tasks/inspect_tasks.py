@@ -21,7 +21,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
-from scorers.inspect_adapter import SCORES_KEY, toolprm_metrics, toolprm_scorer
+from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_FLAG, toolprm_metrics, toolprm_scorer
 from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
@@ -38,6 +38,7 @@ VIEW_KEY = "toolprm_judge_view"
 POSITION_KEY = "toolprm_position"
 LABELS_KEY = "toolprm_labels"
 SCORE_KEY = "toolprm_score"
+TRUNCATED_KEY = "toolprm_truncated"  # ModelOutput.metadata: the engine shortened the history
 LOGPROBS_TOP_K = 20
 LL_MAX_TOKENS = 16
 
@@ -78,6 +79,9 @@ def score_candidates() -> Solver:
                 )
             scores.append(float(score))
         state.metadata[SCORES_KEY] = scores
+        # whether a scoring engine shortened the history to fit (a provider without a context
+        # limit, such as the baselines, reports nothing: never shortened)
+        state.metadata[TRUNCATED_FLAG] = any(bool((o.metadata or {}).get(TRUNCATED_KEY)) for o in outputs)
         return state
 
     return solve
@@ -125,7 +129,7 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
         dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
         solver=_solver(protocol, max_tokens),
         scorer=toolprm_scorer(protocol, spec.labels),
-        metrics=toolprm_metrics(by_subset=len(subsets) > 1),
+        metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol == "pointwise"),
         version=TASK_VERSION,
         metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data,
                   "data": fingerprint(loaded), "versions": _versions()},

