@@ -75,17 +75,8 @@ def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_clas
     assert {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["acc"] == pytest.approx(vllm_acc)
 
 
-@pytest.mark.cli
-def test_step_prm_scores_the_last_step_tag(tmp_path: Path) -> None:
-    from tests.conftest import _corpus
-    from tests.tiny_model import build_tiny_qwen2_prm
-
-    model = build_tiny_qwen2_prm(tmp_path / "prm", _corpus())
-    result = _vllm(model, "step", tmp_path)
-    scores = result["scores"]
-    assert len(scores) == len(_requests()) and all(0.0 < s < 1.0 for s in scores)
-    assert len(set(scores)) > 1
-    # reference, by hand: backbone hidden state at the last step tag -> score head -> P(correct)
+def _step_reference(model: Path) -> list[float]:
+    """By hand: backbone hidden state at the last step tag -> score head -> P(correct)."""
     import torch
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, Qwen2Config, Qwen2Model
@@ -106,12 +97,28 @@ def test_step_prm_scores_the_last_step_tag(tmp_path: Path) -> None:
             hidden = backbone(input_ids=torch.tensor([ids])).last_hidden_state[0, max(i for i, t in enumerate(ids) if t == tag)]
             logits = torch.relu(hidden @ weights["score.0.weight"].T + weights["score.0.bias"]) @ weights["score.2.weight"].T
         expected.append(float(torch.softmax(logits + weights["score.2.bias"], -1)[1]))
-    assert scores == pytest.approx(expected, abs=TOLERANCE)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2_prm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import _corpus
+    from tests.tiny_model import build_tiny_qwen2_prm
+
+    return build_tiny_qwen2_prm(tmp_path_factory.mktemp("prm"), _corpus())
 
 
 @pytest.mark.cli
-def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path) -> None:
-    from toolprm_tasks.engines.hf import EngineError
+def test_step_prm_scores_the_last_step_tag(tiny_qwen2_prm: Path, tmp_path: Path) -> None:
+    scores = _vllm(tiny_qwen2_prm, "step", tmp_path)["scores"]
+    assert len(scores) == len(_requests()) and all(0.0 < s < 1.0 for s in scores)
+    assert len(set(scores)) > 1
+    assert scores == pytest.approx(_step_reference(tiny_qwen2_prm), abs=TOLERANCE)
+
+
+@pytest.mark.cli
+def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path, tiny_qwen2_prm: Path) -> None:
+    from toolprm_tasks.engines.base import EngineError
     from toolprm_tasks.engines.vllm_server import VLLMServerEngine
 
     engine = VLLMServerEngine(str(tiny_classifier), "classifier")
@@ -125,8 +132,78 @@ def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path) -> 
             engine.score(_requests())
     finally:
         engine.close()
-    with pytest.raises(ValueError, match="server mode scores kind 'classifier' only"):
-        VLLMServerEngine(str(tiny_classifier), "verifier")
+    # step kind: the server gets the step tag's id through --pooler-config
+    engine = VLLMServerEngine(str(tiny_qwen2_prm), "step")
+    try:
+        assert engine.score(_requests()) == pytest.approx(_step_reference(tiny_qwen2_prm), abs=TOLERANCE)
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def generate_server(tiny_llama: Path):
+    """One vLLM server (generate runner) of ours for the verifier, label-token and pairwise kinds."""
+    from toolprm_tasks.engines.vllm_server import VLLMServerEngine
+
+    engine = VLLMServerEngine(str(tiny_llama), "verifier")
+    yield engine
+    engine.close()
+
+
+@pytest.mark.cli
+def test_server_mode_generative_kinds(generate_server, tiny_llama: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolprm_tasks.engines.vllm_server import VLLMServerEngine
+
+    for kind in ("verifier", "label-token"):
+        engine = generate_server if kind == "verifier" else VLLMServerEngine(
+            str(tiny_llama), kind, base_url=generate_server.base_url)  # a server someone else runs
+        assert engine.score(_requests()) == pytest.approx(HFEngine(str(tiny_llama), kind).score(_requests()),
+                                                          abs=TOLERANCE)
+        # the second candidate of each case found the history in the server's prefix cache
+        assert engine.cache_share() >= 0.8, (kind, engine.stats)
+
+    judge = VLLMServerEngine(str(tiny_llama), "pairwise", base_url=generate_server.base_url)
+    prompts = ["Which action is better? Action1 or Action2", "Which action is better? Action2 or Action1"]
+    texts = judge.generate(prompts, max_tokens=4)
+    # greedy decoding by hand with transformers gives the same text
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
+    for prompt, text in zip(prompts, texts, strict=True):
+        ids = tokenizer.encode(judge.render([{"role": "user", "content": prompt}]), add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(torch.tensor([ids]), max_new_tokens=4, do_sample=False)
+        assert text == tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+
+
+@pytest.mark.cli
+def test_toolprm_vllm_server_in_lm_eval_and_inspect(generate_server, data_env, tmp_path: Path,
+                                                     tiny_llama: Path) -> None:
+    """The frameworks reach a running server through base_url (lm-eval) / --model-base-url
+    (Inspect), and agree with the HF engine on the same model."""
+    from tests.helpers import cli, lm_eval_results, metric
+
+    task = "toolprmbench_tooltalk_prm"
+    cli("lm_eval", "--model", "toolprm-vllm", "--model_args",
+        f"pretrained={tiny_llama},kind=verifier,base_url={generate_server.base_url}",
+        "--tasks", task, "--output_path", str(tmp_path / "lm"), env=data_env)
+    server_results = lm_eval_results(tmp_path / "lm")
+    cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_llama},kind=verifier",
+        "--device", "cpu", "--tasks", task, "--output_path", str(tmp_path / "hf"), env=data_env)
+    assert metric(server_results, task, "acc") == metric(lm_eval_results(tmp_path / "hf"), task, "acc")
+    assert metric(server_results, task, "truncated") == 0.0
+
+    cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "protocol=pointwise", "--model",
+        f"toolprm-vllm/{tiny_llama}", "--model-base-url", generate_server.base_url, "-M", "kind=verifier",
+        "--log-dir", str(tmp_path / "logs"), env=data_env, cwd=Path(__file__).resolve().parents[1])
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
+    assert log.status == "success"
+    metrics = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}
+    assert metrics["acc"] == pytest.approx(metric(server_results, task, "acc"))
 
 
 @pytest.mark.cli

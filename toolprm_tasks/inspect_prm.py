@@ -4,21 +4,59 @@ scoring engine.
     inspect eval toolprm_tasks/bfcl.py -T protocol=pointwise --model toolprm-hf//abs/path -M kind=classifier
     inspect eval toolprm_tasks/bfcl.py -T protocol=pointwise --model toolprm-vllm//abs/path -M kind=step
 
-Serves the pointwise protocol: the score goes into `ModelOutput.metadata["toolprm_score"]`.
+Serves the pointwise protocol: the score goes into `ModelOutput.metadata["toolprm_score"]`
+(whether the history was shortened to fit: `["toolprm_truncated"]`); with `-M kind=pairwise`
+the generative protocol. Requests that arrive together are scored in one engine call (up to
+`--max-connections`, default 32). Options: `engines.factory`; `--model-base-url URL` scores
+through a vLLM server you run.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.engines.base import ScoreRequest
+from toolprm_tasks.engines.base import Scored, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.inspect_tasks import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    """Runs items that arrive together in one engine call, one call at a time (as Inspect's own
+    `hf` provider batches generation): concurrent samples fill a batch, so vLLM schedules them
+    together and the prefix cache sees both candidates of a case at once."""
+
+    def __init__(self, run: Callable[[list[T]], list[R]]) -> None:
+        self.run = run
+        self.pending: list[tuple[T, asyncio.Future[R]]] = []
+        self.lock = asyncio.Lock()
+
+    async def submit(self, item: T, max_batch: int) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.pending.append((item, future))
+        async with self.lock:
+            await asyncio.sleep(0)  # let the callers scheduled with this one queue their items
+            while not future.done():  # whoever holds the lock runs batches until its own is done
+                batch, self.pending = self.pending[:max_batch], self.pending[max_batch:]
+                try:
+                    results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+                    if len(results) != len(batch):
+                        raise RuntimeError(f"the engine returned {len(results)} results for {len(batch)} requests")
+                except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error
+                    for _, waiting in batch:
+                        waiting.set_exception(exc)
+                else:
+                    for (_, waiting), result in zip(batch, results, strict=True):
+                        waiting.set_result(result)
+        return await future
 
 
 class PRMScoringAPI(ModelAPI):
@@ -33,13 +71,27 @@ class PRMScoringAPI(ModelAPI):
         if base_url:  # --model-base-url: a vLLM server of yours
             options = {**options, "base_url": base_url}
         self.engine = make_engine(self.backend, model_name, options)
-        self.lock = asyncio.Lock()  # one engine call at a time on the local model
+        self.scores: Batcher[ScoreRequest, Scored] = Batcher(self.engine.score_detailed)
+        self.answers: Batcher[tuple[str, int], str] = Batcher(self._generate_batch)
+
+    def max_connections(self) -> int:
+        """Effectively the batch size (as for Inspect's `hf` provider)."""
+        return 32
+
+    def _generate_batch(self, items: list[tuple[str, int]]) -> list[str]:
+        texts: dict[int, str] = {}
+        for limit in sorted({max_tokens for _, max_tokens in items}):  # one call per answer length
+            indices = [i for i, (_, max_tokens) in enumerate(items) if max_tokens == limit]
+            for index, text in zip(indices, self.engine.generate([items[i][0] for i in indices], max_tokens=limit),
+                                   strict=True):
+                texts[index] = text
+        return [texts[i] for i in range(len(items))]
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:
+        batch = config.max_connections or self.max_connections()
         if getattr(self.engine, "kind", None) == "pairwise":
-            async with self.lock:
-                (text,) = await asyncio.to_thread(self.engine.generate, [input[-1].text], config.max_tokens or 1024)
+            text = await self.answers.submit((input[-1].text, config.max_tokens or 1024), batch)
             output = ModelOutput.from_content(model=self.model_name, content=text)
             output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
             return output
@@ -49,8 +101,7 @@ class PRMScoringAPI(ModelAPI):
                              "protocol only (-T protocol=pointwise)")
         view = JudgeView.from_json(message.metadata[VIEW_KEY])
         request = ScoreRequest(view.history, view.functions, view.candidates[int(message.metadata[POSITION_KEY]) - 1])
-        async with self.lock:
-            (scored,) = await asyncio.to_thread(self.engine.score_detailed, [request])
+        scored = await self.scores.submit(request, batch)
         output = ModelOutput.from_content(model=self.model_name, content="")
         output.metadata = {SCORE_KEY: scored.score, TRUNCATED_KEY: scored.truncated, "engine": self.engine.stats.as_dict()}
         output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
