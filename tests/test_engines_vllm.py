@@ -60,7 +60,15 @@ def test_toolprm_vllm_in_lm_eval_and_inspect(data_env, tmp_path: Path, tiny_clas
     env = {**data_env, "VLLM_CPU_KVCACHE_SPACE": "1"}
     cli("lm_eval", "--model", "toolprm-vllm", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
         "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "lm"), env=env, retries_on_signal=1)
-    vllm_acc = metric(lm_eval_results(tmp_path / "lm"), "toolprmbench_tooltalk_prm", "acc")
+    vllm_results = lm_eval_results(tmp_path / "lm")
+    vllm_acc = metric(vllm_results, "toolprmbench_tooltalk_prm", "acc")
+    # the results file carries the engine's record: settings, counters, prefix-cache share
+    engine = vllm_results["config"]["toolprm_engine"]
+    assert engine["engine"] == "VLLMEngine" and engine["kind"] == "classifier" and engine["truncated"] == 0
+    assert engine["requests"] == 2 * vllm_results["n-samples"]["toolprmbench_tooltalk_prm"]["effective"]
+    # reported; ToolTalk fixture histories are short, so the partly filled last cache block
+    # (128 tokens on CPU) weighs more than in the >= 0.8 check on BFCL prompts above
+    assert 0.5 < engine["shared_prefix_cache_share"] <= 1.0, engine
     cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_classifier},kind=classifier",
         "--device", "cpu", "--tasks", "toolprmbench_tooltalk_prm", "--output_path", str(tmp_path / "hf"), env=env)
     assert vllm_acc == metric(lm_eval_results(tmp_path / "hf"), "toolprmbench_tooltalk_prm", "acc")
@@ -190,6 +198,9 @@ def test_toolprm_vllm_server_in_lm_eval_and_inspect(generate_server, data_env, t
         f"pretrained={tiny_llama},kind=verifier,base_url={generate_server.base_url}",
         "--tasks", task, "--output_path", str(tmp_path / "lm"), env=data_env)
     server_results = lm_eval_results(tmp_path / "lm")
+    engine = server_results["config"]["toolprm_engine"]
+    assert engine["engine"] == "VLLMServerEngine" and engine["base_url"] == generate_server.base_url
+    assert not engine["own_server"] and engine["kind"] == "verifier"
     cli("lm_eval", "--model", "toolprm-hf", "--model_args", f"pretrained={tiny_llama},kind=verifier",
         "--device", "cpu", "--tasks", task, "--output_path", str(tmp_path / "hf"), env=data_env)
     assert metric(server_results, task, "acc") == metric(lm_eval_results(tmp_path / "hf"), task, "acc")

@@ -103,7 +103,7 @@ class PRMScoringAPI(ModelAPI):
         request = ScoreRequest(view.history, view.functions, view.candidates[int(message.metadata[POSITION_KEY]) - 1])
         scored = await self.scores.submit(request, batch)
         output = ModelOutput.from_content(model=self.model_name, content="")
-        output.metadata = {SCORE_KEY: scored.score, TRUNCATED_KEY: scored.truncated, "engine": self.engine.stats.as_dict()}
+        output.metadata = {SCORE_KEY: scored.score, TRUNCATED_KEY: scored.truncated, "engine": self.engine.report()}
         output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
         return output
 

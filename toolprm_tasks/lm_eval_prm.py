@@ -14,6 +14,7 @@ which the tasks report as their `truncated` metric. Options: `engines.factory`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from lm_eval.api.model import LM
@@ -21,6 +22,8 @@ from lm_eval.api.model import LM
 from toolprm_tasks.engines.base import ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.trials import JudgeView
+
+logger = logging.getLogger(__name__)
 
 
 def score_requests(requests: list[Any]) -> list[ScoreRequest]:
@@ -46,7 +49,14 @@ class PRMBackendLM(LM):
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool, bool]]:
         # both candidates of a case arrive together (lm-eval keeps a doc's choices adjacent)
-        return [(s.score, False, s.truncated) for s in self.engine.score_detailed(score_requests(requests))]
+        scored = self.engine.score_detailed(score_requests(requests))
+        logger.info("toolprm-%s: %s", self.backend, self.engine.report())
+        return [(s.score, False, s.truncated) for s in scored]
+
+    def get_model_info(self) -> dict[str, Any]:
+        """Read by lm-eval after the run into the results file's `config`: the engine's settings,
+        requests, prompt tokens, prefix-cache share and shortened histories."""
+        return {"toolprm_engine": self.engine.report()}
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
         if getattr(self.engine, "kind", None) != "pairwise":

@@ -145,6 +145,11 @@ class ScoringEngine(ABC):
     @abstractmethod
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...
 
+    def report(self) -> dict[str, Any]:
+        """What a results file should carry about the engine: its settings and counters."""
+        return {"engine": type(self).__name__, "model": self.model_path, "kind": self.kind,
+                "max_length": self.max_length, "prompt_format": dict(self.fmt.__dict__), **self.stats.as_dict()}
+
     def label_token_ids(self) -> list[int]:
         """The two label tokens a generative kind compares: (yes, no) for `verifier`,
         (good, bad) for `label-token`; each must be one token of this tokenizer."""

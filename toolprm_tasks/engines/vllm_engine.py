@@ -132,6 +132,11 @@ class PrefixCachedEngine(ScoringEngine):
                 scores[index] = score
         return scores
 
+    def report(self) -> dict[str, Any]:
+        share = self.cache_share()
+        return {**super().report(), "shared_prefix_tokens": self.shared_prefix_tokens,
+                "shared_prefix_cache_share": None if math.isnan(share) else round(share, 4)}
+
     def cache_share(self) -> float:
         """Of the second-wave requests' shared-prefix tokens, the share served from the cache."""
         if not self.shared_prefix_tokens:

@@ -177,6 +177,9 @@ class VLLMServerEngine(PrefixCachedEngine):
                 texts[index] = choice["text"]
         return [texts[i] for i in range(len(token_ids))], self._cached_since(before)
 
+    def report(self) -> dict[str, Any]:
+        return {**super().report(), "base_url": self.base_url, "own_server": self.server is not None}
+
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
