@@ -125,3 +125,40 @@ def test_unknown_backend_options_are_refused(tiny_classifier: Path) -> None:
     engine = make_engine("hf", str(tiny_classifier), {"kind": "classifier", "batch_size": 1, "device": "cpu",
                                                         "yes_token": "Yes"})
     assert isinstance(engine, HFEngine) and engine.fmt.yes_token == "Yes"
+
+
+def test_pairwise_kind_generates_greedy_answers_within_limits(tiny_llama: Path) -> None:
+    engine = HFEngine(str(tiny_llama), "pairwise", max_length=64)
+    prompts = ["Which action is better? Action1 or Action2", "Action2 or Action1?"]
+    short, longer = engine.generate(prompts, max_tokens=[2, 6])
+    first_long, second_long = engine.generate(prompts, max_tokens=6)
+    assert second_long == longer  # greedy: the same answer again
+    # a limit per prompt: the 2-token answer is the start of the 6-token one (a cut byte-level
+    # character decodes as U+FFFD)
+    assert len(first_long) > len(short.rstrip("\ufffd")) and first_long.startswith(short.rstrip("\ufffd"))
+    assert engine.stats.requests == 4
+    with pytest.raises(EngineError, match="judge prompt 0 has .* tokens; the context holds 64"):
+        engine.generate(["word " * 200])
+    with pytest.raises(ValueError, match="does not score single candidates"):
+        engine.score(_requests()[:1])
+
+
+def test_lm_eval_until_cuts_generated_answers() -> None:
+    from toolprm_tasks.lm_eval_prm import _cut_at_stop
+
+    assert _cut_at_stop("Action1\n\nmore", ["\n\n"]) == "Action1"
+    assert _cut_at_stop("a.b;c", [";", "."]) == "a"  # the earliest stop wins
+    assert _cut_at_stop("no stop here", "</s>") == "no stop here"
+    assert _cut_at_stop("text", None) == "text"
+
+
+def test_a_runtime_failure_names_the_model_and_the_cause(tiny_classifier: Path) -> None:
+    engine = HFEngine(str(tiny_classifier), "classifier")
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    engine.model.forward = out_of_memory  # what a too-large batch does on a GPU
+    with pytest.raises(EngineError, match=f"{tiny_classifier}: the classifier engine failed while scoring 2 prompts "
+                                          r"\(RuntimeError: CUDA out of memory.*\) \(lower max_length"):
+        engine.score(_requests()[:2])

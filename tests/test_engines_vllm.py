@@ -176,6 +176,7 @@ def test_server_mode_generative_kinds(generate_server, tiny_llama: Path) -> None
     judge = VLLMServerEngine(str(tiny_llama), "pairwise", base_url=generate_server.base_url)
     prompts = ["Which action is better? Action1 or Action2", "Which action is better? Action2 or Action1"]
     texts = judge.generate(prompts, max_tokens=4)
+    assert texts == HFEngine(str(tiny_llama), "pairwise").generate(prompts, max_tokens=4)
     # greedy decoding by hand with transformers gives the same text
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
@@ -215,6 +216,35 @@ def test_toolprm_vllm_server_in_lm_eval_and_inspect(generate_server, data_env, t
     assert log.status == "success"
     metrics = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}
     assert metrics["acc"] == pytest.approx(metric(server_results, task, "acc"))
+
+
+@pytest.mark.cli
+def test_pairwise_kind_in_lm_eval_and_inspect(generate_server, data_env, tmp_path: Path, tiny_llama: Path) -> None:
+    """The paper's pairwise judging by a local chat model: the same greedy answers from the
+    vLLM server and the HF engine, through lm-eval and Inspect, parsed by the same scorer."""
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
+
+    task, url = "toolprmbench_tooltalk", generate_server.base_url
+    answers, accuracy = {}, {}
+    for backend, extra in (("vllm", f",base_url={url}"), ("hf", "")):
+        cli("lm_eval", "--model", f"toolprm-{backend}", "--model_args", f"pretrained={tiny_llama},kind=pairwise{extra}",
+            "--tasks", task, "--gen_kwargs", "max_gen_toks=6", "--output_path", str(tmp_path / backend),
+            "--log_samples", env=data_env)
+        samples = lm_eval_samples(tmp_path / backend, task)
+        answers[backend] = {s["doc"]["trial_id"]: s["resps"][0][0] for s in samples}
+        accuracy[backend] = metric(lm_eval_results(tmp_path / backend), task, "acc")
+    assert answers["vllm"] == answers["hf"] and accuracy["vllm"] == accuracy["hf"]
+    assert any(answers["hf"].values())  # the model did answer (text, not empty strings)
+
+    cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "max_tokens=6", "--model", f"toolprm-vllm/{tiny_llama}",
+        "--model-base-url", url, "-M", "kind=pairwise", "--log-dir", str(tmp_path / "logs"), env=data_env,
+        cwd=Path(__file__).resolve().parents[1])
+    log = read_eval_log(list_eval_logs(str(tmp_path / "logs"))[0])
+    assert log.status == "success"
+    assert {str(s.id): s.output.completion for s in log.samples} == answers["vllm"]
+    assert {n: m.value for sc in log.results.scores for n, m in sc.metrics.items()}["acc"] == pytest.approx(accuracy["hf"])
 
 
 @pytest.mark.cli

@@ -79,13 +79,7 @@ class PRMScoringAPI(ModelAPI):
         return 32
 
     def _generate_batch(self, items: list[tuple[str, int]]) -> list[str]:
-        texts: dict[int, str] = {}
-        for limit in sorted({max_tokens for _, max_tokens in items}):  # one call per answer length
-            indices = [i for i, (_, max_tokens) in enumerate(items) if max_tokens == limit]
-            for index, text in zip(indices, self.engine.generate([items[i][0] for i in indices], max_tokens=limit),
-                                   strict=True):
-                texts[index] = text
-        return [texts[i] for i in range(len(items))]
+        return self.engine.generate([prompt for prompt, _ in items], max_tokens=[limit for _, limit in items])
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:

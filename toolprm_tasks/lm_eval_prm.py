@@ -38,6 +38,14 @@ def score_requests(requests: list[Any]) -> list[ScoreRequest]:
     return out
 
 
+def _cut_at_stop(text: str, until: str | list[str] | None) -> str:
+    """lm-eval's `until`: the answer ends before the first stop sequence (as lm-eval's own
+    models cut their generations)."""
+    stops = [until] if isinstance(until, str) else list(until or [])
+    ends = [text.find(stop) for stop in stops if stop and stop in text]
+    return text[: min(ends)] if ends else text
+
+
 class PRMBackendLM(LM):
     """Scores pointwise requests with a scoring engine; subclasses name the backend."""
 
@@ -62,8 +70,10 @@ class PRMBackendLM(LM):
         if getattr(self.engine, "kind", None) != "pairwise":
             raise NotImplementedError(f"toolprm-{self.backend} scores candidates; use the toolprmbench_*_prm tasks "
                                       "(or kind=pairwise with the generative tasks)")
-        max_tokens = max(int(r.args[1].get("max_gen_toks", 1024)) for r in requests) if requests else 0
-        return self.engine.generate([r.args[0] for r in requests], max_tokens=max_tokens)
+        texts = self.engine.generate([r.args[0] for r in requests],
+                                     max_tokens=[int(r.args[1].get("max_gen_toks", 1024)) for r in requests])
+        logger.info("toolprm-%s: %s", self.backend, self.engine.report())
+        return [_cut_at_stop(text, r.args[1].get("until")) for text, r in zip(texts, requests, strict=True)]
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError(f"toolprm-{self.backend} scores candidates; rolling log-likelihood is not defined")

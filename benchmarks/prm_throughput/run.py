@@ -1,6 +1,7 @@
-"""PRM scoring throughput: the same workload through the vLLM engine (prefix caching on and
-off) and the HF engine, same randomly initialised model of a real size (Qwen2-0.5B config,
-sequence-classification head: the compute is real, the scores meaningless).
+"""PRM scoring throughput: the same workload through the vLLM engine (in process with prefix
+caching on and off, and through a vLLM server of ours) and the HF engine, same randomly
+initialised model of a real size (Qwen2-0.5B config, sequence-classification head: the
+compute is real, the scores meaningless).
 
 Workload: every case of a data set, both candidates (default: the rebuilt ToolTalk set;
 `--cases N` takes the first N, needed on CPU). Each engine runs in a process of its own (vLLM
@@ -48,22 +49,22 @@ def _worker(engine: str, model: str, requests_path: str, prefix_caching: bool) -
     from toolprm_tasks.engines.base import ScoreRequest
 
     requests = [ScoreRequest(**r) for r in json.loads(Path(requests_path).read_text(encoding="utf-8"))]
-    if engine == "vllm":
-        from toolprm_tasks.engines.vllm_engine import VLLMEngine
+    from toolprm_tasks.engines.factory import make_engine
 
-        scorer = VLLMEngine(model, "classifier", enable_prefix_caching=prefix_caching)
-    else:
+    if engine == "hf":
         import torch
 
-        from toolprm_tasks.engines.hf import HFEngine
-
-        scorer = HFEngine(model, "classifier", device="cuda" if torch.cuda.is_available() else "cpu",
-                          dtype="bfloat16" if torch.cuda.is_available() else "float32")
+        gpu = torch.cuda.is_available()
+        scorer = make_engine("hf", model, {"kind": "classifier", "device": "cuda" if gpu else "cpu",
+                                           "dtype": "bfloat16" if gpu else "float32"})
+    else:  # "vllm" in process, "vllm-server" through a server of ours (start-up not timed)
+        scorer = make_engine("vllm", model, {"kind": "classifier", "enable_prefix_caching": prefix_caching,
+                                             "server": engine == "vllm-server"})
     start = time.perf_counter()
     scorer.score(requests)
     elapsed = time.perf_counter() - start
-    share = scorer.cache_share() if engine == "vllm" else None
-    print("RESULT " + json.dumps({"seconds": elapsed, "stats": scorer.stats.as_dict(), "cache_share": share}))
+    print("RESULT " + json.dumps({"seconds": elapsed, "engine": scorer.report()}))
+    getattr(scorer, "close", lambda: None)()
 
 
 def main() -> int:
@@ -93,7 +94,7 @@ def main() -> int:
         path.write_text(json.dumps(requests), encoding="utf-8")
         runs = {}
         for name, engine, caching in (("vllm_prefix_cache", "vllm", "1"), ("vllm_no_prefix_cache", "vllm", "0"),
-                                      ("hf", "hf", "1")):
+                                      ("vllm_server_prefix_cache", "vllm-server", "1"), ("hf", "hf", "1")):
             proc = subprocess.run([sys.executable, __file__, "--worker", engine, model, str(path), caching],
                                   capture_output=True, text=True)
             lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -111,6 +112,7 @@ def main() -> int:
         "data": f"{args.data}/{args.subset}", "cases": len(cases), "candidates": len(requests), "runs": runs,
         "ratio_vllm_over_hf": runs["vllm_prefix_cache"]["cases_per_s"] / runs["hf"]["cases_per_s"],
         "ratio_prefix_cache_on_over_off": runs["vllm_prefix_cache"]["cases_per_s"] / runs["vllm_no_prefix_cache"]["cases_per_s"],
+        "ratio_vllm_server_over_hf": runs["vllm_server_prefix_cache"]["cases_per_s"] / runs["hf"]["cases_per_s"],
         "goal_vllm_over_hf_on_gpu": 5.0,
     }
     write_result("prm_throughput", result)

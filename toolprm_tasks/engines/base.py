@@ -22,7 +22,8 @@ oldest turns in between; the candidate is never cut. Every shortened request is 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,7 @@ class ScoringEngine(ABC):
     """Scores candidates; subclasses load `self.tokenizer` and implement `_score_prompts`."""
 
     tokenizer: Any
+    max_model_len: int  # the model's context: prompt and generated tokens
 
     def __init__(self, model: str, kind: str, max_length: int, fmt: PromptFormat | None = None) -> None:
         if kind not in KINDS:
@@ -144,6 +146,48 @@ class ScoringEngine(ABC):
 
     @abstractmethod
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...
+
+    @contextmanager
+    def _failures_named(self, doing: str) -> Iterator[None]:
+        """A failure inside the runtime (out of memory, a dead worker) stops the run with the
+        model's name and the cause; nothing partial is returned."""
+        try:
+            yield
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - re-raised with the model's name, never swallowed
+            hint = " (lower max_length or gpu_memory_utilization, or use more GPUs)" \
+                if "out of memory" in str(exc).lower() else ""
+            raise EngineError(f"{self.model_path}: the {self.kind} engine failed while {doing} "
+                              f"({type(exc).__name__}: {exc}){hint}") from exc
+
+    def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
+        """Greedy answers for token-id prompts, and the prompt tokens a prefix cache served."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate")
+
+    def generate(self, prompts: Sequence[str], max_tokens: int | Sequence[int] = 1024) -> list[str]:
+        """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
+        one call (with a prefix cache, both orders of a case share their history). An answer
+        may use what the context leaves of its `max_tokens` (one for all prompts, or one per
+        prompt); a prompt that fills the context is an error."""
+        limits = [max_tokens] * len(prompts) if isinstance(max_tokens, int) else list(max_tokens)
+        if len(limits) != len(prompts):
+            raise ValueError(f"{len(limits)} max_tokens for {len(prompts)} prompts")
+        if self.kind != "pairwise":
+            raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
+        token_ids = [self.tokenizer.encode(self.render([{"role": "user", "content": p}]), add_special_tokens=False)
+                     for p in prompts]
+        for index, ids in enumerate(token_ids):
+            if len(ids) >= self.max_model_len:
+                raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
+                                  f"holds {self.max_model_len} (raise max_length)")
+        with self._failures_named(f"generating {len(token_ids)} answers"):
+            texts, cached = self._generate(token_ids, [min(limit, self.max_model_len - len(ids))
+                                                       for limit, ids in zip(limits, token_ids, strict=True)])
+        self.stats.requests += len(token_ids)
+        self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
+        self.stats.cached_prompt_tokens += cached
+        return texts
 
     def report(self) -> dict[str, Any]:
         """What a results file should carry about the engine: its settings and counters."""
@@ -175,7 +219,8 @@ class ScoringEngine(ABC):
         history are sent together so that a prefix cache can serve the shared part."""
         built = [self.prompt_for(r) for r in requests]
         self.stats.requests += len(built)
-        scores = self._score_prompts([text for text, _ in built])
+        with self._failures_named(f"scoring {len(built)} prompts"):
+            scores = self._score_prompts([text for text, _ in built])
         return [Scored(score, truncated) for score, (_, truncated) in zip(scores, built, strict=True)]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[float]:

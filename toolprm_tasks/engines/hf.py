@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolprm_tasks.engines.base import SCORING_KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
+from toolprm_tasks.engines.base import KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
 
 __all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their old home
 
@@ -12,9 +12,8 @@ __all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their 
 class HFEngine(ScoringEngine):
     def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
                  device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False) -> None:
-        if kind not in SCORING_KINDS:
-            raise ValueError(f"unknown kind {kind!r} for the HF engine; expected one of {', '.join(SCORING_KINDS)} "
-                             "(pairwise judging with HF: lm-eval's `hf` or Inspect's `hf/` on the generative tasks)")
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
         try:
             import torch
             from transformers import (
@@ -26,7 +25,7 @@ class HFEngine(ScoringEngine):
         except ImportError as exc:
             raise EngineError(f"{model}: the HF engine needs torch and transformers ({exc})") from exc
         loaders = {"classifier": AutoModelForSequenceClassification, "step": AutoModelForTokenClassification,
-                   "label-token": AutoModelForCausalLM, "verifier": AutoModelForCausalLM}
+                   "label-token": AutoModelForCausalLM, "verifier": AutoModelForCausalLM, "pairwise": AutoModelForCausalLM}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
             self.model = loaders[kind].from_pretrained(model, dtype=getattr(torch, dtype),
@@ -34,8 +33,8 @@ class HFEngine(ScoringEngine):
         except Exception as exc:  # noqa: BLE001 - any load failure is reported with the model's name
             raise EngineError(f"{model}: could not be loaded as a {kind} model ({type(exc).__name__}: {exc})") from exc
         self.torch, self.device = torch, device
-        limit = max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048
-        super().__init__(model, kind, int(limit), fmt)
+        self.max_model_len = int(max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048)
+        super().__init__(model, kind, self.max_model_len, fmt)
         if kind in ("verifier", "label-token"):
             self.label_ids = self.label_token_ids()
         elif kind == "step":
@@ -64,3 +63,14 @@ class HFEngine(ScoringEngine):
 
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
         return [self._score_one(p) for p in prompts]
+
+    def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
+        # one prompt at a time: no padding, so each answer is exactly the model's greedy answer
+        texts = []
+        for ids, limit in zip(token_ids, max_tokens, strict=True):
+            prompt = self.torch.tensor([ids], device=self.device)
+            with self.torch.no_grad():
+                out = self.model.generate(prompt, attention_mask=self.torch.ones_like(prompt), max_new_tokens=limit,
+                                          do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
+            texts.append(self.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+        return texts, 0

@@ -73,41 +73,20 @@ def context_budget(kind: str, max_model_len: int) -> int:
 
 class PrefixCachedEngine(ScoringEngine):
     """What the in-process vLLM engine and the server engine share: two-wave scheduling for
-    the prefix cache, and pairwise generation.
+    the prefix cache.
 
     Wave 1 holds one prompt per shared prefix (the rendered history up to the candidate),
     wave 2 the others, which find that prefix cached. Subclasses implement `_run(prompts)`
-    (scores, and the prompt tokens the cache served) and `_generate`; the share of wave 2's
-    shared-prefix tokens served from the cache is `cache_share()`.
+    (scores, and the prompt tokens the cache served); the share of wave 2's shared-prefix
+    tokens served from the cache is `cache_share()`.
     """
 
-    max_model_len: int
     shared_prefix_tokens = 0  # wave-2 requests: tokens of their history shared with wave 1
     shared_prefix_cached = 0  # ... of which the prefix cache served (block granularity)
 
     def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
         raise NotImplementedError
 
-    def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
-        raise NotImplementedError
-
-    def generate(self, prompts: Sequence[str], max_tokens: int = 1024) -> list[str]:
-        """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
-        one batch: both orders of a case share their history in the prefix cache. The answer
-        may use what the context leaves of `max_tokens`; a prompt that fills it is an error."""
-        if self.kind != "pairwise":
-            raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
-        token_ids = [self.tokenizer.encode(self.render([{"role": "user", "content": p}]), add_special_tokens=False)
-                     for p in prompts]
-        for index, ids in enumerate(token_ids):
-            if len(ids) >= self.max_model_len:
-                raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
-                                  f"holds {self.max_model_len} (raise max_length)")
-        texts, cached = self._generate(token_ids, [min(max_tokens, self.max_model_len - len(ids)) for ids in token_ids])
-        self.stats.requests += len(token_ids)
-        self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
-        self.stats.cached_prompt_tokens += cached
-        return texts
 
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
         first_of: dict[str, int] = {}
