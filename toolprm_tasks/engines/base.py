@@ -10,13 +10,14 @@ Kinds of model and what each one scores (higher = better):
   next-token probability of the good label against the bad one.
 - `verifier`: a chat LLM asked whether the candidate is a correct next step;
   P(yes) / (P(yes) + P(no)) from the exact label tokens.
-- `pairwise` (vLLM engine): a chat LLM judging with the paper's pairwise prompt (the task's
-  prompt text, through the chat template); both orders of a case go in one batch so the
+- `pairwise`: a chat LLM judging with the paper's pairwise prompt (the task's prompt text,
+  through the chat template), greedy; with vLLM both orders of a case go in one batch so the
   shared history is computed once. It answers text, parsed like any judge's answer.
 
 Histories longer than the model's context are shortened by one deterministic rule: keep the
 tool descriptions, the first user turn (the instruction) and the most recent turns, drop the
-oldest turns in between; the candidate is never cut. Every shortened request is counted.
+oldest turns in between; the candidate is never cut. Every shortened request is counted
+(per request in `Scored`, in total in `stats`).
 """
 
 from __future__ import annotations
