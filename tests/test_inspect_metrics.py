@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from inspect_ai.scorer import Score
 from pytest_inspect_evals.metrics import assert_agreeing_epochs_change_nothing, run_metrics
 
 from scorers.inspect_adapter import (
@@ -13,6 +14,7 @@ from scorers.inspect_adapter import (
     parse_fail,
     toolprm_metrics,
     toolprm_scorer,
+    truncated,
 )
 
 
@@ -50,6 +52,17 @@ def test_grouped_metrics_give_the_papers_avg() -> None:
     assert values["acc_gta"] == pytest.approx(2 / 3)
     assert values["avg"] == pytest.approx((1 / 2 + 2 / 3) / 2)  # unweighted, not 3/5
     assert values["acc_wrong_params"] == pytest.approx(1.0)
+
+
+def test_truncated_is_the_share_of_shortened_trials() -> None:
+    flags = [True, False, False, True, False]  # the scoring engine shortened trials 1 and 4
+    scores = [Score(value=value, metadata={"truncated": flag}) for value, flag in zip(SCORES, flags, strict=True)]
+    assert run_metrics([truncated()], [[s] for s in scores], metadata=METADATA)["truncated"] == pytest.approx(2 / 5)
+    # two epochs of a deterministic engine agree: the share is the same
+    assert run_metrics([truncated()], [[s, s] for s in scores], metadata=METADATA)["truncated"] == pytest.approx(2 / 5)
+    # the pointwise tasks carry it; the other protocols do not
+    assert "truncated" in run_metrics(toolprm_metrics(False, pointwise=True), [[s] for s in scores], metadata=METADATA)
+    assert "truncated" not in run_metrics(toolprm_metrics(False), [[s] for s in scores], metadata=METADATA)
 
 
 def test_agreeing_epochs_change_nothing() -> None:

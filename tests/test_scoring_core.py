@@ -111,3 +111,21 @@ def test_cluster_robust_se_against_a_direct_formula() -> None:
     iid = cluster_robust_se(values, [str(i) for i in range(n)])
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     assert iid == pytest.approx(sd / math.sqrt(n))
+
+
+def test_prm_results_carry_the_truncation_flag() -> None:
+    from scorers.lm_eval_adapter import agg_acc, agg_truncated, process_prm
+
+    def doc(case: str, position: int) -> dict:
+        return {"trial_id": f"{case}/{position}", "case_id": case, "subset": "bfcl", "cluster": case,
+                "error_type": "wrong_tool", "chosen_position": position, "candidates": ["x", "y"], "norm": "none"}
+
+    # a PRM backend answers (score, is_greedy, truncated); case b's history was shortened
+    items = [process_prm(doc("a", 1), [(0.9, False, False), (0.2, False, False)]),
+             process_prm(doc("b", 2), [(0.4, False, True), (0.3, False, True)])]
+    assert agg_acc([i["acc"] for i in items]) == pytest.approx(0.5)  # a right, b wrong (chosen was second)
+    assert agg_truncated([i["truncated"] for i in items]) == pytest.approx(0.5)
+    # a model without the flag (plain lm-eval models): unknown, reported as NaN, never as 0
+    plain = process_prm(doc("a", 1), [(0.9, False), (0.2, False)])
+    assert plain["truncated"]["truncated"] is None
+    assert math.isnan(agg_truncated([plain["truncated"], items[0]["truncated"]]))
