@@ -49,7 +49,7 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
     args: dict[str, Any] = {
         "model": model, "runner": RUNNER[kind], "enable_prefix_caching": enable_prefix_caching,
         "tensor_parallel_size": tensor_parallel_size, "dtype": dtype or defaults["dtype"], "load_format": load_format,
-        "max_model_len": max_length or defaults["max_model_len"],
+        "max_model_len": max_length or _default_context(model, defaults["max_model_len"]),
     }
     if gpu:
         args["gpu_memory_utilization"] = gpu_memory_utilization or GPU_DEFAULTS["gpu_memory_utilization"]
@@ -64,6 +64,19 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
             raise EngineError(f"{model}: no tokenizer ({exc})") from exc
         args["pooler_config"] = {"step_tag_id": single_token_id(tokenizer, fmt.step_tag, model)}
     return args
+
+
+def _default_context(model: str, default: int) -> int:
+    """The default context, but never more than the model's own (vLLM refuses a longer one)."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model)
+    except Exception:  # noqa: BLE001 - no readable config here: vLLM reports the real problem at load
+        return default
+    config = getattr(config, "text_config", None) or config
+    own = getattr(config, "max_position_embeddings", None)
+    return min(default, int(own)) if own else default
 
 
 def context_budget(kind: str, max_model_len: int) -> int:
