@@ -2,7 +2,7 @@
 
     kind=classifier|step|label-token|verifier|pairwise   max_length=N
     step_tag=... good_token=... bad_token=... yes_token=... no_token=...   (PromptFormat)
-    hf:   device=cpu|cuda  dtype=float32|bfloat16  trust_remote_code=true
+    hf:   device=cuda|cpu (default: the GPU if there is one)  dtype=float32|bfloat16  trust_remote_code=true
     vllm: tensor_parallel_size=N  dtype=...  gpu_memory_utilization=F  load_format=...
           enable_prefix_caching=false  server=true (start our own server)  base_url=URL (yours)
           served_model_name=NAME (the name your server knows the model by)
@@ -13,11 +13,14 @@ defaults.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
 from toolprm_tasks.engines.base import PromptFormat, ScoringEngine
+
+logger = logging.getLogger(__name__)
 
 _FORMAT_KEYS = tuple(f.name for f in fields(PromptFormat))
 _COMMON = ("kind", "max_length", *_FORMAT_KEYS)
@@ -34,6 +37,20 @@ def _flag(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _hf_device(requested: Any) -> str:
+    """lm-eval passes `cuda:0` when no `--device` is given; as its own `hf` model does, use the
+    GPU when there is one and the CPU otherwise."""
+    import torch
+
+    if not requested:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(requested)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("toolprm-hf: %s requested but CUDA is not available; using the CPU", device)
+        return "cpu"
+    return device
+
+
 def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> ScoringEngine:
     """The `backend` ("hf" or "vllm") engine for `model` as the options describe."""
     known = KNOWN_OPTIONS[backend]
@@ -47,7 +64,7 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
     if backend == "hf":
         from toolprm_tasks.engines.hf import HFEngine
 
-        return HFEngine(model, kind, max_length, fmt, device=str(options.get("device") or "cpu"),
+        return HFEngine(model, kind, max_length, fmt, device=_hf_device(options.get("device")),
                         dtype=str(dtype or "float32"), trust_remote_code=_flag(options.get("trust_remote_code", False)))
     engine_options = {
         "tensor_parallel_size": int(options.get("tensor_parallel_size", 1)),
