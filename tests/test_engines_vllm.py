@@ -140,6 +140,8 @@ def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path, tin
             engine.score(_requests())
     finally:
         engine.close()
+    # the dead server's engine core and workers were stopped too, not left running as orphans
+    assert not engine.server.alive_in_group()
     # step kind: the server gets the step tag's id through --pooler-config
     engine = VLLMServerEngine(str(tiny_qwen2_prm), "step")
     try:

@@ -19,9 +19,11 @@ the server's last log lines: nothing partial is reported.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -67,7 +69,10 @@ class VLLMServer:
         self.log = tempfile.NamedTemporaryFile(prefix="vllm-server-", suffix=".log", delete=False)  # noqa: SIM115
         command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
                    "--host", "127.0.0.1", "--port", str(self.port), *flags]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ})
+        # a session of its own: the engine core and workers it spawns are stopped with it, even
+        # when the server itself crashed or was killed (they would live on as orphans)
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ},
+                                        start_new_session=True)
         atexit.register(self.close)  # a framework never tells its model it is done: stop with the process
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline:
@@ -89,13 +94,26 @@ class VLLMServer:
         if self.process.poll() is not None:
             raise EngineError(f"{self.model}: the vLLM server exited with code {self.process.returncode}\n{self.tail()}")
 
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+    def alive_in_group(self) -> bool:
+        """Whether any process of the server's group (server, engine core, workers) is left."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the server and everything it started: SIGTERM to the group, SIGKILL after
+        `timeout` seconds to what is left."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                self.process.poll()  # reap the server itself
+                if not self.alive_in_group():
+                    return
+                time.sleep(0.2)
 
 
 class VLLMServerEngine(PrefixCachedEngine):
