@@ -33,7 +33,9 @@ from scorers.core import (
 )
 
 SCORES_KEY = "toolprm_scores"  # state.metadata key where the pointwise solver leaves its scores
-TRUNCATED_FLAG = "toolprm_truncated"  # ... and whether the scoring engine shortened the history
+# whether the scoring engine shortened the history: in a provider's ModelOutput.metadata, and
+# where the pointwise solver leaves it in state.metadata
+TRUNCATED_KEY = "toolprm_truncated"
 
 
 def _outcomes(scores: list[SampleScore]) -> list[TrialOutcome]:
@@ -140,10 +142,10 @@ def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
             answer=answer,
             explanation=how,
             metadata={"chosen_position": result.chosen_position,
-                      **({"truncated": bool(state.metadata.get(TRUNCATED_FLAG))} if protocol == "pointwise" else {})},
+                      **({"truncated": bool(state.metadata.get(TRUNCATED_KEY))} if protocol == "pointwise" else {})},
         )
 
     return score
 
 
-__all__ = ["toolprm_scorer", "toolprm_metrics", "SCORES_KEY", "TRUNCATED_FLAG"]
+__all__ = ["toolprm_scorer", "toolprm_metrics", "SCORES_KEY", "TRUNCATED_KEY"]

@@ -21,7 +21,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
-from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_FLAG, toolprm_metrics, toolprm_scorer
+from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
 from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
@@ -38,7 +38,6 @@ VIEW_KEY = "toolprm_judge_view"
 POSITION_KEY = "toolprm_position"
 LABELS_KEY = "toolprm_labels"
 SCORE_KEY = "toolprm_score"
-TRUNCATED_KEY = "toolprm_truncated"  # ModelOutput.metadata: the engine shortened the history
 LOGPROBS_TOP_K = 20
 LL_MAX_TOKENS = 16
 
@@ -81,7 +80,7 @@ def score_candidates() -> Solver:
         state.metadata[SCORES_KEY] = scores
         # whether a scoring engine shortened the history to fit (a provider without a context
         # limit, such as the baselines, reports nothing: never shortened)
-        state.metadata[TRUNCATED_FLAG] = any(bool((o.metadata or {}).get(TRUNCATED_KEY)) for o in outputs)
+        state.metadata[TRUNCATED_KEY] = any(bool((o.metadata or {}).get(TRUNCATED_KEY)) for o in outputs)
         return state
 
     return solve

@@ -133,6 +133,8 @@ class ScoringEngine(ABC):
         self.model_path, self.kind, self.max_length = model, kind, max_length
         self.fmt = fmt or PromptFormat()
         self.stats = EngineStats()
+        # subclasses load `self.tokenizer` before this: label kinds check their labels at load
+        self.label_ids = self.label_token_ids() if kind in ("verifier", "label-token") else []
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages to prompt text with the model's own chat template (a generation prompt

@@ -35,9 +35,7 @@ class HFEngine(ScoringEngine):
         self.torch, self.device = torch, device
         self.max_model_len = int(max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048)
         super().__init__(model, kind, self.max_model_len, fmt)
-        if kind in ("verifier", "label-token"):
-            self.label_ids = self.label_token_ids()
-        elif kind == "step":
+        if kind == "step":
             self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
 
     def _score_one(self, prompt: str) -> float:

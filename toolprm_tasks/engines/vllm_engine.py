@@ -89,7 +89,7 @@ class PrefixCachedEngine(ScoringEngine):
     the prefix cache.
 
     Wave 1 holds one prompt per shared prefix (the rendered history up to the candidate),
-    wave 2 the others, which find that prefix cached. Subclasses implement `_run(prompts)`
+    wave 2 the others, which find that prefix cached. Subclasses implement `_run(token_ids)`
     (scores, and the prompt tokens the cache served); the share of wave 2's shared-prefix
     tokens served from the cache is `cache_share()`.
     """
@@ -97,9 +97,9 @@ class PrefixCachedEngine(ScoringEngine):
     shared_prefix_tokens = 0  # wave-2 requests: tokens of their history shared with wave 1
     shared_prefix_cached = 0  # ... of which the prefix cache served (block granularity)
 
-    def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
+    def _run(self, token_ids: list[list[int]]) -> tuple[list[float], int]:
+        """Scores for token-id prompts, and the prompt tokens the prefix cache served."""
         raise NotImplementedError
-
 
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]:
         first_of: dict[str, int] = {}
@@ -116,7 +116,9 @@ class PrefixCachedEngine(ScoringEngine):
         for number, wave in enumerate(waves):
             if not wave:
                 continue
-            wave_scores, cached = self._run([prompts[i] for i in wave])
+            token_ids = [self.tokenizer.encode(prompts[i], add_special_tokens=False) for i in wave]
+            self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
+            wave_scores, cached = self._run(token_ids)
             self.stats.cached_prompt_tokens += cached  # includes prefixes shared across cases (tool specs)
             if number == 1:
                 self.shared_prefix_cached += cached
@@ -158,8 +160,6 @@ class VLLMEngine(PrefixCachedEngine):
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = int(args["max_model_len"])
         super().__init__(model, kind, context_budget(kind, self.max_model_len), fmt)
-        if kind in ("verifier", "label-token"):
-            self.label_ids = self.label_token_ids()
 
     def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
         from vllm import SamplingParams
@@ -170,10 +170,10 @@ class VLLMEngine(PrefixCachedEngine):
         return ([o.outputs[0].text for o in outputs],
                 sum(int(getattr(o, "num_cached_tokens", 0) or 0) for o in outputs))
 
-    def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
+    def _run(self, token_ids: list[list[int]]) -> tuple[list[float], int]:
         from vllm import SamplingParams
 
-        inputs = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in prompts]
+        inputs = [{"prompt_token_ids": ids} for ids in token_ids]
         if self.kind == "classifier":
             outputs = self.llm.classify(inputs, use_tqdm=False)
             scores = [float(o.outputs.probs[-1]) for o in outputs]
@@ -188,7 +188,6 @@ class VLLMEngine(PrefixCachedEngine):
                 logprobs = output.outputs[0].logprobs[0]
                 good, bad = (logprobs[i].logprob for i in self.label_ids)
                 scores.append(1.0 / (1.0 + math.exp(bad - good)))  # P(good) / (P(good) + P(bad))
-        self.stats.prompt_tokens += sum(len(item["prompt_token_ids"]) for item in inputs)
         return scores, sum(int(getattr(o, "num_cached_tokens", 0) or 0) for o in outputs)
 
 

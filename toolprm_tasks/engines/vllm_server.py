@@ -136,8 +136,6 @@ class VLLMServerEngine(PrefixCachedEngine):
         self.served_model_name = served_model_name or model
         self.server = None if base_url else VLLMServer(model, server_flags(args), startup_timeout)
         self.base_url = (base_url or self.server.base_url).rstrip("/")  # type: ignore[union-attr]
-        if kind in ("verifier", "label-token"):
-            self.label_ids = self.label_token_ids()
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> bytes:
         data = None if body is None else json.dumps({"model": self.served_model_name, **body}).encode()
@@ -153,9 +151,9 @@ class VLLMServerEngine(PrefixCachedEngine):
                 self.server.check_alive()
             raise EngineError(f"{self.model_path}: the vLLM server at {self.base_url} is unreachable ({exc})") from exc
 
-    def _post(self, path: str, body: dict[str, Any], count: int) -> list[dict[str, Any]]:
-        """POST, and the response's items in request order (one per input, checked)."""
-        items = json.loads(self._request(path, body)).get("data" if path != "/v1/completions" else "choices") or []
+    def _post(self, path: str, body: dict[str, Any], count: int, key: str = "data") -> list[dict[str, Any]]:
+        """POST, and the response's items (under `key`) in request order, one per input (checked)."""
+        items = json.loads(self._request(path, body)).get(key) or []
         if len(items) != count:
             raise EngineError(f"{self.model_path}: the vLLM server returned {len(items)} results for {count} inputs")
         return sorted(items, key=lambda item: item["index"])
@@ -169,9 +167,7 @@ class VLLMServerEngine(PrefixCachedEngine):
         after = self.cache_hits()
         return int(after - before) if before is not None and after is not None else 0
 
-    def _run(self, prompts: Sequence[str]) -> tuple[list[float], int]:
-        ids = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-        self.stats.prompt_tokens += sum(len(i) for i in ids)
+    def _run(self, ids: list[list[int]]) -> tuple[list[float], int]:
         before = self.cache_hits()
         if self.kind == "classifier":
             scores = [float(d["probs"][-1]) for d in self._post("/classify", {"input": ids}, len(ids))]
@@ -191,7 +187,7 @@ class VLLMServerEngine(PrefixCachedEngine):
         for limit in sorted(set(max_tokens)):
             indices = [i for i, m in enumerate(max_tokens) if m == limit]
             body = {"prompt": [token_ids[i] for i in indices], "max_tokens": limit, "temperature": 0.0}
-            for index, choice in zip(indices, self._post("/v1/completions", body, len(indices)), strict=True):
+            for index, choice in zip(indices, self._post("/v1/completions", body, len(indices), key="choices"), strict=True):
                 texts[index] = choice["text"]
         return [texts[i] for i in range(len(token_ids))], self._cached_since(before)
 
