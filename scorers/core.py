@@ -13,7 +13,6 @@ A trial's outcome is three numbers (fractions after Inspect's epoch reduction):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.cases import ERROR_TYPE_SLUGS
+from toolprm_tasks.model_text import answer_text, json_spans, walk_objects
 
 METRICS: tuple[str, ...] = (
     "acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail",
@@ -29,21 +29,38 @@ METRICS: tuple[str, ...] = (
 
 # ----------------------------------------------------------------------------- parsing
 
-_LABEL = re.compile(r"action[\s_\-#]*([12])(?![0-9])", re.IGNORECASE)
-_ANSWER_KEYS = ("chosen action", "chosen_action", "chosenaction", "winning_action", "winning action",
-                "answer", "final answer", "final_answer", "choice", "correct action", "correct_action")
+# A label stands as a label: "Action1", "Action 1", "action_1", "Action-2", "action#2", never
+# inside an identifier ("create_transaction_2", "action_2_id", "Action12").
+_LABEL_CORE = r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
+_LABEL = re.compile(_LABEL_CORE, re.IGNORECASE)
+_ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "answer", "final answer",
+                          "choice", "correct action", "chosen", "selected action", "preferred action"})
+# a label judged negatively: "Action2 is incorrect", "action_1 does not ..."
+_NEGATION = (r"[ \t*\"'`]*(?:(?:is|are|was|seems|looks|would[ \t]+be)[ \t]+)?"
+             r"(?:not\b|n't\b|incorrect|wrong|invalid|worse|bad\b|inferior|unnecessary|fails?\b|does[ \t]+not\b|"
+             r"doesn't\b|cannot\b|can't\b)")
+_SECOND = r"(?:[ \t]*(?:or|and|/|&|,|vs\.?|versus)[ \t]*" + _LABEL_CORE + ")?"  # a cue naming both labels
 _CUE = re.compile(
-    r"(?:chosen[\s_]*action|winning[\s_]*action|final[\s_]*answer|answer|correct[\s_]*(?:one|action)\s+is|"
-    r"i\s+(?:choose|pick|select))\W{0,6}(action[\s_\-#]*[12](?![0-9]))",
+    r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
+    r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
+    r"\bi[ \t]+(?:choose|chose|pick|select|prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with))"
+    r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
+    + _SECOND,
     re.IGNORECASE,
 )
-_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
+# "Action2 is the correct one", "Action1 is better"
+_CUE_AFTER = re.compile(
+    _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|better|right|best)\b",
+    re.IGNORECASE,
+)
+_AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
+_KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
 
 @dataclass(frozen=True)
 class ParsedAnswer:
     pick: int | None  # 1, 2, or None (unparseable)
-    how: str  # which rule decided (logged per sample)
+    how: str  # which rule decided, or why nothing could (logged per sample)
 
     @property
     def first(self) -> float | None:
@@ -51,69 +68,115 @@ class ParsedAnswer:
         return None if self.pick is None else (1.0 if self.pick == 1 else 0.0)
 
 
-def _label_number(text: str) -> int | None:
-    text = text.strip().strip("\"'`*.:")
-    match = _LABEL.fullmatch(text) or (re.fullmatch(r"[12]", text) and re.match(r"([12])", text))
+def _labels_in(text: str) -> set[int]:
+    return {int(m) for m in _LABEL.findall(text)}
+
+
+def _whole_label(text: str) -> int | None:
+    """The number when the whole text is one label ("Action1", "**action_2**", "2")."""
+    text = text.strip().strip("\"'`*.:!()[] \t\n")
+    match = _LABEL.fullmatch(text) or re.fullmatch(r"([12])", text)
     return int(match.group(1)) if match else None
 
 
-def _json_objects(text: str) -> Iterable[Any]:
-    decoder = json.JSONDecoder()
-    for start in (m.start() for m in re.finditer(r"\{", text)):
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            yield value
+def _key_name(key: Any) -> str:
+    return re.sub(r"[\s_\-]+", " ", str(key)).strip().lower()
 
 
-def _from_json(text: str) -> int | None:
-    picks = []
-    for obj in _json_objects(text):
-        normalised = {re.sub(r"[\s_]+", " ", str(k)).strip().lower(): v for k, v in obj.items()}
-        for key in _ANSWER_KEYS:
-            value = normalised.get(key.replace("_", " "))
-            if isinstance(value, (str, int)) and not isinstance(value, bool):
-                number = _label_number(str(value))
-                if number is not None:
-                    picks.append(number)
-                    break
-    return picks[-1] if picks else None
+def _json_decisions(text: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
+    """Picks named by answer keys in every JSON object of the answer (nested ones included),
+    the problems found (an answer key naming both labels or none), and the decoded spans."""
+    picks: list[int] = []
+    problems: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for start, end, value in json_spans(text):
+        spans.append((start, end))
+        for obj in walk_objects(value):
+            for key, answer in obj.items():
+                if _key_name(key) not in _ANSWER_KEYS:
+                    continue
+                if isinstance(answer, bool) or not isinstance(answer, (str, int)):
+                    problems.append("answer_key_not_a_label")
+                    continue
+                whole = _whole_label(str(answer))
+                named = {whole} if whole is not None else _labels_in(str(answer))
+                if len(named) == 1:
+                    picks.append(named.pop())
+                else:
+                    problems.append("both_labels_in_answer" if named else "answer_key_without_label")
+    return picks, problems, spans
 
 
-def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
-    """Which candidate a generative judge chose.
+def _outside(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with decoded JSON spans blanked out (kept the same length)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
-    Reasoning is read only after the last `</think>`; an unclosed `<think>` is unparseable
-    (the answer was cut off). Then, in order: a JSON object with an answer key (code fences
-    allowed), an explicit cue ("chosen action: Action2", "final answer is action_1"), the
-    whole answer being one label ("Action 1", "action_2", "2"), or exactly one label named.
-    Anything else is unparseable: counted, and scored wrong.
-    """
-    if text is None:
-        return ParsedAnswer(None, "empty")
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    elif "<think>" in text:
-        return ParsedAnswer(None, "unclosed_think")
-    text = text.strip()
-    if not text:
-        return ParsedAnswer(None, "empty")
-    unfenced = "\n".join(_FENCE.findall(text)) or text
-    number = _from_json(unfenced)
-    if number is not None:
-        return ParsedAnswer(number, "json")
-    cues = _CUE.findall(text)
-    if cues:
-        return ParsedAnswer(_label_number(cues[-1]), "cue")
-    number = _label_number(unfenced)
-    if number is not None:
-        return ParsedAnswer(number, "label")
-    named = {int(m) for m in _LABEL.findall(text)}
+
+def _cue_decisions(answer: str) -> tuple[list[int], set[int], bool]:
+    """Labels stated as the choice by a cue, labels judged negatively, and whether a cue
+    named both labels ("final answer: Action1 or Action2")."""
+    picks: list[int] = []
+    both = False
+    for first, second in _CUE.findall(answer):
+        picks.append(int(first))
+        both = both or (bool(second) and second != first)
+    picks += [int(m) for m in _CUE_AFTER.findall(answer)]
+    return picks, {int(m) for m in _AGAINST.findall(answer)}, both
+
+
+def _parse(answer: str) -> ParsedAnswer:
+    whole = _whole_label(answer)
+    if whole is not None:
+        return ParsedAnswer(whole, "label")
+    json_picks, problems, spans = _json_decisions(answer)
+    cue_picks, against, cue_both = _cue_decisions(answer)
+    if cue_both or "both_labels_in_answer" in problems:
+        return ParsedAnswer(None, "both_labels_in_answer")
+    decided = set(json_picks) | set(cue_picks)
+    if len(decided) > 1 or decided & against:
+        return ParsedAnswer(None, "conflicting_answers")
+    if decided:
+        return ParsedAnswer(decided.pop(), "json" if json_picks else "cue")
+    if problems:
+        return ParsedAnswer(None, problems[0])
+    if against:  # only rejections ("Action2 is incorrect"): no choice was stated
+        return ParsedAnswer(None, "no_choice_stated")
+    # no statement at all: a label named alone in the free text (not in JSON, not as a key)
+    free_text = _KEY_USE.sub(" ", _outside(answer, spans))
+    named = _labels_in(free_text)
     if len(named) == 1:
         return ParsedAnswer(named.pop(), "single_label")
     return ParsedAnswer(None, "ambiguous" if named else "no_label")
+
+
+def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
+    """Which candidate a generative judge chose; conservative by rule (docs/protocols.md).
+
+    The answer is read after the last `</think>` (an unclosed `<think>` is unparseable). A
+    choice is stated by: the whole answer being one label ("Action 1", "action_2", "2"); an
+    answer key in any JSON object, nested ones included ("chosen action", "winning_action",
+    "answer", ...) whose value is one label; or a cue ("final answer: Action2", "I choose
+    action_1", "Action2 is the correct one") not followed by a negative judgement. Every
+    statement must agree, and none may be contradicted by a negative judgement of the same
+    label ("Action1 is wrong"): two that differ, or one naming both labels, is a parse
+    failure. Without any statement, rejections alone ("Action2 is incorrect") are a parse
+    failure, and a label named alone in the free text (not inside JSON, not as a key) is the
+    choice; naming both, or none, is a parse failure. A label never counts inside an
+    identifier (`create_transaction_2`). Parse failures are scored wrong and counted; this
+    function never raises and runs in time linear in the answer's length.
+    """
+    try:
+        answer = answer_text(text)
+        if answer is None:
+            return ParsedAnswer(None, "empty" if text is None or "<think>" not in text else "unclosed_think")
+        if not answer:
+            return ParsedAnswer(None, "empty")
+        return _parse(answer)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: a model's answer never stops a run
+        return ParsedAnswer(None, f"parser_error:{type(exc).__name__}")
 
 
 # ----------------------------------------------------------------------------- picks from scores

@@ -124,7 +124,8 @@ def _first_and_answer(state: TaskState, protocol: str, labels: tuple[str, str]) 
     scores = state.metadata.get(SCORES_KEY)
     if not scores or len(scores) != 2:
         return None, "no candidate scores"
-    return first_from_scores(scores[0], scores[1]), f"scores {scores}"
+    first = first_from_scores(scores[0], scores[1])
+    return first, f"scores {scores}" if first is not None else f"scores {scores}: not two numbers"
 
 
 @scorer(metrics=[])  # metrics are given by the task (they differ for the combined task)
@@ -132,7 +133,10 @@ def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
     """Score a trial: which candidate the judge preferred, and whether it is the chosen one."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        first, how = _first_and_answer(state, protocol, labels)
+        try:
+            first, how = _first_and_answer(state, protocol, labels)
+        except Exception as exc:  # noqa: BLE001 - a model's output never stops a run: a counted failure
+            first, how = None, f"unscorable model output ({type(exc).__name__}: {str(exc)[:200]})"
         result = outcome(state.metadata, first)
         answer = None
         if first is not None:

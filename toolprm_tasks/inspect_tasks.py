@@ -66,17 +66,17 @@ def score_candidates() -> Solver:
                                             metadata={**(base.metadata or {}), POSITION_KEY: position})],
                            config=GenerateConfig(max_tokens=1))
             for position, candidate in enumerate(candidates, start=1)))
-        scores = []
-        for output in outputs:
-            score = (output.metadata or {}).get(SCORE_KEY)
-            if not isinstance(score, (int, float)):
-                raise RuntimeError(
-                    f"model {model.name} returned no '{SCORE_KEY}' in ModelOutput.metadata: the pointwise "
-                    "protocol needs a scoring provider (toolprm-baseline/NAME, or a PRM provider). "
-                    "For a chat LLM use protocol=generative or pairwise_ll, or lm-eval's "
-                    "toolprmbench_*_pointwise tasks (log-likelihood)."
-                )
-            scores.append(float(score))
+        raw = [(output.metadata or {}).get(SCORE_KEY) for output in outputs]
+        if all(score is None for score in raw):
+            raise RuntimeError(
+                f"model {model.name} returned no '{SCORE_KEY}' in ModelOutput.metadata: the pointwise "
+                "protocol needs a scoring provider (toolprm-baseline/NAME, or a PRM provider). "
+                "For a chat LLM use protocol=generative or pairwise_ll, or lm-eval's "
+                "toolprmbench_*_pointwise tasks (log-likelihood)."
+            )
+        # a score that is not a number is the model's failure on this trial: None, counted by the
+        # scorer as unscorable, never a crash of the run
+        scores = [float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in raw]
         state.metadata[SCORES_KEY] = scores
         # whether a scoring engine shortened the history to fit (a provider without a context
         # limit, such as the baselines, reports nothing: never shortened)

@@ -9,9 +9,13 @@ are accepted: nothing from data or a model is ever evaluated.
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from toolprm_tasks.model_text import loads
+
+MAX_CALL_CHARS = 100_000  # longer "calls" (degenerate generations) are not calls
+MAX_NAME_PARTS = 8  # `a.b.c(...)`: deeper attribute chains are not tool names
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,10 @@ def _call_from_object(obj: Any) -> ToolCall | None:
         return None
     args = obj.get("parameters", obj.get("arguments", {}))
     if isinstance(args, str):
-        try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError:
+        decoded = loads(args) if args.strip() else {}
+        if decoded is None:
             return ToolCall(name, {"<unparsed arguments>": args})
+        args = decoded
     return ToolCall(name, args if isinstance(args, dict) else {"<arguments>": args})
 
 
@@ -49,10 +53,12 @@ class PythonCall:
 def parse_python_call(text: str) -> PythonCall | None:
     """Parse `f(1, x='a')` with `ast`; None unless it is one plain call with literal arguments
     (no nested calls, names, `**` unpacking or expressions other than literals)."""
+    if len(text) > MAX_CALL_CHARS:
+        return None  # no tool call of any benchmark is this long; parsing it would only cost memory
     try:
         node = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError):
-        return None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None  # the parser gives up on deep nesting with MemoryError or RecursionError
     if not isinstance(node, ast.Call):
         return None
     func = node.func
@@ -60,6 +66,8 @@ def parse_python_call(text: str) -> PythonCall | None:
     while isinstance(func, ast.Attribute):
         parts.append(func.attr)
         func = func.value
+        if len(parts) > MAX_NAME_PARTS:
+            return None
     if not isinstance(func, ast.Name):
         return None
     parts.append(func.id)
@@ -70,7 +78,7 @@ def parse_python_call(text: str) -> PythonCall | None:
             if keyword.arg is None:
                 return None
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
-    except (ValueError, SyntaxError, TypeError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None  # not a plain call with literal arguments
     return PythonCall(".".join(reversed(parts)), args, kwargs)
 
@@ -95,10 +103,9 @@ def as_tool_calls(action: Any) -> list[ToolCall] | None:
     if isinstance(action, str):
         text = action.strip()
         if text.startswith(("{", "[")):
-            try:
-                return as_tool_calls(json.loads(text))
-            except json.JSONDecodeError:
-                pass
+            decoded = loads(text)
+            if decoded is not None:
+                return as_tool_calls(decoded)
         if text.startswith("[") and text.endswith("]"):
             inner = [_call_from_python(part) for part in _split_top_level(text[1:-1])]
             if inner and all(c is not None for c in inner):
@@ -137,9 +144,8 @@ def _split_top_level(text: str) -> list[str]:
 def tool_specs(functions: Any) -> dict[str, dict[str, Any]] | None:
     """Tool name -> JSON-schema-like parameter spec, or None when the case has no usable specs."""
     if isinstance(functions, str):
-        try:
-            functions = json.loads(functions)
-        except json.JSONDecodeError:
+        functions = loads(functions)
+        if functions is None:
             return None
     if isinstance(functions, dict):
         if "name" in functions or "function" in functions:

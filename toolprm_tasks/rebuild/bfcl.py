@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,50 @@ def to_plain(value: Any, _path: frozenset[int] = frozenset()) -> Any:
     return repr(value)
 
 
+MAX_MATH_INT = 1_000  # MathAPI's int parameters (precision, decimal places): larger ones run for minutes
+MAX_RESULT_DIGITS = 4_300  # Python refuses to print a longer int: BFCL could not show such a result either
+
+
+def _bounded_arguments(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple, dict]:
+    """Refuse MathAPI calls that would run for minutes on a proposed call: an int parameter
+    (precision, decimal places) above MAX_MATH_INT, or an integer `power` whose result has more
+    than MAX_RESULT_DIGITS digits (`power(base=10, exponent=10**9)` would never finish).
+    Other classes' arguments pass unchanged."""
+    if type(getattr(method, "__self__", None)).__name__ != "MathAPI":
+        return args, kwargs
+    signature = inspect.signature(method)
+    bound = signature.bind(*args, **kwargs)  # TypeError: an error observation
+    values = bound.arguments
+    for name, value in values.items():
+        if signature.parameters[name].annotation is int and isinstance(value, int) and abs(value) > MAX_MATH_INT:
+            raise ValueError(f"{name}={value} is out of range (at most {MAX_MATH_INT} here)")
+    base, exponent = values.get("base"), values.get("exponent")
+    if method.__name__ == "power" and all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent)):
+        if exponent > 0 and abs(base) > 1 and exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
+            raise ValueError(f"the result would have more than {MAX_RESULT_DIGITS} digits")
+    return bound.args, bound.kwargs
+
+
+def _result_text(result: Any) -> str:
+    """A method's result as BFCL shows it; a result that cannot be shown (an int of more
+    digits than Python converts) raises ValueError, which the caller makes an observation."""
+    if isinstance(result, str):
+        return result
+    if isinstance(result, dict):
+        try:
+            return json.dumps(result)
+        except TypeError:
+            return str(result)
+    return str(result)
+
+
+def _exception_text(exc: Exception) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001 - an exception whose message itself cannot be rendered
+        return type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Observation:
     call: str
@@ -194,24 +239,18 @@ class Environment:
 
     def dispatch(self, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
                  label: str | None = None) -> Observation:
-        """Call a public environment method by name (the only way anything is executed)."""
+        """Call a public environment method by name (the only way anything is executed).
+        Never raises: every failure, the environment's own or ours, is an error observation."""
         label = label or name
         method = self.methods.get(name)
         if method is None:
             return Observation(label, False, f"{ERROR_PREFIX}unknown function {name!r}")
         try:
-            result = method(*args, **copy.deepcopy(kwargs or {}))
+            args, kwargs = _bounded_arguments(method, args, copy.deepcopy(kwargs or {}))
+            result = method(*args, **kwargs)
+            text = _result_text(result)
         except Exception as exc:  # the environment's own errors are observations, as in BFCL
-            return Observation(label, False, f"{ERROR_PREFIX}{exc}")
-        if isinstance(result, str):
-            text = result
-        elif isinstance(result, dict):
-            try:
-                text = json.dumps(result)
-            except (TypeError, ValueError):
-                text = str(result)
-        else:
-            text = str(result)
+            return Observation(label, False, f"{ERROR_PREFIX}{_exception_text(exc)}")
         failed = isinstance(result, dict) and "error" in result
         return Observation(label, not failed, text)
 

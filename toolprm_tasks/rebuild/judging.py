@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from toolprm_tasks.model_text import answer_text
 from toolprm_tasks.rebuild.models import ModelCaller
 from toolprm_tasks.render import render_action, render_functions, render_history
 
@@ -28,9 +29,9 @@ def judge_prompt(record: dict[str, Any]) -> str:
                                rejected=render_action(record["action_rejected"]))
 
 
-def parse_vote(text: str) -> str:
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
+def parse_vote(text: str | None) -> str:
+    """"yes", "no", or "unparsed" (an answer cut off in its reasoning, or naming both)."""
+    text = answer_text(text) or ""
     words = re.findall(r"[a-z]+", text.casefold())
     if words and words[0] in ("yes", "no"):
         return words[0]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from toolprm_tasks import model_text
 from toolprm_tasks.rebuild.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_cases import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
@@ -72,15 +72,10 @@ def annotator_prompt(run: Rollout) -> str:
                                    reference=json.dumps(run.conversation.gold, ensure_ascii=False))
 
 
-def parse_annotation(text: str) -> tuple[int, Any] | None:
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text.strip())
-    start = text.find("{")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[start:]) if start >= 0 else (None, 0)
-    except json.JSONDecodeError:
-        return None
+def parse_annotation(text: str | None) -> tuple[int, Any] | None:
+    """The annotator's (first wrong step, corrected action) from the first JSON object of its
+    answer; None when there is none (counted by the caller). Never raises."""
+    value = next((v for v in model_text.json_values(model_text.answer_text(text) or "") if isinstance(v, dict)), None)
     if not isinstance(value, dict) or not isinstance(value.get("first_wrong_step"), int):
         return None
     corrected = value.get("corrected_action")

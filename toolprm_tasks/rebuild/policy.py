@@ -4,9 +4,9 @@ actions count as the same step (same tool and same key arguments after normalisa
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from toolprm_tasks.model_text import answer_text
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.render import render_functions, render_history
@@ -25,11 +25,10 @@ def policy_prompt(history: list[dict[str, Any]], functions: Any) -> str:
     return POLICY_PROMPT.format(functions=render_functions(functions), history=render_history(history))
 
 
-def parse_action(text: str) -> Any:
-    """A model's answer as an action: one tool call `{"name", "parameters"}`, else the reply text."""
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text.strip())
+def parse_action(text: str | None) -> Any:
+    """A model's answer as an action: one tool call `{"name", "parameters"}`, else the reply
+    text (an answer cut off inside its reasoning is an empty reply). Never raises."""
+    text = answer_text(text) or ""
     calls = as_tool_calls(text)
     if calls and len(calls) == 1:
         return {"name": calls[0].name, "parameters": calls[0].arguments}

@@ -1,0 +1,163 @@
+"""The judge-answer parser is conservative by rule and hostile-input safe (issue 8).
+
+Regression cases reproduce answers that were misread before; property tests (hypothesis)
+check, over random and adversarial strings, that the parser never raises, that its JSON work
+is linear in the answer's length, that swapping the two labels swaps the pick, and that an
+answer naming both labels the same way is always a parse failure.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scorers import core
+from scorers.core import parse_pairwise_answer
+from toolprm_tasks import model_text
+
+# --------------------------------------------------------------------------- regressions
+
+
+@pytest.mark.parametrize("text, how", [
+    # a nested answer disagreeing with the top-level one (was: Action2)
+    ('{"reasoning": {"answer": "Action2"}, "chosen action": "Action1"}', "conflicting_answers"),
+    # a cue followed by a negative judgement states no choice (was: Action2)
+    ("Answer: Action2 is incorrect, so I prefer Action1.", "cue"),
+    ("Answer: Action2 is incorrect.", "no_choice_stated"),
+    ("Final answer: Action1 or Action2", "both_labels_in_answer"),
+    ("Action1 is wrong. Final answer: Action1", "conflicting_answers"),
+    # both labels as the choice (was: Action2)
+    ('{"chosen action": "Action2 or Action1"}', "both_labels_in_answer"),
+    # two answer keys that disagree (was: the first by priority)
+    ('{"answer": "Action2", "chosen action": "Action1"}', "conflicting_answers"),
+    # an example in the reasoning against the final answer (was: Action1)
+    ('I must answer like {"chosen action": "Action1"}. Final answer: Action2', "conflicting_answers"),
+    # a tool name is not a label (was: a label)
+    ("I would call create_transaction_2 here.", "no_label"),
+    ("action_2_id and Action12", "no_label"),
+    # SmolLM2-135M-Instruct on rebuilt ToolTalk: a label only as a key name (was: Action1)
+    ('{"rationale": "The user wants to change the password.", "action1": "ChangePassword", '
+     '"parameters": {"old": "x"}}', "no_label"),
+    ('{"chosen action": "neither"}', "answer_key_without_label"),
+    ('{"chosen action": true}', "answer_key_not_a_label"),
+])
+def test_answers_misread_before(text: str, how: str) -> None:
+    parsed = parse_pairwise_answer(text)
+    expected_pick = {"cue": 1}.get(how)
+    assert (parsed.pick, parsed.how) == (expected_pick, how)
+
+
+@pytest.mark.parametrize("text, pick", [
+    ('{"rationale": "Action1 calls the wrong tool", "chosen action": "Action2"}', 2),
+    ('{"rationale": "the correct action is Action2", "chosen action": "Action2"}', 2),
+    ('{"rationale": "r", "winning_action": "action_1"}', 1),
+    ('{"chosen action": 2}', 2),
+    ("Action2 is the correct one.", 2),
+    ("I choose action_1 because it passes the file name.", 1),
+    ("After comparing both, Action1 misses a parameter. The answer is Action2.", 2),
+])
+def test_clear_answers_still_parse(text: str, pick: int) -> None:
+    assert parse_pairwise_answer(text).pick == pick
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": ' + "[" * 1000,  # made json raise RecursionError and killed the whole run
+    '{"chosen action": ' + "[" * 5000 + '"Action1"' + "]" * 5000 + "}",
+    "{" * 100_000,
+    '{"a":' * 20_000 + "1" + "}" * 20_000,
+    "<think>" + "x" * 10_000,
+])
+def test_degenerate_answers_never_raise(text: str) -> None:
+    parsed = parse_pairwise_answer(text)
+    assert parsed.pick is None
+    assert not parsed.how.startswith("parser_error"), parsed.how
+
+
+def test_deep_json_is_not_decoded_but_shallow_json_after_it_is() -> None:
+    text = "[" * 100 + "]" * 100 + ' then {"chosen action": "Action2"}'
+    assert parse_pairwise_answer(text).pick == 2
+
+
+# --------------------------------------------------------------------------- properties
+
+_LABELS = ("Action1", "Action2")
+# pieces of answers models write, plus adversarial ones
+_FRAGMENTS = [
+    "Action1", "Action2", "action_1", "action_2", "Action 1", "2", "1", "{", "}", "[", "]", '"', "'", ":", ",",
+    "\n", " ", "```json\n", "```", "<think>", "</think>", '{"chosen action": "', '"}', "final answer: ",
+    "answer", "I choose ", " is the correct one", "create_transaction_2", "\\", "NaN", "is incorrect",
+    '{"rationale": "', '", "answer": "', "**", "\u00e9", "\x00",
+]
+_fragment_texts = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=8), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=300), _fragment_texts))
+def test_the_parser_never_raises_and_answers_within_its_rules(text: str) -> None:
+    parsed = parse_pairwise_answer(text)
+    assert parsed.pick in (None, 1, 2)
+    assert not parsed.how.startswith("parser_error"), (text, parsed)
+
+
+def _swap(text: str) -> str:
+    """The same answer with the two labels exchanged (every spelling of them)."""
+    return re.sub(r"(?<![A-Za-z0-9_])(action[ \t_\-#]*)([12])(?![A-Za-z0-9_])",
+                  lambda m: m.group(1) + ("2" if m.group(2) == "1" else "1"), text, flags=re.IGNORECASE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_fragment_texts)
+def test_swapping_the_labels_swaps_the_pick(text: str) -> None:
+    if re.search(r"(?<![\w.])[12](?![\w.])", text):
+        return  # a bare digit is a label only when it is the whole answer; swapping skips digits
+    parsed, swapped = parse_pairwise_answer(text), parse_pairwise_answer(_swap(text))
+    assert swapped.pick == (None if parsed.pick is None else 3 - parsed.pick), (text, parsed, swapped)
+
+
+# wrappers that state a label in one self-contained way (prefix, suffix)
+_WRAPPERS = [
+    ("", ""), ('{"chosen action": "', '"}'), ("Final answer: ", "."), ("I choose ", ""), ("**", "**"),
+    ('{"rationale": "r", "answer": "', '"}'), ('```json\n{"winning_action": "', '"}\n```'), ('{"', '": "x"}'),
+    ("The ", " tool"), ("", " is the correct one"), ("answer: ", ""), ("[", "]"), ('{"reasoning": {"answer": "', '"}}'),
+]
+_FILLER = st.text(alphabet="abc xyz.\n-!?", max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_WRAPPERS), st.sampled_from(["Action{}", "action_{}", "Action {}", "ACTION-{}"]),
+       _FILLER, _FILLER, _FILLER, st.booleans())
+def test_naming_both_labels_the_same_way_is_a_parse_failure(wrapper, spelling, before, between, after,
+                                                            two_first: bool) -> None:
+    prefix, suffix = wrapper
+    labels = [spelling.format(n) for n in ((2, 1) if two_first else (1, 2))]
+    # separated by spaces: glued to a word ("oneAction2") a label is part of an identifier
+    text = " ".join([before, prefix + labels[0] + suffix, between, prefix + labels[1] + suffix, after])
+    assert parse_pairwise_answer(text).pick is None, text
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: '{"a": ' * n,
+    lambda n: "{" * n + "}" * n,
+    lambda n: '{"x": "' + "{" * n,
+    lambda n: "[" * n + '{"chosen action": "Action1"}' + "]" * n,
+    lambda n: '{"answer": {"answer": ' * (n // 20) + '"Action1"' + "}}" * (n // 20),
+    lambda n: ('{"rationale": "' + "x" * 30 + '", ') * (n // 40),
+])
+def test_json_decoding_work_is_linear_in_the_answer_length(make, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[int] = []
+    real_loads = model_text.loads
+
+    def counting_loads(text: str):
+        decoded.append(len(text))
+        return real_loads(text)
+
+    monkeypatch.setattr(model_text, "loads", counting_loads)
+    for n in (1_000, 8_000):
+        decoded.clear()
+        text = make(n)
+        core.parse_pairwise_answer(text)
+        # every character is decoded at most once per nesting level that is decoded at all
+        assert sum(decoded) <= (model_text.MAX_JSON_DEPTH + 1) * len(text), (n, sum(decoded), len(text))

@@ -1,0 +1,91 @@
+"""Policy output in the rebuild is hostile input: it never crashes a build, first run or rerun
+from the call cache, and every failure of a proposed call is an observation (issue 8)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfcl-eval==2026.3.23 mpmath")
+
+from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
+
+from toolprm_tasks.rebuild.bfcl import Environment  # noqa: E402
+from toolprm_tasks.rebuild.build import Models, build  # noqa: E402
+from toolprm_tasks.rebuild.online import parse_annotation  # noqa: E402
+from toolprm_tasks.rebuild.policy import parse_action  # noqa: E402
+from toolprm_tasks.tool_calls import parse_python_call  # noqa: E402
+
+DEEP_UNARY = "cd(folder=" + "-" * 100_000 + "1)"  # was a bare MemoryError
+DEEP_ATTRIBUTE = "a" + ".b" * 100_000 + "()"  # was RecursionError
+DEEP_LIST = "f(x=" + "[" * 3_000 + "]" * 3_000 + ")"
+
+
+@pytest.mark.parametrize("text", [DEEP_UNARY, DEEP_ATTRIBUTE, DEEP_LIST, "f(" * 50_000, "x" * 200_000 + "()"])
+def test_degenerate_call_strings_are_not_calls(text: str) -> None:
+    assert parse_python_call(text) is None
+
+
+@pytest.mark.parametrize("text", [DEEP_UNARY, DEEP_ATTRIBUTE, '{"name": "cd", "parameters": ' + "[" * 5_000,
+                                  "<think>never closed", None])
+def test_degenerate_policy_answers_are_replies(text) -> None:
+    action = parse_action(text)
+    assert isinstance(action, str)
+
+
+@pytest.mark.parametrize("text", ['{"first_wrong_step": ' + "[" * 5_000, "[1] {\"first_wrong_step\": 0, "
+                                  "\"corrected_action\": \"Ask the user.\"}", None])
+def test_degenerate_annotations_never_raise(text) -> None:
+    parsed = parse_annotation(text)
+    assert parsed in (None, (0, "Ask the user."))
+
+
+@pytest.mark.parametrize("call, fragment", [
+    ("power(base=10, exponent=5000)", "more than 4300 digits"),  # was an uncaught ValueError
+    ("power(base=10, exponent=999999999)", "more than 4300 digits"),  # would never finish
+    ("square_root(number=2, precision=1000000000)", "out of range"),
+    ("power(base=1e300, exponent=1e300)", "Error during execution"),
+    ("add(a=1)", "Error during execution"),
+])
+def test_math_calls_that_cannot_finish_or_print_are_observations(call: str, fragment: str) -> None:
+    observation = Environment(["MathAPI"], {}).execute(call)
+    assert not observation.ok and fragment in observation.text
+
+
+def test_math_calls_keep_bfcl_semantics() -> None:
+    env = Environment(["MathAPI"], {})
+    assert json.loads(env.execute("power(base=10, exponent=3)").text) == {"result": 1000}  # an int, as BFCL
+    assert json.loads(env.execute("add(a=2, b=3)").text) == {"result": 5}
+
+
+def _policy(answer_for_prompt):
+    def outputs(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        output = ModelOutput.from_content(model="mockllm", content=answer_for_prompt(input[-1].text))
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    return get_model("mockllm/model", custom_outputs=outputs)
+
+
+def test_a_build_with_hostile_proposals_finishes_and_so_does_its_rerun(tmp_path: Path) -> None:
+    answers = [DEEP_UNARY, DEEP_ATTRIBUTE, json.dumps({"name": "power", "parameters": {"base": 10, "exponent": 5000}})]
+    calls: list[str] = []
+
+    def answer(prompt: str) -> str:
+        calls.append(prompt)
+        return answers[(len(calls) - 1) % len(answers)]
+
+    models = Models(policy=_policy(answer), sampling=("policy",))
+    first = build(["bfcl"], tmp_path, models=models, limit=3)["bfcl"]
+    made = len(calls)
+    assert made == 3
+    # the rerun answers from the call cache: the same hostile answers, again no crash
+    again = build(["bfcl"], tmp_path, models=models, limit=3)["bfcl"]
+    assert len(calls) == made
+    assert again["files"] == first["files"]
+    records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
+    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
+    # every proposal is accounted for: a case, a failed check, or equivalent to gold
+    assert len(records) + len(failures) + first["model_proposals_equivalent_to_gold"] == 3

@@ -1,0 +1,123 @@
+"""Reading text a model wrote: hostile input, read in linear time and never raising.
+
+One place for what every reader of model output needs (the judge-answer parser, the policy
+and annotator answers of the rebuild, the filtering judges' votes):
+- `answer_text`: the answer after the model's reasoning (`</think>`), or None when the
+  reasoning was never closed (the answer was cut off);
+- `json_values`: every JSON object or array written in the text, found by one linear scan of
+  brace/bracket nesting; each balanced span is decoded at most once, nesting deeper than
+  `MAX_JSON_DEPTH` is not decoded at all (Python's json recurses: a thousand `[` would raise
+  RecursionError), so a degenerate generation costs linear time and raises nothing;
+- `loads`: `json.loads` that answers None instead of raising, and refuses NaN/Infinity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+MAX_JSON_DEPTH = 32  # deeper nesting is not an answer format any prompt here asks for
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n?|\n?```\s*$")
+_OPENERS = {"{": "}", "[": "]"}
+
+
+def answer_text(text: str | None) -> str | None:
+    """The answer after the last `</think>`; None if a `<think>` was never closed or there
+    is no text. Surrounding whitespace and one wrapping code fence are removed."""
+    if text is None:
+        return None
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    elif "<think>" in text:
+        return None
+    return _FENCE.sub("", text.strip()).strip()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def loads(text: str) -> Any | None:
+    """A JSON value, or None when `text` is not standard JSON (NaN and Infinity refused) or
+    nests too deeply to decode safely."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, TypeError):
+        return None
+
+
+def _balanced_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, depth below it) of every balanced `{...}` / `[...]` span, in one pass.
+
+    Double-quoted strings (with backslash escapes) are honoured inside a span, so braces in
+    strings do not count; outside any span quotes mean nothing (free text has apostrophes).
+    A closer that does not match the innermost opener abandons the spans opened so far.
+    """
+    spans: list[tuple[int, int, int]] = []
+    stack: list[tuple[int, str, int]] = []  # (start, expected closer, deepest child depth)
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"' and stack:
+            in_string = True
+        elif char in _OPENERS:
+            stack.append((index, _OPENERS[char], 0))
+        elif char in "}]":
+            if not stack or stack[-1][1] != char:
+                stack.clear()
+                continue
+            start, _, below = stack.pop()
+            spans.append((start, index + 1, below))
+            if stack:
+                outer = stack[-1]
+                stack[-1] = (outer[0], outer[1], max(outer[2], below + 1))
+    return spans
+
+
+def json_spans(text: str) -> Iterator[tuple[int, int, Any]]:
+    """(start, end, value) of every JSON object or array in `text`, outermost first, in order
+    of appearance.
+
+    A span that decodes is yielded whole and its inner spans are not tried again (its nested
+    values are part of it); a span that does not decode is skipped and its inner spans are
+    tried. Spans nesting deeper than MAX_JSON_DEPTH are never decoded. Each character is
+    decoded at most MAX_JSON_DEPTH times: linear in the length of the text.
+    """
+    covered_until = -1
+    for start, end, below in sorted(_balanced_spans(text)):
+        if start < covered_until or below >= MAX_JSON_DEPTH:
+            continue
+        value = loads(text[start:end])
+        if value is not None:
+            covered_until = end
+            yield start, end, value
+
+
+def json_values(text: str) -> Iterator[Any]:
+    """The values of `json_spans`."""
+    for _, _, value in json_spans(text):
+        yield value
+
+
+def walk_objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every object inside a decoded JSON value (itself included), outer before inner."""
+    if depth > MAX_JSON_DEPTH:
+        return
+    if isinstance(value, dict):
+        yield value
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return
+    for child in children:
+        yield from walk_objects(child, depth + 1)
