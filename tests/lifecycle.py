@@ -1,0 +1,77 @@
+"""Helpers for the server lifecycle tests: a parent process that starts our server, and
+checks that the server's process group and port are gone."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.engines.server_launcher import group_members
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spawn_parent(entry_point: str, model: str, end: str, *flags: str,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`tests/server_parent.py` as a process of its own (see its notes for `end`)."""
+    return subprocess.Popen([sys.executable, str(REPO / "tests" / "server_parent.py"), entry_point, model, end, *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str, Any]:
+    """The parent's READY record, printed once its server has proved it is ours."""
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("READY "):
+            return json.loads(line[len("READY "):])
+    proc.kill()
+    raise AssertionError(f"the parent did not start its server (exit {proc.poll()}):\n{''.join(seen)[-4000:]}")
+
+
+def start_parent(entry_point: str, model: str, end: str, *flags: str, env: dict[str, str] | None = None,
+                 timeout: float = 120.0) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = spawn_parent(entry_point, model, end, *flags, env=env)
+    return proc, wait_ready(proc, timeout)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def gone_within(pgid: int, port: int, seconds: float) -> bool:
+    """Whether, within `seconds`, no live process of the group is left and nothing listens on
+    the port (a liveness bound, not a speed claim)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not group_members(pgid) and not port_open(port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def kill_group(pgid: int) -> None:
+    """After a failed check: leave nothing running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

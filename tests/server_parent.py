@@ -1,0 +1,55 @@
+"""A parent process that starts our server, for the lifecycle tests:
+
+    python tests/server_parent.py ENTRY_POINT MODEL END [SERVER FLAG ...]
+
+Starts `VLLMServer(MODEL, flags, entry_point=ENTRY_POINT)`, prints one line
+`READY {"pid": ..., "port": ..., "log": ...}` and then ends as END says: `wait` (until a
+signal comes), `exit` (returns normally) or `raise` (an uncaught exception); `framework`
+(wait, with a SIGTERM handler of a framework installed first: it prints FRAMEWORK and exits
+with code 3), `nohup` (wait, SIGHUP ignored first) or `thread` (wait; the server is started
+from a thread that has ended by the time READY is printed). STOP_TIMEOUT (environment):
+the server's stop_timeout (default 5 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from toolprm_tasks.engines.vllm_server import VLLMServer
+
+    entry_point, model, end, *flags = sys.argv[1:]
+    if end == "framework":
+        def framework_handler(signum: int, frame: object) -> None:
+            print("FRAMEWORK", flush=True)
+            raise SystemExit(3)
+
+        signal.signal(signal.SIGTERM, framework_handler)
+    if end == "nohup":
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    servers: list[VLLMServer] = []
+
+    def start() -> None:
+        servers.append(VLLMServer(model, flags, entry_point=entry_point, startup_timeout=600,
+                                  stop_timeout=float(os.environ.get("STOP_TIMEOUT", "5"))))
+
+    if end == "thread":
+        starter = threading.Thread(target=start)
+        starter.start()
+        starter.join()
+    else:
+        start()
+    server = servers[0]
+    print("READY " + json.dumps({"pid": server.process.pid, "port": server.port, "log": server.log_path}), flush=True)
+    if end == "raise":
+        raise RuntimeError("the run failed")
+    if end != "exit":
+        while True:
+            time.sleep(1)
