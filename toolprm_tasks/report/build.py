@@ -1,0 +1,94 @@
+"""Assemble the report: runs -> rows -> tables -> plots -> report.json/.md/.html."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.report import board, discover, plots, search_reader, writers
+from toolprm_tasks.report.compat import KNOWN_TASK_VERSIONS, TASK_VERSION
+from toolprm_tasks.report.runs import FLAGS, Run
+
+
+@dataclass
+class Options:
+    command: str = "toolprmbench report"
+    plots: bool = True
+    references: dict[str, str] = field(default_factory=dict)  # judge label or model -> Table 2 row
+    now: dt.datetime | None = None  # fixed in tests; else the current time
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist in ("toolprm-tasks", "inspect-ai", "lm-eval", "matplotlib"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def _run_entry(run: Run) -> dict[str, Any]:
+    return {"path": run.path, "framework": run.framework, "model": run.model, "backend": run.backend,
+            "protocol": run.protocol, "prompt": run.prompt, "order": run.order, "seed": run.seed,
+            "data_kind": run.data_kind, "task_version": run.task_version, "subsets": list(run.subsets),
+            "trials": run.trials, "cases": run.cases(), "avg": run.avg,
+            "subset_metrics": {s: r.metrics for s, r in run.subsets.items()},
+            "data_sha256": {s: r.sha256 for s, r in run.subsets.items()},
+            "pooled": run.pooled, "pooled_sources": run.pooled_sources, "samples_read": run.outcomes is not None,
+            "flags": sorted(run.flags), "notes": run.notes, "seconds": run.seconds, "tokens": run.tokens,
+            "started": run.started}
+
+
+def _section(kind: str, rows: list[board.Row]) -> dict[str, Any]:
+    notes = []
+    if kind == "official" and any(r.first.data_kind == "official" for r in rows):
+        notes.append("ToolSandbox's file digest is not published by the authors: it is pinned by commit only.")
+    if kind == "rebuilt":
+        notes.append("Rebuilt cases are not the paper's data: no Table 2 comparison is made.")
+    return {"title": board.KIND_TITLES[kind], "leaderboard": board.leaderboard(kind, rows),
+            "error_types": board.error_types(rows), "position_bias": board.position_bias(rows),
+            "cost": board.cost(rows), "notes": notes}
+
+
+def _plots(report: dict[str, Any], out: Path) -> list[plots.Plot]:
+    made: list[plots.Plot | None] = []
+    for kind, section in report["sections"].items():
+        title = "official data" if kind == "official" else "rebuilt data (not the paper's)"
+        style = plots.judge_styles([r["judge"] for r in section["leaderboard"]["rows"]])
+        made.append(plots.accuracy(kind, section["leaderboard"], out, title))
+        made.append(plots.error_types(kind, section["error_types"], out, title))
+        made.append(plots.position_bias(kind, section["position_bias"], out, title, style))
+        made.append(plots.accuracy_vs_consistency(kind, section["position_bias"], out, title, style))
+        made.append(plots.cost(kind, section["cost"], out, title, style))
+    made.append(plots.search_gain(report["search"]["points"], report["search"]["fits"], out))
+    return [p for p in made if p is not None]
+
+
+def build_report(paths: list[Path], out: Path | None, options: Options | None = None) -> dict[str, Any]:
+    """Read the inputs, apply the honesty rules, and (with `out`) write every file of the report."""
+    options = options or Options()
+    inputs = discover.collect(paths)
+    sections = board.build_rows(inputs.runs, options.references)
+    now = options.now or dt.datetime.now(dt.timezone.utc)
+    report: dict[str, Any] = {
+        "generated_at": now.isoformat(timespec="seconds"), "command": options.command,
+        "versions": versions(), "task_version": TASK_VERSION, "task_versions_known": list(KNOWN_TASK_VERSIONS),
+        "flags": FLAGS,
+        "inputs": {**discover.describe(inputs), "runs": [_run_entry(r) for r in inputs.runs]},
+        "sections": {kind: _section(kind, rows) for kind, rows in sections.items()},
+        "search": search_reader.search_table(inputs.search, sections.get("official", [])),
+        "plots": [],
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if options.plots:
+            report["plots"] = [{"name": p.name, "title": p.title, "caption": p.caption, "png": p.png.name,
+                                "svg": p.svg.name} for p in _plots(report, out)]
+        writers.write_json(out / "report.json", report)
+        writers.write_atomic(out / "report.md", writers.render_markdown(report))
+        writers.write_atomic(out / "report.html", writers.render_html(report, out))
+    return report

@@ -1,0 +1,91 @@
+"""`toolprmbench report PATH... --out DIR`: the command line of the report.
+
+    toolprmbench report results/ logs/ --out report/       # report.md, report.html, report.json, plots
+    toolprmbench report results/ logs/ --readme-section    # just the README's Evaluation Report section
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+_EPILOG = """PATH: lm-eval output folders or results_*.json files (samples_*.jsonl beside them are read
+when logged), Inspect logs (.eval, .json) or folders of them, in any mix. See docs/report.md."""
+
+
+def _references(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        judge, sep, row = item.partition("=")
+        if not sep or not judge.strip() or not row.strip():
+            raise SystemExit(f"toolprmbench report: --reference {item!r}: expected JUDGE=TABLE2_ROW")
+        mapping[judge.strip()] = row.strip()
+    return mapping
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as given (rebuilt from the parsed options, so in-process calls print it too)."""
+    parts = ["toolprmbench", "report", *args.paths]
+    parts += ["--out", args.out] if args.out else []
+    parts += [f"--reference={item}" for item in args.reference]
+    parts += ["--no-plots"] if args.no_plots else []
+    parts += ["--readme-section"] if args.readme_section else []
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolprm_tasks.report.build import Options, build_report
+    from toolprm_tasks.report.plots import MissingExtra
+    from toolprm_tasks.report.readme import evaluation_report, readme_section
+    from toolprm_tasks.report.runs import ReportError
+    from toolprm_tasks.report.writers import write_atomic
+
+    if args.out is None and not args.readme_section:
+        raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
+    options = Options(command=args.command_line or _command_line(args), plots=not args.no_plots,
+                      references=_references(args.reference))
+    out = Path(args.out) if args.out else None
+    try:
+        report = build_report([Path(p) for p in args.paths], out, options)
+    except (ReportError, MissingExtra) as exc:
+        print(f"toolprmbench report: {exc}", file=sys.stderr)
+        return 2
+    section = readme_section(report)
+    if out is not None:
+        write_atomic(out / "readme_section.md", section + "\n")
+        block = evaluation_report(report, commit=args.commit)
+        if block is not None:
+            import yaml
+
+            write_atomic(out / "evaluation_report.yaml", yaml.safe_dump({"evaluation_report": block},
+                                                                         sort_keys=False, allow_unicode=True))
+        print(f"report: {out / 'report.html'} ({_summary(report)})")
+    if args.readme_section:
+        print(section)
+    return 0
+
+
+def _summary(report: dict[str, Any]) -> str:
+    rows = {kind: len(s["leaderboard"]["rows"]) for kind, s in report["sections"].items()}
+    return ", ".join(f"{n} {kind} row(s)" for kind, n in rows.items()) + f", {len(report['plots'])} plot(s)"
+
+
+def register(subparsers: Any) -> None:
+    """Add `report` to the toolprmbench command line (called from cli.build_parser)."""
+    parser = subparsers.add_parser("report", help="leaderboard, tables and plots from lm-eval results and Inspect logs",
+                                   description=__doc__, epilog=_EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.add_argument("--out", help="folder for report.md, report.html, report.json and the plots")
+    parser.add_argument("--readme-section", action="store_true",
+                        help="print the README's Evaluation Report section (markdown) to stdout")
+    parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")
+    parser.add_argument("--reference", action="append", default=[], metavar="JUDGE=TABLE2_ROW",
+                        help="compare a judge with a Table 2 row of another name, e.g. 'my-grpo=ToolPRM-GRPO (Qwen3-4B)'")
+    parser.add_argument("--commit", default="unknown",
+                        help="the commit of this repository the runs used (for evaluation_report.yaml)")
+    parser.add_argument("--command-line", help=argparse.SUPPRESS)  # the command to print, when called by a script
+    parser.set_defaults(fn=run)

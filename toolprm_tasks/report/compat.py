@@ -1,0 +1,43 @@
+"""Which task versions the report can read: the project's one list, and the rule for the rest."""
+
+from __future__ import annotations
+
+import re
+
+try:  # the single version scheme of both frameworks (toolprm_tasks/versions.py)
+    from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, TASK_VERSION, TASK_VERSIONS
+except ImportError:  # a tree from before versions.py: the version lived in inspect_tasks.py
+    from toolprm_tasks.inspect_tasks import TASK_VERSION  # type: ignore[attr-defined,no-redef]
+
+    TASK_VERSIONS = {"1-A": "first release (lm-eval YAML `version: 1.0`)"}  # type: ignore[no-redef]
+    LM_EVAL_LEGACY_VERSIONS = {"1.0": "1-A"}  # type: ignore[no-redef]
+
+# every published version (the current one always: the report ships with the tasks it reads)
+KNOWN_TASK_VERSIONS: tuple[str, ...] = tuple(dict.fromkeys((*TASK_VERSIONS, TASK_VERSION)))
+# versions whose combined-task rates pooled all trials (later: unweighted means over subsets)
+POOLED_OVER_TRIALS: frozenset[str] = frozenset({"1-A"})
+_SCHEME = re.compile(r"^(\d+)-([A-Z])$")
+
+
+class VersionError(ValueError):
+    """A results file from a task version this report cannot read (the message says why)."""
+
+
+def _order(version: str) -> tuple[int, str]:
+    match = _SCHEME.match(version)
+    return (int(match.group(1)), match.group(2)) if match else (-1, "")
+
+
+def canonical_version(raw: object) -> str:
+    """The "N-X" version a results file was written by, or VersionError: a newer version is
+    refused (its metrics may mean something else), and so is anything unrecognised."""
+    text = repr(raw) if isinstance(raw, float) else ("" if raw is None else str(raw).strip())
+    text = LM_EVAL_LEGACY_VERSIONS.get(text, text)
+    if text in KNOWN_TASK_VERSIONS:
+        return text
+    known = ", ".join(KNOWN_TASK_VERSIONS)
+    if _SCHEME.match(text) and _order(text) > max(_order(v) for v in KNOWN_TASK_VERSIONS):
+        raise VersionError(f"task version {text} is newer than this toolprm-tasks understands (it knows {known}); "
+                           "upgrade toolprm-tasks to report it")
+    raise VersionError(f"unknown task version {text or '(none)'!r} (this toolprm-tasks knows {known}); "
+                       "it was not written by a released ToolPRMBench task")

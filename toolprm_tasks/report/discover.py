@@ -1,0 +1,92 @@
+"""Turn the paths a user gives into runs: files by kind, folders searched for known files.
+
+A file named on the command line must be a result the report can read, or the report stops
+with an error naming it. Inside a folder, files the frameworks write beside their results
+(lm-eval samples, Inspect's log index) are used or passed over; any other file is listed in
+the report as not read, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.report import inspect_reader, lm_eval_reader, search_reader
+from toolprm_tasks.report.runs import ForeignInput, ReportError, Run
+
+# written by the frameworks beside their results: read through the results, or not results at all
+_COMPANIONS = ("samples_*.jsonl", "logs.json", "eval-set.json", ".eval-set-id", "*.buffer", "listing.json")
+
+
+@dataclass
+class Inputs:
+    runs: list[Run] = field(default_factory=list)
+    search: list[search_reader.SearchRun] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # readable inputs with nothing to report, and why
+    not_read: list[str] = field(default_factory=list)  # other files found in folders
+
+
+def _is_inspect_json(path: Path) -> bool:
+    """Inspect's JSON log format starts with its version and eval spec."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '"version"' in head and '"eval"' in head
+
+
+def _read_inspect(path: Path, inputs: Inputs) -> None:
+    header = inspect_reader.read_header(path)
+    try:
+        if inspect_reader.is_search_log(header):
+            inputs.search.append(search_reader.read_search_log(path, header))
+        else:
+            inputs.runs.append(inspect_reader.read_log(path, header))
+    except inspect_reader.SkippedLog as exc:
+        inputs.skipped.append(str(exc))
+
+
+def _read_file(path: Path, inputs: Inputs, explicit: bool) -> None:
+    try:
+        _dispatch(path, inputs, explicit)
+    except ForeignInput as exc:
+        if explicit:
+            raise
+        inputs.not_read.append(str(exc))
+
+
+def _dispatch(path: Path, inputs: Inputs, explicit: bool) -> None:
+    if lm_eval_reader.is_results_file(path):
+        inputs.runs.extend(lm_eval_reader.read_results(path))
+    elif path.suffix == ".eval" or (path.suffix == ".json" and (explicit or _is_inspect_json(path))):
+        _read_inspect(path, inputs)
+    elif explicit:
+        raise ReportError(f"{path}: neither an lm-eval results file (results_*.json) nor an Inspect log "
+                          "(.eval, .json)")
+    elif not any(path.match(pattern) for pattern in _COMPANIONS):
+        inputs.not_read.append(str(path))
+
+
+def collect(paths: list[Path]) -> Inputs:
+    """Every run under the given files and folders (ReportError on a bad or foreign file)."""
+    inputs = Inputs()
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            for file in files:
+                _read_file(file, inputs, explicit=False)
+        elif path.is_file():
+            _read_file(path, inputs, explicit=True)
+        else:
+            raise ReportError(f"{path}: no such file or folder")
+    if not inputs.runs and not inputs.search:
+        found = "; ".join(inputs.skipped) or "no lm-eval results or Inspect logs"
+        raise ReportError(f"nothing to report in {', '.join(map(str, paths))}: {found}")
+    return inputs
+
+
+def describe(inputs: Inputs) -> dict[str, Any]:
+    return {"runs": len(inputs.runs), "search_runs": len(inputs.search), "skipped": inputs.skipped,
+            "not_read": inputs.not_read}

@@ -1,0 +1,74 @@
+"""The README's "Evaluation Report" section (inspect_evals' convention) and the register entry's
+`evaluation_report` block, both from the report's leaderboard rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolprm_tasks.report import tables
+from toolprm_tasks.report.paper import table2_row
+from toolprm_tasks.report.writers import md_table
+
+
+def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], list[list[str]]]:
+    header = ["Model", "Framework", "Protocol", "AVG (%)"]
+    if reference:
+        header += ["Reference (paper)", "Δ"]
+    header += ["Samples", "Stderr", "Time", "Flags"]
+    rows = []
+    for row in section["leaderboard"]["rows"]:
+        cells = [row["judge"], f"{row['framework']} ({row['backend']})",
+                 f"{row['protocol']}, {row['prompt']} prompt, order={row['order']}", tables.pct(row["avg"])]
+        if reference:
+            ref = table2_row(row["paper_row"])["AVG"] if row["paper_row"] else None
+            delta = tables.DASH if ref is None or row["avg"] is None else f"{100 * (row['avg'] - ref):+.1f}"
+            cells += [tables.pct(ref) + (f" ({row['paper_row']})" if ref is not None else ""), delta]
+        se = tables.DASH if row["avg_se"] is None else f"{100 * row['avg_se']:.1f}"
+        cells += [str(row["trials"]), se, tables.seconds(row["seconds"]), ", ".join(row["flags"]) or tables.DASH]
+        rows.append(cells)
+    return header, rows
+
+
+def readme_section(report: dict[str, Any]) -> str:
+    """Markdown for the README: a dated table per data kind and the command that made it."""
+    versions = report["versions"]
+    out = ["## Evaluation Report", "",
+           f"Implementation: toolprm-tasks {versions['toolprm-tasks']} (task version `{report['task_version']}`), "
+           f"inspect-ai {versions['inspect-ai']}, lm-eval {versions['lm-eval']}. Generated "
+           f"{report['generated_at'][:10]} by:", "", "```bash", report["command"], "```", "",
+           "AVG: the paper's unweighted mean of the subsets' accuracies; Samples: trials scored; Stderr: "
+           "cluster-robust standard error of AVG, in points; Time: wall clock of the run.", ""]
+    official = report["sections"].get("official")
+    out.append("### Official data (the paper's release)\n")
+    if official and official["leaderboard"]["rows"]:
+        out += [md_table(*_result_rows(official, reference=True)), ""]
+    else:
+        out += ["No official-data run was given to this report: no official-data figure is claimed.", ""]
+    rebuilt = report["sections"].get("rebuilt")
+    if rebuilt and rebuilt["leaderboard"]["rows"]:
+        out += ["### Rebuilt offline data (not the paper's data; not comparable with Table 2)\n",
+                md_table(*_result_rows(rebuilt, reference=False)), ""]
+    return "\n".join(out)
+
+
+def evaluation_report(report: dict[str, Any], commit: str) -> dict[str, Any] | None:
+    """The register entry's `evaluation_report` block (official data only: the register lists
+    the benchmark, and rebuilt cases are not it). None without official rows."""
+    official = report["sections"].get("official")
+    if not official or not official["leaderboard"]["rows"]:
+        return None
+    results = []
+    for row in official["leaderboard"]["rows"]:
+        if row["avg"] is None:
+            continue  # partial runs have no AVG to report
+        metrics = [{"key": "accuracy", "value": row["avg"]}]
+        if row["avg_se"] is not None:
+            metrics.append({"key": "stderr", "value": row["avg_se"]})
+        results.append({"model": row["model"], "provider": row["backend"], "task": "toolprmbench",
+                        "metrics": metrics, "time": tables.seconds(row["seconds"]),
+                        "framework": row["framework"], "flags": row["flags"]})
+    if not results:
+        return None
+    return {"results": results, "commit": commit, "version": report["task_version"], "command": report["command"],
+            "timestamp": report["generated_at"],
+            "notes": ["accuracy: the paper's AVG (unweighted mean of the four subsets); stderr: cluster-robust"]}
