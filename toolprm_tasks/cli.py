@@ -31,6 +31,7 @@ from toolprm_tasks.data import (
     read_records,
     sha256_file,
 )
+from toolprm_tasks.report import command as report_command
 from toolprm_tasks.trials import build_trials
 
 
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", help="also write the table as JSON to this file")
     demo.add_argument("--order", default="both", choices=("seeded", "both"))
     demo.set_defaults(fn=_cmd_demo)
+    report_command.register(sub)
     return parser
 
 
