@@ -1,7 +1,8 @@
 """The framework-free scoring core: answer parsing, picks, per-trial outcomes, metrics.
 
-Every number lm-eval and Inspect report for ToolPRMBench comes from `aggregate()`, so the two
-frameworks agree by construction for the same predictions.
+Every number lm-eval and Inspect report for ToolPRMBench is defined here once (`aggregate()`,
+`truncated_share()`); the adapters only hand over per-trial records, so the two frameworks
+report the same value under the same name for the same predictions.
 
 A trial's outcome is three numbers (fractions after Inspect's epoch reduction):
 - `first`: 1 if the judge picked the candidate shown first, 0 if the second, 0.5 for an
@@ -306,9 +307,8 @@ def consistency(outcomes: Sequence[TrialOutcome]) -> float:
     return _mean([1.0 if all(t.correct == 1.0 for t in trials) else 0.0 for trials in both])
 
 
-def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
-    """Every metric of METRICS for one set of trials (NaN where a metric has no data)."""
-    outcomes = list(outcomes)
+def _within_subset(outcomes: Sequence[TrialOutcome]) -> dict[str, float]:
+    """Every metric pooled over the given trials (one subset, or one error type's trials)."""
     correct = [o.correct for o in outcomes]
     parsed_total = sum(o.parsed for o in outcomes)
     result = {
@@ -323,9 +323,56 @@ def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
     return result
 
 
-def truncated_share(flags: Sequence[bool | None]) -> float:
-    """Share of trials whose history a scoring engine shortened to fit the model's context;
-    NaN when a backend did not say (a flag is None), never a guessed 0."""
+def subset_mean(values: Iterable[float]) -> float:
+    """The unweighted mean of the subsets' values (the paper's AVG rule); NaN when any subset
+    has no value, as lm-eval's group aggregation gives."""
+    values = list(values)
+    if not values or any(math.isnan(v) for v in values):
+        return math.nan
+    return sum(values) / len(values)
+
+
+# Across subsets (a combined task), these are the unweighted mean of the subsets' values; see
+# `aggregate` for the others. One rule for both frameworks (lm-eval's group YAMLs use
+# `weight_by_size: false` for exactly these).
+SUBSET_MEAN_METRICS: tuple[str, ...] = ("acc", "consistency", "first_rate", "parse_fail")
+
+
+def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
+    """Every metric of METRICS (NaN where a metric has no data). docs/metrics.md is this table:
+
+    - within one subset, every metric pools the subset's trials (`first_rate`: over its
+      parsed answers);
+    - over several subsets, `acc` (the paper's AVG), `consistency`, `first_rate` and
+      `parse_fail` are the unweighted mean of the subsets' values; `acc_cluster_se` is the
+      standard error of that mean (subsets are independent: sqrt(sum of squared SEs) / S);
+      `acc_<error type>` pools the trials of that type across subsets (a subset may have
+      none of a type).
+    """
+    outcomes = list(outcomes)
+    by_subset: dict[str, list[TrialOutcome]] = {}
+    for o in outcomes:
+        by_subset.setdefault(o.subset, []).append(o)
+    result = _within_subset(outcomes)
+    if len(by_subset) <= 1:
+        return result
+    per_subset = [_within_subset(trials) for trials in by_subset.values()]
+    for name in SUBSET_MEAN_METRICS:
+        result[name] = subset_mean(values[name] for values in per_subset)
+    squared = subset_mean(values["acc_cluster_se"] ** 2 for values in per_subset)
+    result["acc_cluster_se"] = math.sqrt(squared / len(per_subset))
+    return result
+
+
+def truncated_share(flags: Sequence[bool | None], subsets: Sequence[str] | None = None) -> float:
+    """Share of trials whose history a scoring engine shortened to fit the model's context
+    (over several subsets: the unweighted mean of their shares); NaN when a backend did not
+    say (a flag is None), never a guessed 0."""
     if not flags or any(flag is None for flag in flags):
         return math.nan
+    if subsets is not None and len(set(subsets)) > 1:
+        groups: dict[str, list[bool | None]] = {}
+        for flag, subset in zip(flags, subsets, strict=True):
+            groups.setdefault(subset, []).append(flag)
+        return subset_mean(truncated_share(group) for group in groups.values())
     return sum(1.0 for flag in flags if flag) / len(flags)

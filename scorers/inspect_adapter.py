@@ -22,6 +22,7 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import TaskState
 
 from scorers.core import (
+    ERROR_TYPE_SLUGS,
     TokenLogprob,
     TrialOutcome,
     aggregate,
@@ -93,18 +94,31 @@ def truncated() -> Metric:
     """Share of trials whose history the scoring engine shortened to fit the model's context."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return truncated_share([(s.score.metadata or {}).get("truncated") for s in scores])
+        return truncated_share([(s.score.metadata or {}).get("truncated") for s in scores],
+                               [str((s.sample_metadata or {}).get("subset")) for s in scores])
+
+    return compute
+
+
+@metric(name="acc_by_error_type")
+def acc_by_error_type() -> Metric:
+    """Accuracy per error type (`acc_wrong_tool`, ...), each as scorers.core defines it
+    (pooled over that type's trials, across subsets too); NaN for a type without trials."""
+
+    def compute(scores: list[SampleScore]) -> dict[str, float]:
+        values = aggregate(_outcomes(scores))
+        return {f"acc_{slug}": values[f"acc_{slug}"] for slug in ERROR_TYPE_SLUGS}
 
     return compute
 
 
 def toolprm_metrics(by_subset: bool, pointwise: bool = False) -> list[Any]:
-    metrics: list[Any] = [acc(), acc_cluster_se(), consistency(), first_rate(), parse_fail(),
-                          grouped(acc(), "error_type", all=False, name_template="acc_{group_name}")]
+    """The metrics of a task; on a combined task `acc` is the paper's AVG (scorers.core)."""
+    metrics: list[Any] = [acc(), acc_cluster_se(), consistency(), first_rate(), parse_fail(), acc_by_error_type()]
     if pointwise:
         metrics.append(truncated())
     if by_subset:
-        # the paper's AVG: the unweighted mean of the subsets' accuracies
+        # per subset (`acc_<subset>`), and `avg`: the unweighted mean of those, equal to `acc`
         metrics.append(grouped(acc(), "subset", all="groups", all_label="avg", name_template="acc_{group_name}"))
     return metrics
 

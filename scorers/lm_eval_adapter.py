@@ -24,9 +24,13 @@ from scorers.core import (
 _OUTCOME_FIELDS = tuple(TrialOutcome.__dataclass_fields__)
 
 
-def _per_metric(doc: dict[str, Any], first: float | None, **details: Any) -> dict[str, dict[str, Any]]:
-    record = {**outcome(doc, first).to_dict(), **details, "data_unpinned": bool(doc.get("data_unpinned"))}
-    return {metric: record for metric in (*METRICS, "data_unpinned")}
+def _per_metric(doc: dict[str, Any], first: float | None, truncated: bool | None = None,
+                **details: Any) -> dict[str, dict[str, Any]]:
+    """The trial's outcome record under every metric (the aggregations read what they need);
+    `truncated` is None where the model does not say whether it shortened the history."""
+    record = {**outcome(doc, first).to_dict(), **details, "data_unpinned": bool(doc.get("data_unpinned")),
+              "truncated": truncated}
+    return {metric: record for metric in (*METRICS, "data_unpinned", "truncated")}
 
 
 def process_generative(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
@@ -42,21 +46,21 @@ def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[float, bool
     return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
 
 
-def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
-    """Protocol d: each candidate's log-likelihood (or PRM score) given the history."""
+def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """Protocol d: each candidate's log-likelihood (or PRM score) given the history; a
+    scoring backend's third item says whether it shortened the history (None when absent,
+    which `truncated` reports as NaN)."""
     raw = [float(r[0]) for r in results]
     scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"], strict=True)]
-    return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
+    flags = [bool(r[2]) if len(r) > 2 else None for r in results]
+    return _per_metric(doc, first_from_scores(scores[0], scores[1]),
+                       truncated=None if None in flags else any(flags), scores=scores)
 
 
 def process_prm(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """Protocol d through a scoring backend (toolprm-hf, toolprm-vllm): as `process_pointwise`,
-    plus whether the engine shortened the history (the third item of each response; None
-    when the model gave no such item, which `truncated` reports as NaN)."""
-    flags = [bool(r[2]) if len(r) > 2 else None for r in results]
-    per_metric = process_pointwise(doc, results)
-    record = {**next(iter(per_metric.values())), "truncated": None if None in flags else any(flags)}
-    return {metric: record for metric in (*per_metric, "truncated")}
+    """Protocol d through a scoring backend (toolprm-hf, toolprm-vllm): as `process_pointwise`
+    (the `_prm` tasks set `norm: none`: the engine's score as is)."""
+    return process_pointwise(doc, results)
 
 
 def outcomes_from_items(items: Sequence[dict[str, Any]]) -> list[TrialOutcome]:

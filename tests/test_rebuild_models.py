@@ -13,7 +13,6 @@ pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfc
 
 from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
 
-from toolprm_tasks.rebuild.bfcl import load_conversations  # noqa: E402
 from toolprm_tasks.rebuild.build import Models, bfcl_points, build  # noqa: E402
 from toolprm_tasks.rebuild.policy import proposal_prompt  # noqa: E402
 
@@ -128,7 +127,3 @@ def test_interrupted_build_resumes_without_redoing_calls(tmp_path: Path) -> None
     build(["bfcl"], tmp_path / "fresh", models=Models(policy=_script(lambda p: answers[p]), sampling=("policy",)),
           limit=LIMIT)
     assert (tmp_path / "fresh" / "prmbench_rebuilt_bfcl.json").read_bytes() == first
-
-
-def test_conversations_cover_the_limit() -> None:
-    assert len(load_conversations()[:LIMIT]) == LIMIT

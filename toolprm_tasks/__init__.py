@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from .toolsandbox import toolsandbox
     from .tooltalk import tooltalk
 
-__version__ = "0.1.0"
 __all__ = ["bfcl", "gta", "toolprmbench", "toolsandbox", "tooltalk"]
 
 
 def __getattr__(name: str) -> object:
+    if name == "__version__":  # from the installed metadata (pyproject.toml), read only when asked
+        from .versions import package_version
+
+        return package_version()
     if name in __all__:
         import importlib
 

@@ -26,13 +26,13 @@ from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
+from toolprm_tasks.versions import TASK_VERSION
 
 Protocol = Literal["generative", "pairwise_ll", "pointwise"]
 Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
 Prompt = Literal["standard", "toolprm"]
 Data = Literal["official", "rebuilt"]
 
-TASK_VERSION = "1-A"
 # Message metadata our scoring providers read; real model APIs never see message metadata.
 VIEW_KEY = "toolprm_judge_view"
 POSITION_KEY = "toolprm_position"
