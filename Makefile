@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
-	# and conflicting, and nothing we use needs them (reference: sources.md)
+	# and conflicting, and nothing we use needs them (docs/rebuild.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
 	$(BIN)/python -m pip install -q "$(VLLM)" "$(TORCH)"
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec

@@ -1,4 +1,4 @@
-"""The judge-answer parser is conservative by rule and hostile-input safe (issue 8).
+"""The judge-answer parser is conservative by rule and hostile-input safe.
 
 Regression cases reproduce answers that were misread before; property tests (hypothesis)
 check, over random and adversarial strings, that the parser never raises, that its JSON work

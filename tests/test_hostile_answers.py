@@ -1,4 +1,4 @@
-"""A hostile model answer is a counted failure with its reason, never the end of a run (issue 8).
+"""A hostile model answer is a counted failure with its reason, never the end of a run.
 
 Degenerate generations (a thousand `[`, half-open `<think>`, NaN scores) go through the real
 lm-eval (`simple_evaluate` with an LM of ours) and Inspect (`eval` with mockllm) code paths;

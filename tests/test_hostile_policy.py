@@ -1,5 +1,5 @@
 """Policy output in the rebuild is hostile input: it never crashes a build, first run or rerun
-from the call cache, and every failure of a proposed call is an observation (issue 8)."""
+from the call cache, and every failure of a proposed call is an observation."""
 
 from __future__ import annotations
 
