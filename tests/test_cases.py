@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.fixture_data import RECORDS
-from toolprm_tasks.cases import RecordError, case_from_record, cases_from_records, error_type_slug
+from toolprm_tasks.cases import RecordError, case_from_record, cases_from_records, check_records, error_type_slug
 from toolprm_tasks.prompts import STANDARD_PROMPT
 from toolprm_tasks.render import render_action, render_functions, render_history
 from toolprm_tasks.trials import build_trials
@@ -78,3 +78,63 @@ def test_rendering_is_deterministic_and_faithful() -> None:
                                           action_1=render_action(case.chosen), action_2=render_action(case.rejected))
     assert text.startswith("Given the function descriptin, history")  # the paper's typos kept
     assert text.endswith('"chosen action": <"Action1" or "Action2"> }')
+
+
+# ----------------------------------------------------------------------------- hardening (issue 8)
+
+def test_an_empty_record_list_is_an_error() -> None:
+    with pytest.raises(RecordError, match=r"^x.json: no records"):
+        cases_from_records([], subset="gta", source="x.json")
+
+
+def test_every_problem_of_a_record_is_listed() -> None:
+    records = json.loads(json.dumps(RECORDS["bfcl"]()))  # records 0 and 1 share a turn object
+    records[1]["history"][0]["role"] = 3
+    del records[1]["action_chosen"]
+    records[3]["functions"] = 5
+    check = check_records(records, subset="bfcl", source="b.json")
+    assert [str(e) for e in check.errors] == [
+        "b.json: record 1: field 'history[0].role': expected a string, got int",
+        "b.json: record 1: field 'action_chosen': missing",
+        "b.json: record 3: field 'functions': expected a list, object, string or null, got int",
+    ]
+    with pytest.raises(RecordError, match=r"record 1: field 'history\[0\].role'.*2 more problems"):
+        cases_from_records(records, subset="bfcl", source="b.json")
+
+
+@pytest.mark.parametrize("chosen, rejected", [
+    ({"name": "cd", "parameters": {"folder": "a"}}, '{"name": "cd", "parameters": {"folder": "a"}}'),  # own JSON string
+    ({"name": "cd", "parameters": {"folder": "a", "x": 1}}, {"parameters": {"x": 1, "folder": "a"}, "name": "cd"}),
+    ({"name": "cd", "parameters": {"folder": "a"}}, "cd(folder='a')"),  # the same call as BFCL writes it
+    ({"name": "cd", "arguments": {"folder": "a"}}, {"name": "cd", "parameters": {"folder": "a"}}),
+    ("Sure, done.", "  Sure,  done. "),
+])
+def test_identical_chosen_and_rejected_is_flagged(chosen, rejected) -> None:
+    records = RECORDS["bfcl"]()
+    records[2]["action_chosen"], records[2]["action_rejected"] = chosen, rejected
+    check = check_records(records, subset="bfcl", source="b.json")
+    assert not check.errors
+    assert [w.index for w in check.warnings] == [2] and "identical" in str(check.warnings[0])
+
+
+def test_different_actions_are_not_flagged() -> None:
+    records = RECORDS["bfcl"]()
+    records[2]["action_chosen"] = {"name": "cd", "parameters": {"folder": "a"}}
+    records[2]["action_rejected"] = "cd(folder='b')"
+    assert check_records(records, subset="bfcl", source="b.json").warnings == []
+    # the fixture sets hold no identical, duplicate or contradictory records
+    for subset, make in RECORDS.items():
+        assert check_records(make(), subset=subset, source=subset).warnings == []
+
+
+def test_duplicate_and_contradicting_records_are_flagged() -> None:
+    records = RECORDS["tooltalk"]()
+    records.append(json.loads(json.dumps(records[1])))  # 5: the same case again
+    swapped = json.loads(json.dumps(records[3]))
+    swapped["action_chosen"], swapped["action_rejected"] = swapped["action_rejected"], swapped["action_chosen"]
+    records.append(swapped)  # 6: record 3 with the preference reversed
+    warnings = {w.index: str(w) for w in check_records(records, subset="tooltalk", source="t.json").warnings}
+    assert set(warnings) == {5, 6}
+    assert "duplicate of record 1" in warnings[5]
+    assert "record 3" in warnings[6] and "swapped" in warnings[6]
+    assert len(cases_from_records(records, subset="tooltalk", source="t.json")) == 7  # warned, never dropped

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,27 +20,64 @@ from toolprm_tasks import data
 from toolprm_tasks.cli import main as cli_main
 
 BODY = b'[{"history": [{"role": "user", "content": "hi"}], "action_chosen": "a", "action_rejected": "b"}]'
+# two valid records, and a different valid pair (a mirror that later serves another file)
+TS_BODY = json.dumps([{"history": [{"role": "user", "content": f"q{i}"}], "action_chosen": "a",
+                       "action_rejected": "b"} for i in range(2)]).encode()
+TS_OTHER = TS_BODY.replace(b'"q1"', b'"q9"')
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """A mirror with failure modes: each one a way a real mirror or proxy has misbehaved."""
+
     mode = "good"
+    body = BODY
     requests = 0
+    sent = 0  # body bytes written in the last request
+    drip_interval = 0.1
 
     def do_GET(self) -> None:  # noqa: N802
-        type(self).requests += 1
-        body = BODY
+        cls = type(self)
+        cls.requests += 1
+        cls.sent = 0
+        body = cls.body
         if self.mode == "corrupt":
-            body = BODY.replace(b'"a"', b'"x"')
-        if self.mode == "flaky" and type(self).requests == 1:
+            body = body.replace(b'"a"', b'"x"')
+        if self.mode == "flaky" and cls.requests == 1:
             self.send_error(503, "busy")
             return
+        if self.mode == "html":
+            body = b"<html>rate limited</html>"  # 25 bytes, status 200
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.mode == "interrupted":
-            self.wfile.write(body[: len(body) // 2])  # then the connection closes
-            return
-        self.wfile.write(body)
+        try:
+            if self.mode == "drip":  # a byte now and then, never finishing (no length announced)
+                self.end_headers()
+                for _ in range(int(30 / self.drip_interval)):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    cls.sent += 1
+                    time.sleep(self.drip_interval)
+                return
+            if self.mode in ("huge", "huge_declared"):  # 200 MB of zeros
+                if self.mode == "huge_declared":
+                    self.send_header("Content-Length", str(200 << 20))
+                self.end_headers()
+                block = b"0" * (1 << 16)
+                for _ in range((200 << 20) // len(block)):
+                    self.wfile.write(block)
+                    cls.sent += len(block)
+                return
+            if self.mode == "no_length_half":  # no Content-Length, the connection drops halfway
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.mode == "interrupted":
+                self.wfile.write(body[: len(body) // 2])  # then the connection closes
+                return
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client gave up: expected in the drip and huge modes
 
     def log_message(self, *args: object) -> None:
         pass
@@ -43,13 +86,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[_Handler]]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    _Handler.requests = 0
+    _Handler.requests, _Handler.body, _Handler.mode = 0, BODY, "good"
     monkeypatch.setenv("TOOLPRMBENCH_BASE_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("TOOLPRMBENCH_DATA_DIR", raising=False)
+    for name in ("TOOLPRMBENCH_DATA_DIR", "TOOLPRMBENCH_ALLOW_UNPINNED", "TOOLPRMBENCH_DOWNLOAD_DEADLINE",
+                 "TOOLPRMBENCH_MAX_DOWNLOAD_BYTES"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data, "RETRY_BACKOFF_S", 0.0)  # retries without pauses (loaders use the default)
     yield _Handler
     httpd.shutdown()
 
@@ -63,7 +109,7 @@ def test_good_download_is_cached_and_verified(server, tmp_path: Path) -> None:
     path = data.download(_pin(), backoff=0)
     assert path == tmp_path / "cache" / "prmbench_GTA.json"
     assert path.read_bytes() == BODY
-    assert [p.name for p in path.parent.iterdir()] == ["prmbench_GTA.json"]  # no partial files left
+    assert not [p.name for p in path.parent.iterdir() if "partial" in p.name]  # no partial files left
 
 
 @pytest.mark.parametrize("mode, reason", [("corrupt", "sha256"), ("interrupted", "")])
@@ -109,10 +155,12 @@ def test_a_cache_entry_that_no_longer_verifies_is_refetched(server, tmp_path: Pa
     server.mode = "good"
     monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "prmbench_GTA.json").write_bytes(b"[]")  # tampered
+    data.load_subset("gta")  # downloaded: a file this tool wrote
+    (cache / "prmbench_GTA.json").write_bytes(b"[]")  # then damaged
+    monkeypatch.setattr(data, "_LOADED", {})
     loaded = data.load_subset("gta")
     assert loaded.verified and (cache / "prmbench_GTA.json").read_bytes() == BODY
+    assert server.requests == 2
 
 
 def test_validate_reports_every_bad_record(tmp_path: Path, capsys) -> None:
@@ -145,7 +193,7 @@ def test_json_lines_training_files_are_read(tmp_path: Path) -> None:
     records = data.read_records(path)
     assert len(records) == 2 and records[0]["action_chosen"] == "a"
     path.write_text(BODY.decode()[1:-1] + "\n{broken\n", encoding="utf-8")
-    with pytest.raises(data.DataError, match=r"prmbench_bfcl_train.json: record 1: not valid JSON"):
+    with pytest.raises(data.DataError, match=r"prmbench_bfcl_train.json: record 1: line 2 column \d+: not valid JSON"):
         data.read_records(path)
 
 
@@ -166,3 +214,165 @@ def test_download_command_fills_the_cache(server, tmp_path: Path, monkeypatch, c
     assert cli_main(["download", "--subset", "gta"]) == 0
     assert (tmp_path / "cache" / "prmbench_GTA.json").read_bytes() == BODY
     assert hashlib.sha256(BODY).hexdigest() in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- hardening (issue 8)
+
+def _ts_pin(cases: int = 2) -> data.PinnedFile:
+    """A pin like ToolSandbox's: record count known, size and digest not published."""
+    return data.PinnedFile("toolsandbox", "prmbench_ToolSandbox.json", cases, None, None)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("mode, body, reason", [
+    ("html", TS_BODY, "not valid JSON"),  # a 25-byte HTML page with status 200
+    ("no_length_half", TS_BODY, "not valid JSON"),  # half a file, no Content-Length to notice it
+    ("good", b"[]", "no records"),
+    ("good", TS_BODY.replace(b"[{", b'[{"history": [{"role": "user", "content": "q7"}], "action_chosen": "a", '
+                             b'"action_rejected": "b"}, {', 1), "3 records, the release has 2"),
+    ("good", TS_BODY.replace(b'"action_chosen": "a"', b'"action_chosen": 7', 1), "record 0: field 'action_chosen'"),
+])
+def test_unpublished_digest_file_is_validated_before_caching(server, tmp_path: Path, monkeypatch, mode: str,
+                                                               body: bytes, reason: str) -> None:
+    server.mode, server.body = mode, body
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    with pytest.raises(data.DataError, match=reason):
+        data.download(data.PINNED_FILES["toolsandbox"], retries=1, backoff=0)
+    assert _files(tmp_path / "cache") == []  # nothing cached, no first-use digest recorded
+    with pytest.raises(data.DataError, match=reason):
+        data.load_subset("toolsandbox")
+    assert "prmbench_ToolSandbox.json" not in _files(tmp_path / "cache")
+
+
+def test_first_use_digest_is_recorded_and_a_later_change_refused(server, tmp_path: Path, monkeypatch) -> None:
+    server.body = TS_BODY
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    loaded = data.load_subset("toolsandbox")
+    assert (loaded.verified, loaded.unpinned, len(loaded.cases)) == (False, False, 2)  # "digest not published"
+    record = json.loads((tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json").read_text())
+    assert record["sha256"] == hashlib.sha256(TS_BODY).hexdigest() and record["records"] == 2
+    # the cached copy gets damaged and the mirror now serves another (valid) file
+    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(b"[]")
+    server.body = TS_OTHER
+    monkeypatch.setattr(data, "_LOADED", {})
+    with pytest.raises(data.DataError, match="first used") as info:
+        data.load_subset("toolsandbox")
+    assert hashlib.sha256(TS_OTHER).hexdigest() in str(info.value) and "TOOLPRMBENCH_ALLOW_UNPINNED" in str(info.value)
+    # a local copy that differs from the first-used file is refused too, unless opted in
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "prmbench_ToolSandbox.json").write_bytes(TS_OTHER)
+    monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(local))
+    with pytest.raises(data.DataError, match="first used"):
+        data.load_subset("toolsandbox")
+    monkeypatch.setenv("TOOLPRMBENCH_ALLOW_UNPINNED", "1")
+    loaded = data.load_subset("toolsandbox")
+    assert loaded.unpinned and not loaded.verified
+    # the first-use record is never moved by an opted-in copy
+    assert json.loads((tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json").read_text()) == record
+
+
+def test_same_first_use_file_refetched_after_damage(server, tmp_path: Path, monkeypatch) -> None:
+    server.body = TS_BODY
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    data.load_subset("toolsandbox")
+    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])
+    monkeypatch.setattr(data, "_LOADED", {})
+    assert len(data.load_subset("toolsandbox").cases) == 2
+    assert (tmp_path / "cache" / "prmbench_ToolSandbox.json").read_bytes() == TS_BODY
+
+
+def test_a_dripping_mirror_fails_at_the_deadline(server, tmp_path: Path, monkeypatch) -> None:
+    server.mode = "drip"
+    with pytest.raises(data.DataError, match="deadline"):
+        data.download(_pin(), retries=3, backoff=0, timeout=5, deadline=0.5)
+    assert server.sent < 1000  # it stopped reading long before the body could end
+    assert _files(tmp_path / "cache") == []
+    monkeypatch.setenv("TOOLPRMBENCH_DOWNLOAD_DEADLINE", "0.5")  # the same through the environment
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+    with pytest.raises(data.DataError, match="TOOLPRMBENCH_DOWNLOAD_DEADLINE"):
+        data.load_subset("gta")
+
+
+@pytest.mark.parametrize("mode", ["huge", "huge_declared"])
+def test_an_oversized_body_is_never_written(server, tmp_path: Path, monkeypatch, mode: str) -> None:
+    server.mode = mode
+    with pytest.raises(data.DataError, match=f"more than {len(BODY)} bytes"):
+        data.download(_pin(), retries=1, backoff=0)  # the pinned size is the limit
+    assert server.sent < 64 << 20  # far from the 200 MB: reading stopped at the limit
+    assert _files(tmp_path / "cache") == []
+    # no pinned size: a cap, from the argument or the environment
+    with pytest.raises(data.DataError, match="more than 4096 bytes"):
+        data.download(_ts_pin(), retries=1, backoff=0, max_bytes=4096)
+    monkeypatch.setenv("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "2048")
+    with pytest.raises(data.DataError, match="more than 2048 bytes"):
+        data.download(_ts_pin(), retries=1, backoff=0)
+    assert _files(tmp_path / "cache") == []
+
+
+def test_sigterm_during_a_download_leaves_no_partial_file(server, tmp_path: Path) -> None:
+    server.mode = "drip"
+    cache = tmp_path / "cache"
+    code = ("from toolprm_tasks import data\n"
+            "data.download(data.PinnedFile('gta', 'prmbench_GTA.json', 1, None, None), retries=1, timeout=30)")
+    env = {**os.environ, "TOOLPRMBENCH_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        for _ in range(400):  # until the transfer is under way (its partial file exists)
+            if cache.is_dir() and [p for p in cache.iterdir() if "partial" in p.name]:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the download never started")
+        time.sleep(0.3)  # a few bytes in
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == -signal.SIGTERM  # still ends the way SIGTERM ends a process
+    finally:
+        proc.kill()
+        proc.wait()
+    assert [p.name for p in cache.iterdir() if "partial" in p.name] == []
+
+
+def test_a_read_only_cache_is_not_a_network_error(server, tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "cache"))
+
+    # as root a chmod does not stop writes, so the refusal is what the OS would raise
+    monkeypatch.setattr(data.tempfile, "mkstemp", refuse)
+    with pytest.raises(data.DataError) as info:
+        data.download(_pin(), retries=3, backoff=0)
+    message = str(info.value)
+    assert "not writable" in message and "TOOLPRMBENCH_CACHE_DIR" in message and "Permission denied" in message
+    assert "network" not in message and server.requests == 0  # not retried, no network advice
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_cache_folder(server, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        with pytest.raises(data.DataError, match="not writable"):
+            data.download(_pin(), retries=3, backoff=0)
+        assert server.requests == 0
+    finally:
+        cache.chmod(0o755)
+
+
+def test_a_users_own_file_in_the_cache_folder_is_never_replaced(server, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    own = b'[{"my": "own notes, not the benchmark"}]'
+    (cache / "prmbench_GTA.json").write_bytes(own)
+    with pytest.raises(data.DataError, match="not written by toolprm-tasks"):
+        data.load_subset("gta")
+    assert (cache / "prmbench_GTA.json").read_bytes() == own and server.requests == 0
+    assert cli_main(["download", "--subset", "gta"]) == 2
+    assert "not written by toolprm-tasks" in capsys.readouterr().err
+    with pytest.raises(data.DataError, match="not written by toolprm-tasks"):
+        data.download(_pin(), retries=1, backoff=0)
+    assert (cache / "prmbench_GTA.json").read_bytes() == own and _files(cache) == ["prmbench_GTA.json"]

@@ -3,7 +3,7 @@
     toolprmbench download              # the four pinned test files into the cache
     toolprmbench info [--json]         # cases per subset, error type and cluster; fingerprint
     toolprmbench build --source bfcl --out DIR --seed 0   # rebuild cases from executable sources
-    toolprmbench validate DIR          # check a local copy: digests against pins, every record
+    toolprmbench validate DIR          # check a local copy: every problem of every file, and warnings
     toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
     toolprmbench demo [--data official] # baseline judges through lm-eval (default: rebuilt, offline)
 """
@@ -18,27 +18,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.cases import SUBSETS, RecordError, case_from_record
+from toolprm_tasks import jsonio
+from toolprm_tasks.cases import SUBSETS, RecordError, check_records
 from toolprm_tasks.data import (
     PINNED_COMMIT,
     PINNED_FILES,
     REBUILT_SUBSETS,
     DataError,
-    download,
+    cached,
     fingerprint,
+    first_use_path,
     load_subset,
     load_subsets,
-    read_records,
     sha256_file,
 )
+from toolprm_tasks.rebuild.bfcl import SourceError
 from toolprm_tasks.report import command as report_command
 from toolprm_tasks.trials import build_trials
 
 
+class UsageError(Exception):
+    """Arguments that cannot work together; printed as `toolprmbench: <message>`, exit code 2."""
+
+
 def _cmd_download(args: argparse.Namespace) -> int:
     for subset in args.subset:
-        path = download(PINNED_FILES[subset])
-        print(f"{subset:12s} {path}  sha256 {sha256_file(path)}")
+        loaded = cached(subset)  # fetched unless the cache already holds a verified copy
+        print(f"{subset:12s} {loaded.path}  sha256 {loaded.sha256}")
     return 0
 
 
@@ -77,8 +83,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"{_describe(fp)}  fingerprint sha256 {fp['sha256']}")
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
-        status = "verified" if file_fp["verified"] else ("UNPINNED" if file_fp["unpinned"] else "digest not published")
-        status += "" if args.data == "official" else " against its manifest"
+        if args.data != "official":
+            status = "verified against its manifest"
+        elif file_fp["verified"]:
+            status = "verified"
+        elif PINNED_FILES[subset].sha256 is None:  # ToolSandbox: checked against its first-used copy
+            status = "digest not published" + ("; UNPINNED" if file_fp["unpinned"] else "")
+        else:
+            status = "UNPINNED"
         largest = max(info["cases_per_cluster"].values(), default=0)
         print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters (largest: {largest} cases)"
               f"  [{status}: {file_fp['sha256'][:16]}]"
@@ -106,40 +118,63 @@ def _cmd_shortcuts(args: argparse.Namespace) -> int:
     return 0
 
 
-def validate_dir(directory: Path) -> list[str]:
-    """Every problem in a local copy: missing files, digest mismatches, every bad record."""
+def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
+    """Every problem and warning of one release file, read leniently so that one problem
+    does not hide the others."""
+    pin = PINNED_FILES[subset]
     problems: list[str] = []
+    digest = sha256_file(path)
+    if pin.sha256 is not None and digest != pin.sha256:
+        problems.append(f"{path}: sha256 {digest} differs from the pinned {pin.sha256}")
+    result = jsonio.inspect_records(path)
+    problems += [str(p) for p in result.problems]
+    if result.value is None:
+        return problems, []
+    check = check_records(result.value, subset=subset, source=pin.filename, skip=result.unreadable)
+    problems += [f"{path.parent}/{e}" for e in check.errors]
+    if isinstance(result.value, list) and result.value and len(result.value) != pin.cases:
+        problems.append(f"{path}: {len(result.value)} records, the release has {pin.cases}")
+    warnings = [f"{path.parent}/{w}" for w in check.warnings]
+    if pin.sha256 is None:
+        try:
+            record = json.loads(first_use_path(pin).read_text(encoding="utf-8"))
+            if isinstance(record, dict) and record.get("sha256") not in (None, digest):
+                warnings.append(f"{path}: sha256 {digest} differs from {record['sha256']}, the copy first used on "
+                                f"this machine ({first_use_path(pin)}); loading it needs TOOLPRMBENCH_ALLOW_UNPINNED=1")
+        except (OSError, ValueError):
+            pass  # no first-use record (or not one of ours): nothing to compare with
+    return problems, warnings
+
+
+def validate_dir(directory: Path) -> tuple[list[str], list[str]]:
+    """Every problem of every file in a local copy (missing files, digests, unreadable JSON,
+    every bad record and field), and warnings about suspicious records."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a folder")
+    problems: list[str] = []
+    warnings: list[str] = []
     for subset, pin in PINNED_FILES.items():
         path = directory / pin.filename
         if not path.is_file():
             problems.append(f"{path}: missing (subset {subset})")
             continue
-        digest = sha256_file(path)
-        if pin.sha256 is not None and digest != pin.sha256:
-            problems.append(f"{path}: sha256 {digest} differs from the pinned {pin.sha256}")
         try:
-            records = read_records(path)
-        except DataError as exc:
-            problems.append(str(exc))
-            continue
-        if not isinstance(records, list):
-            problems.append(f"{path}: expected a JSON list of records")
-            continue
-        for index, record in enumerate(records):
-            try:
-                case_from_record(record, subset=subset, index=index, source=pin.filename)
-            except RecordError as exc:
-                problems.append(str(exc))
-        if pin.cases and len(records) != pin.cases:
-            problems.append(f"{path}: {len(records)} records, the release has {pin.cases}")
-    return problems
+            file_problems, file_warnings = _validate_file(subset, path)
+        except OSError as exc:
+            file_problems, file_warnings = [f"{path}: cannot be read ({exc.strerror or exc})"], []
+        problems += file_problems
+        warnings += file_warnings
+    return problems, warnings
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    problems = validate_dir(Path(args.directory))
+    problems, warnings = validate_dir(Path(args.directory))
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} problem(s) in {args.directory} (pins: commit {PINNED_COMMIT[:12]})")
+    for warning in warnings:
+        print(f"warning: {warning}")
+    print(f"{len(problems)} problem(s), {len(warnings)} warning(s) in {args.directory} "
+          f"(pins: commit {PINNED_COMMIT[:12]})")
     return 1 if problems else 0
 
 
@@ -173,15 +208,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comma_list(values: Sequence[str]) -> tuple[str, ...]:
+    """`--x a,b --x c` -> (a, b, c): every value of a repeated comma-list flag, once each."""
+    items = (item.strip() for value in values for item in value.split(","))
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _check_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> None:
+    """Refuse combinations that cannot work before any work is done."""
+    unknown = [s for s in sampling if s not in ("rule", "policy", "online")]
+    if unknown:
+        raise UsageError(f"build: unknown --sampling {', '.join(unknown)}; use rule, policy, online")
+    if ("policy" in sampling or "online" in sampling) and not args.policy:
+        raise UsageError(f"build: --sampling {'policy' if 'policy' in sampling else 'online'} needs --policy MODEL "
+                         "(an Inspect model name, e.g. hf/HuggingFaceTB/SmolLM2-135M-Instruct)")
+    if "online" in sampling:
+        if not args.annotator:
+            raise UsageError("build: --sampling online needs --annotator MODEL (the model that finds the first "
+                             "wrong step)")
+        if any(source != "bfcl" for source in args.source):
+            raise UsageError("build: --sampling online needs an executable environment: use it with --source bfcl "
+                             "only")
+    if "gta" in args.source:
+        if not args.gta_dataset:
+            raise UsageError("build: --source gta needs --gta-dataset PATH (your copy of GTA's dataset.json; "
+                             "GTA is not on PyPI)")
+        if not Path(args.gta_dataset).is_file():
+            raise UsageError(f"build: --gta-dataset {args.gta_dataset}: no such file")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"build: --out {out}: exists and is not a folder")
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from toolprm_tasks.rebuild.build import Models, build
 
+    sampling = _comma_list(args.sampling or ["rule"])
+    _check_build_args(args, sampling)
     gta = Path(args.gta_dataset) if args.gta_dataset else None
-    sampling = tuple(s.strip() for s in args.sampling.split(",") if s.strip())
-    unknown = set(sampling) - {"rule", "policy", "online"}
-    if unknown:
-        raise SystemExit(f"toolprmbench build: unknown --sampling {sorted(unknown)}; use rule, policy, online")
-    judges = tuple(j.strip() for j in (args.judges or "").split(",") if j.strip())
+    judges = _comma_list(args.judges or [])
     models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling)
     manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
     for source, manifest in manifests.items():
@@ -192,42 +257,99 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Extend(argparse.Action):
+    """nargs="+" that a repeated flag extends (`--x a --x b` -> [a, b]), each value once; the
+    default is replaced, not extended (argparse's own "extend" would keep the defaults)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, None)
+        items = [] if current is None or current is self.default else list(current)
+        items += [v for v in values if v not in items]
+        setattr(namespace, self.dest, items)
+
+
+class _Once(argparse.Action):
+    """A single-valued option given twice with different values is refused, not silently
+    overridden by the last one."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, None)
+        if current is not self.default and current != values:
+            parser.error(f"{option_string} given twice ({current!r} and {values!r})")
+        setattr(namespace, self.dest, values)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (leave it out to use everything)")
+    return value
+
+
+def _folder_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder (an empty value would mean the current folder)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolprmbench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    subset_help = "subsets, repeatable (default: all four)"
     download = sub.add_parser("download", help="fetch the pinned test files into the cache")
-    download.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
+    download.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=list(SUBSETS),
+                          help=subset_help)
     download.set_defaults(fn=_cmd_download)
     info = sub.add_parser("info", help="cases per subset, error type and cluster")
-    info.add_argument("--subset", nargs="+", choices=SUBSETS, default=None)
-    info.add_argument("--data", choices=("official", "rebuilt"), default="official")
+    info.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=None,
+                      help="subsets, repeatable (default: all of the chosen data)")
+    info.add_argument("--data", choices=("official", "rebuilt"), default="official", action=_Once,
+                      help="the paper's official files or the rebuilt offline cases (default: official)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(fn=_cmd_info)
     build_cmd = sub.add_parser("build", help="rebuild cases from executable sources")
-    build_cmd.add_argument("--source", nargs="+", choices=("bfcl", "tooltalk", "gta"), required=True)
-    build_cmd.add_argument("--gta-dataset", help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
-    build_cmd.add_argument("--out", required=True)
-    build_cmd.add_argument("--seed", type=int, default=0)
-    build_cmd.add_argument("--sampling", default="rule",
-                           help="comma list of rule (error injection), policy (offline proposals), online (BFCL rollouts)")
-    build_cmd.add_argument("--policy", help="Inspect model name of the policy (policy and online sampling)")
-    build_cmd.add_argument("--annotator", help="Inspect model name that finds the first wrong step (online)")
-    build_cmd.add_argument("--judges", help="comma list of Inspect model names: the filtering panel")
-    build_cmd.add_argument("--limit", type=int, help="only the first N conversations of each source")
+    build_cmd.add_argument("--source", nargs="+", action=_Extend, choices=("bfcl", "tooltalk", "gta"), required=True,
+                           help="sources to build, repeatable (gta needs --gta-dataset)")
+    build_cmd.add_argument("--gta-dataset", action=_Once,
+                           help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
+    build_cmd.add_argument("--out", required=True, type=_folder_name, action=_Once,
+                           help="output folder (created; an existing file is refused)")
+    build_cmd.add_argument("--seed", type=int, default=0, action=_Once,
+                           help="seed of every random choice (default 0); same seed, same bytes")
+    build_cmd.add_argument("--sampling", action="append",
+                           help="comma list of rule (error injection), policy (offline proposals), online (BFCL "
+                                "rollouts); repeatable (default: rule)")
+    build_cmd.add_argument("--policy", action=_Once,
+                           help="Inspect model name of the policy (policy and online sampling)")
+    build_cmd.add_argument("--annotator", action=_Once,
+                           help="Inspect model name that finds the first wrong step (online)")
+    build_cmd.add_argument("--judges", action="append",
+                           help="comma list of Inspect model names: the filtering panel; repeatable")
+    build_cmd.add_argument("--limit", type=_positive_int, action=_Once,
+                           help="only the first N conversations of each source (N >= 1)")
     build_cmd.set_defaults(fn=_cmd_build)
     shortcuts = sub.add_parser("shortcuts", help="cases a baseline heuristic solves in both orders")
-    shortcuts.add_argument("--subset", nargs="+", choices=SUBSETS, default=list(SUBSETS))
-    shortcuts.add_argument("--judge", nargs="+", choices=("longer", "schema"), default=["longer", "schema"])
-    shortcuts.add_argument("--json", action="store_true")
+    shortcuts.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=list(SUBSETS),
+                           help=subset_help)
+    shortcuts.add_argument("--judge", nargs="+", action=_Extend, choices=("longer", "schema"),
+                           default=["longer", "schema"], help="heuristics, repeatable (default: both)")
+    shortcuts.add_argument("--json", action="store_true", help="machine-readable output")
     shortcuts.set_defaults(fn=_cmd_shortcuts)
-    validate = sub.add_parser("validate", help="check a local copy of the data folder")
-    validate.add_argument("directory")
+    validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
+    validate.add_argument("directory", help="a folder holding the four release files")
     validate.set_defaults(fn=_cmd_validate)
     demo = sub.add_parser("demo", help="baseline judges through lm-eval (default: the rebuilt offline set)")
-    demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt")
+    demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",
+                      help="the rebuilt offline cases (default) or the paper's official files")
     demo.add_argument("--output", help="also write the table as JSON to this file")
-    demo.add_argument("--order", default="both", choices=("seeded", "both"))
+    demo.add_argument("--order", default="both", choices=("seeded", "both"),
+                      help="both orders of every case (default) or one seeded order")
     demo.set_defaults(fn=_cmd_demo)
     report_command.register(sub)
     return parser
@@ -237,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (DataError, RecordError) as exc:
+    except (DataError, RecordError, jsonio.JSONFileError, SourceError, UsageError, OSError) as exc:
+        # expected failures (bad data, bad arguments, a file system refusing): one clear line
         print(f"toolprmbench: {exc}", file=sys.stderr)
         return 2
 

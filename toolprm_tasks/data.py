@@ -2,37 +2,58 @@
 
 Pins (reference: toolprmbench-paper.md): repository David-Li0406/ToolPRMBench at commit
 `PINNED_COMMIT`, folder `data/`. ToolSandbox's digest is not published: its file is pinned
-by commit only and results say it is unverified.
+by commit and record count, and the sha256 of the first copy used on this machine is
+recorded beside the cache (trust on first use); results say "digest not published".
+
+Every file is verified before it is used and every download before it is cached: its size
+and sha256 where pinned; that it is strict JSON (`jsonio`), that every record validates and
+that it has the release's number of records. See docs/data.md.
 
 Environment:
 - TOOLPRMBENCH_DATA_DIR: read a local copy instead of the cache (verified against the pins).
-- TOOLPRMBENCH_CACHE_DIR: where downloads go (default: the platform's user cache dir).
+- TOOLPRMBENCH_CACHE_DIR: where downloads go (default: the platform's user cache dir). A
+  folder named here may hold the user's own files: only files this tool wrote (listed in the
+  folder's ledger) are ever replaced.
 - TOOLPRMBENCH_ALLOW_UNPINNED=1: accept a local copy whose digest differs (recorded as unpinned).
 - TOOLPRMBENCH_BASE_URL: a mirror of the raw-file host (must serve `<base>/<file>`).
+- TOOLPRMBENCH_DOWNLOAD_DEADLINE: seconds one file's download may take, retries included.
+- TOOLPRMBENCH_MAX_DOWNLOAD_BYTES: the size cap for a file whose size is not pinned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from toolprm_tasks.cases import SUBSETS, Case, cases_from_records
+from toolprm_tasks import jsonio
+from toolprm_tasks.cases import SUBSETS, Case, RecordError, check_records
 
 logger = logging.getLogger(__name__)
 
 PINNED_REPO = "David-Li0406/ToolPRMBench"
 PINNED_COMMIT = "b43164fbb2cd2963e1906a6fe62a86e7ce05973e"
 DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/{PINNED_REPO}/{PINNED_COMMIT}/data"
+DEFAULT_DEADLINE_S = 600.0  # the largest file is 3 MB: ten minutes allows for 5 kB/s
+RETRY_BACKOFF_S = 1.0  # first pause between attempts; doubled each time
+DEFAULT_MAX_BYTES = 32 << 20  # ToolSandbox's size is unpublished; the other files are 0.4 to 3 MB
+LEDGER_NAME = ".toolprm-tasks-files.json"  # in the cache folder: the files this tool wrote there
+PARTIAL_PREFIX = ".toolprm-partial-"
+_MARK = "toolprm-tasks"  # `written_by` in the ledger and first-use records: recognisably ours
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,7 @@ class PinnedFile:
     filename: str
     cases: int
     size: int | None
-    sha256: str | None  # None: not published (pinned by commit only)
+    sha256: str | None  # None: not published (pinned by commit and record count only)
 
 
 PINNED_FILES: dict[str, PinnedFile] = {
@@ -57,6 +78,10 @@ PINNED_FILES: dict[str, PinnedFile] = {
 
 class DataError(RuntimeError):
     """The benchmark data cannot be had or does not match its pin; the message says what to do."""
+
+
+class _Untrusted(DataError):
+    """A file without a published digest that differs from the copy first used here."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +104,19 @@ class LoadedSubset:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise DataError(f"{name}={raw!r}: expected a positive number")
+    return value
 
 
 def cache_dir() -> Path:
@@ -113,132 +151,421 @@ def _offline_advice(pin: PinnedFile, url: str, reason: str) -> str:
     )
 
 
-def _download_once(url: str, target_dir: Path, timeout: float) -> Path:
-    """Stream `url` into a temporary file in `target_dir`; return its path (caller verifies)."""
-    handle, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=target_dir)
+# ----------------------------------------------------------------------------- the cache folder
+
+def _not_writable(folder: Path, exc: OSError) -> str:
+    return (f"the cache folder {folder} is not writable ({exc.strerror or exc}): set TOOLPRMBENCH_CACHE_DIR "
+            f"to a writable folder, or TOOLPRMBENCH_DATA_DIR to a folder that holds the data files")
+
+
+def _not_ours(path: Path, reason: str) -> str:
+    return (f"{path}: {reason}. This file was not written by toolprm-tasks (TOOLPRMBENCH_CACHE_DIR "
+            f"names a folder that is not the tool's own, and its ledger {LEDGER_NAME} does not list "
+            f"the file), so it is left untouched: move it away, or point TOOLPRMBENCH_CACHE_DIR at a "
+            f"folder of its own")
+
+
+def _writable_cache() -> Path:
+    folder = cache_dir()
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            expected = resp.headers.get("Content-Length")
-            written = 0
-            for block in iter(lambda: resp.read(1 << 16), b""):
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(_not_writable(folder, exc)) from None
+    if not folder.is_dir():
+        raise DataError(f"TOOLPRMBENCH_CACHE_DIR={folder} is not a folder")
+    return folder
+
+
+def _partial_file(folder: Path) -> tuple[int, Path]:
+    """A new temporary file in `folder` (renamed into place only once verified)."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=folder)
+    except OSError as exc:
+        raise DataError(_not_writable(folder, exc)) from None
+    return handle, Path(name)
+
+
+def _write_json_atomic(path: Path, value: Any) -> None:
+    handle, tmp = _partial_file(path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(value, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DataError(_not_writable(path.parent, exc)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_ours(path: Path) -> dict[str, Any] | None:
+    """A small JSON record this tool wrote (ledger, first-use record); None if absent;
+    DataError if a file of that name exists but is not ours (it is never overwritten)."""
+    if not path.exists():
+        return None
+    try:
+        value = jsonio.read_json(path)
+    except (jsonio.JSONFileError, OSError):
+        value = None
+    if not isinstance(value, dict) or value.get("written_by") != _MARK:
+        raise DataError(_not_ours(path, "not a record this tool writes"))
+    return value
+
+
+def _ledger(folder: Path) -> dict[str, str]:
+    record = _read_ours(folder / LEDGER_NAME)
+    files = (record or {}).get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _owned(path: Path) -> bool:
+    """May this tool replace `path`? In its own cache folder, yes; in a folder the user named
+    (TOOLPRMBENCH_CACHE_DIR), only a file its ledger lists."""
+    if not os.environ.get("TOOLPRMBENCH_CACHE_DIR"):
+        return True
+    try:
+        return path.name in _ledger(path.parent)
+    except DataError:
+        return False
+
+
+def _record_written(folder: Path, name: str, digest: str) -> None:
+    files = _ledger(folder)
+    _write_json_atomic(folder / LEDGER_NAME, {"written_by": _MARK, "files": {**files, name: digest}})
+
+
+def first_use_path(pin: PinnedFile) -> Path:
+    """Where the sha256 of the first copy used on this machine is kept (unpublished digests)."""
+    return cache_dir() / f"{pin.filename}.first-use.json"
+
+
+def _first_use(pin: PinnedFile) -> dict[str, Any] | None:
+    record = _read_ours(first_use_path(pin))
+    if record is not None and not isinstance(record.get("sha256"), str):
+        raise DataError(f"{first_use_path(pin)}: no sha256 in this first-use record; delete it to trust the next copy used")
+    return record
+
+
+def _record_first_use(pin: PinnedFile, digest: str, size: int, records: int, source: str) -> None:
+    path = first_use_path(pin)
+    record = {"written_by": _MARK, "file": pin.filename, "sha256": digest, "size": size, "records": records,
+              "source": source, "commit": PINNED_COMMIT,
+              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        _writable_cache()
+        _write_json_atomic(path, record)
+    except DataError as exc:  # a local copy stays usable where the cache folder is read-only
+        logger.warning("toolprm-tasks: could not record the first-use sha256 of %s: %s", pin.filename, exc)
+        return
+    logger.info("toolprm-tasks: %s has no published digest: recorded the sha256 %s of this first copy used "
+                "(%s) in %s", pin.filename, digest, source, path)
+
+
+# ----------------------------------------------------------------------------- verification
+
+def _read_cases(subset: str, path: Path, label: str, source: str) -> list[Case]:
+    """Strict JSON, every record valid, at least one record; suspicious records are logged."""
+    try:
+        records = jsonio.read_records(path, name=label)
+    except jsonio.JSONFileError as exc:
+        raise DataError(str(exc)) from None
+    except OSError as exc:
+        raise DataError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    check = check_records(records, subset=subset, source=source)
+    if check.errors:
+        first, more = check.errors[0], len(check.errors) - 1
+        suffix = f" (and {more} more problems in this file; `toolprmbench validate` lists them all)" if more else ""
+        where = str(first).removeprefix(f"{first.source}: ")  # the label names the file (path or download)
+        raise DataError(f"{label}: {where}{suffix}")
+    if check.warnings:
+        listed = "; ".join(str(w) for w in check.warnings[:3])
+        logger.warning("toolprm-tasks: %s: %d suspicious record(s), scored as they are: %s%s", label,
+                       len(check.warnings), listed, " ..." if len(check.warnings) > 3 else "")
+    return check.cases
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    digest: str
+    verified: bool
+    unpinned: bool
+    cases: list[Case]
+    first_use: bool  # no digest is published and none recorded yet: this copy may become the reference
+
+
+def _verify(pin: PinnedFile, path: Path, *, label: str, allow_unpinned: bool, downloaded: bool = False,
+            digest: str | None = None) -> _Verdict:
+    """Everything that can be verified about one copy of an official file; raises DataError.
+
+    A download (`downloaded`) must be the release: allow_unpinned then only accepts a file
+    that differs from the first-used copy of a file without a published digest.
+    """
+    digest = digest or sha256_file(path)
+    verified = pin.sha256 is not None and digest == pin.sha256
+    unpinned = False
+    if pin.sha256 is not None and not verified:
+        size = path.stat().st_size
+        if downloaded and pin.size is not None and size != pin.size:
+            raise DataError(f"{label}: size {size} bytes, expected {pin.size}")
+        if downloaded or not allow_unpinned:
+            raise DataError(
+                f"{label}: sha256 {digest} does not match the pinned {pin.sha256} "
+                f"({PINNED_REPO}@{PINNED_COMMIT[:12]}, {pin.filename}). Use the pinned file, or set "
+                f"TOOLPRMBENCH_ALLOW_UNPINNED=1 to evaluate this copy anyway (results are marked unpinned).")
+        unpinned = True
+    cases = _read_cases(pin.subset, path, label, pin.filename)
+    if not unpinned and len(cases) != pin.cases:
+        if verified or downloaded or not allow_unpinned:
+            raise DataError(f"{label}: {len(cases)} records, the release has {pin.cases}"
+                            + ("" if verified or downloaded else
+                               "; set TOOLPRMBENCH_ALLOW_UNPINNED=1 to evaluate this copy anyway (marked unpinned)"))
+        unpinned = True
+    first_use = False
+    if pin.sha256 is None and not unpinned:
+        record = _first_use(pin)
+        if record is None:
+            first_use = not allow_unpinned  # opting into unpinned data never establishes trust
+        elif record["sha256"] != digest:
+            if not allow_unpinned:
+                raise _Untrusted(
+                    f"{label}: sha256 {digest} differs from {record['sha256']}, the copy of {pin.filename} first "
+                    f"used on this machine ({record.get('recorded_at')}, from {record.get('source')}). Its digest "
+                    f"is not published, so that first copy is the reference. Set TOOLPRMBENCH_ALLOW_UNPINNED=1 to "
+                    f"evaluate this copy anyway (results are marked unpinned), or delete {first_use_path(pin)} "
+                    f"to trust the next copy used instead.")
+            unpinned = True
+    return _Verdict(digest, verified, unpinned, cases, first_use)
+
+
+# ----------------------------------------------------------------------------- downloads
+
+class _Rejected(Exception):
+    """A transfer that completed but is not the file (too big, not JSON, wrong records): retried."""
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _LocalError(Exception):
+    """Writing into the cache failed: not a network problem, never retried."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(str(exc))
+        self.error = exc
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during a download: unwinds so the partial file is removed first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _removing_partial_files_on_signals() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into an exception while downloading (main thread only), then end
+    the process the way the signal would have (or call the handler that was installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None or signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # an ignored signal stays ignored
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, prior in previous.items():
+            signal.signal(signum, prior if prior is not None else signal.SIG_DFL)
+
+    try:
+        yield
+    except _Terminated as exc:
+        restore()
+        prior = previous.get(exc.signum)
+        if callable(prior):
+            prior(exc.signum, None)
+        else:
+            signal.raise_signal(exc.signum)
+        raise DataError(f"download interrupted by signal {exc.signum}") from None
+    finally:
+        restore()
+
+
+def _stream(url: str, out: BinaryIO, *, limit: int, why: str, timeout: float, stop_at: float) -> None:
+    """Copy `url` into `out`, never more than `limit` bytes, giving up at `stop_at`."""
+    request = urllib.request.Request(url, headers={"User-Agent": "toolprm-tasks"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        declared = resp.headers.get("Content-Length")
+        expected = int(declared) if declared is not None and declared.strip().isdigit() else None
+        if expected is not None and expected > limit:
+            raise _Rejected(f"the server announces {expected} bytes: more than {limit} bytes ({why})")
+        written = 0
+        while True:
+            if time.monotonic() > stop_at:
+                raise _Deadline()
+            block = resp.read1(1 << 16)  # returns what has arrived: a dripping server cannot stall the check
+            if not block:
+                break
+            written += len(block)
+            if written > limit:
+                raise _Rejected(f"more than {limit} bytes ({why}); stopped reading")
+            try:
                 out.write(block)
-                written += len(block)
-            if expected is not None and written != int(expected):
-                raise ConnectionError(f"transfer interrupted: {written} of {expected} bytes")
-        return Path(tmp_name)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+            except OSError as exc:
+                raise _LocalError(exc) from exc
+        if expected is not None and written != expected:
+            raise ConnectionError(f"transfer interrupted: {written} of {expected} bytes")
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+    except OSError as exc:
+        raise _LocalError(exc) from exc
 
 
-def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backoff: float = 1.0) -> Path:
+def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backoff: float | None = None,
+             deadline: float | None = None, max_bytes: int | None = None) -> Path:
     """Fetch one pinned file into the cache atomically; retried on transient errors.
 
-    The file only appears under its final name after its size and digest matched, so an
-    interrupted or corrupted transfer never leaves a bad cache entry behind.
+    The file only appears under its final name after it verified (size and digest where
+    pinned, strict JSON, every record valid, the release's record count), so an interrupted,
+    oversized or wrong transfer never leaves a bad cache entry behind. `deadline` (seconds,
+    default TOOLPRMBENCH_DOWNLOAD_DEADLINE) bounds all attempts together; a stalled read adds
+    at most `timeout`. A file without a pinned size is capped at `max_bytes` (default
+    TOOLPRMBENCH_MAX_DOWNLOAD_BYTES).
     """
-    target_dir = cache_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / pin.filename
+    deadline = _env_number("TOOLPRMBENCH_DOWNLOAD_DEADLINE", DEFAULT_DEADLINE_S) if deadline is None else deadline
+    backoff = RETRY_BACKOFF_S if backoff is None else backoff
+    if pin.size is not None:
+        limit, why = pin.size, "the pinned size"
+    else:
+        limit = max_bytes or int(_env_number("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", DEFAULT_MAX_BYTES))
+        why = "TOOLPRMBENCH_MAX_DOWNLOAD_BYTES; no size is pinned"
+    folder = _writable_cache()
+    target = folder / pin.filename
+    if target.exists() and not _owned(target):
+        raise DataError(_not_ours(target, "a download would replace it"))
     url = _url(pin)
+    allow = _env_flag("TOOLPRMBENCH_ALLOW_UNPINNED")
+    started = time.monotonic()
     last_error = "unknown error"
-    for attempt in range(1, retries + 1):
-        try:
-            tmp = _download_once(url, target_dir, timeout)
-        except urllib.error.HTTPError as exc:
-            last_error = f"HTTP {exc.code} {exc.reason}"
-            if exc.code < 500 and exc.code != 429:
-                break  # 404 and friends will not get better
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-            last_error = str(getattr(exc, "reason", exc))
-        else:
+    with _removing_partial_files_on_signals():
+        for attempt in range(1, retries + 1):
+            remaining = deadline - (time.monotonic() - started)
+            if remaining <= 0:
+                break
+            handle, tmp = _partial_file(folder)
             try:
-                digest = sha256_file(tmp)
-                size = tmp.stat().st_size
-                if pin.size is not None and size != pin.size:
-                    last_error = f"size {size} bytes, expected {pin.size}"
-                elif pin.sha256 is not None and digest != pin.sha256:
-                    last_error = f"sha256 {digest}, expected {pin.sha256}"
-                else:
-                    os.replace(tmp, target)
-                    return target
+                with os.fdopen(handle, "wb") as out:
+                    _stream(url, out, limit=limit, why=why, timeout=min(timeout, remaining), stop_at=started + deadline)
+                try:
+                    verdict = _verify(pin, tmp, label="the downloaded file", allow_unpinned=allow,
+                                      downloaded=True)
+                except _Untrusted:
+                    raise
+                except (DataError, RecordError) as exc:
+                    raise _Rejected(str(exc)) from None
+                _record_written(folder, pin.filename, verdict.digest)  # before the rename: never unlisted
+                os.replace(tmp, target)
+                if verdict.first_use:
+                    _record_first_use(pin, verdict.digest, target.stat().st_size, len(verdict.cases), url)
+                return target
+            except urllib.error.HTTPError as exc:
+                last_error = f"HTTP {exc.code} {exc.reason}"
+                if exc.code < 500 and exc.code != 429:
+                    break  # 404 and friends will not get better
+            except _Deadline:
+                break
+            except _LocalError as exc:
+                raise DataError(_not_writable(folder, exc.error)) from None
+            except _Rejected as exc:
+                last_error = str(exc)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                last_error = str(getattr(exc, "reason", exc)) or type(exc).__name__
             finally:
                 tmp.unlink(missing_ok=True)
-        if attempt < retries:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            if attempt < retries:
+                time.sleep(max(0.0, min(backoff * 2 ** (attempt - 1), deadline - (time.monotonic() - started))))
+        if time.monotonic() - started >= deadline:
+            last_error = (f"no complete transfer within the {deadline:g} s deadline (TOOLPRMBENCH_DOWNLOAD_DEADLINE)"
+                          + (f"; last error: {last_error}" if last_error != "unknown error" else ""))
     raise DataError(_offline_advice(pin, url, last_error))
 
 
-def _verify(pin: PinnedFile, path: Path, *, allow_unpinned: bool) -> tuple[str, bool, bool]:
+# ----------------------------------------------------------------------------- loading
+
+def read_records(path: Path) -> Any:
+    """A release file: a JSON list (test files) or JSON Lines (training files); strict JSON."""
+    try:
+        return jsonio.read_records(path)
+    except jsonio.JSONFileError as exc:
+        raise DataError(str(exc)) from None
+
+
+_LOADED: dict[tuple[str, str], LoadedSubset] = {}
+
+
+def _load_verified(pin: PinnedFile, path: Path, *, allow_unpinned: bool) -> LoadedSubset:
     digest = sha256_file(path)
-    if pin.sha256 is None:
-        return digest, False, False
-    if digest == pin.sha256:
-        return digest, True, False
-    if allow_unpinned:
-        return digest, False, True
-    raise DataError(
-        f"{path}: sha256 {digest} does not match the pinned {pin.sha256} "
-        f"({PINNED_REPO}@{PINNED_COMMIT[:12]}, {pin.filename}). Use the pinned file, or set "
-        f"TOOLPRMBENCH_ALLOW_UNPINNED=1 to evaluate this copy anyway (results are marked unpinned)."
-    )
+    key = (str(path), digest)
+    if key not in _LOADED:
+        verdict = _verify(pin, path, label=str(path), allow_unpinned=allow_unpinned, digest=digest)
+        if verdict.first_use:
+            _record_first_use(pin, digest, path.stat().st_size, len(verdict.cases), str(path))
+        _LOADED[key] = LoadedSubset(pin.subset, path, digest, verdict.verified, verdict.unpinned, verdict.cases)
+        if verdict.unpinned:
+            logger.warning("toolprm-tasks: evaluating UNPINNED data %s (sha256 %s, pinned %s): results are "
+                           "not comparable with the official benchmark", path, digest, pin.sha256 or "not published")
+    return _LOADED[key]
 
 
-def locate(subset: str, *, fetch: bool = True) -> tuple[Path, str, bool, bool]:
-    """Find (and if needed download) a subset file; return (path, sha256, verified, unpinned)."""
+def locate(subset: str, *, fetch: bool = True) -> LoadedSubset:
+    """Find (and if needed download) a subset file, verified and validated: the local copy in
+    TOOLPRMBENCH_DATA_DIR if set, else the cache."""
     pin = PINNED_FILES[subset]
     data_dir = os.environ.get("TOOLPRMBENCH_DATA_DIR")
     if data_dir:
         path = Path(data_dir).expanduser() / pin.filename
         if not path.is_file():
             raise DataError(f"TOOLPRMBENCH_DATA_DIR={data_dir} has no {pin.filename} (subset {subset})")
-        return (path, *_verify(pin, path, allow_unpinned=_env_flag("TOOLPRMBENCH_ALLOW_UNPINNED")))
+        return _load_verified(pin, path, allow_unpinned=_env_flag("TOOLPRMBENCH_ALLOW_UNPINNED"))
+    return cached(subset, fetch=fetch)
+
+
+def cached(subset: str, *, fetch: bool = True) -> LoadedSubset:
+    """The cache's copy of a subset file (downloaded if missing or no longer verifying)."""
+    pin = PINNED_FILES[subset]
     path = cache_dir() / pin.filename
+    # the cache only ever holds verified release files; the opt-in only concerns a file
+    # without a published digest that differs from its first-used copy
+    allow = _env_flag("TOOLPRMBENCH_ALLOW_UNPINNED") and pin.sha256 is None
     if path.is_file():
-        digest, verified, _ = _verify(pin, path, allow_unpinned=True)
-        if pin.sha256 is None or verified:
-            return path, digest, verified, False
-        path.unlink()  # a cache entry that no longer verifies is refetched, never used
+        try:
+            return _load_verified(pin, path, allow_unpinned=allow)
+        except DataError as exc:
+            if not _owned(path):
+                raise DataError(_not_ours(path, f"it does not verify ({exc})")) from None
+            logger.warning("toolprm-tasks: the cached %s does not verify (%s): fetching it again", path, exc)
     if not fetch:
         raise DataError(f"{pin.filename} is not in the cache {cache_dir()}; run `toolprmbench download`")
-    path = download(pin)
-    return (path, *_verify(pin, path, allow_unpinned=False))
-
-
-def read_records(path: Path) -> Any:
-    """A release file: a JSON list (test files) or JSON Lines (training files)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if len(lines) > 1:
-            records = []
-            for number, line in enumerate(lines):
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as line_exc:
-                    raise DataError(f"{path}: record {number}: not valid JSON ({line_exc})") from None
-            return records
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-
-
-_LOADED: dict[tuple[str, str], LoadedSubset] = {}
+    download(pin)
+    return _load_verified(pin, path, allow_unpinned=allow)
 
 
 def load_subset(subset: str) -> LoadedSubset:
     """Locate, verify and validate one subset (memoised per file digest within a process)."""
     if subset not in PINNED_FILES:
         raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
-    path, digest, verified, unpinned = locate(subset)
-    key = (str(path), digest)
-    if key not in _LOADED:
-        cases = cases_from_records(read_records(path), subset=subset, source=path.name)
-        _LOADED[key] = LoadedSubset(subset, path, digest, verified, unpinned, cases)
-        if unpinned:
-            logger.warning("toolprm-tasks: evaluating UNPINNED data %s (sha256 %s, pinned %s): results are "
-                           "not comparable with the official benchmark", path, digest, PINNED_FILES[subset].sha256)
-    return _LOADED[key]
+    return locate(subset)
 
 
 def load_subsets(subsets: Iterable[str], data: str = "official") -> list[LoadedSubset]:
@@ -255,8 +582,8 @@ REBUILT_SUBSETS: tuple[str, ...] = ("bfcl", "tooltalk")
 
 
 def rebuilt_dir(seed: int = 0) -> Path:
-    """TOOLPRMBENCH_REBUILT_DIR (a `toolprmbench build` output), else a cache folder that is
-    built on first use from the installed source packages."""
+    """TOOLPRMBENCH_REBUILT_DIR (a `toolprmbench build` output, only ever read), else the
+    default cache folder that `ensure_default_rebuilt` fills from the installed sources."""
     configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
     if configured:
         return Path(configured).expanduser()
@@ -265,32 +592,56 @@ def rebuilt_dir(seed: int = 0) -> Path:
     return cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
 
 
+def _rebuilt_files(folder: Path, subset: str) -> tuple[Path, Path]:
+    return folder / f"prmbench_rebuilt_{subset}.json", folder / f"manifest_{subset}.json"
+
+
+def ensure_default_rebuilt(subset: str, seed: int = 0) -> Path:
+    """The one step that builds data on behalf of a loader: the default rebuilt folder (a cache
+    folder of this tool, never TOOLPRMBENCH_REBUILT_DIR) gets `subset` built from the installed
+    source packages if it is missing, with a log line. Returns the folder."""
+    from toolprm_tasks.rebuild.build import BUILD_VERSION
+
+    folder = cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
+    path, manifest = _rebuilt_files(folder, subset)
+    if subset in REBUILT_SUBSETS and not (path.is_file() and manifest.is_file()):
+        from toolprm_tasks.rebuild.build import build
+
+        logger.warning("toolprm-tasks: ensure_default_rebuilt: building the rebuilt %s cases into %s (seed %d; "
+                       "once, then read from there; `toolprmbench build --source %s --out DIR` does the same)",
+                       subset, folder, seed, subset)
+        build([subset], folder, seed=seed)
+    return folder
+
+
 def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
-    """The rebuilt (offline) cases of one source, verified against their manifest."""
-    folder = rebuilt_dir(seed)
-    if subset not in REBUILT_SUBSETS and not (folder / f"prmbench_rebuilt_{subset}.json").is_file():
+    """The rebuilt (offline) cases of one source, verified against their manifest. Reads
+    TOOLPRMBENCH_REBUILT_DIR if set; otherwise builds only through `ensure_default_rebuilt`."""
+    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
+    folder = Path(configured).expanduser() if configured else ensure_default_rebuilt(subset, seed)
+    path, manifest_path = _rebuilt_files(folder, subset)
+    if subset not in REBUILT_SUBSETS and not path.is_file():
         raise DataError(f"no rebuilt data for {subset!r} in {folder}: built on first use are "
                         f"{', '.join(REBUILT_SUBSETS)}; GTA needs your copy of its dataset.json "
                         "(`toolprmbench build --source gta --gta-dataset PATH --out DIR`, then "
                         "TOOLPRMBENCH_REBUILT_DIR=DIR); ToolSandbox is not supported yet")
-    path = folder / f"prmbench_rebuilt_{subset}.json"
-    manifest_path = folder / f"manifest_{subset}.json"
-    if not path.is_file() and subset in REBUILT_SUBSETS and not os.environ.get("TOOLPRMBENCH_REBUILT_DIR"):
-        from toolprm_tasks.rebuild.build import build
-
-        logger.warning("toolprm-tasks: building the rebuilt %s cases into %s (first use)", subset, folder)
-        build([subset], folder, seed=seed)
     if not path.is_file() or not manifest_path.is_file():
         raise DataError(f"{folder}: no {path.name} with its manifest; run `toolprmbench build --source {subset} "
                         f"--out {folder}`")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = jsonio.read_json(manifest_path)
+    except jsonio.JSONFileError as exc:
+        raise DataError(f"{exc}; rebuild it") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    expected = files.get(path.name) if isinstance(files, dict) else None
     digest = sha256_file(path)
-    expected = manifest.get("files", {}).get(path.name)
     if digest != expected:
         raise DataError(f"{path}: sha256 {digest} does not match its manifest ({expected}); rebuild it")
     key = (str(path), digest)
     if key not in _LOADED:
-        cases = cases_from_records(read_records(path), subset=subset, source=path.name)
+        cases = _read_cases(subset, path, str(path), path.name)
+        if isinstance(manifest.get("cases"), int) and manifest["cases"] != len(cases):
+            raise DataError(f"{path}: {len(cases)} records, its manifest says {manifest['cases']}; rebuild it")
         _LOADED[key] = LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
     return _LOADED[key]
 
