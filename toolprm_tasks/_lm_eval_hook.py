@@ -22,12 +22,6 @@ from typing import Any
 
 DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 
-# lm-eval model name -> "module:attribute", materialised by lm-eval's registry on first use.
-LM_EVAL_MODELS = {
-    "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
-    "toolprm-hf": "toolprm_tasks.lm_eval_prm:HFPRMLM",
-    "toolprm-vllm": "toolprm_tasks.lm_eval_prm:VLLMPRMLM",
-}
 
 
 def _with_our_tasks(include_path: Any) -> Any:
@@ -62,6 +56,8 @@ def _patch_task_manager(module: Any) -> None:
 
 def _register_models(module: Any) -> None:
     from lm_eval.api.registry import model_registry
+
+    from toolprm_tasks.names import LM_EVAL_MODELS  # "module:class", materialised on first use
 
     for name, target in LM_EVAL_MODELS.items():
         if name not in model_registry:

@@ -14,7 +14,7 @@ import asyncio
 import importlib.metadata
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from inspect_ai import Task
 from inspect_ai.dataset import MemoryDataset, Sample
@@ -22,16 +22,15 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
+from toolprm_tasks import names
 from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.versions import TASK_VERSION
 
-Protocol = Literal["generative", "pairwise_ll", "pointwise"]
-Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
-Prompt = Literal["standard", "toolprm"]
-Data = Literal["official", "rebuilt"]
+# the parameter types of the task files (names.py is their one source)
+Protocol, Order, Prompt, Data = names.Protocol, names.Order, names.PromptName, names.DataKind
 
 # Message metadata our scoring providers read; real model APIs never see message metadata.
 VIEW_KEY = "toolprm_judge_view"
@@ -113,8 +112,7 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
                       data: str = "official") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    names.check_choice("protocol", protocol, PROTOCOLS)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
     loaded = load_subsets(subsets, data=data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.names import check_choice
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
@@ -47,10 +48,8 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split."""
     import datasets
 
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("norm", norm, NORMS)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     pairwise_prompt(prompt)  # validates the name
     (loaded,) = load_subsets([subset], data=data)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from toolprm_tasks.names import PROMPT_NAMES, check_choice
+
 # Paper, appendix B: standard evaluation prompt (name: "standard").
 STANDARD_PROMPT = (
     "Given the function descriptin, history, and the following two actions, which action is "
@@ -56,7 +58,4 @@ PAIRWISE_PROMPTS: dict[str, PairwisePrompt] = {
 
 
 def pairwise_prompt(name: str) -> PairwisePrompt:
-    try:
-        return PAIRWISE_PROMPTS[name]
-    except KeyError:
-        raise ValueError(f"unknown prompt {name!r}; expected one of {', '.join(PAIRWISE_PROMPTS)}") from None
+    return PAIRWISE_PROMPTS[check_choice("prompt", name, PROMPT_NAMES)]

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.cases import Case
+from toolprm_tasks.names import DEFAULT_PROMPT, ORDERS, PROTOCOLS, check_choice
 from toolprm_tasks.prompts import POINTWISE_PROMPT, pairwise_prompt
 from toolprm_tasks.render import render_action, render_functions, render_history
 
-ORDERS: tuple[str, ...] = ("seeded", "both", "chosen_first", "chosen_second")
-PROTOCOLS: tuple[str, ...] = ("generative", "pairwise_ll", "pointwise")
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_SEED", "ORDERS", "PROTOCOLS", "JudgeView", "Trial", "build_trials", "seeded_key"]
+
 DEFAULT_SEED = 0
-DEFAULT_PROMPT = {"generative": "standard", "pairwise_ll": "toolprm", "pointwise": "standard"}
 
 
 def seeded_key(seed: int, text: str) -> str:
@@ -101,8 +101,7 @@ def _chosen_first_ids(case_ids: Sequence[str], seed: int) -> set[str]:
 def build_trials(cases: Iterable[Case], *, order: str = "seeded", seed: int = DEFAULT_SEED) -> list[Trial]:
     """Expand cases into trials; balance of `seeded` is per subset."""
     cases = list(cases)
-    if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
+    check_choice("order", order, ORDERS)
     if order == "chosen_first":
         return [Trial(c, 1, order) for c in cases]
     if order == "chosen_second":

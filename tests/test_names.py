@@ -1,0 +1,47 @@
+"""One source for every name: the files that must repeat a name (pyproject entry points, task
+YAMLs) agree with toolprm_tasks/names.py and toolprm_tasks/versions.py."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from toolprm_tasks import names
+from toolprm_tasks.prompts import PAIRWISE_PROMPTS
+from toolprm_tasks.versions import TASK_VERSION, TASK_VERSIONS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads lm-eval YAMLs without resolving `!function` tags."""
+
+
+_Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+
+
+def test_entry_points_are_the_names_table() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["entry-points"]["lm_eval.models"] == names.LM_EVAL_MODELS
+
+
+def test_every_task_yaml_carries_the_one_task_version() -> None:
+    versions = {}
+    for path in sorted((REPO / "task_yaml").iterdir()):
+        if path.name.endswith("yaml") and "metadata" in (config := _yaml(path)):
+            versions[path.name] = config["metadata"]["version"]
+    assert "_template_metrics_yaml" in versions and "toolprmbench.yaml" in versions
+    assert set(versions.values()) == {TASK_VERSION}, versions
+    assert TASK_VERSION == list(TASK_VERSIONS)[-1]  # the newest published version
+
+
+def test_prompt_names_are_the_prompts() -> None:
+    assert tuple(PAIRWISE_PROMPTS) == names.PROMPT_NAMES
+    assert set(names.DEFAULT_PROMPT) == set(names.PROTOCOLS)
+    assert set(names.DEFAULT_PROMPT.values()) <= set(names.PROMPT_NAMES)

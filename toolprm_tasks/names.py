@@ -1,0 +1,48 @@
+"""Every name a user types, defined once: protocols, candidate orders, prompts, data kinds,
+engine kinds and our model names (lm-eval models, Inspect providers).
+
+Standard library only: the lm-eval start-up hook reads `LM_EVAL_MODELS` at interpreter start.
+The typing `Literal`s are the source (Inspect validates `-T` values against them); the tuples
+are derived from them. pyproject.toml's entry points are checked against `LM_EVAL_MODELS` and
+`INSPECT_PROVIDERS` by tests/test_names.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Protocol = Literal["generative", "pairwise_ll", "pointwise"]
+Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
+PromptName = Literal["standard", "toolprm"]
+DataKind = Literal["official", "rebuilt"]
+Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
+
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
+ORDERS: tuple[str, ...] = get_args(Order)
+PROMPT_NAMES: tuple[str, ...] = get_args(PromptName)
+DATA_KINDS: tuple[str, ...] = get_args(DataKind)
+KINDS: tuple[str, ...] = get_args(Kind)
+SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
+
+# the prompt each protocol uses unless told otherwise (pairwise likelihood needs a bare label)
+DEFAULT_PROMPT: dict[str, str] = {"generative": "standard", "pairwise_ll": "toolprm", "pointwise": "standard"}
+
+# lm-eval model name -> "module:class" (the hook registers these lazily; pyproject declares them)
+LM_EVAL_MODELS: dict[str, str] = {
+    "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
+    "toolprm-hf": "toolprm_tasks.lm_eval_prm:HFPRMLM",
+    "toolprm-vllm": "toolprm_tasks.lm_eval_prm:VLLMPRMLM",
+}
+# Inspect provider name -> "module:class" (the registry module builds a @modelapi for each)
+INSPECT_PROVIDERS: dict[str, str] = {
+    "toolprm-baseline": "toolprm_tasks.inspect_baseline:BaselineJudgeAPI",
+    "toolprm-hf": "toolprm_tasks.inspect_prm:HFPRMAPI",
+    "toolprm-vllm": "toolprm_tasks.inspect_prm:VLLMPRMAPI",
+}
+
+
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`, else a ValueError naming them all."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+    return value
