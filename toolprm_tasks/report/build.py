@@ -64,7 +64,8 @@ def _plots(report: dict[str, Any], out: Path) -> list[plots.Plot]:
         made.append(plots.position_bias(kind, section["position_bias"], out, title, style))
         made.append(plots.accuracy_vs_consistency(kind, section["position_bias"], out, title, style))
         made.append(plots.cost(kind, section["cost"], out, title, style))
-    made.append(plots.search_gain(report["search"]["points"], report["search"]["fits"], out))
+    for kind in ("official", "rebuilt"):
+        made.append(plots.search_gain(kind, report["search"], out))
     return [p for p in made if p is not None]
 
 
@@ -80,7 +81,7 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
         "flags": FLAGS,
         "inputs": {**discover.describe(inputs), "runs": [_run_entry(r) for r in inputs.runs]},
         "sections": {kind: _section(kind, rows) for kind, rows in sections.items()},
-        "search": search_reader.search_table(inputs.search, sections.get("official", [])),
+        "search": search_reader.search_table(inputs.search, sections),
         "plots": [],
     }
     if out is not None:

@@ -45,7 +45,8 @@ def _pyplot() -> Any:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "toolprm-report", "font.size": 10, "axes.titlesize": 11,
+    # SVG text stays text (searchable, selectable, smaller); ids are stable between runs
+    plt.rcParams.update({"svg.hashsalt": "toolprm-report", "svg.fonttype": "none", "font.size": 10, "axes.titlesize": 11,
                          "axes.spines.top": False, "axes.spines.right": False})
     return plt
 
@@ -260,39 +261,48 @@ def cost(kind: str, table: dict[str, Any], out: Path, data_title: str,
     return _save(fig, out, f"cost_{kind}", f"Cost against accuracy ({kind})", caption)
 
 
-def search_gain(points: list[dict[str, Any]], fits: dict[str, dict[str, float]], out: Path) -> Plot | None:
-    """Search gain against the judge's benchmark accuracy, per search benchmark: our points
-    with our least-squares line, and the paper's fitted lines."""
-    points = [p for p in points if p["accuracy"] is not None]
+def _line(slope: float, intercept: float) -> str:
+    return f"gain = {slope:.2f} × acc {'−' if intercept < 0 else '+'} {abs(intercept):.2f}"
+
+
+def search_gain(kind: str, table: dict[str, Any], out: Path) -> Plot | None:
+    """Search gain against the judge's ToolPRMBench accuracy on the search benchmark: our points,
+    our least-squares line and (official data only) the paper's fitted line."""
+    points = [p for p in table["points"] if p["kind"] == kind and p["gain"] is not None]
     if not points:
         return None
     plt = _pyplot()
-    benchmarks = sorted({p["benchmark"] for p in points})
-    fig, axes = plt.subplots(1, len(benchmarks), figsize=(6.2 * len(benchmarks) + 3, 4.8), layout="constrained",
-                             squeeze=False)
+    benchmark = points[0]["benchmark"]
+    name = SUBSET_NAMES.get(benchmark, benchmark)
+    fig, ax = plt.subplots(figsize=(9.5, 5.2), layout="constrained")
+    style = judge_styles(sorted({p["row"] for p in points}))
+    for point in points:
+        colour, marker = style[point["row"]]
+        x, y = 100 * point["accuracy"], 100 * point["gain"]
+        if point["gain_se"]:
+            ax.errorbar(x, y, yerr=100 * 1.96 * point["gain_se"], color=colour, capsize=3, linewidth=1)
+        label = point["row"] + (f"  [{', '.join(point['flags'])}]" if point["flags"] else "")
+        ax.plot(x, y, linestyle="none", label=label, **_hollow(colour, marker))
     xs = [0.0, 100.0]
-    for ax, benchmark in zip(axes[0], benchmarks, strict=True):
-        mine = [p for p in points if p["benchmark"] == benchmark]
-        style = judge_styles(sorted({p["judge"] for p in mine}))
-        for point in mine:
-            colour, marker = style[point["judge"]]
-            ax.plot(100 * point["accuracy"], 100 * point["gain"], linestyle="none", label=point["judge"],
-                    **_hollow(colour, marker))
-        if benchmark in SEARCH_FITS:
-            slope, intercept = SEARCH_FITS[benchmark]
-            ax.plot(xs, [slope * x + intercept for x in xs], color=_PAPER_COLOUR, linestyle="--",
-                    label=f"paper: gain = {slope:.2f}·acc {intercept:+.2f}")
-        fit = fits.get(benchmark)
-        if fit:
-            ax.plot(xs, [fit["slope"] * x + fit["intercept"] for x in xs], color="#2e86c1",
-                    label=f"this report: gain = {fit['slope']:.2f}·acc {fit['intercept']:+.2f}")
-        ax.axhline(0, color="black", linewidth=0.8)
-        _coin_line(ax)
-        ax.set_xlim(0, 100)
-        ax.set_xlabel(f"judge accuracy on ToolPRMBench {SUBSET_NAMES.get(benchmark, benchmark)} (%)")
-        ax.set_ylabel("search gain over no selection (points of success)")
-        ax.set_title(f"Best-of-N search on {SUBSET_NAMES.get(benchmark, benchmark)}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-    caption = "Gain: task success with the judge selecting, minus success without it. Dashed: the paper's fit."
-    return _save(fig, out, "search_gain", "Search gain against accuracy", caption)
+    if kind == "official" and benchmark in SEARCH_FITS:
+        slope, intercept = SEARCH_FITS[benchmark]
+        ax.plot(xs, [slope * x + intercept for x in xs], color=_PAPER_COLOUR, linestyle="--",
+                label=f"paper's fit: {_line(slope, intercept)}")
+    fit = table["fits"].get(kind)
+    if fit:
+        ax.plot(xs, [fit["slope"] * x + fit["intercept"] for x in xs], color="#2e86c1",
+                label=f"fit to these points: {_line(fit['slope'], fit['intercept'])}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    _coin_line(ax)
+    ax.set_xlim(0, 100)
+    data = "official" if kind == "official" else "rebuilt (not the paper's)"
+    ax.set_xlabel(f"judge accuracy on ToolPRMBench {name}, {data} data (%)")
+    ax.set_ylabel("search gain: success with the judge − without (points)")
+    ax.set_title(f"Best-of-N search in {name}'s environments: gain against judge accuracy")
+    ax.grid(alpha=0.3)
+    _scatter_legend(ax, len(points) + 2)
+    caption = ("Gain: conversations solved with the judge choosing among the policy's candidates, minus the same "
+               "policy with one sample per step (paired; bars: 95%). "
+               + ("Dashed: the paper's fit (section 5.1)." if kind == "official"
+                  else "The paper's fit is against official-data accuracy and is not drawn here."))
+    return _save(fig, out, f"search_gain_{kind}", f"Search gain against accuracy ({kind})", caption)

@@ -105,7 +105,14 @@ def runs(entries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
 
 
 def search(table: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["benchmark", "judge", "judge accuracy", "success", "without selection", "gain (points)", "file"]
-    rows = [[SUBSET_NAMES.get(p["benchmark"], p["benchmark"]), p["judge"], pct(p["accuracy"]), pct(p["success"]),
-             pct(p["baseline"]), f"{100 * p['gain']:+.1f}", p["path"]] for p in table["points"]]
+    header = ["judge", "accuracy from", "BFCL accuracy", "success", "without selection", "gain (points)",
+              "turn success", "policy", "flags", "file"]
+    rows = [[p["judge"], f"{p['kind']}: {p['row']}", pct(p["accuracy"]), pct(p["success"]), pct(p["baseline"]),
+             DASH if p["gain"] is None else f"{100 * p['gain']:+.1f}" + (
+                 f" ± {100 * p['gain_se']:.1f}" if p["gain_se"] is not None else ""),
+             pct(p["turn_success"]), p["policy"], ", ".join(p["flags"]) or DASH, p["path"]]
+            for p in table["points"]]
+    rows += [[u["judge"], f"not plotted: {u['why']}", DASH, pct(u["success"]), pct(u["baseline"]),
+              DASH if u["gain"] is None else f"{100 * u['gain']:+.1f}", pct(u["turn_success"]), DASH,
+              ", ".join(u["flags"]) or DASH, u["path"]] for u in table["unmatched"]]
     return header, rows

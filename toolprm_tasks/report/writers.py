@@ -92,9 +92,9 @@ def render_markdown(report: dict[str, Any]) -> str:
                 out.append(f"![{plot['title']}]({plot['png']})\n\n*{plot['caption']}*\n")
         if section["notes"]:
             out.append("Notes: " + " ".join(section["notes"]) + "\n")
-    if report["search"]["points"]:
+    if report["search"]["points"] or report["search"]["unmatched"]:
         out.append(f"## Reward-guided search\n\n{md_table(*tables.search(report['search']))}\n")
-        for plot in [p for p in report["plots"] if p["name"] == "search_gain"]:
+        for plot in [p for p in report["plots"] if p["name"].startswith("search_gain")]:
             out.append(f"![{plot['title']}]({plot['png']})\n\n*{plot['caption']}*\n")
     out.append(f"## Inputs\n\n{md_table(*tables.runs(report['inputs']['runs']))}\n")
     for key, title in (("skipped", "Skipped (nothing to report)"), ("not_read", "Files in the folders not read")):
@@ -157,9 +157,9 @@ def render_html(report: dict[str, Any], out_dir: Path) -> str:
             parts.extend(_figure(plot, out_dir) for plot in _plots_for(report, key, kind))
         if section["notes"]:
             parts.append(f"<p class=\"note\">Notes: {esc(' '.join(section['notes']))}</p>")
-    if report["search"]["points"]:
+    if report["search"]["points"] or report["search"]["unmatched"]:
         parts.append(f"<h2>Reward-guided search</h2>{_html_table(*tables.search(report['search']))}")
-        parts.extend(_figure(p, out_dir) for p in report["plots"] if p["name"] == "search_gain")
+        parts.extend(_figure(p, out_dir) for p in report["plots"] if p["name"].startswith("search_gain"))
     parts.append(f"<h2>Inputs</h2>{_html_table(*tables.runs(report['inputs']['runs']))}")
     for key, title in (("skipped", "Skipped (nothing to report)"), ("not_read", "Files in the folders not read")):
         if report["inputs"][key]:
