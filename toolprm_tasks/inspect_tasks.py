@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from inspect_ai import Task
 from inspect_ai.dataset import MemoryDataset, Sample
@@ -39,6 +39,34 @@ LABELS_KEY = "toolprm_labels"
 SCORE_KEY = "toolprm_score"
 LOGPROBS_TOP_K = 20
 LL_MAX_TOKENS = 16
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TASK_ARGS_DOC = """
+    Args:
+        protocol: generative (paper's prompt, parsed answer), pairwise_ll (label logprobs)
+            or pointwise (each candidate scored by a scoring provider).
+        order: candidate order: seeded (balanced per subset, default), both, chosen_first,
+            chosen_second.
+        seed: seed of the candidate order (and of the random baseline).
+        prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
+            default: standard, toolprm for pairwise_ll.
+        max_tokens: generation budget of the generative protocol.
+        data: official (the paper's release) or rebuilt (offline cases rebuilt from
+            executable sources: BFCL and ToolTalk only; not the paper's data).
+"""
+
+
+def documented(title: str) -> Callable[[F], F]:
+    """Give a task function its docstring: the title and the parameters every ToolPRMBench
+    task shares, written once (Inspect reads the docstring when @task registers it)."""
+
+    def apply(function: F) -> F:
+        function.__doc__ = f"{title} (arXiv 2601.12294).\n{TASK_ARGS_DOC}"
+        return function
+
+    return apply
 
 
 def trial_sample(trial: Trial, *, protocol: str, prompt: str) -> Sample:

@@ -7,10 +7,11 @@ from inspect_ai import Task, task
 
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
-from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, toolprmbench_task
+from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
 
 
 @task
+@documented("ToolPRMBench: GTA, ToolTalk, BFCL and ToolSandbox together (per-subset accuracy and the paper's AVG)")
 def toolprmbench(
     protocol: Protocol = "generative",
     order: Order = "seeded",
@@ -19,20 +20,6 @@ def toolprmbench(
     max_tokens: int = 1024,
     data: Data = "official",
 ) -> Task:
-    """ToolPRMBench (arXiv 2601.12294): GTA, ToolTalk, BFCL and ToolSandbox together.
-
-    Args:
-        protocol: generative (paper's prompt, parsed answer), pairwise_ll (label logprobs)
-            or pointwise (each candidate scored by a scoring provider).
-        order: candidate order: seeded (balanced per subset, default), both, chosen_first,
-            chosen_second.
-        seed: seed of the candidate order (and of the random baseline).
-        prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
-            default: standard, toolprm for pairwise_ll.
-        max_tokens: generation budget of the generative protocol.
-        data: official (the paper's release) or rebuilt (offline cases rebuilt from
-            executable sources: BFCL and ToolTalk only; not the paper's data).
-    """
     subsets = list(SUBSETS) if data == "official" else list(REBUILT_SUBSETS)
     return toolprmbench_task(subsets, protocol=protocol, order=order, seed=seed, prompt=prompt,
                              max_tokens=max_tokens, data=data)

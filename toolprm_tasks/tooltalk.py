@@ -5,10 +5,11 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, toolprmbench_task
+from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
 
 
 @task
+@documented("ToolPRMBench ToolTalk")
 def tooltalk(
     protocol: Protocol = "generative",
     order: Order = "seeded",
@@ -17,18 +18,5 @@ def tooltalk(
     max_tokens: int = 1024,
     data: Data = "official",
 ) -> Task:
-    """ToolPRMBench ToolTalk (arXiv 2601.12294).
-
-    Args:
-        protocol: generative (paper's prompt, parsed answer), pairwise_ll (label logprobs)
-            or pointwise (each candidate scored by a scoring provider).
-        order: candidate order: seeded (balanced, default), both, chosen_first, chosen_second.
-        seed: seed of the candidate order (and of the random baseline).
-        prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
-            default: standard, toolprm for pairwise_ll.
-        max_tokens: generation budget of the generative protocol.
-        data: official (the paper's release) or rebuilt (offline cases rebuilt from
-            executable sources: BFCL and ToolTalk only; not the paper's data).
-    """
     return toolprmbench_task(["tooltalk"], protocol=protocol, order=order, seed=seed, prompt=prompt,
                              max_tokens=max_tokens, data=data)
