@@ -24,8 +24,16 @@ def toolprm_vllm() -> type:
     return VLLMPRMAPI
 
 
+@modelapi(name="toolprm-replay")
+def toolprm_replay() -> type:
+    from toolprm_tasks.inspect_replay import ReplayPolicyAPI
+
+    return ReplayPolicyAPI
+
+
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
 from toolprm_tasks.gta import gta  # noqa: E402,F401
+from toolprm_tasks.search import toolprm_search  # noqa: E402,F401
 from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401
 from toolprm_tasks.toolsandbox import toolsandbox  # noqa: E402,F401
 from toolprm_tasks.tooltalk import tooltalk  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""Inspect model provider `toolprm-replay/K`: a deterministic policy for offline search runs.
+
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/4 -T n=4 -T select=first
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
+
+At every step of `toolprm_search` it proposes the gold step plus K-1 wrong actions made by the
+rebuild's error operators, in a seeded order (`-M order=seeded|gold_first|gold_last`, `-M
+seed=N`), answered in the policy prompt's action format; with `num_choices=N` it returns N
+choices (sample i is proposal i mod K). The gold step comes from message metadata that only our
+providers read (`agent_search.replay.STEP_KEY`), never from the prompt text. Usage is set on
+every output so nothing is tokenised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+from toolprm_tasks.agent_search.replay import ORDERS, STEP_KEY, StepInfo, replay_answers
+
+
+class ReplayPolicyAPI(ModelAPI):
+    def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
+                 config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
+                 seed: int | str = 0, order: str = "seeded", **_: Any) -> None:
+        super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        try:
+            self.k = int(model_name)
+        except ValueError:
+            raise ValueError(f"toolprm-replay/K: K must be a whole number, got {model_name!r}") from None
+        if self.k < 1:
+            raise ValueError(f"toolprm-replay/K: K must be at least 1, got {self.k}")
+        if order not in ORDERS:
+            raise ValueError(f"toolprm-replay: unknown order {order!r}; expected one of {', '.join(ORDERS)}")
+        self.seed = int(seed)
+        self.order = order
+
+    def max_connections(self) -> int:
+        return 64  # no I/O: concurrency only interleaves samples
+
+    async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
+                       config: GenerateConfig) -> ModelOutput:
+        message = next((m for m in reversed(input) if m.metadata and STEP_KEY in m.metadata), None)
+        if message is None:
+            raise ValueError("toolprm-replay proposes actions for toolprm_search only: the prompt carries no "
+                             "search step")
+        step = StepInfo.from_json(message.metadata[STEP_KEY])
+        texts = replay_answers(step, self.k, max(1, config.num_choices or 1), self.seed, self.order)
+        model = f"toolprm-replay/{self.k}"
+        choices = [ChatCompletionChoice(message=ChatMessageAssistant(content=text, model=model), stop_reason="stop")
+                   for text in texts]
+        output = ModelOutput(model=model, choices=choices)
+        output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        return output

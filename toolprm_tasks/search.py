@@ -1,0 +1,235 @@
+"""Reward-guided best-of-N search in BFCL's executable multi-turn environments.
+
+    inspect eval toolprm_tasks/search.py --model POLICY --model-role judge=JUDGE [-T n=8 ...]
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 --model-role judge=toolprm-baseline/schema
+
+One sample per BFCL multi-turn conversation (800; `-T category=` selects). The policy (the
+evaluated model) proposes N candidate next actions per step; the judge (model role `judge`)
+or a reference rule picks one; the environment executes it; BFCL's verdict says whether each
+turn and the conversation are solved (ToolPRMBench, arXiv 2601.12294, section 5.1: does a
+judge's benchmark accuracy turn into search gain?). Loop, rules and checks:
+`toolprm_tasks/agent_search/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Literal
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, get_model, model_roles
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from toolprm_tasks.agent_search.check import reference
+from toolprm_tasks.agent_search.inspect_adapter import (
+    InspectPairwiseJudge,
+    InspectPointwiseJudge,
+    InspectPolicy,
+    judge_protocol,
+)
+from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
+from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
+from toolprm_tasks.agent_search.select import SELECTORS, make_selector
+from toolprm_tasks.inspect_tasks import TASK_VERSION, _versions
+from toolprm_tasks.prompts import PAIRWISE_PROMPTS
+from toolprm_tasks.rebuild.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
+
+Select = Literal["judge", "first", "random", "majority", "oracle"]
+JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
+Prompt = Literal["standard", "toolprm"]
+RESULT_KEY = "toolprm_search"
+
+
+def _categories(category: str | list[str] | None) -> tuple[str, ...]:
+    if category is None or category == "all":
+        return CATEGORIES
+    names = [c.strip() for c in (category.split(",") if isinstance(category, str) else category) if c.strip()]
+    unknown = [c for c in names if c not in CATEGORIES]
+    if unknown or not names:
+        raise ValueError(f"unknown category {unknown or category!r}; expected some of {', '.join(CATEGORIES)} "
+                         "(comma-separated) or all")
+    return tuple(dict.fromkeys(names))
+
+
+@functools.cache
+def _conversations(categories: tuple[str, ...]) -> dict[str, Conversation]:
+    """The categories' conversations by id (read once per process; never a solver parameter,
+    which Inspect would write into the log)."""
+    return {c.id: c for c in load_conversations(categories)}
+
+
+def _sample(conversation: Conversation) -> Sample:
+    first_turn = " ".join(str(m.get("content", "")) for m in conversation.turns[0]) if conversation.turns else ""
+    return Sample(id=conversation.id, input=first_turn, target="",
+                  metadata={"category": conversation.category, "turns": len(conversation.turns),
+                            "gold_calls": sum(len(t) for t in conversation.gold),
+                            "involved_classes": list(conversation.involved_classes)})
+
+
+@metric
+def success() -> Metric:
+    """Share of conversations solved (BFCL's verdict on every turn)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return aggregate([s.score.value for s in scores])["success"]  # type: ignore[misc]
+
+    return compute
+
+
+@metric
+def search_metrics() -> Metric:
+    """Every pooled metric of the search (`agent_search.metrics.aggregate`), one entry each."""
+
+    def compute(scores: list[SampleScore]) -> dict[str, float]:
+        return aggregate([s.score.value for s in scores])  # type: ignore[misc]
+
+    return compute
+
+
+@solver
+def search_solver(*, n: int, temperature: float | None, select: str | None, judge_protocol_name: str,
+                  both_orders: bool, prompt: str, max_steps: int, seed: int, max_tokens: int,
+                  judge_max_tokens: int, compare: bool | None, categories: list[str]) -> Solver:
+    """Roll the policy out under the selection rule (and the reference rules, for the gain)."""
+    conversations = _conversations(tuple(categories))
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        conversation = conversations[str(state.sample_id)]
+        ref = reference(conversation)
+        policy = InspectPolicy(get_model(), temperature, max_tokens)
+        rule = select or ("judge" if model_roles().get("judge") else "first")
+        selector_kwargs: dict[str, Any] = {}
+        protocol = ""
+        if rule == "judge":
+            judge = get_model(role="judge", required=True)
+            protocol = judge_protocol(judge, judge_protocol_name)
+            if protocol == "pointwise":
+                selector_kwargs["pointwise_judge"] = InspectPointwiseJudge(judge)
+            else:
+                selector_kwargs["pairwise_judge"] = InspectPairwiseJudge(judge, prompt, judge_max_tokens)
+        runs = {rule: (make_selector(rule, both_orders=both_orders, **selector_kwargs), 1 if rule == "first" else n)}
+        if compare if compare is not None else rule in ("judge", "oracle", "random"):
+            for name in REFERENCES:
+                runs.setdefault(name, (make_selector(name), 1 if name == "first" else n))
+        rollouts = await asyncio.gather(*(
+            run_conversation(ref, policy, selector, selector=name, n=size, max_steps=max_steps, seed=seed)
+            for name, (selector, size) in runs.items()))
+        results = dict(zip(runs, rollouts, strict=True))
+        main = results[rule]
+        # the whole record, in the log's sample metadata: candidates, oracle verdicts, judge
+        # scores or comparisons, choices and observations of every step, for re-analysis
+        state.metadata[RESULT_KEY] = {
+            "rule": rule, "judge_protocol": protocol, "rollout": main.to_json(),
+            "references": {name: r.to_json() for name, r in results.items() if name != rule},
+        }
+        state.messages = _transcript(conversation, main)
+        return state
+
+    return solve
+
+
+def _transcript(conversation: Conversation, rollout: Rollout) -> list[Any]:
+    """The chosen trajectory, for reading in `inspect view` (the record is in the score)."""
+    messages: list[Any] = []
+    for messages_of_turn, turn in zip(conversation.turns, rollout.turns, strict=False):
+        messages.extend(ChatMessageUser(content=str(m.get("content", ""))) for m in messages_of_turn)
+        for step in turn["steps"]:
+            action = step["candidates"][step["chosen"]]["action"]
+            text = action["value"] if isinstance(action["value"], str) else str(action["value"])
+            messages.append(ChatMessageAssistant(content=f"[{action['kind']}] {text}"))
+            if step["observation"] is not None:
+                messages.append(ChatMessageUser(content=f"[observation] {step['observation']}"))
+    return messages
+
+
+@scorer(metrics=[])  # the task gives the metrics
+def search_scorer() -> Scorer:
+    """BFCL's verdict of the rollouts (computed in the loop); the whole record in the metadata."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        result = state.metadata[RESULT_KEY]
+        main = result["rollout"]
+        references = dict(result["references"])
+        if result["rule"] in REFERENCES:  # the main run is its own reference
+            references[result["rule"]] = main
+        verdicts = "".join("1" if t["verdict"]["solved"] else "0" for t in main["turns"])
+        return Score(
+            value=score_value(main, references),
+            answer="solved" if main["success"] else "failed",
+            explanation=f"select={result['rule']}: turns solved {verdicts or '-'} of {main['counts']['turns']}"
+                        + (" (force-terminated at the step limit)" if main["force_terminated"] else ""),
+            metadata={"rule": result["rule"], "judge_protocol": result["judge_protocol"],
+                      "record": f"sample metadata '{RESULT_KEY}'"},
+        )
+
+    return score
+
+
+@task
+def toolprm_search(
+    category: str | list[str] = "all",
+    n: int = 8,
+    temperature: float | None = 0.7,
+    select: Select | None = None,
+    judge_protocol: JudgeProtocol = "auto",
+    both_orders: bool = False,
+    prompt: Prompt = "standard",
+    max_steps: int = DEFAULT_MAX_STEPS,
+    seed: int = 0,
+    max_tokens: int = 512,
+    judge_max_tokens: int = 1024,
+    compare: bool | None = None,
+) -> Task:
+    """Best-of-N search in BFCL's multi-turn environments with a judge choosing each action.
+
+    Args:
+        category: BFCL multi-turn categories, comma-separated (base, long_context, miss_func,
+            miss_param) or all.
+        n: candidate next actions sampled per step (one request with num_choices=n where the
+            provider allows).
+        temperature: the policy's sampling temperature.
+        select: judge (the model role `judge` chooses; the default when one is bound), first
+            (the policy alone: one sample per step), random, majority (self-consistency) or
+            oracle (a candidate whose effect matches the gold step: the upper bound).
+        judge_protocol: auto (pointwise for our scoring providers, pairwise for other models),
+            pointwise or pairwise.
+        both_orders: pairwise judges: ask each knockout comparison in both orders.
+        prompt: the pairwise judge's prompt: standard (the paper's) or toolprm.
+        max_steps: calls per user turn before the agent is force-terminated (BFCL: 20).
+        seed: seed of tie-breaks, the knockout order and the random rule.
+        max_tokens: the policy's answer budget per candidate.
+        judge_max_tokens: the pairwise judge's answer budget.
+        compare: also run the first and majority rules on the same conversation (paired gain);
+            default: for select=judge, oracle and random.
+    """
+    categories = _categories(category)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a whole number of candidates >= 1, got {n!r}")
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
+    if select is not None and select not in SELECTORS:
+        raise ValueError(f"unknown select {select!r}; expected one of {', '.join(SELECTORS)}")
+    if judge_protocol not in ("auto", "pointwise", "pairwise"):
+        raise ValueError(f"unknown judge_protocol {judge_protocol!r}; expected auto, pointwise or pairwise")
+    if prompt not in PAIRWISE_PROMPTS:
+        raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PAIRWISE_PROMPTS)}")
+    conversations = _conversations(categories)
+    too_long = sum(1 for c in conversations.values() if any(len(turn) > max_steps for turn in c.gold))
+    return Task(
+        name="toolprm_search",
+        dataset=MemoryDataset([_sample(c) for c in conversations.values()], name="bfcl_multi_turn"),
+        solver=search_solver(n=n, temperature=temperature, select=select, judge_protocol_name=judge_protocol,
+                             both_orders=both_orders, prompt=prompt, max_steps=max_steps, seed=seed,
+                             max_tokens=max_tokens, judge_max_tokens=judge_max_tokens, compare=compare,
+                             categories=list(categories)),
+        scorer=search_scorer(),
+        metrics=[search_metrics(), grouped(success(), "category", all=False, name_template="success_{group_name}")],
+        version=TASK_VERSION,
+        metadata={"categories": list(categories), "n": n, "temperature": temperature, "select": select,
+                  "judge_protocol": judge_protocol, "both_orders": both_orders, "prompt": prompt,
+                  "max_steps": max_steps, "seed": seed, "bfcl_eval": BFCL_VERSION,
+                  "conversations_beyond_step_limit": too_long, "versions": _versions()},
+    )
