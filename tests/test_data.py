@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -341,7 +342,7 @@ def test_a_read_only_cache_is_not_a_network_error(server, tmp_path: Path, monkey
         raise PermissionError(13, "Permission denied", str(tmp_path / "cache"))
 
     # as root a chmod does not stop writes, so the refusal is what the OS would raise
-    monkeypatch.setattr(data.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(data.DataError) as info:
         data.download(_pin(), retries=3, backoff=0)
     message = str(info.value)

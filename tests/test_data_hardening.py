@@ -154,6 +154,9 @@ def test_repeated_flags_keep_every_value(tmp_path: Path, data_env, capsys) -> No
     assert parser.parse_args(["shortcuts", "--judge", "longer", "--judge", "schema"]).judge == ["longer", "schema"]
     assert parser.parse_args(["shortcuts"]).judge == ["longer", "schema"]  # defaults are not extended
     assert parser.parse_args(["download"]).subset == list(FILENAMES)
+    with pytest.raises(SystemExit):  # a single-valued option given twice is refused, not overridden
+        parser.parse_args(["build", "--source", "bfcl", "--out", "a", "--out", "b"])
+    assert "--out given twice" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "x"])

@@ -275,10 +275,12 @@ class _Once(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
+        given = f"_{self.dest}_given"  # not the default's identity: argv strings may be interned
         current = getattr(namespace, self.dest, None)
-        if current is not self.default and current != values:
+        if getattr(namespace, given, False) and current != values:
             parser.error(f"{option_string} given twice ({current!r} and {values!r})")
         setattr(namespace, self.dest, values)
+        setattr(namespace, given, True)
 
 
 def _positive_int(text: str) -> int:

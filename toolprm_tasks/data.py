@@ -22,25 +22,17 @@ Environment:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.client
 import json
 import logging
 import os
-import signal
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from toolprm_tasks import jsonio
+from toolprm_tasks import fetch, jsonio
 from toolprm_tasks.cases import SUBSETS, Case, RecordError, check_records
 
 logger = logging.getLogger(__name__)
@@ -52,7 +44,6 @@ DEFAULT_DEADLINE_S = 600.0  # the largest file is 3 MB: ten minutes allows for 5
 RETRY_BACKOFF_S = 1.0  # first pause between attempts; doubled each time
 DEFAULT_MAX_BYTES = 32 << 20  # ToolSandbox's size is unpublished; the other files are 0.4 to 3 MB
 LEDGER_NAME = ".toolprm-tasks-files.json"  # in the cache folder: the files this tool wrote there
-PARTIAL_PREFIX = ".toolprm-partial-"
 _MARK = "toolprm-tasks"  # `written_by` in the ledger and first-use records: recognisably ours
 
 
@@ -176,17 +167,11 @@ def _writable_cache() -> Path:
     return folder
 
 
-def _partial_file(folder: Path) -> tuple[int, Path]:
-    """A new temporary file in `folder` (renamed into place only once verified)."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=folder)
-    except OSError as exc:
-        raise DataError(_not_writable(folder, exc)) from None
-    return handle, Path(name)
-
-
 def _write_json_atomic(path: Path, value: Any) -> None:
-    handle, tmp = _partial_file(path.parent)
+    try:
+        handle, tmp = fetch.partial_file(path.parent)
+    except fetch.LocalWriteError as exc:
+        raise DataError(_not_writable(path.parent, exc.error)) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(value, out, indent=1, sort_keys=True)
@@ -340,98 +325,6 @@ def _verify(pin: PinnedFile, path: Path, *, label: str, allow_unpinned: bool, do
 
 # ----------------------------------------------------------------------------- downloads
 
-class _Rejected(Exception):
-    """A transfer that completed but is not the file (too big, not JSON, wrong records): retried."""
-
-
-class _Deadline(Exception):
-    pass
-
-
-class _LocalError(Exception):
-    """Writing into the cache failed: not a network problem, never retried."""
-
-    def __init__(self, exc: OSError) -> None:
-        super().__init__(str(exc))
-        self.error = exc
-
-
-class _Terminated(BaseException):
-    """SIGTERM or SIGHUP during a download: unwinds so the partial file is removed first."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _removing_partial_files_on_signals() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into an exception while downloading (main thread only), then end
-    the process the way the signal would have (or call the handler that was installed)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated(signum)
-
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is None or signal.getsignal(signum) is signal.SIG_IGN:
-            continue  # an ignored signal stays ignored
-        previous[signum] = signal.getsignal(signum)
-        signal.signal(signum, handler)
-
-    def restore() -> None:
-        for signum, prior in previous.items():
-            signal.signal(signum, prior if prior is not None else signal.SIG_DFL)
-
-    try:
-        yield
-    except _Terminated as exc:
-        restore()
-        prior = previous.get(exc.signum)
-        if callable(prior):
-            prior(exc.signum, None)
-        else:
-            signal.raise_signal(exc.signum)
-        raise DataError(f"download interrupted by signal {exc.signum}") from None
-    finally:
-        restore()
-
-
-def _stream(url: str, out: BinaryIO, *, limit: int, why: str, timeout: float, stop_at: float) -> None:
-    """Copy `url` into `out`, never more than `limit` bytes, giving up at `stop_at`."""
-    request = urllib.request.Request(url, headers={"User-Agent": "toolprm-tasks"})
-    with urllib.request.urlopen(request, timeout=timeout) as resp:
-        declared = resp.headers.get("Content-Length")
-        expected = int(declared) if declared is not None and declared.strip().isdigit() else None
-        if expected is not None and expected > limit:
-            raise _Rejected(f"the server announces {expected} bytes: more than {limit} bytes ({why})")
-        written = 0
-        while True:
-            if time.monotonic() > stop_at:
-                raise _Deadline()
-            block = resp.read1(1 << 16)  # returns what has arrived: a dripping server cannot stall the check
-            if not block:
-                break
-            written += len(block)
-            if written > limit:
-                raise _Rejected(f"more than {limit} bytes ({why}); stopped reading")
-            try:
-                out.write(block)
-            except OSError as exc:
-                raise _LocalError(exc) from exc
-        if expected is not None and written != expected:
-            raise ConnectionError(f"transfer interrupted: {written} of {expected} bytes")
-    try:
-        out.flush()
-        os.fsync(out.fileno())
-    except OSError as exc:
-        raise _LocalError(exc) from exc
-
-
 def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backoff: float | None = None,
              deadline: float | None = None, max_bytes: int | None = None) -> Path:
     """Fetch one pinned file into the cache atomically; retried on transient errors.
@@ -441,7 +334,7 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
     oversized or wrong transfer never leaves a bad cache entry behind. `deadline` (seconds,
     default TOOLPRMBENCH_DOWNLOAD_DEADLINE) bounds all attempts together; a stalled read adds
     at most `timeout`. A file without a pinned size is capped at `max_bytes` (default
-    TOOLPRMBENCH_MAX_DOWNLOAD_BYTES).
+    TOOLPRMBENCH_MAX_DOWNLOAD_BYTES). See `fetch` for the transfer itself.
     """
     deadline = _env_number("TOOLPRMBENCH_DOWNLOAD_DEADLINE", DEFAULT_DEADLINE_S) if deadline is None else deadline
     backoff = RETRY_BACKOFF_S if backoff is None else backoff
@@ -456,49 +349,30 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
         raise DataError(_not_ours(target, "a download would replace it"))
     url = _url(pin)
     allow = _env_flag("TOOLPRMBENCH_ALLOW_UNPINNED")
-    started = time.monotonic()
-    last_error = "unknown error"
-    with _removing_partial_files_on_signals():
-        for attempt in range(1, retries + 1):
-            remaining = deadline - (time.monotonic() - started)
-            if remaining <= 0:
-                break
-            handle, tmp = _partial_file(folder)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    _stream(url, out, limit=limit, why=why, timeout=min(timeout, remaining), stop_at=started + deadline)
-                try:
-                    verdict = _verify(pin, tmp, label="the downloaded file", allow_unpinned=allow,
-                                      downloaded=True)
-                except _Untrusted:
-                    raise
-                except (DataError, RecordError) as exc:
-                    raise _Rejected(str(exc)) from None
-                _record_written(folder, pin.filename, verdict.digest)  # before the rename: never unlisted
-                os.replace(tmp, target)
-                if verdict.first_use:
-                    _record_first_use(pin, verdict.digest, target.stat().st_size, len(verdict.cases), url)
-                return target
-            except urllib.error.HTTPError as exc:
-                last_error = f"HTTP {exc.code} {exc.reason}"
-                if exc.code < 500 and exc.code != 429:
-                    break  # 404 and friends will not get better
-            except _Deadline:
-                break
-            except _LocalError as exc:
-                raise DataError(_not_writable(folder, exc.error)) from None
-            except _Rejected as exc:
-                last_error = str(exc)
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-                last_error = str(getattr(exc, "reason", exc)) or type(exc).__name__
-            finally:
-                tmp.unlink(missing_ok=True)
-            if attempt < retries:
-                time.sleep(max(0.0, min(backoff * 2 ** (attempt - 1), deadline - (time.monotonic() - started))))
-        if time.monotonic() - started >= deadline:
-            last_error = (f"no complete transfer within the {deadline:g} s deadline (TOOLPRMBENCH_DOWNLOAD_DEADLINE)"
-                          + (f"; last error: {last_error}" if last_error != "unknown error" else ""))
-    raise DataError(_offline_advice(pin, url, last_error))
+
+    def accept(tmp: Path) -> None:
+        try:
+            verdict = _verify(pin, tmp, label="the downloaded file", allow_unpinned=allow, downloaded=True)
+        except _Untrusted:
+            raise  # the mirror serves another file than the first used: retrying will not help
+        except (DataError, RecordError) as exc:
+            raise fetch.Rejected(str(exc)) from None
+        _record_written(folder, pin.filename, verdict.digest)  # before the rename: never unlisted
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise fetch.LocalWriteError(folder, exc) from None
+        if verdict.first_use:
+            _record_first_use(pin, verdict.digest, target.stat().st_size, len(verdict.cases), url)
+
+    try:
+        fetch.fetch(url, folder, accept, limit=limit, why=why, retries=retries, timeout=timeout, backoff=backoff,
+                    deadline=deadline, deadline_name="TOOLPRMBENCH_DOWNLOAD_DEADLINE")
+    except fetch.FetchError as exc:
+        raise DataError(_offline_advice(pin, url, str(exc))) from None
+    except fetch.LocalWriteError as exc:
+        raise DataError(_not_writable(folder, exc.error)) from None
+    return target
 
 
 # ----------------------------------------------------------------------------- loading

@@ -72,15 +72,15 @@ class Conversation:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{path.name}: record {number}: not valid JSON ({exc})") from None
-    return rows
+    """The project's one JSON Lines reader (`jsonio`), its errors raised as SourceError."""
+    from toolprm_tasks.jsonio import JSONFileError, read_jsonl
+
+    try:
+        return read_jsonl(path, name=path.name)
+    except JSONFileError as exc:
+        raise SourceError(str(exc)) from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _require(row: dict[str, Any], key: str, kind: type, source: str, index: int) -> Any:
