@@ -11,11 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import lm_eval
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from lm_eval.api.model import LM
+
+from tests.helpers import evaluate
 
 HOSTILE = [
     '{"a": ' + "[" * 1000,
@@ -74,8 +75,7 @@ class _HostileLM(LM):
 
 @pytest.mark.parametrize("task", ["toolprmbench_gta", "toolprmbench_gta_pairwise_ll"])
 def test_lm_eval_run_survives_degenerate_answers(data_env, task: str) -> None:
-    out = lm_eval.simple_evaluate(model=_HostileLM(), tasks=[task], metadata={"order": "chosen_first"},
-                                  log_samples=True)
+    out = evaluate(_HostileLM(), [task], {"order": "chosen_first"}, log_samples=True)
     metrics = out["results"][task]
     samples = out["samples"][task]
     if task.endswith("pairwise_ll"):

@@ -10,7 +10,7 @@ from inspect_ai.log import list_eval_logs, read_eval_log
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from tests.fixture_data import SCHEMA_VERDICT
-from tests.helpers import cli
+from tests.helpers import cli, evaluate
 from toolprm_tasks.cases import SUBSETS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,13 +80,12 @@ def test_python_pointwise_needs_a_scoring_provider(data_env, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("protocol", ["generative", "pairwise_ll", "pointwise"])
 def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, protocol: str) -> None:
-    import lm_eval
 
     from toolprm_tasks.toolprmbench import toolprmbench
 
     suffix = "" if protocol == "generative" else f"_{protocol}"
-    lm = lm_eval.simple_evaluate(model="toolprm-baseline", model_args="judge=random,seed=11",
-                                 tasks=[f"toolprmbench{suffix}"], metadata={"order": "both", "order_seed": 2})
+    lm = evaluate("toolprm-baseline", [f"toolprmbench{suffix}"], {"order": "both", "order_seed": 2},
+                  model_args="judge=random,seed=11")
     log = inspect_eval(toolprmbench(protocol=protocol, order="both", seed=2),
                        model="toolprm-baseline/random", model_args={"seed": 11}, log_dir=str(tmp_path),
                        display="none")[0]

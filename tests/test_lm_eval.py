@@ -1,4 +1,5 @@
-"""lm-eval end to end through its own CLI: discovery, baseline judges, a tiny HF model."""
+"""lm-eval end to end: its own CLI where discovery is under test (the start-up hook, results
+files), `simple_evaluate` in process elsewhere: baseline judges, log samples, a tiny HF model."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import pytest
 
 from scorers.core import parse_pairwise_answer
 from tests.fixture_data import SCHEMA_VERDICT
-from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
+from tests.helpers import cli, evaluate, lm_eval_results, metric
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.paths import task_yaml_dir
 
-pytestmark = pytest.mark.cli
+
+def _evaluate(model: str, model_args: str, tasks: list[str], metadata: dict, **kwargs) -> dict:
+    return evaluate(model, tasks, metadata, model_args=model_args, **kwargs)
 
 
+@pytest.mark.cli
 def test_first_judge_under_both_orders_is_exactly_half(data_env, tmp_path: Path) -> None:
     cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=first", "--tasks", "toolprmbench",
         "--metadata", '{"order": "both"}', "--output_path", str(tmp_path), env=data_env)
@@ -30,10 +34,8 @@ def test_first_judge_under_both_orders_is_exactly_half(data_env, tmp_path: Path)
     assert metric(results, "toolprmbench_gta", "data_unpinned") == 1.0  # fixture copy, not the release
 
 
-def test_schema_judge_matches_hand_derived_verdicts(data_env, tmp_path: Path, case_counts) -> None:
-    cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=schema", "--tasks", "toolprmbench",
-        "--metadata", '{"order": "both"}', "--output_path", str(tmp_path), env=data_env)
-    results = lm_eval_results(tmp_path)
+def test_schema_judge_matches_hand_derived_verdicts(data_env, case_counts) -> None:
+    results = _evaluate("toolprm-baseline", "judge=schema", ["toolprmbench"], {"order": "both"})
     per_subset = {}
     for subset in SUBSETS:
         verdicts = [v for k, v in SCHEMA_VERDICT.items() if k.startswith(f"{subset}-")]
@@ -47,11 +49,9 @@ def test_schema_judge_matches_hand_derived_verdicts(data_env, tmp_path: Path, ca
     assert metric(results, "toolprmbench", "acc") == pytest.approx(sum(per_subset.values()) / 4)
 
 
-def test_log_samples_show_prompt_answer_pick_and_correctness(data_env, tmp_path: Path) -> None:
-    cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=longer", "--tasks", "toolprmbench_gta",
-        "--metadata", '{"prompt": "toolprm", "order_seed": 3}', "--output_path", str(tmp_path), "--log_samples",
-        env=data_env)
-    samples = lm_eval_samples(tmp_path, "toolprmbench_gta")
+def test_log_samples_show_prompt_answer_pick_and_correctness(data_env) -> None:
+    samples = _evaluate("toolprm-baseline", "judge=longer", ["toolprmbench_gta"], {"prompt": "toolprm", "order_seed": 3},
+                        log_samples=True)["samples"]["toolprmbench_gta"]
     assert len(samples) == 4
     for sample in samples:
         assert sample["doc"]["prompt"].startswith("Given the interaction history")
@@ -63,6 +63,7 @@ def test_log_samples_show_prompt_answer_pick_and_correctness(data_env, tmp_path:
         assert record["correct"] == float(record["pick"] == sample["doc"]["chosen_position"])
 
 
+@pytest.mark.cli
 def test_hook_can_be_switched_off_and_include_path_still_works(data_env, tmp_path: Path) -> None:
     env = {**data_env, "TOOLPRM_TASKS_NO_LM_EVAL_HOOK": "1"}
     off = cli("lm_eval", "--model", "toolprm-baseline", "--tasks", "toolprmbench_gta", env=env, check=False)
@@ -73,14 +74,14 @@ def test_hook_can_be_switched_off_and_include_path_still_works(data_env, tmp_pat
     assert "toolprmbench_bfcl_pointwise" in listed.stdout
 
 
-def test_tiny_hf_model_all_protocols(data_env, tmp_path: Path, tiny_llama: Path) -> None:
-    tasks = "toolprmbench_bfcl,toolprmbench_bfcl_pairwise_ll,toolprmbench_bfcl_pointwise"
-    cli("lm_eval", "--model", "hf", "--model_args", f"pretrained={tiny_llama},dtype=float32", "--device", "cpu",
-        "--tasks", tasks, "--gen_kwargs", "max_gen_toks=6", "--output_path", str(tmp_path), "--log_samples",
-        env=data_env)
-    results = lm_eval_results(tmp_path)
+@pytest.mark.slow
+def test_tiny_hf_model_all_protocols(data_env, tiny_llama: Path) -> None:
+    tasks = ["toolprmbench_bfcl", "toolprmbench_bfcl_pairwise_ll", "toolprmbench_bfcl_pointwise"]
+    out = _evaluate("hf", f"pretrained={tiny_llama},dtype=float32", tasks, {}, device="cpu",
+                    gen_kwargs="max_gen_toks=6", log_samples=True)
+    results = out
 
-    generative = lm_eval_samples(tmp_path, "toolprmbench_bfcl")
+    generative = out["samples"]["toolprmbench_bfcl"]
     assert len(generative) == 6
     # re-derive every pick from the raw generated text (the parser is tested on its own), not
     # from the adapter's per-sample records
@@ -89,7 +90,7 @@ def test_tiny_hf_model_all_protocols(data_env, tmp_path: Path, tiny_llama: Path)
 
     # likelihood protocols: re-derive every pick from lm-eval's raw log-likelihoods
     for task, norm in (("toolprmbench_bfcl_pairwise_ll", False), ("toolprmbench_bfcl_pointwise", True)):
-        samples = lm_eval_samples(tmp_path, task)
+        samples = out["samples"][task]
         picks = []
         for s in samples:
             lls = [float(r[0][0]) for r in s["resps"]]  # logged as text
@@ -110,6 +111,7 @@ def _assert_metrics(results: dict, task: str, picks: list, chosen: list[int]) ->
     assert math.isnan(first_rate) if not parsed else first_rate == pytest.approx(sum(firsts) / len(firsts))
 
 
+@pytest.mark.cli
 def test_demo_command_table(data_env, tmp_path: Path) -> None:
     import json
 

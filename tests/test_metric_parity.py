@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import lm_eval
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from lm_eval.api.model import LM
 
+from tests.helpers import evaluate
 from toolprm_tasks.inspect_tasks import VIEW_KEY
 
 # The judge's answer per case, by the position it names (chosen is always shown first here):
@@ -65,7 +65,7 @@ def _inspect_output(input, tools, tool_choice, config) -> ModelOutput:  # noqa: 
 def test_both_frameworks_report_the_hand_derived_numbers(data_env, tmp_path: Path) -> None:
     from toolprm_tasks.toolprmbench import toolprmbench
 
-    lm = lm_eval.simple_evaluate(model=_ScriptedLM(), tasks=["toolprmbench"], metadata={"order": "chosen_first"})
+    lm = evaluate(_ScriptedLM(), ["toolprmbench"], {"order": "chosen_first"})
     results = lm["results"]
     log = inspect_eval(toolprmbench(order="chosen_first"), model=get_model("mockllm/model",
                        custom_outputs=_inspect_output), log_dir=str(tmp_path), display="none")[0]
@@ -87,7 +87,7 @@ def test_both_frameworks_report_the_hand_derived_numbers(data_env, tmp_path: Pat
 def test_a_single_subset_pools_its_trials(data_env, tmp_path: Path) -> None:
     from toolprm_tasks.bfcl import bfcl
 
-    lm = lm_eval.simple_evaluate(model=_ScriptedLM(), tasks=["toolprmbench_bfcl"], metadata={"order": "chosen_first"})
+    lm = evaluate(_ScriptedLM(), ["toolprmbench_bfcl"], {"order": "chosen_first"})
     log = inspect_eval(bfcl(order="chosen_first"), model=get_model("mockllm/model", custom_outputs=_inspect_output),
                        log_dir=str(tmp_path), display="none")[0]
     inspect_metrics = {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
