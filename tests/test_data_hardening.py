@@ -76,6 +76,22 @@ def test_json_lines_problems_name_record_and_line(tmp_path: Path, kind: str) -> 
     assert str(path) in message and "record 2" in message and "line 4" in message and BROKEN[kind][1] in message
 
 
+def test_reader_options(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"acc": NaN}\n{"acc": Infinity}\n', encoding="utf-8")
+    with pytest.raises(jsonio.JSONFileError, match="record 0: line 1 column 9: non-standard JSON constant NaN"):
+        jsonio.read_jsonl(path)
+    values = jsonio.read_jsonl(path, allow_nonstandard=True)  # files lm-eval writes may hold NaN
+    assert values[0]["acc"] != values[0]["acc"] and values[1]["acc"] == float("inf")
+    path.write_text("\n", encoding="utf-8")
+    assert jsonio.read_jsonl(path) == []  # an empty JSON Lines file is an empty list ...
+    with pytest.raises(jsonio.JSONFileError, match="is empty"):
+        jsonio.read_records(path)  # ... but a record file must have records
+    path.write_text("[1, 2,\n 3", encoding="utf-8")
+    with pytest.raises(jsonio.JSONFileError, match=r"results.jsonl: record 2: line 2 column 3: not valid JSON"):
+        jsonio.read_json(path)
+
+
 def test_a_syntax_error_in_a_json_list_is_not_read_as_json_lines(tmp_path: Path) -> None:
     text = json.dumps(RECORDS["gta"](), indent=1)
     broken = text.replace('"task": "gta-40"', '"task": "gta-40",,')

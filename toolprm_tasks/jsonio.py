@@ -53,8 +53,8 @@ class JSONFileError(ValueError):
 
 @dataclass
 class ReadResult:
-    """What a lenient read found: the value (None if unreadable), every problem, and the
-    indices of JSON Lines records that could not be read (None in the value)."""
+    """What a lenient read (`inspect_records`) found: the value (None if unreadable), every
+    problem, and the indices of JSON Lines records that could not be read (None in the value)."""
 
     value: Any
     problems: list[JSONProblem] = field(default_factory=list)
@@ -207,8 +207,8 @@ def _explain(exc: BaseException, source: _Text, chunk: str, base: int, record: i
     return JSONProblem(source.label, f"not readable as JSON: {exc}", record)
 
 
-def _parse(chunk: str, lenient: bool) -> Any:
-    return (_LENIENT if lenient else _STRICT).decode(chunk)
+def _parse(chunk: str, constants_ok: bool) -> Any:
+    return (_LENIENT if constants_ok else _STRICT).decode(chunk)
 
 
 _PARSE_ERRORS = (ValueError, RecursionError, _NonStandard)  # JSONDecodeError is a ValueError
@@ -220,16 +220,16 @@ def _constant_problems(source: _Text, layout: _Layout, base: int = 0, record: in
             for pos, name in layout.constants[:_MAX_LISTED]]
 
 
-def _read_document(source: _Text, lenient: bool) -> ReadResult:
+def _read_document(source: _Text, constants_ok: bool, collect: bool) -> ReadResult:
     try:
-        value = _parse(source.text, lenient)
+        value = _parse(source.text, constants_ok)
     except _PARSE_ERRORS as exc:
         return ReadResult(None, [_explain(exc, source, source.text, 0, None)])
-    problems = _constant_problems(source, source.layout) if lenient and source.layout.constants else []
+    problems = _constant_problems(source, source.layout) if collect and source.layout.constants else []
     return ReadResult(value, problems)
 
 
-def _read_lines(source: _Text, lenient: bool) -> ReadResult:
+def _read_lines(source: _Text, constants_ok: bool, collect: bool) -> ReadResult:
     result = ReadResult([])
     base, index = 0, 0
     starts: list[tuple[int, int]] = []  # (offset, record index) of every record's line
@@ -237,11 +237,11 @@ def _read_lines(source: _Text, lenient: bool) -> ReadResult:
         if line.strip():
             starts.append((base, index))
             try:
-                result.value.append(_parse(line, lenient))
-                if lenient and ("NaN" in line or "Infinity" in line):
+                result.value.append(_parse(line, constants_ok))
+                if collect and ("NaN" in line or "Infinity" in line):
                     result.problems += _constant_problems(source, _Layout.of(line), base, index)
             except _PARSE_ERRORS as exc:
-                if not lenient:
+                if not collect:
                     raise JSONFileError(_explain(exc, source, line, base, index)) from None
                 result.problems.append(_explain(exc, source, line, base, index))
                 result.value.append(None)
@@ -277,42 +277,43 @@ def _is_json_lines(source: _Text) -> bool:
         return False
 
 
-def _read(path: Path, name: str | None, lenient: bool, lines: bool | None) -> ReadResult:
+def _read(path: Path, name: str | None, *, constants_ok: bool, collect: bool, lines: bool | None) -> ReadResult:
     source = _Text(name or str(path), path.read_bytes())
     if not source.text.strip():
+        if lines:  # JSON Lines: an empty file is an empty list; record files must have records
+            return ReadResult([])
         return ReadResult(None, [JSONProblem(source.label, "is empty: no records")])
     as_lines = _is_json_lines(source) if lines is None else lines
     if as_lines:
-        return _read_lines(source, lenient)
-    result = _read_document(source, lenient)
+        return _read_lines(source, constants_ok, collect)
+    result = _read_document(source, constants_ok, collect)
     result.problems = source.utf8_problems(lambda pos: source.layout.record_at(pos)) + result.problems
     return result
 
 
-def _strict(path: Path, name: str | None, lines: bool | None) -> Any:
-    source_name = name or str(path)
-    result = _read(path, source_name, lenient=False, lines=lines)
+def _strict(path: Path, name: str | None, lines: bool | None, allow_nonstandard: bool) -> Any:
+    result = _read(path, name, constants_ok=allow_nonstandard, collect=False, lines=lines)
     if result.problems:
         raise JSONFileError(result.problems[0], len(result.problems) - 1)
     return result.value
 
 
-def read_json(path: Path, name: str | None = None) -> Any:
-    """One strict JSON document (`name`, if given, stands for the file in messages)."""
-    return _strict(path, name, lines=False)
+def read_json(path: Path, name: str | None = None, *, allow_nonstandard: bool = False) -> Any:
+    """One strict JSON document (`name`, if given, stands for the file in messages).
+    `allow_nonstandard` accepts NaN and Infinity (e.g. files lm-eval writes), nothing else."""
+    return _strict(path, name, False, allow_nonstandard)
 
 
-def read_jsonl(path: Path, name: str | None = None) -> list[Any]:
+def read_jsonl(path: Path, name: str | None = None, *, allow_nonstandard: bool = False) -> list[Any]:
     """Strict JSON Lines: one JSON value per non-blank line."""
-    value = _strict(path, name, lines=True)
-    return value if value is not None else []
+    return _strict(path, name, True, allow_nonstandard)
 
 
 def read_records(path: Path, name: str | None = None) -> Any:
-    """A release file: a JSON list (test files) or JSON Lines (training files)."""
-    return _strict(path, name, lines=None)
+    """A release file: a JSON list (test files) or JSON Lines (training files); strict."""
+    return _strict(path, name, None, False)
 
 
 def inspect_records(path: Path, name: str | None = None) -> ReadResult:
     """Like `read_records`, but lenient: reads on where it can and lists every problem."""
-    return _read(path, name, lenient=True, lines=None)
+    return _read(path, name, constants_ok=True, collect=True, lines=None)
