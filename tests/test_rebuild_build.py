@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.helpers import cli, lm_eval_results, metric  # noqa: E402
 from toolprm_tasks.cases import error_type_slug  # noqa: E402
 from toolprm_tasks.rebuild import operators  # noqa: E402
 from toolprm_tasks.rebuild.bfcl import SourceError, load_conversations  # noqa: E402
-from toolprm_tasks.rebuild.bfcl_cases import decision_points, execution_check  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_cases import decision_points, execution_check, state_values  # noqa: E402
 from toolprm_tasks.rebuild.build import build  # noqa: E402
 from toolprm_tasks.tool_calls import as_tool_calls, violations  # noqa: E402
 
@@ -46,8 +47,10 @@ def test_points_carry_the_real_history(base0) -> None:
 
 
 def test_each_operator_yields_its_error_type_and_stays_schema_valid(base0) -> None:
-    _, points = base0
+    conversation, points = base0
     point = points[2]  # mv(source='final_report.pdf', destination='temp')
+    point = replace(point, gold_calls=operators.gold_call_index(p.gold for p in points if not p.is_chat),
+                    state_values=state_values(conversation, point))
     rng = random.Random(0)
     for name, expected in ((operators.wrong_params, "wrong_params"), (operators.wrong_tool, "wrong_tool"),
                            (operators.should_call, "should_call")):
@@ -62,7 +65,8 @@ def test_each_operator_yields_its_error_type_and_stays_schema_valid(base0) -> No
                 assert violations(proposal.action, point.functions) == 0, proposal
         if expected == "wrong_params":
             assert all(p.action["name"] == "mv" for p in proposals)
-            assert {p.action["parameters"].get("source") for p in proposals} & {"previous_report.pdf", "final_report.txt"}
+            # the document folder of the initial state holds previous_report.pdf: a wrong source
+            assert "previous_report.pdf" in {p.action["parameters"].get("source") for p in proposals}
         if expected == "wrong_tool":
             assert all(p.action["name"] != "mv" for p in proposals)
 
@@ -144,5 +148,5 @@ def test_build_command_line(tmp_path: Path, capsys) -> None:
     assert "tooltalk:" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "manifest_tooltalk.json").read_text())
     assert manifest["cases"] == len(json.loads((tmp_path / "prmbench_rebuilt_tooltalk.json").read_text())) > 0
-    with pytest.raises(SystemExit, match="unknown --sampling"):
-        cli_main(["build", "--source", "tooltalk", "--out", str(tmp_path), "--sampling", "rule,vibes"])
+    assert cli_main(["build", "--source", "tooltalk", "--out", str(tmp_path), "--sampling", "rule,vibes"]) != 0
+    assert "unknown --sampling vibes" in capsys.readouterr().err

@@ -1,18 +1,25 @@
-"""Decision points from BFCL multi-turn conversations, and their execution checks."""
+"""Decision points from BFCL multi-turn conversations, their selection, and execution checks.
+
+Points of a conversation: every gold call; the end of every turn whose calls are done (the
+assistant reports back: a reply is due); and the turns BFCL leaves without gold calls in its
+miss_param and miss_func categories (the assistant must ask for the missing parameter, or
+say the tool it needs is not available). BFCL has no gold text for replies: they are written
+for their conversation (`replies.py`), naming the action and what is missing.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.bfcl import Conversation, Environment, Observation, function_docs
-from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.rebuild.operators import AUTH_PARAMS, CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
+from toolprm_tasks.rebuild.points import DecisionPoint, json_values, unique
+from toolprm_tasks.trials import seeded_key
 
-# BFCL has no gold text for turns where the model must not call (a missing parameter or
-# function): the chosen reply says what is missing, as the category expects.
-MISSING_PARAM_REPLY = "I need a bit more information before I can do that. Could you give me the missing details?"
-MISSING_FUNC_REPLY = "I can't do that with the tools I have available right now."
+_MAX_STATE_VALUES = 400  # long-context states hold thousands: the first ones in state order
 
 
 def environment(conversation: Conversation) -> Environment:
@@ -28,53 +35,158 @@ def functions_at(conversation: Conversation, turn: int, docs: list[dict[str, Any
     return [doc for doc in docs if doc.get("name") not in withheld]
 
 
-def _chat_reply(conversation: Conversation) -> str:
-    return MISSING_FUNC_REPLY if conversation.category == "miss_func" else MISSING_PARAM_REPLY
+def task_of(conversation: Conversation) -> str:
+    """The BFCL entry a conversation is a variant of: base, long_context, miss_func and
+    miss_param share their entries by index (same user requests, same gold calls), so their
+    cases form one cluster."""
+    return "bfcl-entry-" + conversation.id.rsplit("_", 1)[-1]
 
 
-def decision_points(conversation: Conversation) -> list[DecisionPoint]:
-    """Every gold step of the conversation (calls, and the replies of empty gold turns), each
-    with the real history: earlier user turns, gold calls and their executed observations."""
+def _missing_param(turn: int, calls: list[list[dict[str, Any]]], turns: list[list[dict[str, Any]]],
+                   said: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The call the user's incomplete request needs and its missing parameter: a value the
+    next user turn supplies that nothing before mentioned; else the next turn's last call
+    and its first argument the user has not named."""
+    later = next((t for t in range(turn + 1, len(calls)) if calls[t]), None)
+    if later is None:
+        return None, None
+    answer = " ".join(m.get("content", "") for m in turns[later] if isinstance(m.get("content"), str)).casefold()
+    for call in calls[later]:
+        for name, value in call["parameters"].items():
+            if replies.mentioned(value, answer) and not replies.mentioned(value, said):
+                return call, name
+    call = calls[later][-1]
+    name = next((n for n, v in call["parameters"].items() if n not in AUTH_PARAMS and not replies.mentioned(v, said)),
+                next(iter(call["parameters"]), None))
+    return call, name
+
+
+def _missing_function(conversation: Conversation, turn: int,
+                      calls: list[list[dict[str, Any]]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The first later call of a tool withheld at this turn, and that tool."""
+    withheld = {n for start, names in conversation.missed_function.items() if turn < int(start) for n in names}
+    hint = next((c for later in calls[turn + 1:] for c in later if c["name"] in withheld), None)
+    return hint, hint["name"] if hint else next(iter(sorted(withheld)), None)
+
+
+def _next_call(calls: list[list[dict[str, Any]]], turn: int) -> dict[str, Any] | None:
+    return next((c for later in calls[turn + 1:] for c in later[:1]), None)
+
+
+def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionPoint]:
+    """Every decision point of the conversation in order, each with the real history: user
+    turns, gold calls with their executed observations, and the written replies of earlier
+    reply points. Reply wording is seeded per conversation and turn."""
     docs = function_docs(conversation.involved_classes)
     env = environment(conversation)
+    calls = []
+    for turn in conversation.gold:
+        parsed = [env.keyword_call(text) for text in turn]
+        for text, call in zip(turn, parsed, strict=True):
+            if call is None:
+                raise ValueError(f"{conversation.id}: gold call {text!r} is not a plain call of this environment")
+        calls.append(parsed)
     history: list[dict[str, Any]] = []
     executed: list[str] = []
     points: list[DecisionPoint] = []
-    step = 0
-    for turn, (messages, gold_calls) in enumerate(zip(conversation.turns, conversation.gold, strict=True)):
+
+    def add(gold: Any, functions: list[dict[str, Any]], **extra: Any) -> None:
+        points.append(DecisionPoint("bfcl", conversation.id, len(points), list(history), functions, gold,
+                                    prior_calls=list(executed), **extra))
+
+    for turn, messages in enumerate(conversation.turns):
         history.extend({"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages)
         functions = functions_at(conversation, turn, docs)
-        if not gold_calls:
-            hint = next((env.keyword_call(c) for later in conversation.gold[turn + 1:] for c in later[:1]), None)
-            if hint is not None and hint["name"] not in {f["name"] for f in functions}:
-                hint = None
-            points.append(DecisionPoint("bfcl", conversation.id, step, list(history), functions,
-                                        _chat_reply(conversation), call_hint=hint, prior_calls=list(executed)))
-            history.append({"role": "assistant", "content": _chat_reply(conversation)})
-            step += 1
+        rng = random.Random(seeded_key(seed, f"bfcl/{conversation.id}/{turn}/reply"))
+        said = replies.user_text(history)
+        if not calls[turn]:
+            if conversation.category == "miss_param":
+                hint, missing = _missing_param(turn, calls, conversation.turns, said)
+                kind = replies.ASK
+                text = replies.write(kind, hint, docs, history, rng, param=missing) if hint else None
+            elif conversation.category == "miss_func":
+                hint, missing = _missing_function(conversation, turn, calls)
+                kind = replies.UNAVAILABLE
+                text = replies.write(kind, hint, docs, history, rng) if hint else None
+            else:  # a few base/long_context turns need no call and say nothing about why
+                hint, text = None, None
+            if text is not None:
+                add(text, functions, call_hint=hint, reply_kind=kind, turn_calls=(hint,), missing=missing)
+                history.append({"role": "assistant", "content": text})
             continue
-        for call_text in gold_calls:
-            call = env.keyword_call(call_text)
-            if call is None:
-                raise ValueError(f"{conversation.id}: gold call {call_text!r} is not a plain call of this environment")
-            points.append(DecisionPoint("bfcl", conversation.id, step, list(history), functions, call,
-                                        prior_calls=list(executed)))
-            observation = env.execute(call_text)
-            executed.append(call_text)
+        for index, call in enumerate(calls[turn]):
+            add(call, functions, turn_calls=tuple(calls[turn][index:]))
+            observation = env.execute(conversation.gold[turn][index])
+            executed.append(conversation.gold[turn][index])
             history.append({"role": "assistant", "content": call})
             history.append({"role": "tool", "content": observation.text})
-            step += 1
+        # the turn's calls are done: the assistant reports back before the user goes on
+        text = replies.write(replies.REPORT, calls[turn][-1], docs, history, rng)
+        add(text, functions, call_hint=_next_call(calls, turn), reply_kind=replies.REPORT,
+            turn_calls=tuple(calls[turn]))
+        history.append({"role": "assistant", "content": text})
     return points
 
 
-def pick_point(conversation: Conversation, points: list[DecisionPoint], rng: random.Random) -> DecisionPoint:
-    """One point per conversation: the reply point of a miss_* conversation half of the time
-    (should-chat cases), else a seeded gold call."""
-    chats = [p for p in points if p.is_chat and p.call_hint is not None]
-    calls = [p for p in points if not p.is_chat]
-    if chats and (not calls or rng.random() < 0.5):
-        return rng.choice(chats)
-    return rng.choice(calls)
+def state_values(conversation: Conversation, point: DecisionPoint) -> tuple[Any, ...]:
+    """Values the environment holds at the point (file and folder names, ids, names): where
+    plausible wrong arguments come from, besides the history."""
+    env = environment(conversation)
+    for earlier in point.prior_calls:
+        env.execute(earlier) if isinstance(earlier, str) else run_action(env, earlier)
+    found: list[Any] = []
+    json_values(env.state(), found)
+    return tuple(unique(v for v in found if not isinstance(v, str) or v.strip())[:_MAX_STATE_VALUES])
+
+
+def _reply_kinds(points: list[DecisionPoint]) -> set[str]:
+    return {p.reply_kind for p in points if p.is_chat and p.reply_kind}
+
+
+
+def select(conversations: list[Conversation], seed: int) -> list[tuple[Conversation, DecisionPoint, str]]:
+    """One point per conversation and the error type to make for it, with every type a
+    quarter of the cases: reply points (should chat) split evenly between the three reasons
+    (report: any conversation, ask: miss_param, unavailable: miss_func), the rest dealt the
+    three call-point types in turn. Replies are thereby balanced against calls, so a rule that
+    prefers the call gains nothing. Points carry the source's gold calls and the state values."""
+    all_points = {c.id: decision_points(c, seed) for c in conversations}
+    pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
+    all_points = {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
+    rng = random.Random(seeded_key(seed, "bfcl/select"))
+    chats = len(conversations) // 4
+    quota = {replies.ASK: chats // 3, replies.UNAVAILABLE: chats // 3}
+    quota[replies.REPORT] = chats - 2 * (chats // 3)
+    label: dict[str, str] = {}
+    for kind in (replies.ASK, replies.UNAVAILABLE, replies.REPORT):
+        eligible = [c.id for c in conversations if c.id not in label and kind in _reply_kinds(all_points[c.id])]
+        # reports come from base and long_context first: miss_* conversations have their own reasons
+        eligible.sort(key=lambda cid: ("miss_" in cid) if kind == replies.REPORT else False)
+        head = [cid for cid in eligible if kind != replies.REPORT or "miss_" not in cid]
+        tail = [cid for cid in eligible if cid not in set(head)]
+        rng.shuffle(head)
+        rng.shuffle(tail)
+        for cid in (head + tail)[:quota[kind]]:
+            label[cid] = kind
+    rest = [c.id for c in conversations if c.id not in label]
+    rng.shuffle(rest)
+    for i, cid in enumerate(rest):
+        label[cid] = CALL_ERROR_TYPES[i % len(CALL_ERROR_TYPES)]
+    chosen = []
+    for conversation in conversations:
+        points, wanted = all_points[conversation.id], label[conversation.id]
+        pick = random.Random(seeded_key(seed, f"bfcl/{conversation.id}"))
+        if wanted in replies.INTENTS:
+            options, error_type = [p for p in points if p.is_chat and p.reply_kind == wanted], SHOULD_CHAT
+        else:
+            calls = [p for p in points if not p.is_chat]
+            options, error_type = [p for p in calls if suits(p, wanted)] or calls, wanted
+        if not options:
+            continue
+        point = options[pick.randrange(len(options))]
+        point = replace(point, state_values=state_values(conversation, point))
+        chosen.append((conversation, point, error_type))
+    return chosen
 
 
 @dataclass(frozen=True)

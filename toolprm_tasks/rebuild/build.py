@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import logging
 import os
@@ -25,14 +26,14 @@ from typing import Any
 
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
-from toolprm_tasks.rebuild.operators import proposals_for
+from toolprm_tasks.rebuild.operators import iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.rebuild.policy import equivalent, error_type_of, parse_action, proposal_prompt
 from toolprm_tasks.trials import seeded_key
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 3  # bump when the operators or the point selection change the output
+BUILD_VERSION = 4  # bump when the operators or the point selection change the output
 SOURCES = ("bfcl", "tooltalk", "gta")
 MAX_PROPOSALS = 16  # proposals tried per point before it is reported as failing the check
 
@@ -52,6 +53,7 @@ class SourcePoint:
     point: DecisionPoint
     check: Callable[[Any], tuple[bool, str]] | None  # execution check, where an environment exists
     extra: dict[str, Any]  # source-specific provenance (test_category, difficulty, task)
+    error_type: str | None = None  # the type selection asks for (rule sampling tries it first)
 
 
 @dataclass
@@ -106,13 +108,15 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
     for item in points:
         rng = random.Random(seeded_key(seed, f"{item.point.source}/{item.point.source_id}/{item.point.step}"))
         reasons: list[str] = []
-        for tried, proposal in enumerate(proposals_for(item.point, rng)[:MAX_PROPOSALS], start=1):
+        proposals = itertools.islice(iter_proposals(item.point, rng, item.error_type), MAX_PROPOSALS)
+        for tried, proposal in enumerate(proposals, start=1):
             if proposal.action == item.point.gold:
                 continue
             passed, info = _run_check(item.check, proposal.action, tried)
             if passed:
+                extra = {**item.extra, "reply_kind": item.point.reply_kind} if item.point.reply_kind else item.extra
                 result.records.append(_record(item.point, proposal.action, proposal.error_type,
-                                              f"rule:{proposal.operator}", seed, version, info, item.extra))
+                                              f"rule:{proposal.operator}", seed, version, info, extra))
                 break
             reasons.append(f"{proposal.operator}: {info['reason']}")
         else:
@@ -180,31 +184,27 @@ def _bfcl_extra(conversation: Any) -> dict[str, Any]:
 
 def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
     from toolprm_tasks.rebuild.bfcl import load_conversations
-    from toolprm_tasks.rebuild.bfcl_cases import decision_points, execution_check, pick_point
+    from toolprm_tasks.rebuild.bfcl_cases import execution_check, select, task_of
 
     conversations = load_conversations()[:limit]
     points = []
-    for conversation in conversations:
-        rng = random.Random(seeded_key(seed, f"bfcl/{conversation.id}"))
-        point = pick_point(conversation, decision_points(conversation), rng)
+    for conversation, point, error_type in select(conversations, seed):
 
         def check(action: Any, conversation=conversation, point=point) -> tuple[bool, str]:
             outcome = execution_check(conversation, point, action)
             return outcome.passed, outcome.reason
 
-        points.append(SourcePoint(point, check, _bfcl_extra(conversation)))
+        points.append(SourcePoint(point, check, {**_bfcl_extra(conversation), "task": task_of(conversation)},
+                                  error_type))
     return points, conversations, f"bfcl-eval=={_package_version('bfcl-eval')}"
 
 
 def tooltalk_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
-    from toolprm_tasks.rebuild.tooltalk import api_specs, decision_points, load_conversations, pick_points
+    from toolprm_tasks.rebuild.tooltalk import api_specs, load_conversations, select
 
     specs = api_specs()
-    points = []
-    for conversation in load_conversations()[:limit]:
-        rng = random.Random(seeded_key(seed, f"tooltalk/{conversation.id}"))
-        for point in pick_points(decision_points(conversation, specs), rng):
-            points.append(SourcePoint(point, None, {"difficulty": conversation.split}))
+    points = [SourcePoint(point, None, {"difficulty": conversation.split}, error_type)
+              for conversation, point, error_type in select(load_conversations()[:limit], specs, seed)]
     return points, [], f"nvidia-tooltalk=={_package_version('nvidia-tooltalk')}"
 
 

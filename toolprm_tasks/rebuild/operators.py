@@ -1,21 +1,41 @@
-"""Rule-based error injection: the paper's four error types, made plausible on purpose.
+"""Rule-based error injection: the paper's four error types, made so that nothing but the
+history tells the chosen action from the rejected one.
 
-Each operator proposes wrong actions for a decision point in a seeded order; the builder takes
-the first that passes the execution check (where an environment exists). Designed against
-shortcuts: wrong calls stay schema-valid (right tool names, required parameters, types and
-enums), argument values come from the history or are near misses of the gold value, and chat
-replies vary in length, so neither `schema` nor `longer` can tell the sides apart.
+`proposals_for(point, rng)` is the one source of wrong actions for a decision point (the
+builder takes the first that passes the execution check; a replay policy may take several).
+Designed against the shortcuts the artifact audit (`toolprm_tasks.audit`) measures:
+
+- wrong values come from where gold values come from: the same tool's argument in other
+  gold calls of the source (`point.gold_calls`), the history and the environment's state,
+  the spec's enum; always of the gold value's kind (type and shape), never tool names,
+  placeholders or made-up suffixes;
+- a wrong tool is drawn in proportion to how often the tool is a gold call, and its
+  arguments follow a real gold call of that tool, filled with this step's values;
+- a wrong reply (should call, chatted) is written by the same writer (`replies.py`) that
+  writes the chosen replies of reply points, in the same three intents: a report of the
+  turn's work before it is done, a needless question about a value the user gave, a false
+  "no tool can do that"; or, where the source has them, the conversation's own recorded
+  reply used too early;
+- a wrong call where a reply is due is a gold call of the same conversation made too early,
+  a guess for the parameter the user has not given, a substitute for the withheld tool, or a
+  repeat of the last call.
+
+Wrong calls stay schema-valid (known tools, required parameters, types and enums).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.rebuild.points import DecisionPoint, history_values
+from toolprm_tasks.rebuild import replies
+from toolprm_tasks.rebuild.points import DecisionPoint, history_values, unique, value_key
 from toolprm_tasks.tool_calls import tool_specs
 
 # paper Fig. 3 wording, as the release writes `error type`
@@ -23,6 +43,12 @@ WRONG_TOOL = "wrong tool"
 WRONG_PARAMS = "wrong params"
 SHOULD_CHAT = "should chat but called a tool"
 SHOULD_CALL = "should call a tool but chatted"
+CALL_ERROR_TYPES: tuple[str, ...] = (WRONG_PARAMS, WRONG_TOOL, SHOULD_CALL)
+
+# credentials a login hands out, not values the user chooses: never the wrong argument
+AUTH_PARAMS = frozenset({"session_token", "access_token"})
+_PER_PARAM = 3  # wrong values proposed per parameter
+_MAX_TOOLS = 8  # wrong tools proposed per point
 
 
 @dataclass(frozen=True)
@@ -32,196 +58,368 @@ class Proposal:
     operator: str
 
 
-def _prop_type(spec: dict[str, Any], name: str) -> str:
-    prop = (spec.get("properties") or {}).get(name) or {}
-    kind = prop.get("type", "any")
-    return kind if isinstance(kind, str) else "any"
+def gold_call_index(calls: Iterable[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Tool name -> the arguments of every gold call of it, in order: a source's value pool."""
+    index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for call in calls:
+        if isinstance(call, dict) and isinstance(call.get("name"), str):
+            index[call["name"]].append(call.get("parameters") or {})
+    return {name: tuple(args) for name, args in sorted(index.items())}
 
+
+# ----------------------------------------------------------------------------- values
 
 def _shape(value: str) -> str:
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", value):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?", value):
+        return "datetime"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return "date"
     if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value):
         return "time"
+    if re.fullmatch(r"[\w.+-]+@[\w-]+\.[\w.]+", value):
+        return "email"
     if re.fullmatch(r"[\w\-. ]+\.\w{1,5}", value):
         return "file"
     if "/" in value:
         return "path"
-    if "@" in value:
-        return "email"
     if re.fullmatch(r"[\d.\-+ ]+", value):
         return "number"
+    if " " not in value and re.search(r"\d", value):
+        return "id"
     return "word" if len(value.split()) <= 3 else "text"
 
 
-def _near_miss_strings(gold: str) -> list[str]:
+def kind(value: Any) -> str:
+    """A value's type and its shape (strings) or size (numbers: digits before and after the
+    point): wrong values keep the gold value's kind, so 12446 is not replaced by 4."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return f"int:{len(str(abs(value)))}"
+    if isinstance(value, float):
+        whole, _, fraction = repr(abs(value)).partition(".")
+        return f"float:{len(whole)}.{len(fraction.rstrip('0')) or 0}"
+    if isinstance(value, str):
+        return "str:" + _shape(value)
+    if isinstance(value, list):
+        return "list:" + (kind(value[0]) if value else "empty")
+    return type(value).__name__
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal after the normalisation `policy.equivalent` applies (case, spacing, number type)."""
+    from toolprm_tasks.rebuild.policy import equivalent
+
+    return equivalent({"name": "", "parameters": {"v": a}}, {"name": "", "parameters": {"v": b}}, None)
+
+
+def _near(gold: Any) -> list[Any]:
+    """Near misses of the gold value, a last resort: neighbouring dates, times, integers."""
+    if isinstance(gold, bool):
+        return [not gold]
+    if isinstance(gold, int):
+        return [gold + 1, gold - 1]
+    if isinstance(gold, float):
+        return [round(gold * 1.1, 2), round(gold * 0.9, 2)]
+    if not isinstance(gold, str):
+        return []
     shape = _shape(gold)
-    out: list[str] = []
-    if shape == "date":
+    if shape in ("date", "datetime"):
         try:
             day = dt.date.fromisoformat(gold[:10])
-            out += [(day + dt.timedelta(days=d)).isoformat() + gold[10:] for d in (1, -1, 7)]
         except ValueError:
-            pass
-    elif shape == "time":
-        parts = gold.split(":")
-        hour = (int(parts[0]) + 12) % 24 if parts[0].isdigit() else 0
-        out.append(":".join([f"{hour:02d}", *parts[1:]]))
-        out.append(":".join([f"{(int(parts[0]) + 1) % 24:02d}", *parts[1:]]) if parts[0].isdigit() else gold)
-    elif shape == "file":
-        stem, ext = gold.rsplit(".", 1)
-        out += [f"{stem}.{alt}" for alt in ("txt", "pdf", "csv", "docx") if alt != ext][:2]
-        out += [f"{stem}_v2.{ext}", f"{stem.split('_')[-1]}.{ext}"]
-    elif shape == "path":
-        pieces = gold.strip("/").split("/")
-        if len(pieces) > 1:
-            out += ["/".join(pieces[:-1]), pieces[-1]]
-    elif shape == "word" and gold:
-        out += [gold.lower() if gold != gold.lower() else gold.capitalize(), gold + "s", gold[:-1]]
-    return [v for v in out if v and v != gold]
-
-
-def _alternatives(gold: Any, kind: str, prop: dict[str, Any], values: list[Any], rng: random.Random) -> list[Any]:
-    enum = prop.get("enum")
-    if isinstance(enum, list) and enum:
-        return [v for v in enum if v != gold]
-    if isinstance(gold, bool) or kind == "boolean":
-        return [not gold] if isinstance(gold, bool) else []
-    if isinstance(gold, (int, float)):
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v != gold]
-        near = [gold + 1, gold - 1, gold * 10] if isinstance(gold, int) else [round(gold * 1.1, 2), round(gold / 10, 2)]
-        if kind == "integer" or isinstance(gold, int) and kind != "number":
-            numbers = [v for v in numbers if isinstance(v, int)]
-            near = [int(v) for v in near]
-        return [*numbers[:3], *near]
-    if isinstance(gold, str):
-        shape = _shape(gold)
-        seen = [v for v in values if isinstance(v, str) and v != gold and _shape(v) == shape]
-        return [*seen[:4], *_near_miss_strings(gold)]
-    if isinstance(gold, list) and gold:
-        pool = [v for v in values if type(v) is type(gold[0]) and v not in gold]
-        out = [gold[:-1]] if len(gold) > 1 else []
-        if pool:
-            out.append([*gold, pool[0]])
-            out.append([pool[0], *gold[1:]])
-        return out
+            return []
+        return [(day + dt.timedelta(days=d)).isoformat() + gold[10:] for d in (1, -1, 7)]
+    if shape == "time":
+        hour, rest = gold.split(":", 1)
+        return [f"{(int(hour) + d) % 24:0{len(hour)}d}:{rest}" for d in (1, 12)]
     return []
 
 
+def _interleave(*lists: list[Any]) -> list[Any]:
+    out = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out.extend(x[i] for x in lists if i < len(x))
+    return out
+
+
+_PLACEHOLDERS = frozenset({"none", "null", "n/a", "na", "unknown", "undefined", "true", "false"})
+_SKEW = 0.6  # a parameter whose commonest gold value has a larger share is not changed
+_SKEW_MIN = 4  # ... once the source has this many gold calls to tell
+
+
+def context_values(point: DecisionPoint) -> list[Any]:
+    """Values of this conversation: what the history mentions, then what the environment
+    holds (placeholder strings left out)."""
+    return [v for v in unique([*history_values(point.history), *point.state_values])
+            if not (isinstance(v, str) and v.strip().casefold() in _PLACEHOLDERS)]
+
+
+def pool_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
+    """The values this tool's parameter takes in gold calls of the source (with repeats, so
+    a frequent gold value is a frequent wrong value too)."""
+    return [args[param] for args in (point.gold_calls or {}).get(tool, ()) if param in args]
+
+
+def changeable(point: DecisionPoint, tool: str, param: str) -> bool:
+    """Whether a parameter can take a wrong value without the change showing by itself: not a
+    credential, and not one whose gold value hardly varies in the source (a flag that is
+    always set, an id every conversation uses), where any other value would mark the
+    rejected side."""
+    if param in AUTH_PARAMS:
+        return False
+    values = pool_values(point, tool, param)
+    if len(values) < _SKEW_MIN:
+        return True
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[json.dumps(value, sort_keys=True)] += 1
+    return max(counts.values()) / len(values) <= _SKEW
+
+
+def wrong_values(gold: Any, tool: str, param: str, prop: dict[str, Any], point: DecisionPoint,
+                 rng: random.Random, context: list[Any] | None = None) -> list[Any]:
+    """Values that could stand for `gold` but differ from it, in a seeded order: enum members,
+    else values of the gold value's kind that this tool's parameter takes in the source's gold
+    calls (those the conversation also mentions first), then the conversation's own values,
+    then near misses. Gold values first keep wrong values distributed like gold values."""
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum:
+        options = [v for v in enum if not _same(v, gold)]
+        rng.shuffle(options)
+        return options
+    target = kind(gold)
+    here = [v for v in (context if context is not None else context_values(point)) if kind(v) == target]
+    pool = [v for v in pool_values(point, tool, param) if kind(v) == target]
+    rng.shuffle(pool)
+    rng.shuffle(here)
+    local = {value_key(v) for v in here}
+    both = [v for v in pool if value_key(v) in local]
+    return [v for v in unique([*both, *pool, *here, *_near(gold)]) if not _same(v, gold)]
+
+
+def _prop(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    prop = (spec.get("properties") or {}).get(name)
+    return prop if isinstance(prop, dict) else {}
+
+
+# ----------------------------------------------------------------------------- operators
+
 def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
+    """The gold call with one argument replaced (parameters in seeded order, alternating)."""
     call = point.gold
     spec = (tool_specs(point.functions) or {}).get(call["name"], {})
-    values = history_values(point.history)
-    proposals = []
-    names = sorted(call["parameters"])
+    context = context_values(point)
+    names = sorted(n for n in call["parameters"] if changeable(point, call["name"], n))
     rng.shuffle(names)
+    per_param = []
     for name in names:
-        gold = call["parameters"][name]
-        prop = (spec.get("properties") or {}).get(name) or {}
-        for value in _alternatives(gold, _prop_type(spec, name), prop, values, rng):
-            if value != gold:
-                proposals.append(Proposal(WRONG_PARAMS, {"name": call["name"], "parameters": {**call["parameters"], name: value}},
-                                          f"wrong_params:{name}"))
-    optional = [n for n in names if n not in (spec.get("required") or [])]
-    for name in optional:  # leaving out an argument the user asked for
-        rest = {k: v for k, v in call["parameters"].items() if k != name}
-        proposals.append(Proposal(WRONG_PARAMS, {"name": call["name"], "parameters": rest}, f"drop_param:{name}"))
-    return proposals
+        values = wrong_values(call["parameters"][name], call["name"], name, _prop(spec, name), point, rng, context)
+        per_param.append([Proposal(WRONG_PARAMS, {"name": call["name"], "parameters": {**call["parameters"], name: v}},
+                                   f"wrong_params:{name}") for v in values[:_PER_PARAM]])
+    return _interleave(*per_param)
 
 
-def _fill(target: dict[str, Any], gold: dict[str, Any], values: list[Any]) -> dict[str, Any] | None:
-    if not target:
-        return dict(gold)  # a tool known by name only (GTA without toolmeta): same arguments
-    properties = target.get("properties") or {}
-    args: dict[str, Any] = {}
-    unused = dict(gold)
-    for name in target.get("required") or []:
-        kind = (properties.get(name) or {}).get("type", "any")
-        if name in unused:
-            args[name] = unused.pop(name)
-            continue
-        same_type = next((k for k, v in unused.items() if _matches(v, kind)), None)
-        if same_type is not None:
-            args[name] = unused.pop(same_type)
-            continue
-        from_history = next((v for v in values if _matches(v, kind)), None)
-        if from_history is None:
-            return None
-        args[name] = from_history
-    for name, value in unused.items():
-        if name in properties and _matches(value, (properties[name] or {}).get("type", "any")):
-            args[name] = value
-    return args
-
-
-def _matches(value: Any, kind: Any) -> bool:
+def _matches(value: Any, kind_name: Any) -> bool:
     return {"string": isinstance(value, str), "integer": isinstance(value, int) and not isinstance(value, bool),
             "number": isinstance(value, (int, float)) and not isinstance(value, bool),
             "float": isinstance(value, (int, float)) and not isinstance(value, bool),
             "boolean": isinstance(value, bool), "array": isinstance(value, list),
-            "dict": isinstance(value, dict), "object": isinstance(value, dict)}.get(kind, True)
+            "dict": isinstance(value, dict), "object": isinstance(value, dict)}.get(kind_name, True)
 
 
-def wrong_tool(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    call = point.gold
+# kinds distinctive enough that a value of one parameter may stand for another (a file name
+# for a file name, a date for a date); a bare word may not ('john' is no airport code)
+_MOVABLE = ("str:file", "str:path", "str:email", "str:date", "str:datetime", "str:time", "int:", "float:")
+
+
+def _fill(name: str, spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] | None,
+          point: DecisionPoint, local: set[Any]) -> dict[str, Any] | None:
+    """Arguments for another tool: the parameters a real gold call of it had (`template`),
+    else its required ones, in the spec's order. Each value is the step's own argument of the
+    same name, else one of the same distinctive kind, else a gold value of that parameter the
+    conversation mentions, else the template's gold value."""
+    if not spec:
+        return dict(base)  # a tool known by name only (GTA without toolmeta): same arguments
+    properties = spec.get("properties") or {}
+    required = spec.get("required") or []
+    wanted = [p for p in properties if p in required or (template is not None and p in template)]
+    unused = dict(base)
+    args: dict[str, Any] = {}
+    for param in wanted:
+        type_name = _prop(spec, param).get("type", "any")
+        like = template.get(param) if template else None
+        if param in unused and _matches(unused[param], type_name):
+            args[param] = unused.pop(param)
+            continue
+        same = next((k for k, v in unused.items() if k not in AUTH_PARAMS and _matches(v, type_name)
+                     and like is not None and kind(v) == kind(like) and kind(v).startswith(_MOVABLE)), None)
+        if same is not None:
+            args[param] = unused.pop(same)
+            continue
+        known = next((v for v in pool_values(point, name, param) if value_key(v) in local), None)
+        if known is not None:
+            args[param] = known
+        elif like is not None:
+            args[param] = like
+        elif param in required:
+            return None
+    return args
+
+
+def _weighted_order(names: list[str], weights: dict[str, float], rng: random.Random) -> list[str]:
+    """A seeded order in which each name comes early in proportion to its weight
+    (Efraimidis-Spirakis keys)."""
+    keyed = [(rng.random() ** (1.0 / weights[n]), n) for n in names]
+    return [n for _, n in sorted(keyed, reverse=True)]
+
+
+def wrong_tool(point: DecisionPoint, rng: random.Random, base: dict[str, Any] | None = None,
+               error_type: str = WRONG_TOOL, operator: str = "wrong_tool") -> list[Proposal]:
+    """Another available tool instead of the gold (or `base`) call, tools drawn as often as
+    they are gold calls in the source, arguments shaped like a real call of that tool."""
+    call = base or point.gold
     specs = tool_specs(point.functions) or {}
-    values = history_values(point.history)
-    scored = []
-    for name, spec in specs.items():
-        if name == call["name"]:
-            continue
-        args = _fill(spec, call["parameters"], values)
-        if args is None:
-            continue
-        overlap = len(set(args) & set(call["parameters"]))
-        scored.append((-overlap, rng.random(), name, args))
-    scored.sort()
-    return [Proposal(WRONG_TOOL, {"name": name, "parameters": args}, f"wrong_tool:{name}")
-            for _, _, name, args in scored]
-
-
-def _describe(call: dict[str, Any]) -> str:
-    words = re.sub(r"(?<!^)(?=[A-Z])|_", " ", call["name"]).lower()
-    args = ", ".join(f"{k} {v!r}" for k, v in list(call["parameters"].items())[:3])
-    return f"{words}" + (f" ({args})" if args else "")
-
-
-_CHAT_SHORT = ["Done!", "All set.", "Sure, that's taken care of.", "Okay, finished."]
-_CHAT_LONG = [
-    "I've gone ahead and handled that: {what}. Let me know if there is anything else you need.",
-    "Before I continue, could you confirm that you want me to {what}? I want to be sure it's right.",
-    "Thanks for the details. I have completed the request ({what}) and everything looks good.",
-]
+    pool = point.gold_calls or {}
+    names = sorted(n for n in specs if n != call["name"])
+    # tools the source never calls would be a tell (rejected-only names): nearly never drawn
+    weights = {n: len(pool.get(n, ())) + 0.02 if pool else 1.0 for n in names}
+    local = {value_key(v) for v in context_values(point)}
+    proposals = []
+    for name in _weighted_order(names, weights, rng):
+        calls = pool.get(name, ())
+        template = calls[rng.randrange(len(calls))] if calls else None
+        args = _fill(name, specs[name], call["parameters"], template, point, local)
+        if args is not None:
+            proposals.append(Proposal(error_type, {"name": name, "parameters": args}, f"{operator}:{name}"))
+        if len(proposals) >= _MAX_TOOLS:
+            break
+    return proposals
 
 
 def should_call(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """A chat reply where the gold step calls a tool: claims success, or asks needlessly."""
-    what = _describe(point.gold)
-    replies = [t.format(what=what) for t in _CHAT_LONG] + list(_CHAT_SHORT)
-    rng.shuffle(replies)
-    return [Proposal(SHOULD_CALL, reply, "chat_instead_of_call") for reply in replies]
+    """A reply where the gold step calls a tool: the source's own reply used too early, then
+    written replies in the three intents (seeded order): the turn's work reported as done, a
+    needless question about a value the user gave, a false "no tool can do that"."""
+    proposals = [Proposal(SHOULD_CALL, text, "premature_reply:recorded") for text in point.wrong_replies
+                 if text.strip() and text != point.gold]
+    calls = list(point.turn_calls) or [point.gold]
+    main = calls[-1]  # the turn's last call: what the user's request is about
+    said = replies.user_text(point.history)
+    intents = list(replies.INTENTS)
+    rng.shuffle(intents)
+    for intent in intents:
+        if intent == replies.ASK:
+            options = replies.askable(reversed(calls), said)
+            if not options:
+                continue
+            call, param = options[rng.randrange(len(options))] if len(options) > 1 else options[0]
+            text = replies.write(intent, call, point.functions, point.history, rng, param=param)
+        else:
+            text = replies.write(intent, main, point.functions, point.history, rng)
+        proposals.append(Proposal(SHOULD_CALL, text, f"premature_reply:{intent}"))
+    return proposals
+
+
+def _last_call(point: DecisionPoint) -> dict[str, Any] | None:
+    return next((t["content"] for t in reversed(point.history)
+                 if t.get("role") == "assistant" and isinstance(t.get("content"), dict)), None)
 
 
 def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """A tool call where the gold step is a reply: the call the user has not asked for yet,
-    or one repeating the last call."""
-    proposals = []
-    if point.call_hint is not None:
-        proposals.append(Proposal(SHOULD_CHAT, point.call_hint, "premature_call"))
-    last = next((t["content"] for t in reversed(point.history)
-                 if t.get("role") == "assistant" and isinstance(t.get("content"), dict)), None)
-    if last is not None:
+    """A call where the gold step is a reply, by why the reply is due: for a missing
+    parameter, the call with a guessed value, then with the value the user gives later; for a
+    withheld tool, a substitute tool; otherwise the call the user has not asked for yet. Then
+    a repeat of the last call."""
+    hint = point.call_hint
+    specs = tool_specs(point.functions) or {}
+    proposals: list[Proposal] = []
+    if hint is not None and point.reply_kind == replies.ASK and point.missing in (hint.get("parameters") or {}):
+        gold = hint["parameters"][point.missing]
+        for value in wrong_values(gold, hint["name"], point.missing,
+                                  _prop(specs.get(hint["name"], {}), point.missing), point, rng)[:_PER_PARAM]:
+            proposals.append(Proposal(SHOULD_CHAT, {"name": hint["name"], "parameters": {**hint["parameters"],
+                                                                                         point.missing: value}},
+                                      "guessed_call"))
+    if hint is not None and point.reply_kind == replies.UNAVAILABLE and hint["name"] not in specs:
+        substitutes = wrong_tool(point, rng, base=hint, error_type=SHOULD_CHAT, operator="substitute_call")
+        # the substitute that carries most of the request's values first: like a wrong reply
+        # of a call point, the wrong action stays about what the reply is about
+        carried = {value_key(v) for v in hint["parameters"].values()}
+        substitutes.sort(key=lambda p: -sum(value_key(v) in carried for v in p.action["parameters"].values()))
+        proposals += substitutes[:3]
+    last = _last_call(point)
+    if last is not None and point.reply_kind == replies.REPORT:
+        # the reply reports the last call: repeating it is the wrong call about the same action
         proposals.append(Proposal(SHOULD_CHAT, last, "repeated_call"))
+    if hint is not None and hint["name"] in specs:
+        proposals.append(Proposal(SHOULD_CHAT, hint, "premature_call"))
+    if last is not None and point.reply_kind != replies.REPORT:
+        proposals.append(Proposal(SHOULD_CHAT, last, "repeated_call"))
+    if specs:  # a call of a tool the step does not offer would be caught by its name alone
+        proposals = [p for p in proposals if p.action["name"] in specs]
     return proposals
 
 
 CALL_OPERATORS = {WRONG_TOOL: wrong_tool, WRONG_PARAMS: wrong_params, SHOULD_CALL: should_call}
 
 
-def proposals_for(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """All proposals for a point: its error type first (seeded), then the others as fallbacks."""
+def suits(point: DecisionPoint, error_type: str) -> bool:
+    """Whether selection should give a call point this error type: wrong params needs an
+    argument that can change (`changeable`); should-call goes to the last call of a turn,
+    the one a premature report, question or refusal is about, so that calls and replies of
+    one topic sit on both sides of call-against-reply cases."""
     if point.is_chat:
-        return should_chat(point, rng)
-    order = [WRONG_PARAMS, WRONG_TOOL, SHOULD_CALL]
-    rng.shuffle(order)
-    return [p for error_type in order for p in CALL_OPERATORS[error_type](point, rng)]
+        return False
+    if error_type == WRONG_PARAMS:
+        return any(changeable(point, point.gold["name"], name) for name in point.gold["parameters"])
+    if error_type == SHOULD_CALL:
+        return len(point.turn_calls) <= 1
+    return True
+
+
+def _key(action: Any) -> str:
+    return json.dumps(action, sort_keys=True, ensure_ascii=False)
+
+
+def iter_proposals(point: DecisionPoint, rng: random.Random, prefer: str | None = None) -> Iterator[Proposal]:
+    """`proposals_for`, one at a time: a caller that needs only the first few (the builder
+    takes the first that passes its check) does not pay for the rest. Same order, same rng
+    use up to the point where the caller stops."""
+    from toolprm_tasks.rebuild.policy import equivalent
+
+    if point.is_chat:
+        groups: list[Callable[[], list[Proposal]]] = [lambda: should_chat(point, rng)]
+    else:
+        order = list(CALL_ERROR_TYPES)
+        rng.shuffle(order)
+        if prefer in order:
+            order.remove(prefer)
+            order.insert(0, prefer)
+        groups = [lambda error_type=error_type: CALL_OPERATORS[error_type](point, rng) for error_type in order]
+    seen = {_key(point.gold)}
+    for group in groups:
+        for proposal in group():
+            key = _key(proposal.action)
+            if key in seen or equivalent(point.gold, proposal.action, point.functions):
+                continue
+            seen.add(key)
+            yield proposal
+
+
+def proposals_for(point: DecisionPoint, rng: random.Random, prefer: str | None = None) -> list[Proposal]:
+    """Every wrong action for a decision point, in a seeded order: the one source of wrong
+    actions of every error type (the builder, the replay policy of the search task).
+
+    Contract: a chat point (`point.is_chat`) gets `should chat but called a tool` proposals
+    only; a call point gets `wrong params`, `wrong tool` and `should call a tool but chatted`
+    proposals, one error type after another, the types in seeded order with `prefer` (an
+    error type) first. No proposal equals the gold action or another proposal, none is the
+    same step as the gold by `policy.equivalent`, and wrong calls name tools the point
+    offers. The same point and an `rng` in the same state give the same list; wording and
+    values vary with the rng and with the point. Points carry what the operators draw on:
+    `gold_calls` (the source's gold calls by tool, `gold_call_index`), `state_values`,
+    `turn_calls`, `reply_kind`, `missing`, `wrong_replies`; without them the operators fall
+    back to the history alone (the sources' `decision_points` and `select` fill them).
+    """
+    return list(iter_proposals(point, rng, prefer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,22 @@ class DecisionPoint:
     # BFCL: the calls executed before this point, to rebuild its state (gold call strings, or
     # call objects of a policy's own rollout)
     prior_calls: list[Any] = field(default_factory=list)
+    # chat points: why a reply is due: "report" (the turn's calls are done), "ask" (a
+    # parameter is missing), "unavailable" (the tool is withheld), "text" (a recorded reply)
+    reply_kind: str | None = None
+    # call points: the gold calls of this user turn from this one on (what a premature report
+    # would claim); chat points: the calls the reply is about
+    turn_calls: tuple[dict[str, Any], ...] = ()
+    # ask: the parameter the user has not given; unavailable: the withheld tool
+    missing: str | None = None
+    # source-written wrong replies for a call point (ToolTalk: the turn's own recorded reply,
+    # which claims results before the calls are made)
+    wrong_replies: tuple[str, ...] = ()
+    # values in the environment's state at this point (BFCL: files, ids, names)
+    state_values: tuple[Any, ...] = ()
+    # tool name -> the argument objects of every gold call of that tool in the source (shared
+    # by all points of a build; where wrong values and wrong-tool arguments are drawn from)
+    gold_calls: Mapping[str, tuple[dict[str, Any], ...]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_chat(self) -> bool:
@@ -28,40 +45,92 @@ class DecisionPoint:
 
 
 _QUOTED = re.compile(r"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
+# values a user or an observation names in running text: files, paths, e-mail addresses,
+# dates and times, identifiers with digits, numbers
+_ENTITY = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+                     r"|[\w-]+\.(?:txt|pdf|csv|docx?|md|json|py|jpg|png|log|xlsx?)\b|\b[\w]*\d[\w-]*\b")
+_MAX_TEXT = 60
 
 
-def _walk(value: Any, out: list[Any]) -> None:
+def _number(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def text_values(text: str) -> list[Any]:
+    """Quoted strings and entity-like tokens of running text (never whole sentences)."""
+    out: list[Any] = [a or b for a, b in _QUOTED.findall(text)]
+    for token in _ENTITY.findall(text):
+        out.append(_number(token) if re.fullmatch(r"-?\d+(\.\d+)?", token) else token)
+    return out
+
+
+def json_values(value: Any, out: list[Any]) -> None:
+    """Leaf values of a JSON-like value (short strings, numbers), and the names of a state's
+    directory-like mappings (file and folder names are keys there)."""
     if isinstance(value, dict):
-        for v in value.values():
-            _walk(v, out)
+        for key, item in value.items():
+            if key in ("__class__", "__ref__"):  # a state snapshot's own markers, not data
+                continue
+            if key in ("contents", "inbox", "files") and isinstance(item, dict):
+                out.extend(k for k in item if isinstance(k, str) and len(k) <= _MAX_TEXT)
+            json_values(item, out)
     elif isinstance(value, list):
-        for v in value:
-            _walk(v, out)
+        for item in value:
+            json_values(item, out)
     elif isinstance(value, str):
         text = value.strip()
         if text.startswith(("{", "[")):
             try:
-                _walk(json.loads(text), out)
+                json_values(json.loads(text), out)
                 return
             except json.JSONDecodeError:
                 pass
-        out.extend(a or b for a, b in _QUOTED.findall(value))
-        if len(text) <= 60:
+        if len(text) <= _MAX_TEXT and "\n" not in text:
             out.append(text)
+        else:
+            out.extend(text_values(text))
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         out.append(value)
 
 
-def history_values(history: list[dict[str, Any]]) -> list[Any]:
-    """Literal values the history mentions (quoted strings, observation fields, numbers), in
-    order of appearance without repeats: where plausible wrong arguments come from."""
-    found: list[Any] = []
-    for turn in history:
-        _walk(turn.get("content"), found)
-    seen, unique = set(), []
-    for value in found:
-        key = (type(value).__name__, value)
+def value_key(value: Any) -> Any:
+    """A hashable key that tells values apart by type too (1, 1.0 and True are different)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return type(value).__name__, value
+    return "json", json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def unique(values: Iterable[Any]) -> list[Any]:
+    """Values without repeats (by `value_key`), in order, empty strings left out."""
+    seen, out = set(), []
+    for value in values:
+        key = value_key(value)
         if key not in seen and value != "":
             seen.add(key)
-            unique.append(value)
-    return unique
+            out.append(value)
+    return out
+
+
+def history_values(history: list[dict[str, Any]]) -> list[Any]:
+    """Literal values the history mentions, in order of appearance without repeats: the
+    values in what the user and the assistant wrote, the arguments of earlier calls (never
+    tool names) and the fields of observations. Where plausible wrong arguments come from."""
+    found: list[Any] = []
+    for turn in history:
+        content = turn.get("content")
+        if isinstance(content, dict):  # an earlier call: its arguments only
+            json_values(content.get("parameters") or {}, found)
+        elif turn.get("role") == "tool" and isinstance(content, str):
+            try:
+                json_values(json.loads(content), found)
+            except json.JSONDecodeError:  # an error message or plain text: its entities only
+                found.extend(text_values(content))
+        elif isinstance(content, str):
+            found.extend(text_values(content))
+    return unique(found)

@@ -13,12 +13,14 @@ import ast
 import importlib.util
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.rebuild.bfcl import SourceError
+from toolprm_tasks.rebuild.operators import CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
 from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.trials import seeded_key
 
 TOOLTALK_VERSION = "26.3"
 SPLITS = ("easy", "tooltalk")  # 28 easy and 50 hard conversations
@@ -103,6 +105,9 @@ def _system_turn(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]]) -> list[DecisionPoint]:
+    """Every recorded call and every assistant reply, in order, with the recorded history. A
+    call point carries its turn's recorded reply as a wrong reply (it reports results the
+    calls have not produced yet)."""
     record = conversation.record
     unknown = [suite for suite in record["suites_used"] if suite not in specs]
     if unknown:
@@ -113,34 +118,69 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
              for turn in record["conversation"] for a in (turn.get("apis") or [])]
     points: list[DecisionPoint] = []
     made = 0
-    step = 0
     for turn in record["conversation"]:
         if turn["role"] == "user":
             history.append({"role": "user", "content": turn["text"]})
             continue
-        for api in turn.get("apis") or []:
-            call = {"name": api["request"]["api_name"], "parameters": api["request"]["parameters"]}
-            points.append(DecisionPoint("tooltalk", conversation.id, step, list(history), functions, call))
+        turn_calls = [{"name": a["request"]["api_name"], "parameters": a["request"]["parameters"]}
+                      for a in turn.get("apis") or []]
+        for index, api in enumerate(turn.get("apis") or []):
+            call = turn_calls[index]
+            points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, call,
+                                        turn_calls=tuple(turn_calls[index:]), wrong_replies=(turn["text"],)))
             history.append({"role": "assistant", "content": call})
             observation = api["exception"] if api.get("exception") else json.dumps(api.get("response"))
             history.append({"role": "tool", "content": observation})
             made += 1
-            step += 1
         hint = calls[made] if made < len(calls) else None
-        points.append(DecisionPoint("tooltalk", conversation.id, step, list(history), functions, turn["text"],
-                                    call_hint=hint))
+        points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, turn["text"],
+                                    call_hint=hint, reply_kind="text", turn_calls=tuple(turn_calls)))
         history.append({"role": "assistant", "content": turn["text"]})
-        step += 1
     return points
 
 
-def pick_points(points: list[DecisionPoint], rng: random.Random) -> list[DecisionPoint]:
-    """Up to two points per conversation: one gold call and one reply that follows a call."""
-    calls = [p for p in points if not p.is_chat]
-    chats = [p for p in points if p.is_chat and any(t.get("role") == "tool" for t in p.history)]
-    picked = []
-    if calls:
-        picked.append(rng.choice(calls))
-    if chats:
-        picked.append(rng.choice(chats))
-    return sorted(picked, key=lambda p: p.step)
+def _reply_after_calls(point: DecisionPoint) -> bool:
+    """A reply that follows calls of its own turn: the kind of text a call point's wrong
+    reply is, so chosen and rejected replies come from one distribution."""
+    return point.is_chat and bool(point.turn_calls)
+
+
+def select(conversations: list[TalkConversation], specs: dict[str, dict[str, dict[str, Any]]],
+           seed: int) -> list[tuple[TalkConversation, DecisionPoint, str]]:
+    """Two points per conversation and the error type to make for each, every type a quarter
+    of the cases: each conversation gets one call point, and either a reply point (half of
+    the conversations, those with a single call first) or a second call point; the call points
+    are dealt wrong params, wrong tool and should-call in turn. Points carry the source's gold
+    calls."""
+    all_points = {c.id: decision_points(c, specs) for c in conversations}
+    pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
+    all_points = {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
+    rng = random.Random(seeded_key(seed, "tooltalk/select"))
+    can_chat = [c.id for c in conversations if any(_reply_after_calls(p) for p in all_points[c.id])]
+    single = [cid for cid in can_chat if sum(not p.is_chat for p in all_points[cid]) < 2]
+    several = [cid for cid in can_chat if cid not in set(single)]
+    rng.shuffle(several)
+    with_reply = set((single + several)[:len(conversations) // 2])
+    slots = sum(2 if c.id not in with_reply else 1 for c in conversations)
+    labels = [CALL_ERROR_TYPES[i % len(CALL_ERROR_TYPES)] for i in range(slots)]
+    rng.shuffle(labels)
+    chosen = []
+    for conversation in conversations:
+        points = all_points[conversation.id]
+        pick = random.Random(seeded_key(seed, f"tooltalk/{conversation.id}"))
+        calls = [p for p in points if not p.is_chat]
+        picked: list[tuple[DecisionPoint, str]] = []
+        if conversation.id in with_reply:
+            replies_ = [p for p in points if _reply_after_calls(p)]
+            picked.append((replies_[pick.randrange(len(replies_))], SHOULD_CHAT))
+        for _ in range(2 - len(picked)):
+            free = [p for p in calls if p.step not in {q.step for q, _ in picked}]
+            if not free:
+                break
+            wanted = labels.pop()
+            fitting = [p for p in free if suits(p, wanted)] or free
+            picked.append((fitting[pick.randrange(len(fitting))], wanted))
+        for point, error_type in sorted(picked, key=lambda item: item[0].step):
+            chosen.append((conversation, point, error_type))
+    return chosen
+
