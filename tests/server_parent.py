@@ -7,8 +7,8 @@ Starts `VLLMServer(MODEL, flags, entry_point=ENTRY_POINT)`, prints one line
 signal comes), `exit` (returns normally) or `raise` (an uncaught exception); `framework`
 (wait, with a SIGTERM handler of a framework installed first: it prints FRAMEWORK and exits
 with code 3), `nohup` (wait, SIGHUP ignored first) or `thread` (wait; the server is started
-from a thread that has ended by the time READY is printed). STOP_TIMEOUT (environment):
-the server's stop_timeout (default 5 s).
+from a thread that has ended by the time READY is printed). Environment: STOP_TIMEOUT, the server's stop_timeout (default 5 s); TAKEN_PORT, a port another
+process listens on, chosen first for the server (a port race).
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from pathlib import Path
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from toolprm_tasks.engines import vllm_server
     from toolprm_tasks.engines.vllm_server import VLLMServer
+
+    if os.environ.get("TAKEN_PORT"):
+        ports = [int(os.environ["TAKEN_PORT"])]
+        free_port = vllm_server._free_port
+        vllm_server._free_port = lambda: ports.pop() if ports else free_port()
 
     entry_point, model, end, *flags = sys.argv[1:]
     if end == "framework":
@@ -47,7 +53,8 @@ if __name__ == "__main__":
     else:
         start()
     server = servers[0]
-    print("READY " + json.dumps({"pid": server.process.pid, "port": server.port, "log": server.log_path}), flush=True)
+    print("READY " + json.dumps({"pid": server.process.pid, "port": server.port, "log": server.log_path,
+                                  "port_races": server.port_races}), flush=True)
     if end == "raise":
         raise RuntimeError("the run failed")
     if end != "exit":

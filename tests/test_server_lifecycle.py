@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -144,6 +145,21 @@ def test_a_foreign_process_on_the_port_is_never_talked_to(foreign_port: int, fak
     assert not server.alive_in_group() and not port_open(server.port)
 
 
+def test_a_silent_listener_on_the_port_is_detected(fake_on_path: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that holds the port but never answers: our server dies binding it ("Address
+    already in use"); that is told apart from a crash and another port is tried."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        ports = iter([int(silent.getsockname()[1])])
+        monkeypatch.setattr(vllm_server, "_free_port", lambda: next(ports, None) or _any_free_port())
+        server = VLLMServer(MODEL, [], entry_point=FAKE, stop_timeout=2)
+        try:
+            assert server.port_races == 1 and server.identity() == "ours"
+        finally:
+            server.close()
+
+
 def test_a_port_taken_on_every_attempt_is_an_error(foreign_port: int, fake_on_path: None,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vllm_server, "_free_port", lambda: foreign_port)
@@ -174,8 +190,29 @@ def test_another_vllm_server_with_its_own_key_is_foreign(fake_on_path: None, mon
 
 
 def _any_free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_client_sends_the_key_of_a_server_you_run(fake_on_path: None, tiny_classifier: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`base_url=` a server started with an API key: the client sends VLLM_API_KEY; without
+    it the server's refusal stops the run with a clear error."""
+    from tests.fake_vllm_server import fake_score
+    from toolprm_tasks.engines.base import ScoreRequest
+    from toolprm_tasks.engines.vllm_server import VLLMServerEngine
+
+    yours = VLLMServer(str(tiny_classifier), [], entry_point=FAKE, stop_timeout=2)  # "yours": it has a key
+    try:
+        request = ScoreRequest([{"role": "user", "content": "List my files."}], [], {"name": "ls", "arguments": {}})
+        monkeypatch.delenv("VLLM_API_KEY", raising=False)
+        client = VLLMServerEngine(str(tiny_classifier), "classifier", base_url=yours.base_url)
+        with pytest.raises(EngineError, match=f"{tiny_classifier}: the vLLM server answered 401 on /classify"):
+            client.score([request])
+        monkeypatch.setenv("VLLM_API_KEY", yours.api_key)
+        client = VLLMServerEngine(str(tiny_classifier), "classifier", base_url=yours.base_url)
+        ids = client.tokenizer.encode(client.prompt_for(request)[0], add_special_tokens=False)
+        assert client.score([request]) == [fake_score(ids)]
+    finally:
+        yours.close()

@@ -79,7 +79,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str, api_key: str | None, timeout: float = 5.0) -> tuple[int, bytes]:
+def _get(url: str, api_key: str | None, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET `url` (with the key as a bearer token when given): status and body; HTTP errors
     are answers too. Connection failures raise."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key is not None else {}
