@@ -22,10 +22,12 @@ wrong, 0.5 on a tie) is averaged over the repeats; accuracy is the mean over cas
 resamples of whole clusters) and the range of the per-repeat accuracies beside it. The
 interval covers which conversations were sampled, not the training noise of the probes.
 
-Thresholds (`THRESHOLDS`) are the ones a rebuilt set must meet (issue 13): probes <= 60%
-overall, <= 65% on call-against-reply cases pooled and on each call-against-call type,
-weight-free judges <= 60%. The official release is audited with the same code and reported,
-never filtered.
+Thresholds (`THRESHOLDS`) are the ones a rebuilt set must meet: probes <= 60% overall,
+<= 65% on call-against-reply cases pooled and on each call-against-call type; weight-free
+judges <= 60% in either direction (a judge at 35% is a 65% rule inverted), the "prefer the
+call" rule judged on the call-against-reply pool. A group of fewer than `MIN_GROUP` cases
+gets its figure but no verdict. The official release is audited with the same code and
+reported, never filtered.
 """
 
 from __future__ import annotations
@@ -256,12 +258,18 @@ def _judge_outcomes(cases: Sequence[Case]) -> dict[str, list[float]]:
 
 
 def _verdict(report: dict[str, Any]) -> list[str]:
-    """Every threshold the report breaks, in words."""
+    """Every threshold the report breaks, in words. A weight-free rule counts in either
+    direction: a judge far below 50% is a rule too, once inverted ("prefer the shorter")."""
     problems = []
 
-    def check(name: str, summary: dict[str, Any], limit: float) -> None:
-        if summary["acc"] is not None and summary["n"] >= MIN_GROUP and summary["acc"] > limit:
-            problems.append(f"{name}: {summary['acc']:.1%} > {limit:.0%} (n={summary['n']})")
+    def check(name: str, summary: dict[str, Any], limit: float, either: bool = False) -> None:
+        acc = summary["acc"]
+        if acc is None or summary["n"] < MIN_GROUP:
+            return
+        if acc > limit:
+            problems.append(f"{name}: {acc:.1%} > {limit:.0%} (n={summary['n']})")
+        elif either and 1 - acc > limit:
+            problems.append(f"{name}: {acc:.1%}, so its inverse scores {1 - acc:.1%} > {limit:.0%} (n={summary['n']})")
 
     for probe, result in report["probes"].items():
         check(f"{probe} overall", result["overall"], THRESHOLDS["probe_overall"])
@@ -272,8 +280,12 @@ def _verdict(report: dict[str, Any]) -> list[str]:
             if slug in groups:
                 check(f"{probe} {slug}", groups[slug], THRESHOLDS["probe_call_vs_call_type"])
     for judge, result in report["judges"].items():
-        if judge != "prefer_call":  # reported; by design it is 100% on one call/reply type and 0% on the other
-            check(f"judge {judge} overall", result["overall"], THRESHOLDS["judge_overall"])
+        if judge == "prefer_call":  # 100% on one call/reply type, 0% on the other: judged pooled
+            if "call_vs_reply" in result["by_group"]:
+                check("prefer_call call_vs_reply", result["by_group"]["call_vs_reply"], THRESHOLDS["judge_overall"],
+                      either=True)
+            continue
+        check(f"judge {judge} overall", result["overall"], THRESHOLDS["judge_overall"], either=True)
     return problems
 
 
@@ -304,15 +316,17 @@ def audit_cases(cases: Sequence[Case], *, folds: int = FOLDS, repeats: int = REP
     for judge, values in _judge_outcomes(cases).items():
         report["judges"][judge] = _report(values, cases, seed)
     problems = _verdict(report)
-    report["passed"] = not problems
+    # None: too few cases for any verdict (a figure is still given)
+    report["passed"] = (not problems) if len(cases) >= MIN_GROUP else None
     report["problems"] = problems
     return report
 
 
 def format_report(name: str, report: dict[str, Any]) -> str:
     """A plain-text table of one audit report."""
-    lines = [f"{name}: {report['cases']} cases in {report['clusters']} clusters; "
-             f"{'PASSED' if report['passed'] else 'FAILED'} (audit v{report['audit_version']})"]
+    verdict = {True: "PASSED", False: "FAILED", None: "NOT JUDGED (too few cases)"}[report["passed"]]
+    lines = [f"{name}: {report['cases']} cases in {report['clusters']} clusters; {verdict} "
+             f"(audit v{report['audit_version']})"]
     groups = sorted({g for section in ("probes", "judges") for r in report[section].values() for g in r["by_group"]})
     header = f"  {'':16s}{'overall':>22s}" + "".join(f"{g:>22s}" for g in groups)
     lines.append(header)
@@ -332,16 +346,20 @@ def format_report(name: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class AuditInput:
-    """One subset to audit: its name and its validated cases."""
+def audit_records(records: list[Any], subset: str, source: str = "built", **kwargs: Any) -> dict[str, Any]:
+    """The audit of release-format records (a build's output before it is written, or a file).
+    A record that does not validate is left out of the audit and counted, with its error."""
+    from toolprm_tasks.cases import RecordError, case_from_record
 
-    name: str
-    cases: list[Case]
-
-
-def audit_records(records: list[dict[str, Any]], subset: str, source: str = "built", **kwargs: Any) -> dict[str, Any]:
-    """The audit of release-format records (a build's output, before it is written)."""
-    from toolprm_tasks.cases import cases_from_records
-
-    return audit_cases(cases_from_records(records, subset=subset, source=source), **kwargs)
+    cases, invalid = [], []
+    for index, record in enumerate(records):
+        try:
+            cases.append(case_from_record(record, subset=subset, index=index, source=source))
+        except RecordError as exc:
+            invalid.append(str(exc))
+    report = audit_cases(cases, **kwargs)
+    report["invalid_records"] = {"count": len(invalid), "first": invalid[:5]}
+    if invalid:
+        report["problems"].append(f"{len(invalid)} record(s) do not validate and are not audited")
+        report["passed"] = False if report["passed"] is not None else None
+    return report

@@ -6,6 +6,7 @@
     toolprmbench validate DIR          # check a local copy: every problem of every file, and warnings
     toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
     toolprmbench demo [--data official] # baseline judges through lm-eval (default: rebuilt, offline)
+    toolprmbench audit [--data official] [DIR]  # artifact audit: history-free probes, weight-free judges
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import jsonio
+from toolprm_tasks import audit_command, jsonio
 from toolprm_tasks.cases import SUBSETS, RecordError, check_records
 from toolprm_tasks.data import (
     PINNED_COMMIT,
@@ -354,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="both orders of every case (default) or one seeded order")
     demo.set_defaults(fn=_cmd_demo)
     report_command.register(sub)
+    audit_command.register(sub)
     return parser
 
 

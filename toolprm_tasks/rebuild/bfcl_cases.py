@@ -9,6 +9,7 @@ for their conversation (`replies.py`), naming the action and what is missing.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,12 @@ from toolprm_tasks.rebuild.points import DecisionPoint, json_values, unique
 from toolprm_tasks.trials import seeded_key
 
 _MAX_STATE_VALUES = 400  # long-context states hold thousands: the first ones in state order
+
+
+@functools.lru_cache(maxsize=64)
+def _docs(classes: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """The classes' tool specs, read once per process (every conversation of a suite shares them)."""
+    return tuple(function_docs(list(classes)))
 
 
 def environment(conversation: Conversation) -> Environment:
@@ -45,20 +52,26 @@ def task_of(conversation: Conversation) -> str:
 def _missing_param(turn: int, calls: list[list[dict[str, Any]]], turns: list[list[dict[str, Any]]],
                    said: str) -> tuple[dict[str, Any] | None, str | None]:
     """The call the user's incomplete request needs and its missing parameter: a value the
-    next user turn supplies that nothing before mentioned; else the next turn's last call
-    and its first argument the user has not named."""
+    next user turn supplies (one nothing before mentioned first); else the next turn's last
+    call and its first argument the user has not named."""
     later = next((t for t in range(turn + 1, len(calls)) if calls[t]), None)
     if later is None:
         return None, None
     answer = " ".join(m.get("content", "") for m in turns[later] if isinstance(m.get("content"), str)).casefold()
-    for call in calls[later]:
-        for name, value in call["parameters"].items():
-            if replies.mentioned(value, answer) and not replies.mentioned(value, said):
-                return call, name
+    given = [(call, name) for call in calls[later] for name, value in call["parameters"].items()
+             if name not in AUTH_PARAMS and replies.mentioned(value, answer)]
+    # a value new in the answer first; else one the answer repeats (the request named it in
+    # another role: "juxtapose it with X" before "the file to move is X")
+    for call, name in given:
+        if not replies.mentioned(call["parameters"][name], said):
+            return call, name
+    if given:
+        return given[0]
     call = calls[later][-1]
-    name = next((n for n, v in call["parameters"].items() if n not in AUTH_PARAMS and not replies.mentioned(v, said)),
-                next(iter(call["parameters"]), None))
-    return call, name
+    # a flag is no thing to ask for: without a named value the reply asks for the details
+    named = [n for n, v in call["parameters"].items() if n not in AUTH_PARAMS and not isinstance(v, bool)]
+    return call, next((n for n in named if not replies.mentioned(call["parameters"][n], said)),
+                      named[0] if named else None)
 
 
 def _missing_function(conversation: Conversation, turn: int,
@@ -77,7 +90,7 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
     """Every decision point of the conversation in order, each with the real history: user
     turns, gold calls with their executed observations, and the written replies of earlier
     reply points. Reply wording is seeded per conversation and turn."""
-    docs = function_docs(conversation.involved_classes)
+    docs = list(_docs(tuple(conversation.involved_classes)))
     env = environment(conversation)
     calls = []
     for turn in conversation.gold:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.baselines import JUDGES
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
 from toolprm_tasks.rebuild.operators import iter_proposals
@@ -104,7 +105,15 @@ def _run_check(check: Callable[[Any], tuple[bool, str]] | None, action: Any, tri
     return passed, {"applicable": True, "passed": passed, "reason": reason, "tried": tried}
 
 
+def _case_key(point: DecisionPoint, rejected: Any) -> str:
+    """What makes two cases the same case: history, chosen and rejected action."""
+    text = json.dumps([point.history, point.gold, rejected], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: BuildResult) -> None:
+    # variants of one BFCL entry can share a point's history: a case made twice is made once
+    made: set[str] = set()
     for item in points:
         rng = random.Random(seeded_key(seed, f"{item.point.source}/{item.point.source_id}/{item.point.step}"))
         reasons: list[str] = []
@@ -112,8 +121,13 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
         for tried, proposal in enumerate(proposals, start=1):
             if proposal.action == item.point.gold:
                 continue
+            key = _case_key(item.point, proposal.action)
+            if key in made:
+                reasons.append(f"{proposal.operator}: the same case as an earlier one")
+                continue
             passed, info = _run_check(item.check, proposal.action, tried)
             if passed:
+                made.add(key)
                 extra = {**item.extra, "reply_kind": item.point.reply_kind} if item.point.reply_kind else item.extra
                 result.records.append(_record(item.point, proposal.action, proposal.error_type,
                                               f"rule:{proposal.operator}", seed, version, info, extra))
@@ -129,6 +143,10 @@ def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, ver
     answers = policy.generate_all([proposal_prompt(item.point) for item in points])
     for item, answer in zip(points, answers, strict=True):
         rejected = parse_action(answer)
+        if isinstance(rejected, str) and not rejected.strip():
+            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
+                                    "sampling": "policy", "reasons": ["policy answer is empty: no action"]})
+            continue
         if equivalent(item.point.gold, rejected, item.point.functions):
             result.discarded_equivalent += 1
             continue
@@ -152,6 +170,10 @@ def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: Mode
     for run, point, rejected, problem in annotated_points(failed, annotator):
         if point is None:
             result.failures.append({"source_id": run.conversation.id, "sampling": "online", "reasons": [problem]})
+            continue
+        if isinstance(rejected, str) and not rejected.strip():
+            result.failures.append({"source_id": run.conversation.id, "step_index": point.step, "sampling": "online",
+                                    "reasons": ["policy step is an empty reply: no action"]})
             continue
         if equivalent(point.gold, rejected, point.functions):
             result.discarded_equivalent += 1
@@ -255,22 +277,18 @@ def build_source(source: str, points: list[SourcePoint], conversations: list[Any
     return result
 
 
-def _baseline_accuracy(records: list[dict[str, Any]], subset: str) -> dict[str, float]:
-    """Each baseline judge's accuracy on the built cases, both orders (the difficulty audit)."""
-    from scorers.core import aggregate, outcome
-    from toolprm_tasks.baselines import JUDGES, generative_pick
-    from toolprm_tasks.cases import cases_from_records
-    from toolprm_tasks.trials import build_trials
+def _audits(records: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """The artifact audit of the built cases (`toolprm_tasks.audit`), and of each sampling
+    method's cases where a build mixes them (policy and online cases get their own verdict)."""
+    from toolprm_tasks.audit import audit_records
 
-    trials = build_trials(cases_from_records(records, subset=subset, source="built"), order="both")
-    accuracy = {}
-    for judge in JUDGES:
-        outcomes = []
-        for trial in trials:
-            pick = generative_pick(judge, trial.judge_view())
-            outcomes.append(outcome(trial.metadata(), 1.0 if pick == 1 else 0.0))
-        accuracy[judge] = round(aggregate(outcomes)["acc"], 4)
-    return accuracy
+    out: dict[str, Any] = {"audit": audit_records(records, source, source=f"prmbench_rebuilt_{source}.json")}
+    methods = sorted({r["sampling"].split(":")[0] for r in records})
+    if len(methods) > 1:
+        out["audit_by_sampling"] = {m: audit_records([r for r in records if r["sampling"].split(":")[0] == m], source,
+                                                     source=f"prmbench_rebuilt_{source}.json ({m})")
+                                    for m in methods}
+    return out
 
 
 def _dump(value: Any) -> bytes:
@@ -302,9 +320,14 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
         if result.review or result.dropped or any("judge_votes" in r for r in result.records) else None,
         "models": result.models,
         "execution_check": {**dict(sorted(checks.items())), "failed_points": len(result.failures)},
-        "baseline_accuracy_both_orders": _baseline_accuracy(result.records, source) if result.records else {},
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
+    audits = _audits(result.records, source) if result.records else {}
+    judges = audits.get("audit", {}).get("judges", {})
+    manifest["baseline_accuracy_both_orders"] = {j: r["overall"]["acc"] for j, r in judges.items() if j in JUDGES}
+    # the generators are built to pass the audit as they are: nothing is filtered adversarially
+    manifest["adversarial_filtering"] = {"applied": False, "dropped": 0}
+    manifest.update(audits)
     manifest["fingerprint"] = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
     files[f"manifest_{source}.json"] = _dump(manifest)
     with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as tmp:

@@ -58,13 +58,23 @@ class Proposal:
     operator: str
 
 
-def gold_call_index(calls: Iterable[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], ...]]:
+class GoldCalls(dict):  # type: ignore[type-arg]
+    """Tool name -> the arguments of every gold call of it: a source's value pool, with the
+    parameters whose gold value hardly varies worked out once (`changeable`)."""
+
+    def __init__(self, items: Iterable[tuple[str, tuple[dict[str, Any], ...]]]) -> None:
+        super().__init__(items)
+        self.skewed = frozenset((tool, param) for tool, calls in self.items()
+                                for param in {p for args in calls for p in args} if _skewed(calls, param))
+
+
+def gold_call_index(calls: Iterable[dict[str, Any]]) -> GoldCalls:
     """Tool name -> the arguments of every gold call of it, in order: a source's value pool."""
     index: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for call in calls:
         if isinstance(call, dict) and isinstance(call.get("name"), str):
             index[call["name"]].append(call.get("parameters") or {})
-    return {name: tuple(args) for name, args in sorted(index.items())}
+    return GoldCalls((name, tuple(args)) for name, args in sorted(index.items()))
 
 
 # ----------------------------------------------------------------------------- values
@@ -161,6 +171,16 @@ def pool_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
     return [args[param] for args in (point.gold_calls or {}).get(tool, ()) if param in args]
 
 
+def _skewed(calls: Iterable[dict[str, Any]], param: str) -> bool:
+    values = [args[param] for args in calls if param in args]
+    if len(values) < _SKEW_MIN:
+        return False
+    counts: dict[Any, int] = defaultdict(int)
+    for value in values:
+        counts[value_key(value)] += 1
+    return max(counts.values()) / len(values) > _SKEW
+
+
 def changeable(point: DecisionPoint, tool: str, param: str) -> bool:
     """Whether a parameter can take a wrong value without the change showing by itself: not a
     credential, and not one whose gold value hardly varies in the source (a flag that is
@@ -168,13 +188,10 @@ def changeable(point: DecisionPoint, tool: str, param: str) -> bool:
     rejected side."""
     if param in AUTH_PARAMS:
         return False
-    values = pool_values(point, tool, param)
-    if len(values) < _SKEW_MIN:
-        return True
-    counts: dict[str, int] = defaultdict(int)
-    for value in values:
-        counts[json.dumps(value, sort_keys=True)] += 1
-    return max(counts.values()) / len(values) <= _SKEW
+    pool = point.gold_calls or {}
+    if isinstance(pool, GoldCalls):
+        return (tool, param) not in pool.skewed
+    return not _skewed(pool.get(tool, ()), param)
 
 
 def wrong_values(gold: Any, tool: str, param: str, prop: dict[str, Any], point: DecisionPoint,

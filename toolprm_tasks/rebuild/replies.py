@@ -87,7 +87,7 @@ def verb_phrase(description: str, name: str) -> str:
     if "Tool description:" in description:
         description = description.split("Tool description:", 1)[1]
     sentence = re.split(r"(?<=[a-z0-9)])\.\s|\.$|\n", description.strip(), maxsplit=1)[0].strip().rstrip(".")
-    clause = re.split(r"[,;:(]| - ", sentence, maxsplit=1)[0].strip()
+    clause = re.split(r"[,;:(]| - | that | which | so that ", sentence, maxsplit=1)[0].strip()
     words = clause.split()
     if not words:  # no description: the tool's own name in words
         return "use " + re.sub(r"(?<!^)(?=[A-Z])|_", " ", name).lower()
@@ -99,7 +99,7 @@ def verb_phrase(description: str, name: str) -> str:
 
 def param_words(name: str) -> str:
     """A parameter name in words: `file_name` -> "file name", `receiverId` -> "receiver id"."""
-    words = re.sub(r"(?<=[a-z])(?=[A-Z])|_", " ", name).lower().split()
+    words = re.sub(r"(?<=[a-z])(?=[A-Z0-9])|_", " ", name).lower().split()
     expand = {"dir": "directory", "num": "number", "id": "ID", "src": "source", "dest": "destination"}
     return " ".join(expand.get(w, w) for w in words) or name
 
@@ -124,9 +124,10 @@ def _atoms(value: Any) -> list[str]:
 
 
 def mentioned(value: Any, text: str) -> bool:
-    """Whether the user's text names the value (every element, for a list)."""
+    """Whether the (case-folded) text names the value as a whole word (every element, for a
+    list): "w" is not in "word", "20" is in "the last 20 lines"."""
     atoms = _atoms(value)
-    return bool(atoms) and all(a and a in text for a in atoms)
+    return bool(atoms) and all(a and re.search(rf"(?<!\w){re.escape(a)}(?!\w)", text) for a in atoms)
 
 
 def user_text(history: list[dict[str, Any]]) -> str:

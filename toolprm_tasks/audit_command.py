@@ -1,0 +1,107 @@
+"""`toolprmbench audit`: the artifact audit (`toolprm_tasks.audit`) of any set of cases.
+
+    toolprmbench audit                      # the rebuilt offline default (built on first use)
+    toolprmbench audit --data official      # the paper's release (TOOLPRMBENCH_DATA_DIR, the cache, or a download)
+    toolprmbench audit DIR                  # every data file in DIR: a build's prmbench_rebuilt_<source>.json
+                                            # files, or release files named as the release names them
+    toolprmbench audit ... --json           # the full reports, machine-readable
+    toolprmbench audit ... --strict         # exit 1 when a set breaks a threshold (for CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+_EPILOG = """Reading the table: each cell is accuracy [95% cluster-bootstrap interval] n=cases. The
+probes never see the history or the tools; a clean set keeps them near 50%. See docs/audit.md."""
+
+
+def _folder_files(folder: Path) -> list[tuple[str, Path]]:
+    """(subset, file) for every data file in a folder: rebuilt files first, then release files."""
+    from toolprm_tasks.cases import SUBSETS
+    from toolprm_tasks.data import PINNED_FILES
+
+    found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in SUBSETS]
+    found += [(s, folder / PINNED_FILES[s].filename) for s in SUBSETS]
+    return [(s, p) for s, p in found if p.is_file()]
+
+
+def _audit_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    from toolprm_tasks.audit import audit_records
+    from toolprm_tasks.data import DataError, read_records
+
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    files = _folder_files(folder)
+    if not files:
+        raise DataError(f"{folder}: no prmbench_rebuilt_<source>.json and no release file (prmbench_bfcl.json, ...)")
+    reports, unavailable = {}, {}
+    for subset, path in files:
+        records = read_records(path)
+        if not isinstance(records, list):
+            unavailable[path.name] = "expected a JSON list of records"
+            continue
+        reports[path.name] = audit_records(records, subset, source=path.name)
+    return reports, unavailable
+
+
+def _audit_loaded(data: str, subsets: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    from toolprm_tasks.audit import audit_cases
+    from toolprm_tasks.data import DataError, load_subsets
+
+    reports, unavailable = {}, {}
+    for subset in subsets:
+        try:
+            (loaded,) = load_subsets([subset], data=data)
+        except DataError as exc:  # one missing file does not hide the others' audit
+            unavailable[subset] = str(exc)
+            continue
+        reports[f"{subset} ({data})"] = audit_cases(loaded.cases)
+    return reports, unavailable
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolprm_tasks.audit import format_report
+    from toolprm_tasks.cases import SUBSETS
+    from toolprm_tasks.data import REBUILT_SUBSETS, DataError
+
+    if args.directory is not None:
+        reports, unavailable = _audit_folder(Path(args.directory))
+        what = f"folder {args.directory}"
+    else:
+        subsets = args.subset or list(SUBSETS if args.data == "official" else REBUILT_SUBSETS)
+        reports, unavailable = _audit_loaded(args.data, subsets)
+        what = "the paper's release" if args.data == "official" else "the rebuilt offline default"
+    if not reports:
+        raise DataError("nothing to audit: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+    if args.json:
+        print(json.dumps({"audited": what, "reports": reports, "unavailable": unavailable}, indent=1))
+    else:
+        print(f"Artifact audit of {what}: history-free probes and weight-free judges.")
+        for name, report in reports.items():
+            print()
+            print(format_report(name, report))
+        for name, reason in unavailable.items():
+            print(f"\n{name}: not audited ({reason})")
+    return 1 if args.strict and any(r["passed"] is False for r in reports.values()) else 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `audit` to the `toolprmbench` command line."""
+    from toolprm_tasks.cases import SUBSETS
+
+    audit = subparsers.add_parser("audit", help="artifact audit: can the chosen action be told without the history?",
+                                  description=__doc__, epilog=_EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    audit.add_argument("directory", nargs="?", default=None,
+                       help="a folder of data files (a build's output or release files); default: --data")
+    audit.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",
+                       help="without a folder: the rebuilt offline default (default) or the official files")
+    audit.add_argument("--subset", nargs="+", choices=SUBSETS, default=None,
+                       help="without a folder: these subsets only (default: all of the chosen data)")
+    audit.add_argument("--json", action="store_true", help="the full reports as JSON")
+    audit.add_argument("--strict", action="store_true", help="exit 1 if any audited set breaks a threshold")
+    audit.set_defaults(fn=run)
