@@ -262,3 +262,28 @@ def test_build_command_line(tmp_path: Path, capsys) -> None:
     assert manifest["cases"] == len(json.loads((tmp_path / "prmbench_rebuilt_tooltalk.json").read_text())) > 0
     assert cli_main(["build", "--source", "tooltalk", "--out", str(tmp_path), "--sampling", "rule,vibes"]) != 0
     assert "unknown --sampling vibes" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_policy_cases_get_their_own_audit(tmp_path: Path) -> None:
+    from inspect_ai.model import ModelOutput, get_model
+
+    from toolprm_tasks.rebuild.build import Models
+
+    # a policy that always answers with a reply: at call points a should-call case, at reply
+    # points the same step as the gold (two replies), discarded
+    def outputs(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        return ModelOutput.from_content(model="mockllm", content="I have finished everything you asked for.")
+
+    policy = get_model("mockllm/model", custom_outputs=outputs)
+    manifest = build(["bfcl"], tmp_path, models=Models(policy=policy, sampling=("rule", "policy")), limit=40)["bfcl"]
+    records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
+    by_method = {m: [r for r in records if r["sampling"].startswith(m + ":")] for m in ("rule", "policy")}
+    assert set(manifest["audit_by_sampling"]) == {"rule", "policy"}
+    for method, subset in by_method.items():
+        assert manifest["audit_by_sampling"][method]["cases"] == len(subset) > 0
+    assert all(r["error type"] == "should call a tool but chatted" for r in by_method["policy"])
+    # one reply for every case: the probes learn it at once (an artifact of this policy)
+    policy_audit = manifest["audit_by_sampling"]["policy"]
+    assert policy_audit["probes"]["candidate_only"]["overall"]["acc"] >= 0.9
+    assert manifest["audit"]["cases"] == len(records)
