@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.report import board, discover, plots, search_reader, writers
+from toolprm_tasks.report import board, discover, plots, readme, search_reader, writers
 from toolprm_tasks.report.compat import KNOWN_TASK_VERSIONS, TASK_VERSION
 from toolprm_tasks.report.runs import FLAGS, Run
 
@@ -19,6 +19,7 @@ class Options:
     plots: bool = True
     references: dict[str, str] = field(default_factory=dict)  # judge label or model -> Table 2 row
     now: dt.datetime | None = None  # fixed in tests; else the current time
+    commit: str = "unknown"  # this repository's commit the runs used (evaluation_report.yaml)
 
 
 def versions() -> dict[str, str]:
@@ -92,4 +93,12 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
         writers.write_json(out / "report.json", report)
         writers.write_atomic(out / "report.md", writers.render_markdown(report))
         writers.write_atomic(out / "report.html", writers.render_html(report, out))
+        writers.write_atomic(out / "readme_section.md", readme.readme_section(report) + "\n")
+        block = readme.evaluation_report(report, commit=options.commit)
+        if block is not None:
+            import yaml
+
+            writers.write_atomic(out / "evaluation_report.yaml",
+                                 yaml.safe_dump({"evaluation_report": writers.clean_json(block)}, sort_keys=False,
+                                                allow_unicode=True))
     return report

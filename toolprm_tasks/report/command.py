@@ -39,32 +39,23 @@ def _command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.report.build import Options, build_report
     from toolprm_tasks.report.plots import MissingExtra
-    from toolprm_tasks.report.readme import evaluation_report, readme_section
+    from toolprm_tasks.report.readme import readme_section
     from toolprm_tasks.report.runs import ReportError
-    from toolprm_tasks.report.writers import write_atomic
 
     if args.out is None and not args.readme_section:
         raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
     options = Options(command=args.command_line or _command_line(args), plots=not args.no_plots,
-                      references=_references(args.reference))
+                      references=_references(args.reference), commit=args.commit)
     out = Path(args.out) if args.out else None
     try:
         report = build_report([Path(p) for p in args.paths], out, options)
     except (ReportError, MissingExtra) as exc:
         print(f"toolprmbench report: {exc}", file=sys.stderr)
         return 2
-    section = readme_section(report)
     if out is not None:
-        write_atomic(out / "readme_section.md", section + "\n")
-        block = evaluation_report(report, commit=args.commit)
-        if block is not None:
-            import yaml
-
-            write_atomic(out / "evaluation_report.yaml", yaml.safe_dump({"evaluation_report": block},
-                                                                         sort_keys=False, allow_unicode=True))
         print(f"report: {out / 'report.html'} ({_summary(report)})")
     if args.readme_section:
-        print(section)
+        print(readme_section(report))
     return 0
 
 

@@ -13,6 +13,7 @@ from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.report.compat import VersionError, canonical_version
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
+    NO_CONTEXT_LIMIT,
     RECOMPUTED,
     ForeignInput,
     ReportError,
@@ -145,7 +146,7 @@ def _flags(run: Run, log: Any, metrics: dict[str, float | None], files: dict[str
     if log.eval.metadata["data"].get("unpinned") or any(s.unpinned for s in run.subsets.values()):
         run.flags.add("unpinned")
     if "truncated" in metrics:
-        if metrics["truncated"] is None:
+        if metrics["truncated"] is None and run.backend not in NO_CONTEXT_LIMIT:
             run.flags.add("truncation-unknown")
         elif metrics["truncated"] > 0:
             run.flags.add("truncated")

@@ -22,6 +22,7 @@ from toolprm_tasks.data import PINNED_FILES
 from toolprm_tasks.report.compat import VersionError, canonical_version
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
+    NO_CONTEXT_LIMIT,
     RECOMPUTED,
     ForeignInput,
     ReportError,
@@ -266,8 +267,9 @@ def _flags(run: Run, data: dict[str, Any], tasks: list[str]) -> None:
     for result in run.subsets.values():
         if "truncated" in result.metrics and result.metrics["truncated"] > 0:
             run.flags.add("truncated")
-    if any("truncated,none" in data["results"][t] and finite(data["results"][t]["truncated,none"]) is None
-           for t in tasks):
+    if run.backend not in NO_CONTEXT_LIMIT and any(
+            "truncated,none" in data["results"][t] and finite(data["results"][t]["truncated,none"]) is None
+            for t in tasks):
         run.flags.add("truncation-unknown")
 
 

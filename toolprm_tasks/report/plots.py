@@ -130,8 +130,7 @@ def error_types(kind: str, table: dict[str, Any], out: Path, data_title: str) ->
     columns = table["columns"]
     grid = np.array([[np.nan if r["values"][c] is None else 100 * r["values"][c] for c in columns] for r in rows])
     fig, ax = plt.subplots(figsize=(max(6.5, 1.5 * len(columns) + 4.5), _height(len(rows))), layout="constrained")
-    cmap = plt.get_cmap("RdYlGn").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("RdYlGn").with_extremes(bad="#dddddd")
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=100, aspect="auto")
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):

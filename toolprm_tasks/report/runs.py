@@ -23,10 +23,15 @@ FLAGS: dict[str, str] = {
     "limit": "not every trial ran (--limit, sample ids, or an unfinished run)",
     "partial": "not every subset of the data set: no AVG",
     "truncated": "some histories were shortened to fit the model's context",
-    "truncation-unknown": "the scoring backend did not say whether it shortened histories",
+    "truncation-unknown": "the backend did not say whether it shortened histories (lm-eval's hf backend cuts "
+                          "long prompts from the left without saying so)",
     "data-unknown": "data fingerprint unknown (lm-eval run without --log_samples)",
     "old-version": "written by an older task version (scoring changed since: CHANGELOG.md)",
 }
+
+
+# backends with no context limit: nothing to shorten, so no flag when they do not report truncation
+NO_CONTEXT_LIMIT = frozenset({"toolprm-baseline"})
 
 
 class ReportError(ValueError):

@@ -49,19 +49,16 @@ def _judge(header: Any) -> tuple[str, str]:
     return rest or provider, provider
 
 
-def _judge_protocol(path: Path, header: Any) -> str:
-    """The protocol the judge actually ran with (auto resolves per sample: read the first one)."""
-    from inspect_ai.log import read_eval_log_sample
+def _judge_protocol(path: Path) -> str:
+    """The protocol the judge actually ran with (`auto` resolves per sample: read the first)."""
+    from inspect_ai.log import read_eval_log_sample, read_eval_log_sample_summaries
 
-    ids = header.eval.dataset.sample_ids or []
-    for sample_id in ids[:1]:
-        try:
-            sample = read_eval_log_sample(str(path), id=sample_id, epoch=1)
-        except Exception:  # the sample was not logged (a --limit run logs only what ran)
-            return ""
-        score = next(iter((sample.scores or {}).values()), None)
-        return str((score.metadata or {}).get("judge_protocol", "")) if score is not None else ""
-    return ""
+    summaries = read_eval_log_sample_summaries(str(path))
+    if not summaries:
+        return ""
+    sample = read_eval_log_sample(str(path), id=summaries[0].id, epoch=summaries[0].epoch)
+    score = next(iter((sample.scores or {}).values()), None)
+    return str((score.metadata or {}).get("judge_protocol", "")) if score is not None else ""
 
 
 def read_search_log(path: Path, header: Any) -> SearchRun:
@@ -86,7 +83,7 @@ def read_search_log(path: Path, header: Any) -> SearchRun:
         flags.append("limit")
     return SearchRun(path=str(path), benchmark=BENCHMARK, judge=judge if rule == "judge" else f"rule: {rule}",
                      judge_backend=backend if rule == "judge" else "",
-                     judge_protocol=_judge_protocol(path, header) if rule == "judge" else "",
+                     judge_protocol=_judge_protocol(path) if rule == "judge" else "",
                      policy=str(header.eval.model), success=metrics.get("success"),
                      baseline=metrics.get("success_first"), gain=metrics.get("gain_first"),
                      gain_se=metrics.get("gain_first_se"), turn_success=metrics.get("turn_success"), flags=flags)
