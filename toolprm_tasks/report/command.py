@@ -44,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is None and not args.readme_section:
         raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
+    if args.register_entry and args.commit == "unknown":
+        raise SystemExit("toolprmbench report: --register-entry needs --commit (the commit the register pins)")
     options = Options(command=args.command_line or _command_line(args), plots=not args.no_plots,
-                      references=_references(args.reference), commit=args.commit)
+                      references=_references(args.reference), commit=args.commit,
+                      repository_url=args.register_entry)
     out = Path(args.out) if args.out else None
     try:
         report = build_report([Path(p) for p in args.paths], out, options)
@@ -78,5 +81,8 @@ def register(subparsers: Any) -> None:
                         help="compare a judge with a Table 2 row of another name, e.g. 'my-grpo=ToolPRM-GRPO (Qwen3-4B)'")
     parser.add_argument("--commit", default="unknown",
                         help="the commit of this repository the runs used (for evaluation_report.yaml)")
+    parser.add_argument("--register-entry", metavar="REPOSITORY_URL",
+                        help="also write register_entry.yaml: inspect_evals' register entry for this repository "
+                             "at --commit, with the evaluation_report of the official-data rows")
     parser.add_argument("--command-line", help=argparse.SUPPRESS)  # the command to print, when called by a script
     parser.set_defaults(fn=run)

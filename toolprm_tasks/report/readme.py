@@ -51,24 +51,52 @@ def readme_section(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+# rows flagged so are not the benchmark's results: kept out of the register's report
+_NOT_REPORTABLE = frozenset({"unpinned", "limit", "partial", "old-version"})
+
+
 def evaluation_report(report: dict[str, Any], commit: str) -> dict[str, Any] | None:
-    """The register entry's `evaluation_report` block (official data only: the register lists
-    the benchmark, and rebuilt cases are not it). None without official rows."""
+    """The register entry's `evaluation_report` block: official data only (the register lists
+    the benchmark; rebuilt cases are not it), complete pinned runs only. None if none."""
     official = report["sections"].get("official")
-    if not official or not official["leaderboard"]["rows"]:
+    if not official:
         return None
-    results = []
+    results, left_out = [], []
     for row in official["leaderboard"]["rows"]:
-        if row["avg"] is None:
-            continue  # partial runs have no AVG to report
+        if _NOT_REPORTABLE & set(row["flags"]) or row["avg"] is None:
+            left_out.append(f"{row['judge']} ({', '.join(row['flags'])})")
+            continue
         metrics = [{"key": "accuracy", "value": row["avg"]}]
         if row["avg_se"] is not None:
             metrics.append({"key": "stderr", "value": row["avg_se"]})
         results.append({"model": row["model"], "provider": row["backend"], "task": "toolprmbench",
-                        "metrics": metrics, "time": tables.seconds(row["seconds"]),
-                        "framework": row["framework"], "flags": row["flags"]})
+                        "metrics": metrics, "time": tables.seconds(row["seconds"]), "date": report["generated_at"][:10],
+                        "framework": row["framework"], "setup": f"{row['protocol']}, {row['prompt']} prompt, "
+                                                                f"order={row['order']}", "flags": row["flags"]})
     if not results:
         return None
+    notes = ["accuracy: the paper's AVG (unweighted mean of the four subsets); stderr: its cluster-robust SE"]
+    if left_out:
+        notes.append("left out (unpinned, limited, partial or old-version runs): " + "; ".join(left_out))
     return {"results": results, "commit": commit, "version": report["task_version"], "command": report["command"],
-            "timestamp": report["generated_at"],
-            "notes": ["accuracy: the paper's AVG (unweighted mean of the four subsets); stderr: cluster-robust"]}
+            "timestamp": report["generated_at"], "notes": notes}
+
+
+def register_entry(eval_yaml: dict[str, Any], repository_url: str, commit: str,
+                   block: dict[str, Any] | None) -> dict[str, Any]:
+    """inspect_evals' register entry (register/<name>/eval.yaml) from our eval.yaml: the combined
+    task (the register takes one task per entry), pointing at this repository's commit.
+    inspect-evals 0.28.0's register schema has no group, version or external_assets fields:
+    those stay in our eval.yaml (the version is in the evaluation_report block)."""
+    task = next(t for t in eval_yaml["tasks"] if t["name"] == "toolprmbench")
+    entry: dict[str, Any] = {
+        "title": eval_yaml["title"], "common_title": "ToolPRMBench", "description": eval_yaml["description"],
+        "arxiv": eval_yaml["arxiv"], "contributors": eval_yaml["contributors"], "tags": eval_yaml.get("tags"),
+        "tasks": [{"name": task["name"], "dataset_samples": task["dataset_samples"],
+                   "task_path": "toolprm_tasks/toolprmbench.py"}],
+        "metadata": eval_yaml.get("metadata"),
+        "source": {"repository_url": repository_url, "repository_commit": commit},
+    }
+    if block is not None:
+        entry["evaluation_report"] = block
+    return entry
