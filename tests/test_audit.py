@@ -161,3 +161,15 @@ def test_audit_command_reads_a_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "prmbench_rebuilt_bfcl.json: 80 cases in 40 clusters; FAILED" in text
     assert cli_main(["audit", str(tmp_path / "nothing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_audit_command_reads_the_official_files(data_env, case_counts: dict[str, int],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from toolprm_tasks.cli import main as cli_main
+
+    # the release-format fixture through TOOLPRMBENCH_DATA_DIR, as on a machine with the files
+    assert cli_main(["audit", "--data", "official", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["audited"] == "the paper's release"
+    audited = {name.split(" ")[0]: report["cases"] for name, report in out["reports"].items()}
+    assert audited == case_counts and out["unavailable"] == {}  # all four files, every case
