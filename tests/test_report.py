@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fixture_data import RECORDS, SCHEMA_VERDICT, write_release_files
 from toolprm_tasks.cases import SUBSETS, error_type_slug
@@ -315,7 +316,8 @@ def test_pinned_runs_of_disjoint_subsets_merge_and_other_data_does_not(env: Path
     monkeypatch.setenv("TOOLPRMBENCH_ALLOW_UNPINNED", "1")
     lm_eval_run(tmp_path / "changed", "schema", ["toolprmbench_gta"], {"order": "both"})
 
-    report = build([tmp_path / "part-gta", tmp_path / "part-rest", tmp_path / "changed"])
+    report = build([tmp_path / "part-gta", tmp_path / "part-rest", tmp_path / "changed"], tmp_path / "out",
+                   plots=False, commit="0" * 40)
     official = rows(report, "official")
     assert len(official) == 2
     merged = next(r for r in official if len(r["sources"]) == 2)
@@ -325,6 +327,14 @@ def test_pinned_runs_of_disjoint_subsets_merge_and_other_data_does_not(env: Path
     assert other["flags"] == ["partial", "unpinned"] and list(other["subsets"]) == ["gta"]
     assert other["subsets"]["gta"]["sha256"] != merged["subsets"]["gta"]["sha256"]
     assert other["data"] != merged["data"] and other["judge"] != merged["judge"]
+    # the register's evaluation_report: the complete pinned row only, valid in inspect_evals' schema
+    from tests.test_report_eval_yaml import inspect_evals_metadata
+
+    block = yaml.safe_load((tmp_path / "out" / "evaluation_report.yaml").read_text())["evaluation_report"]
+    parsed = inspect_evals_metadata(tmp_path).EvaluationReport(**block)
+    (result,) = parsed.results
+    assert result.model == "schema" and result.metrics[0].value == pytest.approx(merged["avg"])
+    assert other["judge"] in " ".join(parsed.notes)  # left out, and said so
     # the full run and the merged pair: same judge, same data, both shown (not merged: same subsets)
     both = build([tmp_path / "full", tmp_path / "part-gta", tmp_path / "part-rest"])
     assert len(rows(both, "official")) == 2

@@ -1,0 +1,63 @@
+"""Fast checks of the report's pieces that need no framework run (the end-to-end tests are in
+tests/test_report.py, marked slow)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from toolprm_tasks.report.board import avg_se
+from toolprm_tasks.report.compat import KNOWN_TASK_VERSIONS, TASK_VERSION, VersionError, canonical_version
+from toolprm_tasks.report.paper import SEARCH_FITS, TABLE2, paper_match, table2_row
+from toolprm_tasks.report.search_reader import least_squares
+from toolprm_tasks.report.tables import count, pct, seconds
+from toolprm_tasks.report.writers import clean_json, md_table
+
+
+def test_versions_known_legacy_newer_and_unknown() -> None:
+    assert TASK_VERSION in KNOWN_TASK_VERSIONS and canonical_version(TASK_VERSION) == TASK_VERSION
+    assert canonical_version(1.0) == canonical_version("1.0") == "1-A"  # lm-eval YAMLs before 2-A
+    newest = max(int(v.split("-")[0]) for v in KNOWN_TASK_VERSIONS)
+    with pytest.raises(VersionError, match=f"{newest + 1}-A is newer"):
+        canonical_version(f"{newest + 1}-A")
+    for raw in ("1-Z", "0.9", "", None, "latest"):
+        with pytest.raises(VersionError, match="unknown task version"):
+            canonical_version(raw)
+
+
+def test_table2_avg_is_the_mean_of_its_subsets() -> None:
+    """A typo in the transcribed table shows up here: the paper's AVG is the unweighted mean of
+    its four subsets, to the paper's one decimal."""
+    for name, values in TABLE2.items():
+        assert abs(sum(values[:4]) / 4 - values[4]) <= 0.051, name
+        row = table2_row(name)
+        assert row["AVG"] == pytest.approx(values[4] / 100)
+    assert paper_match("Qwen/Qwen3-4B") == "Qwen3-4B" and paper_match("qwen3-4b") == "Qwen3-4B"
+    assert paper_match("Qwen3-4B-Instruct-2507") is None  # another model: never matched by a prefix
+    # the paper's break-even points (gain 0) sit near 49% (GTA) and 52% (BFCL)
+    assert -SEARCH_FITS["gta"][1] / SEARCH_FITS["gta"][0] == pytest.approx(48.8, abs=0.1)
+    assert -SEARCH_FITS["bfcl"][1] / SEARCH_FITS["bfcl"][0] == pytest.approx(51.5, abs=0.1)
+
+
+def test_standard_error_of_an_unweighted_mean_of_independent_subsets() -> None:
+    # Var(mean of 4) = (0.1² + 0.2² + 0.2² + 0.4²) / 16 = 0.25 / 16: SE = 0.5 / 4
+    assert avg_se([0.1, 0.2, 0.2, 0.4]) == pytest.approx(0.125)
+    assert avg_se([0.05, None]) is None and avg_se([]) is None
+
+
+def test_least_squares_recovers_an_exact_line() -> None:
+    fit = least_squares([(x, 0.19 * x - 9.28) for x in (30.0, 50.0, 70.0, 90.0)])
+    assert fit["slope"] == pytest.approx(0.19) and fit["intercept"] == pytest.approx(-9.28)
+    assert least_squares([(50.0, 1.0), (50.0, 2.0)]) is None  # no spread in x: no line
+
+
+def test_cells_and_escaping() -> None:
+    assert pct(0.6458333) == "64.6" and pct(0.5, 0.0611) == "50.0 ± 6.1" and pct(None) == "—"
+    assert seconds(3.04) == "3.0 s" and seconds(185) == "3 min 05 s" and seconds(3 * 3600 + 65) == "3 h 01 min"
+    assert count(4210) == "4210" and count(1_234_567) == "1.2 M"
+    table = md_table(["judge", "x"], [["a|b <script>", "1"]])
+    assert "a\\|b &lt;script>" in table and table.count("\n") == 2
+    assert json.loads(json.dumps(clean_json({"a": math.nan, "b": [math.inf, 1.0]}), allow_nan=False)) == {
+        "a": None, "b": [None, 1.0]}
