@@ -33,7 +33,7 @@ from toolprm_tasks.agent_search.inspect_adapter import (
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.select import SELECTORS, make_selector
-from toolprm_tasks.inspect_tasks import TASK_VERSION, _versions
+from toolprm_tasks.inspect_tasks import _versions
 from toolprm_tasks.prompts import PAIRWISE_PROMPTS
 from toolprm_tasks.rebuild.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
 
@@ -41,6 +41,9 @@ Select = Literal["judge", "first", "random", "majority", "oracle"]
 JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
 Prompt = Literal["standard", "toolprm"]
 RESULT_KEY = "toolprm_search"
+# This task's own version (inspect_evals' N-X): its numbers are not the benchmark's accuracy.
+# The number changes when results stop being comparable (the loop, the verdict, the rules).
+SEARCH_VERSION = "1-A"
 
 
 def _categories(category: str | list[str] | None) -> tuple[str, ...]:
@@ -227,7 +230,7 @@ def toolprm_search(
                              categories=list(categories)),
         scorer=search_scorer(),
         metrics=[search_metrics(), grouped(success(), "category", all=False, name_template="success_{group_name}")],
-        version=TASK_VERSION,
+        version=SEARCH_VERSION,
         metadata={"categories": list(categories), "n": n, "temperature": temperature, "select": select,
                   "judge_protocol": judge_protocol, "both_orders": both_orders, "prompt": prompt,
                   "max_steps": max_steps, "seed": seed, "bfcl_eval": BFCL_VERSION,

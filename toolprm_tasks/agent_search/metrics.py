@@ -54,7 +54,7 @@ METRICS: tuple[str, ...] = (
     "fallback_steps", "policy_tokens", "distinct_per_step",
 )
 GAIN_METRICS: tuple[str, ...] = tuple(f"{kind}_{name}" for name in REFERENCES
-                                      for kind in ("success", "gain", "gain_se"))
+                                      for kind in ("success", "gain", "gain_se", "turn_success", "turn_gain"))
 
 
 def aggregate(values: Sequence[Mapping[str, float]]) -> dict[str, float]:
@@ -89,5 +89,7 @@ def aggregate(values: Sequence[Mapping[str, float]]) -> dict[str, float]:
             out[f"success_{name}"] = _mean([v[f"success_{name}"] for v in values])
             out[f"gain_{name}"] = _mean(diffs)
             out[f"gain_{name}_se"] = _se(diffs)
+            out[f"turn_success_{name}"] = _ratio(values, f"turns_solved_{name}", "turns")
+            out[f"turn_gain_{name}"] = out["turn_success"] - out[f"turn_success_{name}"]
     return out
 
