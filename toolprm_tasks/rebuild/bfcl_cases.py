@@ -16,7 +16,15 @@ from typing import Any
 
 from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.bfcl import Conversation, Environment, Observation, function_docs
-from toolprm_tasks.rebuild.operators import AUTH_PARAMS, CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
+from toolprm_tasks.rebuild.operators import (
+    AUTH_PARAMS,
+    CALL_ERROR_TYPES,
+    SHOULD_CALL,
+    SHOULD_CHAT,
+    gold_call_index,
+    needless_questions,
+    suits,
+)
 from toolprm_tasks.rebuild.points import DecisionPoint, json_values, unique
 from toolprm_tasks.trials import seeded_key
 
@@ -199,7 +207,29 @@ def select(conversations: list[Conversation], seed: int) -> list[tuple[Conversat
         point = options[pick.randrange(len(options))]
         point = replace(point, state_values=state_values(conversation, point))
         chosen.append((conversation, point, error_type))
-    return chosen
+    return _deal_intents(chosen, rng)
+
+
+def _deal_intents(chosen: list[tuple[Conversation, DecisionPoint, str]],
+                  rng: random.Random) -> list[tuple[Conversation, DecisionPoint, str]]:
+    """Give should-call points the intents of their wrong replies in the proportions of the
+    reply points' kinds (a report, a question, a refusal on both sides), questions first to
+    the points where one can be asked."""
+    wanted = [p.reply_kind for _, p, e in chosen if e == SHOULD_CHAT and p.reply_kind in replies.INTENTS]
+    slots = [i for i, (_, _, e) in enumerate(chosen) if e == SHOULD_CALL]
+    if not wanted or not slots:
+        return chosen
+    counts = {kind: round(wanted.count(kind) / len(wanted) * len(slots)) for kind in replies.INTENTS}
+    askable = [i for i in slots if needless_questions(chosen[i][1])]
+    rng.shuffle(askable)
+    intent = {i: replies.ASK for i in askable[:counts[replies.ASK]]}
+    rest = [i for i in slots if i not in intent]
+    rng.shuffle(rest)
+    cycle = [replies.REPORT] * counts[replies.REPORT] + [replies.UNAVAILABLE] * counts[replies.UNAVAILABLE]
+    for n, i in enumerate(rest):
+        intent[i] = cycle[n] if n < len(cycle) else (replies.REPORT, replies.UNAVAILABLE)[n % 2]  # rounding
+    return [(c, replace(p, wrong_reply_intent=intent[i]) if i in intent else p, e)
+            for i, (c, p, e) in enumerate(chosen)]
 
 
 @dataclass(frozen=True)

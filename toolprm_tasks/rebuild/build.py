@@ -4,8 +4,10 @@ Same sources, seed and package versions give byte-identical files. Output folder
 - `prmbench_rebuilt_<source>.json`: cases in the release format, with provenance;
 - `check_failures_<source>.json`: points whose every proposal failed the execution check
   (reported with the reasons, never silently dropped);
-- `manifest.json`: counts by error type and sampling method, execution-check results, the
-  baseline judges' accuracy on the built set, and the sha256 of every file.
+- `manifest_<source>.json`: counts by error type, sampling method and operator, execution-check
+  results, the artifact audit of the built set (`toolprm_tasks.audit`: history-free probes and
+  the baseline judges; per sampling method too where methods are mixed), and the sha256 of
+  every file.
 """
 
 from __future__ import annotations

@@ -314,20 +314,28 @@ def wrong_tool(point: DecisionPoint, rng: random.Random, base: dict[str, Any] | 
     return proposals
 
 
+def needless_questions(point: DecisionPoint) -> list[tuple[dict[str, Any], str]]:
+    """(call, parameter) pairs of the turn's calls, last call first, whose value the
+    conversation already holds: what a needless question could ask for."""
+    calls = list(point.turn_calls) or [point.gold]
+    return replies.askable(reversed(calls), replies.conversation_text(point.history), skip=AUTH_PARAMS)
+
+
 def should_call(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
     """A reply where the gold step calls a tool: the source's own reply used too early, then
     written replies in the three intents (seeded order): the turn's work reported as done, a
     needless question about a value the user gave, a false "no tool can do that"."""
     proposals = [Proposal(SHOULD_CALL, text, "premature_reply:recorded") for text in point.wrong_replies
                  if text.strip() and text != point.gold]
-    calls = list(point.turn_calls) or [point.gold]
-    main = calls[-1]  # the turn's last call: what the user's request is about
-    said = replies.user_text(point.history)
+    main = (list(point.turn_calls) or [point.gold])[-1]  # the turn's last call: what the request is about
     intents = list(replies.INTENTS)
     rng.shuffle(intents)
+    if point.wrong_reply_intent in intents:
+        intents.remove(point.wrong_reply_intent)
+        intents.insert(0, point.wrong_reply_intent)
     for intent in intents:
         if intent == replies.ASK:
-            options = replies.askable(reversed(calls), said)
+            options = needless_questions(point)
             if not options:
                 continue
             call, param = options[rng.randrange(len(options))] if len(options) > 1 else options[0]

@@ -30,6 +30,9 @@ class DecisionPoint:
     turn_calls: tuple[dict[str, Any], ...] = ()
     # ask: the parameter the user has not given; unavailable: the withheld tool
     missing: str | None = None
+    # call points: the intent a wrong reply takes first ("report", "ask", "unavailable"), where
+    # selection deals them out to match the reply points' kinds; None: a seeded draw
+    wrong_reply_intent: str | None = None
     # source-written wrong replies for a call point (ToolTalk: the turn's own recorded reply,
     # which claims results before the calls are made)
     wrong_replies: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ question forms.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Iterable
@@ -143,10 +144,20 @@ def describe(call: dict[str, Any], functions: Any, said: str, omit: str | None =
     return f"{phrase} ({', '.join(args)})" if args else phrase
 
 
-def askable(calls: Iterable[dict[str, Any]], said: str) -> list[tuple[dict[str, Any], str]]:
-    """(call, parameter) pairs whose value the user has already given: needless questions."""
+def conversation_text(history: list[dict[str, Any]]) -> str:
+    """Everything the conversation holds so far (user turns, calls, observations, replies),
+    case-folded: what the assistant already knows."""
+    return " ".join(t["content"] if isinstance(t.get("content"), str) else json.dumps(t.get("content"))
+                    for t in history).casefold()
+
+
+def askable(calls: Iterable[dict[str, Any]], known: str,
+            skip: frozenset[str] = frozenset()) -> list[tuple[dict[str, Any], str]]:
+    """(call, parameter) pairs whose value the conversation already holds (`known`): asking
+    for it is a needless question."""
     return [(call, name) for call in calls for name, value in (call.get("parameters") or {}).items()
-            if isinstance(value, (str, int, float, list)) and not isinstance(value, bool) and mentioned(value, said)]
+            if name not in skip and isinstance(value, (str, int, float, list)) and not isinstance(value, bool)
+            and mentioned(value, known)]
 
 
 def write(intent: str, call: dict[str, Any], functions: Any, history: list[dict[str, Any]], rng: random.Random,
