@@ -5,7 +5,8 @@
     toolprmbench build --source bfcl --out DIR --seed 0   # rebuild cases from executable sources
     toolprmbench validate DIR          # check a local copy: every problem of every file, and warnings
     toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
-    toolprmbench demo [--data official] # baseline judges through lm-eval (default: rebuilt, offline)
+    toolprmbench demo [--data official] # baseline judges and SmolLM2 through lm-eval (default: rebuilt, offline)
+    toolprmbench model smollm2         # the real model (SmolLM2-135M-Instruct) as a plain HF folder; prints its path
     toolprmbench audit [--data official] [DIR]  # artifact audit: history-free probes, weight-free judges
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import audit_command, jsonio
+from toolprm_tasks import audit_command, demo, jsonio, model_command
 from toolprm_tasks.cases import SUBSETS, RecordError, check_records
 from toolprm_tasks.data import (
     PINNED_COMMIT,
@@ -179,36 +180,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main command: every baseline judge on ToolPRMBench through lm-eval."""
-    import lm_eval
-
-    from toolprm_tasks.baselines import JUDGES
-
-    subsets = list(SUBSETS) if args.data == "official" else list(REBUILT_SUBSETS)
-    group = "toolprmbench" if args.data == "official" else "toolprmbench_rebuilt"
-    prefix = "toolprmbench" if args.data == "official" else "toolprmbench_rebuilt"
-    fp = fingerprint(load_subsets(subsets, data=args.data))  # fails early, with advice, if data is missing
-    print(f"Baseline judges on {_describe(fp)} (fingerprint {fp['sha256'][:16]}), lm-eval, "
-          f"order={args.order}. Accuracy:")
-    columns = [*subsets, "AVG"]
-    print(f"{'judge':8s}" + "".join(f"{c:>13s}" for c in columns) + f"{'first_rate':>13s}")
-    table = {}
-    for judge in JUDGES:
-        out = lm_eval.simple_evaluate(model="toolprm-baseline", model_args=f"judge={judge}",
-                                      tasks=[group], metadata={"order": args.order})
-        results = out["results"]
-        row = {s: results[f"{prefix}_{s}"]["acc,none"] for s in subsets}
-        row["AVG"] = results[group]["acc,none"]
-        row["first_rate"] = results[group]["first_rate,none"]
-        table[judge] = row
-        print(f"{judge:8s}" + "".join(f"{row[c]:13.3f}" for c in [*columns, "first_rate"]))
-    if args.output:
-        Path(args.output).write_text(json.dumps({"fingerprint": fp, "order": args.order, "accuracy": table},
-                                                indent=2), encoding="utf-8")
-    return 0
-
-
 def _comma_list(values: Sequence[str]) -> tuple[str, ...]:
     """`--x a,b --x c` -> (a, b, c): every value of a repeated comma-list flag, once each."""
     items = (item.strip() for value in values for item in value.split(","))
@@ -347,13 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
     validate.add_argument("directory", help="a folder holding the four release files")
     validate.set_defaults(fn=_cmd_validate)
-    demo = sub.add_parser("demo", help="baseline judges through lm-eval (default: the rebuilt offline set)")
-    demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",
-                      help="the rebuilt offline cases (default) or the paper's official files")
-    demo.add_argument("--output", help="also write the table as JSON to this file")
-    demo.add_argument("--order", default="both", choices=("seeded", "both"),
-                      help="both orders of every case (default) or one seeded order")
-    demo.set_defaults(fn=_cmd_demo)
+    demo.register(sub)  # toolprm_tasks/demo.py
+    model_command.register(sub)  # toolprm_tasks/model_command.py
     report_command.register(sub)
     audit_command.register(sub)
     return parser
