@@ -116,7 +116,8 @@ def test_demo_command_table(data_env, tmp_path: Path) -> None:
     import json
 
     out = tmp_path / "demo.json"
-    proc = cli("toolprmbench", "demo", "--data", "official", "--output", str(out), env=data_env)
+    # the baseline rows only (the real model's rows are tested in test_real_model.py)
+    proc = cli("toolprmbench", "demo", "--data", "official", "--real-model", "no", "--output", str(out), env=data_env)
     assert "UNPINNED data" in proc.stdout
     table = json.loads(out.read_text())["accuracy"]
     assert set(table) == {"random", "first", "longer", "schema"}
