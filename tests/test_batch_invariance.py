@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from inspect_ai import eval as inspect_eval
 
 from tests.fixture_data import RECORDS
@@ -38,6 +39,7 @@ def _inspect_scores(log) -> dict[str, list[float]]:
     return {str(s.id): s.metadata[SCORES_KEY] for s in log.samples}
 
 
+@pytest.mark.slow  # two Inspect evaluations: about 10 s on two cores
 def test_hf_scores_under_inspect_concurrency_1_and_64(data_env, tiny_classifier: Path, tmp_path: Path) -> None:
     """Inspect's provider batches what arrives together (up to --max-connections): 72
     candidate scores, one at a time or 64 at once, are the same, and the engine's own."""
