@@ -71,6 +71,38 @@ def gone_within(pgid: int, port: int, seconds: float) -> bool:
     return False
 
 
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (state, ppid, pgrp, ...); None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def process_tree(root: int) -> set[tuple[int, str]]:
+    """The live processes descended from `root` (itself included), as (pid, start time): a pid
+    reused later by an unrelated process does not count as the same process."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            starts[int(entry.name)] = fields[19]
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in starts:
+            tree.add((pid, starts[pid]))
+        todo += children.get(pid, [])
+    return tree
+
+
+def still_running(tree: set[tuple[int, str]]) -> list[int]:
+    """Those of `tree` still running (zombies excluded)."""
+    return [pid for pid, start in tree if (fields := _stat(pid)) and fields[0] != "Z" and fields[19] == start]
+
+
 def kill_group(pgid: int) -> None:
     """After a failed check: leave nothing running."""
     with contextlib.suppress(ProcessLookupError):

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.lifecycle import gone_within, kill_group, port_open, spawn_parent, start_parent, wait_ready
+from tests.lifecycle import (
+    gone_within,
+    kill_group,
+    port_open,
+    process_tree,
+    spawn_parent,
+    start_parent,
+    still_running,
+    wait_ready,
+)
 from toolprm_tasks.engines import vllm_server
 from toolprm_tasks.engines.base import EngineError
 from toolprm_tasks.engines.server_launcher import group_members
@@ -60,13 +69,15 @@ def test_the_server_stops_however_the_parent_ends(ending: str, parents: dict) ->
     parent, info = parents[ending]
     pgid, port = info["pid"], info["port"]
     # READY: the server proved it is ours; `exit` and `raise` end the parent right after
+    tree = process_tree(pgid)
     if sig is not None:
         # the server and its "engine core" run (off the main thread too, although the thread
         # that started them has ended: no parent-death signal is tied to that thread)
-        assert len(group_members(pgid)) >= 2 and port_open(port)
+        assert len(group_members(pgid)) >= 2 and len(tree) >= 2 and port_open(port)
         parent.send_signal(sig)
     assert parent.wait(timeout=BOUND) == expected_rc
     assert gone_within(pgid, port, BOUND), f"left running: {group_members(pgid)}, port open: {port_open(port)}"
+    assert not still_running(tree)  # nothing the server started escaped its group either
     assert not Path(info["log"]).exists()  # the log file went with it
     if end == "framework":
         assert "FRAMEWORK" in (parent.stdout.read() if parent.stdout else "")

