@@ -438,6 +438,12 @@ def test_files_plots_and_json(report) -> None:
     section = (out / "readme_section.md").read_text()
     assert section.startswith("## Evaluation Report") and "### Official data" in section
     assert "not comparable with Table 2" in section
+    # the commands that reproduce the runs, rebuilt from what the frameworks logged
+    assert ("lm_eval --model toolprm-baseline --model_args judge=schema --tasks toolprmbench "
+            "--metadata '{\"order\": \"both\"}' --log_samples --output_path OUT") in section
+    assert "lm_eval --model toolprm-baseline --model_args judge=first --tasks toolprmbench " in section
+    assert "--limit 2 --log_samples" in section
+    assert "--model toolprm-baseline/first -T order=both -T data=rebuilt --log-dir OUT" in section
 
 
 # ----------------------------------------------------------------------------- search

@@ -258,9 +258,18 @@ def first_rate_interval(row: Row) -> tuple[float, float, str] | None:
     if rate is None:
         return None
     if row.outcomes is not None:
-        parsed = [o for o in row.outcomes if o.parsed]
-        se = cluster_robust_se([o.first for o in parsed], [o.cluster for o in parsed]) if parsed else math.nan
-        if not math.isnan(se):
+        def se_of(trials: list[TrialOutcome]) -> float | None:
+            parsed = [o for o in trials if o.parsed]
+            se = cluster_robust_se([o.first for o in parsed], [o.cluster for o in parsed]) if parsed else math.nan
+            return None if math.isnan(se) else se
+
+        subsets = sorted({o.subset for o in row.outcomes})
+        if len(subsets) > 1 and row.first.task_version not in POOLED_OVER_TRIALS:
+            # first_rate is the unweighted mean of the subsets' rates: combine their SEs as for AVG
+            se = avg_se([se_of([o for o in row.outcomes if o.subset == s]) for s in subsets])
+        else:
+            se = se_of(row.outcomes)
+        if se is not None:
             return max(0.0, rate - Z95 * se), min(1.0, rate + Z95 * se), "cluster-robust 95%"
     parse_fail = row.pooled.get("parse_fail")
     if parse_fail is None:

@@ -43,7 +43,7 @@ def _run_entry(run: Run) -> dict[str, Any]:
             "data_sha256": {s: r.sha256 for s, r in run.subsets.items()},
             "pooled": run.pooled, "pooled_sources": run.pooled_sources, "samples_read": run.outcomes is not None,
             "flags": sorted(run.flags), "notes": run.notes, "seconds": run.seconds, "tokens": run.tokens,
-            "started": run.started}
+            "started": run.started, "command": run.command}
 
 
 def _section(kind: str, rows: list[board.Row]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,7 @@ def _run(path: Path, log: Any, version: str) -> Run:
                   if v is not None and (k in _POOLED or (k.startswith("acc_") and k[4:] not in SUBSETS))}
     run.pooled_sources = dict.fromkeys(run.pooled, FRAMEWORK_METRIC)
     _flags(run, log, metrics, files)
+    run.command = _command(log)
     run.seconds = _seconds(log.stats.started_at, log.stats.completed_at)
     usage = log.stats.model_usage or {}
     tokens = sum((u.input_tokens or 0) + (u.output_tokens or 0) for u in usage.values())
@@ -150,6 +152,19 @@ def _flags(run: Run, log: Any, metrics: dict[str, float | None], files: dict[str
             run.flags.add("truncation-unknown")
         elif metrics["truncated"] > 0:
             run.flags.add("truncated")
+
+
+def _command(log: Any) -> str:
+    spec = log.eval
+    task = spec.task_file or f"toolprm_tasks/{spec.task_registry_name or spec.task}".replace("toolprm_tasks/toolprm_tasks/",
+                                                                                         "toolprm_tasks/")
+    parts = ["inspect", "eval", task, "--model", spec.model]
+    for key, value in (spec.model_args or {}).items():
+        parts += ["-M", f"{key}={value}"]
+    for key, value in (spec.task_args_passed or {}).items():
+        parts += ["-T", f"{key}={value}"]
+    parts += ["--limit", str(spec.config.limit)] if spec.config.limit is not None else []
+    return " ".join(shlex.quote(str(p)) for p in parts) + " --log-dir OUT"
 
 
 def _seconds(started: str | None, completed: str | None) -> float | None:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,8 @@ def _run(path: Path, data: dict[str, Any], backend: str, args: dict[str, str], k
         run.avg = finite(group.get("acc,none"))
     _pool(run, group if isinstance(group, dict) else None)
     _flags(run, data, tasks)
+    run.command = _command(data, args, tasks, _group(kind, variant) if isinstance(group, dict) else None,
+                           samples=run.outcomes is not None)
     run.seconds = finite(_float(data.get("total_evaluation_time_seconds")))
     engine = (data.get("config") or {}).get("toolprm_engine")
     if isinstance(engine, dict) and isinstance(engine.get("prompt_tokens"), int) and engine["prompt_tokens"] > 0:
@@ -251,6 +254,20 @@ def _pool(run: Run, group: dict[str, Any] | None) -> None:
     else:
         run.notes.append("log samples (--log_samples) for whole-run metrics lm-eval's group does not report "
                          "(error types, and consistency before task version 2-A)")
+
+
+_METADATA_KEYS = ("order", "order_seed", "prompt", "norm")  # what users set with --metadata
+
+
+def _command(data: dict[str, Any], args: dict[str, str], tasks: list[str], group: str | None, samples: bool) -> str:
+    config = data.get("config") or {}
+    meta = ((data.get("configs") or {}).get(tasks[0]) or {}).get("metadata") or {}
+    metadata = {k: meta[k] for k in _METADATA_KEYS if k in meta}
+    parts = ["lm_eval", "--model", str(config.get("model")), "--model_args", ",".join(f"{k}={v}" for k, v in args.items()),
+             "--tasks", group or ",".join(tasks)]
+    parts += ["--metadata", json.dumps(metadata)] if metadata else []
+    parts += ["--limit", str(config["limit"])] if config.get("limit") is not None else []
+    return " ".join(shlex.quote(p) for p in parts) + (" --log_samples" if samples else "") + " --output_path OUT"
 
 
 def _flags(run: Run, data: dict[str, Any], tasks: list[str]) -> None:

@@ -48,6 +48,9 @@ def readme_section(report: dict[str, Any]) -> str:
     if rebuilt and rebuilt["leaderboard"]["rows"]:
         out += ["### Rebuilt offline data (not the paper's data; not comparable with Table 2)\n",
                 md_table(*_result_rows(rebuilt, reference=False)), ""]
+    commands = sorted({run["command"] for run in report["inputs"]["runs"] if run["command"]})
+    if commands:
+        out += ["The runs (OUT: the folders given to the report):", "", "```bash", *commands, "```", ""]
     return "\n".join(out)
 
 

@@ -77,6 +77,7 @@ class Run:
     tokens: int | None = None
     started: str = ""
     notes: list[str] = field(default_factory=list)
+    command: str = ""  # the framework command that reproduces this run (output location left open)
 
     @property
     def trials(self) -> int:
