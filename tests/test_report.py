@@ -286,6 +286,7 @@ def test_flags_appear_in_every_table_and_plot(report, outputs: Outputs, case_cou
     assert all("unpinned" in r["flags"] for r in rows(report, "official"))  # the fixture is not the release
 
 
+@pytest.mark.filterwarnings("ignore:`__get_validators__` is deprecated")  # inspect_evals' schema, not ours
 def test_pinned_runs_of_disjoint_subsets_merge_and_other_data_does_not(env: Path, fixture_data_dir: Path,
                                                                       case_counts: dict[str, int], tmp_path: Path,
                                                                       monkeypatch) -> None:

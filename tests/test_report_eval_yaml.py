@@ -22,6 +22,8 @@ from toolprm_tasks import data
 from toolprm_tasks.report.compat import TASK_VERSION
 from toolprm_tasks.report.readme import register_entry
 
+# inspect_evals' TaskVersion uses pydantic v1's validator hook: its deprecation warning is theirs
+pytestmark = pytest.mark.filterwarnings("ignore:`__get_validators__` is deprecated")
 INSPECT_EVALS = "inspect_evals-0.28.0-py3-none-any.whl"
 EVAL_YAML = Path(__file__).resolve().parents[1] / "toolprm_tasks" / "eval.yaml"
 
