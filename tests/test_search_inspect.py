@@ -91,6 +91,27 @@ def test_pairwise_judge_runs_a_knockout_in_both_orders(tmp_path: Path) -> None:
         assert lengths[step["chosen"]] == max(lengths)
 
 
+def test_search_solver_and_scorer_in_a_task_of_ones_own(tmp_path: Path) -> None:
+    """The solver with explicit settings on one conversation, as another task would use it."""
+    from inspect_ai import Task
+    from inspect_ai.dataset import MemoryDataset
+
+    from toolprm_tasks.search import _sample, search_scorer, search_solver
+
+    conversation = next(c for c in load_conversations(("base",)) if c.id == "multi_turn_base_100")
+    solver = search_solver(n=2, temperature=None, select="oracle", judge_protocol_name="auto", both_orders=False,
+                           prompt="standard", max_steps=5, seed=0, max_tokens=64, judge_max_tokens=64,
+                           compare=False, categories=["base"])
+    task = Task(dataset=MemoryDataset([_sample(conversation)]), solver=solver, scorer=search_scorer())
+    log = _run(task, get_model("toolprm-replay/2"), tmp_path)
+    record = _records(log)[0]
+    assert record["rule"] == "oracle" and record["references"] == {}
+    # get_stock_info(NVDA) then fund_account(2203.4): two turns of one call each, then a reply
+    assert [t["verdict"]["calls"] for t in record["rollout"]["turns"]] == [1, 1]
+    assert log.samples[0].scores["search_scorer"].value["success"] == 1.0
+    assert len(log.samples[0].messages) >= 6  # the chosen trajectory, for `inspect view`
+
+
 def _mock(texts: list[str]) -> list[ModelOutput]:
     outputs = []
     for text in texts:

@@ -8,11 +8,12 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-
 if TYPE_CHECKING:
     from .bfcl import bfcl
     from .gta import gta
+    from .search import toolprm_search
     from .toolprmbench import toolprmbench
     from .toolsandbox import toolsandbox
     from .tooltalk import tooltalk
 
-__all__ = ["bfcl", "gta", "toolprmbench", "toolsandbox", "tooltalk"]
+__all__ = ["bfcl", "gta", "toolprm_search", "toolprmbench", "toolsandbox", "tooltalk"]
 
 
 def __getattr__(name: str) -> object:
@@ -23,5 +24,6 @@ def __getattr__(name: str) -> object:
     if name in __all__:
         import importlib
 
-        return getattr(importlib.import_module(f"{__name__}.{name}"), name)
+        module = {"toolprm_search": "search"}.get(name, name)  # task files are named after their task
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

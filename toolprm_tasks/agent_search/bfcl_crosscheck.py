@@ -29,7 +29,9 @@ def call_string(action: dict[str, Any]) -> str:
 
 @contextmanager
 def _safe_executor() -> Iterator[None]:
-    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_checker as checker
+    from bfcl_eval.eval_checker.multi_turn_eval import (
+        multi_turn_checker as checker,  # inspect-evals-lint: ignore[external_dependencies] -- installed with --no-deps (Makefile; docs/rebuild.md): its declared dependencies are heavy and conflicting
+    )
 
     environments: dict[tuple[str, str], Environment] = {}
 
@@ -54,7 +56,7 @@ def bfcl_verdict(conversation: Conversation, steps_per_turn: list[list[dict[str,
     """BFCL's verdict for a trajectory given as the executed calls of each step, per turn (one
     call per step, as our agent makes them; replies and invalid answers are not calls).
     Returns {"valid", "irrelevance_valid", "error_type", "error_message"}."""
-    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import (
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import (  # inspect-evals-lint: ignore[external_dependencies] -- installed with --no-deps (Makefile; docs/rebuild.md)
         multi_turn_checker,
         multi_turn_irrelevance_checker,
     )
