@@ -25,6 +25,13 @@ def test_versions_known_legacy_newer_and_unknown() -> None:
     for raw in ("1-Z", "0.9", "", None, "latest"):
         with pytest.raises(VersionError, match="unknown task version"):
             canonical_version(raw)
+    # the search task has versions of its own, and no lm-eval legacy
+    from toolprm_tasks.report.compat import search_versions
+
+    (current,) = search_versions()[-1:]
+    assert canonical_version(current, known=search_versions(), legacy={}) == current
+    with pytest.raises(VersionError, match="is newer"):
+        canonical_version(f"{int(current.split('-')[0]) + 1}-A", known=search_versions(), legacy={})
 
 
 def test_table2_avg_is_the_mean_of_its_subsets() -> None:

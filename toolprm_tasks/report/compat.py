@@ -28,16 +28,29 @@ def _order(version: str) -> tuple[int, str]:
     return (int(match.group(1)), match.group(2)) if match else (-1, "")
 
 
-def canonical_version(raw: object) -> str:
+def canonical_version(raw: object, known: tuple[str, ...] = KNOWN_TASK_VERSIONS,
+                      legacy: dict[str, str] | None = None) -> str:
     """The "N-X" version a results file was written by, or VersionError: a newer version is
     refused (its metrics may mean something else), and so is anything unrecognised."""
     text = repr(raw) if isinstance(raw, float) else ("" if raw is None else str(raw).strip())
-    text = LM_EVAL_LEGACY_VERSIONS.get(text, text)
-    if text in KNOWN_TASK_VERSIONS:
+    text = (LM_EVAL_LEGACY_VERSIONS if legacy is None else legacy).get(text, text)
+    if text in known:
         return text
-    known = ", ".join(KNOWN_TASK_VERSIONS)
-    if _SCHEME.match(text) and _order(text) > max(_order(v) for v in KNOWN_TASK_VERSIONS):
-        raise VersionError(f"task version {text} is newer than this toolprm-tasks understands (it knows {known}); "
+    names = ", ".join(known)
+    if _SCHEME.match(text) and _order(text) > max(_order(v) for v in known):
+        raise VersionError(f"task version {text} is newer than this toolprm-tasks understands (it knows {names}); "
                            "upgrade toolprm-tasks to report it")
-    raise VersionError(f"unknown task version {text or '(none)'!r} (this toolprm-tasks knows {known}); "
+    raise VersionError(f"unknown task version {text or '(none)'!r} (this toolprm-tasks knows {names}); "
                        "it was not written by a released ToolPRMBench task")
+
+
+def search_versions() -> tuple[str, ...]:
+    """The versions of the search task (`toolprm_search` has its own, toolprm_tasks/search.py)."""
+    try:
+        from toolprm_tasks.versions import SEARCH_VERSIONS  # type: ignore[attr-defined]
+
+        return tuple(SEARCH_VERSIONS)
+    except ImportError:
+        from toolprm_tasks.search import SEARCH_VERSION
+
+        return (SEARCH_VERSION,)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.report.compat import VersionError, canonical_version
+from toolprm_tasks.report.compat import VersionError, canonical_version, search_versions
 from toolprm_tasks.report.runs import ReportError, finite
 
 BENCHMARK = "bfcl"  # toolprm_search runs BFCL's multi-turn environments
@@ -63,7 +63,7 @@ def _judge_protocol(path: Path) -> str:
 
 def read_search_log(path: Path, header: Any) -> SearchRun:
     try:
-        canonical_version(header.eval.task_version)
+        canonical_version(header.eval.task_version, known=search_versions(), legacy={})
     except VersionError as exc:
         raise ReportError(f"{path}: {exc}") from None
     if header.status != "success" or header.results is None:
