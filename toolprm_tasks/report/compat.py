@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import re
 
-try:  # the single version scheme of both frameworks (toolprm_tasks/versions.py)
-    from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, TASK_VERSION, TASK_VERSIONS
-except ImportError:  # a tree from before versions.py: the version lived in inspect_tasks.py
-    from toolprm_tasks.inspect_tasks import TASK_VERSION  # type: ignore[attr-defined,no-redef]
-
-    TASK_VERSIONS = {"1-A": "first release (lm-eval YAML `version: 1.0`)"}  # type: ignore[no-redef]
-    LM_EVAL_LEGACY_VERSIONS = {"1.0": "1-A"}  # type: ignore[no-redef]
+from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, TASK_VERSION, TASK_VERSIONS
 
 # every published version (the current one always: the report ships with the tasks it reads)
 KNOWN_TASK_VERSIONS: tuple[str, ...] = tuple(dict.fromkeys((*TASK_VERSIONS, TASK_VERSION)))
