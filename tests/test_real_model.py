@@ -119,8 +119,9 @@ def test_inspect_hf_provider(smollm2: Path, hf_model, data_env, tmp_path: Path) 
 
     from toolprm_tasks.tooltalk import tooltalk
 
-    log = inspect_eval(tooltalk(order="both", max_tokens=GEN_TOKENS), model="hf/local",
-                       model_args={"model_path": str(smollm2), "device": "cpu", "do_sample": False, "batch_size": 1},
+    # `hf//PATH`: a local folder named as the model (with `hf/local`, Inspect asks the hub about "local")
+    log = inspect_eval(tooltalk(order="both", max_tokens=GEN_TOKENS), model=f"hf/{smollm2}",
+                       model_args={"device": "cpu", "do_sample": False, "batch_size": 1},
                        limit=2, max_connections=1, log_dir=str(tmp_path), display="none")[0]
     assert log.status == "success", log.error
     tokenizer, _ = hf_model
@@ -202,5 +203,7 @@ def test_verifier_scores_agree_between_hf_and_vllm(smollm2: Path, tmp_path: Path
     assert lines, f"vLLM run failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     vllm_scores = json.loads(lines[-1][len("RESULT "):])["scores"]
     hf_scores = HFEngine(str(smollm2), "verifier").score(requests)
+    difference = max(abs(a - b) for a, b in zip(vllm_scores, hf_scores, strict=True))
+    print(f"SmolLM2 verifier, vLLM against HF: max |difference| {difference:.2e} over {len(requests)} scores")
     assert vllm_scores == pytest.approx(hf_scores, abs=VLLM_TOLERANCE)
     assert len({round(s, 3) for s in hf_scores}) > 1  # the candidate matters to a real model
