@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import machine, write_result  # noqa: E402
 from toolprm_tasks.agent_search import check, loop, replay  # noqa: E402
 from toolprm_tasks.agent_search.select import Scored, make_selector  # noqa: E402
-from toolprm_tasks.rebuild.bfcl import CATEGORIES, load_conversations  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, load_conversations  # noqa: E402
 
 TIMERS: dict[str, float] = defaultdict(float)
 

@@ -12,7 +12,7 @@ pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfc
 
 from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
 
-from toolprm_tasks.rebuild.bfcl import Environment  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_environment import Environment  # noqa: E402
 from toolprm_tasks.rebuild.build import Models, build  # noqa: E402
 from toolprm_tasks.rebuild.online import parse_annotation  # noqa: E402
 from toolprm_tasks.rebuild.policy import parse_action  # noqa: E402

@@ -3,9 +3,9 @@ YAMLs) agree with toolprm_tasks/names.py and toolprm_tasks/versions.py."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from toolprm_tasks import names
@@ -13,6 +13,7 @@ from toolprm_tasks.prompts import PAIRWISE_PROMPTS
 from toolprm_tasks.versions import TASK_VERSION, TASK_VERSIONS
 
 REPO = Path(__file__).resolve().parents[1]
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 class _Loader(yaml.SafeLoader):

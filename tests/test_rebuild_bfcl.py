@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfcl-eval==2026.3.23 mpmath")
 
-from toolprm_tasks.rebuild.bfcl import (  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_environment import (  # noqa: E402
     CATEGORIES,
     ERROR_PREFIX,
     Environment,
@@ -89,3 +89,18 @@ def test_anything_but_a_plain_public_call_is_refused(conversations, call: str, t
     assert not observation.ok and observation.text.startswith(ERROR_PREFIX)
     assert env.state() == before
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_limit_reads_only_what_it_needs(conversations, tmp_path) -> None:
+    import shutil
+
+    from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, data_dir
+
+    # only the first category's files exist here: a limit within it must not touch the others
+    name = "BFCL_v4_multi_turn_base.json"
+    (tmp_path / "possible_answer").mkdir()
+    shutil.copy(data_dir() / name, tmp_path / name)
+    shutil.copy(data_dir() / "possible_answer" / name, tmp_path / "possible_answer" / name)
+    limited = load_conversations(CATEGORIES, root=tmp_path, limit=7)
+    assert [c.id for c in limited] == [c.id for c in conversations[:7]]
+    assert [c.id for c in limited] == [f"multi_turn_base_{i}" for i in range(7)]

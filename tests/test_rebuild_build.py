@@ -17,9 +17,10 @@ pytest.importorskip("tooltalk", reason="install with: pip install --no-deps nvid
 from tests.helpers import cli, lm_eval_results, metric  # noqa: E402
 from toolprm_tasks.cases import error_type_slug  # noqa: E402
 from toolprm_tasks.rebuild import operators, replies  # noqa: E402
-from toolprm_tasks.rebuild.bfcl import SourceError, load_conversations  # noqa: E402
-from toolprm_tasks.rebuild.bfcl_cases import decision_points, execution_check, state_values  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_environment import load_conversations  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_points import decision_points, execution_check, state_values  # noqa: E402
 from toolprm_tasks.rebuild.build import build  # noqa: E402
+from toolprm_tasks.rebuild.errors import SourceError  # noqa: E402
 from toolprm_tasks.tool_calls import as_tool_calls, violations  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import pytest
 
 from tests.gta_fixture import write_gta
 from toolprm_tasks.cases import cases_from_records
-from toolprm_tasks.rebuild.bfcl import SourceError
 from toolprm_tasks.rebuild.build import build
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.gta import decision_points, load_queries
 from toolprm_tasks.tool_calls import violations
 

@@ -29,8 +29,8 @@ from toolprm_tasks.agent_search.select import (
     make_selector,
     pointwise,
 )
-from toolprm_tasks.rebuild.bfcl import load_conversations
-from toolprm_tasks.rebuild.bfcl_cases import environment, run_action
+from toolprm_tasks.rebuild.bfcl_environment import load_conversations
+from toolprm_tasks.rebuild.bfcl_points import environment, run_action
 from toolprm_tasks.trials import seeded_key
 
 CD_DOC = {"name": "cd", "parameters": {"folder": "document"}}

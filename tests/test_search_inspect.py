@@ -14,7 +14,7 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from tests.helpers import cli
 from tests.test_search_core import _simulate
-from toolprm_tasks.rebuild.bfcl import load_conversations
+from toolprm_tasks.rebuild.bfcl_environment import load_conversations
 from toolprm_tasks.render import render_action
 from toolprm_tasks.search import RESULT_KEY, toolprm_search
 
@@ -163,7 +163,7 @@ def bfcl_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random sequence classifier whose tokenizer is trained on BFCL's tool specs (the
     shared fixture's tokenizer, trained on other text, needs more than its 8k context here)."""
     from tests.tiny_model import build_tiny_llama
-    from toolprm_tasks.rebuild.bfcl import function_docs
+    from toolprm_tasks.rebuild.bfcl_environment import function_docs
 
     conversation = next(c for c in load_conversations(("base",)) if c.id == SMALL)
     corpus = [json.dumps(doc) for doc in function_docs(conversation.involved_classes)]

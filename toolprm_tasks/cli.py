@@ -34,7 +34,7 @@ from toolprm_tasks.data import (
     load_subsets,
     sha256_file,
 )
-from toolprm_tasks.rebuild.bfcl import SourceError
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.report import command as report_command
 from toolprm_tasks.trials import build_trials
 

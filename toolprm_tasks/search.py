@@ -35,7 +35,7 @@ from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_valu
 from toolprm_tasks.agent_search.select import SELECTORS, make_selector
 from toolprm_tasks.inspect_tasks import _versions
 from toolprm_tasks.prompts import PAIRWISE_PROMPTS
-from toolprm_tasks.rebuild.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
+from toolprm_tasks.rebuild.bfcl_environment import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
 
 Select = Literal["judge", "first", "random", "majority", "oracle"]
 JudgeProtocol = Literal["auto", "pointwise", "pairwise"]

@@ -3,7 +3,7 @@
 Turn verdict (bfcl-eval's `multi_turn_checker`, plus its `multi_turn_irrelevance_checker`):
 - a turn with gold calls is solved when the agent made at least one call in it, every
   environment instance's state equals the state after the gold calls of all turns so far
-  (public attributes, `rebuild.bfcl.Environment.state()`), and every observation of the
+  (public attributes, `rebuild.bfcl_environment.Environment.state()`), and every observation of the
   turn's gold calls is among the agent's observations so far (a multiset; order free);
 - a turn without gold calls (miss_func / miss_param: the model must say what is missing)
   is solved when the agent made no call in it.
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.bfcl import Conversation, Environment, function_docs
-from toolprm_tasks.rebuild.bfcl_cases import decision_points, environment, functions_at, run_action
+from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, function_docs
+from toolprm_tasks.rebuild.bfcl_points import decision_points, environment, functions_at, run_action
 from toolprm_tasks.rebuild.points import DecisionPoint
 
 from .actions import CALL, REPLY, Action

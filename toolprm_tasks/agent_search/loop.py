@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from toolprm_tasks.rebuild.bfcl_cases import environment, run_action
+from toolprm_tasks.rebuild.bfcl_points import environment, run_action
 from toolprm_tasks.rebuild.policy import policy_prompt
 from toolprm_tasks.trials import seeded_key
 

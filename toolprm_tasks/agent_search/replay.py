@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from toolprm_tasks.rebuild.bfcl import Conversation, Environment, load_conversations
-from toolprm_tasks.rebuild.bfcl_cases import state_values
+from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, load_conversations
+from toolprm_tasks.rebuild.bfcl_points import state_values
 from toolprm_tasks.rebuild.operators import gold_call_index, proposals_for
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.trials import seeded_key

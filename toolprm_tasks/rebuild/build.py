@@ -163,7 +163,7 @@ def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, ver
 
 def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: ModelCaller, seed: int, version: str,
                   result: BuildResult) -> None:
-    from toolprm_tasks.rebuild.bfcl_cases import execution_check
+    from toolprm_tasks.rebuild.bfcl_points import execution_check
     from toolprm_tasks.rebuild.online import annotated_points, rollouts
 
     runs = rollouts(conversations, policy)
@@ -207,10 +207,10 @@ def _bfcl_extra(conversation: Any) -> dict[str, Any]:
 
 
 def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
-    from toolprm_tasks.rebuild.bfcl import load_conversations
-    from toolprm_tasks.rebuild.bfcl_cases import execution_check, select, task_of
+    from toolprm_tasks.rebuild.bfcl_environment import load_conversations
+    from toolprm_tasks.rebuild.bfcl_points import execution_check, select, task_of
 
-    conversations = load_conversations()[:limit]
+    conversations = load_conversations(limit=limit)
     points = []
     for conversation, point, error_type in select(conversations, seed):
 
@@ -228,7 +228,7 @@ def tooltalk_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoi
 
     specs = api_specs()
     points = [SourcePoint(point, None, {"difficulty": conversation.split}, error_type)
-              for conversation, point, error_type in select(load_conversations()[:limit], specs, seed)]
+              for conversation, point, error_type in select(load_conversations(limit=limit), specs, seed)]
     return points, [], f"nvidia-tooltalk=={_package_version('nvidia-tooltalk')}"
 
 

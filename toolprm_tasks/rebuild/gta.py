@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.rebuild.bfcl import SourceError
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.points import DecisionPoint
 
 _TYPES = {"text": "string", "str": "string", "string": "string", "image": "string", "int": "integer",

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks import model_text
-from toolprm_tasks.rebuild.bfcl import Conversation, function_docs, replay_gold
-from toolprm_tasks.rebuild.bfcl_cases import environment, functions_at, run_action
+from toolprm_tasks.rebuild.bfcl_environment import Conversation, function_docs, replay_gold
+from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.rebuild.policy import action_json, parse_action, policy_prompt

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.rebuild.bfcl import SourceError
+from toolprm_tasks.jsonio import JSONFileError, read_json
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.operators import CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.trials import seeded_key
@@ -84,16 +85,21 @@ class TalkConversation:
     record: dict[str, Any]
 
 
-def load_conversations(root: Path | None = None) -> list[TalkConversation]:
+def load_conversations(root: Path | None = None, limit: int | None = None) -> list[TalkConversation]:
+    """The conversations in split and file order (the first `limit` only: later files are not
+    read), each checked for the fields the rebuild reads."""
     root = root or package_dir()
-    conversations = []
-    for split in SPLITS:
-        for path in sorted((root / "data" / split).glob("*.json")):
-            record = json.loads(path.read_text(encoding="utf-8"))
-            for key in ("conversation", "metadata", "suites_used"):
-                if key not in record:
-                    raise SourceError(f"{path.name}: field '{key}': missing")
-            conversations.append(TalkConversation(f"{split}/{path.stem}", split, record))
+    conversations: list[TalkConversation] = []
+    paths = [path for split in SPLITS for path in sorted((root / "data" / split).glob("*.json"))]
+    for path in paths[:limit]:
+        try:
+            record = read_json(path, name=f"{path.parent.name}/{path.name}")
+        except JSONFileError as exc:
+            raise SourceError(str(exc)) from None
+        for key in ("conversation", "metadata", "suites_used"):
+            if key not in record:
+                raise SourceError(f"{path.name}: field '{key}': missing")
+        conversations.append(TalkConversation(f"{path.parent.name}/{path.stem}", path.parent.name, record))
     return conversations
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.tool_calls import parse_python_call
 
 BFCL_VERSION = "2026.3.23"
@@ -42,9 +43,6 @@ ENVIRONMENT_CLASSES: dict[str, tuple[str, str]] = {
 STATELESS_CLASSES = frozenset({"MathAPI"})
 ERROR_PREFIX = "Error during execution: "  # BFCL's own wording for a failed call
 
-
-class SourceError(RuntimeError):
-    """The source package is missing or its data does not have the expected format."""
 
 
 def data_dir() -> Path:
@@ -90,11 +88,15 @@ def _require(row: dict[str, Any], key: str, kind: type, source: str, index: int)
     return row[key]
 
 
-def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | None = None) -> list[Conversation]:
-    """All multi-turn conversations of the given categories, each paired with its gold calls."""
+def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | None = None,
+                       limit: int | None = None) -> list[Conversation]:
+    """The multi-turn conversations of the given categories in file order (the first `limit`
+    only: later category files are not read), each paired with its gold calls."""
     root = root or data_dir()
-    conversations = []
+    conversations: list[Conversation] = []
     for category in categories:
+        if limit is not None and len(conversations) >= limit:
+            break
         name = f"BFCL_v4_multi_turn_{category}.json"
         questions = _read_jsonl(root / name)
         answers = {row.get("id"): row for row in _read_jsonl(root / "possible_answer" / name)}
@@ -116,6 +118,8 @@ def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | No
                 involved_classes=classes, excluded_function=row.get("excluded_function") or [],
                 missed_function=row.get("missed_function") or {}, path=row.get("path") or [],
             ))
+            if limit is not None and len(conversations) >= limit:
+                break
     return conversations
 
 

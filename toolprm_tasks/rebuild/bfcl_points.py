@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.bfcl import Conversation, Environment, Observation, function_docs
+from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild.operators import (
     AUTH_PARAMS,
     CALL_ERROR_TYPES,
