@@ -28,8 +28,9 @@ def spawn_parent(entry_point: str, model: str, end: str, *flags: str,
                             env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
 
 
-def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str, Any]:
-    """The parent's READY record, printed once its server has proved it is ours."""
+def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 120.0) -> tuple[str, list[str]]:
+    """The parent's first output line starting with `prefix` (its text after the prefix), and
+    the lines before it."""
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
@@ -41,11 +42,16 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str,
         line = proc.stdout.readline()
         if not line:
             break
+        if line.startswith(prefix):
+            return line[len(prefix):].strip(), seen
         seen.append(line)
-        if line.startswith("READY "):
-            return json.loads(line[len("READY "):])
     proc.kill()
-    raise AssertionError(f"the parent did not start its server (exit {proc.poll()}):\n{''.join(seen)[-4000:]}")
+    raise AssertionError(f"the parent printed no {prefix!r} (exit {proc.poll()}):\n{''.join(seen)[-4000:]}")
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str, Any]:
+    """The parent's READY record, printed once its server has proved it is ours."""
+    return json.loads(read_until(proc, "READY ", timeout)[0])
 
 
 def start_parent(entry_point: str, model: str, end: str, *flags: str, env: dict[str, str] | None = None,

@@ -6,7 +6,8 @@ Starts `VLLMServer(MODEL, flags, entry_point=ENTRY_POINT)`, prints one line
 `READY {"pid": ..., "port": ..., "log": ...}` and then ends as END says: `wait` (until a
 signal comes), `exit` (returns normally) or `raise` (an uncaught exception); `framework`
 (wait, with a SIGTERM handler of a framework installed first: it prints FRAMEWORK and exits
-with code 3), `nohup` (wait, SIGHUP ignored first) or `thread` (wait; the server is started
+with code 3), `nohup` (wait, SIGHUP ignored first), `fork` (then wait: forked
+children end, one by SIGTERM, one by sys.exit, first) or `thread` (wait; the server is started
 from a thread that has ended by the time READY is printed). Environment: STOP_TIMEOUT, the server's stop_timeout (default 5 s); TAKEN_PORT, a port another
 process listens on, chosen first for the server (a port race).
 """
@@ -57,6 +58,16 @@ if __name__ == "__main__":
                                   "port_races": server.port_races}), flush=True)
     if end == "raise":
         raise RuntimeError("the run failed")
+    if end == "fork":  # a worker (forked: it inherits our handlers) killed by SIGTERM, one that exits
+        for how in ("sigterm", "exit"):
+            child = os.fork()
+            if child == 0:
+                if how == "sigterm":
+                    os.kill(os.getpid(), signal.SIGTERM)
+                sys.exit(0)
+            _, status = os.waitpid(child, 0)
+            print(f"CHILD {how} {status}", flush=True)
+        print("FORKED", flush=True)
     if end != "exit":
         while True:
             time.sleep(1)

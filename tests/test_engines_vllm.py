@@ -158,11 +158,14 @@ def generate_server(tiny_llama: Path):
     engine.close()
 
 
-def test_server_mode_generative_kinds(generate_server, tiny_llama: Path) -> None:
+def test_server_mode_generative_kinds(generate_server, tiny_llama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from toolprm_tasks.engines.vllm_server import VLLMServerEngine
+
+    # a server someone else runs, started with an API key: the client sends VLLM_API_KEY
+    monkeypatch.setenv("VLLM_API_KEY", generate_server.api_key)
 
     for kind in ("verifier", "label-token"):
         engine = generate_server if kind == "verifier" else VLLMServerEngine(
@@ -194,6 +197,7 @@ def test_toolprm_vllm_server_in_lm_eval_and_inspect(generate_server, data_env, t
     from tests.helpers import cli, lm_eval_results, metric
 
     task = "toolprmbench_tooltalk_prm"
+    data_env = {**data_env, "VLLM_API_KEY": generate_server.api_key}  # the key the server was started with
     cli("lm_eval", "--model", "toolprm-vllm", "--model_args",
         f"pretrained={tiny_llama},kind=verifier,base_url={generate_server.base_url}",
         "--tasks", task, "--output_path", str(tmp_path / "lm"), env=data_env)
@@ -226,6 +230,7 @@ def test_pairwise_kind_in_lm_eval_and_inspect(generate_server, data_env, tmp_pat
     from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
 
     task, url = "toolprmbench_tooltalk", generate_server.base_url
+    data_env = {**data_env, "VLLM_API_KEY": generate_server.api_key}  # the key the server was started with
     answers, accuracy = {}, {}
     for backend, extra in (("vllm", f",base_url={url}"), ("hf", "")):
         cli("lm_eval", "--model", f"toolprm-{backend}", "--model_args", f"pretrained={tiny_llama},kind=pairwise{extra}",

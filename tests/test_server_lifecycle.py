@@ -23,6 +23,7 @@ from tests.lifecycle import (
     kill_group,
     port_open,
     process_tree,
+    read_until,
     spawn_parent,
     start_parent,
     still_running,
@@ -91,6 +92,25 @@ def test_an_ignored_sighup_keeps_the_server() -> None:
         parent.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         assert parent.poll() is None and port_open(port) and group_members(pgid)
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=BOUND) == -signal.SIGTERM
+        assert gone_within(pgid, port, BOUND)
+    finally:
+        parent.kill()
+        kill_group(pgid)
+
+
+def test_a_forked_worker_ending_never_stops_the_server() -> None:
+    """A worker forked by the run (a pool's) inherits the signal handlers and `atexit` list:
+    ended by SIGTERM, or exiting normally, it must not stop its parent's server."""
+    parent, info = start_parent(FAKE, MODEL, "fork")
+    pgid, port = info["pid"], info["port"]
+    try:
+        _, children = read_until(parent, "FORKED")
+        statuses = dict(line.split()[1:] for line in children if line.startswith("CHILD "))
+        assert statuses == {"sigterm": str(signal.SIGTERM), "exit": "0"}  # ended by SIGTERM; exit 0
+        assert len(group_members(pgid)) >= 2 and port_open(port)
+        assert _get(f"http://127.0.0.1:{port}/v1/models", None)[0] == 401  # our server still answers
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=BOUND) == -signal.SIGTERM
         assert gone_within(pgid, port, BOUND)

@@ -13,7 +13,9 @@ each of these signals, once per process, and only where it changes nothing else:
 - an ignored signal (SIG_IGN, e.g. under `nohup`) or a handler set outside Python is left
   alone: the process does not end by it, or we cannot chain to it.
 A handler that a framework installs later replaces this one; the server's own watchdog
-(`server_launcher`) still stops it when this process dies.
+(`server_launcher`) still stops it when this process dies. A forked child (a worker pool's)
+inherits the handlers and `atexit` list: callbacks run only in the process that registered
+them, so a worker ended by SIGTERM never stops its parent's server.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ logger = logging.getLogger(__name__)
 SIGNALS: tuple[int, ...] = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
                                  if hasattr(signal, name))
 
-_callbacks: dict[int, Callable[[], None]] = {}
+_callbacks: dict[int, tuple[int, Callable[[], None]]] = {}  # key -> (the registering pid, callback)
 _previous: dict[int, Any] = {}  # signal -> the disposition our handler replaced
 _ids = itertools.count()
 _lock = threading.RLock()  # re-entrant: a signal may arrive while the main thread holds it
@@ -46,7 +48,7 @@ def register(callback: Callable[[], None]) -> int:
     global _atexit_registered
     with _lock:
         key = next(_ids)
-        _callbacks[key] = callback
+        _callbacks[key] = (os.getpid(), callback)
         if not _atexit_registered:
             atexit.register(run_callbacks)
             _atexit_registered = True
@@ -60,9 +62,10 @@ def unregister(key: int) -> None:
 
 
 def run_callbacks() -> None:
-    """Run (and forget) every registered callback; a failing one is logged, the others run."""
+    """Run (and forget) every callback this process registered; a failing one is logged, the
+    others run."""
     with _lock:
-        callbacks = list(_callbacks.values())
+        callbacks = [callback for pid, callback in _callbacks.values() if pid == os.getpid()]
         _callbacks.clear()
     for callback in callbacks:
         try:

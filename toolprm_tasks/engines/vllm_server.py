@@ -136,7 +136,7 @@ class VLLMServer:
             # even when the server itself crashed or was killed (they would live on as orphans)
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             env={**os.environ, "VLLM_API_KEY": self.api_key}, start_new_session=True)
-        self._closed = False
+        self._closed, self._owner = False, os.getpid()
         # a framework never tells its model it is done: stop with this process, however it ends
         self._hook = exit_hooks.register(self.close)
 
@@ -160,7 +160,9 @@ class VLLMServer:
         url = f"{self.base_url}/v1/models"
         try:
             status, body = _get(url, self.api_key)
-            if status != 200:
+            if status >= 500:  # not ready, or failing: if it is not ours, our server's exit will say
+                return "down"
+            if status != 200:  # refuses our key, or has no such endpoint
                 return "foreign"
             try:
                 served = {str(m.get("id")) for m in json.loads(body).get("data", []) if isinstance(m, dict)}
@@ -193,8 +195,9 @@ class VLLMServer:
     def close(self, timeout: float | None = None) -> None:
         """Stop the server and everything it started: SIGTERM to the group, SIGKILL after
         `timeout` seconds (default: `stop_timeout`) to what is left; then remove the log
-        file, keeping its last lines."""
-        if self._closed:
+        file, keeping its last lines. Only the process that started it stops it (a forked
+        child, a worker pool's, inherits this object)."""
+        if self._closed or os.getpid() != self._owner:
             return
         exit_hooks.unregister(self._hook)
         wait = self.stop_timeout if timeout is None else timeout
