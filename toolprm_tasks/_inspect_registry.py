@@ -1,34 +1,28 @@
-"""Inspect entry point (`[project.entry-points.inspect_ai]`): providers and tasks."""
+"""Inspect entry point (`[project.entry-points.inspect_ai]`): our providers and tasks.
+
+Providers come from the one table in names.py (`INSPECT_PROVIDERS`); each class is imported
+only when Inspect first builds that provider.
+"""
+
+import importlib
+from collections.abc import Callable
 
 from inspect_ai.model import modelapi
 
-
-@modelapi(name="toolprm-baseline")
-def toolprm_baseline() -> type:
-    from toolprm_tasks.inspect_baseline import BaselineJudgeAPI
-
-    return BaselineJudgeAPI
+from toolprm_tasks.names import INSPECT_PROVIDERS
 
 
-@modelapi(name="toolprm-hf")
-def toolprm_hf() -> type:
-    from toolprm_tasks.inspect_prm import HFPRMAPI
+def _provider(target: str) -> Callable[[], type]:
+    module, attribute = target.split(":")
 
-    return HFPRMAPI
+    def load() -> type:
+        return getattr(importlib.import_module(module), attribute)
 
-
-@modelapi(name="toolprm-vllm")
-def toolprm_vllm() -> type:
-    from toolprm_tasks.inspect_prm import VLLMPRMAPI
-
-    return VLLMPRMAPI
+    return load
 
 
-@modelapi(name="toolprm-replay")
-def toolprm_replay() -> type:
-    from toolprm_tasks.inspect_replay import ReplayPolicyAPI
-
-    return ReplayPolicyAPI
+for _name, _target in INSPECT_PROVIDERS.items():
+    modelapi(name=_name)(_provider(_target))
 
 
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401

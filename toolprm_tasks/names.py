@@ -3,8 +3,9 @@ engine kinds and our model names (lm-eval models, Inspect providers).
 
 Standard library only: the lm-eval start-up hook reads `LM_EVAL_MODELS` at interpreter start.
 The typing `Literal`s are the source (Inspect validates `-T` values against them); the tuples
-are derived from them. pyproject.toml's entry points are checked against `LM_EVAL_MODELS` and
-`INSPECT_PROVIDERS` by tests/test_names.py.
+are derived from them. pyproject.toml's lm-eval entry points are checked against
+`LM_EVAL_MODELS` by tests/test_names.py; the Inspect registry module builds its providers from
+`INSPECT_PROVIDERS`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ INSPECT_PROVIDERS: dict[str, str] = {
     "toolprm-baseline": "toolprm_tasks.inspect_baseline:BaselineJudgeAPI",
     "toolprm-hf": "toolprm_tasks.inspect_prm:HFPRMAPI",
     "toolprm-vllm": "toolprm_tasks.inspect_prm:VLLMPRMAPI",
+    "toolprm-replay": "toolprm_tasks.inspect_replay:ReplayPolicyAPI",  # the search task's replay policy
 }
 
 
