@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +25,23 @@ def write_result(name: str, result: dict[str, Any], path: Path | None = None) ->
     path.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(json.dumps(result, indent=2))
     return path
+
+
+# seconds and calls per name, accumulated by the functions `timed` wraps
+TIMERS: dict[str, float] = defaultdict(float)
+CALLS: dict[str, int] = defaultdict(int)
+
+
+def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, adding its wall time to TIMERS[name] and its calls to CALLS[name]."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TIMERS[name] += time.perf_counter() - start
+            CALLS[name] += 1
+
+    wrapper.__name__ = getattr(fn, "__name__", name)
+    return wrapper

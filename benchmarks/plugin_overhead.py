@@ -16,29 +16,13 @@ import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TIMERS: dict[str, float] = defaultdict(float)
-CALLS: dict[str, int] = defaultdict(int)
-
-
-def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            TIMERS[name] += time.perf_counter() - start
-            CALLS[name] += 1
-
-    wrapper.__name__ = getattr(fn, "__name__", name)
-    return wrapper
+from benchmarks._common import TIMERS, machine, timed, write_result  # noqa: E402
 
 
 def _reset_cache() -> None:
@@ -92,7 +76,6 @@ def main() -> int:
     parser.add_argument("--order", default="seeded")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "plugin_overhead.json"))
     args = parser.parse_args()
-    from benchmarks._common import machine, write_result
 
     with tempfile.TemporaryDirectory() as tmp:
         data_note = "TOOLPRMBENCH_DATA_DIR"

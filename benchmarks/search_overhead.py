@@ -21,31 +21,16 @@ import asyncio
 import statistics
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, write_result  # noqa: E402
+from benchmarks._common import TIMERS, machine, timed, write_result  # noqa: E402
 from toolprm_tasks.agent_search import check, loop, replay  # noqa: E402
 from toolprm_tasks.agent_search.select import Scored, make_selector  # noqa: E402
 from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, load_conversations  # noqa: E402
-
-TIMERS: dict[str, float] = defaultdict(float)
-
-
-def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            TIMERS[name] += time.perf_counter() - start
-
-    return wrapper
 
 
 class TimedReplay:
