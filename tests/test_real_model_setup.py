@@ -223,3 +223,38 @@ def test_worker_progress_lines_become_progress(tmp_path: Path) -> None:
     follow_progress(io.StringIO(stream.getvalue()), progress, log)
     assert (progress.total, progress.done) == (5, 5)
     assert log.getvalue() == "a vLLM log line\n" and PROGRESS_MARK not in log.getvalue()
+
+
+def test_dedupe_sends_each_distinct_request_once() -> None:
+    from types import SimpleNamespace
+
+    from lm_eval.api.model import LM
+
+    from toolprm_tasks.progress_lm import ProgressLM
+
+    class Echo(LM):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple] = []
+
+        def loglikelihood(self, requests, disable_tqdm=False):
+            self.seen.extend(r.args for r in requests)
+            return [(float(len(r.args[0] + r.args[1])), False) for r in requests]
+
+        def generate_until(self, requests, disable_tqdm=False):
+            raise NotImplementedError
+
+        def loglikelihood_rolling(self, requests, disable_tqdm=False):
+            raise NotImplementedError
+
+    # both orders of a pointwise trial ask the same two (context, continuation) pairs
+    requests = [SimpleNamespace(args=args) for args in [("ctx", "aa"), ("ctx", "b"), ("ctx", "aa"), ("ctx", "b"),
+                                                        ("other", "b")]]
+    inner, progress = Echo(), _Counting()
+    answers = ProgressLM(inner, progress, chunk=2, dedupe=True).loglikelihood(requests)
+    assert answers == [(5.0, False), (4.0, False), (5.0, False), (4.0, False), (6.0, False)]
+    assert inner.seen == [("ctx", "aa"), ("ctx", "b"), ("other", "b")]
+    assert progress.total == progress.done == 3
+    plain = Echo()
+    ProgressLM(plain, _Counting(), chunk=2).loglikelihood(requests)
+    assert len(plain.seen) == 5  # without dedupe every request is sent

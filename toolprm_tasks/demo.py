@@ -275,7 +275,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     for name, suffix, chat, chunk in ((ROW_GENERATIVE, "", True, 1), (ROW_PAIRWISE_LL, "_pairwise_ll", False, 2)):
         bar, start = BarProgress(bars, name), time.perf_counter()
         gen_kwargs = {"max_gen_toks": args.real_gen_tokens} if suffix == "" else None
-        out = evaluate(ProgressLM(hf, bar, chunk=chunk), suite, suffix, order="both", samples=samples[suffix],
+        out = evaluate(ProgressLM(hf, bar, chunk=chunk, dedupe=True), suite, suffix, order="both", samples=samples[suffix],
                        chat=chat, gen_kwargs=gen_kwargs)
         bar.close()
         record["seconds"][name] = round(time.perf_counter() - start, 1)

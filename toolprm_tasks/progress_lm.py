@@ -66,20 +66,34 @@ class LineProgress:
 class ProgressLM(LM):
     """An lm-eval model that hands requests to another a few at a time and reports progress.
     Results are the inner model's, request by request (no batching across chunks is needed:
-    the demo's models score each request on its own)."""
+    the demo's models score each request on its own).
 
-    def __init__(self, inner: LM, progress: Progress, chunk: int) -> None:
+    `dedupe=True` sends each distinct request (`args`) once and copies its answer to the
+    repeats: only for models whose answer depends on `args` alone (lm-eval's `hf` greedy and
+    log-likelihood; not the baseline judges, whose `random` coin reads the trial). Both
+    candidate orders of the pointwise protocol repeat every request."""
+
+    def __init__(self, inner: LM, progress: Progress, chunk: int, dedupe: bool = False) -> None:
         super().__init__()
-        self.inner, self.progress, self.chunk = inner, progress, chunk
+        self.inner, self.progress, self.chunk, self.dedupe = inner, progress, chunk, dedupe
 
     def _run(self, method: str, requests: list[Any]) -> list[Any]:
-        self.progress.start(len(requests))
-        out: list[Any] = []
-        for start in range(0, len(requests), self.chunk):
-            part = requests[start:start + self.chunk]
-            out.extend(getattr(self.inner, method)(part))
+        first: dict[str, int] = {}
+        distinct: list[Any] = []
+        slot = []
+        for request in requests:
+            key = repr(request.args) if self.dedupe else str(len(distinct))
+            if key not in first:
+                first[key] = len(distinct)
+                distinct.append(request)
+            slot.append(first[key])
+        self.progress.start(len(distinct))
+        answers: list[Any] = []
+        for start in range(0, len(distinct), self.chunk):
+            part = distinct[start:start + self.chunk]
+            answers.extend(getattr(self.inner, method)(part))
             self.progress.advance(len(part))
-        return out
+        return [answers[i] for i in slot]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Any]:
         return self._run("loglikelihood", requests)
