@@ -109,7 +109,10 @@ def still_running(tree: set[tuple[int, str]]) -> list[int]:
     return [pid for pid, start in tree if (fields := _stat(pid)) and fields[0] != "Z" and fields[19] == start]
 
 
-def kill_group(pgid: int) -> None:
-    """After a failed check: leave nothing running."""
+def kill_group(pgid: int, log: str | None = None) -> None:
+    """After a failed check: leave nothing running, and no log file behind."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
+    if log:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(log)

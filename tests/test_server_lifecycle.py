@@ -61,7 +61,7 @@ def parents() -> Iterator[dict[str, tuple[subprocess.Popen[str], dict]]]:
     yield ready
     for proc, info in ready.values():
         proc.kill()
-        kill_group(info["pid"])
+        kill_group(info["pid"], info["log"])
 
 
 @pytest.mark.parametrize("ending", list(ENDINGS))
@@ -97,7 +97,7 @@ def test_an_ignored_sighup_keeps_the_server() -> None:
         assert gone_within(pgid, port, BOUND)
     finally:
         parent.kill()
-        kill_group(pgid)
+        kill_group(pgid, info["log"])
 
 
 def test_a_forked_worker_ending_never_stops_the_server() -> None:
@@ -116,7 +116,7 @@ def test_a_forked_worker_ending_never_stops_the_server() -> None:
         assert gone_within(pgid, port, BOUND)
     finally:
         parent.kill()
-        kill_group(pgid)
+        kill_group(pgid, info["log"])
 
 
 class _Foreign(BaseHTTPRequestHandler):

@@ -69,7 +69,7 @@ def parents(tiny_classifier: Path, foreign_port: int) -> Iterator[dict[str, tupl
     yield ready
     for proc, info in ready.values():
         proc.kill()
-        kill_group(info["pid"])
+        kill_group(info["pid"], info["log"])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
