@@ -207,3 +207,17 @@ def test_verifier_scores_agree_between_hf_and_vllm(smollm2: Path, tmp_path: Path
     print(f"SmolLM2 verifier, vLLM against HF: max |difference| {difference:.2e} over {len(requests)} scores")
     assert vllm_scores == pytest.approx(hf_scores, abs=VLLM_TOLERANCE)
     assert len({round(s, 3) for s in hf_scores}) > 1  # the candidate matters to a real model
+
+
+def test_shortcuts_real_model_column(smollm2: Path, data_env, capsys) -> None:
+    from toolprm_tasks.cli import main as cli_main
+
+    assert cli_main(["shortcuts", "--json", "--subset", "tooltalk", "bfcl", "--model", str(smollm2),
+                     "--model-cases", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for subset in ("tooltalk", "bfcl"):
+        check = report[subset]["model"]
+        assert check["model"] == str(smollm2) and check["cases"] == 1 and check["trials"] == 2
+        assert check["accuracy"] in (0.0, 0.5, 1.0)  # one case, both orders: both right, a tie, or both wrong
+    assert cli_main(["shortcuts", "--subset", "tooltalk", "--model", "none"]) == 0
+    assert "verifier accuracy" not in capsys.readouterr().out

@@ -258,3 +258,49 @@ def test_dedupe_sends_each_distinct_request_once() -> None:
     plain = Echo()
     ProgressLM(plain, _Counting(), chunk=2).loglikelihood(requests)
     assert len(plain.seen) == 5  # without dedupe every request is sent
+
+
+def test_unique_tokens_counts_shared_prefixes_once() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.prm_throughput.run import unique_tokens
+
+    # a 3-token history shared by two candidates (2 and 1 tokens), a repeat, and an unrelated prompt
+    prompts = [[1, 2, 3, 7, 8], [1, 2, 3, 9], [1, 2, 3, 7, 8], [4, 5]]
+    assert unique_tokens(prompts) == 3 + 2 + 1 + 2
+    assert unique_tokens([]) == 0 and unique_tokens([[1, 2], [1, 2, 3]]) == 3
+
+
+def test_model_accuracy_is_the_share_of_cases_whose_chosen_scores_higher(tiny_llama: Path) -> None:
+    from tests.fixture_data import RECORDS
+    from toolprm_tasks.cases import cases_from_records
+    from toolprm_tasks.engines.base import ScoreRequest
+    from toolprm_tasks.engines.hf import HFEngine
+    from toolprm_tasks.model_check import model_accuracy
+
+    cases = [c for s in ("bfcl", "tooltalk") for c in cases_from_records(RECORDS[s](), subset=s, source=s)]
+    engine = HFEngine(str(tiny_llama), "verifier")
+    check = model_accuracy(cases, str(tiny_llama), per_subset=2, engine=engine)
+    picked = [c for c in cases if c.id in set(check["case_ids"])]
+    assert check["cases"] == len(picked) == 4 and check["trials"] == 8
+    # by hand: each case is right when the chosen candidate's own verifier score is higher
+    # (half on a tie); both orders see the same two scores; subsets weigh equally (AVG rule)
+    per_subset: dict[str, list[float]] = {}
+    for case in picked:
+        right, wrong = engine.score([ScoreRequest(case.history, case.functions, a) for a in (case.chosen, case.rejected)])
+        per_subset.setdefault(case.subset, []).append(1.0 if right > wrong else 0.5 if right == wrong else 0.0)
+    expected = sum(sum(v) / len(v) for v in per_subset.values()) / len(per_subset)
+    assert check["accuracy"] == pytest.approx(expected)
+    assert check["subset"]["subsets"]["bfcl"]["cases"] == 2
+
+
+def test_model_option_resolves_without_converting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolprm_tasks.model_check import resolve_model
+
+    monkeypatch.setenv("TOOLPRMBENCH_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(real_model, "ensure_model", lambda force=False: pytest.fail("auto never converts"))
+    assert resolve_model("auto") is None and resolve_model("none") is None  # no converted folder: no column
+    (tmp_path / "models" / real_model.FOLDER_NAME).mkdir(parents=True)
+    assert resolve_model("auto") == str(tmp_path / "models" / real_model.FOLDER_NAME)
+    assert resolve_model(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(ValueError, match="not a folder"):
+        resolve_model(str(tmp_path / "missing"))

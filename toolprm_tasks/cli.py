@@ -34,6 +34,7 @@ from toolprm_tasks.data import (
     load_subsets,
     sha256_file,
 )
+from toolprm_tasks.model_check import DEFAULT_PER_SUBSET, MODEL_CHOICES_HELP, model_accuracy, resolve_model
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.report import command as report_command
 from toolprm_tasks.trials import build_trials
@@ -106,17 +107,31 @@ def _cmd_shortcuts(args: argparse.Namespace) -> int:
     """Cases a weight-free heuristic solves in both orders: candidates for review or removal."""
     from toolprm_tasks.baselines import shortcut_solvable
 
+    try:
+        model = resolve_model(args.model)  # the real-model column (toolprm_tasks/model_check.py)
+    except ValueError as exc:
+        raise UsageError(f"shortcuts: {exc}") from exc
+    engine = None
     report: dict[str, Any] = {}
     for subset in args.subset:
         cases = load_subset(subset).cases
         report[subset] = {judge: [c.id for c in cases if shortcut_solvable(judge, c)] for judge in args.judge}
         report[subset]["cases"] = len(cases)
+        if model:
+            if engine is None:
+                from toolprm_tasks.engines.factory import make_engine
+
+                engine = make_engine("hf", model, {"kind": "verifier"})
+            report[subset]["model"] = model_accuracy(cases, model, per_subset=args.model_cases, engine=engine)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     for subset, row in report.items():
         counts = ", ".join(f"{judge} {len(row[judge])}" for judge in args.judge)
-        print(f"{subset}: {row['cases']} cases; solved in both orders by {counts}")
+        check = row.get("model")
+        column = (f"; {Path(check['model']).name} verifier accuracy {check['accuracy']:.3f} on a seeded subset of "
+                  f"{check['cases']} cases (both orders)") if check else ""
+        print(f"{subset}: {row['cases']} cases; solved in both orders by {counts}{column}")
     return 0
 
 
@@ -314,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     shortcuts.add_argument("--judge", nargs="+", action=_Extend, choices=("longer", "schema"),
                            default=["longer", "schema"], help="heuristics, repeatable (default: both)")
     shortcuts.add_argument("--json", action="store_true", help="machine-readable output")
+    shortcuts.add_argument("--model", default="auto", help="real-model column: " + MODEL_CHOICES_HELP)
+    shortcuts.add_argument("--model-cases", type=_positive_int, default=DEFAULT_PER_SUBSET,
+                           help=f"cases per subset the model judges (seeded subset; default {DEFAULT_PER_SUBSET})")
     shortcuts.set_defaults(fn=_cmd_shortcuts)
     validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
     validate.add_argument("directory", help="a folder holding the four release files")

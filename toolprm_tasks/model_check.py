@@ -1,0 +1,77 @@
+"""A local model's accuracy on a set of cases: the real-model column of the difficulty checks
+(`toolprmbench shortcuts --model`, `toolprmbench audit --model`, or any caller).
+
+The model judges each candidate on its own as a `verifier` through the HF scoring engine
+(P(Yes) / (P(Yes) + P(No)) given the history; the higher-scored candidate is the pick, an
+exact tie counts half). The trials are both orders of a fixed, seeded subset balanced over
+sources and error types (`subsample.balanced_subset`) whose pairwise prompts fit a character
+budget, so a CPU finishes in minutes; outcomes and metrics come from `scorers.core`. A
+verifier's scores do not depend on the order shown, so its `first_rate` is 0.5 and its
+`consistency` 1 apart from ties: the column measures difficulty, not position bias (the
+demo's generative rows do that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scorers.core import aggregate, first_from_scores, outcome
+from toolprm_tasks.cases import Case
+from toolprm_tasks.subsample import balanced_subset
+from toolprm_tasks.trials import build_trials
+
+DEFAULT_PER_SUBSET = 4  # cases per subset: about two minutes per subset on a two-core CPU
+DEFAULT_MAX_CHARS = 14_000  # the demo's budget (toolprm_tasks.demo.REAL_PROMPT_CHARS)
+MODEL_CHOICES_HELP = ("a model folder, 'smollm2' (converted on first use), 'auto' (SmolLM2 when its folder "
+                      "exists; default) or 'none'")
+
+
+def resolve_model(choice: str | None) -> str | None:
+    """A model folder for a `--model` option: `auto` is the real model when it has already
+    been converted (`toolprmbench model smollm2`), so a plain run never converts or waits."""
+    from toolprm_tasks import real_model
+
+    if choice is None or choice == "none":
+        return None
+    if choice == "auto":
+        return str(real_model.model_path()) if real_model.model_path().is_dir() else None
+    if choice == "smollm2":
+        return str(real_model.ensure_model())
+    if not Path(choice).is_dir():
+        raise ValueError(f"--model {choice}: not a folder; use {MODEL_CHOICES_HELP}")
+    return choice
+
+
+def _fits(max_chars: int) -> Any:
+    def fits(case: Case) -> bool:  # the prompt's length does not depend on the order shown
+        return len(build_trials([case], order="chosen_first")[0].pairwise_text("standard")) <= max_chars
+
+    return fits
+
+
+def model_accuracy(cases: Sequence[Case], model: str, *, per_subset: int = DEFAULT_PER_SUBSET, seed: int = 0,
+                   max_chars: int = DEFAULT_MAX_CHARS, engine: Any = None) -> dict[str, Any]:
+    """The model's verifier accuracy on a seeded subset of `cases` (both orders), with the
+    subset's description. `engine`: a loaded scoring engine to reuse across calls."""
+    from toolprm_tasks.engines.base import ScoreRequest
+    from toolprm_tasks.engines.factory import make_engine
+
+    chosen, description = balanced_subset(cases, per_subset, seed, _fits(max_chars))
+    engine = engine or make_engine("hf", model, {"kind": "verifier"})
+    requests = [ScoreRequest(c.history, c.functions, action) for c in chosen for action in (c.chosen, c.rejected)]
+    scored = engine.score_detailed(requests)
+    scores = {c.id: (scored[2 * i].score, scored[2 * i + 1].score) for i, c in enumerate(chosen)}
+    outcomes = []
+    for trial in build_trials(chosen, order="both"):
+        right, wrong = scores[trial.case.id]
+        first = first_from_scores(right, wrong) if trial.chosen_position == 1 else first_from_scores(wrong, right)
+        outcomes.append(outcome(trial.metadata(), first))
+    metrics = aggregate(outcomes)
+    return {"model": model, "kind": "verifier", "backend": "hf", "subset": description, "cases": len(chosen),
+            "trials": len(outcomes), "accuracy": metrics["acc"], "acc_cluster_se": metrics["acc_cluster_se"],
+            "by_error_type": {k[len("acc_"):]: v for k, v in metrics.items()
+                              if k.startswith("acc_") and k != "acc_cluster_se" and v == v},
+            "truncated": sum(s.truncated for s in scored) / len(scored) if scored else 0.0,
+            "case_ids": [c.id for c in chosen]}
