@@ -221,3 +221,12 @@ def test_shortcuts_real_model_column(smollm2: Path, data_env, capsys) -> None:
         assert check["accuracy"] in (0.0, 0.5, 1.0)  # one case, both orders: both right, a tie, or both wrong
     assert cli_main(["shortcuts", "--subset", "tooltalk", "--model", "none"]) == 0
     assert "verifier accuracy" not in capsys.readouterr().out
+
+
+def test_audit_real_model_column(smollm2: Path, data_env, capsys) -> None:
+    from toolprm_tasks.cli import main as cli_main
+
+    assert cli_main(["audit", "--data", "official", "--subset", "tooltalk", "--json", "--model", str(smollm2),
+                     "--model-cases", "1"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)["reports"].values()
+    assert report["real_model"]["cases"] == 1 and report["real_model"]["accuracy"] in (0.0, 0.5, 1.0)

@@ -15,6 +15,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.model_check import (
+    DEFAULT_PER_SUBSET,
+    MODEL_CHOICES_HELP,
+    add_model_column,
+    describe_column,
+    resolve_model,
+)
+
 _EPILOG = """Reading the table: each cell is accuracy [95% cluster-bootstrap interval] n=cases. The
 probes never see the history or the tools; a clean set keeps them near 50%. See docs/audit.md."""
 
@@ -29,7 +37,7 @@ def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     return [(s, p) for s, p in found if p.is_file()]
 
 
-def _audit_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _audit_folder(folder: Path, audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     from toolprm_tasks.audit import audit_records
     from toolprm_tasks.data import DataError, read_records
 
@@ -45,10 +53,11 @@ def _audit_folder(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
             unavailable[path.name] = "expected a JSON list of records"
             continue
         reports[path.name] = audit_records(records, subset, source=path.name)
+        audited[path.name] = (subset, path.name, records)  # for the real-model column
     return reports, unavailable
 
 
-def _audit_loaded(data: str, subsets: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     from toolprm_tasks.audit import audit_cases
     from toolprm_tasks.data import DataError, load_subsets
 
@@ -60,6 +69,7 @@ def _audit_loaded(data: str, subsets: list[str]) -> tuple[dict[str, Any], dict[s
             unavailable[subset] = str(exc)
             continue
         reports[f"{subset} ({data})"] = audit_cases(loaded.cases)
+        audited[f"{subset} ({data})"] = (subset, str(loaded.path), loaded.cases)  # for the real-model column
     return reports, unavailable
 
 
@@ -68,15 +78,22 @@ def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.cases import SUBSETS
     from toolprm_tasks.data import REBUILT_SUBSETS, DataError
 
+    audited: dict[str, Any] = {}
     if args.directory is not None:
-        reports, unavailable = _audit_folder(Path(args.directory))
+        reports, unavailable = _audit_folder(Path(args.directory), audited)
         what = f"folder {args.directory}"
     else:
         subsets = args.subset or list(SUBSETS if args.data == "official" else REBUILT_SUBSETS)
-        reports, unavailable = _audit_loaded(args.data, subsets)
+        reports, unavailable = _audit_loaded(args.data, subsets, audited)
         what = "the paper's release" if args.data == "official" else "the rebuilt offline default"
     if not reports:
         raise DataError("nothing to audit: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+    try:
+        model = resolve_model(args.model)  # the real-model column (toolprm_tasks/model_check.py): --model only
+    except ValueError as exc:
+        raise DataError(f"audit: {exc}") from exc
+    if model:
+        add_model_column(reports, audited, model, per_subset=args.model_cases)
     if args.json:
         print(json.dumps({"audited": what, "reports": reports, "unavailable": unavailable}, indent=1))
     else:
@@ -84,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         for name, report in reports.items():
             print()
             print(format_report(name, report))
+            if "real_model" in report:
+                print(describe_column(report["real_model"]))
         for name, reason in unavailable.items():
             print(f"\n{name}: not audited ({reason})")
     return 1 if args.strict and any(r["passed"] is False for r in reports.values()) else 0
@@ -104,4 +123,9 @@ def register(subparsers: Any) -> None:
                        help="without a folder: these subsets only (default: all of the chosen data)")
     audit.add_argument("--json", action="store_true", help="the full reports as JSON")
     audit.add_argument("--strict", action="store_true", help="exit 1 if any audited set breaks a threshold")
+    audit.add_argument("--model", default="none",
+                       help="a real-model column (minutes on a CPU): " + MODEL_CHOICES_HELP.replace("; default", "")
+                       + " (default: none)")
+    audit.add_argument("--model-cases", type=int, default=DEFAULT_PER_SUBSET,
+                       help=f"cases per set the model judges (seeded subset; default {DEFAULT_PER_SUBSET})")
     audit.set_defaults(fn=run)

@@ -75,3 +75,30 @@ def model_accuracy(cases: Sequence[Case], model: str, *, per_subset: int = DEFAU
                               if k.startswith("acc_") and k != "acc_cluster_se" and v == v},
             "truncated": sum(s.truncated for s in scored) / len(scored) if scored else 0.0,
             "case_ids": [c.id for c in chosen]}
+
+
+def add_model_column(reports: dict[str, dict[str, Any]], audited: dict[str, tuple[str, str, Any]], model: str,
+                     per_subset: int = DEFAULT_PER_SUBSET) -> None:
+    """The audit's real-model column: `audited` maps a report's name to (subset, source,
+    cases or release records); each report gains `real_model` (the accuracy record, or why
+    it could not be computed: a file with invalid records is reported, not half-scored)."""
+    from toolprm_tasks.cases import RecordError, cases_from_records
+    from toolprm_tasks.engines.factory import make_engine
+
+    engine = make_engine("hf", model, {"kind": "verifier"})
+    for name, (subset, source, items) in audited.items():
+        try:
+            cases = list(items) if all(isinstance(c, Case) for c in items) else \
+                cases_from_records(items, subset=subset, source=source)
+        except RecordError as exc:
+            reports[name]["real_model"] = {"model": model, "error": f"not computed: {exc}"}
+            continue
+        reports[name]["real_model"] = model_accuracy(cases, model, per_subset=per_subset, engine=engine)
+
+
+def describe_column(check: dict[str, Any]) -> str:
+    """One line for a report."""
+    if "error" in check:
+        return f"real model {Path(check['model']).name}: {check['error']}"
+    return (f"real model {Path(check['model']).name} (verifier): accuracy {check['accuracy']:.3f} on a seeded "
+            f"subset of {check['cases']} cases, both orders")
