@@ -9,7 +9,7 @@ and chat template; `--model DIR --kind KIND`: any folder.
 
 Workload: every case of a data set, both candidates (default: the rebuilt ToolTalk set;
 `--cases N` takes the first N, needed on CPU). Each engine runs in a process of its own (vLLM
-spawns workers); engine start-up is not timed.
+spawns workers); engine start-up and one short warm-up request are not timed.
 
 Physical limit, measured in the same run: the workload's prompts, as the engine tokenises
 them, hold `unique_prompt_tokens` distinct tokens once shared prefixes are counted once (the
@@ -104,6 +104,14 @@ def _worker(engine: str, model: str, requests_path: str, prefix_caching: bool, k
     else:  # "vllm" in process, "vllm-server" through a server of ours (start-up not timed)
         scorer = make_engine("vllm", model, {"kind": kind, "enable_prefix_caching": prefix_caching,
                                              "server": engine == "vllm-server"})
+    # one short request first, not timed (allocation, compilation of new shapes), then a clean
+    # slate: an empty prefix cache and zero counters
+    scorer.score([ScoreRequest([{"role": "user", "content": "Warm-up."}], [], "warm-up")])
+    if hasattr(scorer, "llm"):
+        scorer.llm.reset_prefix_cache()
+    scorer.stats = type(scorer.stats)()
+    if hasattr(scorer, "shared_prefix_tokens"):
+        scorer.shared_prefix_tokens = scorer.shared_prefix_cached = 0
     limit = None
     if engine == "vllm" and not prefix_caching:
         # the prompts exactly as the engine builds them (a throwaway copy of its counters)
