@@ -247,3 +247,17 @@ def test_the_client_sends_the_key_of_a_server_you_run(fake_on_path: None, tiny_c
         assert client.score([request]) == [fake_score(ids)]
     finally:
         yours.close()
+
+
+def test_the_key_of_a_server_you_run_reaches_the_client(tiny_classifier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`api_key=` (lm-eval model args) and Inspect's `--model-api-key` give the client the key of
+    a server you started; without either, $VLLM_API_KEY; no server is started for a base_url."""
+    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.inspect_prm import VLLMPRMAPI
+
+    monkeypatch.setenv("VLLM_API_KEY", "from-the-environment")
+    options = {"kind": "classifier", "base_url": "http://127.0.0.1:9"}
+    assert make_engine("vllm", str(tiny_classifier), {**options, "api_key": "given"}).api_key == "given"
+    assert make_engine("vllm", str(tiny_classifier), options).api_key == "from-the-environment"
+    api = VLLMPRMAPI(str(tiny_classifier), base_url="http://127.0.0.1:9", api_key="inspect-key", kind="classifier")
+    assert api.engine.api_key == "inspect-key" and api.engine.server is None

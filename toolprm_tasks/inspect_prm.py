@@ -68,8 +68,8 @@ class PRMScoringAPI(ModelAPI):
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
                  **options: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
-        if base_url:  # --model-base-url: a vLLM server of yours
-            options = {**options, "base_url": base_url}
+        if base_url:  # --model-base-url (and --model-api-key): a vLLM server of yours
+            options = {**options, "base_url": base_url, **({"api_key": api_key} if api_key else {})}
         self.engine = make_engine(self.backend, model_name, options)
         self.scores: Batcher[ScoreRequest, Scored] = Batcher(self.engine.score_detailed)
         self.answers: Batcher[tuple[str, int], str] = Batcher(self._generate_batch)

@@ -5,6 +5,7 @@
     hf:   device=cuda|cpu (default: the GPU if there is one)  dtype=float32|bfloat16  trust_remote_code=true
     vllm: tensor_parallel_size=N  dtype=...  gpu_memory_utilization=F  load_format=...
           enable_prefix_caching=false  server=true (start our own server)  base_url=URL (yours)
+          api_key=KEY (your server's key; default: $VLLM_API_KEY)
           served_model_name=NAME (the name your server knows the model by)
 
 Unknown options are refused with the list of known ones, so a typo never runs silently with
@@ -27,7 +28,7 @@ _COMMON = ("kind", "max_length", *_FORMAT_KEYS)
 KNOWN_OPTIONS = {
     "hf": (*_COMMON, "device", "dtype", "trust_remote_code"),
     "vllm": (*_COMMON, "tensor_parallel_size", "dtype", "gpu_memory_utilization", "load_format",
-             "enable_prefix_caching", "server", "base_url", "served_model_name"),
+             "enable_prefix_caching", "server", "base_url", "api_key", "served_model_name"),
 }
 # passed by the frameworks themselves whatever the model (lm-eval: batch size, device)
 _FRAMEWORK_OPTIONS = ("batch_size", "max_batch_size", "device")
@@ -78,7 +79,8 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
     if base_url or _flag(options.get("server", False)):
         from toolprm_tasks.engines.vllm_server import VLLMServerEngine
 
-        return VLLMServerEngine(model, kind, base_url=str(base_url) if base_url else None, max_length=max_length,
+        return VLLMServerEngine(model, kind, base_url=str(base_url) if base_url else None,
+                                api_key=str(options["api_key"]) if options.get("api_key") else None, max_length=max_length,
                                 fmt=fmt, served_model_name=options.get("served_model_name"), **engine_options)
     from toolprm_tasks.engines.vllm_engine import VLLMEngine
 

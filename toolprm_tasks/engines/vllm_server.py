@@ -222,7 +222,7 @@ class VLLMServer:
 class VLLMServerEngine(PrefixCachedEngine):
     """Any kind through a vLLM server: ours (started here) or yours (`base_url`)."""
 
-    def __init__(self, model: str, kind: str = "classifier", base_url: str | None = None,
+    def __init__(self, model: str, kind: str = "classifier", base_url: str | None = None, api_key: str | None = None,
                  max_length: int | None = None, fmt: PromptFormat | None = None, served_model_name: str | None = None,
                  startup_timeout: float = 600.0, **engine_options: Any) -> None:
         from transformers import AutoTokenizer
@@ -240,7 +240,7 @@ class VLLMServerEngine(PrefixCachedEngine):
         self.server = None if base_url else VLLMServer(model, server_flags(args), startup_timeout)
         self.base_url = (base_url or self.server.base_url).rstrip("/")  # type: ignore[union-attr]
         # our server's own key; for a server of yours, the key you started it with (if any)
-        self.api_key = self.server.api_key if self.server else os.environ.get("VLLM_API_KEY") or None
+        self.api_key = self.server.api_key if self.server else api_key or os.environ.get("VLLM_API_KEY") or None
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> bytes:
         data = None if body is None else json.dumps({"model": self.served_model_name, **body}).encode()
