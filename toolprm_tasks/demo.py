@@ -210,6 +210,9 @@ def _real_model(choice: str) -> tuple[Path | None, str]:
 
 def run(args: argparse.Namespace) -> int:
     """The README's main command."""
+    # everything is local: a lookup on the hub would only wait for a network that is not there
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model
 
@@ -308,6 +311,13 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     return record
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def register(sub: Any) -> None:
     """`toolprmbench demo` (imports nothing heavy until it runs)."""
     demo = sub.add_parser("demo", help="baseline judges and the real model through lm-eval (default: rebuilt set)",
@@ -319,10 +329,10 @@ def register(sub: Any) -> None:
                       help="baseline rows: both orders of every case (default) or one seeded order")
     demo.add_argument("--real-model", choices=("auto", "yes", "no"), default="auto",
                       help="SmolLM2 rows: when its package is installed (auto, default), always, never")
-    demo.add_argument("--real-cases", type=int, default=REAL_PER_SUBSET,
+    demo.add_argument("--real-cases", type=_positive, default=REAL_PER_SUBSET,
                       help=f"cases per source in the real model's subset (default {REAL_PER_SUBSET})")
     demo.add_argument("--real-seed", type=int, default=REAL_SEED, help="seed of the real model's subset")
-    demo.add_argument("--real-gen-tokens", type=int, default=REAL_GEN_TOKENS,
+    demo.add_argument("--real-gen-tokens", type=_positive, default=REAL_GEN_TOKENS,
                       help=f"new tokens per generated answer (default {REAL_GEN_TOKENS})")
     demo.add_argument("--log", help="the log file for framework output (default: a new file in the cache)")
     demo.set_defaults(fn=run)
