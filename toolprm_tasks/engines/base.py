@@ -28,10 +28,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from toolprm_tasks.names import KINDS, SCORING_KINDS, check_choice
 from toolprm_tasks.render import render_action, render_functions, render_history
 
-KINDS: tuple[str, ...] = ("classifier", "step", "label-token", "verifier", "pairwise")
-SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
+
+def check_kind(kind: str) -> str:
+    """The kind if it is one of KINDS (names.py), else a ValueError naming them: every engine
+    checks before loading anything."""
+    return check_choice("kind", kind, KINDS)
 
 VERIFIER_QUESTION = ("\n## Candidate next action: {candidate}\n"
                      "Is the candidate a correct next step towards finishing the task? Answer Yes or No.")
@@ -128,8 +132,7 @@ class ScoringEngine(ABC):
     max_model_len: int  # the model's context: prompt and generated tokens
 
     def __init__(self, model: str, kind: str, max_length: int, fmt: PromptFormat | None = None) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        check_kind(kind)
         self.model_path, self.kind, self.max_length = model, kind, max_length
         self.fmt = fmt or PromptFormat()
         self.stats = EngineStats()

