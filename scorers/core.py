@@ -36,10 +36,17 @@ _LABEL_CORE = r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
 _LABEL = re.compile(_LABEL_CORE, re.IGNORECASE)
 _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "answer", "final answer",
                           "choice", "correct action", "chosen", "selected action", "preferred action"})
-# a label judged negatively: "Action2 is incorrect", "action_1 does not ..."
-_NEGATION = (r"[ \t*\"'`]*(?:(?:is|are|was|seems|looks|would[ \t]+be)[ \t]+)?"
-             r"(?:not\b|n't\b|incorrect|wrong|invalid|worse|bad\b|inferior|unnecessary|fails?\b|does[ \t]+not\b|"
-             r"doesn't\b|cannot\b|can't\b)")
+# a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
+# "Action 1 is the incorrect one", "Action2 should not be chosen"
+_NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
+             r"(?:(?:the|a|an)[ \t]+)?"
+             r"(?:not\b|n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
+             r"incorrect|wrong|invalid|worse|bad\b|inferior|unnecessary|fails?\b)")
+# any negative word in a label's sentence: without a stated choice, such a sentence rejects
+# or doubts the label ("Avoid Action1.", "The answer is not Action1.") and never picks it
+_NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
+                            r"unnecessary|fails?|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?;\n]")  # a sentence ends here (for the negative-word rule)
 _SECOND = r"(?:[ \t]*(?:or|and|/|&|,|vs\.?|versus)[ \t]*" + _LABEL_CORE + ")?"  # a cue naming both labels
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
@@ -145,12 +152,17 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, problems[0])
     if against:  # only rejections ("Action2 is incorrect"): no choice was stated
         return ParsedAnswer(None, "no_choice_stated")
-    # no statement at all: a label named alone in the free text (not in JSON, not as a key)
+    # no statement at all: a label named alone in the free text (not in JSON, not as a key),
+    # in no sentence with a negative word
     free_text = _KEY_USE.sub(" ", _outside(answer, spans))
     named = _labels_in(free_text)
-    if len(named) == 1:
-        return ParsedAnswer(named.pop(), "single_label")
-    return ParsedAnswer(None, "ambiguous" if named else "no_label")
+    if len(named) > 1:
+        return ParsedAnswer(None, "ambiguous")
+    if not named:
+        return ParsedAnswer(None, "no_label")
+    if any(_LABEL.search(sentence) and _NEGATIVE_WORD.search(sentence) for sentence in _SENTENCE_END.split(free_text)):
+        return ParsedAnswer(None, "no_choice_stated")
+    return ParsedAnswer(named.pop(), "single_label")
 
 
 def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
@@ -165,7 +177,8 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
     label ("Action1 is wrong"): two that differ, or one naming both labels, is a parse
     failure. Without any statement, rejections alone ("Action2 is incorrect") are a parse
     failure, and a label named alone in the free text (not inside JSON, not as a key) is the
-    choice; naming both, or none, is a parse failure. A label never counts inside an
+    choice unless its sentence has a negative word ("Avoid Action1."); naming both, or none,
+    is a parse failure. A label never counts inside an
     identifier (`create_transaction_2`). Parse failures are scored wrong and counted; this
     function never raises and runs in time linear in the answer's length.
     """

@@ -42,6 +42,14 @@ from toolprm_tasks import model_text
     ('{"rationale": "The user wants to change the password.", "action1": "ChangePassword", '
      '"parameters": {"old": "x"}}', "no_label"),
     ('{"chosen action": "neither"}', "answer_key_without_label"),
+    # rejections of the only label named are no choice (found in review: were single-label picks)
+    ("Action1 isn't right.", "no_choice_stated"),
+    ("Action 1 is the incorrect one.", "no_choice_stated"),
+    ("Action2 should not be chosen.", "no_choice_stated"),
+    ("Action2 would not achieve the goal.", "no_choice_stated"),
+    ("The answer is not Action1.", "no_choice_stated"),
+    ("Avoid Action1.", "no_choice_stated"),
+    ("Action1: wrong tool.", "no_choice_stated"),
     ('{"chosen action": true}', "answer_key_not_a_label"),
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
@@ -145,6 +153,7 @@ def test_naming_both_labels_the_same_way_is_a_parse_failure(wrapper, spelling, b
     lambda n: "[" * n + '{"chosen action": "Action1"}' + "]" * n,
     lambda n: '{"answer": {"answer": ' * (n // 20) + '"Action1"' + "}}" * (n // 20),
     lambda n: ('{"rationale": "' + "x" * 30 + '", ') * (n // 40),
+    lambda n: "Action1 " * (n // 8),
 ])
 def test_json_decoding_work_is_linear_in_the_answer_length(make, monkeypatch: pytest.MonkeyPatch) -> None:
     decoded: list[int] = []

@@ -1,9 +1,9 @@
 """lm-eval documents for ToolPRMBench: one row per trial, built by `custom_dataset`.
 
-lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset` and
-`protocol` through `dataset_kwargs`; users choose `order`, `order_seed`, `prompt` and `norm`
-with `--metadata '{"order": "both"}'`. lm-eval 0.4.13 merges the `--model_args` into this
-metadata too, which is why the seed is `order_seed`, not `seed` (vLLM's model args have a
+lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset`,
+`protocol` and `task_data` (official or rebuilt) through `dataset_kwargs`; users choose
+`order`, `order_seed`, `prompt` and `norm` with `--metadata '{"order": "both"}'`. lm-eval
+0.4.13 merges the `--model_args` into this metadata too, which is why the seed is `order_seed`, not `seed` (vLLM's model args have a
 `seed`). Other keys (the YAML's `version`, model args) are ignored.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolprm_tasks.data import fingerprint, load_subsets
-from toolprm_tasks.names import check_choice
+from toolprm_tasks.names import DATA_KINDS, check_choice
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
@@ -44,10 +44,17 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
 
 
 def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
-              prompt: str | None = None, norm: str = "char", data: str = "official", **_ignored: Any) -> Any:
-    """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split."""
+              prompt: str | None = None, norm: str = "char", task_data: str = "official", **others: Any) -> Any:
+    """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split.
+
+    `task_data` (official or rebuilt) comes from the task YAML only: a `data` key in
+    `--metadata` is refused, so rebuilt cases can never run under an official task's name."""
     import datasets
 
+    if "data" in others:
+        raise ValueError("`data` cannot be set with --metadata: the task decides it (toolprmbench_rebuilt_* "
+                         "tasks run the rebuilt cases, toolprmbench_* the official ones)")
+    data = check_choice("data", task_data, DATA_KINDS)
     check_choice("protocol", protocol, PROTOCOLS)
     check_choice("norm", norm, NORMS)
     prompt = prompt or DEFAULT_PROMPT[protocol]

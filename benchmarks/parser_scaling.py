@@ -1,0 +1,56 @@
+"""How the judge-answer parser's time grows with the answer's length, on degenerate answers.
+
+Linear growth means the time ratio between an answer 8 times longer and the shorter one stays
+near 8 (well below 64, which quadratic work would give). Writes benchmarks/out/parser_scaling.json.
+
+    python benchmarks/parser_scaling.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import machine, write_result  # noqa: E402
+from scorers.core import parse_pairwise_answer  # noqa: E402
+
+ANSWERS = {
+    "deep_brackets": lambda n: '{"a": ' + "[" * n,
+    "open_braces": lambda n: "{" * n,
+    "nested_keys": lambda n: '{"a":' * (n // 5) + "1" + "}" * (n // 5),
+    "unclosed_string": lambda n: '{"x": "' + "{" * n,
+    "repeated_label": lambda n: "Action1 " * (n // 8),
+    "repeated_cue": lambda n: "Final answer: Action1. " * (n // 23),
+    "many_objects": lambda n: '{"chosen action": "Action1"} ' * (n // 29),
+    "prose": lambda n: ("The first candidate calls the tool with the wrong file name, so " * (n // 64)),
+}
+SIZES = (10_000, 80_000, 640_000)
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    result = {"machine": machine(), "sizes_chars": list(SIZES), "answers": {}}
+    for name, make in ANSWERS.items():
+        seconds = [best_of(lambda text=make(n): parse_pairwise_answer(text)) for n in SIZES]
+        ratios = [round(b / a, 2) if a > 0 else None for a, b in zip(seconds, seconds[1:], strict=False)]
+        result["answers"][name] = {"seconds": [round(s, 5) for s in seconds], "ratio_per_8x_length": ratios}
+    worst = max(r for a in result["answers"].values() for r in a["ratio_per_8x_length"] if r is not None)
+    result["worst_ratio_per_8x_length"] = worst
+    result["linear_means_about"] = 8
+    write_result("parser_scaling", result)
+
+
+if __name__ == "__main__":
+    main()
