@@ -160,7 +160,7 @@ def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
             answer=answer,
             explanation=how,
             metadata={"chosen_position": result.chosen_position,
-                      **({"truncated": bool(state.metadata.get(TRUNCATED_KEY))} if protocol == "pointwise" else {})},
+                      **({"truncated": state.metadata.get(TRUNCATED_KEY)} if protocol == "pointwise" else {})},
         )
 
     return score

@@ -40,10 +40,16 @@ def process_generative(doc: dict[str, Any], results: Sequence[str]) -> dict[str,
     return _per_metric(doc, parsed.first, pick=parsed.pick, parsed_by=parsed.how)
 
 
-def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
+def _truncated(results: Sequence[tuple[Any, ...]]) -> bool | None:
+    """A backend's third item says whether it shortened the history; None when absent."""
+    flags = [bool(r[2]) if len(r) > 2 else None for r in results]
+    return None if None in flags else any(flags)
+
+
+def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Protocol c: log-probability of label 1 vs label 2 after the prompt."""
     scores = [float(r[0]) for r in results]
-    return _per_metric(doc, first_from_scores(scores[0], scores[1]), scores=scores)
+    return _per_metric(doc, first_from_scores(scores[0], scores[1]), truncated=_truncated(results), scores=scores)
 
 
 def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
@@ -52,9 +58,7 @@ def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -
     which `truncated` reports as NaN)."""
     raw = [float(r[0]) for r in results]
     scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"], strict=True)]
-    flags = [bool(r[2]) if len(r) > 2 else None for r in results]
-    return _per_metric(doc, first_from_scores(scores[0], scores[1]),
-                       truncated=None if None in flags else any(flags), scores=scores)
+    return _per_metric(doc, first_from_scores(scores[0], scores[1]), truncated=_truncated(results), scores=scores)
 
 
 def process_prm(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:

@@ -96,3 +96,27 @@ def test_a_single_subset_pools_its_trials(data_env, tmp_path: Path) -> None:
         assert inspect_metrics[name] == pytest.approx(value)
     # per error type (bfcl fixture: wrong_params cases 0, 2, 3 picked 2, 2, None: 0 right of 3)
     assert inspect_metrics["acc_wrong_params"] == lm["results"]["toolprmbench_bfcl"]["acc_wrong_params,none"] == 0.0
+
+
+def test_truncated_is_the_same_in_both_frameworks(data_env, tmp_path: Path) -> None:
+    """A baseline judge (no context limit) says it never shortens: `truncated` is 0 in both
+    frameworks; a scoring provider that says nothing gives NaN in both, never a guessed 0."""
+    import math
+
+    from toolprm_tasks.gta import gta
+
+    lm = evaluate("toolprm-baseline", ["toolprmbench_gta_pointwise"], {}, model_args="judge=longer")
+    assert lm["results"]["toolprmbench_gta_pointwise"]["truncated,none"] == 0.0
+    log = inspect_eval(gta(protocol="pointwise"), model="toolprm-baseline/longer", log_dir=str(tmp_path),
+                       display="none")[0]
+    assert {n: m.value for s in log.results.scores for n, m in s.metrics.items()}["truncated"] == 0.0
+
+    def silent(input, tools, tool_choice, config):  # noqa: A002 - a scorer that does not say
+        output = ModelOutput.from_content(model="mockllm", content="")
+        output.metadata = {"toolprm_score": 0.5}
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    log = inspect_eval(gta(protocol="pointwise"), model=get_model("mockllm/model", custom_outputs=silent),
+                       log_dir=str(tmp_path), display="none")[0]
+    assert math.isnan({n: m.value for s in log.results.scores for n, m in s.metrics.items()}["truncated"])

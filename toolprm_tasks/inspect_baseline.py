@@ -28,7 +28,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from toolprm_tasks.baselines import candidate_scores, check_judge, generative_answer, generative_pick
-from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, VIEW_KEY
+from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
 
 
@@ -60,7 +60,7 @@ class BaselineJudgeAPI(ModelAPI):
         if POSITION_KEY in meta:  # pointwise: the score of one candidate
             score = candidate_scores(self.judge, view, self.seed)[int(meta[POSITION_KEY]) - 1]
             output = ModelOutput.from_content(model=model, content="")
-            output.metadata = {SCORE_KEY: score}
+            output.metadata = {SCORE_KEY: score, TRUNCATED_KEY: False}  # no context limit: never shortened
         elif config.logprobs:  # pairwise likelihood: the two labels' log-probabilities
             output = self._label_logprobs(model, view, labels)
         else:

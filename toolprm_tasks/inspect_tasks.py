@@ -105,9 +105,10 @@ def score_candidates() -> Solver:
         # scorer as unscorable, never a crash of the run
         scores = [float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in raw]
         state.metadata[SCORES_KEY] = scores
-        # whether a scoring engine shortened the history to fit (a provider without a context
-        # limit, such as the baselines, reports nothing: never shortened)
-        state.metadata[TRUNCATED_KEY] = any(bool((o.metadata or {}).get(TRUNCATED_KEY)) for o in outputs)
+        # whether a scoring engine shortened the history to fit; None (reported as NaN) when a
+        # provider does not say, as in lm-eval: never a guessed "not shortened"
+        flags = [(o.metadata or {}).get(TRUNCATED_KEY) for o in outputs]
+        state.metadata[TRUNCATED_KEY] = None if None in flags else any(flags)
         return state
 
     return solve

@@ -43,7 +43,7 @@ class BaselineJudgeLM(LM):
             answers.append(generative_answer(pick, tuple(doc["labels"]), self.judge))
         return answers
 
-    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool, bool]]:
         results = []
         for request in requests:
             doc = self._doc(request)
@@ -51,7 +51,9 @@ class BaselineJudgeLM(LM):
             # Both likelihood protocols ask about choice idx = candidate idx + 1.
             # A log-probability must not be positive: shift by the larger score.
             logprob = scores[request.idx] - max(scores)
-            results.append((logprob, logprob == 0.0))
+            # (log-likelihood, is-greedy, history shortened): a judge without a context limit
+            # never shortens, and says so (the `truncated` metric is 0, not unknown)
+            results.append((logprob, logprob == 0.0, False))
         return results
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
