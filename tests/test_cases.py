@@ -32,6 +32,8 @@ def test_every_fixture_shape_normalises() -> None:
     ("wrong tool", "wrong_tool"), ("Wrong Tool", "wrong_tool"), ("wrong_tool", "wrong_tool"),
     ("wrong params", "wrong_params"), ("wrong parameters", "wrong_params"),
     ("should chat but called a tool", "should_chat"), ("should call a tool but chatted", "should_call"),
+    ("Should call tool but responded directly", "should_call"), ("should call a tool but replied", "should_call"),
+    ("should respond but called a function", "should_chat"), ("should_chat", "should_chat"),
     ("hallucination", "other"), (None, "unlabeled"), ("", "unlabeled"),
 ])
 def test_error_type_slugs(raw: str | None, slug: str) -> None:

@@ -97,12 +97,17 @@ def error_type_slug(raw: str | None) -> str:
     if raw is None or not raw.strip():
         return "unlabeled"
     text = re.sub(r"[^a-z]+", " ", raw.lower()).strip()
-    if "chat" in text or "respond" in text or "reply" in text:
-        # "should chat but called a tool" vs "should call a tool but chatted"
-        first_call, first_chat = text.find("call"), text.find("chat")
-        if first_call == -1:
-            return "should_chat"
-        return "should_chat" if first_chat < first_call else "should_call"
+    # "should chat but called a tool" / "should call a tool but chatted": what the step should
+    # have done comes right after "should" (or first, without it)
+    chat = re.search(r"\b(?:chat|respond|reply|repl(?:ied|ies)|answer(?:ed)?|ask(?:ed)?)\w*", text)
+    call = re.search(r"\b(?:call|use|invoke)\w*", text)
+    if chat and call:
+        should = re.search(r"\bshould\b", text)
+        anchor = should.end() if should else 0
+        after = [m for m in (chat, call) if m.start() >= anchor] or [chat, call]
+        return "should_chat" if min(after, key=lambda m: m.start()) is chat else "should_call"
+    if chat:
+        return "should_chat"
     if "param" in text or "argument" in text or "arg" in text.split():
         return "wrong_params"
     if "tool" in text or "function" in text or "api" in text.split():
