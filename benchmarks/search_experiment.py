@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import machine, write_result  # noqa: E402
+from toolprm_tasks.report.paper import SEARCH_FITS  # noqa: E402
+from toolprm_tasks.report.search_reader import least_squares  # noqa: E402
 
-PAPER_FIT = {"slope": 0.13, "intercept": -6.70, "source": "paper section 5.1, BFCL, best-of-8"}
+PAPER_FIT = {"slope": SEARCH_FITS["bfcl"][0], "intercept": SEARCH_FITS["bfcl"][1],
+             "source": "paper section 5.1, BFCL, best-of-8"}
 
 
 def _metrics(log: Any) -> dict[str, float]:
@@ -73,15 +76,11 @@ def search(k: int, select: str, judge: Any, args: argparse.Namespace, log_dir: s
 
 
 def fit(points: list[tuple[float, float]]) -> dict[str, float] | None:
-    """Least squares gain = slope * acc + intercept (acc and gain in points)."""
-    if len(points) < 2 or len({x for x, _ in points}) < 2:
+    """Least squares gain = slope * acc + intercept (acc and gain in points), rounded."""
+    line = least_squares(points)
+    if line is None:
         return None
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
-    return {"slope": round(slope, 4), "intercept": round(my - slope * mx, 3), "points": n}
+    return {"slope": round(line["slope"], 4), "intercept": round(line["intercept"], 3), "points": line["points"]}
 
 
 def real_model(option: str) -> tuple[str | None, str]:

@@ -292,7 +292,8 @@ def outcome(meta: Mapping[str, Any], first: float | None) -> TrialOutcome:
 # ----------------------------------------------------------------------------- metrics
 
 
-def _mean(values: Sequence[float]) -> float:
+def mean(values: Sequence[float]) -> float:
+    """The mean, NaN for no values (a metric without data)."""
     return sum(values) / len(values) if values else math.nan
 
 
@@ -301,10 +302,10 @@ def cluster_robust_se(values: Sequence[float], clusters: Sequence[str]) -> float
     n = len(values)
     if n == 0:
         return math.nan
-    mean = sum(values) / n
+    centre = sum(values) / n
     sums: dict[str, float] = {}
     for value, cluster in zip(values, clusters, strict=True):
-        sums[cluster] = sums.get(cluster, 0.0) + (value - mean)
+        sums[cluster] = sums.get(cluster, 0.0) + (value - centre)
     groups = len(sums)
     if groups < 2:
         return math.nan
@@ -317,7 +318,7 @@ def consistency(outcomes: Sequence[TrialOutcome]) -> float:
     for o in outcomes:
         by_case.setdefault(o.case_id, []).append(o)
     both = [trials for trials in by_case.values() if {t.chosen_position for t in trials} == {1, 2}]
-    return _mean([1.0 if all(t.correct == 1.0 for t in trials) else 0.0 for trials in both])
+    return mean([1.0 if all(t.correct == 1.0 for t in trials) else 0.0 for trials in both])
 
 
 def _within_subset(outcomes: Sequence[TrialOutcome]) -> dict[str, float]:
@@ -325,14 +326,14 @@ def _within_subset(outcomes: Sequence[TrialOutcome]) -> dict[str, float]:
     correct = [o.correct for o in outcomes]
     parsed_total = sum(o.parsed for o in outcomes)
     result = {
-        "acc": _mean(correct),
+        "acc": mean(correct),
         "acc_cluster_se": cluster_robust_se(correct, [o.cluster for o in outcomes]),
         "consistency": consistency(outcomes),
         "first_rate": sum(o.first for o in outcomes) / parsed_total if parsed_total else math.nan,
-        "parse_fail": _mean([1.0 - o.parsed for o in outcomes]),
+        "parse_fail": mean([1.0 - o.parsed for o in outcomes]),
     }
     for slug in ERROR_TYPE_SLUGS:
-        result[f"acc_{slug}"] = _mean([o.correct for o in outcomes if o.error_type == slug])
+        result[f"acc_{slug}"] = mean([o.correct for o in outcomes if o.error_type == slug])
     return result
 
 
@@ -372,9 +373,18 @@ def aggregate(outcomes: Iterable[TrialOutcome]) -> dict[str, float]:
     per_subset = [_within_subset(trials) for trials in by_subset.values()]
     for name in SUBSET_MEAN_METRICS:
         result[name] = subset_mean(values[name] for values in per_subset)
-    squared = subset_mean(values["acc_cluster_se"] ** 2 for values in per_subset)
-    result["acc_cluster_se"] = math.sqrt(squared / len(per_subset))
+    result["acc_cluster_se"] = subset_mean_se(values["acc_cluster_se"] for values in per_subset)
     return result
+
+
+def subset_mean_se(ses: Iterable[float]) -> float:
+    """Standard error of the unweighted mean of subsets' values, from each subset's SE: the
+    subsets' trials and clusters are disjoint, so their errors are independent:
+    sqrt(sum of squared SEs) / S. NaN when any SE is NaN (or there is none)."""
+    ses = list(ses)
+    if not ses or any(math.isnan(se) for se in ses):
+        return math.nan
+    return math.sqrt(sum(se * se for se in ses)) / len(ses)
 
 
 def truncated_share(flags: Sequence[bool | None], subsets: Sequence[str] | None = None) -> float:

@@ -246,3 +246,20 @@ def test_loading_rebuilt_data_builds_only_through_the_named_step(tmp_path: Path,
     with pytest.raises(data.DataError, match="toolprmbench build --source bfcl"):
         data.load_rebuilt("bfcl")
     assert list(empty.iterdir()) == []
+
+
+@pytest.mark.parametrize("read", [jsonio.read_records, jsonio.inspect_records])
+def test_an_unclosed_string_full_of_escaped_quotes_is_one_token(tmp_path: Path, read) -> None:
+    """Found in review: locating problems rescanned to the end of the file from every escaped
+    quote of an unclosed string (a 1 MB hostile file took about an hour). An unclosed string is
+    now one token reaching the end of the text, so the locating scan is a single pass."""
+    tail = '"a \\" b ' + '\\"' * 1000
+    assert jsonio._TOKEN.match(tail).end() == len(tail)  # the whole rest of the text, in one match
+    path = tmp_path / "hostile.json"
+    path.write_text('[{"a": "' + '\\"' * 20_000, encoding="utf-8")
+    try:
+        result = read(path)
+    except jsonio.JSONFileError as exc:
+        assert "hostile.json" in str(exc)
+    else:
+        assert result.problems and "hostile.json" in str(result.problems[0])

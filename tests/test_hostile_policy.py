@@ -89,3 +89,19 @@ def test_a_build_with_hostile_proposals_finishes_and_so_does_its_rerun(tmp_path:
     failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
     # every proposal is accounted for: a case, a failed check, or equivalent to gold
     assert len(records) + len(failures) + first["model_proposals_equivalent_to_gold"] == 3
+
+
+@pytest.mark.parametrize("answer", [
+    '{"name": "ls", "parameters": {"a": ' + "[" * 600 + "]" * 600 + "}}",  # decoded, then crashed merging
+    "ls(a=" + "[" * 600 + "]" * 600 + ")",
+])
+def test_deeply_nested_arguments_are_no_call_and_never_crash_a_search_step(answer: str) -> None:
+    """Found in review: a 600-deep argument list decoded as a call, then comparing candidates
+    (normalising them) raised RecursionError and ended the search sample."""
+    from toolprm_tasks.agent_search.actions import INVALID, REPLY, merge, parse_answer
+
+    action = parse_answer(answer)
+    assert action.kind in (INVALID, REPLY)
+    assert not isinstance(parse_action(answer), dict)
+    merged = merge([action, parse_answer('{"name": "ls", "parameters": {}}'), action], None)
+    assert sorted(c.count for c in merged) == [1, 2]

@@ -68,3 +68,22 @@ def test_cells_and_escaping() -> None:
     assert "a\\|b &lt;script>" in table and table.count("\n") == 2
     assert json.loads(json.dumps(clean_json({"a": math.nan, "b": [math.inf, 1.0]}), allow_nan=False)) == {
         "a": None, "b": [None, 1.0]}
+
+
+def test_secrets_in_model_arguments_never_reach_a_report() -> None:
+    from toolprm_tasks.report.lm_eval_reader import _model_args, other_args
+
+    args = _model_args({"model_args": "pretrained=/m,kind=verifier,base_url=http://127.0.0.1:8000,api_key=sk-SECRET"})
+    assert args["api_key"] == "***" and args["kind"] == "verifier"
+    assert "sk-SECRET" not in other_args({"api_key": "sk-SECRET", "hf_token": "hf-SECRET", "kind": "step"})
+
+
+def test_a_samples_file_with_a_unicode_line_separator_in_an_answer_is_read(tmp_path) -> None:
+    from toolprm_tasks.report.lm_eval_reader import _samples
+
+    results = tmp_path / "results_2026-11-26T10-00-00.000000.json"
+    results.write_text("{}", encoding="utf-8")
+    row = {"doc": {"case_id": "bfcl-0000"}, "acc": {"correct": 1.0}, "resps": [["Action1\u2028Action2\u0085"]]}
+    sample_file = tmp_path / "samples_toolprmbench_bfcl_2026-11-26T10-00-00.000000.jsonl"
+    sample_file.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")  # as lm-eval writes
+    assert _samples(results, "toolprmbench_bfcl") == [row]

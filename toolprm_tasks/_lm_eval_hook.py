@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at every interpreter start
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 

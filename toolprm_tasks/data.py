@@ -455,12 +455,8 @@ def load_subsets(subsets: Iterable[str], data: str = "official") -> list[LoadedS
 REBUILT_SUBSETS: tuple[str, ...] = ("bfcl", "tooltalk")
 
 
-def rebuilt_dir(seed: int = 0) -> Path:
-    """TOOLPRMBENCH_REBUILT_DIR (a `toolprmbench build` output, only ever read), else the
-    default cache folder that `ensure_default_rebuilt` fills from the installed sources."""
-    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
-    if configured:
-        return Path(configured).expanduser()
+def default_rebuilt_dir(seed: int = 0) -> Path:
+    """The cache folder of this tool's default rebuilt set (build version and seed in its name)."""
     from toolprm_tasks.rebuild.build import BUILD_VERSION
 
     return cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
@@ -474,9 +470,7 @@ def ensure_default_rebuilt(subset: str, seed: int = 0) -> Path:
     """The one step that builds data on behalf of a loader: the default rebuilt folder (a cache
     folder of this tool, never TOOLPRMBENCH_REBUILT_DIR) gets `subset` built from the installed
     source packages if it is missing, with a log line. Returns the folder."""
-    from toolprm_tasks.rebuild.build import BUILD_VERSION
-
-    folder = cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
+    folder = default_rebuilt_dir(seed)
     path, manifest = _rebuilt_files(folder, subset)
     if subset in REBUILT_SUBSETS and not (path.is_file() and manifest.is_file()):
         from toolprm_tasks.rebuild.build import build

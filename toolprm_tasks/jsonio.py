@@ -75,8 +75,10 @@ _STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
 _LENIENT = json.JSONDecoder()
 
 # Tokens that matter for locating things, found without parsing: strings are consumed whole,
-# so brackets, commas and constants inside them are never counted.
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]|-?Infinity|NaN'
+# so brackets, commas and constants inside them are never counted. The closing quote is
+# optional: an unclosed string is one token to the end of the text (else every escaped quote
+# in it would start a new scan to the end: quadratic time on a hostile or truncated file).
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{},]|-?Infinity|NaN'
                     r"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 
 

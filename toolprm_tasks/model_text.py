@@ -41,11 +41,27 @@ def _reject_constant(name: str) -> Any:
 
 def loads(text: str) -> Any | None:
     """A JSON value, or None when `text` is not standard JSON (NaN and Infinity refused) or
-    nests too deeply to decode safely."""
+    nests deeper than MAX_JSON_DEPTH (every later reader of it, `==`, copy, normalising, would
+    recurse as deep: a 600-deep argument list once crashed a search sample)."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError, TypeError):
         return None
+    return None if deeper_than(value, MAX_JSON_DEPTH) else value
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (an explicit stack: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, tuple | set | frozenset):
+            item = list(item)
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _balanced_spans(text: str) -> list[tuple[int, int, int]]:

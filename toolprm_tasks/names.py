@@ -17,6 +17,9 @@ Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
 PromptName = Literal["standard", "toolprm"]
 DataKind = Literal["official", "rebuilt"]
 Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
+# the search task: how a step's action is chosen, and how the judge is asked
+Selector = Literal["judge", "first", "random", "majority", "oracle"]
+JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
 
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 ORDERS: tuple[str, ...] = get_args(Order)
@@ -24,6 +27,8 @@ PROMPT_NAMES: tuple[str, ...] = get_args(PromptName)
 DATA_KINDS: tuple[str, ...] = get_args(DataKind)
 KINDS: tuple[str, ...] = get_args(Kind)
 SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
+SELECTORS: tuple[str, ...] = get_args(Selector)
+JUDGE_PROTOCOLS: tuple[str, ...] = get_args(JudgeProtocol)
 
 # the prompt each protocol uses unless told otherwise (pairwise likelihood needs a bare label)
 DEFAULT_PROMPT: dict[str, str] = {"generative": "standard", "pairwise_ll": "toolprm", "pointwise": "standard"}

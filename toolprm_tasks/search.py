@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Literal
+from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
@@ -23,6 +23,7 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, get_model, m
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from toolprm_tasks import names
 from toolprm_tasks.agent_search.check import reference
 from toolprm_tasks.agent_search.inspect_adapter import (
     InspectPairwiseJudge,
@@ -32,18 +33,13 @@ from toolprm_tasks.agent_search.inspect_adapter import (
 )
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
-from toolprm_tasks.agent_search.select import SELECTORS, make_selector
+from toolprm_tasks.agent_search.select import make_selector
 from toolprm_tasks.inspect_tasks import _versions
-from toolprm_tasks.prompts import PAIRWISE_PROMPTS
 from toolprm_tasks.rebuild.bfcl_environment import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
+from toolprm_tasks.versions import SEARCH_VERSION
 
-Select = Literal["judge", "first", "random", "majority", "oracle"]
-JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
-Prompt = Literal["standard", "toolprm"]
+Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
 RESULT_KEY = "toolprm_search"
-# This task's own version (inspect_evals' N-X): its numbers are not the benchmark's accuracy.
-# The number changes when results stop being comparable (the loop, the verdict, the rules).
-SEARCH_VERSION = "1-A"
 
 
 def _categories(category: str | list[str] | None) -> tuple[str, ...]:
@@ -213,12 +209,10 @@ def toolprm_search(
         raise ValueError(f"n must be a whole number of candidates >= 1, got {n!r}")
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
-    if select is not None and select not in SELECTORS:
-        raise ValueError(f"unknown select {select!r}; expected one of {', '.join(SELECTORS)}")
-    if judge_protocol not in ("auto", "pointwise", "pairwise"):
-        raise ValueError(f"unknown judge_protocol {judge_protocol!r}; expected auto, pointwise or pairwise")
-    if prompt not in PAIRWISE_PROMPTS:
-        raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PAIRWISE_PROMPTS)}")
+    if select is not None:
+        names.check_choice("select", select, names.SELECTORS)
+    names.check_choice("judge_protocol", judge_protocol, names.JUDGE_PROTOCOLS)
+    names.check_choice("prompt", prompt, names.PROMPT_NAMES)
     conversations = _conversations(categories)
     too_long = sum(1 for c in conversations.values() if any(len(turn) > max_steps for turn in c.gold))
     return Task(

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.model_text import loads
+from toolprm_tasks.model_text import MAX_JSON_DEPTH, deeper_than, loads
 
 MAX_CALL_CHARS = 100_000  # longer "calls" (degenerate generations) are not calls
 MAX_NAME_PARTS = 8  # `a.b.c(...)`: deeper attribute chains are not tool names
@@ -80,6 +80,8 @@ def parse_python_call(text: str) -> PythonCall | None:
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None  # not a plain call with literal arguments
+    if deeper_than([list(args), kwargs], MAX_JSON_DEPTH):
+        return None  # as for JSON calls: arguments nested this deep are no tool call
     return PythonCall(".".join(reversed(parts)), args, kwargs)
 
 

@@ -19,6 +19,10 @@ TASK_VERSIONS: dict[str, str] = {
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
+# The search task (`toolprm_search`) measures something else and has versions of its own.
+SEARCH_VERSION = "1-A"
+SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release"}
+
 
 def package_version() -> str:
     """This package's version, from its installed metadata (pyproject.toml is the source)."""

@@ -19,6 +19,7 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, Model, ModelOutput
 
 from scorers.core import parse_pairwise_answer
 from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
+from toolprm_tasks.names import JUDGE_PROTOCOLS  # the protocols are named in names.py
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_functions, render_history
 from toolprm_tasks.trials import JudgeView, pointwise_context
@@ -27,8 +28,6 @@ from .actions import Action
 from .loop import PolicyRequest, Samples
 from .replay import STEP_KEY
 from .select import Answer, Scored, StepContext
-
-JUDGE_PROTOCOLS: tuple[str, ...] = ("auto", "pointwise", "pairwise")
 
 
 def _tokens(output: ModelOutput) -> int:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scorers.core import mean
+
 from .loop import COUNTERS
 
 REFERENCES: tuple[str, ...] = ("first", "majority")
@@ -36,15 +38,11 @@ def _ratio(values: Sequence[Mapping[str, float]], top: str, bottom: str) -> floa
     return _sum(values, top) / denominator if denominator else math.nan
 
 
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs) if xs else math.nan
-
-
 def _se(xs: Sequence[float]) -> float:
     if len(xs) < 2:
         return math.nan
-    mean = _mean(xs)
-    return math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) / len(xs))
+    centre = mean(xs)
+    return math.sqrt(sum((x - centre) ** 2 for x in xs) / (len(xs) - 1) / len(xs))
 
 
 METRICS: tuple[str, ...] = (
@@ -61,9 +59,9 @@ def aggregate(values: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Every metric over conversations' score values (NaN where a metric has no data)."""
     success = [v["success"] for v in values]
     out = {
-        "success": _mean(success),
+        "success": mean(success),
         "success_se": _se(success),
-        "state_success": _mean([v["state_success"] for v in values]),
+        "state_success": mean([v["state_success"] for v in values]),
         "turn_success": _ratio(values, "turns_solved", "turns"),
         "step_limit_hits": _sum(values, "step_limit_hits"),
         "invalid_step_rate": _ratio(values, "invalid_steps", "steps"),
@@ -86,8 +84,8 @@ def aggregate(values: Sequence[Mapping[str, float]]) -> dict[str, float]:
     for name in REFERENCES:
         if values and all(f"success_{name}" in v for v in values):
             diffs = [v["success"] - v[f"success_{name}"] for v in values]  # paired per conversation
-            out[f"success_{name}"] = _mean([v[f"success_{name}"] for v in values])
-            out[f"gain_{name}"] = _mean(diffs)
+            out[f"success_{name}"] = mean([v[f"success_{name}"] for v in values])
+            out[f"gain_{name}"] = mean(diffs)
             out[f"gain_{name}_se"] = _se(diffs)
             out[f"turn_success_{name}"] = _ratio(values, f"turns_solved_{name}", "turns")
             out[f"turn_gain_{name}"] = out["turn_success"] - out[f"turn_success_{name}"]

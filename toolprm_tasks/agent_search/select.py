@@ -26,9 +26,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .actions import Action, Candidate
+from toolprm_tasks.names import SELECTORS  # the rules are named in names.py
 
-SELECTORS: tuple[str, ...] = ("judge", "first", "random", "majority", "oracle")
+from .actions import Action, Candidate
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorers.core import TrialOutcome, aggregate
+from scorers.core import TrialOutcome, aggregate, subset_mean_se
 from toolprm_tasks.cases import ERROR_TYPE_SLUGS, SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
 from toolprm_tasks.report.compat import POOLED_OVER_TRIALS, TASK_VERSION
@@ -104,11 +104,11 @@ def fingerprint(subsets: dict[str, SubsetResult]) -> str:
 
 
 def avg_se(ses: list[float | None]) -> float | None:
-    """SE of an unweighted mean of subsets: their trials and clusters are disjoint, so the
-    subsets' errors are independent."""
+    """SE of an unweighted mean of subsets (scorers.core.subset_mean_se); None when unknown."""
     if not ses or any(se is None for se in ses):
         return None
-    return math.sqrt(sum(se * se for se in ses)) / len(ses)  # type: ignore[operator]
+    value = subset_mean_se(ses)  # type: ignore[arg-type]
+    return None if math.isnan(value) else value
 
 
 def _row(kind: str, runs: list[Run]) -> Row:
@@ -271,10 +271,12 @@ def first_rate_interval(row: Row) -> tuple[float, float, str] | None:
             se = se_of(row.outcomes)
         if se is not None:
             return max(0.0, rate - Z95 * se), min(1.0, rate + Z95 * se), "cluster-robust 95%"
-    parse_fail = row.pooled.get("parse_fail")
-    if parse_fail is None:
+    # without samples: the parsed answers are each subset's trials less its parse failures (a
+    # combined run's parse_fail is a mean over subsets, not a share of all trials)
+    per_subset = [(r.trials, r.metrics.get("parse_fail")) for r in row.subsets.values()]
+    if not per_subset or any(fail is None for _, fail in per_subset):
         return None
-    n = row.trials * (1.0 - parse_fail)
+    n = sum(trials * (1.0 - fail) for trials, fail in per_subset)  # type: ignore[operator]
     if n <= 0:
         return None
     centre = (rate + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, TASK_VERSION, TASK_VERSIONS
+from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, SEARCH_VERSIONS, TASK_VERSION, TASK_VERSIONS
 
 # every published version (the current one always: the report ships with the tasks it reads)
 KNOWN_TASK_VERSIONS: tuple[str, ...] = tuple(dict.fromkeys((*TASK_VERSIONS, TASK_VERSION)))
@@ -39,12 +39,5 @@ def canonical_version(raw: object, known: tuple[str, ...] = KNOWN_TASK_VERSIONS,
 
 
 def search_versions() -> tuple[str, ...]:
-    """The versions of the search task (`toolprm_search` has its own, toolprm_tasks/search.py)."""
-    try:
-        from toolprm_tasks.versions import SEARCH_VERSIONS  # type: ignore[attr-defined]
-
-        return tuple(SEARCH_VERSIONS)
-    except ImportError:
-        from toolprm_tasks.search import SEARCH_VERSION
-
-        return (SEARCH_VERSION,)
+    """The versions of the search task (`toolprm_search` has its own: versions.SEARCH_VERSIONS)."""
+    return tuple(SEARCH_VERSIONS)

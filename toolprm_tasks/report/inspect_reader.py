@@ -12,6 +12,7 @@ from typing import Any
 from scorers.core import TrialOutcome, aggregate, outcome
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.report.compat import VersionError, canonical_version
+from toolprm_tasks.report.lm_eval_reader import SECRET
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
     NO_CONTEXT_LIMIT,
@@ -160,7 +161,7 @@ def _command(log: Any) -> str:
                                                                                          "toolprm_tasks/")
     parts = ["inspect", "eval", task, "--model", spec.model]
     for key, value in (spec.model_args or {}).items():
-        parts += ["-M", f"{key}={value}"]
+        parts += ["-M", f"{key}={'***' if SECRET.search(key) else value}"]  # never a key in a report
     for key, value in (spec.task_args_passed or {}).items():
         parts += ["-T", f"{key}={value}"]
     parts += ["--limit", str(spec.config.limit)] if spec.config.limit is not None else []

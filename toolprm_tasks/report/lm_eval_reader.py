@@ -12,7 +12,6 @@ import json
 import math
 import re
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from scorers.core import METRICS, TrialOutcome, aggregate
 from scorers.lm_eval_adapter import outcomes_from_items
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.data import PINNED_FILES
+from toolprm_tasks.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report.compat import VersionError, canonical_version
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
@@ -45,29 +45,36 @@ def is_results_file(path: Path) -> bool:
 
 
 def _load_json(path: Path) -> Any:
+    """An lm-eval results file through the project's one JSON reader (lm-eval writes NaN)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_json(path, allow_nonstandard=True)
+    except OSError as exc:
         raise ReportError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc}); a truncated or corrupt lm-eval results file?") from None
+    except JSONFileError as exc:
+        raise ReportError(f"{exc}; a truncated or corrupt lm-eval results file?") from None
+
+
+SECRET = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)  # model arguments never shown
 
 
 def _model_args(config: dict[str, Any]) -> dict[str, str]:
+    """The run's model arguments; a secret (an API key, a token) never reaches a report: its
+    value is shown as ***."""
     raw = config.get("model_args") or {}
     if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    args = {}
-    for part in str(raw).split(","):  # lm-eval's own `key=value,key=value` form
-        if "=" in part:
-            key, value = part.split("=", 1)
-            args[key.strip()] = value.strip()
-    return args
+        args = {str(k): str(v) for k, v in raw.items()}
+    else:
+        args = {}
+        for part in str(raw).split(","):  # lm-eval's own `key=value,key=value` form
+            if "=" in part:
+                key, value = part.split("=", 1)
+                args[key.strip()] = value.strip()
+    return {key: "***" if SECRET.search(key) else value for key, value in args.items()}
 
 
 def other_args(args: dict[str, Any], name_keys: tuple[str, ...] = _NAME_ARGS) -> str:
     """The model arguments besides the one naming the model, as sorted `key=value` text."""
-    return ",".join(f"{k}={args[k]}" for k in sorted(args) if k not in name_keys)
+    return ",".join(f"{k}={'***' if SECRET.search(k) else args[k]}" for k in sorted(args) if k not in name_keys)
 
 
 def model_name(backend: str, args: dict[str, str], fallback: str) -> str:
@@ -82,16 +89,18 @@ def _samples(results_path: Path, task: str) -> list[dict[str, Any]] | None:
     path = results_path.with_name(f"samples_{task}_{ts}.jsonl")
     if not path.is_file():
         return None
+    try:
+        # the one JSON Lines reader: lines split at \n only, as lm-eval writes them with
+        # ensure_ascii=False (a U+2028 in a model's answer is not a line break)
+        values = read_jsonl(path, allow_nonstandard=True)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read: {exc}") from None
+    except JSONFileError as exc:
+        raise ReportError(str(exc)) from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{path}: line {number}: not valid JSON ({exc})") from None
+    for number, row in enumerate(values, start=1):
         if not isinstance(row, dict) or not isinstance(row.get("acc"), dict) or not isinstance(row.get("doc"), dict):
-            raise ReportError(f"{path}: line {number}: field 'acc' or 'doc' missing: not a ToolPRMBench sample")
+            raise ReportError(f"{path}: record {number}: field 'acc' or 'doc' missing: not a ToolPRMBench sample")
         rows.append(row)
     return rows
 
@@ -302,7 +311,3 @@ def _date(value: Any) -> str:
     if number is None:
         return ""
     return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def results_files(folder: Path) -> Iterator[Path]:
-    yield from sorted(p for p in folder.rglob("results_*.json") if p.is_file())
