@@ -205,6 +205,9 @@ def first_from_scores(score_1: float, score_2: float) -> float | None:
     return 1.0 if score_1 > score_2 else 0.0
 
 
+NORMS: tuple[str, ...] = ("char", "none")  # pointwise log-likelihood normalisations
+
+
 def normalise_loglikelihood(loglikelihood: float, continuation: str, norm: str) -> float:
     """`none`: the summed log-likelihood (or a PRM score, as is); `char`: per character of the
     continuation (lm-eval's acc_norm idea), so longer actions are not penalised for length."""

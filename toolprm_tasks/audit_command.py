@@ -22,6 +22,7 @@ from toolprm_tasks.model_check import (
     describe_column,
     resolve_model,
 )
+from toolprm_tasks.names import DATA_KINDS
 
 _EPILOG = """Reading the table: each cell is accuracy [95% cluster-bootstrap interval] n=cases. The
 probes never see the history or the tools; a clean set keeps them near 50%. See docs/audit.md."""
@@ -117,7 +118,7 @@ def register(subparsers: Any) -> None:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     audit.add_argument("directory", nargs="?", default=None,
                        help="a folder of data files (a build's output or release files); default: --data")
-    audit.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",
+    audit.add_argument("--data", choices=DATA_KINDS, default="rebuilt",
                        help="without a folder: the rebuilt offline default (default) or the official files")
     audit.add_argument("--subset", nargs="+", choices=SUBSETS, default=None,
                        help="without a folder: these subsets only (default: all of the chosen data)")

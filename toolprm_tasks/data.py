@@ -34,6 +34,7 @@ from typing import Any
 
 from toolprm_tasks import fetch, jsonio
 from toolprm_tasks.cases import SUBSETS, Case, RecordError, check_records
+from toolprm_tasks.names import DATA_KINDS, check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -443,11 +444,9 @@ def load_subset(subset: str) -> LoadedSubset:
 
 
 def load_subsets(subsets: Iterable[str], data: str = "official") -> list[LoadedSubset]:
-    if data == "official":
-        return [load_subset(s) for s in subsets]
-    if data == "rebuilt":
-        return [load_rebuilt(s) for s in subsets]
-    raise ValueError(f"unknown data {data!r}; expected 'official' or 'rebuilt'")
+    """The subsets of the official release or of the rebuilt set (never mixed)."""
+    load = {"official": load_subset, "rebuilt": load_rebuilt}[check_choice("data", data, DATA_KINDS)]
+    return [load(s) for s in subsets]
 
 
 # ----------------------------------------------------------------------------- rebuilt data

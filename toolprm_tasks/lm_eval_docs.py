@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from scorers.core import NORMS
 from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.names import DATA_KINDS, check_choice
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
-
-NORMS = ("char", "none")
 
 
 def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[str, Any]:
