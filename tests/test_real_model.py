@@ -28,8 +28,9 @@ pytestmark = pytest.mark.real_model
 
 REPO = Path(__file__).resolve().parents[1]
 # vLLM's CPU kernels against transformers', float32, 30 layers, prompts of a few hundred
-# tokens: probabilities P(Yes) / (P(Yes) + P(No)) agree to this
-VLLM_TOLERANCE = 5e-3
+# tokens: P(Yes) / (P(Yes) + P(No)) agreed to 4.7e-6 here (2026-11-26); the bound leaves room
+# for other kernels (other CPUs, GPUs in bf16 need their own)
+VLLM_TOLERANCE = 1e-3
 GEN_TOKENS = 24  # enough for the start of an answer; the parse-failure test generates more
 SYSTEM_TURN = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM"
 
@@ -230,3 +231,32 @@ def test_audit_real_model_column(smollm2: Path, data_env, capsys) -> None:
                      "--model-cases", "1"]) == 0
     (report,) = json.loads(capsys.readouterr().out)["reports"].values()
     assert report["real_model"]["cases"] == 1 and report["real_model"]["accuracy"] in (0.0, 0.5, 1.0)
+
+
+@pytest.mark.vllm
+def test_demo_real_rows_and_clean_output(smollm2: Path, data_env, tmp_path: Path, capfd) -> None:
+    """`toolprmbench demo` in process on the fixture release: the baseline rows, SmolLM2's three
+    rows on one case per subset (both orders), the table on stdout and the chatter in the log."""
+    from toolprm_tasks.cli import main as cli_main
+
+    out, log = tmp_path / "demo.json", tmp_path / "demo.log"
+    assert cli_main(["demo", "--data", "official", "--real-model", "yes", "--real-cases", "1",
+                     "--real-gen-tokens", "16", "--output", str(out), "--log", str(log)]) == 0
+    terminal = capfd.readouterr()
+    report = json.loads(out.read_text(encoding="utf-8"))
+    rows = report["rows"]
+    real = [name for name in rows if name.startswith("SmolLM2")]
+    assert real == ["SmolLM2 generative (hf, chat template)", "SmolLM2 pairwise_ll (hf, no template)",
+                    "SmolLM2 verifier (toolprm-vllm)"]
+    for name in real:
+        assert rows[name]["trials"] == 2 * 4  # one case per subset, both orders
+        assert all(0.0 <= rows[name][k] <= 1.0 for k in ("AVG", "consistency"))
+        assert name in terminal.out
+    for name in real[1:]:  # likelihoods and verifier scores always pick
+        assert rows[name]["parse_fail"] == 0.0
+    assert len(report["real_model"]["case_ids"]) == 4 and report["real_model"]["max_gen_toks"] == 16
+    assert "seeded subset (seed 0, balanced over error types)" in terminal.out
+    # clean terminal: the table and the log's path; lm-eval's and vLLM's chatter only in the log
+    assert "Custom kwargs" not in terminal.out + terminal.err and str(log) in terminal.out
+    chatter = log.read_text(encoding="utf-8")
+    assert "Custom kwargs" in chatter and "generate_until" in chatter and "EngineCore" in chatter
