@@ -139,14 +139,14 @@ def run_verifier_row(spec: dict[str, Any], progress: Any, log: TextIO) -> dict[s
 def _worker(spec_path: str) -> int:
     """The verifier row's process: lm-eval with `toolprm-vllm`; progress lines on stdout."""
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
-    from lm_eval.api.registry import get_model
+    from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
     from toolprm_tasks.progress_lm import LineProgress, ProgressLM, chatter_to
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     suite = Suite(spec["prefix"], tuple(spec["subsets"]))
     with chatter_to(2) as (out, _):
-        lm = get_model("toolprm-vllm").create_from_arg_obj({"pretrained": spec["model"], "kind": "verifier"})
+        lm = lm_eval_model("toolprm-vllm").create_from_arg_obj({"pretrained": spec["model"], "kind": "verifier"})
         try:
             # chunks of 8 requests: both orders of two cases, so the prefix cache serves the repeats
             result = evaluate(ProgressLM(lm, LineProgress(out), chunk=8), suite, "_prm", order=spec["order"],
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
-    from lm_eval.api.registry import get_model
+    from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
     from toolprm_tasks.baselines import JUDGES
     from toolprm_tasks.cases import SUBSETS
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         table.header()
         for judge in JUDGES:
             bar = BarProgress(bars, f"baseline {judge}")
-            lm = get_model("toolprm-baseline").create_from_arg_obj({"judge": judge})
+            lm = lm_eval_model("toolprm-baseline").create_from_arg_obj({"judge": judge})
             row = row_metrics(evaluate(ProgressLM(lm, bar, chunk=256), suite, "", order=args.order), suite, "")
             bar.close()
             report["accuracy"][judge] = {**{s: row[s] for s in suite.subsets}, "AVG": row["AVG"],
@@ -262,7 +262,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     import importlib.util
 
     import torch
-    from lm_eval.api.registry import get_model
+    from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
     from toolprm_tasks.progress_lm import BarProgress, ProgressLM
     from toolprm_tasks.subsample import describe
@@ -273,7 +273,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     record: dict[str, Any] = {"model": str(folder), "subset": description, "case_ids": sorted(chosen),
                               "order": "both", "max_gen_toks": args.real_gen_tokens, "seconds": {}}
 
-    hf = get_model("hf").create_from_arg_obj({"pretrained": str(folder), "dtype": "float32", "batch_size": 1,
+    hf = lm_eval_model("hf").create_from_arg_obj({"pretrained": str(folder), "dtype": "float32", "batch_size": 1,
                                               "device": "cuda" if torch.cuda.is_available() else "cpu"})
     for name, suffix, chat, chunk in ((ROW_GENERATIVE, "", True, 1), (ROW_PAIRWISE_LL, "_pairwise_ll", False, 2)):
         bar, start = BarProgress(bars, name), time.perf_counter()
