@@ -260,3 +260,20 @@ def test_demo_real_rows_and_clean_output(smollm2: Path, data_env, tmp_path: Path
     assert "Custom kwargs" not in terminal.out + terminal.err and str(log) in terminal.out
     chatter = log.read_text(encoding="utf-8")
     assert "Custom kwargs" in chatter and "generate_until" in chatter and "EngineCore" in chatter
+
+
+def test_build_manifest_real_model_column(smollm2: Path, tmp_path: Path, capsys) -> None:
+    """`toolprmbench build --audit-model DIR`: the manifest's audit carries the real model's
+    accuracy on a seeded subset of the built cases (off by default: builds stay fast)."""
+    from toolprm_tasks.cli import main as cli_main
+
+    out = tmp_path / "built"
+    assert cli_main(["build", "--source", "tooltalk", "--limit", "2", "--out", str(out),
+                     "--audit-model", str(smollm2)]) == 0
+    manifest = json.loads((out / "manifest_tooltalk.json").read_text())
+    check = manifest["audit"]["real_model"]
+    cases = json.loads((out / "prmbench_rebuilt_tooltalk.json").read_text())
+    assert check["model"] == str(smollm2) and 1 <= check["cases"] <= min(4, len(cases))
+    assert check["trials"] == 2 * check["cases"] and 0.0 <= check["accuracy"] <= 1.0
+    assert cli_main(["build", "--source", "tooltalk", "--limit", "2", "--out", str(tmp_path / "plain")]) == 0
+    assert "real_model" not in json.loads((tmp_path / "plain" / "manifest_tooltalk.json").read_text())["audit"]

@@ -234,7 +234,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     _check_build_args(args, sampling)
     gta = Path(args.gta_dataset) if args.gta_dataset else None
     judges = _comma_list(args.judges or [])
-    models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling)
+    models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling,
+                    audit_model=resolve_model(args.audit_model))
     manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
     for source, manifest in manifests.items():
         print(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
@@ -322,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="comma list of Inspect model names: the filtering panel; repeatable")
     build_cmd.add_argument("--limit", type=_positive_int, action=_Once,
                            help="only the first N conversations of each source (N >= 1)")
+    build_cmd.add_argument("--audit-model", action=_Once, default="none",
+                           help="the manifest audit's real-model column (minutes on a CPU): "
+                           + MODEL_CHOICES_HELP.replace("; default", "") + " (default: none)")
     build_cmd.set_defaults(fn=_cmd_build)
     shortcuts = sub.add_parser("shortcuts", help="cases a baseline heuristic solves in both orders")
     shortcuts.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=list(SUBSETS),

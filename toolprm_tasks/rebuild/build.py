@@ -68,6 +68,7 @@ class Models:
     judges: tuple[Any, ...] = ()
     sampling: tuple[str, ...] = ("rule",)  # any of rule, policy, online
     max_tokens: int = 1024
+    audit_model: str | None = None  # a local model folder: the manifest's audit gains its real-model column
 
 
 def _package_version(name: str) -> str:
@@ -279,12 +280,18 @@ def build_source(source: str, points: list[SourcePoint], conversations: list[Any
     return result
 
 
-def _audits(records: list[dict[str, Any]], source: str) -> dict[str, Any]:
+def _audits(records: list[dict[str, Any]], source: str, model: str | None = None) -> dict[str, Any]:
     """The artifact audit of the built cases (`toolprm_tasks.audit`), and of each sampling
-    method's cases where a build mixes them (policy and online cases get their own verdict)."""
+    method's cases where a build mixes them (policy and online cases get their own verdict);
+    with `model`, the audit's real-model column (model_check: a seeded subset, minutes on a CPU)."""
     from toolprm_tasks.audit import audit_records
 
-    out: dict[str, Any] = {"audit": audit_records(records, source, source=f"prmbench_rebuilt_{source}.json")}
+    name = f"prmbench_rebuilt_{source}.json"
+    out: dict[str, Any] = {"audit": audit_records(records, source, source=name)}
+    if model is not None:
+        from toolprm_tasks.model_check import add_model_column
+
+        add_model_column(out, {"audit": (source, name, records)}, model)
     methods = sorted({r["sampling"].split(":")[0] for r in records})
     if len(methods) > 1:
         out["audit_by_sampling"] = {m: audit_records([r for r in records if r["sampling"].split(":")[0] == m], source,
@@ -297,7 +304,7 @@ def _dump(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[str, Any]:
+def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_model: str | None = None) -> dict[str, Any]:
     """Write the cases, the failures and the manifest atomically (a temp folder, then renames)."""
     out.mkdir(parents=True, exist_ok=True)
     files = {f"prmbench_rebuilt_{source}.json": _dump(result.records),
@@ -324,7 +331,7 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int) -> dict[
         "execution_check": {**dict(sorted(checks.items())), "failed_points": len(result.failures)},
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
-    audits = _audits(result.records, source) if result.records else {}
+    audits = _audits(result.records, source, audit_model) if result.records else {}
     judges = audits.get("audit", {}).get("judges", {})
     manifest["baseline_accuracy_both_orders"] = {j: r["overall"]["acc"] for j, r in judges.items() if j in JUDGES}
     # the generators are built to pass the audit as they are: nothing is filtered adversarially
@@ -355,5 +362,5 @@ def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | 
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(collectors)}")
         points, conversations, version = collectors[source]()
         result = build_source(source, points, conversations, version, seed, models, out / ".calls" / source)
-        manifests[source] = write_build(source, result, out, seed)
+        manifests[source] = write_build(source, result, out, seed, models.audit_model)
     return manifests
