@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,25 +29,59 @@ def spawn_parent(entry_point: str, model: str, end: str, *flags: str,
                             env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
 
 
+def _line_queue(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The parent's output lines, read by a thread of their own (None at end of output).
+    select() on the pipe with buffered readline() loses lines that arrive together: a line
+    already in Python's buffer does not make the pipe readable again."""
+    lines: queue.Queue[str | None] | None = getattr(proc, "_toolprm_lines", None)
+    if lines is None:
+        lines = queue.Queue()
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line)  # type: ignore[union-attr]
+            lines.put(None)  # type: ignore[union-attr]
+
+        threading.Thread(target=pump, daemon=True).start()
+        proc._toolprm_lines = lines  # type: ignore[attr-defined]
+    return lines
+
+
 def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 120.0) -> tuple[str, list[str]]:
     """The parent's first output line starting with `prefix` (its text after the prefix), and
     the lines before it."""
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
+    lines = _line_queue(proc)
     seen: list[str] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
             break
-        line = proc.stdout.readline()
-        if not line:
+        if line is None:
             break
         if line.startswith(prefix):
             return line[len(prefix):].strip(), seen
         seen.append(line)
     proc.kill()
     raise AssertionError(f"the parent printed no {prefix!r} (exit {proc.poll()}):\n{''.join(seen)[-4000:]}")
+
+
+def rest_of_output(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """What the parent printed after the lines read so far, up to the end of its output."""
+    lines = _line_queue(proc)
+    out: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        out.append(line)
+    return "".join(out)
 
 
 def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from tests.lifecycle import (
     port_open,
     process_tree,
     read_until,
+    rest_of_output,
     spawn_parent,
     start_parent,
     still_running,
@@ -81,7 +82,7 @@ def test_the_server_stops_however_the_parent_ends(ending: str, parents: dict) ->
     assert not still_running(tree)  # nothing the server started escaped its group either
     assert not Path(info["log"]).exists()  # the log file went with it
     if end == "framework":
-        assert "FRAMEWORK" in (parent.stdout.read() if parent.stdout else "")
+        assert "FRAMEWORK" in rest_of_output(parent)
 
 
 def test_an_ignored_sighup_keeps_the_server() -> None:
