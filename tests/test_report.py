@@ -415,7 +415,7 @@ def test_corrupt_and_foreign_files_are_named(outputs: Outputs, tmp_path: Path) -
     with pytest.raises(ReportError, match=r"samples_toolprmbench_bfcl_\*\.jsonl: 12 samples with accuracy .* do not match"):
         build([tampered])
     samples.write_text("{broken\n")
-    with pytest.raises(ReportError, match=rf"{re.escape(str(samples))}: line 1: not valid JSON"):
+    with pytest.raises(ReportError, match=rf"{re.escape(str(samples))}: record 0: line 1 column \d+: not valid JSON"):
         build([tampered])
 
 
