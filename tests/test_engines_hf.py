@@ -162,3 +162,33 @@ def test_a_runtime_failure_names_the_model_and_the_cause(tiny_classifier: Path) 
     with pytest.raises(EngineError, match=f"{tiny_classifier}: the classifier engine failed while scoring 2 prompts "
                                           r"\(RuntimeError: CUDA out of memory.*\) \(lower max_length"):
         engine.score(_requests()[:2])
+
+
+def test_one_engine_per_model_and_a_model_reused_across_evals(data_env, monkeypatch: pytest.MonkeyPatch,
+                                                              tiny_llama: Path, tmp_path: Path) -> None:
+    """Inspect's model-info lookup builds a provider from the bare model name; it must not load a
+    second engine (of the default kind: a classifier head on a verifier's weights), and a model
+    object reused by a second `eval()` (a new event loop) must still score."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import get_model
+
+    import toolprm_tasks.inspect_prm as inspect_prm
+    from toolprm_tasks.bfcl import bfcl
+
+    built: list[str] = []
+    real_make_engine = inspect_prm.make_engine
+
+    def counting(backend: str, model: str, options: dict) -> object:
+        built.append(options.get("kind", "default"))
+        return real_make_engine(backend, model, options)
+
+    monkeypatch.setattr(inspect_prm, "make_engine", counting)
+    model = get_model(f"toolprm-hf/{tiny_llama}", kind="verifier", device="cpu", memoize=False)
+    values = []
+    for _ in range(2):
+        log = inspect_eval(bfcl(protocol="pointwise"), model=model, limit=2, display="none",
+                           log_dir=str(tmp_path / "logs"))[0]
+        assert log.status == "success", log.error
+        values.append([s.scores["toolprm_scorer"].explanation for s in log.samples])
+    assert built == ["verifier"]
+    assert values[0] == values[1]  # same model, same cases: the same scores

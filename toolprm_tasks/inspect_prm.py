@@ -25,6 +25,11 @@ from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.inspect_tasks import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
 
+try:  # the key Inspect passes when it builds a provider only to look up the model's info
+    from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY
+except ImportError:  # older Inspect: no such lookup
+    MODEL_INFO_LOOKUP_API_KEY = "__model_info_lookup__"
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -38,9 +43,13 @@ class Batcher(Generic[T, R]):
         self.run = run
         self.pending: list[tuple[T, asyncio.Future[R]]] = []
         self.lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, item: T, max_batch: int) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new eval() (a new event loop) reuses this model: fresh lock
+            self.loop, self.lock, self.pending = loop, asyncio.Lock(), []
+        future: asyncio.Future[R] = loop.create_future()
         self.pending.append((item, future))
         async with self.lock:
             await asyncio.sleep(0)  # let the callers scheduled with this one queue their items
@@ -68,15 +77,24 @@ class PRMScoringAPI(ModelAPI):
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
                  **options: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        self.scores: Batcher[ScoreRequest, Scored] = Batcher(self._score_batch)
+        self.answers: Batcher[tuple[str, int], str] = Batcher(self._generate_batch)
+        if api_key == MODEL_INFO_LOOKUP_API_KEY:
+            # Inspect's model-info lookup builds a provider from the model name alone (no model
+            # args) to ask for its canonical name: loading weights (or starting a vLLM engine)
+            # there would cost a second engine, of the default kind, per eval
+            self.engine: Any = None
+            return
         if base_url:  # --model-base-url (and --model-api-key): a vLLM server of yours
             options = {**options, "base_url": base_url, **({"api_key": api_key} if api_key else {})}
         self.engine = make_engine(self.backend, model_name, options)
-        self.scores: Batcher[ScoreRequest, Scored] = Batcher(self.engine.score_detailed)
-        self.answers: Batcher[tuple[str, int], str] = Batcher(self._generate_batch)
 
     def max_connections(self) -> int:
         """Effectively the batch size (as for Inspect's `hf` provider)."""
         return 32
+
+    def _score_batch(self, items: list[ScoreRequest]) -> list[Scored]:
+        return self.engine.score_detailed(items)
 
     def _generate_batch(self, items: list[tuple[str, int]]) -> list[str]:
         return self.engine.generate([prompt for prompt, _ in items], max_tokens=[limit for _, limit in items])
