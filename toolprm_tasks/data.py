@@ -455,10 +455,11 @@ REBUILT_SUBSETS: tuple[str, ...] = ("bfcl", "tooltalk")
 
 
 def default_rebuilt_dir(seed: int = 0) -> Path:
-    """The cache folder of this tool's default rebuilt set (build version and seed in its name)."""
-    from toolprm_tasks.rebuild.build import BUILD_VERSION
+    """The cache folder of this tool's default rebuilt set: build version, the digest of the code
+    that writes it (a change never reuses a stale build) and seed in its name."""
+    from toolprm_tasks.rebuild.build import BUILD_VERSION, code_fingerprint
 
-    return cache_dir() / f"rebuilt-v{BUILD_VERSION}-seed{seed}"
+    return cache_dir() / f"rebuilt-v{BUILD_VERSION}-{code_fingerprint()}-seed{seed}"
 
 
 def _rebuilt_files(folder: Path, subset: str) -> tuple[Path, Path]:

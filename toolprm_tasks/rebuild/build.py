@@ -36,9 +36,24 @@ from toolprm_tasks.trials import seeded_key
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 4  # bump when the operators or the point selection change the output
+BUILD_VERSION = 5  # bump when the operators or the point selection change the output
+# The modules whose code decides the bytes of a build (cases and manifest): their digest names the
+# default cache folder, so a change that forgets the bump above still never reuses a stale build.
+_CODE_MODULES = ("rebuild", "trials.py", "tool_calls.py", "render.py", "model_text.py", "jsonio.py",
+                 "audit.py", "baselines.py", "model_check.py")
 SOURCES = ("bfcl", "tooltalk", "gta")
 MAX_PROPOSALS = 16  # proposals tried per point before it is reported as failing the check
+
+
+def code_fingerprint() -> str:
+    """sha256 (12 hex digits) of the source of the modules that write a build."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in _CODE_MODULES:
+        target = package / name
+        for path in sorted(target.glob("*.py")) if target.is_dir() else [target]:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -317,6 +332,7 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
     manifest = {
         "source": source,
         "build_version": BUILD_VERSION,
+        "code": code_fingerprint(),
         "seed": seed,
         "source_version": result.records[0]["source_version"] if result.records else None,
         "cases": len(result.records),
