@@ -16,8 +16,15 @@ if __name__ == "__main__":
     load_format = sys.argv[4] if len(sys.argv) > 4 else "auto"
     if kind == "pairwise":  # REQUESTS.json holds judge prompts
         engine = VLLMEngine(model, kind, load_format=load_format)
-        texts = engine.generate(json.loads(Path(path).read_text(encoding="utf-8")), max_tokens=4)
-        print("RESULT " + json.dumps({"texts": texts, "stats": engine.stats.as_dict()}))
+        prompts = json.loads(Path(path).read_text(encoding="utf-8"))
+        texts = engine.generate(prompts, max_tokens=4)
+        first = engine.stats.as_dict()
+        again = engine.generate(prompts, max_tokens=4)  # every prompt now in the prefix cache
+        lengths = [len(engine.tokenizer.encode(engine.render([{"role": "user", "content": p}]),
+                                               add_special_tokens=False)) for p in prompts]
+        print("RESULT " + json.dumps({"texts": texts, "texts_again": again, "stats": first,
+                                      "stats_after_again": engine.stats.as_dict(), "prompt_lengths": lengths,
+                                      "block_size": engine.llm.llm_engine.vllm_config.cache_config.block_size}))
         sys.exit(0)
     requests = [ScoreRequest(**r) for r in json.loads(Path(path).read_text(encoding="utf-8"))]
     engine = VLLMEngine(model, kind, load_format=load_format)
