@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.fixture_data import write_release_files
+
+# vLLM engines in tests start in seconds: no torch.compile (our engine option's default, read by
+# engines.vllm_engine.engine_args) and the engine core in the caller's process (vLLM's own switch;
+# an offline engine otherwise spawns two processes that import torch and vLLM again). Scores are
+# the same; subprocesses and framework command lines inherit both. Set either to 0 to test the
+# production start-up.
+os.environ.setdefault("TOOLPRMBENCH_VLLM_ENFORCE_EAGER", "1")
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
 @pytest.fixture(scope="session")

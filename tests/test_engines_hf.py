@@ -192,3 +192,16 @@ def test_one_engine_per_model_and_a_model_reused_across_evals(data_env, monkeypa
         values.append([s.scores["toolprm_scorer"].explanation for s in log.samples])
     assert built == ["verifier"]
     assert values[0] == values[1]  # same model, same cases: the same scores
+
+
+def test_enforce_eager_is_an_option_with_an_environment_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolprm_tasks.engines.vllm_engine import engine_args
+    from toolprm_tasks.engines.vllm_server import server_flags
+
+    monkeypatch.delenv("TOOLPRMBENCH_VLLM_ENFORCE_EAGER", raising=False)
+    assert "enforce_eager" not in engine_args("m", "classifier", PromptFormat(), max_length=512)
+    assert engine_args("m", "classifier", PromptFormat(), max_length=512, enforce_eager=True)["enforce_eager"] is True
+    monkeypatch.setenv("TOOLPRMBENCH_VLLM_ENFORCE_EAGER", "1")
+    args = engine_args("m", "verifier", PromptFormat(), max_length=512)
+    assert args["enforce_eager"] is True and "--enforce-eager" in server_flags(args)
+    assert "enforce_eager" not in engine_args("m", "verifier", PromptFormat(), max_length=512, enforce_eager=False)

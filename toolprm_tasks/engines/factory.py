@@ -4,7 +4,8 @@
     step_tag=... good_token=... bad_token=... yes_token=... no_token=...   (PromptFormat)
     hf:   device=cuda|cpu (default: the GPU if there is one)  dtype=float32|bfloat16  trust_remote_code=true
     vllm: tensor_parallel_size=N  dtype=...  gpu_memory_utilization=F  load_format=...
-          enable_prefix_caching=false  server=true (start our own server)  base_url=URL (yours)
+          enable_prefix_caching=false  enforce_eager=true (no torch.compile: starts in seconds, scores
+          slower; default $TOOLPRMBENCH_VLLM_ENFORCE_EAGER)  server=true (start our own server)  base_url=URL (yours)
           api_key=KEY (your server's key; default: $VLLM_API_KEY)
           served_model_name=NAME (the name your server knows the model by)
 
@@ -28,7 +29,7 @@ _COMMON = ("kind", "max_length", *_FORMAT_KEYS)
 KNOWN_OPTIONS = {
     "hf": (*_COMMON, "device", "dtype", "trust_remote_code"),
     "vllm": (*_COMMON, "tensor_parallel_size", "dtype", "gpu_memory_utilization", "load_format",
-             "enable_prefix_caching", "server", "base_url", "api_key", "served_model_name"),
+             "enable_prefix_caching", "enforce_eager", "server", "base_url", "api_key", "served_model_name"),
 }
 # passed by the frameworks themselves whatever the model (lm-eval: batch size, device)
 _FRAMEWORK_OPTIONS = ("batch_size", "max_batch_size", "device")
@@ -74,6 +75,7 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
         else None,
         "load_format": str(options.get("load_format", "auto")),
         "enable_prefix_caching": _flag(options.get("enable_prefix_caching", True)),
+        "enforce_eager": _flag(options["enforce_eager"]) if "enforce_eager" in options else None,
     }
     base_url = options.get("base_url")
     if base_url or _flag(options.get("server", False)):

