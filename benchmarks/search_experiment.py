@@ -13,6 +13,7 @@ Writes benchmarks/out/search_experiment.json (and keeps the Inspect logs with --
 
     python benchmarks/search_experiment.py [--categories base] [--limit 10] [--ks 2,4,8]
         [--judges random,first,longer,schema] [--acc-limit N] [--real-model auto|DIR|none]
+        [--real-backend vllm|hf] [--out FILE]
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--acc-limit", type=int, default=0, help="rebuilt BFCL pairs for accuracy (0: all)")
     parser.add_argument("--max-steps", type=int, default=20)
     parser.add_argument("--real-model", default="auto", help="auto (toolprmbench model smollm2), a folder, or none")
+    parser.add_argument("--real-backend", default="vllm", choices=("vllm", "hf"),
+                        help="the real model's scoring engine (vllm: prefix caching shares each step's history)")
+    parser.add_argument("--out", default="", help="JSON file (default benchmarks/out/search_experiment.json)")
     parser.add_argument("--log-dir", default="", help="keep the Inspect logs here (default: a temporary folder)")
     args = parser.parse_args()
 
@@ -118,7 +122,8 @@ def main() -> None:
     judges: dict[str, Any] = {name: f"toolprm-baseline/{name}" for name in args.judges.split(",") if name}
     folder, real_note = real_model(args.real_model)
     if folder:
-        judges["smollm2-verifier"] = get_model(f"toolprm-hf/{folder}", kind="verifier", device="cpu")
+        options = {"device": "cpu"} if args.real_backend == "hf" else {}
+        judges["smollm2-verifier"] = get_model(f"toolprm-{args.real_backend}/{folder}", kind="verifier", **options)
     with tempfile.TemporaryDirectory() as scratch:
         log_dir = args.log_dir or scratch
         acc = {name: accuracy(judge, log_dir, args.acc_limit or None) for name, judge in judges.items()}
@@ -147,7 +152,7 @@ def main() -> None:
         "note": "gain in points = 100 * (success under the judge - success of the policy alone), paired per "
                 "conversation; the paper's gains come from real policies on its own data, ours from the replay "
                 "policy on BFCL's conversations: compare the shape (slope, break-even), not the level",
-    })
+    }, Path(args.out) if args.out else None)
 
 
 if __name__ == "__main__":
