@@ -122,8 +122,11 @@ def main() -> None:
     judges: dict[str, Any] = {name: f"toolprm-baseline/{name}" for name in args.judges.split(",") if name}
     folder, real_note = real_model(args.real_model)
     if folder:
-        # BFCL's tool specifications alone can pass vLLM's CPU default context (4,096): SmolLM2's own 8k
-        options = {"device": "cpu"} if args.real_backend == "hf" else {"max_length": 8192}
+        from toolprm_tasks.engines.vllm_engine import GPU_DEFAULTS, _default_context
+
+        # BFCL's tool specifications alone can pass vLLM's CPU default context (4,096): the model's own
+        own_context = _default_context(folder, GPU_DEFAULTS["max_model_len"])
+        options = {"device": "cpu"} if args.real_backend == "hf" else {"max_length": own_context}
         judges["smollm2-verifier"] = get_model(f"toolprm-{args.real_backend}/{folder}", kind="verifier", **options)
     with tempfile.TemporaryDirectory() as scratch:
         log_dir = args.log_dir or scratch

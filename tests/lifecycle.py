@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +49,25 @@ def _line_queue(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
     return lines
 
 
-def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 120.0) -> tuple[str, list[str]]:
-    """The parent's first output line starting with `prefix` (its text after the prefix), and
-    the lines before it."""
+def _lines_within(proc: subprocess.Popen[str], timeout: float) -> Iterator[str]:
+    """The parent's next output lines, until its output ends or `timeout` seconds pass."""
     lines = _line_queue(proc)
-    seen: list[str] = []
     deadline = time.monotonic() + timeout
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             line = lines.get(timeout=remaining)
         except queue.Empty:
-            break
+            return
         if line is None:
-            break
+            return
+        yield line
+
+
+def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 120.0) -> tuple[str, list[str]]:
+    """The parent's first output line starting with `prefix` (its text after the prefix), and
+    the lines before it."""
+    seen: list[str] = []
+    for line in _lines_within(proc, timeout):
         if line.startswith(prefix):
             return line[len(prefix):].strip(), seen
         seen.append(line)
@@ -70,18 +77,7 @@ def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 120.0)
 
 def rest_of_output(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
     """What the parent printed after the lines read so far, up to the end of its output."""
-    lines = _line_queue(proc)
-    out: list[str] = []
-    deadline = time.monotonic() + timeout
-    while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        out.append(line)
-    return "".join(out)
+    return "".join(_lines_within(proc, timeout))
 
 
 def wait_ready(proc: subprocess.Popen[str], timeout: float = 120.0) -> dict[str, Any]:

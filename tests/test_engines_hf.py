@@ -205,3 +205,18 @@ def test_enforce_eager_is_an_option_with_an_environment_default(monkeypatch: pyt
     args = engine_args("m", "verifier", PromptFormat(), max_length=512)
     assert args["enforce_eager"] is True and "--enforce-eager" in server_flags(args)
     assert "enforce_eager" not in engine_args("m", "verifier", PromptFormat(), max_length=512, enforce_eager=False)
+
+
+def test_a_candidate_too_long_for_any_context_is_counted_not_fatal(tiny_classifier: Path) -> None:
+    """A policy's degenerate candidate (search) that fits with no history at all gets NaN and
+    is counted; the requests batched with it are scored as if it were not there."""
+    case = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")[1]
+    request = ScoreRequest(case.history, case.functions, case.chosen)
+    engine = HFEngine(str(tiny_classifier), "classifier")
+    alone = engine.score_detailed([request])[0]
+    huge = ScoreRequest(case.history, case.functions, {"name": "f", "arguments": {"x": "y " * 20_000}})
+    mixed = engine.score_detailed([request, huge, request])
+    assert [s.score for s in (mixed[0], mixed[2])] == [alone.score, alone.score]
+    assert math.isnan(mixed[1].score) and mixed[1].truncated
+    assert engine.stats.unfit == 1 and engine.stats.requests == 4
+    assert all(math.isnan(s.score) for s in engine.score_detailed([huge]))  # nothing left to run: no call

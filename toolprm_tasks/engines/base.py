@@ -22,6 +22,8 @@ oldest turns in between; the candidate is never cut. Every shortened request is 
 
 from __future__ import annotations
 
+import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +32,8 @@ from typing import Any
 
 from toolprm_tasks.names import KINDS, SCORING_KINDS, check_choice
 from toolprm_tasks.render import render_action, render_functions, render_history
+
+logger = logging.getLogger(__name__)
 
 
 def check_kind(kind: str) -> str:
@@ -71,6 +75,7 @@ class EngineStats:
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0  # served from the prefix cache (vLLM)
     truncated: int = 0  # requests whose history was shortened to fit
+    unfit: int = 0  # requests that fit with no history at all (a candidate too long): not scored, NaN
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -222,12 +227,22 @@ class ScoringEngine(ABC):
 
     def score_detailed(self, requests: Sequence[ScoreRequest]) -> list[Scored]:
         """One score per request, in order, each with its truncation flag. Requests sharing a
-        history are sent together so that a prefix cache can serve the shared part."""
-        built = [self.prompt_for(r) for r in requests]
+        history are sent together so that a prefix cache can serve the shared part. A request
+        that cannot fit even without history gets NaN (both frameworks and the search count it
+        as unscorable) and `stats.unfit`, so one oversized candidate never fails the others."""
+        built: list[tuple[str, bool] | None] = []
+        for request in requests:
+            try:
+                built.append(self.prompt_for(request))
+            except EngineError as exc:  # one request (a policy's degenerate candidate) never fails the batch
+                self.stats.unfit += 1
+                logger.warning("%s; scored NaN (an unscorable trial, counted)", exc)
+                built.append(None)
         self.stats.requests += len(built)
-        with self._failures_named(f"scoring {len(built)} prompts"):
-            scores = self._score_prompts([text for text, _ in built])
-        return [Scored(score, truncated) for score, (_, truncated) in zip(scores, built, strict=True)]
+        fitting = [item for item in built if item is not None]
+        with self._failures_named(f"scoring {len(fitting)} prompts"):
+            scores = iter(self._score_prompts([text for text, _ in fitting]) if fitting else [])
+        return [Scored(math.nan, True) if item is None else Scored(next(scores), item[1]) for item in built]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[float]:
         return [scored.score for scored in self.score_detailed(requests)]
