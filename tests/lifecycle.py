@@ -22,12 +22,20 @@ from toolprm_tasks.engines.server_launcher import group_members
 REPO = Path(__file__).resolve().parents[1]
 
 
-def spawn_parent(entry_point: str, model: str, end: str, *flags: str,
-                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """`tests/server_parent.py` as a process of its own (see its notes for `end`)."""
+def spawn_parent(entry_point: str, model: str, end: str, *flags: str, env: dict[str, str] | None = None,
+                 inherit_ignored: tuple[int, ...] = ()) -> subprocess.Popen[str]:
+    """`tests/server_parent.py` as a process of its own (see its notes for `end`).
+    `inherit_ignored`: signals it inherits as ignored, as under `nohup` or a CI runner that
+    ignores them (whatever this test process's own dispositions are)."""
+
+    def ignore() -> None:
+        for signum in inherit_ignored:
+            signal.signal(signum, signal.SIG_IGN)
+
     return subprocess.Popen([sys.executable, str(REPO / "tests" / "server_parent.py"), entry_point, model, end, *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+                            preexec_fn=ignore if inherit_ignored else None)
 
 
 def _line_queue(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:

@@ -8,7 +8,8 @@ signal comes), `exit` (returns normally) or `raise` (an uncaught exception); `fr
 (wait, with a SIGTERM handler of a framework installed first: it prints FRAMEWORK and exits
 with code 3), `nohup` (wait, SIGHUP ignored first), `fork` (then wait: forked
 children end, one by SIGTERM, one by sys.exit, first) or `thread` (wait; the server is started
-from a thread that has ended by the time READY is printed). Environment: STOP_TIMEOUT, the server's stop_timeout (default 5 s); TAKEN_PORT, a port another
+from a thread that has ended by the time READY is printed). SIGINT and SIGHUP start at their
+defaults whatever this process inherited. Environment: STOP_TIMEOUT, the server's stop_timeout (default 5 s); TAKEN_PORT, a port another
 process listens on, chosen first for the server (a port race).
 """
 
@@ -33,6 +34,13 @@ if __name__ == "__main__":
         vllm_server._free_port = lambda: ports.pop() if ports else free_port()
 
     entry_point, model, end, *flags = sys.argv[1:]
+    # An ordinary program started from a terminal: SIGINT raises KeyboardInterrupt, SIGHUP ends
+    # it. A suite started under `nohup` or a CI runner that ignores them would hand the ignored
+    # dispositions down (an ignored signal stays ignored across fork and exec, and Python then
+    # installs no KeyboardInterrupt handler), and the product rightly leaves an ignored signal
+    # ignored (engines/exit_hooks.py): the endings under test would never happen.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     if end == "framework":
         def framework_handler(signum: int, frame: object) -> None:
             print("FRAMEWORK", flush=True)

@@ -85,6 +85,23 @@ def test_the_server_stops_however_the_parent_ends(ending: str, parents: dict) ->
         assert "FRAMEWORK" in rest_of_output(parent)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_endings_hold_when_the_suite_inherited_ignored_signals(sig: int) -> None:
+    """A suite started under `nohup` or by a CI runner that ignores SIGINT and SIGHUP hands the
+    ignored dispositions down to every process it starts: the parent (an ordinary program)
+    still ends by the signal sent, and its server with it."""
+    parent = spawn_parent(FAKE, MODEL, "wait", inherit_ignored=(signal.SIGINT, signal.SIGHUP))
+    info = wait_ready(parent)
+    pgid, port = info["pid"], info["port"]
+    try:
+        parent.send_signal(sig)
+        assert parent.wait(timeout=BOUND) == -sig
+        assert gone_within(pgid, port, BOUND)
+    finally:
+        parent.kill()
+        kill_group(pgid, info["log"])
+
+
 def test_an_ignored_sighup_keeps_the_server() -> None:
     """Under nohup the parent does not end by SIGHUP: neither does its server."""
     parent, info = start_parent(FAKE, MODEL, "nohup")
