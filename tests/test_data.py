@@ -181,7 +181,7 @@ def test_validate_reports_every_bad_record(tmp_path: Path, capsys) -> None:
 def test_info_json(data_env, capsys) -> None:
     import json
 
-    assert cli_main(["info", "--json"]) == 0
+    assert cli_main(["info", "--data", "official", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["subsets"]["gta"]["cases"] == 4 and report["subsets"]["gta"]["clusters"] == 3
     assert report["subsets"]["bfcl"]["error_types"]["wrong_params"] == 3

@@ -58,7 +58,7 @@ def test_unreadable_file_names_file_record_and_line(local_copy: Path, kind: str,
     message = str(info.value)
     assert "prmbench_GTA.json" in message and "record 1" in message and f"line {line}" in message
     assert BROKEN[kind][1] in message
-    assert cli_main(["info", "--subset", "gta"]) == 2  # no traceback: one line, exit code 2
+    assert cli_main(["info", "--data", "official", "--subset", "gta"]) == 2  # no traceback: one line, exit code 2
     err = capsys.readouterr().err
     assert err.startswith("toolprmbench: ") and "prmbench_GTA.json" in err and "Traceback" not in err
 
@@ -107,7 +107,7 @@ def test_an_empty_file_or_record_list_is_an_error(local_copy: Path, body: bytes,
     (local_copy / "prmbench_GTA.json").write_bytes(body)
     with pytest.raises((data.DataError, ValueError), match="prmbench_GTA.json.*(no records|empty)"):
         data.load_subset("gta")
-    assert cli_main(["info", "--subset", "gta"]) == 2  # not "0 cases", exit code 0
+    assert cli_main(["info", "--data", "official", "--subset", "gta"]) == 2  # not "0 cases", exit code 0
     assert "prmbench_GTA.json" in capsys.readouterr().err
 
 
@@ -163,7 +163,7 @@ def test_repeated_flags_keep_every_value(tmp_path: Path, data_env, capsys) -> No
     assert cli_main(["build", "--source", "bfcl", "--source", "tooltalk", "--limit", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "manifest_bfcl.json").is_file() and (tmp_path / "manifest_tooltalk.json").is_file()
     capsys.readouterr()
-    assert cli_main(["info", "--json", "--subset", "bfcl", "--subset", "gta"]) == 0
+    assert cli_main(["info", "--data", "official", "--json", "--subset", "bfcl", "--subset", "gta"]) == 0
     assert list(json.loads(capsys.readouterr().out)["subsets"]) == ["bfcl", "gta"]
     parser = build_parser()
     assert parser.parse_args(["download", "--subset", "gta", "--subset", "bfcl", "gta"]).subset == ["gta", "bfcl"]

@@ -140,7 +140,7 @@ def test_a_changed_file_in_the_folder_is_refused(models_dir: Path, monkeypatch: 
 
     def convert(gguf: Path, target: Path) -> dict:
         (target / "config.json").write_text("{}", encoding="utf-8")
-        return {"max_abs_logit_diff": 0.0}
+        return {"max_abs_logit_diff": 0.0, "tolerance": real_model.LOGIT_TOLERANCE, "same_token_ids": True}
 
     monkeypatch.setattr(real_model, "_convert", convert)
     folder = real_model.ensure_model()

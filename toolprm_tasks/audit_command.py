@@ -60,14 +60,15 @@ def _audit_folder(folder: Path, audited: dict[str, Any]) -> tuple[dict[str, Any]
 
 def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     from toolprm_tasks.audit import audit_cases
-    from toolprm_tasks.data import DataError, load_subsets
+    from toolprm_tasks.data import DataError, DataUnavailable, load_subsets
 
     reports, unavailable = {}, {}
     for subset in subsets:
         try:
             (loaded,) = load_subsets([subset], data=data)
         except DataError as exc:  # one missing file does not hide the others' audit
-            unavailable[subset] = str(exc)
+            unavailable[subset] = str(exc.worded_for("toolprmbench", command="audit")
+                                      if isinstance(exc, DataUnavailable) else exc)
             continue
         reports[f"{subset} ({data})"] = audit_cases(loaded.cases)
         audited[f"{subset} ({data})"] = (subset, str(loaded.path), loaded.cases)  # for the real-model column
@@ -77,6 +78,7 @@ def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tup
 def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.audit import format_report
     from toolprm_tasks.cases import SUBSETS
+    from toolprm_tasks.cli import say
     from toolprm_tasks.data import REBUILT_SUBSETS, DataError
 
     audited: dict[str, Any] = {}
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not reports:
         raise DataError("nothing to audit: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
     try:
-        model = resolve_model(args.model)  # the real-model column (toolprm_tasks/model_check.py): --model only
+        model = resolve_model(args.model, option="--model")  # the real-model column (model_check.py)
     except ValueError as exc:
         raise DataError(f"audit: {exc}") from exc
     if model:
@@ -98,20 +100,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"audited": what, "reports": reports, "unavailable": unavailable}, indent=1))
     else:
-        print(f"Artifact audit of {what}: history-free probes and weight-free judges.")
+        say(f"Artifact audit of {what}: history-free probes and weight-free judges.")
         for name, report in reports.items():
-            print()
-            print(format_report(name, report))
+            say()
+            say(format_report(name, report))
             if "real_model" in report:
-                print(describe_column(report["real_model"]))
+                say(describe_column(report["real_model"]))
         for name, reason in unavailable.items():
-            print(f"\n{name}: not audited ({reason})")
+            say(f"\n{name}: not audited ({reason})")
     return 1 if args.strict and any(r["passed"] is False for r in reports.values()) else 0
 
 
 def register(subparsers: Any) -> None:
     """Add `audit` to the `toolprmbench` command line."""
     from toolprm_tasks.cases import SUBSETS
+    from toolprm_tasks.cli_types import positive_int
 
     audit = subparsers.add_parser("audit", help="artifact audit: can the chosen action be told without the history?",
                                   description=__doc__, epilog=_EPILOG,
@@ -127,6 +130,6 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--model", default="none",
                        help="a real-model column (minutes on a CPU): " + MODEL_CHOICES_HELP.replace("; default", "")
                        + " (default: none)")
-    audit.add_argument("--model-cases", type=int, default=DEFAULT_PER_SUBSET,
+    audit.add_argument("--model-cases", type=positive_int, default=DEFAULT_PER_SUBSET,
                        help=f"cases per set the model judges (seeded subset; default {DEFAULT_PER_SUBSET})")
     audit.set_defaults(fn=run)

@@ -1,7 +1,7 @@
 """`toolprmbench`: fetch, inspect and validate the benchmark data; run the baseline demo.
 
     toolprmbench download              # the four pinned test files into the cache
-    toolprmbench info [--json]         # cases per subset, error type and cluster; fingerprint
+    toolprmbench info [--data official] [--json]  # cases per subset, error type and cluster (default: rebuilt, offline)
     toolprmbench build --source bfcl --out DIR --seed 0   # rebuild cases from executable sources
     toolprmbench validate DIR          # check a local copy: every problem of every file, and warnings
     toolprmbench shortcuts [--json]    # cases a weight-free heuristic solves in both orders
@@ -22,11 +22,13 @@ from typing import Any
 
 from toolprm_tasks import audit_command, demo, jsonio, model_command
 from toolprm_tasks.cases import SUBSETS, RecordError, check_records
+from toolprm_tasks.cli_types import folder_name, positive_int
 from toolprm_tasks.data import (
     PINNED_COMMIT,
     PINNED_FILES,
     REBUILT_SUBSETS,
     DataError,
+    DataUnavailable,
     cached,
     fingerprint,
     first_use_path,
@@ -35,8 +37,10 @@ from toolprm_tasks.data import (
     sha256_file,
 )
 from toolprm_tasks.model_check import DEFAULT_PER_SUBSET, MODEL_CHOICES_HELP, model_accuracy, resolve_model
+from toolprm_tasks.real_model import RealModelError
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.report import command as report_command
+from toolprm_tasks.safe_text import visible
 from toolprm_tasks.trials import build_trials
 
 
@@ -44,10 +48,16 @@ class UsageError(Exception):
     """Arguments that cannot work together; printed as `toolprmbench: <message>`, exit code 2."""
 
 
+def say(text: object = "") -> None:
+    """Print a line that may hold text from data or arguments (paths, names, error types):
+    control characters shown as escapes, never sent to the terminal (safe_text)."""
+    print(visible(text))
+
+
 def _cmd_download(args: argparse.Namespace) -> int:
     for subset in args.subset:
         loaded = cached(subset)  # fetched unless the cache already holds a verified copy
-        print(f"{subset:12s} {loaded.path}  sha256 {loaded.sha256}")
+        say(f"{subset:12s} {loaded.path}  sha256 {loaded.sha256}")
     return 0
 
 
@@ -57,7 +67,7 @@ def _describe(fp: dict[str, Any]) -> str:
     return "ToolPRMBench-style cases REBUILT from executable sources (not the paper's data)"
 
 
-def _info(subsets: Sequence[str], data: str = "official") -> dict[str, Any]:
+def _info(subsets: Sequence[str], data: str = "rebuilt") -> dict[str, Any]:
     loaded = load_subsets(subsets, data=data)
     report: dict[str, Any] = {"fingerprint": fingerprint(loaded), "subsets": {}}
     for item in loaded:
@@ -83,7 +93,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     fp = report["fingerprint"]
-    print(f"{_describe(fp)}  fingerprint sha256 {fp['sha256']}")
+    say(f"{_describe(fp)}  fingerprint sha256 {fp['sha256']}")
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
         if args.data != "official":
@@ -95,11 +105,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
         else:
             status = "UNPINNED"
         largest = max(info["cases_per_cluster"].values(), default=0)
-        print(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters (largest: {largest} cases)"
-              f"  [{status}: {file_fp['sha256'][:16]}]"
-              f"  prompt chars mean {info['prompt_chars']['mean']}, max {info['prompt_chars']['max']}")
+        say(f"\n{subset}: {info['cases']} cases in {info['clusters']} clusters (largest: {largest} cases)"
+            f"  [{status}: {file_fp['sha256'][:16]}]"
+            f"  prompt chars mean {info['prompt_chars']['mean']}, max {info['prompt_chars']['max']}")
         for slug, count in info["error_types"].items():
-            print(f"  {slug:14s} {count}")
+            say(f"  {slug:14s} {count}")
     return 0
 
 
@@ -108,7 +118,7 @@ def _cmd_shortcuts(args: argparse.Namespace) -> int:
     from toolprm_tasks.baselines import shortcut_solvable
 
     try:
-        model = resolve_model(args.model)  # the real-model column (toolprm_tasks/model_check.py)
+        model = resolve_model(args.model, option="--model")  # the real-model column (model_check.py)
     except ValueError as exc:
         raise UsageError(f"shortcuts: {exc}") from exc
     engine = None
@@ -131,7 +141,7 @@ def _cmd_shortcuts(args: argparse.Namespace) -> int:
         check = row.get("model")
         column = (f"; {Path(check['model']).name} verifier accuracy {check['accuracy']:.3f} on a seeded subset of "
                   f"{check['cases']} cases (both orders)") if check else ""
-        print(f"{subset}: {row['cases']} cases; solved in both orders by {counts}{column}")
+        say(f"{subset}: {row['cases']} cases; solved in both orders by {counts}{column}")
     return 0
 
 
@@ -187,11 +197,11 @@ def validate_dir(directory: Path) -> tuple[list[str], list[str]]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     problems, warnings = validate_dir(Path(args.directory))
     for problem in problems:
-        print(problem)
+        say(problem)
     for warning in warnings:
-        print(f"warning: {warning}")
-    print(f"{len(problems)} problem(s), {len(warnings)} warning(s) in {args.directory} "
-          f"(pins: commit {PINNED_COMMIT[:12]})")
+        say(f"warning: {warning}")
+    say(f"{len(problems)} problem(s), {len(warnings)} warning(s) in {args.directory} "
+        f"(pins: commit {PINNED_COMMIT[:12]})")
     return 1 if problems else 0
 
 
@@ -229,19 +239,25 @@ def _check_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> No
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from toolprm_tasks.rebuild.build import Models, build
+    from toolprm_tasks.rebuild.models import ModelError, check_models
 
     sampling = _comma_list(args.sampling or ["rule"])
     _check_build_args(args, sampling)
     gta = Path(args.gta_dataset) if args.gta_dataset else None
     judges = _comma_list(args.judges or [])
+    try:
+        audit_model = resolve_model(args.audit_model, option="--audit-model")
+        check_models(args.policy, args.annotator, judges)  # every model made before any work
+    except (ValueError, ModelError) as exc:
+        raise UsageError(f"build: {exc}") from exc
     models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling,
-                    audit_model=resolve_model(args.audit_model))
+                    audit_model=audit_model)
     manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
     for source, manifest in manifests.items():
-        print(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
-        print(f"  error types: {manifest['by_error_type']}")
-        print(f"  execution check: {manifest['execution_check']}")
-        print(f"  baseline accuracy (both orders): {manifest['baseline_accuracy_both_orders']}")
+        say(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
+        say(f"  error types: {manifest['by_error_type']}")
+        say(f"  execution check: {manifest['execution_check']}")
+        say(f"  baseline accuracy (both orders): {manifest['baseline_accuracy_both_orders']}")
     return 0
 
 
@@ -271,36 +287,29 @@ class _Once(argparse.Action):
         setattr(namespace, given, True)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (leave it out to use everything)")
-    return value
+class SafeParser(argparse.ArgumentParser):
+    """argparse echoes arguments in its errors (`invalid choice: ...`): shown through safe_text,
+    so a control character in an argument never reaches the terminal. Its subparsers are of
+    this class too (argparse makes them with the parent's class)."""
 
-
-def _folder_name(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must name a folder (an empty value would mean the current folder)")
-    return text
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(visible(message) if message else message, file)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="toolprmbench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = SafeParser(prog="toolprmbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     subset_help = "subsets, repeatable (default: all four)"
     download = sub.add_parser("download", help="fetch the pinned test files into the cache")
     download.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=list(SUBSETS),
                           help=subset_help)
     download.set_defaults(fn=_cmd_download)
-    info = sub.add_parser("info", help="cases per subset, error type and cluster")
+    info = sub.add_parser("info", help="cases per subset, error type and cluster (default: the rebuilt set)")
     info.add_argument("--subset", nargs="+", action=_Extend, choices=SUBSETS, default=None,
                       help="subsets, repeatable (default: all of the chosen data)")
-    info.add_argument("--data", choices=("official", "rebuilt"), default="official", action=_Once,
-                      help="the paper's official files or the rebuilt offline cases (default: official)")
+    info.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt", action=_Once,
+                      help="the rebuilt offline cases (default, as for audit and demo; built on first use, no "
+                           "network) or the paper's official files (downloaded on first use)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(fn=_cmd_info)
     build_cmd = sub.add_parser("build", help="rebuild cases from executable sources")
@@ -308,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="sources to build, repeatable (gta needs --gta-dataset)")
     build_cmd.add_argument("--gta-dataset", action=_Once,
                            help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
-    build_cmd.add_argument("--out", required=True, type=_folder_name, action=_Once,
+    build_cmd.add_argument("--out", required=True, type=folder_name, action=_Once,
                            help="output folder (created; an existing file is refused)")
     build_cmd.add_argument("--seed", type=int, default=0, action=_Once,
                            help="seed of every random choice (default 0); same seed, same bytes")
@@ -321,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Inspect model name that finds the first wrong step (online)")
     build_cmd.add_argument("--judges", action="append",
                            help="comma list of Inspect model names: the filtering panel; repeatable")
-    build_cmd.add_argument("--limit", type=_positive_int, action=_Once,
-                           help="only the first N conversations of each source (N >= 1)")
+    build_cmd.add_argument("--limit", type=positive_int, action=_Once,
+                           help="only the first N conversations of each source (N >= 1; leave it out for all)")
     build_cmd.add_argument("--audit-model", action=_Once, default="none",
                            help="the manifest audit's real-model column (minutes on a CPU): "
                            + MODEL_CHOICES_HELP.replace("; default", "") + " (default: none)")
@@ -334,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                            default=["longer", "schema"], help="heuristics, repeatable (default: both)")
     shortcuts.add_argument("--json", action="store_true", help="machine-readable output")
     shortcuts.add_argument("--model", default="auto", help="real-model column: " + MODEL_CHOICES_HELP)
-    shortcuts.add_argument("--model-cases", type=_positive_int, default=DEFAULT_PER_SUBSET,
+    shortcuts.add_argument("--model-cases", type=positive_int, default=DEFAULT_PER_SUBSET,
                            help=f"cases per subset the model judges (seeded subset; default {DEFAULT_PER_SUBSET})")
     shortcuts.set_defaults(fn=_cmd_shortcuts)
     validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
@@ -351,9 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (DataError, RecordError, jsonio.JSONFileError, SourceError, UsageError, OSError) as exc:
-        # expected failures (bad data, bad arguments, a file system refusing): one clear line
-        print(f"toolprmbench: {exc}", file=sys.stderr)
+    except DataUnavailable as exc:  # no network: the offline route in this command's words
+        print(f"toolprmbench: {visible(exc.worded_for('toolprmbench', command=args.command))}", file=sys.stderr)
+        return 2
+    except (DataError, RecordError, jsonio.JSONFileError, SourceError, RealModelError, UsageError, OSError) as exc:
+        # expected failures (bad data, bad arguments, a file system refusing): one clear message
+        print(f"toolprmbench: {visible(exc)}", file=sys.stderr)
         return 2
 
 

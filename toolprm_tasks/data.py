@@ -72,6 +72,24 @@ class DataError(RuntimeError):
     """The benchmark data cannot be had or does not match its pin; the message says what to do."""
 
 
+class DataUnavailable(DataError):
+    """An official file that is neither in TOOLPRMBENCH_DATA_DIR nor in the cache and cannot be
+    downloaded. The message names what runs offline instead and how to supply the file, worded
+    for the command in use (`worded_for`; `toolprm_tasks.offline`)."""
+
+    def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
+                 command: str = "") -> None:
+        from toolprm_tasks.offline import unavailable_message
+
+        self.subset, self.reason = subset, reason
+        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command))
+
+    def worded_for(self, front_end: str, task_suffix: str = "", command: str = "") -> DataUnavailable:
+        """The same error with the offline route of `front_end` (lm-eval, inspect, toolprmbench;
+        `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench command)."""
+        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command)
+
+
 class _Untrusted(DataError):
     """A file without a published digest that differs from the copy first used here."""
 
@@ -107,7 +125,7 @@ def _env_number(name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise DataError(f"{name}={raw!r}: expected a positive number")
+        raise DataError(f"{name}={raw!r}: expected a positive number (or unset it for the default, {default:g})")
     return value
 
 
@@ -131,16 +149,6 @@ def sha256_file(path: Path) -> str:
 def _url(pin: PinnedFile) -> str:
     base = os.environ.get("TOOLPRMBENCH_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
     return f"{base}/{pin.filename}"
-
-
-def _offline_advice(pin: PinnedFile, url: str, reason: str) -> str:
-    return (
-        f"could not download {pin.filename} from {url}: {reason}.\n"
-        f"Without network access: fetch that URL on a machine that has it, put the file in a "
-        f"folder and set TOOLPRMBENCH_DATA_DIR to that folder (it is verified against the "
-        f"pinned sha256), or run `toolprmbench download` there and copy {cache_dir()} here "
-        f"(or point TOOLPRMBENCH_CACHE_DIR at the copy)."
-    )
 
 
 # ----------------------------------------------------------------------------- the cache folder
@@ -370,7 +378,7 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
         fetch.fetch(url, folder, accept, limit=limit, why=why, retries=retries, timeout=timeout, backoff=backoff,
                     deadline=deadline, deadline_name="TOOLPRMBENCH_DOWNLOAD_DEADLINE")
     except fetch.FetchError as exc:
-        raise DataError(_offline_advice(pin, url, str(exc))) from None
+        raise DataUnavailable(pin.subset, f"could not download {pin.filename} from {url}: {exc}") from None
     except fetch.LocalWriteError as exc:
         raise DataError(_not_writable(folder, exc.error)) from None
     return target
@@ -411,7 +419,9 @@ def locate(subset: str, *, fetch: bool = True) -> LoadedSubset:
     if data_dir:
         path = Path(data_dir).expanduser() / pin.filename
         if not path.is_file():
-            raise DataError(f"TOOLPRMBENCH_DATA_DIR={data_dir} has no {pin.filename} (subset {subset})")
+            raise DataError(f"TOOLPRMBENCH_DATA_DIR={data_dir} has no {pin.filename} (subset {subset}): put the "
+                            f"release file there (verified against its pin), or unset TOOLPRMBENCH_DATA_DIR to "
+                            f"use the cache ({cache_dir()})")
         return _load_verified(pin, path, allow_unpinned=_env_flag("TOOLPRMBENCH_ALLOW_UNPINNED"))
     return cached(subset, fetch=fetch)
 
@@ -431,7 +441,8 @@ def cached(subset: str, *, fetch: bool = True) -> LoadedSubset:
                 raise DataError(_not_ours(path, f"it does not verify ({exc})")) from None
             logger.warning("toolprm-tasks: the cached %s does not verify (%s): fetching it again", path, exc)
     if not fetch:
-        raise DataError(f"{pin.filename} is not in the cache {cache_dir()}; run `toolprmbench download`")
+        raise DataUnavailable(subset, f"{pin.filename} is not in the cache {cache_dir()} (`toolprmbench download` "
+                                      "fetches it)")
     download(pin)
     return _load_verified(pin, path, allow_unpinned=allow)
 
@@ -482,6 +493,15 @@ def ensure_default_rebuilt(subset: str, seed: int = 0) -> Path:
     return folder
 
 
+def _rebuild_advice(folder: Path, subset: str, *, configured: bool) -> str:
+    """How to make a rebuilt folder whole again: the default one is a cache (deleted, it is built
+    again on next use); a folder the user named is rebuilt by the command that made it."""
+    build = f"`toolprmbench build --source {subset} --out {folder}`"
+    if configured:
+        return f"rebuild it with {build} (TOOLPRMBENCH_REBUILT_DIR names this folder)"
+    return f"delete {folder} (it is built again on next use) or rebuild it with {build}"
+
+
 def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
     """The rebuilt (offline) cases of one source, verified against their manifest. Reads
     TOOLPRMBENCH_REBUILT_DIR if set; otherwise builds only through `ensure_default_rebuilt`."""
@@ -489,27 +509,29 @@ def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
     folder = Path(configured).expanduser() if configured else ensure_default_rebuilt(subset, seed)
     path, manifest_path = _rebuilt_files(folder, subset)
     if subset not in REBUILT_SUBSETS and not path.is_file():
-        raise DataError(f"no rebuilt data for {subset!r} in {folder}: built on first use are "
-                        f"{', '.join(REBUILT_SUBSETS)}; GTA needs your copy of its dataset.json "
-                        "(`toolprmbench build --source gta --gta-dataset PATH --out DIR`, then "
-                        "TOOLPRMBENCH_REBUILT_DIR=DIR); ToolSandbox is not supported yet")
+        from toolprm_tasks.offline import no_rebuilt_set
+
+        raise DataError(f"no rebuilt data for {subset!r} in {folder}. {no_rebuilt_set(subset)}")
+    redo = _rebuild_advice(folder, subset, configured=bool(configured))
     if not path.is_file() or not manifest_path.is_file():
-        raise DataError(f"{folder}: no {path.name} with its manifest; run `toolprmbench build --source {subset} "
-                        f"--out {folder}`")
+        raise DataError(f"{folder}: no {path.name} with its manifest {manifest_path.name}; {redo}")
     try:
         manifest = jsonio.read_json(manifest_path)
     except jsonio.JSONFileError as exc:
-        raise DataError(f"{exc}; rebuild it") from None
+        raise DataError(f"{exc}; {redo}") from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    expected = files.get(path.name) if isinstance(files, dict) else None
+    if not isinstance(files, dict):
+        what = "a JSON object" if not isinstance(manifest, dict) else "a `files` object (file name: sha256)"
+        raise DataError(f"{manifest_path}: not a build manifest (expected {what}); {redo}")
     digest = sha256_file(path)
-    if digest != expected:
-        raise DataError(f"{path}: sha256 {digest} does not match its manifest ({expected}); rebuild it")
+    if digest != files.get(path.name):
+        raise DataError(f"{path}: sha256 {digest} does not match its manifest {manifest_path.name} "
+                        f"({files.get(path.name)}); {redo}")
     key = (str(path), digest)
     if key not in _LOADED:
         cases = _read_cases(subset, path, str(path), path.name)
         if isinstance(manifest.get("cases"), int) and manifest["cases"] != len(cases):
-            raise DataError(f"{path}: {len(cases)} records, its manifest says {manifest['cases']}; rebuild it")
+            raise DataError(f"{path}: {len(cases)} records, its manifest says {manifest['cases']}; {redo}")
         _LOADED[key] = LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
     return _LOADED[key]
 

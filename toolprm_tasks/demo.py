@@ -221,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.cli import _describe
     from toolprm_tasks.data import REBUILT_SUBSETS, fingerprint, load_subsets
     from toolprm_tasks.progress_lm import BarProgress, ProgressLM, chatter_to
+    from toolprm_tasks.safe_text import visible
 
     official = args.data == "official"
     suite = Suite("toolprmbench" if official else "toolprmbench_rebuilt", tuple(SUBSETS if official else REBUILT_SUBSETS))
@@ -230,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report: dict[str, Any] = {"fingerprint": fp, "order": args.order, "accuracy": {}, "rows": {}, "log": str(log_path)}
     with open(log_path, "a", encoding="utf-8") as log, chatter_to(log.fileno()) as (out, bars):
-        out.write(f"ToolPRMBench demo on {_describe(fp)} (fingerprint {fp['sha256'][:16]}), through lm-eval. "
-                  f"Framework logs: {log_path}\n")
+        out.write(visible(f"ToolPRMBench demo on {_describe(fp)} (fingerprint {fp['sha256'][:16]}), through "
+                          f"lm-eval. Framework logs: {log_path}\n"))
         table = Table(out, suite.subsets)
         table.header()
         for judge in JUDGES:
@@ -248,9 +249,9 @@ def run(args: argparse.Namespace) -> int:
             table.note("SmolLM2-135M-Instruct", f"skipped: {skipped}")
         else:
             report["real_model"] = real_rows(args, folder, suite, loaded, table, bars, log, report["rows"])
-            out.write(report["real_model"]["note"] + "\n")
+            out.write(visible(report["real_model"]["note"]) + "\n")
         report["seconds"] = round(time.perf_counter() - started, 1)
-        out.write(f"Done in {report['seconds']:.0f} s. Framework logs: {log_path}\n")
+        out.write(visible(f"Done in {report['seconds']:.0f} s. Framework logs: {log_path}\n"))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
@@ -311,30 +312,26 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     return record
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def register(sub: Any) -> None:
     """`toolprmbench demo` (imports nothing heavy until it runs)."""
+    from toolprm_tasks.cli_types import output_file, positive_int
+
     demo = sub.add_parser("demo", help="baseline judges and the real model through lm-eval (default: rebuilt set)",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",
                       help="the rebuilt offline cases (default) or the paper's official files")
-    demo.add_argument("--output", help="also write the table as JSON to this file")
+    demo.add_argument("--output", type=output_file, help="also write the table as JSON to this file")
     demo.add_argument("--order", default="both", choices=("seeded", "both"),
                       help="baseline rows: both orders of every case (default) or one seeded order")
     demo.add_argument("--real-model", choices=("auto", "yes", "no"), default="auto",
                       help="SmolLM2 rows: when its package is installed (auto, default), always, never")
-    demo.add_argument("--real-cases", type=_positive, default=REAL_PER_SUBSET,
+    demo.add_argument("--real-cases", type=positive_int, default=REAL_PER_SUBSET,
                       help=f"cases per source in the real model's subset (default {REAL_PER_SUBSET})")
     demo.add_argument("--real-seed", type=int, default=REAL_SEED, help="seed of the real model's subset")
-    demo.add_argument("--real-gen-tokens", type=_positive, default=REAL_GEN_TOKENS,
+    demo.add_argument("--real-gen-tokens", type=positive_int, default=REAL_GEN_TOKENS,
                       help=f"new tokens per generated answer (default {REAL_GEN_TOKENS})")
-    demo.add_argument("--log", help="the log file for framework output (default: a new file in the cache)")
+    demo.add_argument("--log", type=output_file,
+                      help="the log file for framework output (default: a new file in the cache)")
     demo.set_defaults(fn=run)
 
 

@@ -23,8 +23,10 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
 from toolprm_tasks import names
-from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.brief_errors import for_inspect
+from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.versions import TASK_VERSION
@@ -144,7 +146,14 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
     names.check_choice("protocol", protocol, PROTOCOLS)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
-    loaded = load_subsets(subsets, data=data)
+    try:
+        loaded = load_subsets(subsets, data=data)
+    except (DataError, SourceError) as exc:
+        # the message says what to do (offline: which tasks run instead); Inspect's CLI shows it
+        # without a traceback (brief_errors.for_inspect); callers catch a DataError
+        if isinstance(exc, DataUnavailable):
+            raise for_inspect(exc.worded_for("inspect")) from None
+        raise for_inspect(exc) from exc
     cases = [case for item in loaded for case in item.cases]
     trials = build_trials(cases, order=order, seed=seed)
     name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"

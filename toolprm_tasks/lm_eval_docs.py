@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from scorers.core import NORMS
-from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.brief_errors import for_lm_eval
+from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.names import DATA_KINDS, check_choice
 from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
 
@@ -42,6 +44,13 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
     return doc
 
 
+def _task_suffix(protocol: str, norm: str) -> str:
+    """The end of the task's name (toolprmbench_<subset><suffix>), for naming its rebuilt twin."""
+    if protocol == "pointwise":
+        return "_prm" if norm == "none" else "_pointwise"
+    return "" if protocol == "generative" else f"_{protocol}"
+
+
 def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
               prompt: str | None = None, norm: str = "char", task_data: str = "official", **others: Any) -> Any:
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split.
@@ -58,7 +67,14 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
     check_choice("norm", norm, NORMS)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     pairwise_prompt(prompt)  # validates the name
-    (loaded,) = load_subsets([subset], data=data)
+    try:
+        (loaded,) = load_subsets([subset], data=data)
+    except (DataError, SourceError) as exc:
+        # the message says what to do (offline: which tasks run instead); lm_eval shows it
+        # without a traceback (brief_errors), a library caller gets the exception as ever
+        if isinstance(exc, DataUnavailable):
+            raise for_lm_eval(exc.worded_for("lm-eval", _task_suffix(protocol, norm))) from None
+        raise for_lm_eval(exc) from None
     data_fingerprint = fingerprint([loaded])
     rows = []
     for trial in build_trials(loaded.cases, order=order, seed=int(order_seed)):

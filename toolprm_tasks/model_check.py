@@ -28,9 +28,10 @@ MODEL_CHOICES_HELP = ("a model folder, 'smollm2' (converted on first use), 'auto
                       "exists; default) or 'none'")
 
 
-def resolve_model(choice: str | None) -> str | None:
-    """A model folder for a `--model` option: `auto` is the real model when it has already
-    been converted (`toolprmbench model smollm2`), so a plain run never converts or waits."""
+def resolve_model(choice: str | None, option: str = "--model") -> str | None:
+    """A model folder for a `--model` option (`option`: its name, for the error): `auto` is the
+    real model when it has already been converted (`toolprmbench model smollm2`), so a plain
+    run never converts or waits."""
     from toolprm_tasks import real_model
 
     if choice is None or choice == "none":
@@ -40,7 +41,7 @@ def resolve_model(choice: str | None) -> str | None:
     if choice == "smollm2":
         return str(real_model.ensure_model())
     if not Path(choice).is_dir():
-        raise ValueError(f"--model {choice}: not a folder; use {MODEL_CHOICES_HELP}")
+        raise ValueError(f"{option} {choice}: not a folder; use {MODEL_CHOICES_HELP.replace('; default', '')}")
     return choice
 
 

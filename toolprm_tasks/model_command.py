@@ -14,18 +14,21 @@ import json
 import sys
 from typing import Any
 
+from toolprm_tasks.safe_text import visible
+
 MODELS = ("smollm2",)
 
 
 def run(args: argparse.Namespace) -> int:
     from toolprm_tasks import real_model
+    from toolprm_tasks.cli import say
 
     try:
         existed = real_model.model_path().is_dir() and not args.force
         folder = real_model.ensure_model(force=args.force)
         manifest = real_model.check_folder(folder)
     except real_model.RealModelError as exc:
-        print(f"toolprmbench model: {exc}", file=sys.stderr)
+        print(f"toolprmbench model: {visible(exc)}", file=sys.stderr)
         return 2
     check = manifest["verification"]
     print(f"SmolLM2-135M-Instruct ({manifest['quantisation']}; {real_model.PACKAGE} {real_model.PACKAGE_VERSION}, "
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
           f"{check['max_abs_logit_diff']:.2g}); same token ids: {check['same_token_ids']}")
     if args.json:
         print(json.dumps(manifest, indent=2))
-    print(folder)
+    say(folder)
     return 0
 
 

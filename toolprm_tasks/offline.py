@@ -1,0 +1,84 @@
+"""What to run when the official data cannot be had, worded for the command in use.
+
+The paper's files are downloaded on first use. Without network, every front end says in a few
+lines what works offline instead (the rebuilt cases: BFCL and ToolTalk, built from the source
+packages `make install` installs; not the paper's data) and how to supply the official file.
+GTA and ToolSandbox have no rebuilt set built on first use: their message says which file to
+supply. Front ends: `lm-eval` (task names), `inspect` (`-T data=rebuilt`), `toolprmbench`
+(`--data rebuilt`) and `any` (all three, for a library caller).
+"""
+
+from __future__ import annotations
+
+from toolprm_tasks.safe_text import visible
+
+FRONT_ENDS = ("lm-eval", "inspect", "toolprmbench", "any")
+REBUILT = "BFCL and ToolTalk, rebuilt from the installed sources; not the paper's data"
+_DATA_COMMANDS = ("info", "audit", "demo")  # toolprmbench commands with --data
+_SHOWN = {"gta": "GTA", "tooltalk": "ToolTalk", "bfcl": "BFCL", "toolsandbox": "ToolSandbox"}
+
+
+def _lm_eval_task(subset: str, task_suffix: str) -> str:
+    return f"toolprmbench_rebuilt_{subset}{task_suffix}"
+
+
+def rebuilt_route(subset: str | None, front_end: str, task_suffix: str = "", command: str = "") -> str:
+    """The offline alternative in the words of one front end (`subset` None: every subset;
+    `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench subcommand)."""
+    from toolprm_tasks.data import REBUILT_SUBSETS
+
+    same = subset in REBUILT_SUBSETS
+    lm_eval = (f"--tasks {_lm_eval_task(subset, task_suffix)} (both: toolprmbench_rebuilt{task_suffix})" if same
+               else f"--tasks toolprmbench_rebuilt{task_suffix}")
+    inspect = (f"inspect eval toolprm_tasks/{subset}.py -T data=rebuilt" if same
+               else "inspect eval toolprm_tasks/toolprmbench.py -T data=rebuilt")
+    toolprmbench = "toolprmbench info, audit and demo (the rebuilt cases are their default)"
+    if command in _DATA_COMMANDS:
+        toolprmbench = f"toolprmbench {command} --data rebuilt (the default of {', '.join(_DATA_COMMANDS)})"
+    routes = {"lm-eval": f"lm_eval ... {lm_eval}", "inspect": inspect, "toolprmbench": toolprmbench}
+    if front_end == "any":
+        return "; ".join(routes.values())
+    return routes[front_end]
+
+
+def official_supply(subset: str) -> str:
+    """How to supply one official file without network."""
+    from toolprm_tasks.data import PINNED_FILES, cache_dir
+
+    return (f"put the paper's {PINNED_FILES[subset].filename} (downloaded where there is network) in a folder and "
+            "set TOOLPRMBENCH_DATA_DIR to that folder (verified against its pin), or copy a cache filled by "
+            f"`toolprmbench download` to {cache_dir()}")
+
+
+def no_rebuilt_set(subset: str, front_end: str = "any") -> str:
+    """Why `subset` has no offline set built for you, and the one file to supply."""
+    from toolprm_tasks.data import REBUILT_SUBSETS
+
+    if subset == "gta":
+        rebuilt = ("inspect eval toolprm_tasks/gta.py -T data=rebuilt" if front_end in ("inspect", "any")
+                   else "the Inspect task toolprm_tasks/gta.py -T data=rebuilt (lm-eval has no rebuilt GTA task)")
+        return ("GTA has no offline set built for you (GTA is not on PyPI). Supply one of two files:\n"
+                f"  - {official_supply(subset)};\n"
+                "  - or rebuild cases from GTA's own dataset.json (from GTA's release; toolmeta.json beside it is "
+                "used): `toolprmbench build --source gta --gta-dataset PATH/dataset.json --out DIR`, then TOOLPRMBENCH_REBUILT_DIR=DIR "
+                f"with {rebuilt}.")
+    rebuilt = " and ".join(_SHOWN[s] for s in REBUILT_SUBSETS)
+    return f"{_SHOWN[subset]} has no rebuilt set (only {rebuilt} are rebuilt). Supply the file: {official_supply(subset)}."
+
+
+def unavailable_message(subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
+                        command: str = "") -> str:
+    """The message of `data.DataUnavailable`: a few lines, the offline route first."""
+    from toolprm_tasks.data import REBUILT_SUBSETS
+
+    if front_end not in FRONT_ENDS:
+        raise ValueError(f"front_end {front_end!r}: expected one of {', '.join(FRONT_ENDS)}")
+    lines = [f"the official ToolPRMBench data is not available offline: {reason}."]
+    route = rebuilt_route(subset if subset in REBUILT_SUBSETS else None, front_end, task_suffix, command)
+    if subset in REBUILT_SUBSETS:
+        lines.append(f"Offline, run the rebuilt cases instead ({REBUILT}): {route}.")
+        lines.append(f"Or supply the official file: {official_supply(subset)}. See docs/data.md.")
+    else:
+        lines.append(no_rebuilt_set(subset, front_end))
+        lines.append(f"Offline without {_SHOWN[subset]}, the rebuilt cases ({REBUILT}): {route}. See docs/data.md.")
+    return visible("\n".join(lines))
