@@ -153,6 +153,34 @@ def test_invalid_policy_answers_are_failed_steps(tmp_path: Path) -> None:
     assert metrics["success"] == 0.0
 
 
+# Python literals a call string may hold that JSON cannot: each once parsed as a call, then
+# crashed rendering (json.dumps) and ended the eval with status error under every selector
+NOT_JSON_ANSWERS = ["cd(folder={'a', 'b'})", "cd(folder=b'x')", "cd(folder=1j)", "cd(folder=...)"]
+
+
+@pytest.mark.parametrize("select", ["first", "random", "majority", "oracle", "judge"])
+def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(select: str, tmp_path: Path) -> None:
+    policy = get_model("mockllm/model", custom_outputs=_mock([*NOT_JSON_ANSWERS, "All done."] * 100))
+    roles = {"judge": get_model("toolprm-baseline/longer")} if select == "judge" else None
+    log = _run(toolprm_search(category="base", n=5, select=select, compare=False), policy, tmp_path,
+               sample_id="multi_turn_base_0", model_roles=roles)
+    record = _records(log)[0]
+    steps = _steps(record)
+    counts = record["rollout"]["counts"]
+    hostile = [c for s in steps for c in s["candidates"] if c["action"]["value"] in NOT_JSON_ANSWERS]
+    assert hostile and all(c["action"]["kind"] == "invalid" and "not JSON values" in c["action"]["why"]
+                           for c in hostile)
+    samples = [text for s in steps for text in s["samples"]]
+    assert counts["invalid_samples"] == sum(1 for text in samples if text in NOT_JSON_ANSWERS) > 0
+    chosen_invalid = sum(1 for s in steps if s["candidates"][s["chosen"]]["action"]["kind"] == "invalid")
+    assert counts["invalid_steps"] == chosen_invalid
+    metrics = _metrics(log)
+    assert metrics["invalid_sample_rate"] == pytest.approx(counts["invalid_samples"] / counts["samples"])
+    assert metrics["invalid_step_rate"] == pytest.approx(chosen_invalid / counts["steps"])
+    if select in ("first", "majority"):  # the policy's first answer, or the largest class: invalid
+        assert chosen_invalid == counts["steps"] == 4
+
+
 # A conversation with few tool specs (TradingBot only, 13k characters), so that a tiny model
 # scores its steps in seconds on a CPU: get_stock_info(NVDA), then fund_account(2203.4).
 SMALL = "multi_turn_base_100"
