@@ -220,3 +220,61 @@ def test_a_candidate_too_long_for_any_context_is_counted_not_fatal(tiny_classifi
     assert math.isnan(mixed[1].score) and mixed[1].truncated
     assert engine.stats.unfit == 1 and engine.stats.requests == 4
     assert all(math.isnan(s.score) for s in engine.score_detailed([huge]))  # nothing left to run: no call
+
+
+def _random_head_scores(model: Path, kind: str) -> list[float]:
+    """What loading without the refusal gives: transformers initialises the missing head anew."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    cls = AutoModelForSequenceClassification if kind == "classifier" else AutoModelForCausalLM
+    with torch.no_grad():
+        return [float(cls.from_pretrained(model)(input_ids=torch.tensor([[5, 6, 7]])).logits[0, -1].sum())
+                for _ in range(2)]
+
+
+@pytest.mark.parametrize("fixture, kind, missing, right", [
+    ("tiny_llama", "classifier", "score.weight", "use kind=verifier, label-token or pairwise"),
+    ("tiny_llama", "step", "score.bias, score.weight", "use kind=verifier, label-token or pairwise"),
+    ("tiny_classifier", "verifier", "lm_head.weight", "use kind=classifier"),
+    ("tiny_classifier", "label-token", "lm_head.weight", "use kind=classifier"),
+    ("tiny_step_prm", "pairwise", "lm_head.weight", "use kind=step"),
+])
+def test_a_checkpoint_without_the_kinds_weights_is_refused(fixture: str, kind: str, missing: str, right: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    """Found in review: the default kind=classifier on a causal LM scored with a newly
+    initialised head (different numbers on every load). Both backends refuse alike: HF from
+    transformers' loading info, vLLM from the safetensors headers before any engine starts."""
+    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.vllm_engine import engine_args
+
+    model = request.getfixturevalue(fixture)
+    if kind in ("classifier", "verifier"):
+        first, second = _random_head_scores(model, kind)
+        assert first != second  # what the refusal prevents: a random head, new on every load
+    expected = (f"{model}: the checkpoint \\(Llama\\w+\\) has no weights for {missing}, which kind={kind} needs: "
+                f"they would be newly initialised and every score random; {right}$")
+    options = {} if kind == "classifier" else {"kind": kind}  # classifier: the default kind
+    with pytest.raises(EngineError, match=expected):
+        make_engine("hf", str(model), options)
+    with pytest.raises(EngineError, match=expected):  # vLLM's arguments are never built: no engine starts
+        engine_args(str(model), kind, PromptFormat())
+
+
+def test_tied_embeddings_are_not_missing_weights(tmp_path: Path) -> None:
+    """A causal LM whose head is its embedding matrix saves no `lm_head.weight`: not missing."""
+    from safetensors import safe_open
+
+    from tests.conftest import _corpus
+    from tests.tiny_model import build_tiny_llama
+    from toolprm_tasks.engines.vllm_engine import engine_args
+
+    model = build_tiny_llama(tmp_path / "tied", _corpus(), tie_word_embeddings=True)
+    with safe_open(str(model / "model.safetensors"), framework="np") as handle:
+        assert "lm_head.weight" not in set(handle.keys())
+    engine = HFEngine(str(model), "verifier")
+    assert engine.model.lm_head.weight.data_ptr() == engine.model.model.embed_tokens.weight.data_ptr()
+    assert all(0.0 < s < 1.0 for s in engine.score(_requests()[:2]))
+    assert engine_args(str(model), "verifier", PromptFormat(), max_length=512)["runner"] == "generate"
+    with pytest.raises(EngineError, match="no weights for score.weight, which kind=classifier"):
+        engine_args(str(model), "classifier", PromptFormat(), max_length=512)

@@ -266,3 +266,38 @@ def test_pairwise_kind_batches_both_orders(tiny_llama: Path, tmp_path: Path) -> 
     served = result["stats_after_again"]["cached_prompt_tokens"] - result["stats"]["cached_prompt_tokens"]
     assert served == sum((length - 1) // block * block for length in result["prompt_lengths"])
     assert result["texts_again"] == result["texts"]  # greedy answers do not depend on the cache
+
+
+_CLASSIFY_A_CAUSAL_LM = """
+import sys
+from vllm import LLM
+llm = LLM(model=sys.argv[1], runner="pooling", max_model_len=512, enforce_eager=True)
+try:
+    llm.classify(["hello"], use_tqdm=False)
+    print("RESULT scored")
+except Exception as exc:
+    print("RESULT refused", type(exc).__name__, exc)
+"""
+
+
+def test_a_causal_lm_as_classifier_is_refused_before_any_engine_starts(tiny_llama: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """What vLLM 0.32 itself does with a causal LM under the pooling runner: no random head,
+    but a refusal at the first classify call, after the engine started. Ours comes first, the
+    same error as the HF engine's."""
+    proc = subprocess.run([sys.executable, "-c", _CLASSIFY_A_CAUSAL_LM, str(tiny_llama)], capture_output=True,
+                          text=True, timeout=600, env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines and lines[-1].startswith("RESULT refused") and "Classification API is not supported" in lines[-1], \
+        proc.stderr[-3000:]
+    import vllm
+
+    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.hf import EngineError
+
+    started: list[object] = []
+    monkeypatch.setattr(vllm, "LLM", lambda *args, **kwargs: started.append(kwargs))
+    for options in ({}, {"server": "true"}):  # in process, and our own server (which never starts either)
+        with pytest.raises(EngineError, match="has no weights for score.weight, which kind=classifier needs"):
+            make_engine("vllm", str(tiny_llama), options)
+    assert started == []

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoringEngine, check_kind, single_token_id
+from toolprm_tasks.engines.weights import check_head_weights
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
 CPU_DEFAULTS = {"dtype": "float32", "max_model_len": 4096}
@@ -44,6 +45,8 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
     off) skips torch.compile: an engine starts in seconds instead of tens of seconds and scores
     the same, more slowly; short runs and tests want it, long runs do not."""
     check_kind(kind)
+    if load_format != "dummy":  # dummy weights are random by request
+        check_head_weights(model, kind)  # before any engine starts: the same refusal as the HF engine's
     gpu = on_gpu()
     defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
     if not gpu:
