@@ -49,8 +49,11 @@ def test_truncation_keeps_instruction_and_candidate(tiny_classifier: Path) -> No
     assert shortened_histories(case.history)[0] == [case.history[0], *case.history[2:]]
     # the flag travels with each score (the adapters report it per trial)
     assert [s.truncated for s in short.score_detailed([request, request])] == [True, True]
-    with pytest.raises(EngineError, match="exceeds max_length=5"):
-        HFEngine(str(tiny_classifier), "classifier", max_length=5).prompt_for(request)
+    # a context that holds the template but not this case even with no history
+    floor = full.count_tokens(full.render(messages_for("classifier", request, [], PromptFormat())))
+    tight = HFEngine(str(tiny_classifier), "classifier", max_length=floor - 1)
+    with pytest.raises(EngineError, match=f"exceeds max_length={floor - 1}"):
+        tight.prompt_for(request)
 
 
 def test_failures_name_the_model(tiny_llama: Path, tmp_path: Path) -> None:
@@ -117,9 +120,9 @@ def test_lm_eval_and_inspect_with_the_hf_engine(data_env, tmp_path: Path, tiny_c
 
 
 def test_unknown_backend_options_are_refused(tiny_classifier: Path) -> None:
-    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.factory import OptionError, make_engine
 
-    with pytest.raises(ValueError, match="unknown option\\(s\\) step_tags; known: kind, max_length, step_tag"):
+    with pytest.raises(OptionError, match="unknown option\\(s\\) step_tags; known: kind, max_length, step_tag"):
         make_engine("hf", str(tiny_classifier), {"kind": "step", "step_tags": "<s>"})
     # the options lm-eval passes to every model are accepted
     engine = make_engine("hf", str(tiny_classifier), {"kind": "classifier", "batch_size": 1, "device": "cpu",
@@ -278,3 +281,87 @@ def test_tied_embeddings_are_not_missing_weights(tmp_path: Path) -> None:
     assert engine_args(str(model), "verifier", PromptFormat(), max_length=512)["runner"] == "generate"
     with pytest.raises(EngineError, match="no weights for score.weight, which kind=classifier"):
         engine_args(str(model), "classifier", PromptFormat(), max_length=512)
+
+
+BAD_OPTIONS = [
+    # (backend, options, what the error says)
+    ("hf", {"max_length": "abc"}, "toolprm-hf: option max_length must be a whole number >= 1, got 'abc'"),
+    ("hf", {"max_length": 0}, "option max_length must be a whole number >= 1, got 0"),
+    ("hf", {"max_length": 2.5}, "option max_length must be a whole number >= 1, got 2.5"),
+    ("hf", {"max_length": True}, "option max_length must be a whole number >= 1, got True"),
+    ("hf", {"kind": "oracle"}, "option kind must be one of classifier, step, label-token, verifier, pairwise"),
+    ("hf", {"dtype": "float64"}, "option dtype must be one of float32, bfloat16, float16, got 'float64'"),
+    ("hf", {"trust_remote_code": "maybe"}, "option trust_remote_code must be true or false"),
+    ("hf", {"kind": "verifier", "yes_token": "Yes", "no_token": "Yes"},
+     "options yes_token and no_token must differ \\(both 'Yes'\\)"),
+    ("hf", {"kind": "label-token", "good_token": "+", "bad_token": "+"}, "options good_token and bad_token must differ"),
+    ("hf", {"step_tag": ""}, "option step_tag must be a non-empty text, got ''"),
+    ("vllm", {"tensor_parallel_size": "two"}, "toolprm-vllm: option tensor_parallel_size must be a whole number >= 1"),
+    ("vllm", {"gpu_memory_utilization": 1.5}, "option gpu_memory_utilization must be a number greater than 0 and at "
+                                              "most 1, got 1.5"),
+    ("vllm", {"gpu_memory_utilization": "nan"}, "option gpu_memory_utilization must be a number greater than 0"),
+    ("vllm", {"server": "maybe"}, "option server must be true or false"),  # was read as false
+    ("vllm", {"enforce_eager": 2}, "option enforce_eager must be true or false"),
+    ("vllm", {"base_url": "ftp://user:secret@host"}, "option base_url must be an http:// or https:// URL, got a "
+                                                      "value that is not shown$"),
+]
+
+
+@pytest.mark.parametrize("backend, options, message", BAD_OPTIONS)
+def test_engine_options_are_checked_by_one_rule_each(backend: str, options: dict, message: str) -> None:
+    """Found in review: `max_length=abc` was a bare ValueError from int(), `server=maybe` ran as
+    false, equal labels made every score 0.5. The check runs before anything loads."""
+    from toolprm_tasks.engines.factory import OptionError, make_engine
+
+    with pytest.raises(OptionError, match=message):
+        make_engine(backend, "/no/such/model", options)
+
+
+def test_typed_and_text_option_values_read_alike() -> None:
+    """lm-eval hands `max_length=5` over as 5, Inspect's YAML too, a Python caller maybe "5"."""
+    from toolprm_tasks.engines.factory import engine_options
+
+    as_text = engine_options("vllm", {"max_length": "512", "server": "TRUE", "gpu_memory_utilization": "0.5",
+                                      "yes_token": 1, "no_token": "0", "batch_size": "auto", "device": "cuda:0"})
+    typed = engine_options("vllm", {"max_length": 512, "server": True, "gpu_memory_utilization": 0.5,
+                                    "yes_token": "1", "no_token": 0})
+    assert as_text == typed == {"max_length": 512, "server": True, "gpu_memory_utilization": 0.5, "yes_token": "1",
+                                "no_token": "0"}
+
+
+@pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
+                                           ("pairwise", "tiny_llama")])
+def test_a_context_too_short_for_any_prompt_is_refused(kind: str, fixture: str,
+                                                       request: pytest.FixtureRequest) -> None:
+    """Found in review: max_length=1 was accepted and every score was NaN."""
+    model = request.getfixturevalue(fixture)
+    with pytest.raises(EngineError, match=f"{model}: max_length=1 cannot hold even the shortest {kind} prompt "
+                                          r"\(\d+ tokens with no tools, history or candidate.*\); raise max_length"):
+        HFEngine(str(model), kind, max_length=1)
+    engine = HFEngine(str(model), kind, max_length=512)
+    shortest = engine.count_tokens(engine.render(
+        [{"role": "user", "content": ""}] if kind == "pairwise"
+        else messages_for(kind, ScoreRequest([], None, ""), [], PromptFormat())))
+    fits = shortest + (1 if kind == "pairwise" else 0)  # pairwise: room for one answer token
+    HFEngine(str(model), kind, max_length=fits)  # the smallest context that holds it
+    with pytest.raises(EngineError, match=f"max_length={fits - 1} cannot hold"):
+        HFEngine(str(model), kind, max_length=fits - 1)
+
+
+def test_lm_eval_model_args_and_inspect_model_args_go_through_the_same_check(tiny_classifier: Path) -> None:
+    from inspect_ai.model import get_model
+
+    from tests.helpers import evaluate
+    from toolprm_tasks.engines.factory import OptionError
+
+    message = "toolprm-hf: option max_length must be a whole number >= 1, got 'abc'"
+    with pytest.raises(OptionError, match=message):
+        evaluate("toolprm-hf", ["toolprmbench_gta_prm"], model_args=f"pretrained={tiny_classifier},max_length=abc",
+                 device="cpu")
+    with pytest.raises(OptionError, match=message):
+        get_model(f"toolprm-hf/{tiny_classifier}", memoize=False, max_length="abc")
+    with pytest.raises(OptionError, match="options yes_token and no_token must differ"):
+        evaluate("toolprm-vllm", ["toolprmbench_gta_prm"],
+                 model_args=f"pretrained={tiny_classifier},kind=verifier,yes_token=A,no_token=A")
+    with pytest.raises(OptionError, match="toolprm-vllm: option server must be true or false .*, got 'maybe'"):
+        get_model(f"toolprm-vllm/{tiny_classifier}", memoize=False, server="maybe")

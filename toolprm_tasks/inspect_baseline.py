@@ -27,7 +27,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.baselines import candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.engines.factory import OptionError, check_options, whole
 from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
 
@@ -41,10 +42,13 @@ def _log_softmax(scores: tuple[float, float]) -> tuple[float, float]:
 class BaselineJudgeAPI(ModelAPI):
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
-                 seed: int | str = 0, **_: Any) -> None:
+                 **model_args: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        if model_name not in JUDGES:
+            raise OptionError(f"toolprm-baseline/NAME: NAME is the judge, one of {', '.join(JUDGES)}; "
+                              f"got {model_name!r}")
         self.judge = check_judge(model_name)
-        self.seed = int(seed)
+        self.seed = check_options(f"toolprm-baseline/{model_name}", model_args, {"seed": whole()}).get("seed", 0)
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:

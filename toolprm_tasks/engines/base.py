@@ -143,6 +143,22 @@ class ScoringEngine(ABC):
         self.stats = EngineStats()
         # subclasses load `self.tokenizer` before this: label kinds check their labels at load
         self.label_ids = self.label_token_ids() if kind in ("verifier", "label-token") else []
+        self.check_context()
+
+    def check_context(self) -> None:
+        """Refuse a context that cannot hold even the shortest prompt of the kind (the template
+        with no tools, no history and an empty candidate; pairwise: an empty judge prompt) and,
+        for kinds that generate, one answer token: every request would be unscorable or fail."""
+        if self.kind == "pairwise":
+            prompt, room = self.render([{"role": "user", "content": ""}]), self.max_model_len - 1
+        else:
+            prompt, room = self.render(messages_for(self.kind, ScoreRequest([], None, ""), [], self.fmt)), self.max_length
+        shortest = self.count_tokens(prompt)
+        if shortest > room:
+            answer = f" and {self.max_model_len - room} answer token" if room < self.max_model_len else ""
+            raise EngineError(f"{self.model_path}: max_length={self.max_model_len} cannot hold even the shortest "
+                              f"{self.kind} prompt ({shortest} tokens with no tools, history or candidate{answer}); "
+                              "raise max_length")
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages to prompt text with the model's own chat template (a generation prompt
