@@ -70,6 +70,21 @@ def whole(minimum: int | None = None) -> Rule:
     return parse
 
 
+def number(minimum: float) -> Rule:
+    """A finite number >= minimum."""
+
+    def parse(value: Any) -> float:
+        try:
+            result = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            result = math.nan
+        if not math.isfinite(result) or result < minimum:
+            raise ValueError(f"a number >= {minimum:g}")
+        return result
+
+    return parse
+
+
 def fraction(value: Any) -> float:
     """A number in (0, 1]."""
     try:
@@ -104,6 +119,14 @@ def url(value: Any) -> str:
     if not str(value).startswith(("http://", "https://")):
         raise ValueError("an http:// or https:// URL")
     return str(value)
+
+
+def check_value(what: str, value: Any, rule: Rule) -> Any:
+    """One value read by its rule, or an OptionError naming `what` (e.g. a task parameter)."""
+    try:
+        return rule(value)
+    except ValueError as exc:
+        raise OptionError(f"{what} must be {exc}, got {value!r}") from None
 
 
 def check_options(model: str, options: Mapping[str, Any], rules: Mapping[str, Rule],
