@@ -365,3 +365,44 @@ def test_lm_eval_model_args_and_inspect_model_args_go_through_the_same_check(tin
                  model_args=f"pretrained={tiny_classifier},kind=verifier,yes_token=A,no_token=A")
     with pytest.raises(OptionError, match="toolprm-vllm: option server must be true or false .*, got 'maybe'"):
         get_model(f"toolprm-vllm/{tiny_classifier}", memoize=False, server="maybe")
+
+
+def test_inspect_usage_is_the_engines_token_count_and_consistent(data_env, tiny_classifier: Path, tiny_llama: Path,
+                                                                 tmp_path: Path) -> None:
+    """Found by a newcomer: Inspect's summary read "0 tokens [I: 2,173,195 ...]" (the baseline
+    counted words as input tokens with a total of 0; the engines reported nothing). Now the
+    total is input plus output everywhere; the engines report the prompts they sent."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai._display.core.results import model_usage_summary
+    from inspect_ai.model import get_model
+    from rich.text import Text
+    from transformers import AutoTokenizer
+
+    from toolprm_tasks.bfcl import bfcl
+    from toolprm_tasks.inspect_tasks import VIEW_KEY
+    from toolprm_tasks.trials import JudgeView
+
+    model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
+    log = inspect_eval(bfcl(protocol="pointwise"), model=model, limit=3, display="none", log_dir=str(tmp_path))[0]
+    assert log.status == "success", log.error
+    tokenizer = AutoTokenizer.from_pretrained(tiny_classifier)
+    expected = 0
+    for sample in log.samples:
+        view = JudgeView.from_json(sample.input[0].metadata[VIEW_KEY])
+        for candidate in view.candidates:
+            prompt, _ = model.api.engine.prompt_for(ScoreRequest(view.history, view.functions, candidate))
+            expected += len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    (usage,) = log.stats.model_usage.values()
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (expected, 0, expected) and expected > 0
+    summary = Text.from_markup(str(model_usage_summary("m", usage)[1])).plain  # the line Inspect prints
+    assert summary.strip() == f"{expected:,} tokens [I: {expected:,}, O: 0]"
+
+    judge = get_model(f"toolprm-hf/{tiny_llama}", kind="pairwise", device="cpu", max_length=8192, memoize=False)
+    log = inspect_eval(bfcl(max_tokens=4), model=judge, limit=2, display="none", log_dir=str(tmp_path))[0]
+    (usage,) = log.stats.model_usage.values()
+    assert usage.input_tokens > 0 and 0 < usage.output_tokens <= 2 * 4
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+
+    log = inspect_eval(bfcl(), model="toolprm-baseline/first", limit=2, display="none", log_dir=str(tmp_path))[0]
+    (usage,) = log.stats.model_usage.values()
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (0, 0, 0)  # nothing is tokenised

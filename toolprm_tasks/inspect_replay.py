@@ -22,12 +22,12 @@ from inspect_ai.model import (
     GenerateConfig,
     ModelAPI,
     ModelOutput,
-    ModelUsage,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from toolprm_tasks.agent_search.replay import ORDERS, STEP_KEY, StepInfo, replay_answers
 from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
+from toolprm_tasks.inspect_prm import token_usage
 
 
 class ReplayPolicyAPI(ModelAPI):
@@ -58,5 +58,5 @@ class ReplayPolicyAPI(ModelAPI):
         choices = [ChatCompletionChoice(message=ChatMessageAssistant(content=text, model=model), stop_reason="stop")
                    for text in texts]
         output = ModelOutput(model=model, choices=choices)
-        output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        output.usage = token_usage(0, 0)  # nothing is tokenised
         return output
