@@ -406,3 +406,16 @@ def test_inspect_usage_is_the_engines_token_count_and_consistent(data_env, tiny_
     log = inspect_eval(bfcl(), model="toolprm-baseline/first", limit=2, display="none", log_dir=str(tmp_path))[0]
     (usage,) = log.stats.model_usage.values()
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (0, 0, 0)  # nothing is tokenised
+
+
+def test_closing_an_inspect_model_closes_its_engine(tiny_classifier: Path) -> None:
+    """Inspect closes a model used as a context manager: the engine goes with it (vLLM's core,
+    our server); other runs close it at exit (`exit_hooks`)."""
+    from inspect_ai.model import get_model
+
+    model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
+    closed: list[bool] = []
+    model.api.engine.close = lambda: closed.append(True)
+    with model:
+        pass
+    assert closed == [True]

@@ -142,10 +142,16 @@ def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path, tin
     assert not engine.server.alive_in_group()
     # step kind: the server gets the step tag's id through --pooler-config
     engine = VLLMServerEngine(str(tiny_qwen2_prm), "step")
+    whole_log: list[str] = []
+    tail = engine.server.tail
+    engine.server.tail = lambda lines=30: whole_log.append(tail(10_000)) or tail(lines)  # read at close
     try:
         assert engine.score(_requests()) == pytest.approx(_step_reference(tiny_qwen2_prm), abs=TOLERANCE)
     finally:
         engine.close()
+    # stopped through its server, which stops its own engine core: no "engine core exited unexpectedly"
+    assert "API server: engine client stopped" in whole_log[-1]
+    assert "exited unexpectedly" not in whole_log[-1], whole_log[-1][-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +307,28 @@ def test_a_causal_lm_as_classifier_is_refused_before_any_engine_starts(tiny_llam
         with pytest.raises(EngineError, match="has no weights for score.weight, which kind=classifier needs"):
             make_engine("vllm", str(tiny_llama), options)
     assert started == []
+
+
+
+@pytest.mark.cli
+def test_runs_end_with_a_clean_engine_shutdown(data_env, tmp_path: Path, tiny_classifier: Path) -> None:
+    """Found by a newcomer: lm-eval and Inspect runs with toolprm-vllm ended with vLLM's "engine
+    core exited unexpectedly" (and its core killed after 5 s): nothing closed the engine before
+    vLLM's own exit handlers. Now it is shut down first, and its core is never force-killed.
+    With the engine core in a process of its own, as outside the tests."""
+    from tests.helpers import cli
+
+    env = {**data_env, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
+    runs = {
+        "lm-eval": cli("lm_eval", "--model", "toolprm-vllm", "--model_args",
+                       f"pretrained={tiny_classifier},kind=classifier,max_length=2048", "--tasks",
+                       "toolprmbench_tooltalk_prm", "--limit", "2", env=env, retries_on_signal=1),
+        "inspect": cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "protocol=pointwise", "--model",
+                       f"toolprm-vllm/{tiny_classifier}", "-M", "kind=classifier", "-M", "max_length=2048",
+                       "--limit", "2", "--log-dir", str(tmp_path / "logs"), env=env,
+                       cwd=Path(__file__).resolve().parents[1], retries_on_signal=1),
+    }
+    for name, run in runs.items():
+        output = run.stdout + run.stderr
+        assert "[shutdown] MPClient: complete" in output, (name, output[-3000:])  # our close, before exit
+        assert "exited unexpectedly" not in output and "force killing" not in output, (name, output[-3000:])

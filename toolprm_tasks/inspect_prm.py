@@ -101,6 +101,13 @@ class PRMScoringAPI(ModelAPI):
         """Effectively the batch size (as for Inspect's `hf` provider)."""
         return 32
 
+    def close(self) -> None:
+        """Inspect's end of the model's life (`with get_model(...)`): the engine is shut down
+        (vLLM's engine core, our server); runs that never close it do so at exit."""
+        if self.engine is not None:
+            self.engine.close()
+        super().close()
+
     def _score_batch(self, items: list[ScoreRequest]) -> list[Scored]:
         return self.engine.score_detailed(items)
 

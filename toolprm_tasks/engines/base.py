@@ -228,6 +228,11 @@ class ScoringEngine(ABC):
         self.stats.cached_prompt_tokens += cached
         return [Generated(text, len(ids), self.count_tokens(text)) for text, ids in zip(texts, token_ids, strict=True)]
 
+    def close(self) -> None:
+        """Release what the engine holds outside this process (vLLM's engine core, a server);
+        idempotent. Engines that hold nothing there need nothing."""
+        return None
+
     def report(self) -> dict[str, Any]:
         """What a results file should carry about the engine: its settings and counters."""
         return {"engine": type(self).__name__, "model": self.model_path, "kind": self.kind,
