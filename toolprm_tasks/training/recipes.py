@@ -246,7 +246,7 @@ def _common_args(settings: Settings, out: Path, device: str, max_steps: int | No
         "output_dir": str(out), "num_train_epochs": settings.epochs, "learning_rate": settings.learning_rate,
         "per_device_train_batch_size": settings.batch_size, "gradient_accumulation_steps": settings.grad_accum,
         "max_steps": max_steps if max_steps else -1, "bf16": settings.bf16, "fp16": False,
-        "gradient_checkpointing": settings.gradient_checkpointing, "warmup_ratio": settings.warmup_ratio,
+        "gradient_checkpointing": settings.gradient_checkpointing, "warmup_steps": settings.warmup_ratio,  # a float below 1: a share of the steps
         "use_cpu": device == "cpu", "seed": seed, "data_seed": seed, "report_to": "none",
         "logging_steps": logging_steps, "save_strategy": "steps" if save_steps else "no",
         "save_steps": save_steps or 500, "save_only_model": True, "save_total_limit": None,
@@ -342,8 +342,10 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
 
 def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequence[str] | None = None,
                max_steps: int | None = None, device: str = "auto", save_steps: int | None = None, seed: int = 0,
-               logging_steps: int | None = None, **overrides: Any) -> Run:
-    """Train a generative judge with GRPO on the ToolPRM prompt; returns the run."""
+               logging_steps: int | None = None, generation_kwargs: dict[str, Any] | None = None,
+               **overrides: Any) -> Run:
+    """Train a generative judge with GRPO on the ToolPRM prompt; returns the run.
+    `generation_kwargs` go to TRL's sampling as they are (e.g. a model's recommended top_k)."""
     trl = _require_trl()
     from datasets import Dataset
 
@@ -365,7 +367,8 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
                           logging_steps or (1 if device == "cpu" else 10))
     config = trl.GRPOConfig(**common, num_generations=settings.num_generations,
                             max_completion_length=settings.max_completion_length, beta=settings.beta,
-                            model_init_kwargs={"dtype": "float32"}, log_completions=False)
+                            model_init_kwargs={"dtype": "float32"}, log_completions=False,
+                            generation_kwargs=generation_kwargs)
     timer = _StepTimer()
     trainer = trl.GRPOTrainer(model=model, reward_funcs=[toolprm_reward], args=config, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[timer.callback])
@@ -382,6 +385,7 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
         "global_step": trainer.state.global_step,
         "timing": {**timer.summary(), "train_s": round(time.perf_counter() - started, 2)},
         "versions": _versions(), "reward_function": "toolprm_tasks.training.reward.toolprm_reward",
+        "generation_kwargs": generation_kwargs,
     }
     _write_record(out, record)
     return Run(out, record)
