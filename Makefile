@@ -75,3 +75,18 @@ bench-real-model: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The training figure (docs/training.md): SmolLM2-135M-Instruct trained as a reward model on the
+# rebuilt training split (TRL, the `train` extra), its checkpoints scored on the held-out split
+# through lm-eval and Inspect next to the untrained model and the baselines, then as judges in the
+# search experiment. About 2.5 hours on two CPU cores at the defaults; STEPS, SAVE_STEPS,
+# MAX_LENGTH, EVAL_CASES (per source), SEARCH_LIMIT (0: no search) resize it.
+.PHONY: train-figure
+$(VENV)/.installed-train: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[train]" "$(TORCH)"
+	touch $@
+
+train-figure: $(VENV)/.installed-train
+	$(BIN)/python benchmarks/training_figure.py $(if $(STEPS),--steps $(STEPS),) \
+	  $(if $(SAVE_STEPS),--save-steps $(SAVE_STEPS),) $(if $(MAX_LENGTH),--max-length $(MAX_LENGTH),) \
+	  $(if $(EVAL_CASES),--eval-per-subset $(EVAL_CASES),) $(if $(SEARCH_LIMIT),--search-limit $(SEARCH_LIMIT),)

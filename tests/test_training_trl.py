@@ -92,7 +92,8 @@ def test_reward_recipe_trains_and_saves_a_classifier_folder(trained: tuple[Path,
     assert record["global_step"] == 2 and len(record["losses"]) == 2
     assert all(math.isfinite(loss) for loss in record["losses"])
     assert record["data"]["clusters_shared_with_test"] == {}
-    assert record["fitting"] == {"bfcl": {"whole": 6}, "tooltalk": {"whole": 6}}
+    fitted = {subset: sum(tally.values()) for subset, tally in record["fitting"].items()}
+    assert fitted == {"bfcl": 6, "tooltalk": 6}  # every training pair, fitted one way or another
     config = AutoConfig.from_pretrained(out)
     assert config.architectures == ["LlamaForSequenceClassification"] and config.num_labels == 1
     tokenizer = AutoTokenizer.from_pretrained(out)
@@ -264,3 +265,24 @@ def test_train_grpo_command_prints_the_folder_last(base_model: Path, data_in, tm
     assert "grpo on cpu settings" in "\n".join(printed)
     assert cli_main(["train", "grpo", "--model", str(base_model), "--out", str(out)]) == 2  # never over a model
     assert "not an empty folder" in capsys.readouterr().err
+
+
+def test_train_layers_freezes_the_lower_layers(base_model: Path, data_in, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from toolprm_tasks.training.recipes import TrainingError, train_reward
+
+    run = train_reward(str(base_model), tmp_path / "top1", max_steps=2, device="cpu", train_layers=1,
+                       learning_rate=1e-3, subsets=["tooltalk"])
+    assert run.record["parameters"]["frozen"] > 0 and run.record["parameters"]["trainable"] > 0
+    base = AutoModelForCausalLM.from_pretrained(base_model).state_dict()
+    trained = AutoModelForSequenceClassification.from_pretrained(run.out).state_dict()
+    assert (trained["model.layers.0.mlp.up_proj.weight"] == base["model.layers.0.mlp.up_proj.weight"]).all()
+    assert (trained["model.embed_tokens.weight"] == base["model.embed_tokens.weight"]).all()
+    assert (trained["model.layers.1.mlp.up_proj.weight"] != base["model.layers.1.mlp.up_proj.weight"]).any()
+    from toolprm_tasks.training.recipes import freeze_below
+
+    model = AutoModelForSequenceClassification.from_pretrained(run.out)
+    assert freeze_below(model, 3)["frozen"] == 0  # more than the model has: all of it trains
+    with pytest.raises(TrainingError, match="must be at least 1"):
+        freeze_below(model, -1)

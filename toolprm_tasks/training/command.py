@@ -48,6 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     run = {"reward": recipes.train_reward, "grpo": recipes.train_grpo}[args.recipe]
     overrides = {"max_length": args.max_length, "learning_rate": args.learning_rate, "epochs": args.epochs,
                  "batch_size": args.batch_size, "grad_accum": args.grad_accum}
+    if args.recipe == "reward":
+        overrides["train_layers"] = args.train_layers
     if args.recipe == "grpo":
         overrides.update(num_generations=args.num_generations, max_completion_length=args.max_completion_length)
     try:
@@ -63,6 +65,9 @@ def _train(args: argparse.Namespace) -> int:
           + ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (0, 0.0)))
     for subset, tally in record["fitting"].items():
         print(f"  {subset}: {', '.join(f'{k} {v}' for k, v in sorted(tally.items()))}")
+    if record.get("parameters"):
+        counts = record["parameters"]
+        print(f"  parameters: {counts['trainable']:,} trained, {counts['frozen']:,} frozen (--train-layers)")
     losses = record["losses"]
     print(f"{record['global_step']} steps in {timing['train_s']} s (mean step {timing['mean_step_s']} s); loss "
           + (f"{losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "not logged"))
@@ -117,6 +122,8 @@ def register(sub: Any) -> None:
     train.add_argument("--epochs", type=float, default=None, help="override the settings' epochs")
     train.add_argument("--batch-size", type=_positive, default=None, help="per device: pairs or completions")
     train.add_argument("--grad-accum", type=_positive, default=None, help="gradient accumulation steps")
+    train.add_argument("--train-layers", type=int, default=None,
+                       help="reward: train only the top N decoder layers, the final norm and the head (CPU speed)")
     train.add_argument("--num-generations", type=_positive, default=None, help="grpo: G")
     train.add_argument("--max-completion-length", type=_positive, default=None, help="grpo: new tokens per answer")
     _add_data_args(train)

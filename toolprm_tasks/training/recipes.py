@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.cases import Case
-from toolprm_tasks.engines.base import EngineError, ScoreRequest, ScoringEngine, shortened_histories
+from toolprm_tasks.engines.base import EngineError, ScoreRequest, ScoringEngine, messages_for, shortened_histories
 from toolprm_tasks.training.export import GRPO_PROMPT, Rows, grpo_rows, reward_rows
 from toolprm_tasks.training.splits import TrainingSplit, training_split
 from toolprm_tasks.trials import Trial
@@ -72,6 +72,7 @@ class Settings:
     max_completion_length: int = 0  # grpo
     beta: float = 0.0  # grpo: the KL coefficient
     warmup_ratio: float = 0.0
+    train_layers: int = 0  # reward: train only the top N decoder layers, the final norm and the head (0: all)
 
 
 # Paper, appendix B: SFT 2 epochs lr 1e-5; GRPO 1 epoch, lr 2e-6, G=8, KL 0.01, prompt 2,048 /
@@ -81,8 +82,8 @@ class Settings:
 SETTINGS: dict[tuple[str, str], Settings] = {
     ("reward", "gpu"): Settings(epochs=2, learning_rate=1e-5, batch_size=4, grad_accum=4, max_length=8192,
                                 bf16=True, gradient_checkpointing=True, warmup_ratio=0.03),
-    ("reward", "cpu"): Settings(epochs=1, learning_rate=2e-5, batch_size=1, grad_accum=4, max_length=1024,
-                                bf16=False, gradient_checkpointing=False),
+    ("reward", "cpu"): Settings(epochs=1, learning_rate=5e-5, batch_size=1, grad_accum=4, max_length=512,
+                                bf16=False, gradient_checkpointing=False, train_layers=6),
     ("grpo", "gpu"): Settings(epochs=1, learning_rate=2e-6, batch_size=8, grad_accum=8, max_length=2048,
                               bf16=True, gradient_checkpointing=True, num_generations=8,
                               max_completion_length=4096, beta=0.01),
@@ -157,16 +158,15 @@ def fit_candidate(renderer: _Renderer, case: Case, candidate: Any) -> tuple[list
     fitted: `whole`, `history_shortened` (the engines' rule), or `cut_at_start` (even the
     shortest history is too long: its last max_length tokens)."""
     request = ScoreRequest(case.history, case.functions, candidate)
-    try:
-        text, shortened = renderer.prompt_for(request)
-        return renderer.ids(text), "history_shortened" if shortened else "whole"
-    except EngineError:
-        pass
-    from toolprm_tasks.engines.base import messages_for
-
     shortest = (shortened_histories(case.history) or [case.history])[-1]
     ids = renderer.ids(renderer.render(messages_for("classifier", request, shortest, renderer.fmt)))
-    return ids[-renderer.max_length:], "cut_at_start"
+    if len(ids) > renderer.max_length:  # the rule cannot fit it (checked first: each try tokenises it all)
+        return ids[-renderer.max_length:], "cut_at_start"
+    try:
+        text, shortened = renderer.prompt_for(request)
+    except EngineError as exc:  # cannot happen: the shortest history fits
+        raise TrainingError(f"{case.id}: {exc}") from exc
+    return renderer.ids(text), "history_shortened" if shortened else "whole"
 
 
 def tokenized_pairs(rows: Rows, cases: dict[str, Case], tokenizer: Any, max_length: int) -> tuple[list[dict], dict]:
@@ -211,6 +211,29 @@ def fitted_prompts(rows: Rows, cases: dict[str, Case], tokenizer: Any, max_lengt
         tally[fitted[0]] += 1
         kept.append({**row, "prompt": fitted[1]})
     return kept, {subset: dict(tally) for subset, tally in counts.items()}
+
+
+def freeze_below(model: Any, train_layers: int) -> dict[str, int]:
+    """Train only the top `train_layers` decoder layers, the final norm and everything outside
+    the backbone (the score head): backward stops at the lowest trainable layer, so a CPU step
+    costs about a third of the forward pass less per frozen layer. A model with no more than
+    `train_layers` layers is trained whole. Returns parameter counts (recorded and printed)."""
+    prefix = model.base_model_prefix
+    layers = int(model.config.get_text_config().num_hidden_layers)
+    if train_layers < 1:
+        raise TrainingError(f"train_layers={train_layers}: must be at least 1 (0 trains every layer)")
+    train_layers = min(train_layers, layers)
+    top = tuple(f"{prefix}.layers.{i}." for i in range(layers - train_layers, layers))
+    names = [name for name, _ in model.named_parameters()]
+    if not any(name.startswith(f"{prefix}.layers.") for name in names):
+        raise TrainingError(f"train_layers: no `{prefix}.layers.N` parameters in {type(model).__name__}; "
+                            "leave it at 0 (train every layer)")
+    counts = {"trainable": 0, "frozen": 0}
+    for name, param in model.named_parameters():
+        trainable = name.startswith(top) or name.startswith(f"{prefix}.norm") or not name.startswith(f"{prefix}.")
+        param.requires_grad_(trainable)
+        counts["trainable" if trainable else "frozen"] += param.numel()
+    return counts
 
 
 class _StepTimer:
@@ -320,7 +343,16 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
                                              logging_steps or (1 if device == "cpu" else 10)),
                               max_length=settings.max_length, model_init_kwargs={"dtype": "float32"})
     timer = _StepTimer()
-    trainer = trl.RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+    frozen = None
+    model_arg: Any = model
+    if settings.train_layers:
+        from transformers import AutoModelForSequenceClassification, set_seed
+
+        set_seed(seed)  # as RewardTrainer does before it adds the random head
+        model_arg = AutoModelForSequenceClassification.from_pretrained(model, num_labels=1, dtype="float32")
+        frozen = freeze_below(model_arg, settings.train_layers)
+        config.model_init_kwargs = None
+    trainer = trl.RewardTrainer(model=model_arg, args=config, train_dataset=dataset, processing_class=tokenizer,
                                 callbacks=[timer.callback])
     if len(trainer.train_dataset) != len(dataset):  # TRL filters over-long pairs silently: ours all fit
         raise TrainingError(f"TRL's length filter left {len(trainer.train_dataset)} of {len(dataset)} pairs")
@@ -330,7 +362,7 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
     record = {
         "recipe": "reward", "base_model": str(model), "device": device, "settings": dataclasses.asdict(settings),
         "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data": split.describe(),
-        "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes,
+        "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes, "parameters": frozen,
         "losses": _losses(trainer.state.log_history), "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step, "timing": {**timer.summary(), "train_s": round(time.perf_counter() - started, 2)},
         "versions": _versions(), "rendering": "engines.base: classifier messages, chat template, the engines' "
