@@ -6,7 +6,7 @@
    random head (`step-0`);
 3. every checkpoint, the untrained model and the weight-free baselines scored on a seeded,
    error-type-balanced subset of the held-out rebuilt test split (`--eval-per-subset` cases per
-   source, both candidate orders, pairwise prompts up to `--max-chars`: the demo's rule):
+   source, one seeded candidate order, pairwise prompts up to `--max-chars`: the demo's rule):
    through lm-eval (`toolprm-hf`, kind=classifier, `toolprmbench_rebuilt_prm`) and through
    Inspect (`toolprm-hf/DIR`, the rebuilt tasks, pointwise), with the clustered SE;
 4. the checkpoints as judges in `benchmarks/search_experiment.py` (`--judge-model`), so the
@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import OUT, machine, write_result  # noqa: E402
 
+# One seeded order per case (half chosen-first per source): a pointwise judge scores each candidate on
+# its own, so the swapped order would repeat every request for the same pick (and double the CPU time).
+ORDER = "seeded"
 SUBSET_TASKS = {"bfcl": "toolprm_tasks.bfcl:bfcl", "tooltalk": "toolprm_tasks.tooltalk:tooltalk"}
 
 
@@ -69,7 +72,7 @@ def lm_eval_row(lm: Any, suite: Any, suffix: str, samples: dict[str, list[int]],
                 name: str) -> dict[str, Any]:
     from toolprm_tasks.demo import check_cases, evaluate, row_metrics
 
-    out = evaluate(lm, suite, suffix, order="both", samples=samples)
+    out = evaluate(lm, suite, suffix, order=ORDER, samples=samples)
     check_cases(out, suite, suffix, chosen, name)
     per_subset = {s: {k.split(",")[0]: v for k, v in out["results"][suite.task(s, suffix)].items()
                       if k.split(",")[0] in ("acc", "acc_cluster_se", "consistency", "truncated")}
@@ -78,7 +81,7 @@ def lm_eval_row(lm: Any, suite: Any, suffix: str, samples: dict[str, list[int]],
 
 
 def inspect_row(folder: Path, chosen: set[str], log_dir: Path, device: str) -> dict[str, Any]:
-    """The same cases through Inspect: each source's rebuilt task, pointwise, both orders."""
+    """The same cases through Inspect: each source's rebuilt task, pointwise, the seeded order."""
     import importlib
 
     from inspect_ai import eval as inspect_eval
@@ -88,8 +91,8 @@ def inspect_row(folder: Path, chosen: set[str], log_dir: Path, device: str) -> d
     row: dict[str, Any] = {}
     for subset, where in SUBSET_TASKS.items():
         module, name = where.split(":")
-        task = getattr(importlib.import_module(module), name)(protocol="pointwise", order="both", data="rebuilt")
-        ids = sorted(f"{cid}/{v}" for cid in chosen if cid.startswith(f"{subset}-") for v in "ab")
+        task = getattr(importlib.import_module(module), name)(protocol="pointwise", order=ORDER, data="rebuilt")
+        ids = sorted(cid for cid in chosen if cid.startswith(f"{subset}-"))  # seeded order: trial id = case id
         log = inspect_eval(task, model=model, sample_id=ids, log_dir=str(log_dir), display="none")[0]
         if log.status != "success" or len(log.samples) != len(ids):
             raise RuntimeError(f"Inspect {subset} on {folder}: {log.status} ({log.error})")
@@ -164,7 +167,7 @@ def main() -> int:
     suite = Suite("toolprmbench_rebuilt", tuple(REBUILT_SUBSETS))
     loaded = load_subsets(suite.subsets, data="rebuilt")  # the test split: held out
     per_subset = args.eval_per_subset or max(len(item.cases) for item in loaded)
-    chosen, description, indices = real_subset(loaded, per_subset, args.seed, args.max_chars)
+    chosen, description, indices = real_subset(loaded, per_subset, args.seed, args.max_chars, order=ORDER)
     samples_prm = {suite.task(s, "_prm"): indices[s] for s in suite.subsets}
     samples_gen = {suite.task(s, ""): indices[s] for s in suite.subsets}
     rows: dict[str, Any] = {}
@@ -191,7 +194,7 @@ def main() -> int:
         "training": {k: training[k] for k in ("settings", "fitting", "losses", "timing", "global_step", "data",
                                                "export", "versions")},
         "eval_subset": description, "eval_subset_text": describe(description), "case_ids": sorted(chosen),
-        "rows": rows, "search": search, "seconds": timings,
+        "order": ORDER, "rows": rows, "search": search, "seconds": timings,
     })
     return 0
 
