@@ -222,15 +222,16 @@ def freeze_below(model: Any, train_layers: int) -> dict[str, int]:
     layers = int(model.config.get_text_config().num_hidden_layers)
     if train_layers < 1:
         raise TrainingError(f"train_layers={train_layers}: must be at least 1 (0 trains every layer)")
-    train_layers = min(train_layers, layers)
-    top = tuple(f"{prefix}.layers.{i}." for i in range(layers - train_layers, layers))
+    top = tuple(f"{prefix}.layers.{i}." for i in range(max(layers - train_layers, 0), layers))
+    whole = train_layers >= layers  # embeddings too: nothing is frozen
     names = [name for name, _ in model.named_parameters()]
     if not any(name.startswith(f"{prefix}.layers.") for name in names):
         raise TrainingError(f"train_layers: no `{prefix}.layers.N` parameters in {type(model).__name__}; "
                             "leave it at 0 (train every layer)")
     counts = {"trainable": 0, "frozen": 0}
     for name, param in model.named_parameters():
-        trainable = name.startswith(top) or name.startswith(f"{prefix}.norm") or not name.startswith(f"{prefix}.")
+        trainable = whole or name.startswith(top) or name.startswith(f"{prefix}.norm") \
+            or not name.startswith(f"{prefix}.")
         param.requires_grad_(trainable)
         counts["trainable" if trainable else "frozen"] += param.numel()
     return counts
