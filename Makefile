@@ -116,8 +116,9 @@ gpu-checks:
 # The training figure (docs/training.md): SmolLM2-135M-Instruct trained as a reward model on the
 # rebuilt training split (TRL, the `train` extra), its checkpoints scored on the held-out split
 # through lm-eval and Inspect next to the untrained model and the baselines, then as judges in the
-# search experiment. 2.5 to 4 hours on two CPU cores at the defaults; about 90 minutes with
-# STEPS=90 SAVE_STEPS=30 EVAL_CASES=5 SEARCH_LIMIT=3. STEPS, SAVE_STEPS, MAX_LENGTH, TRAIN_LAYERS,
+# search experiment. Training and evaluation 2 to 3.5 hours on two CPU cores at the defaults, about
+# 90 minutes with STEPS=90 SAVE_STEPS=30 EVAL_CASES=5 SEARCH_LIMIT=0; the search part is hours
+# on a CPU (docs/training.md): on a GPU machine add --search-backend vllm. STEPS, SAVE_STEPS, MAX_LENGTH, TRAIN_LAYERS,
 # EVAL_CASES (per source), SEARCH_LIMIT (0: no search) resize it.
 .PHONY: train-figure
 $(VENV)/.installed-train: $(VENV)/.installed
