@@ -112,3 +112,21 @@ gpu-checks:
 	$(PYTHON) benchmarks/gpu_checks.py $(if $(GPU_OUT),--out $(GPU_OUT),)
 
 .PHONY: check-lm-eval-versions install-gpu gpu-checks
+
+# The training figure (docs/training.md): SmolLM2-135M-Instruct trained as a reward model on the
+# rebuilt training split (TRL, the `train` extra), its checkpoints scored on the held-out split
+# through lm-eval and Inspect next to the untrained model and the baselines, then as judges in the
+# search experiment. Training and evaluation 2 to 3.5 hours on two CPU cores at the defaults, about
+# 90 minutes with STEPS=90 SAVE_STEPS=30 EVAL_CASES=5 SEARCH_LIMIT=0; the search part is hours
+# on a CPU (docs/training.md): on a GPU machine add --search-backend vllm. STEPS, SAVE_STEPS, MAX_LENGTH, TRAIN_LAYERS,
+# EVAL_CASES (per source), SEARCH_LIMIT (0: no search) resize it.
+.PHONY: train-figure
+$(VENV)/.installed-train: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[train]" "$(TORCH)"
+	touch $@
+
+train-figure: $(VENV)/.installed-train
+	$(BIN)/python benchmarks/training_figure.py $(if $(STEPS),--steps $(STEPS),) \
+	  $(if $(SAVE_STEPS),--save-steps $(SAVE_STEPS),) $(if $(MAX_LENGTH),--max-length $(MAX_LENGTH),) \
+	  $(if $(TRAIN_LAYERS),--train-layers $(TRAIN_LAYERS),) \
+	  $(if $(EVAL_CASES),--eval-per-subset $(EVAL_CASES),) $(if $(SEARCH_LIMIT),--search-limit $(SEARCH_LIMIT),)
