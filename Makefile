@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev,realmodel]"
+	$(BIN)/python -m pip install -q -e ".[dev,realmodel,train]"
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
 	# and conflicting, and nothing we use needs them (docs/rebuild.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
