@@ -25,6 +25,8 @@ from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, 
 from toolprm_tasks import names
 from toolprm_tasks.brief_errors import for_inspect
 from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
+from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.engines.factory import check_value, whole
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.render import render_action
@@ -138,12 +140,27 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: str | None, max_tokens: Any,
+                    data: str) -> tuple[int, int]:
+    """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
+    `max_tokens=-5` once ran); the seed and max_tokens as numbers."""
+    names.check_choice("protocol", protocol, PROTOCOLS)
+    names.check_choice("order", order, names.ORDERS)
+    if prompt is not None:
+        names.check_choice("prompt", prompt, names.PROMPT_NAMES)
+    names.check_choice("data", data, names.DATA_KINDS)
+    return (check_value(f"{task}: task parameter seed", seed, whole()),
+            check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
+
+
 def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
                       seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
                       data: str = "official") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data)."""
-    names.check_choice("protocol", protocol, PROTOCOLS)
+    task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
+    seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
+                                       max_tokens=max_tokens, data=data)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
     try:
