@@ -34,8 +34,8 @@ def _reset_cache() -> None:
 def run_lm_eval(judge: str, order: str) -> dict[str, Any]:
     import lm_eval
 
-    from scorers import lm_eval_adapter
-    from toolprm_tasks import lm_eval_docs
+    from toolprm_tasks.lm_eval_adapter import docs as lm_eval_docs
+    from toolprm_tasks.lm_eval_adapter import scoring as lm_eval_adapter
 
     # Wrapped before lm-eval imports task_yaml/utils.py, which re-exports these names.
     lm_eval_docs.load_docs = timed("lm_eval.load+render", lm_eval_docs.load_docs)
@@ -54,8 +54,8 @@ def run_lm_eval(judge: str, order: str) -> dict[str, Any]:
 def run_inspect(judge: str, order: str, log_dir: str) -> dict[str, Any]:
     from inspect_ai import eval as run_eval
 
-    from scorers import inspect_adapter
-    from toolprm_tasks import inspect_tasks
+    from toolprm_tasks.inspect_adapter import scorer as inspect_adapter
+    from toolprm_tasks.inspect_adapter import tasks as inspect_tasks
 
     inspect_adapter._first_and_answer = timed("inspect.parse", inspect_adapter._first_and_answer)
     inspect_adapter.outcome = timed("inspect.score", inspect_adapter.outcome)

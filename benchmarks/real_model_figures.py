@@ -8,7 +8,7 @@ Four protocols, both candidate orders, through lm-eval's own `simple_evaluate`:
 The weight-free baselines run on the same cases for reference.
 
 On a GPU run the whole set (`--per-subset 0`); on a CPU the largest seeded, balanced subset
-that fits about 30 minutes (`toolprm_tasks.subsample`, the same rule as the demo's rows).
+that fits about 30 minutes (`toolprm_tasks.core.subsample`, the same rule as the demo's rows).
 Framework output goes to benchmarks/out/real_model_figures.log; the figures, with the
 machine, the subset, the build version and the time taken, to
 benchmarks/out/real_model_figures.json.
@@ -69,7 +69,8 @@ def main() -> int:
     from lm_eval.api.registry import get_model
 
     from benchmarks._common import OUT, machine, write_result
-    from toolprm_tasks.baselines import JUDGES
+    from toolprm_tasks.core.baselines import JUDGES
+    from toolprm_tasks.core.subsample import describe
     from toolprm_tasks.data import REBUILT_SUBSETS, fingerprint, load_subsets
     from toolprm_tasks.demo import (
         Suite,
@@ -80,10 +81,9 @@ def main() -> int:
         row_metrics,
         run_verifier_row,
     )
-    from toolprm_tasks.progress_lm import BarProgress, ProgressLM, chatter_to
+    from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM, chatter_to
     from toolprm_tasks.real_model import check_folder, ensure_model
     from toolprm_tasks.rebuild.build import BUILD_VERSION
-    from toolprm_tasks.subsample import describe
 
     started = time.perf_counter()
     folder = ensure_model()

@@ -32,7 +32,7 @@ from toolprm_tasks.agent_search.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_
 from toolprm_tasks.agent_search.check import reference, trajectory_verdicts  # noqa: E402
 from toolprm_tasks.agent_search.loop import Samples, run_conversation  # noqa: E402
 from toolprm_tasks.agent_search.select import make_selector  # noqa: E402
-from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, load_conversations  # noqa: E402
+from toolprm_tasks.envs.bfcl import CATEGORIES, load_conversations  # noqa: E402
 
 
 class Replay:

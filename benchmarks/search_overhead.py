@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import TIMERS, machine, timed, write_result  # noqa: E402
 from toolprm_tasks.agent_search import check, loop, replay  # noqa: E402
 from toolprm_tasks.agent_search.select import Scored, make_selector  # noqa: E402
-from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, load_conversations  # noqa: E402
+from toolprm_tasks.envs.bfcl import CATEGORIES, load_conversations  # noqa: E402
 
 
 class TimedReplay:
@@ -101,7 +101,7 @@ def run_inspect(limit: int, k: int) -> dict[str, Any]:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    from toolprm_tasks.search import RESULT_KEY, toolprm_search
+    from toolprm_tasks.inspect_adapter.search_task import RESULT_KEY, toolprm_search
 
     with tempfile.TemporaryDirectory() as logs:
         start = time.perf_counter()

@@ -142,11 +142,11 @@ def main() -> int:
     import torch
     from lm_eval.api.registry import get_model
 
-    from toolprm_tasks.baselines import JUDGES
+    from toolprm_tasks.core.baselines import JUDGES
+    from toolprm_tasks.core.subsample import describe
     from toolprm_tasks.data import REBUILT_SUBSETS, load_subsets
     from toolprm_tasks.demo import Suite, real_subset
     from toolprm_tasks.real_model import ensure_model
-    from toolprm_tasks.subsample import describe
     from toolprm_tasks.training.recipes import resolve_device, train_reward
 
     started = time.perf_counter()

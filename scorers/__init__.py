@@ -1,2 +1,2 @@
 """Scoring for ToolPRMBench: one framework-free core (`scorers.core`) and thin adapters
-for lm-eval (`scorers.lm_eval_adapter`) and Inspect (`scorers.inspect_adapter`)."""
+for lm-eval (`toolprm_tasks.lm_eval_adapter.scoring`) and Inspect (`toolprm_tasks.inspect_adapter.scorer`)."""

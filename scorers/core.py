@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.cases import ERROR_TYPE_SLUGS
-from toolprm_tasks.model_text import answer_text, json_spans, walk_objects
+from scorers.answers import answer_text, json_spans, walk_objects
+from toolprm_tasks.core.cases import ERROR_TYPE_SLUGS
 
 METRICS: tuple[str, ...] = (
     "acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail",

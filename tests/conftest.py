@@ -44,8 +44,8 @@ def data_env(monkeypatch: pytest.MonkeyPatch, fixture_data_dir: Path, case_count
 
 def _corpus() -> list[str]:
     from tests.fixture_data import RECORDS
-    from toolprm_tasks.cases import cases_from_records
-    from toolprm_tasks.trials import build_trials
+    from toolprm_tasks.core.cases import cases_from_records
+    from toolprm_tasks.core.trials import build_trials
 
     cases = [c for s, make in RECORDS.items() for c in cases_from_records(make(), subset=s, source=s)]
     return [t.pairwise_text(p) for t in build_trials(cases, order="both") for p in ("standard", "toolprm")]

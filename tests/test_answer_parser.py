@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scorers import answers as model_text
 from scorers import core
 from scorers.core import parse_pairwise_answer
-from toolprm_tasks import model_text
 
 # --------------------------------------------------------------------------- regressions
 

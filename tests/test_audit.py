@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolprm_tasks import audit
-from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.core.cases import cases_from_records
 
 TOOLS = ("move_file", "copy_file", "delete_file", "open_file", "find_file")
 FILES = [f"{stem}_{n}.{ext}" for stem in ("report", "notes", "budget", "draft") for n in range(5) for ext in ("txt", "pdf")]

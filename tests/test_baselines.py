@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.fixture_data import BFCL_FUNCTIONS, RECORDS, SCHEMA_VERDICT
-from toolprm_tasks.baselines import candidate_scores, generative_pick
-from toolprm_tasks.cases import cases_from_records
-from toolprm_tasks.render import render_action
-from toolprm_tasks.tool_calls import as_tool_calls, violations
-from toolprm_tasks.trials import build_trials
+from toolprm_tasks.core.baselines import candidate_scores, generative_pick
+from toolprm_tasks.core.cases import cases_from_records
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.tool_calls import as_tool_calls, violations
+from toolprm_tasks.core.trials import build_trials
 
 
 def _all_cases():

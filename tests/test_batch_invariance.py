@@ -10,7 +10,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 
 from tests.fixture_data import RECORDS
-from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.core.cases import cases_from_records
 from toolprm_tasks.engines.base import ScoreRequest
 from toolprm_tasks.engines.hf import HFEngine
 
@@ -33,7 +33,7 @@ def test_hf_scores_are_exactly_the_same_alone_batched_and_reversed(tiny_classifi
 
 
 def _inspect_scores(log) -> dict[str, list[float]]:
-    from scorers.inspect_adapter import SCORES_KEY
+    from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY
 
     assert log.status == "success", log.error
     return {str(s.id): s.metadata[SCORES_KEY] for s in log.samples}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from toolprm_tasks.inspect_prm import Batcher
+from toolprm_tasks.inspect_adapter.prm_provider import Batcher
 
 
 def test_concurrent_requests_are_batched_and_answered_in_order() -> None:

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from tests.fixture_data import RECORDS
-from toolprm_tasks.cases import RecordError, case_from_record, cases_from_records, check_records, error_type_slug
-from toolprm_tasks.prompts import STANDARD_PROMPT
-from toolprm_tasks.render import render_action, render_functions, render_history
-from toolprm_tasks.trials import build_trials
+from toolprm_tasks.core.cases import RecordError, case_from_record, cases_from_records, check_records, error_type_slug
+from toolprm_tasks.core.prompts import STANDARD_PROMPT
+from toolprm_tasks.core.render import render_action, render_functions, render_history
+from toolprm_tasks.core.trials import build_trials
 
 
 def test_every_fixture_shape_normalises() -> None:

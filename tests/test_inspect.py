@@ -11,7 +11,7 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from tests.fixture_data import SCHEMA_VERDICT
 from tests.helpers import cli, evaluate
-from toolprm_tasks.cases import SUBSETS
+from toolprm_tasks.core.cases import SUBSETS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     log = inspect_eval(task, model="toolprm-baseline/longer", log_dir=str(tmp_path), display="none")[0]
     assert log.status == "success"
     from tests.fixture_data import RECORDS
-    from toolprm_tasks.render import render_action
+    from toolprm_tasks.core.render import render_action
 
     # longer wins: derive accuracy from the fixture records directly (ties count half in each order)
     wins = [len(render_action(r["action_chosen"])) - len(render_action(r["action_rejected"])) for r in RECORDS["tooltalk"]()]

@@ -6,7 +6,7 @@ import pytest
 from inspect_ai.scorer import Score
 from pytest_inspect_evals.metrics import assert_agreeing_epochs_change_nothing, run_metrics
 
-from scorers.inspect_adapter import (
+from toolprm_tasks.inspect_adapter.scorer import (
     acc,
     acc_cluster_se,
     consistency,

@@ -11,8 +11,8 @@ import pytest
 from scorers.core import parse_pairwise_answer
 from tests.fixture_data import SCHEMA_VERDICT
 from tests.helpers import cli, evaluate, lm_eval_results, metric
-from toolprm_tasks.cases import SUBSETS
-from toolprm_tasks.paths import task_yaml_dir
+from toolprm_tasks.core.cases import SUBSETS
+from toolprm_tasks.lm_eval_adapter.paths import task_yaml_dir
 
 
 def _evaluate(model: str, model_args: str, tasks: list[str], metadata: dict, **kwargs) -> dict:

@@ -13,9 +13,14 @@ import pytest
 
 from tests.helpers import evaluate, metric
 from toolprm_tasks import _lm_eval_hook
-from toolprm_tasks.cases import SUBSETS
-from toolprm_tasks.lm_eval_task import LM_EVAL_05, ToolPRMChoiceTask, ToolPRMGenerateTask, process_results_metric
-from toolprm_tasks.paths import task_yaml_dir
+from toolprm_tasks.core.cases import SUBSETS
+from toolprm_tasks.lm_eval_adapter.paths import task_yaml_dir
+from toolprm_tasks.lm_eval_adapter.task_classes import (
+    LM_EVAL_05,
+    ToolPRMChoiceTask,
+    ToolPRMGenerateTask,
+    process_results_metric,
+)
 
 OURS = str(task_yaml_dir())
 

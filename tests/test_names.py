@@ -1,5 +1,5 @@
 """One source for every name: the files that must repeat a name (pyproject entry points, task
-YAMLs) agree with toolprm_tasks/names.py and toolprm_tasks/versions.py."""
+YAMLs) agree with toolprm_tasks/core/names.py and toolprm_tasks/core/versions.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolprm_tasks import names
-from toolprm_tasks.prompts import PAIRWISE_PROMPTS
-from toolprm_tasks.versions import TASK_VERSION, TASK_VERSIONS
+from toolprm_tasks.core import names
+from toolprm_tasks.core.prompts import PAIRWISE_PROMPTS
+from toolprm_tasks.core.versions import TASK_VERSION, TASK_VERSIONS
 
 REPO = Path(__file__).resolve().parents[1]
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
@@ -49,7 +49,7 @@ def test_prompt_names_are_the_prompts() -> None:
 
 
 def test_every_template_names_the_task_class_of_its_output_type() -> None:
-    """lm-eval 0.5 needs our class per output type (toolprm_tasks/lm_eval_task.py); 0.4 takes either."""
+    """lm-eval 0.5 needs our class per output type (toolprm_tasks/lm_eval_adapter/task_classes.py); 0.4 takes either."""
     classes = {"generate_until": "utils.ToolPRMGenerateTask", "multiple_choice": "utils.ToolPRMChoiceTask"}
     seen = {}
     for path in sorted((REPO / "task_yaml").iterdir()):

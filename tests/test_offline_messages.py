@@ -48,7 +48,7 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def test_lm_eval_names_the_rebuilt_twin_of_the_task(offline: dict, protocol: str, norm: str, task: str) -> None:
     """A library caller of lm-eval's loader gets a DataError naming the same task's rebuilt
     twin; the command-line hook is installed only in lm_eval's own process."""
-    from toolprm_tasks.lm_eval_docs import load_docs
+    from toolprm_tasks.lm_eval_adapter.docs import load_docs
 
     hook = sys.excepthook
     with pytest.raises(data.DataError) as info:

@@ -29,7 +29,7 @@ def test_wheel_layout(wheel: zipfile.ZipFile) -> None:
     expected = {f"toolprmbench_{s}{v}.yaml" for s in ("gta", "tooltalk", "bfcl", "toolsandbox")
                 for v in ("", "_pairwise_ll", "_pointwise")}
     assert expected | {"utils.py", "toolprmbench.yaml", "_template_generative_yaml"} <= yamls
-    assert {"scorers/core.py", "scorers/lm_eval_adapter.py", "toolprm_tasks/gta.py", "toolprm_tasks/eval.yaml"} <= names
+    assert {"scorers/core.py", "toolprm_tasks/lm_eval_adapter/scoring.py", "toolprm_tasks/gta.py", "toolprm_tasks/eval.yaml"} <= names
     assert not any(n.startswith(("tests/", "benchmarks/", "task_yaml/")) for n in names)
 
 
@@ -37,7 +37,7 @@ def test_wheel_entry_points(wheel: zipfile.ZipFile) -> None:
     (meta,) = [n for n in wheel.namelist() if n.endswith("entry_points.txt")]
     text = wheel.read(meta).decode()
     for line in ("[inspect_ai]", "toolprm_tasks = toolprm_tasks._inspect_registry", "[lm_eval.models]",
-                 "toolprm-baseline = toolprm_tasks.lm_eval_models:BaselineJudgeLM", "[lm_eval.tasks]",
+                 "toolprm-baseline = toolprm_tasks.lm_eval_adapter.baseline_model:BaselineJudgeLM", "[lm_eval.tasks]",
                  "[lm_eval.metrics]", "toolprmbench = toolprm_tasks.cli:main"):
         assert line in text
 

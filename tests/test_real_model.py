@@ -18,11 +18,11 @@ import pytest
 from scorers.core import parse_pairwise_answer
 from tests.fixture_data import RECORDS
 from tests.helpers import cli, lm_eval_results, lm_eval_samples, metric
-from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.core.cases import cases_from_records
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.trials import build_trials
 from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoreRequest, shortened_histories
 from toolprm_tasks.engines.hf import HFEngine
-from toolprm_tasks.render import render_action
-from toolprm_tasks.trials import build_trials
 
 pytestmark = pytest.mark.real_model
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from toolprm_tasks import real_model
-from toolprm_tasks.cases import Case
-from toolprm_tasks.subsample import balanced_subset, describe
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.subsample import balanced_subset, describe
 
 
 def _case(subset: str, number: int, error_type: str, history_chars: int = 10) -> Case:
@@ -174,7 +174,7 @@ def test_progress_wrapper_changes_no_result(data_env) -> None:
     from lm_eval.api.registry import get_model
 
     from tests.helpers import evaluate
-    from toolprm_tasks.progress_lm import ProgressLM
+    from toolprm_tasks.lm_eval_adapter.progress import ProgressLM
 
     def run(model: object) -> dict:
         return evaluate(model, ["toolprmbench_tooltalk"], {"order": "both"})
@@ -190,7 +190,7 @@ def test_progress_wrapper_changes_no_result(data_env) -> None:
 def test_chatter_goes_to_the_log_and_the_table_to_the_terminal(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     import subprocess
 
-    from toolprm_tasks.progress_lm import chatter_to
+    from toolprm_tasks.lm_eval_adapter.progress import chatter_to
 
     log_path = tmp_path / "demo.log"
     with open(log_path, "a", encoding="utf-8") as log, chatter_to(log.fileno()) as (out, err):
@@ -211,7 +211,7 @@ def test_chatter_goes_to_the_log_and_the_table_to_the_terminal(tmp_path: Path, c
 def test_worker_progress_lines_become_progress(tmp_path: Path) -> None:
     import io
 
-    from toolprm_tasks.progress_lm import PROGRESS_MARK, LineProgress, follow_progress
+    from toolprm_tasks.lm_eval_adapter.progress import PROGRESS_MARK, LineProgress, follow_progress
 
     stream = io.StringIO()
     line = LineProgress(stream)
@@ -230,7 +230,7 @@ def test_dedupe_sends_each_distinct_request_once() -> None:
 
     from lm_eval.api.model import LM
 
-    from toolprm_tasks.progress_lm import ProgressLM
+    from toolprm_tasks.lm_eval_adapter.progress import ProgressLM
 
     class Echo(LM):
         def __init__(self) -> None:
@@ -272,7 +272,7 @@ def test_unique_tokens_counts_shared_prefixes_once() -> None:
 
 def test_model_accuracy_is_the_share_of_cases_whose_chosen_scores_higher(tiny_llama: Path) -> None:
     from tests.fixture_data import RECORDS
-    from toolprm_tasks.cases import cases_from_records
+    from toolprm_tasks.core.cases import cases_from_records
     from toolprm_tasks.engines.base import ScoreRequest
     from toolprm_tasks.engines.hf import HFEngine
     from toolprm_tasks.model_check import model_accuracy

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfcl-eval==2026.3.23 mpmath")
 
-from toolprm_tasks.rebuild.bfcl_environment import (  # noqa: E402
+from toolprm_tasks.envs.bfcl import (  # noqa: E402
     CATEGORIES,
     ERROR_PREFIX,
     Environment,
@@ -94,7 +94,7 @@ def test_anything_but_a_plain_public_call_is_refused(conversations, call: str, t
 def test_a_limit_reads_only_what_it_needs(conversations, tmp_path) -> None:
     import shutil
 
-    from toolprm_tasks.rebuild.bfcl_environment import CATEGORIES, data_dir
+    from toolprm_tasks.envs.bfcl import CATEGORIES, data_dir
 
     # only the first category's files exist here: a limit within it must not touch the others
     name = "BFCL_v4_multi_turn_base.json"

@@ -15,13 +15,13 @@ pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfc
 pytest.importorskip("tooltalk", reason="install with: pip install --no-deps nvidia-tooltalk==26.3")
 
 from tests.helpers import cli, lm_eval_results, metric  # noqa: E402
-from toolprm_tasks.cases import error_type_slug  # noqa: E402
+from toolprm_tasks.core.cases import error_type_slug  # noqa: E402
+from toolprm_tasks.core.tool_calls import as_tool_calls, violations  # noqa: E402
+from toolprm_tasks.envs.bfcl import load_conversations  # noqa: E402
 from toolprm_tasks.rebuild import operators, replies  # noqa: E402
-from toolprm_tasks.rebuild.bfcl_environment import load_conversations  # noqa: E402
 from toolprm_tasks.rebuild.bfcl_points import decision_points, execution_check, state_values  # noqa: E402
 from toolprm_tasks.rebuild.build import build  # noqa: E402
 from toolprm_tasks.rebuild.errors import SourceError  # noqa: E402
-from toolprm_tasks.tool_calls import as_tool_calls, violations  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.gta_fixture import write_gta
-from toolprm_tasks.cases import cases_from_records
+from toolprm_tasks.core.cases import cases_from_records
+from toolprm_tasks.core.tool_calls import violations
 from toolprm_tasks.rebuild.build import build
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.gta import decision_points, load_queries
-from toolprm_tasks.tool_calls import violations
 
 
 def test_gta_points_follow_the_dialog(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_a_two_hundred_thousand_character_name_is_elided_before_layout(runs: Run
     """Plots and tables show a long name elided (its start and end), report.json whole."""
     import xml.etree.ElementTree as ET
 
-    from toolprm_tasks.safe_text import CELL_LIMIT, LABEL_LIMIT
+    from toolprm_tasks.core.safe_text import CELL_LIMIT, LABEL_LIMIT
 
     name = "a" * 100_000 + "b" * 100_000
     lm_eval_copy(runs, tmp_path / "lm", change_results=_set("config.model_args", f"judge={name}"))

@@ -1,11 +1,11 @@
-"""The one escape for text shown to people (toolprm_tasks.safe_text)."""
+"""The one escape for text shown to people (toolprm_tasks.core.safe_text)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolprm_tasks.safe_text import elide, one_line, visible
+from toolprm_tasks.core.safe_text import elide, one_line, visible
 
 
 def test_controls_and_surrogates_become_escapes():
@@ -58,7 +58,7 @@ def _markdown(text: str) -> list:
 
 @given(st.one_of(_MARKUP, st.text(max_size=40)))
 def test_a_markdown_cell_shows_its_text_and_makes_no_markup(text):
-    from toolprm_tasks.safe_text import md_cell
+    from toolprm_tasks.core.safe_text import md_cell
 
     tokens = _markdown(f"| head |\n|---|\n| {md_cell(text)} |\n")
     assert [t.type for t in tokens].count("tr_open") == 2  # the header and one row, whatever the text
@@ -71,7 +71,7 @@ def test_a_markdown_cell_shows_its_text_and_makes_no_markup(text):
 
 @given(st.lists(st.one_of(_MARKUP, st.text(max_size=30)), min_size=1, max_size=4))
 def test_a_markdown_code_block_holds_its_lines_and_ends_where_it_should(lines):
-    from toolprm_tasks.safe_text import md_code_block
+    from toolprm_tasks.core.safe_text import md_code_block
 
     tokens = _markdown(md_code_block(lines, "bash") + "\n\nafter\n")
     fences = [t for t in tokens if t.type == "fence"]
@@ -82,7 +82,7 @@ def test_a_markdown_code_block_holds_its_lines_and_ends_where_it_should(lines):
 
 @given(st.one_of(_MARKUP, st.text(min_size=1, max_size=30)).filter(lambda t: t.strip(" ")))
 def test_a_markdown_code_span_holds_its_text(text):
-    from toolprm_tasks.safe_text import md_code_span
+    from toolprm_tasks.core.safe_text import md_code_span
 
     spans = [t for t in _markdown(f"run {md_code_span(text)} now") if t.type == "code_inline"]
     assert len(spans) == 1 and spans[0].content == one_line(text)
@@ -92,7 +92,7 @@ def test_a_markdown_code_span_holds_its_text(text):
 def test_html_text_is_text_to_an_html_parser(text):
     from html.parser import HTMLParser
 
-    from toolprm_tasks.safe_text import html_text
+    from toolprm_tasks.core.safe_text import html_text
 
     class Collect(HTMLParser):
         def __init__(self) -> None:
@@ -117,7 +117,7 @@ def test_plot_labels_are_drawn_literally():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from toolprm_tasks.safe_text import LABEL_LIMIT, plot_label
+    from toolprm_tasks.core.safe_text import LABEL_LIMIT, plot_label
 
     for text in ("a $_$ b", "$\\foo$", "cost $5 and $6", "x" * 200_000 + "$^$"):
         figure, axes = plt.subplots()
@@ -136,7 +136,7 @@ def test_a_json_document_reads_back_the_same_with_nothing_a_terminal_acts_on(val
     import json
     import re
 
-    from toolprm_tasks.safe_text import json_document
+    from toolprm_tasks.core.safe_text import json_document
 
     document = json_document(json.dumps(value, ensure_ascii=False))
     assert json.loads(document) == value

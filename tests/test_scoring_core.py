@@ -114,7 +114,7 @@ def test_cluster_robust_se_against_a_direct_formula() -> None:
 
 
 def test_prm_results_carry_the_truncation_flag() -> None:
-    from scorers.lm_eval_adapter import agg_acc, agg_truncated, process_prm
+    from toolprm_tasks.lm_eval_adapter.scoring import agg_acc, agg_truncated, process_prm
 
     def doc(case: str, position: int) -> dict:
         return {"trial_id": f"{case}/{position}", "case_id": case, "subset": "bfcl", "cluster": case,

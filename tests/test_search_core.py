@@ -29,9 +29,9 @@ from toolprm_tasks.agent_search.select import (
     make_selector,
     pointwise,
 )
-from toolprm_tasks.rebuild.bfcl_environment import load_conversations
+from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.envs.bfcl import load_conversations
 from toolprm_tasks.rebuild.bfcl_points import environment, run_action
-from toolprm_tasks.trials import seeded_key
 
 CD_DOC = {"name": "cd", "parameters": {"folder": "document"}}
 MKDIR_TEMP = {"name": "mkdir", "parameters": {"dir_name": "temp"}}

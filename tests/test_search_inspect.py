@@ -14,9 +14,9 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from tests.helpers import cli
 from tests.test_search_core import _simulate
-from toolprm_tasks.rebuild.bfcl_environment import load_conversations
-from toolprm_tasks.render import render_action
-from toolprm_tasks.search import RESULT_KEY, toolprm_search
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.envs.bfcl import load_conversations
+from toolprm_tasks.inspect_adapter.search_task import RESULT_KEY, toolprm_search
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def test_search_solver_and_scorer_in_a_task_of_ones_own(tmp_path: Path) -> None:
     from inspect_ai import Task
     from inspect_ai.dataset import MemoryDataset
 
-    from toolprm_tasks.search import _sample, search_scorer, search_solver
+    from toolprm_tasks.inspect_adapter.search_task import _sample, search_scorer, search_solver
 
     conversation = next(c for c in load_conversations(("base",)) if c.id == "multi_turn_base_100")
     solver = search_solver(n=2, temperature=None, select="oracle", judge_protocol_name="auto", both_orders=False,
@@ -230,7 +230,7 @@ def bfcl_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random sequence classifier whose tokenizer is trained on BFCL's tool specs (the
     shared fixture's tokenizer, trained on other text, needs more than its 8k context here)."""
     from tests.tiny_model import build_tiny_llama
-    from toolprm_tasks.rebuild.bfcl_environment import function_docs
+    from toolprm_tasks.envs.bfcl import function_docs
 
     conversation = next(c for c in load_conversations(("base",)) if c.id == SMALL)
     corpus = [json.dumps(doc) for doc in function_docs(conversation.involved_classes)]
@@ -259,7 +259,7 @@ def test_pointwise_engine_judge_scores_each_step_in_one_engine_call(bfcl_classif
 @pytest.mark.cli
 def test_cli_replay_policy_with_a_pointwise_engine_judge(bfcl_classifier: Path, tmp_path: Path) -> None:
     role = f"judge={{model: 'toolprm-hf/{bfcl_classifier}', model_args: {{kind: classifier, device: cpu}}}}"
-    cli("inspect", "eval", "toolprm_tasks/search.py", "--model", "toolprm-replay/2", "--model-role", role,
+    cli("inspect", "eval", "toolprm_tasks/inspect_adapter/search_task.py", "--model", "toolprm-replay/2", "--model-role", role,
         "-T", "n=2", "-T", "category=base", "-T", "max_steps=3", "--sample-id", SMALL, "--log-dir", str(tmp_path),
         cwd=REPO)
     log = read_eval_log(list_eval_logs(str(tmp_path))[0])

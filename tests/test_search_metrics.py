@@ -9,7 +9,7 @@ from inspect_ai.scorer import grouped
 from pytest_inspect_evals.metrics import assert_agreeing_epochs_change_nothing, run_metrics
 
 from toolprm_tasks.agent_search.loop import COUNTERS
-from toolprm_tasks.search import search_metrics, success
+from toolprm_tasks.inspect_adapter.search_task import search_metrics, success
 
 
 def _value(**given: float) -> dict[str, float]:

@@ -282,7 +282,7 @@ def test_the_key_of_a_server_you_run_reaches_the_client(tiny_classifier: Path, m
     """`api_key=` (lm-eval model args) and Inspect's `--model-api-key` give the client the key of
     a server you started; without either, $VLLM_API_KEY; no server is started for a base_url."""
     from toolprm_tasks.engines.factory import make_engine
-    from toolprm_tasks.inspect_prm import VLLMPRMAPI
+    from toolprm_tasks.inspect_adapter.prm_provider import VLLMPRMAPI
 
     monkeypatch.setenv("VLLM_API_KEY", "from-the-environment")
     options = {"kind": "classifier", "base_url": "http://127.0.0.1:9"}

@@ -17,8 +17,8 @@ from tests.fixture_data import RECORDS
 from tests.test_data import server  # noqa: F401 - the loopback mirror fixture
 from tests.test_hostile_answers import HOSTILE
 from toolprm_tasks import data
-from toolprm_tasks.cases import cases_from_records
 from toolprm_tasks.cli import main as cli_main
+from toolprm_tasks.core.cases import cases_from_records
 from toolprm_tasks.training import export, splits
 from toolprm_tasks.training.reward import LABELS, completion_text, toolprm_reward
 
@@ -231,7 +231,7 @@ def test_reward_rows_are_the_classifier_engines_messages() -> None:
 
 
 def test_grpo_rows_name_the_chosen_action_by_its_label_in_a_seeded_balanced_order() -> None:
-    from toolprm_tasks.render import render_action
+    from toolprm_tasks.core.render import render_action
 
     cases = _cases("bfcl") + _cases("tooltalk")
     rows = export.grpo_rows(cases, seed=3).rows

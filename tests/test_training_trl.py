@@ -24,7 +24,7 @@ SEARCH_SAMPLE = "multi_turn_base_100"  # a short BFCL conversation (as in test_s
 
 
 def _search_corpus() -> list[str]:
-    from toolprm_tasks.rebuild.bfcl_environment import function_docs, load_conversations
+    from toolprm_tasks.envs.bfcl import function_docs, load_conversations
 
     conversation = next(c for c in load_conversations(("base",)) if c.id == SEARCH_SAMPLE)
     return ([json.dumps(doc) for doc in function_docs(conversation.involved_classes)]
@@ -135,8 +135,8 @@ def _independent_accuracy(model_dir: Path, cases: list[Any]) -> float:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from toolprm_tasks.core.render import render_action
     from toolprm_tasks.engines.base import context_text
-    from toolprm_tasks.render import render_action
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
@@ -179,7 +179,7 @@ def test_the_trained_model_is_a_judge_in_the_search_task(trained: tuple[Path, st
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    from toolprm_tasks.search import RESULT_KEY, toolprm_search
+    from toolprm_tasks.inspect_adapter.search_task import RESULT_KEY, toolprm_search
 
     out, _ = trained
     judge = get_model(f"toolprm-hf/{out}", kind="classifier", device="cpu", memoize=False)

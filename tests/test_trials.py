@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.fixture_data import RECORDS
-from toolprm_tasks.cases import cases_from_records
-from toolprm_tasks.trials import build_trials
+from toolprm_tasks.core.cases import cases_from_records
+from toolprm_tasks.core.trials import build_trials
 
 
 def _cases():

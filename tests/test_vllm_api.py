@@ -25,10 +25,10 @@ from packaging.requirements import Requirement  # noqa: E402
 from packaging.version import Version  # noqa: E402
 
 from tests.tiny_model import build_tokenizer  # noqa: E402
+from toolprm_tasks.core.names import KINDS  # noqa: E402
 from toolprm_tasks.engines.base import PromptFormat  # noqa: E402
 from toolprm_tasks.engines.vllm_engine import RUNNER, engine_args  # noqa: E402
 from toolprm_tasks.engines.vllm_server import VLLM_ENTRY_POINT, server_flags  # noqa: E402
-from toolprm_tasks.names import KINDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+

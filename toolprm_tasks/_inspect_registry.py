@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from inspect_ai.model import modelapi
 
-from toolprm_tasks.names import INSPECT_PROVIDERS
+from toolprm_tasks.core.names import INSPECT_PROVIDERS
 
 
 def _provider(target: str) -> Callable[[], type]:
@@ -27,7 +27,7 @@ for _name, _target in INSPECT_PROVIDERS.items():
 
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
 from toolprm_tasks.gta import gta  # noqa: E402,F401
-from toolprm_tasks.search import toolprm_search  # noqa: E402,F401
+from toolprm_tasks.inspect_adapter.search_task import toolprm_search  # noqa: E402,F401
 from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401
 from toolprm_tasks.toolsandbox import toolsandbox  # noqa: E402,F401
 from toolprm_tasks.tooltalk import tooltalk  # noqa: E402,F401

@@ -30,7 +30,7 @@ DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 
 
 def _with_our_tasks(include_path: Any) -> Any:
-    from toolprm_tasks.paths import task_yaml_dir
+    from toolprm_tasks.lm_eval_adapter.paths import task_yaml_dir
 
     ours = str(task_yaml_dir())
     if include_path is None:
@@ -72,7 +72,7 @@ def _patch_task_manager(module: Any) -> None:
 def _register_models(module: Any) -> None:
     from lm_eval.api.registry import model_registry
 
-    from toolprm_tasks.names import LM_EVAL_MODELS  # "module:class", materialised on first use
+    from toolprm_tasks.core.names import LM_EVAL_MODELS  # "module:class", materialised on first use
 
     for name, target in LM_EVAL_MODELS.items():
         if name not in model_registry:

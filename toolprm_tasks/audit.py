@@ -40,8 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.cases import Case
-from toolprm_tasks.render import render_action
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.render import render_action
 
 AUDIT_VERSION = 1
 FOLDS = 5
@@ -240,8 +240,8 @@ def _is_call(action: Any) -> bool:
 
 def _judge_outcomes(cases: Sequence[Case]) -> dict[str, list[float]]:
     """Per-case accuracy (mean of both orders) of each weight-free judge and the call rule."""
-    from toolprm_tasks.baselines import JUDGES, generative_pick
-    from toolprm_tasks.trials import build_trials
+    from toolprm_tasks.core.baselines import JUDGES, generative_pick
+    from toolprm_tasks.core.trials import build_trials
 
     trials = build_trials(list(cases), order="both")
     position = {case.id: i for i, case in enumerate(cases)}
@@ -349,7 +349,7 @@ def format_report(name: str, report: dict[str, Any]) -> str:
 def audit_records(records: list[Any], subset: str, source: str = "built", **kwargs: Any) -> dict[str, Any]:
     """The audit of release-format records (a build's output before it is written, or a file).
     A record that does not validate is left out of the audit and counted, with its error."""
-    from toolprm_tasks.cases import RecordError, case_from_record
+    from toolprm_tasks.core.cases import RecordError, case_from_record
 
     cases, invalid = [], []
     for index, record in enumerate(records):

@@ -27,8 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from toolprm_tasks.core.safe_text import visible
 from toolprm_tasks.data import DataError
-from toolprm_tasks.safe_text import visible
 
 PREFIX = "toolprm-tasks: "
 _MARK = "_toolprm_shown_briefly"

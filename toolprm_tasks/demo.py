@@ -87,8 +87,8 @@ def real_subset(loaded: Sequence[Any], per_subset: int, seed: int, max_chars: in
                 order: str = "both") -> tuple[set[str], dict[str, Any], dict[str, list[int]]]:
     """The real-model rows' case ids, their description, and the trial indices per subset in
     the order lm-eval's documents have them (`load_docs` builds them with `build_trials`)."""
-    from toolprm_tasks.subsample import balanced_subset
-    from toolprm_tasks.trials import build_trials
+    from toolprm_tasks.core.subsample import balanced_subset
+    from toolprm_tasks.core.trials import build_trials
 
     def fits(case: Any) -> bool:  # the prompt's length does not depend on the order shown
         return len(build_trials([case], order="chosen_first")[0].pairwise_text("standard")) <= max_chars
@@ -120,7 +120,7 @@ def check_cases(out: dict[str, Any], suite: Suite, suffix: str, chosen: set[str]
 def run_verifier_row(spec: dict[str, Any], progress: Any, log: TextIO) -> dict[str, Any]:
     """Row (c) in a child process (vLLM's engine start spawns processes of its own); its
     progress comes back as marked lines, everything else it prints goes to the log."""
-    from toolprm_tasks.progress_lm import follow_progress
+    from toolprm_tasks.lm_eval_adapter.progress import follow_progress
 
     with tempfile.TemporaryDirectory() as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
@@ -141,7 +141,7 @@ def _worker(spec_path: str) -> int:
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.progress_lm import LineProgress, ProgressLM, chatter_to
+    from toolprm_tasks.lm_eval_adapter.progress import LineProgress, ProgressLM, chatter_to
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     suite = Suite(spec["prefix"], tuple(spec["subsets"]))
@@ -216,12 +216,12 @@ def run(args: argparse.Namespace) -> int:
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.baselines import JUDGES
-    from toolprm_tasks.cases import SUBSETS
     from toolprm_tasks.cli import _describe
+    from toolprm_tasks.core.baselines import JUDGES
+    from toolprm_tasks.core.cases import SUBSETS
+    from toolprm_tasks.core.safe_text import visible
     from toolprm_tasks.data import REBUILT_SUBSETS, fingerprint, load_subsets
-    from toolprm_tasks.progress_lm import BarProgress, ProgressLM, chatter_to
-    from toolprm_tasks.safe_text import visible
+    from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM, chatter_to
 
     official = args.data == "official"
     suite = Suite("toolprmbench" if official else "toolprmbench_rebuilt", tuple(SUBSETS if official else REBUILT_SUBSETS))
@@ -265,8 +265,8 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     import torch
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.progress_lm import BarProgress, ProgressLM
-    from toolprm_tasks.subsample import describe
+    from toolprm_tasks.core.subsample import describe
+    from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM
 
     chosen, description, indices = real_subset(loaded, args.real_cases, args.real_seed, REAL_PROMPT_CHARS)
     samples = {suffix: {suite.task(s, suffix): indices[s] for s in suite.subsets}
@@ -314,7 +314,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
 
 def register(sub: Any) -> None:
     """`toolprmbench demo` (imports nothing heavy until it runs)."""
-    from toolprm_tasks.cli_types import output_file, positive_int
+    from toolprm_tasks.cli.arg_types import output_file, positive_int
 
     demo = sub.add_parser("demo", help="baseline judges and the real model through lm-eval (default: rebuilt set)",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from scorers.core import aggregate, first_from_scores, outcome
-from toolprm_tasks.cases import Case
-from toolprm_tasks.subsample import balanced_subset
-from toolprm_tasks.trials import build_trials
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.subsample import balanced_subset
+from toolprm_tasks.core.trials import build_trials
 
 DEFAULT_PER_SUBSET = 4  # cases per subset: about two minutes per subset on a two-core CPU
 DEFAULT_MAX_CHARS = 14_000  # the demo's budget (toolprm_tasks.demo.REAL_PROMPT_CHARS)
@@ -83,7 +83,7 @@ def add_model_column(reports: dict[str, dict[str, Any]], audited: dict[str, tupl
     """The audit's real-model column: `audited` maps a report's name to (subset, source,
     cases or release records); each report gains `real_model` (the accuracy record, or why
     it could not be computed: a file with invalid records is reported, not half-scored)."""
-    from toolprm_tasks.cases import RecordError, cases_from_records
+    from toolprm_tasks.core.cases import RecordError, cases_from_records
     from toolprm_tasks.engines.factory import make_engine
 
     engine = make_engine("hf", model, {"kind": "verifier"})

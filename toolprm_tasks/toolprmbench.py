@@ -5,9 +5,9 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.cases import SUBSETS
+from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
-from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
+from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
 
 
 @task

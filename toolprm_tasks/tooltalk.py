@@ -5,7 +5,7 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.inspect_tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
+from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
 
 
 @task

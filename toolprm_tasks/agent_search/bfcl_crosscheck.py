@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment
+from toolprm_tasks.envs.bfcl import Conversation, Environment
 
 _LOCK = threading.Lock()  # the swap is process-wide while it lasts
 

@@ -18,8 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from toolprm_tasks.envs.bfcl import Conversation, Environment, function_docs
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, function_docs
 from toolprm_tasks.rebuild.bfcl_points import decision_points, environment, functions_at, run_action
 from toolprm_tasks.rebuild.points import DecisionPoint
 

@@ -18,9 +18,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.rebuild.bfcl_points import environment, run_action
 from toolprm_tasks.rebuild.policy import policy_prompt
-from toolprm_tasks.trials import seeded_key
 
 from .actions import CALL, INVALID, merge, parse_answer
 from .check import Reference, effect, gold_effect, gold_step, matches_gold, turn_verdict

@@ -16,11 +16,11 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, load_conversations
+from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.envs.bfcl import Conversation, Environment, load_conversations
 from toolprm_tasks.rebuild.bfcl_points import state_values
 from toolprm_tasks.rebuild.operators import gold_call_index, proposals_for
 from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.trials import seeded_key
 
 from .actions import CALL, REPLY, Action, same_step
 from .check import Reference, gold_point, gold_step, reference

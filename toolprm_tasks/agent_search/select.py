@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from toolprm_tasks.names import SELECTORS  # the rules are named in names.py
+from toolprm_tasks.core.names import SELECTORS  # the rules are named in names.py
 
 from .actions import Action, Candidate
 

@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.names import KINDS, SCORING_KINDS, check_choice
-from toolprm_tasks.render import render_action, render_functions, render_history
+from toolprm_tasks.core.names import KINDS, SCORING_KINDS, check_choice
+from toolprm_tasks.core.render import render_action, render_functions, render_history
 
 logger = logging.getLogger(__name__)
 

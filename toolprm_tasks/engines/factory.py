@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from toolprm_tasks.core.names import KINDS
 from toolprm_tasks.engines.base import PromptFormat, ScoringEngine
-from toolprm_tasks.names import KINDS
 
 logger = logging.getLogger(__name__)
 

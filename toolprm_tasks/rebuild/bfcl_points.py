@@ -14,8 +14,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.envs.bfcl import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.bfcl_environment import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild.operators import (
     AUTH_PARAMS,
     CALL_ERROR_TYPES,
@@ -26,7 +27,6 @@ from toolprm_tasks.rebuild.operators import (
     suits,
 )
 from toolprm_tasks.rebuild.points import DecisionPoint, json_values, unique
-from toolprm_tasks.trials import seeded_key
 
 _MAX_STATE_VALUES = 400  # long-context states hold thousands: the first ones in state order
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.baselines import JUDGES
+from toolprm_tasks.core.baselines import JUDGES
+from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
 from toolprm_tasks.rebuild.operators import iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.rebuild.policy import INVALID, equivalent, error_type_of, proposal_prompt, read_answer
-from toolprm_tasks.trials import seeded_key
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def _bfcl_extra(conversation: Any) -> dict[str, Any]:
 
 
 def bfcl_points(seed: int, limit: int | None = None) -> tuple[list[SourcePoint], list[Any], str]:
-    from toolprm_tasks.rebuild.bfcl_environment import load_conversations
+    from toolprm_tasks.envs.bfcl import load_conversations
     from toolprm_tasks.rebuild.bfcl_points import execution_check, select, task_of
 
     conversations = load_conversations(limit=limit)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from toolprm_tasks.model_text import answer_text
+from scorers.answers import answer_text
+from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.rebuild.models import ModelCaller
-from toolprm_tasks.render import render_action, render_functions, render_history
 
 JUDGE_PROMPT = (
     "Given the function description, the interaction history and two candidate next actions, is Action A "

@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks import model_text
-from toolprm_tasks.rebuild.bfcl_environment import Conversation, function_docs, replay_gold
+from scorers import answers as model_text
+from toolprm_tasks.core.render import render_functions
+from toolprm_tasks.envs.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
 from toolprm_tasks.rebuild.points import DecisionPoint
 from toolprm_tasks.rebuild.policy import action_json, parse_action, policy_prompt
-from toolprm_tasks.render import render_functions
 
 MAX_STEPS_PER_TURN = 8
 

@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from toolprm_tasks.core.tool_calls import tool_specs
 from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.points import DecisionPoint, history_values, unique, value_key
-from toolprm_tasks.tool_calls import tool_specs
 
 # paper Fig. 3 wording, as the release writes `error type`
 WRONG_TOOL = "wrong tool"

@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.model_text import answer_text
+from scorers.answers import answer_text
+from toolprm_tasks.core.render import render_action, render_functions, render_history
+from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, tool_specs
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
 from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.render import render_action, render_functions, render_history
-from toolprm_tasks.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, tool_specs
 
 CALL, REPLY, INVALID = "call", "reply", "invalid"
 

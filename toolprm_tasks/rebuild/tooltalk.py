@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.jsonio import JSONFileError, read_json
+from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.data.jsonio import JSONFileError, read_json
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.operators import CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
 from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.trials import seeded_key
 
 TOOLTALK_VERSION = "26.3"
 SPLITS = ("easy", "tooltalk")  # 28 easy and 50 hard conversations

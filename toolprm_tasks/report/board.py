@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scorers.core import TrialOutcome, aggregate, subset_mean_se
-from toolprm_tasks.cases import ERROR_TYPE_SLUGS, SUBSETS
+from toolprm_tasks.core.cases import ERROR_TYPE_SLUGS, SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
 from toolprm_tasks.report.compat import POOLED_OVER_TRIALS, TASK_VERSION
 from toolprm_tasks.report.paper import PAPER, TABLE2, paper_match, table2_row

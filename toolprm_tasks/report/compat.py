@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from toolprm_tasks.versions import LM_EVAL_LEGACY_VERSIONS, SEARCH_VERSIONS, TASK_VERSION, TASK_VERSIONS
+from toolprm_tasks.core.versions import LM_EVAL_LEGACY_VERSIONS, SEARCH_VERSIONS, TASK_VERSION, TASK_VERSIONS
 
 # every published version (the current one always: the report ships with the tasks it reads)
 KNOWN_TASK_VERSIONS: tuple[str, ...] = tuple(dict.fromkeys((*TASK_VERSIONS, TASK_VERSION)))

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from scorers.core import TrialOutcome, aggregate
-from toolprm_tasks.cases import SUBSETS
-from toolprm_tasks.names import DATA_KINDS
+from toolprm_tasks.core.cases import SUBSETS
+from toolprm_tasks.core.names import DATA_KINDS
+from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
 from toolprm_tasks.report.lm_eval_reader import other_args
@@ -25,7 +26,6 @@ from toolprm_tasks.report.runs import (
     SubsetResult,
     finite,
 )
-from toolprm_tasks.safe_text import one_line
 
 _TASK = re.compile(r"^toolprmbench(?P<rebuilt>_rebuilt)?(?:_(?P<subset>" + "|".join(SUBSETS) + r"))?$")
 _POOLED = ("acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail")

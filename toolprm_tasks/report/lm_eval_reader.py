@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from scorers.core import METRICS, TrialOutcome, aggregate
-from toolprm_tasks.cases import SUBSETS
+from toolprm_tasks.core.cases import SUBSETS
+from toolprm_tasks.core.safe_text import one_line
+from toolprm_tasks.core.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS
 from toolprm_tasks.data import PINNED_FILES
-from toolprm_tasks.jsonio import JSONFileError, read_json, read_jsonl
+from toolprm_tasks.data.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
 from toolprm_tasks.report.redact import redact, redact_args
@@ -31,8 +33,6 @@ from toolprm_tasks.report.runs import (
     Run,
     SubsetResult,
 )
-from toolprm_tasks.safe_text import one_line
-from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS
 
 _TASK = re.compile(r"^toolprmbench(?P<rebuilt>_rebuilt)?_(?P<subset>" + "|".join(SUBSETS)
                    + r")(?P<variant>_pairwise_ll|_pointwise|_prm)?$")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.safe_text import plot_label
 from toolprm_tasks.report.paper import SEARCH_FITS
-from toolprm_tasks.safe_text import plot_label
 
 ERROR_TYPE_LABELS = {"wrong_tool": "wrong tool", "wrong_params": "wrong params",
                      "should_chat": "should chat\n(called a tool)", "should_call": "should call\n(chatted)",

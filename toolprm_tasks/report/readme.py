@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolprm_tasks.core.safe_text import md_code_block
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.paper import table2_row
 from toolprm_tasks.report.writers import md_table
-from toolprm_tasks.safe_text import md_code_block
 
 
 def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], list[list[str]]]:

@@ -1,4 +1,4 @@
-"""Read logs of the reward-guided search task (`toolprm_search`, toolprm_tasks/search.py) and
+"""Read logs of the reward-guided search task (`toolprm_search`, toolprm_tasks/inspect_adapter/search_task.py) and
 pair each with the judge's benchmark accuracy (the paper's section 5.1 plot).
 
 What a search log gives: the policy (`--model`), the judge (model role `judge`), the selection
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version, search_versions
 from toolprm_tasks.report.redact import redact_text
 from toolprm_tasks.report.runs import ReportError
-from toolprm_tasks.safe_text import one_line
 
 BENCHMARK = "bfcl"  # toolprm_search runs BFCL's multi-turn environments
 _PROTOCOL = {"pointwise": "pointwise", "pairwise": "generative"}  # search judge protocol -> benchmark protocol

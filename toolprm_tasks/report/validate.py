@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorers.core import TrialOutcome
-from toolprm_tasks.cases import ERROR_TYPE_SLUGS, SUBSETS
+from toolprm_tasks.core.cases import ERROR_TYPE_SLUGS, SUBSETS
+from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report.runs import ReportError
-from toolprm_tasks.safe_text import one_line
 
 MAX_COUNT = 10**12  # trials, cases, samples: far above any benchmark
 MAX_TOKENS = 10**15  # tokens of a run

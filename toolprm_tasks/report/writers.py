@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import safe_text
+from toolprm_tasks.core import safe_text
+from toolprm_tasks.core.safe_text import html_text, md_cell, md_code_span
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.runs import FLAGS
-from toolprm_tasks.safe_text import html_text, md_cell, md_code_span
 
 TableFn = Callable[[dict[str, Any]], tuple[list[str], list[list[str]]]]
 SECTION_TABLES: tuple[tuple[str, str, TableFn], ...] = (

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.cases import Case
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.trials import DEFAULT_SEED, build_trials
 from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, messages_for
-from toolprm_tasks.prompts import pairwise_prompt
-from toolprm_tasks.render import render_action
-from toolprm_tasks.trials import DEFAULT_SEED, build_trials
 
 FORMATS: tuple[str, ...] = ("reward", "grpo", "sft")
 GRPO_PROMPT = "toolprm"  # the paper's ToolPRM-Base / ToolPRM-GRPO prompt

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.cases import Case
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.trials import Trial
 from toolprm_tasks.engines.base import EngineError, ScoreRequest, ScoringEngine, messages_for, shortened_histories
 from toolprm_tasks.training.export import GRPO_PROMPT, Rows, grpo_rows, reward_rows
 from toolprm_tasks.training.splits import TrainingSplit, training_split
-from toolprm_tasks.trials import Trial
 
 RECIPES: tuple[str, ...] = ("reward", "grpo")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "gpu")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from scorers.core import parse_pairwise_answer
-from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.core.prompts import pairwise_prompt
 
 LABELS: tuple[str, str] = pairwise_prompt("toolprm").labels  # ("action_1", "action_2")
 

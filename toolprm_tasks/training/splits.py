@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import data, jsonio
-from toolprm_tasks.data import DataError, LoadedSubset
-from toolprm_tasks.names import DATA_KINDS, check_choice
+from toolprm_tasks import data
+from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.data import DataError, LoadedSubset, jsonio
 
 SPLITS = data.SPLITS
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from toolprm_tasks.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.core.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.factory import FRAMEWORK_OPTIONS, OptionError, check_options, choice, whole
-from toolprm_tasks.trials import JudgeView
 
 OPTIONS = {"judge": choice(*JUDGES), "seed": whole()}
 

@@ -22,9 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import audit_command, demo, jsonio, model_command
-from toolprm_tasks.cases import SUBSETS, RecordError, check_records
-from toolprm_tasks.cli_types import folder_name, positive_int
+from toolprm_tasks import demo
+from toolprm_tasks.cli import audit as audit_command
+from toolprm_tasks.cli import model as model_command
+from toolprm_tasks.cli import report as report_command
+from toolprm_tasks.cli import train as training_command
+from toolprm_tasks.cli.arg_types import folder_name, positive_int
+from toolprm_tasks.core.cases import SUBSETS, RecordError, check_records
+from toolprm_tasks.core.safe_text import visible
+from toolprm_tasks.core.trials import build_trials
 from toolprm_tasks.data import (
     PINNED_COMMIT,
     PINNED_FILES,
@@ -34,6 +40,7 @@ from toolprm_tasks.data import (
     cached,
     fingerprint,
     first_use_path,
+    jsonio,
     load_subset,
     load_subsets,
     sha256_file,
@@ -41,10 +48,6 @@ from toolprm_tasks.data import (
 from toolprm_tasks.model_check import DEFAULT_PER_SUBSET, MODEL_CHOICES_HELP, model_accuracy, resolve_model
 from toolprm_tasks.real_model import RealModelError
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.report import command as report_command
-from toolprm_tasks.safe_text import visible
-from toolprm_tasks.training import command as training_command
-from toolprm_tasks.trials import build_trials
 
 
 class UsageError(Exception):
@@ -118,7 +121,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_shortcuts(args: argparse.Namespace) -> int:
     """Cases a weight-free heuristic solves in both orders: candidates for review or removal."""
-    from toolprm_tasks.baselines import shortcut_solvable
+    from toolprm_tasks.core.baselines import shortcut_solvable
 
     try:
         model = resolve_model(args.model, option="--model")  # the real-model column (model_check.py)
@@ -353,10 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("directory", help="a folder holding the four release files")
     validate.set_defaults(fn=_cmd_validate)
     demo.register(sub)  # toolprm_tasks/demo.py
-    model_command.register(sub)  # toolprm_tasks/model_command.py
+    model_command.register(sub)  # toolprm_tasks/cli/model.py
     report_command.register(sub)
     audit_command.register(sub)
-    training_command.register(sub)  # toolprm_tasks/training/command.py
+    training_command.register(sub)  # toolprm_tasks/cli/train.py
     return parser
 
 

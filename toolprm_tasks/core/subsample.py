@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from toolprm_tasks.cases import Case
-from toolprm_tasks.trials import seeded_key
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.trials import seeded_key
 
 
 def _spread(cases: list[Case], count: int, seed: int) -> list[Case]:

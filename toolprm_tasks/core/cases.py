@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolprm_tasks.tool_calls import as_tool_calls
+from toolprm_tasks.core.tool_calls import as_tool_calls
 
 SUBSETS: tuple[str, ...] = ("gta", "tooltalk", "bfcl", "toolsandbox")
 

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from toolprm_tasks.safe_text import visible
+from toolprm_tasks.core.safe_text import visible
 
 MODELS = ("smollm2",)
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
+from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.base import ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
-from toolprm_tasks.trials import JudgeView
 
 logger = logging.getLogger(__name__)
 

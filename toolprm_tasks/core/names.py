@@ -35,16 +35,16 @@ DEFAULT_PROMPT: dict[str, str] = {"generative": "standard", "pairwise_ll": "tool
 
 # lm-eval model name -> "module:class" (the hook registers these lazily; pyproject declares them)
 LM_EVAL_MODELS: dict[str, str] = {
-    "toolprm-baseline": "toolprm_tasks.lm_eval_models:BaselineJudgeLM",
-    "toolprm-hf": "toolprm_tasks.lm_eval_prm:HFPRMLM",
-    "toolprm-vllm": "toolprm_tasks.lm_eval_prm:VLLMPRMLM",
+    "toolprm-baseline": "toolprm_tasks.lm_eval_adapter.baseline_model:BaselineJudgeLM",
+    "toolprm-hf": "toolprm_tasks.lm_eval_adapter.prm_model:HFPRMLM",
+    "toolprm-vllm": "toolprm_tasks.lm_eval_adapter.prm_model:VLLMPRMLM",
 }
 # Inspect provider name -> "module:class" (the registry module builds a @modelapi for each)
 INSPECT_PROVIDERS: dict[str, str] = {
-    "toolprm-baseline": "toolprm_tasks.inspect_baseline:BaselineJudgeAPI",
-    "toolprm-hf": "toolprm_tasks.inspect_prm:HFPRMAPI",
-    "toolprm-vllm": "toolprm_tasks.inspect_prm:VLLMPRMAPI",
-    "toolprm-replay": "toolprm_tasks.inspect_replay:ReplayPolicyAPI",  # the search task's replay policy
+    "toolprm-baseline": "toolprm_tasks.inspect_adapter.baseline_provider:BaselineJudgeAPI",
+    "toolprm-hf": "toolprm_tasks.inspect_adapter.prm_provider:HFPRMAPI",
+    "toolprm-vllm": "toolprm_tasks.inspect_adapter.prm_provider:VLLMPRMAPI",
+    "toolprm-replay": "toolprm_tasks.inspect_adapter.replay_provider:ReplayPolicyAPI",  # the search task's replay policy
 }
 
 

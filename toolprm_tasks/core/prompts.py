@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolprm_tasks.names import PROMPT_NAMES, check_choice
+from toolprm_tasks.core.names import PROMPT_NAMES, check_choice
 
 # Paper, appendix B: standard evaluation prompt (name: "standard").
 STANDARD_PROMPT = (

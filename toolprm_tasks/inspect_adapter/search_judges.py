@@ -18,16 +18,15 @@ from typing import Any
 from inspect_ai.model import ChatMessageUser, GenerateConfig, Model, ModelOutput
 
 from scorers.core import parse_pairwise_answer
-from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
-from toolprm_tasks.names import JUDGE_PROTOCOLS  # the protocols are named in names.py
-from toolprm_tasks.prompts import pairwise_prompt
-from toolprm_tasks.render import render_functions, render_history
-from toolprm_tasks.trials import JudgeView, pointwise_context
-
-from .actions import Action
-from .loop import PolicyRequest, Samples
-from .replay import STEP_KEY
-from .select import Answer, Scored, StepContext
+from toolprm_tasks.agent_search.actions import Action
+from toolprm_tasks.agent_search.loop import PolicyRequest, Samples
+from toolprm_tasks.agent_search.replay import STEP_KEY
+from toolprm_tasks.agent_search.select import Answer, Scored, StepContext
+from toolprm_tasks.core.names import JUDGE_PROTOCOLS  # the protocols are named in names.py
+from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.render import render_functions, render_history
+from toolprm_tasks.core.trials import JudgeView, pointwise_context
+from toolprm_tasks.inspect_adapter.tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
 
 def _tokens(output: ModelOutput) -> int:
@@ -112,8 +111,8 @@ class InspectPairwiseJudge:
 
 def scoring_provider(model: Model) -> bool:
     """One of our providers that returns a score per candidate (not a pairwise generator)."""
-    from toolprm_tasks.inspect_baseline import BaselineJudgeAPI
-    from toolprm_tasks.inspect_prm import PRMScoringAPI
+    from toolprm_tasks.inspect_adapter.baseline_provider import BaselineJudgeAPI
+    from toolprm_tasks.inspect_adapter.prm_provider import PRMScoringAPI
 
     api: Any = model.api
     if isinstance(api, BaselineJudgeAPI):

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.names import DATA_KINDS
 from toolprm_tasks.model_check import (
     DEFAULT_PER_SUBSET,
     MODEL_CHOICES_HELP,
@@ -22,7 +23,6 @@ from toolprm_tasks.model_check import (
     describe_column,
     resolve_model,
 )
-from toolprm_tasks.names import DATA_KINDS
 
 _EPILOG = """Reading the table: each cell is accuracy [95% cluster-bootstrap interval] n=cases. The
 probes never see the history or the tools; a clean set keeps them near 50%. See docs/audit.md."""
@@ -30,7 +30,7 @@ probes never see the history or the tools; a clean set keeps them near 50%. See 
 
 def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     """(subset, file) for every data file in a folder: rebuilt files first, then release files."""
-    from toolprm_tasks.cases import SUBSETS
+    from toolprm_tasks.core.cases import SUBSETS
     from toolprm_tasks.data import PINNED_FILES
 
     found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in SUBSETS]
@@ -77,8 +77,8 @@ def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tup
 
 def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.audit import format_report
-    from toolprm_tasks.cases import SUBSETS
     from toolprm_tasks.cli import say
+    from toolprm_tasks.core.cases import SUBSETS
     from toolprm_tasks.data import REBUILT_SUBSETS, DataError
 
     audited: dict[str, Any] = {}
@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `audit` to the `toolprmbench` command line."""
-    from toolprm_tasks.cases import SUBSETS
-    from toolprm_tasks.cli_types import positive_int
+    from toolprm_tasks.cli.arg_types import positive_int
+    from toolprm_tasks.core.cases import SUBSETS
 
     audit = subparsers.add_parser("audit", help="artifact audit: can the chosen action be told without the history?",
                                   description=__doc__, epilog=_EPILOG,

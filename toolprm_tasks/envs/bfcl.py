@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.tool_calls import parse_python_call
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.tool_calls import parse_python_call
 
 BFCL_VERSION = "2026.3.23"
 CATEGORIES: tuple[str, ...] = ("base", "long_context", "miss_func", "miss_param")
@@ -71,7 +71,7 @@ class Conversation:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The project's one JSON Lines reader (`jsonio`), its errors raised as SourceError."""
-    from toolprm_tasks.jsonio import JSONFileError, read_jsonl
+    from toolprm_tasks.data.jsonio import JSONFileError, read_jsonl
 
     try:
         return read_jsonl(path, name=path.name)

@@ -37,11 +37,11 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from toolprm_tasks.core.safe_text import one_line
     from toolprm_tasks.report.build import Options, build_report
     from toolprm_tasks.report.plots import MissingExtra
     from toolprm_tasks.report.readme import readme_section
     from toolprm_tasks.report.runs import ReportError
-    from toolprm_tasks.safe_text import one_line
 
     if args.out is None and not args.readme_section:
         raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")

@@ -10,7 +10,7 @@ supply. Front ends: `lm-eval` (task names), `inspect` (`-T data=rebuilt`), `tool
 
 from __future__ import annotations
 
-from toolprm_tasks.safe_text import visible
+from toolprm_tasks.core.safe_text import visible
 
 FRONT_ENDS = ("lm-eval", "inspect", "toolprmbench", "any")
 REBUILT = "BFCL and ToolTalk, rebuilt from the installed sources; not the paper's data"

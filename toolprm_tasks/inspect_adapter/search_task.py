@@ -1,7 +1,7 @@
 """Reward-guided best-of-N search in BFCL's executable multi-turn environments.
 
-    inspect eval toolprm_tasks/search.py --model POLICY --model-role judge=JUDGE [-T n=8 ...]
-    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 --model-role judge=toolprm-baseline/schema
+    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model POLICY --model-role judge=JUDGE [-T n=8 ...]
+    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/8 --model-role judge=toolprm-baseline/schema
 
 One sample per BFCL multi-turn conversation (800; `-T category=` selects). The policy (the
 evaluated model) proposes N candidate next actions per step; the judge (model role `judge`)
@@ -23,21 +23,21 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, get_model, m
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from toolprm_tasks import names
 from toolprm_tasks.agent_search.check import reference
-from toolprm_tasks.agent_search.inspect_adapter import (
+from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
+from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
+from toolprm_tasks.agent_search.select import make_selector
+from toolprm_tasks.core import names
+from toolprm_tasks.core.versions import SEARCH_VERSION
+from toolprm_tasks.engines.factory import check_value, flag, number, whole
+from toolprm_tasks.envs.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
+from toolprm_tasks.inspect_adapter.search_judges import (
     InspectPairwiseJudge,
     InspectPointwiseJudge,
     InspectPolicy,
     judge_protocol,
 )
-from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
-from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
-from toolprm_tasks.agent_search.select import make_selector
-from toolprm_tasks.engines.factory import check_value, flag, number, whole
-from toolprm_tasks.inspect_tasks import _versions
-from toolprm_tasks.rebuild.bfcl_environment import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
-from toolprm_tasks.versions import SEARCH_VERSION
+from toolprm_tasks.inspect_adapter.tasks import _versions
 
 Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
 RESULT_KEY = "toolprm_search"

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.names import DATA_KINDS
+from toolprm_tasks.core.names import DATA_KINDS
 
 
 def _export(args: argparse.Namespace) -> int:

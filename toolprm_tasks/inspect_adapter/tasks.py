@@ -21,17 +21,16 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
-from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
-from toolprm_tasks import names
 from toolprm_tasks.brief_errors import for_inspect
+from toolprm_tasks.core import names
+from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
+from toolprm_tasks.core.versions import TASK_VERSION
 from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
-from toolprm_tasks.data import fingerprint, load_subsets
 from toolprm_tasks.engines.factory import check_value, whole
-from toolprm_tasks.prompts import pairwise_prompt
+from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.render import render_action
-from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
-from toolprm_tasks.versions import TASK_VERSION
 
 # the parameter types of the task files (names.py is their one source)
 Protocol, Order, Prompt, Data = names.Protocol, names.Order, names.PromptName, names.DataKind

@@ -35,9 +35,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks import fetch, jsonio
-from toolprm_tasks.cases import SUBSETS, Case, RecordError, check_records
-from toolprm_tasks.names import DATA_KINDS, check_choice
+from toolprm_tasks.core.cases import SUBSETS, Case, RecordError, check_records
+from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.data import fetch, jsonio
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +98,11 @@ class DataError(RuntimeError):
 class DataUnavailable(DataError):
     """An official file that is neither in TOOLPRMBENCH_DATA_DIR nor in the cache and cannot be
     downloaded. The message names what runs offline instead and how to supply the file, worded
-    for the command in use (`worded_for`; `toolprm_tasks.offline`)."""
+    for the command in use (`worded_for`; `toolprm_tasks.data.offline`)."""
 
     def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
                  command: str = "") -> None:
-        from toolprm_tasks.offline import unavailable_message
+        from toolprm_tasks.data.offline import unavailable_message
 
         self.subset, self.reason = subset, reason
         super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command))
@@ -532,7 +532,7 @@ def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
     folder = Path(configured).expanduser() if configured else ensure_default_rebuilt(subset, seed)
     path, manifest_path = _rebuilt_files(folder, subset)
     if subset not in REBUILT_SUBSETS and not path.is_file():
-        from toolprm_tasks.offline import no_rebuilt_set
+        from toolprm_tasks.data.offline import no_rebuilt_set
 
         raise DataError(f"no rebuilt data for {subset!r} in {folder}. {no_rebuilt_set(subset)}")
     redo = _rebuild_advice(folder, subset, configured=bool(configured))

@@ -13,12 +13,12 @@ from typing import Any
 
 from scorers.core import NORMS
 from toolprm_tasks.brief_errors import for_lm_eval
+from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
-from toolprm_tasks.names import DATA_KINDS, check_choice
-from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.render import render_action
-from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
 
 
 def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[str, Any]:

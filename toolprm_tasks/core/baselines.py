@@ -19,10 +19,10 @@ import json
 import random
 from collections.abc import Callable
 
-from toolprm_tasks.cases import Case
-from toolprm_tasks.render import render_action
-from toolprm_tasks.tool_calls import violations
-from toolprm_tasks.trials import JudgeView, Trial, seeded_key
+from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.render import render_action
+from toolprm_tasks.core.tool_calls import violations
+from toolprm_tasks.core.trials import JudgeView, Trial, seeded_key
 
 JUDGES: tuple[str, ...] = ("random", "first", "longer", "schema")
 

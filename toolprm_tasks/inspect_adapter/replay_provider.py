@@ -1,7 +1,7 @@
 """Inspect model provider `toolprm-replay/K`: a deterministic policy for offline search runs.
 
-    inspect eval toolprm_tasks/search.py --model toolprm-replay/4 -T n=4 -T select=first
-    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
+    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/4 -T n=4 -T select=first
+    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
 
 At every step of `toolprm_search` it proposes the gold step plus K-1 wrong actions made by the
 rebuild's error operators, in a seeded order (`-M order=seeded|gold_first|gold_last`, `-M
@@ -27,7 +27,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from toolprm_tasks.agent_search.replay import ORDERS, STEP_KEY, StepInfo, replay_answers
 from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
-from toolprm_tasks.inspect_prm import token_usage
+from toolprm_tasks.inspect_adapter.prm_provider import token_usage
 
 
 class ReplayPolicyAPI(ModelAPI):

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from toolprm_tasks.model_text import MAX_JSON_DEPTH, deeper_than, loads
+from scorers.answers import MAX_JSON_DEPTH, deeper_than, loads
 
 MAX_CALL_CHARS = 100_000  # longer "calls" (degenerate generations) are not calls
 MAX_NAME_PARTS = 8  # `a.b.c(...)`: deeper attribute chains are not tool names

@@ -1,0 +1,1 @@
+"""Executable environments both the rebuild and the search run (BFCL)."""

@@ -1,0 +1,1 @@
+"""The lm-eval side: documents, task classes, models, the metrics' functions, the hook."""
