@@ -63,8 +63,12 @@ def candidate_text(action: Any) -> str:
     return render_action(action)
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """The probes' tokens of a text: lower-cased words, numbers and single punctuation marks."""
     return _TOKEN.findall(text.lower())
+
+
+_tokens = tokens
 
 
 def _dense(action: Any, text: str) -> list[float]:
