@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.baselines import JUDGES
-from toolprm_tasks.rebuild.balance import Balance
+from toolprm_tasks.rebuild.balance import choose
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
@@ -52,6 +52,8 @@ _CODE_MODULES = ("rebuild", "trials.py", "tool_calls.py", "render.py", "model_te
 SOURCES = ("bfcl", "tooltalk", "gta")
 MAX_PROPOSALS = 16  # proposals tried per option of a slot
 MAX_OPTIONS = 8  # options (points and types) tried per slot before it is reported as failing the check
+CANDIDATES = 4  # cases of a slot's own label collected for the balancing choice
+PER_POINT = 2  # ... at most this many from one point
 
 
 def code_fingerprint() -> str:
@@ -150,70 +152,110 @@ def _case_key(point: DecisionPoint, rejected: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _proposals(point: DecisionPoint, error_type: str | None, seed: int, balance: Balance) -> list[Any]:
+def _proposals(point: DecisionPoint, error_type: str | None, seed: int) -> list[Any]:
+    """A point's proposals of its option's error type, by the operators' priority (then their
+    seeded order)."""
     rng = random.Random(seeded_key(seed, f"{point.source}/{point.source_id}/{point.step}"))
     proposals = iter_proposals(point, rng, error_type)
     if error_type is not None:  # the slot's own type only: its other options cover the other types
         proposals = (p for p in proposals if p.error_type == error_type or p.relation == "precondition")
-    return balance.order(list(itertools.islice(proposals, MAX_PROPOSALS)), point.gold)
+    found = list(itertools.islice(proposals, MAX_PROPOSALS))
+    return sorted(found, key=lambda p: p.priority)  # stable
 
 
 def _label(point: DecisionPoint, error_type: str | None) -> tuple[Any, ...]:
     return error_type, point.reply_kind, point.wrong_reply_intent
 
 
-def _ordered_options(item: SourcePoint, seed: int, balance: Balance) -> list[tuple[DecisionPoint, str | None, list]]:
-    """The slot's options with their proposals: those of its own label (type and reason)
-    first, the one whose first proposal evens the set's tokens out most leading
-    (`balance.py`), then the fallbacks in their order."""
-    options = [(p, e, _proposals(p, e, seed, balance)) for p, e in item.options[:MAX_OPTIONS]]
+@dataclass
+class _Candidate:
+    """A case a slot can be filled with: it passed the execution check."""
+
+    point: DecisionPoint
+    proposal: Any
+    info: dict[str, Any]
+    key: str
+
+
+def _candidates(item: SourcePoint, seed: int, reasons: list[str]) -> list[_Candidate]:
+    """The cases a slot can take: up to CANDIDATES of its own label (type and reason) that pass
+    the execution check, of the operators' best priority among them; if none, the first
+    fallback option's first that passes."""
     first = _label(*item.options[0])
-    own = [o for o in options if _label(o[0], o[1]) == first]
-    rest = [o for o in options if _label(o[0], o[1]) != first]
-    own.sort(key=lambda o: -balance.deficit(o[2][0].action, o[0].gold) if o[2] else 0.0)  # stable: ties keep order
-    return own + rest
+    own = [o for o in item.options[:MAX_OPTIONS] if _label(*o) == first]
+    fallbacks = [o for o in item.options[:MAX_OPTIONS] if _label(*o) != first]
+    found: list[_Candidate] = []
+    for group, wanted in ((own, CANDIDATES), (fallbacks, 1)):
+        for point, error_type in group:
+            for tried, proposal in enumerate(_proposals(point, error_type, seed), start=1):
+                if len(found) >= wanted or (found and proposal.priority > found[0].proposal.priority):
+                    break
+                if proposal.action == point.gold or (proposal.needs_error and item.check is None):
+                    continue  # a skipped precondition is a mistake only where an environment refuses it
+                passed, info = _run_check(item.check, point, proposal.action, tried)
+                if passed and proposal.needs_error and info.get("reason") != ERRORS:
+                    passed = False
+                    info["reason"] = f"the environment accepts it ({info['reason']}): no precondition was skipped"
+                if passed:
+                    found.append(_Candidate(point, proposal, info, _case_key(point, proposal.action)))
+                    if sum(c.point is point for c in found) >= PER_POINT:
+                        break  # other points of the slot get their turn
+                    continue
+                reasons.append(f"{proposal.operator}: {info['reason']}")
+            if len(found) >= wanted:
+                break
+        if found:
+            return sorted(found, key=lambda c: c.proposal.priority)
+    return found
 
 
-def _try_option(item: SourcePoint, point: DecisionPoint, proposals: list[Any], seed: int, version: str,
-                made: set[str], reasons: list[str], balance: Balance) -> dict[str, Any] | None:
-    for tried, proposal in enumerate(proposals, start=1):
-        if proposal.action == point.gold:
-            continue
-        if proposal.needs_error and item.check is None:
-            continue  # a skipped precondition is a mistake only where an environment refuses it
-        key = _case_key(point, proposal.action)
-        if key in made:
-            reasons.append(f"{proposal.operator}: the same case as an earlier one")
-            continue
-        passed, info = _run_check(item.check, point, proposal.action, tried)
-        if passed and proposal.needs_error and info.get("reason") != ERRORS:
-            passed = False
-            info["reason"] = f"the environment accepts it ({info['reason']}): no precondition was skipped"
-        if passed:
-            made.add(key)
-            balance.add(proposal.action, point.gold)
-            extra = {**item.extra, "reply_kind": point.reply_kind} if point.reply_kind else item.extra
-            return _record(point, proposal.action, proposal.error_type, f"rule:{proposal.operator}", seed, version,
-                           info, extra, difficulty(proposal.operator.split(":")[0], proposal.relation))
-        reasons.append(f"{proposal.operator}: {info['reason']}")
+def _next_candidate(item: SourcePoint, seed: int, taken: set[str], reasons: list[str]) -> _Candidate | None:
+    """The slot's first case, over all its options, that passes the check and is no other
+    slot's case."""
+    for point, error_type in item.options[:MAX_OPTIONS]:
+        for tried, proposal in enumerate(_proposals(point, error_type, seed), start=1):
+            key = _case_key(point, proposal.action)
+            if proposal.action == point.gold or key in taken or (proposal.needs_error and item.check is None):
+                continue
+            passed, info = _run_check(item.check, point, proposal.action, tried)
+            if passed and (not proposal.needs_error or info.get("reason") == ERRORS):
+                return _Candidate(point, proposal, info, key)
+            reasons.append(f"{proposal.operator}: {info['reason']}")
     return None
 
 
 def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: BuildResult) -> None:
-    # variants of one BFCL entry can share a point's history: a case made twice is made once
-    made: set[str] = set()
-    balance = Balance()
+    """Each slot's candidates (`_candidates`), then the choice among them that evens the set's
+    tokens out (`balance.choose`); a slot without one is reported with the reasons. Variants of
+    one BFCL entry can share a point's history: a case made twice is made once."""
+    slots, reasons_of = [], []
     for item in points:
         reasons: list[str] = []
-        for point, _, proposals in _ordered_options(item, seed, balance):
-            record = _try_option(item, point, proposals, seed, version, made, reasons, balance)
-            if record is not None:
-                result.records.append(record)
-                break
-        else:
+        slots.append(_candidates(item, seed, reasons))
+        reasons_of.append(reasons)
+    pairs = [[(c.proposal.action, c.point.gold) for c in found] for found in slots]
+    keys = [[c.key for c in found] for found in slots]
+    chosen = choose(pairs, keys)
+    taken = {keys[i][pick] for i, pick in enumerate(chosen) if pick is not None}
+    for i, pick in enumerate(chosen):
+        if pick is None and slots[i]:  # every candidate was another slot's case: the next that is not
+            extra = _next_candidate(points[i], seed, taken, reasons_of[i])
+            if extra is not None:
+                slots[i].append(extra)
+                chosen[i] = len(slots[i]) - 1
+                taken.add(extra.key)
+    for item, found, pick, reasons in zip(points, slots, chosen, reasons_of, strict=True):
+        if pick is None:
             result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
                                     "split": item.split, "sampling": "rule",
                                     "reasons": reasons or ["no operator applies"]})
+            continue
+        candidate = found[pick]
+        point, proposal = candidate.point, candidate.proposal
+        extra = {**item.extra, "reply_kind": point.reply_kind} if point.reply_kind else item.extra
+        result.records.append(_record(point, proposal.action, proposal.error_type, f"rule:{proposal.operator}", seed,
+                                      version, candidate.info, extra,
+                                      difficulty(proposal.operator.split(":")[0], proposal.relation)))
 
 
 def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, version: str,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolprm_tasks.names import TIERS
+
 # relation -> what it means (the docs' table is written from this)
 RELATIONS: dict[str, str] = {
     "swapped": "two arguments of the right call exchanged (source and destination, from and to)",
@@ -35,7 +37,6 @@ RELATIONS: dict[str, str] = {
 HARD_RELATIONS: frozenset[str] = frozenset({"swapped", "stale_value", "precondition", "sibling_tool",
                                             "early_answer", "needless_question", "grounded_guess",
                                             "unrequested_call"})
-TIERS: tuple[str, ...] = ("all", "hard")
 
 
 def difficulty(operator: str, relation: str) -> dict[str, str]:

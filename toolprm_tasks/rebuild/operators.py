@@ -33,7 +33,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from toolprm_tasks.grounding import STOPWORDS, HistoryText, content_words, name_words
@@ -303,26 +303,31 @@ def _dice(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
 
 
-def sibling_tools(name: str, functions: Any) -> list[str]:
+def sibling_tools(name: str, functions: Any, classes: dict[str, str] | None = None) -> list[str]:
     """`_siblings`, worked out once per tool list."""
     table = _by_object("siblings", functions, lambda _: {})
     if name not in table:
-        table[name] = _siblings(name, functions)
+        table[name] = _siblings(name, functions, classes)
     return table[name]
 
 
-def _siblings(name: str, functions: Any) -> list[str]:
-    """Offered tools of the same class as `name`, closest first: overlap of their names' words
-    and of their descriptions' content words. A tool whose description is the same as the
-    right one's (two sources of one fact) is no mistake and is left out."""
+def _siblings(name: str, functions: Any, classes: dict[str, str] | None = None) -> list[str]:
+    """Offered tools of the same class as `name` (`classes`: tool -> class, where the source
+    says it; else the class preamble of BFCL's descriptions), closest first: overlap of their
+    names' words and of their descriptions' content words. A tool whose description is the
+    same as the right one's (two sources of one fact) is no mistake and is left out."""
     specs = tool_specs(functions) or {}
     group, text = _description(functions, name)
+    if classes:
+        group = classes.get(name, group)
     own_name, own_text = set(name_words(name)), set(content_words(text))
     scored = []
     for other in sorted(specs):
         if other == name:
             continue
         other_group, other_text = _description(functions, other)
+        if classes:
+            other_group = classes.get(other, other_group)
         if other_group != group or other_text == text:
             continue
         score = _dice(own_name, set(name_words(other))) + _dice(own_text, set(content_words(other_text)))
@@ -340,11 +345,12 @@ def _matches(value: Any, kind_name: Any) -> bool:
 
 
 def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] | None,
-          found: list[Mention]) -> dict[str, Any] | None:
+          found: list[Mention], right: Callable[[str], Callable[[Any], bool]]) -> dict[str, Any] | None:
     """Arguments for another tool: the parameters a real gold call of it had (`template`) and
     its required ones. Each takes the right call's argument of the same name, else one of the
-    same type (each used once), else a value the history holds of the template's kind (the
-    parameter's own earlier value first); a required parameter left without one: None."""
+    same type (each used once), else a value the history holds of the template's kind that the
+    parameter takes in some gold call (`right(param)`; its own earlier value first); a
+    required parameter left without one: None."""
     if not spec:
         return dict(base)  # a tool known by name only (GTA without toolmeta): same arguments
     required = spec.get("required") or []
@@ -358,15 +364,18 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
         if param in unused and _matches(unused[param], type_name):
             args[param] = unused.pop(param)
             continue
+        like = template.get(param) if template else None
+        # a value of a distinctive kind may move to a parameter of another name (a file name to a
+        # file name, a date to a date); a bare word or number may not (a sector is no symbol)
         same = next((k for k, v in unused.items() if k not in AUTH_PARAMS and _matches(v, type_name)
-                     and _allowed(v, prop)), None)
+                     and _allowed(v, prop) and kind(v).startswith(_MOVABLE)
+                     and (like is None or kind(v) == kind(like))), None)
         if same is not None:
             args[param] = unused.pop(same)
             continue
-        like = template.get(param) if template else None
         known = [m.value for m in found if m.param == param] + [m.value for m in found]
         value = next((v for v in known if like is not None and kind(v) == kind(like) and _matches(v, type_name)
-                      and _allowed(v, prop)), None)
+                      and _allowed(v, prop) and right(param)(v)), None)
         if value is not None:
             args[param] = value
         elif param in required:
@@ -377,6 +386,9 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
 def _named(tool: str, history: HistoryText) -> bool:
     """Whether every content word of a tool's name is a word of the history."""
     return all(w in history.words for w in name_words(tool))
+
+
+_MOVABLE = ("str:file", "str:path", "str:email", "str:date", "str:datetime", "str:time")
 
 
 def _weighted_order(names: list[str], weights: dict[str, float], rng: random.Random) -> list[str]:
@@ -394,7 +406,8 @@ def sibling_calls(point: DecisionPoint, base: dict[str, Any], rng: random.Random
     rejected side), with arguments shaped like a real call of it."""
     specs = tool_specs(point.functions) or {}
     pool = point.gold_calls or {}
-    names = [n for n in sibling_tools(base["name"], catalogue or point.functions) if n in specs][:_SIBLINGS]
+    names = [n for n in sibling_tools(base["name"], catalogue or point.functions, point.tool_classes)
+             if n in specs][:_SIBLINGS]
     weights = {n: len(pool.get(n, ())) + 0.5 for n in names}
     found = mentions(point.history)
     history = history_text(point.history)
@@ -404,9 +417,13 @@ def sibling_calls(point: DecisionPoint, base: dict[str, Any], rng: random.Random
     for name in _weighted_order(names, weights, rng):
         calls = pool.get(name, ())
         template = calls[rng.randrange(len(calls))] if calls else None
-        args = _fill(specs[name], base.get("parameters") or {}, template, found)
+        args = _fill(specs[name], base.get("parameters") or {}, template, found,
+                     lambda param, name=name: _gold_like(point, name, param))
         action = {"name": name, "parameters": args} if args is not None else None
-        if action is not None and violations(action, point.functions) == 0:
+        # the shape of the right call (arguments, or none): an empty call where the right one
+        # has arguments would mark the wrong side by its shape alone
+        if action is not None and bool(args) == bool(base.get("parameters")) \
+                and violations(action, point.functions) == 0:
             out.append(Proposal(error_type, action, f"{operator}:{name}", relation,
                                 priority=0 if _named(name, history) else 1))
     return out
@@ -529,7 +546,11 @@ def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         old = unique(m.value for m in reversed(found) if m.origin == "call" and m.param == name
                      and _usable(m.value, args[name], prop, later) and right(m.value))
         here = unique(m.value for m in found if _usable(m.value, args[name], prop, later) and right(m.value))
-        here = [v for v in here if not any(_same(v, o) for o in old)]
+        # a value another argument already has would leave the wrong call with no token of its
+        # own (a set of tokens inside the right call's): a shape only wrong calls would have
+        others = [v for k, v in args.items() if k != name]
+        old = [v for v in old if not any(_same(v, o) for o in others)]
+        here = [v for v in here if not any(_same(v, o) for o in [*old, *others])]
         here = _like_gold(here, pool_values(point, call["name"], name), rng)
         make = lambda v, rel, op, name=name: Proposal(  # noqa: E731
             WRONG_PARAMS, {"name": call["name"], "parameters": {**args, name: v}}, f"{op}:{name}", rel)
@@ -543,6 +564,7 @@ def pool_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
     return [args[param] for args in (point.gold_calls or {}).get(tool, ()) if param in args]
 
 
+_DIVERSE = 0.8  # a parameter whose gold values are this unique has no vocabulary of its own
 _RARE = 0.05  # the weight of a value the source's gold calls never give this parameter
 
 
@@ -576,9 +598,12 @@ def _gold_like(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], b
     """Whether a value is one this parameter takes in some gold call of the source: a wrong
     value is a right value of another case, so values never mark the wrong side (a company's
     name where every gold call of the tool has a ticker symbol would). Without the source's
-    calls for the parameter: any value."""
-    values = {_norm_key(v) for v in pool_values(point, tool, param)}
-    return (lambda value: _norm_key(value) in values) if values else (lambda value: True)
+    calls for the parameter, or where its gold values hardly recur: any value."""
+    pool = [_norm_key(v) for v in pool_values(point, tool, param)]
+    values = set(pool)
+    if not values or len(values) > _DIVERSE * len(pool):
+        return lambda value: True  # values that hardly recur (ToolTalk's ids, texts) mark nothing
+    return lambda value: _norm_key(value) in values
 
 
 def _symmetric(first: str, second: str) -> bool:
@@ -686,7 +711,10 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
     options = []
     for param in point.missing_params:
         gold = hint["parameters"][param]
-        values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), []))
+        # never a value another argument of the call has ('Buy' as the symbol of a buy order)
+        others = [v for k, v in hint["parameters"].items() if k not in point.missing_params]
+        values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
+                        and not any(_same(m.value, o) for o in others))
         rng.shuffle(values)
         if not values:
             return []
@@ -702,8 +730,7 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
 def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
     """A call where the gold step is a reply, by why the reply is due: for missing parameters
     the call with guessed values; for a withheld tool a sibling tool; where the turn's report is
-    due, the call the user asks for next, if the history already holds all its values and the
-    words of its tool's name (a continuation the conversation makes tempting)."""
+    due, the call the user asks for next, if the history already holds all its values."""
     hint = point.call_hint
     specs = tool_specs(point.functions) or {}
     proposals: list[Proposal] = []
@@ -722,9 +749,15 @@ def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         if hint == last:  # a source without reasons (GTA's final answer): the last call again
             if point.reply_kind is None:
                 proposals.append(Proposal(SHOULD_CHAT, hint, "repeated_call", "repeated_call"))
-        elif _named(hint["name"], history) and all(_shown(v, history) or k in AUTH_PARAMS
-                                                   for k, v in hint["parameters"].items() if not isinstance(v, bool)):
+        elif all(_shown(v, history) or k in AUTH_PARAMS for k, v in hint["parameters"].items()
+                 if not isinstance(v, bool)):
             proposals.append(Proposal(SHOULD_CHAT, hint, "unrequested_call", "unrequested_call"))
+    if point.reply_kind in (replies.REPORT, "text") and point.turn_calls:
+        # after the turn's work, another tool of its class on the same things, unasked (deleting
+        # the reminder just completed): after the next request's call, where that is not grounded
+        done = point.turn_calls[-1]
+        proposals += [replace(p, priority=1) for p in sibling_calls(point, done, rng, SHOULD_CHAT, "unrequested_sibling",
+                                                                   relation="unrequested_call")]
     return [p for p in proposals if not specs or p.action["name"] in specs]
 
 

@@ -46,6 +46,9 @@ class DecisionPoint:
     missing_params: tuple[str, ...] = ()
     # unavailable points: the withheld tool's spec (its siblings among the offered tools)
     withheld_spec: dict[str, Any] | None = None
+    # tool name -> its class, where the source groups tools and says so outside the descriptions
+    # (ToolTalk's suites); siblings are drawn within a class
+    tool_classes: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
     # tool name -> the argument objects of every gold call of that tool in the source (shared
     # by all points of a build; where wrong values and wrong-tool arguments are drawn from)
     gold_calls: Mapping[str, tuple[dict[str, Any], ...]] | None = field(default=None, compare=False, repr=False)

@@ -165,10 +165,11 @@ _MAX_PHRASE_WORDS = 8
 
 def param_phrase(functions: Any, tool: str, param: str) -> str:
     """A parameter as a question names it: its name in words ("receiver ID"), or where the name
-    is cryptic (a one- or two-letter word: `cityA`, `travel_to`) its description's first clause
-    where that is short ("zipcode of the first city"), else the name in words anyway."""
+    is cryptic (a one- or two-letter word, a trailing preposition: `cityA`, `travel_from`) its
+    description's first clause where that is short ("zipcode of the first city"), else the
+    name in words anyway."""
     words = param_words(param).split()
-    if words and all(len(w) > 2 or w == "ID" for w in words):
+    if words and all(len(w) > 2 or w == "ID" for w in words) and words[-1] not in _DANGLING | {"into"}:
         return " ".join(words)
     for item in functions if isinstance(functions, list) else []:
         if isinstance(item, dict) and isinstance(item.get("function"), dict):

@@ -102,11 +102,17 @@ def _eligible(points: Sequence[DecisionPoint], label: Label) -> bool:
 
 def _options(points: Sequence[DecisionPoint], label: Label, rng: random.Random,
              kinds: Sequence[str]) -> list[tuple[DecisionPoint, str]]:
-    """The label's points first, then every other label's (fallbacks)."""
+    """The label's points first, then the fallbacks: the same type's other reasons, the
+    call-against-call types, and the other reply-against-call type last (a reply case replaced
+    by its mirror type would unbalance calls against replies); a call-against-call slot falls
+    back to call-against-call types only."""
     out = _ranked(points, label, rng)
-    for other in _labels(kinds):
-        if other != label:
-            out += _ranked(points, other, rng)
+    order = [lb for lb in _labels(kinds) if lb != label]
+    if label[0] in (WRONG_PARAMS, WRONG_TOOL):  # a call-against-call slot never turns into a reply case
+        order = [lb for lb in order if lb[0] in (WRONG_PARAMS, WRONG_TOOL)]
+    order.sort(key=lambda lb: 0 if lb[0] == label[0] else 1 if lb[0] in (WRONG_PARAMS, WRONG_TOOL) else 2)
+    for other in order:
+        out += _ranked(points, other, rng)
     return out
 
 
@@ -156,20 +162,37 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
             quota[label] -= 1
     leftover = [slot for slot in slots if slot not in given]
     rng.shuffle(leftover)
-    for slot in leftover:  # quotas no conversation could fill: the labels still short, by fallback
-        short = [lb for lb in _labels(kinds) if quota[lb] > 0] or [(WRONG_TOOL, None)]
+    for slot in leftover:  # quotas no conversation could fill: the call-against-call labels
+        short = [lb for lb in ((WRONG_PARAMS, None), (WRONG_TOOL, None)) if quota[lb] > 0] or [(WRONG_TOOL, None)]
         given[slot] = short[0]
         quota[short[0]] -= 1
+    _mirror(given, kinds, rng)
     out = []
     for conversation, cid in zip(conversations, ids, strict=True):
         pick = random.Random(seeded_key(seed, f"{source}/{cid}"))
         used: set[int] = set()
-        for n in range(slots_per_conversation):
+        # reply-against-call labels first: their points are the scarce ones of a conversation
+        order = sorted(range(slots_per_conversation), key=lambda n: given[(cid, n)][1] is None)
+        for n in order:
             options = [(p, e) for p, e in _options(points[cid], given[(cid, n)], pick, kinds) if p.step not in used]
             if options:
                 used.add(options[0][0].step)
                 out.append(Slot(conversation, tuple(options)))
     return out
+
+
+def _mirror(given: dict[tuple[str, int], Label], kinds: Sequence[str], rng: random.Random) -> None:
+    """As many reply-against-call slots of each reason on the should-chat side as on the
+    should-call side (a source short of one side, as ToolTalk is of early answers, would
+    otherwise reward "prefer the call" or its inverse): the excess side's slots of a reason
+    become call-against-call slots."""
+    for kind in kinds:
+        chat = [slot for slot, label in given.items() if label == (SHOULD_CHAT, kind)]
+        call = [slot for slot, label in given.items() if label == (SHOULD_CALL, kind)]
+        excess = chat if len(chat) > len(call) else call
+        rng.shuffle(excess)
+        for n, slot in enumerate(excess[:abs(len(chat) - len(call))]):
+            given[slot] = ((WRONG_PARAMS, None), (WRONG_TOOL, None))[n % 2]
 
 
 def select_train(conversations: Sequence[Any], points: dict[str, list[DecisionPoint]], seed: int, source: str,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from toolprm_tasks.names import SPLITS
 from toolprm_tasks.trials import seeded_key
 
-SPLITS: tuple[str, ...] = ("test", "train")
+__all__ = ["SPLITS", "TRAIN_SHARE", "assign"]
 TRAIN_SHARE = 0.25
 
 

@@ -124,6 +124,7 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
     if unknown:
         raise SourceError(f"{conversation.id}: field 'suites_used': no API file for {unknown}")
     functions = [spec for suite in record["suites_used"] for spec in specs[suite].values()]
+    classes = {name: suite for suite in record["suites_used"] for name in specs[suite]}
     history: list[dict[str, Any]] = [_system_turn(record["metadata"])]
     turns = record["conversation"]
     points: list[DecisionPoint] = []
@@ -146,14 +147,14 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
         for position, call in enumerate(turn_calls):
             points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, call,
                                         turn_calls=tuple(turn_calls[position:]),
-                                        turn_observations=tuple(observations[position:])))
+                                        turn_observations=tuple(observations[position:]), tool_classes=classes))
             history.append({"role": "assistant", "content": call})
             history.append({"role": "tool", "content": observations[position]})
         if turn_calls:
             text = replies.report(turn_so_far(history), functions, history, rng)
             points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, text,
                                         call_hint=next(iter(later_calls(index)), None), reply_kind=replies.REPORT,
-                                        turn_calls=tuple(turn_calls)))
+                                        turn_calls=tuple(turn_calls), tool_classes=classes))
         elif "?" in turn["text"] and index + 1 < len(turns) and turns[index + 1]["role"] == "user":
             hint, missing = missing_values(later_calls(index), turns[index + 1]["text"].casefold(),
                                            replies.user_text(history))
@@ -161,7 +162,7 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
                 text = replies.ask(hint, list(missing), functions, history, rng)
                 points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions,
                                             text, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint,),
-                                            missing=missing[0], missing_params=missing))
+                                            missing=missing[0], missing_params=missing, tool_classes=classes))
         history.append({"role": "assistant", "content": turn["text"]})
     return points
 
