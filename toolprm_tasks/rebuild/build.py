@@ -210,9 +210,9 @@ def _candidates(item: SourcePoint, seed: int, reasons: list[str]) -> list[_Candi
 
 
 def _next_candidate(item: SourcePoint, seed: int, taken: set[str], reasons: list[str]) -> _Candidate | None:
-    """The slot's first case, over all its options, that passes the check and is no other
-    slot's case."""
-    for point, error_type in item.options[:MAX_OPTIONS]:
+    """The slot's first case, over all its options (fallbacks included), that passes the check
+    and is no other slot's case."""
+    for point, error_type in item.options:
         for tried, proposal in enumerate(_proposals(point, error_type, seed), start=1):
             key = _case_key(point, proposal.action)
             if proposal.action == point.gold or key in taken or (proposal.needs_error and item.check is None):
@@ -238,7 +238,7 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
     chosen = choose(pairs, keys)
     taken = {keys[i][pick] for i, pick in enumerate(chosen) if pick is not None}
     for i, pick in enumerate(chosen):
-        if pick is None and slots[i]:  # every candidate was another slot's case: the next that is not
+        if pick is None:  # no candidate, or every one another slot's case: the next that is not
             extra = _next_candidate(points[i], seed, taken, reasons_of[i])
             if extra is not None:
                 slots[i].append(extra)

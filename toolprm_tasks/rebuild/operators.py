@@ -152,6 +152,8 @@ def _same(a: Any, b: Any) -> bool:
     """Equal after the normalisation `policy.equivalent` applies (case, spacing, number type)."""
     from toolprm_tasks.rebuild.policy import equivalent
 
+    if isinstance(a, bool) != isinstance(b, bool):  # True is no 1, however Python compares them
+        return False
     return equivalent({"name": "", "parameters": {"v": a}}, {"name": "", "parameters": {"v": b}}, None)
 
 
@@ -278,13 +280,19 @@ def missing_values(later_calls: list[dict[str, Any]], answer: str,
                    said: str) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
     """The call a request needs and the parameters the user had not given: the values that the
     user's answer (the next user turn) names and nothing before did, all of one call (the
-    first call that takes such a value). Nothing found: (None, ())."""
-    for call in later_calls:
-        new = tuple(name for name, value in call["parameters"].items()
-                    if name not in AUTH_PARAMS and not isinstance(value, bool)
-                    and replies.mentioned(value, answer) and not replies.mentioned(value, said))
-        if new:
-            return call, new
+    first call that takes such a value); else the first call's values the answer repeats (the
+    request named them in another role: "juxtapose it with X" before "the file to move is X").
+    Nothing found: (None, ())."""
+    def named(call: dict[str, Any], new: bool) -> tuple[str, ...]:
+        return tuple(name for name, value in call["parameters"].items()
+                     if name not in AUTH_PARAMS and not isinstance(value, bool) and replies.mentioned(value, answer)
+                     and not (new and replies.mentioned(value, said)))
+
+    for new in (True, False):
+        for call in later_calls:
+            found = named(call, new)
+            if found:
+                return call, found
     return None, ()
 
 
@@ -373,7 +381,9 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
         if same is not None:
             args[param] = unused.pop(same)
             continue
+        credentials = [v for k, v in base.items() if k in AUTH_PARAMS]
         known = [m.value for m in found if m.param == param] + [m.value for m in found]
+        known = [v for v in known if not _inside(v, credentials)]  # a session token is no password
         value = next((v for v in known if like is not None and kind(v) == kind(like) and _matches(v, type_name)
                       and _allowed(v, prop) and right(param)(v)), None)
         if value is not None:
@@ -549,8 +559,8 @@ def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         # a value another argument already has would leave the wrong call with no token of its
         # own (a set of tokens inside the right call's): a shape only wrong calls would have
         others = [v for k, v in args.items() if k != name]
-        old = [v for v in old if not any(_same(v, o) for o in others)]
-        here = [v for v in here if not any(_same(v, o) for o in [*old, *others])]
+        old = [v for v in old if not _inside(v, others)]
+        here = [v for v in here if not _inside(v, [*old, *others]) and not _inside(v, [args[name]], part_only=True)]
         here = _like_gold(here, pool_values(point, call["name"], name), rng)
         make = lambda v, rel, op, name=name: Proposal(  # noqa: E731
             WRONG_PARAMS, {"name": call["name"], "parameters": {**args, name: v}}, f"{op}:{name}", rel)
@@ -604,6 +614,18 @@ def _gold_like(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], b
     if not values or len(values) > _DIVERSE * len(pool):
         return lambda value: True  # values that hardly recur (ToolTalk's ids, texts) mark nothing
     return lambda value: _norm_key(value) in values
+
+
+def _inside(value: Any, others: list[Any], part_only: bool = False) -> bool:
+    """Whether `value` is one of `others`, or a piece of one of their texts (a word of the new
+    password is no plausible old password); `part_only`: a piece only."""
+    for other in others:
+        if not part_only and _same(value, other):
+            return True
+        if isinstance(value, str) and isinstance(other, str) and value.strip() \
+                and value.casefold() != other.casefold() and value.casefold() in other.casefold():
+            return True
+    return False
 
 
 def _symmetric(first: str, second: str) -> bool:
@@ -758,7 +780,10 @@ def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         done = point.turn_calls[-1]
         proposals += [replace(p, priority=1) for p in sibling_calls(point, done, rng, SHOULD_CHAT, "unrequested_sibling",
                                                                    relation="unrequested_call")]
-    return [p for p in proposals if not specs or p.action["name"] in specs]
+    # a call already made is the last call repeated, not a new one (GTA's own repeat aside)
+    made = [t["content"] for t in point.history if t.get("role") == "assistant" and isinstance(t.get("content"), dict)]
+    return [p for p in proposals if (not specs or p.action["name"] in specs)
+            and (p.relation == "repeated_call" or p.action not in made)]
 
 
 CALL_OPERATORS: dict[str, Callable[[DecisionPoint, random.Random], list[Proposal]]] = {

@@ -34,15 +34,15 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Done with {tool}: {action}.",
         "So that's it: {action}.",
     ),
-    ASK: (  # the parameter alone: the request in the history says what it is for
+    ASK: (  # the parameter alone, in a user's few words: the request in the history says what it is for
         "Which {param} should it be?",
         "What is the {param}?",
-        "Which {param} should I use?",
-        "What {param} do you want?",
-        "Could you tell me the {param}?",
-        "What {param} do you have in mind?",
-        "Which {param} do you mean?",
-        "I still need the {param}. What is it?",
+        "What {param} is it?",
+        "And the {param}?",
+        "Which {param} is it?",
+        "What should the {param} be?",
+        "Which {param}, please?",
+        "What is the {param}, please?",
     ),
     UNAVAILABLE: (
         "I can't {action}: no tool here does that.",

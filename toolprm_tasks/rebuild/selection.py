@@ -105,12 +105,14 @@ def _options(points: Sequence[DecisionPoint], label: Label, rng: random.Random,
     """The label's points first, then the fallbacks: the same type's other reasons, the
     call-against-call types, and the other reply-against-call type last (a reply case replaced
     by its mirror type would unbalance calls against replies); a call-against-call slot falls
-    back to call-against-call types only."""
+    back to reply types last of all."""
     out = _ranked(points, label, rng)
     order = [lb for lb in _labels(kinds) if lb != label]
-    if label[0] in (WRONG_PARAMS, WRONG_TOOL):  # a call-against-call slot never turns into a reply case
-        order = [lb for lb in order if lb[0] in (WRONG_PARAMS, WRONG_TOOL)]
-    order.sort(key=lambda lb: 0 if lb[0] == label[0] else 1 if lb[0] in (WRONG_PARAMS, WRONG_TOOL) else 2)
+    # a call-against-call slot turns into a reply case only as the very last resort (a
+    # conversation must keep a case)
+    calls = label[0] in (WRONG_PARAMS, WRONG_TOOL)
+    order.sort(key=lambda lb: 0 if lb[0] == label[0] else 1 if lb[0] in (WRONG_PARAMS, WRONG_TOOL) else
+               (3 if calls else 2))
     for other in order:
         out += _ranked(points, other, rng)
     return out
@@ -173,8 +175,11 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
         used: set[int] = set()
         # reply-against-call labels first: their points are the scarce ones of a conversation
         order = sorted(range(slots_per_conversation), key=lambda n: given[(cid, n)][1] is None)
-        for n in order:
-            options = [(p, e) for p, e in _options(points[cid], given[(cid, n)], pick, kinds) if p.step not in used]
+        for rank, n in enumerate(order):
+            label = given[(cid, n)]
+            options = [(p, e) for p, e in _options(points[cid], label, pick, kinds) if p.step not in used]
+            if rank and label[0] in (WRONG_PARAMS, WRONG_TOOL):  # the last resort is for a first slot only
+                options = [(p, e) for p, e in options if e in (WRONG_PARAMS, WRONG_TOOL)]
             if options:
                 used.add(options[0][0].step)
                 out.append(Slot(conversation, tuple(options)))
