@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -206,21 +207,29 @@ def test_build_is_byte_identical_for_the_same_seed(built: Path, tmp_path: Path) 
         (built / "prmbench_rebuilt_tooltalk.json").read_bytes()
 
 
-def _assert_artifact_free(audit: dict, records: list[dict]) -> None:
+def _assert_artifact_free(audit: dict, records: list[dict], strict: bool) -> None:
     """The thresholds a rebuilt default set must meet (written out here, not read from the
-    audit module): history-free probes <= 60% overall, <= 65% on call-against-reply cases
-    pooled and on each call-against-call type; replies balanced against calls."""
-    assert audit["passed"] is True and audit["problems"] == []
+    audit module): the history-free candidate-only probe <= 60% overall and <= 65% on
+    call-against-reply cases pooled; the grounding judge <= 60% overall; replies balanced
+    against calls. `strict` (BFCL, 600 test cases): the whole audit passes, both probes and
+    every group, the grounding judge <= 65% on every error type."""
     assert audit["cases"] == len(records)
-    for probe in ("candidate_only", "candidate_pair"):
-        result = audit["probes"][probe]
-        assert result["overall"]["acc"] <= 0.60, probe
-        for group in ("call_vs_reply", "wrong_params", "wrong_tool"):
-            assert result["by_group"][group]["acc"] <= 0.65, (probe, group)
+    only = audit["probes"]["candidate_only"]
+    assert only["overall"]["acc"] <= 0.60 and only["by_group"]["call_vs_reply"]["acc"] <= 0.65
+    assert audit["judges"]["grounding"]["overall"]["acc"] <= 0.60
+    if strict:
+        assert audit["passed"] is True and audit["problems"] == []
+        for probe in ("candidate_only", "candidate_pair"):
+            result = audit["probes"][probe]
+            assert result["overall"]["acc"] <= 0.60, probe
+            for group in ("call_vs_reply", "wrong_params", "wrong_tool"):
+                assert result["by_group"][group]["acc"] <= 0.65, (probe, group)
+        for group in ("wrong_params", "wrong_tool", "should_call", "should_chat"):
+            assert audit["judges"]["grounding"]["by_group"][group]["acc"] <= 0.65, group
+        assert 0.45 <= audit["judges"]["prefer_call"]["by_group"]["call_vs_reply"]["acc"] <= 0.55
     types = [r["error type"] for r in records]
     calls, chats = types.count("should call a tool but chatted"), types.count("should chat but called a tool")
     assert abs(calls - chats) <= 0.1 * (calls + chats)
-    assert 0.45 <= audit["judges"]["prefer_call"]["by_group"]["call_vs_reply"]["acc"] <= 0.55
     keys = [json.dumps([r["history"], r["action_chosen"], r["action_rejected"]], sort_keys=True) for r in records]
     assert len(set(keys)) == len(keys)  # no duplicates
     assert all(r["action_chosen"] != r["action_rejected"] for r in records)
@@ -228,27 +237,63 @@ def _assert_artifact_free(audit: dict, records: list[dict]) -> None:
 
 @pytest.mark.slow
 def test_manifest_counts_checks_and_artifact_audit(built: Path) -> None:
-    for source, conversations in (("bfcl", 800), ("tooltalk", 78)):
+    from toolprm_tasks.rebuild.difficulty import RELATIONS, tier_of
+
+    for source in ("bfcl", "tooltalk"):
         manifest = json.loads((built / f"manifest_{source}.json").read_text())
         records = json.loads((built / f"prmbench_rebuilt_{source}.json").read_text())
-        assert manifest["cases"] == len(records)
+        train = json.loads((built / f"prmbench_rebuilt_{source}_train.json").read_text())
+        assert manifest["cases"] == len(records) and manifest["splits"]["train"]["cases"] == len(train)
         assert sum(manifest["by_error_type"].values()) == len(records)
         assert set(manifest["by_error_type"]) == {"wrong tool", "wrong params", "should chat but called a tool",
                                                   "should call a tool but chatted"}
-        # the audit: no weight-free heuristic beats 60% on the built set, in either direction
-        assert all(0.4 <= acc <= 0.6 for acc in manifest["baseline_accuracy_both_orders"].values()), manifest
-        _assert_artifact_free(manifest["audit"], records)
+        baselines = manifest["baseline_accuracy_both_orders"]
+        assert set(baselines) == {"random", "first", "longer", "schema", "grounding"}
+        bound = 0.05 if source == "bfcl" else 0.10  # ToolTalk's test split is small (docs/rebuild.md)
+        assert all(abs(baselines[j] - 0.5) <= bound for j in ("random", "first", "longer", "schema")), baselines
+        _assert_artifact_free(manifest["audit"], records, strict=source == "bfcl")
         assert manifest["adversarial_filtering"] == {"applied": False, "dropped": 0}
-        failures = json.loads((built / f"check_failures_{source}.json").read_text())
-        assert len(records) + len(failures) >= conversations  # every point is kept or reported
-        for record in records:
+        for record in records + train:
             assert record["seed"] == 0 and record["sampling"].startswith("rule:")
             assert record["source_version"].startswith(("bfcl-eval==", "nvidia-tooltalk=="))
+            assert record["difficulty"]["relation"] in RELATIONS and record["difficulty"]["operator"]
+        assert manifest["by_tier"] == dict(sorted(Counter(tier_of(r["difficulty"]) for r in records).items()))
+        assert manifest["audit_by_tier"]["hard"]["cases"] == manifest["by_tier"]["hard"]
     bfcl = json.loads((built / "prmbench_rebuilt_bfcl.json").read_text())
+    bfcl_train = json.loads((built / "prmbench_rebuilt_bfcl_train.json").read_text())
     # a case is kept only when its execution check passed, and on the default build every one of
-    # BFCL's 800 conversations gives a checked case (docs/rebuild.md says so)
-    assert all(r["execution_check"]["passed"] for r in bfcl)
-    assert len(bfcl) == 800
+    # BFCL's 800 conversations gives a checked case, in the test or the training split
+    assert all(r["execution_check"]["passed"] for r in bfcl + bfcl_train)
+    assert len({r["source_id"] for r in bfcl + bfcl_train}) == 800
+    assert len({r["source_id"] for r in bfcl}) == len(bfcl) == 600  # one per test conversation
+
+
+@pytest.mark.slow
+def test_no_cluster_crosses_the_splits(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolprm_tasks import data
+    from toolprm_tasks.cases import cases_from_records
+
+    monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(built))
+    for source in ("bfcl", "tooltalk"):
+        manifest = json.loads((built / f"manifest_{source}.json").read_text())
+        test, train = data.load_rebuilt(source), data.load_rebuilt(source, split="train")
+        assert len(test.cases) == manifest["splits"]["test"]["cases"] and train.path.name.endswith("_train.json")
+        clusters = {"test": {c.cluster for c in test.cases}, "train": {c.cluster for c in train.cases}}
+        assert not clusters["test"] & clusters["train"]
+        # the manifest's clusters are the cases' (Case.cluster less the subset prefix), whole
+        for split in ("test", "train"):
+            assert {c.split("/", 1)[1] for c in clusters[split]} <= set(manifest["splits"][split]["clusters"])
+        assert not set(manifest["splits"]["test"]["clusters"]) & set(manifest["splits"]["train"]["clusters"])
+        share = len(manifest["splits"]["train"]["clusters"]) / (len(manifest["splits"]["train"]["clusters"])
+                                                               + len(manifest["splits"]["test"]["clusters"]))
+        assert abs(share - 0.25) < 0.01
+        # the training split takes more decision points per conversation than the test split
+        per_test = len(test.cases) / len({c.provenance["source_id"] for c in test.cases})
+        assert len(train.cases) / len({c.provenance["source_id"] for c in train.cases}) > per_test
+        assert manifest["files"][train.path.name] == train.sha256
+        cases_from_records(json.loads(train.path.read_text()), subset=source, source=train.path.name)
+    with pytest.raises(ValueError, match="unknown split"):
+        data.load_rebuilt("bfcl", split="dev")
 
 
 def test_malformed_source_data_is_reported(tmp_path: Path) -> None:
@@ -315,3 +360,108 @@ def test_policy_cases_get_their_own_audit(tmp_path: Path) -> None:
     policy_audit = manifest["audit_by_sampling"]["policy"]
     assert policy_audit["probes"]["candidate_only"]["overall"]["acc"] >= 0.9
     assert manifest["audit"]["cases"] == len(records)
+
+
+def _grounding_accuracy(records: list[dict]) -> float:
+    """The grounding judge's accuracy in both orders, worked out here from its scores (a tie:
+    the first shown is named, so right once in two)."""
+    from toolprm_tasks.grounding import grounding_score
+
+    total = 0.0
+    for record in records:
+        right = grounding_score(record["action_chosen"], record["history"])
+        wrong = grounding_score(record["action_rejected"], record["history"])
+        total += 1.0 if right > wrong else 0.0 if right < wrong else 0.5
+    return total / len(records)
+
+
+@pytest.mark.slow
+def test_hard_tier_in_both_frameworks_gives_the_same_numbers(built: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspect_ai import eval as inspect_eval
+
+    from tests.helpers import evaluate
+    from toolprm_tasks.rebuild.difficulty import tier_of
+    from toolprm_tasks.toolprmbench import toolprmbench
+
+    monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(built))
+    monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    expected = {}
+    for source in ("bfcl", "tooltalk"):
+        records = json.loads((built / f"prmbench_rebuilt_{source}.json").read_text())
+        hard = [r for r in records if tier_of(r["difficulty"]) == "hard"]
+        assert 0 < len(hard) < len(records)
+        expected[source] = (_grounding_accuracy(hard), len(hard))
+    lm = evaluate("toolprm-baseline", ["toolprmbench_rebuilt_hard"], metadata={"order": "both"},
+                  model_args="judge=grounding")
+    log = inspect_eval(toolprmbench(data="rebuilt", tier="hard", order="both"), model="toolprm-baseline/grounding",
+                       log_dir=str(tmp_path / "logs"), display="none")[0]
+    assert log.status == "success" and log.eval.task == "toolprmbench_rebuilt_hard"
+    assert log.eval.metadata["tier"] == "hard"
+    metrics = {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
+    for source, (acc, cases) in expected.items():
+        lm_acc = lm["results"][f"toolprmbench_rebuilt_hard_{source}"]["acc,none"]
+        assert lm_acc == pytest.approx(acc) == pytest.approx(metrics[f"acc_{source}"])
+        assert lm["n-samples"][f"toolprmbench_rebuilt_hard_{source}"]["effective"] == 2 * cases
+    assert sum(1 for s in log.samples) == 2 * sum(cases for _, cases in expected.values())
+    # the tier comes from the task, never from --metadata
+    with pytest.raises(ValueError, match="`tier` cannot be set with --metadata"):
+        evaluate("toolprm-baseline", ["toolprmbench_rebuilt_bfcl"], metadata={"tier": "hard"},
+                 model_args="judge=first")
+
+
+def test_tier_needs_rebuilt_data() -> None:
+    from toolprm_tasks.data import DataError, load_subsets
+
+    with pytest.raises(DataError, match="tier=hard .* needs data=rebuilt"):
+        load_subsets(["bfcl"], data="official", tier="hard")
+    with pytest.raises(ValueError, match="unknown tier"):
+        load_subsets(["bfcl"], data="rebuilt", tier="medium")
+
+
+@pytest.mark.slow
+def test_reading_packet_round_trip(built: Path, tmp_path: Path) -> None:
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from toolprm_tasks import reading
+
+    records = reading.records_of(built, ("bfcl", "tooltalk"))
+    packet = tmp_path / "packet"
+    summary = reading.write_packet(records, packet, per_type=10, seed=0)
+    assert summary["items"] == 80 and summary["by_source"] == {"bfcl": 40, "tooltalk": 40}
+    key = json.loads(reading.key_path(packet).read_text())
+    assert not (packet / "packet-key.json").exists() and reading.key_path(packet).parent == tmp_path
+    items = [json.loads(line) for line in (packet / reading.PACKET_FILE).read_text().splitlines()]
+    # blind: history, tools and two actions, nothing else
+    assert all(set(item) == {"item", "tools", "history", "Action1", "Action2"} for item in items)
+    firsts = Counter(v["chosen"] for v in key["items"].values())
+    assert 25 <= firsts["Action1"] <= 55  # the order is seeded, not always the chosen one first
+    assert Counter(v["error_type"] for v in key["items"].values()) == {t: 20 for t in reading.ERROR_TYPES}
+    # a perfect reader, with verdicts; one item left out; one answer unreadable
+    answers = tmp_path / "answers.jsonl"
+    lines = [{"item": item, "choice": truth["chosen"], "verdict": "clear" if i % 4 else "Ambiguous"}
+             for i, (item, truth) in enumerate(sorted(key["items"].items()))]
+    lines[1]["choice"] = "Action1 or Action2"
+    answers.write_text("\n".join(json.dumps(x) for x in lines[:-1]) + "\n")
+    report = reading.score(key, reading.load_answers(answers))
+    assert report["overall"]["n"] == 80 and report["answered"] == 78
+    assert report["overall"]["acc"] == pytest.approx(78 / 80)
+    assert report["overall"]["verdicts"]["ambiguous"] == 20 and report["overall"]["verdicts"]["clear"] == 59
+    assert {m["item"] for m in report["misses"]} == {lines[1]["item"], lines[-1]["item"]}
+    assert set(report["by_tier"]) <= {"hard", "standard"} and report["by_source"]["bfcl"]["n"] == 40
+    # a model reader through Inspect: always Action1, verdict clear
+    def outputs(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        output = ModelOutput.from_content(model="mockllm", content='{"rationale": "r", "chosen action": "Action1", '
+                                                                   '"verdict": "clear"}')
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    read = reading.read_packet(packet, get_model("mockllm/model", custom_outputs=outputs), tmp_path / "read.jsonl")
+    report = reading.score(key, read)
+    assert report["overall"]["acc"] == pytest.approx(firsts["Action1"] / 80)
+    assert report["overall"]["verdicts"]["clear"] == 80
+    again = reading.score(key, reading.load_answers(tmp_path / "read.jsonl"))  # the answers file it wrote
+    assert again["overall"] == report["overall"] and again["by_tier"] == report["by_tier"]
+    with pytest.raises(ValueError, match=r"answers.jsonl: line 1: field 'item'"):
+        answers.write_text('{"choice": "Action1"}\n')
+        reading.load_answers(answers)

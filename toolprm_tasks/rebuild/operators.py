@@ -38,7 +38,15 @@ from typing import Any
 
 from toolprm_tasks.grounding import STOPWORDS, HistoryText, content_words, name_words
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.points import DecisionPoint, json_values, text_values, turn_so_far, unique, value_key
+from toolprm_tasks.rebuild.points import (
+    DecisionPoint,
+    json_values,
+    normalised,
+    text_values,
+    turn_so_far,
+    unique,
+    value_key,
+)
 from toolprm_tasks.tool_calls import tool_specs, violations
 
 # paper Fig. 3 wording, as the release writes `error type`
@@ -150,11 +158,9 @@ def kind(value: Any) -> str:
 
 def _same(a: Any, b: Any) -> bool:
     """Equal after the normalisation `policy.equivalent` applies (case, spacing, number type)."""
-    from toolprm_tasks.rebuild.policy import equivalent
-
     if isinstance(a, bool) != isinstance(b, bool):  # True is no 1, however Python compares them
         return False
-    return equivalent({"name": "", "parameters": {"v": a}}, {"name": "", "parameters": {"v": b}}, None)
+    return a == b or normalised(a) == normalised(b)
 
 
 _SKEW = 0.6  # a parameter whose commonest gold value has a larger share is not changed
@@ -381,11 +387,14 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
         if same is not None:
             args[param] = unused.pop(same)
             continue
-        credentials = [v for k, v in base.items() if k in AUTH_PARAMS]
-        known = [m.value for m in found if m.param == param] + [m.value for m in found]
-        known = [v for v in known if not _inside(v, credentials)]  # a session token is no password
-        value = next((v for v in known if like is not None and kind(v) == kind(like) and _matches(v, type_name)
-                      and _allowed(v, prop) and right(param)(v)), None)
+        value = None
+        if like is not None:
+            credentials = [v for k, v in base.items() if k in AUTH_PARAMS]
+            known = [m.value for m in found if m.param == param] + [m.value for m in found]
+            known = [v for v in known if not _inside(v, credentials)]  # a session token is no password
+            wanted, takes = kind(like), right(param)
+            value = next((v for v in known if kind(v) == wanted and _matches(v, type_name)
+                          and _allowed(v, prop) and takes(v)), None)
         if value is not None:
             args[param] = value
         elif param in required:
@@ -609,11 +618,20 @@ def _gold_like(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], b
     value is a right value of another case, so values never mark the wrong side (a company's
     name where every gold call of the tool has a ticker symbol would). Without the source's
     calls for the parameter, or where its gold values hardly recur: any value."""
-    pool = [_norm_key(v) for v in pool_values(point, tool, param)]
-    values = set(pool)
-    if not values or len(values) > _DIVERSE * len(pool):
-        return lambda value: True  # values that hardly recur (ToolTalk's ids, texts) mark nothing
+    table = _by_object("gold_like", point.gold_calls, lambda _: {})  # one pool serves every point
+    if (tool, param) not in table:
+        pool = [_norm_key(v) for v in pool_values(point, tool, param)]
+        values = frozenset(pool)
+        # values that hardly recur (ToolTalk's ids, texts) mark nothing: None admits any value
+        table[tool, param] = None if not values or len(values) > _DIVERSE * len(pool) else values
+    values = table[tool, param]
+    if values is None:
+        return _any_value
     return lambda value: _norm_key(value) in values
+
+
+def _any_value(value: Any) -> bool:
+    return True
 
 
 def _inside(value: Any, others: list[Any], part_only: bool = False) -> bool:

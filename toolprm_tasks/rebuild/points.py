@@ -115,6 +115,22 @@ def json_values(value: Any, out: list[Any]) -> None:
         out.append(value)
 
 
+def normalised(value: Any) -> Any:
+    """A value as `policy.equivalent` compares it: case and spacing of strings folded, numbers
+    as floats (1 and 1.0 agree; booleans stay booleans), inside lists and objects too."""
+    if isinstance(value, str):
+        return " ".join(value.strip().casefold().split())
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [normalised(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): normalised(v) for k, v in value.items()}
+    return value
+
+
 def value_key(value: Any) -> Any:
     """A hashable key that tells values apart by type too (1, 1.0 and True are different)."""
     if isinstance(value, (str, int, float, bool)) or value is None:

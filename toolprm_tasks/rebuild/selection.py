@@ -64,8 +64,17 @@ def _fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> in
 
 
 def _chat_ready(point: DecisionPoint) -> bool:
-    """A reply point that some wrong call fits (the operators need what its reason provides)."""
-    return point.is_chat and bool(should_chat(point, random.Random(0)))
+    """A reply point that some wrong call fits (the operators need what its reason provides);
+    worked out once per point, like `_fit`."""
+    if not point.is_chat:
+        return False
+    key = (id(point), SHOULD_CHAT, None)
+    hit = _FITS.get(key)
+    if hit is None or hit[0] is not point:
+        if len(_FITS) > 100_000:
+            _FITS.clear()
+        hit = _FITS[key] = (point, int(bool(should_chat(point, random.Random(0)))))
+    return bool(hit[1])
 
 
 def _ranked(points: Sequence[DecisionPoint], label: Label, rng: random.Random) -> list[tuple[DecisionPoint, str]]:
@@ -144,7 +153,11 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
     ids = [conversation_id(c) for c in conversations]
     slots = [(cid, n) for cid in ids for n in range(slots_per_conversation)]
     quota = _quotas(len(slots), kinds)
-    eligible = {label: {cid for cid in ids if _eligible(points[cid], label)} for label in quota}
+    eligible: dict[Label, set[str]] = {label: set() for label in quota}
+    for cid in ids:  # conversation by conversation: the operators' caches serve its points' labels
+        for label in quota:
+            if _eligible(points[cid], label):
+                eligible[label].add(cid)
     given: dict[tuple[str, int], Label] = {}
     labels_of: dict[str, set[Label]] = {cid: set() for cid in ids}
     # scarcest first: the label the fewest conversations can take, relative to its quota
