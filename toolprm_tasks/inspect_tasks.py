@@ -31,7 +31,7 @@ from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.versions import TASK_VERSION
 
 # the parameter types of the task files (names.py is their one source)
-Protocol, Order, Prompt, Data = names.Protocol, names.Order, names.PromptName, names.DataKind
+Protocol, Order, Prompt, Data, Tier = names.Protocol, names.Order, names.PromptName, names.DataKind, names.Tier
 
 # Message metadata our scoring providers read; real model APIs never see message metadata.
 VIEW_KEY = "toolprm_judge_view"
@@ -56,6 +56,8 @@ TASK_ARGS_DOC = """
         max_tokens: generation budget of the generative protocol.
         data: official (the paper's release) or rebuilt (offline cases rebuilt from
             executable sources: BFCL and ToolTalk only; not the paper's data).
+        tier: all, or hard (with data=rebuilt: the hard tier, a rule over each case's
+            difficulty field; docs/rebuild.md).
 """
 
 
@@ -152,20 +154,21 @@ def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: 
 
 def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
                       seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
-                      data: str = "official") -> Task:
+                      data: str = "official", tier: str = "all") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
-    rebuilt from executable sources, never mixed with the official data)."""
+    rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
+    hard tier)."""
     task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
                                        max_tokens=max_tokens, data=data)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
-    loaded = load_subsets(subsets, data=data)
+    loaded = load_subsets(subsets, data=data, tier=tier)
     cases = [case for item in loaded for case in item.cases]
     trials = build_trials(cases, order=order, seed=seed)
     name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     if data == "rebuilt":
-        name = name.replace("toolprmbench", "toolprmbench_rebuilt", 1)
+        name = name.replace("toolprmbench", "toolprmbench_rebuilt" + ("_hard" if tier == "hard" else ""), 1)
     return Task(
         name=name,
         dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
@@ -173,6 +176,6 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
         scorer=toolprm_scorer(protocol, spec.labels),
         metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol == "pointwise"),
         version=TASK_VERSION,
-        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data,
+        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data, "tier": tier,
                   "data": fingerprint(loaded), "versions": _versions()},
     )
