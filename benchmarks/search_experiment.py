@@ -13,7 +13,7 @@ Writes benchmarks/out/search_experiment.json (and keeps the Inspect logs with --
 
     python benchmarks/search_experiment.py [--categories base] [--limit 10] [--ks 2,4,8]
         [--judges random,first,longer,schema] [--acc-limit N] [--real-model auto|DIR|none]
-        [--real-backend vllm|hf] [--out FILE]
+        [--real-backend vllm|hf] [--judge-model NAME=DIR ...] [--judge-backend hf|vllm] [--out FILE]
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument("--real-model", default="auto", help="auto (toolprmbench model smollm2), a folder, or none")
     parser.add_argument("--real-backend", default="vllm", choices=("vllm", "hf"),
                         help="the real model's scoring engine (vllm: prefix caching shares each step's history)")
+    parser.add_argument("--judge-model", action="append", default=[],
+                        help="NAME=DIR: a trained classifier judge (toolprmbench train reward), repeatable")
+    parser.add_argument("--judge-backend", default="hf", choices=("vllm", "hf"), help="the engine of --judge-model")
     parser.add_argument("--out", default="", help="JSON file (default benchmarks/out/search_experiment.json)")
     parser.add_argument("--log-dir", default="", help="keep the Inspect logs here (default: a temporary folder)")
     args = parser.parse_args()
@@ -128,6 +131,19 @@ def main() -> None:
         own_context = _default_context(folder, GPU_DEFAULTS["max_model_len"])
         options = {"device": "cpu"} if args.real_backend == "hf" else {"max_length": own_context}
         judges["smollm2-verifier"] = get_model(f"toolprm-{args.real_backend}/{folder}", kind="verifier", **options)
+    for spec in args.judge_model:  # trained reward models: scored pointwise, as the search judges them
+        name, _, model_dir = spec.partition("=")
+        if not name or not Path(model_dir).is_dir():
+            parser.error(f"--judge-model {spec!r}: expected NAME=DIR with an existing folder")
+        if args.judge_backend == "hf":
+            import torch
+
+            options = {"device": "cuda" if torch.cuda.is_available() else "cpu"}
+        else:
+            from toolprm_tasks.engines.vllm_engine import GPU_DEFAULTS, _default_context
+
+            options = {"max_length": _default_context(model_dir, GPU_DEFAULTS["max_model_len"])}
+        judges[name] = get_model(f"toolprm-{args.judge_backend}/{model_dir}", kind="classifier", **options)
     with tempfile.TemporaryDirectory() as scratch:
         log_dir = args.log_dir or scratch
         acc = {name: accuracy(judge, log_dir, args.acc_limit or None) for name, judge in judges.items()}

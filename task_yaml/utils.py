@@ -2,3 +2,4 @@
 
 from scorers.lm_eval_adapter import *  # noqa: F401,F403
 from toolprm_tasks.lm_eval_docs import load_docs  # noqa: F401
+from toolprm_tasks.lm_eval_task import ToolPRMChoiceTask, ToolPRMGenerateTask  # noqa: F401

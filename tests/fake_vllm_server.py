@@ -6,7 +6,9 @@ What our client relies on, as vLLM does it: it binds the port first (an "Address
 use" traceback and exit code 1 when it is taken), spawns an "engine core" child in its own
 process group, reads its API key from VLLM_API_KEY and guards `/v1` paths with it
 (401 `{"error": "Unauthorized"}`; POST requests too, unlike vLLM), answers `/health`, `/v1/models`, `/classify` and
-`/metrics`. `FAKE_VLLM_STUBBORN_CHILD=1`: the child ignores SIGTERM (only SIGKILL stops it).
+`/metrics`; on SIGTERM it stops its engine core (SIGTERM, then waits for it) and exits.
+`FAKE_VLLM_STUBBORN_CHILD=1`: the child ignores SIGTERM (only SIGKILL stops it): the server
+exits without waiting for it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,25 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-CHILD = ("import signal, sys, time\n"
+# The "engine core": sleeps until SIGTERM. As vLLM's monitor does when its core dies under a
+# server that did not stop it, it says "engine core exited unexpectedly" when the SIGTERM came
+# from anyone but its server (a signal to the whole group); stubborn, it ignores SIGTERM.
+CHILD = ("import os, signal, sys, time\n"
          "if sys.argv[1] == '1':\n"
          "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-         "while True:\n"
-         "    time.sleep(1)\n")
+         "    while True:\n"
+         "        time.sleep(1)\n"
+         "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
+         "print('ready', flush=True)\n"
+         "sender = signal.sigwaitinfo({signal.SIGTERM}).si_pid\n"
+         "if sender != os.getppid():\n"
+         "    sys.stderr.write(f'engine core exited unexpectedly (SIGTERM from pid {sender}, not its server)\\n')\n")
 
 
 def fake_score(ids: list[int]) -> float:
@@ -85,7 +97,19 @@ def main() -> None:
     args, _ = parser.parse_known_args()
     server = ThreadingHTTPServer((args.host, args.port), make_handler(args.model, os.environ.get("VLLM_API_KEY")))
     stubborn = os.environ.get("FAKE_VLLM_STUBBORN_CHILD", "0")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, stubborn])  # the "engine core": same group
+    child = subprocess.Popen([sys.executable, "-c", CHILD, stubborn], stdout=subprocess.PIPE, text=True)  # same group
+    if stubborn == "0":
+        child.stdout.readline()  # the core is up (as vLLM's server waits for its core) before we serve
+
+    def shut_down(signum: int, frame: object) -> None:  # as vLLM's API server: the core first, then return
+        child.terminate()
+        if stubborn == "0":
+            child.wait()
+        sys.stderr.write("fake vLLM server: engine core stopped, exiting\n")
+        sys.stderr.flush()
+        threading.Thread(target=server.shutdown).start()  # serve_forever returns; main ends normally
+
+    signal.signal(signal.SIGTERM, shut_down)
     sys.stderr.write(f"fake vLLM server on {args.host}:{args.port}, engine core pid {child.pid}\n")
     sys.stderr.flush()
     server.serve_forever()

@@ -64,6 +64,48 @@ def test_longer_prefers_the_longer_rendering() -> None:
     assert candidate_scores("longer", view) == (len(render_action(case.chosen)), len(render_action(case.rejected)))
 
 
+def test_lm_eval_baseline_needs_a_judge_and_names_the_choices() -> None:
+    """Found by a newcomer: `--model toolprm-baseline` with no judge silently ran `random`."""
+    from tests.helpers import evaluate
+    from toolprm_tasks.engines.factory import OptionError
+
+    expected = "toolprm-baseline needs a judge: --model_args judge=NAME, NAME one of random, first, longer, schema"
+    for model_args in ("", "seed=3"):
+        with pytest.raises(OptionError, match=expected):
+            evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args=model_args)
+    with pytest.raises(OptionError, match="toolprm-baseline: option judge must be one of random, first, longer, "
+                                          "schema, got 'best'"):
+        evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="judge=best")
+    with pytest.raises(OptionError, match="toolprm-baseline: unknown option\\(s\\) jugde; known: judge, seed"):
+        evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="jugde=first")  # was swallowed: random
+    with pytest.raises(OptionError, match="toolprm-baseline: option seed must be a whole number, got 'abc'"):
+        evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="judge=first,seed=abc")
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("toolprm-baseline/", {}, "toolprm-baseline/NAME: NAME is the judge, one of random, first, longer, schema; "
+                              "got ''"),
+    ("toolprm-baseline/best", {}, "NAME is the judge, one of random, first, longer, schema; got 'best'"),
+    ("toolprm-baseline/random", {"seed": "abc"}, "toolprm-baseline/random: option seed must be a whole number"),
+    ("toolprm-baseline/random", {"sede": 1}, "toolprm-baseline/random: unknown option\\(s\\) sede; known: seed"),
+    ("toolprm-replay/0", {}, "toolprm-replay/K: K must be a whole number >= 1, got '0'"),
+    ("toolprm-replay/two", {}, "toolprm-replay/K: K must be a whole number >= 1, got 'two'"),
+    ("toolprm-replay/2", {"order": "best"}, "toolprm-replay/2: option order must be one of seeded, gold_first"),
+    ("toolprm-replay/2", {"seed": 1.5}, "toolprm-replay/2: option seed must be a whole number, got 1.5"),
+])
+def test_inspect_providers_check_their_options(name: str, args: dict, message: str) -> None:
+    """Inspect needs `toolprm-baseline/NAME` (a bare `toolprm-baseline` is Inspect's own error:
+    "should be in the format of <api_name>/<model_name>"); -M options go through the one check."""
+    from inspect_ai.model import get_model
+
+    from toolprm_tasks.engines.factory import OptionError
+
+    with pytest.raises(OptionError, match=message):
+        get_model(name, memoize=False, **args)
+    with pytest.raises(ValueError, match="format of <api_name>/<model_name>"):
+        get_model("toolprm-baseline", memoize=False)
+
+
 GROUNDING_HISTORY = [
     {"role": "user", "content": "Move 'report.pdf' to the archive folder, then tell me the size."},
     {"role": "assistant", "content": {"name": "ls", "parameters": {}}},

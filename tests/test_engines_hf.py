@@ -49,8 +49,11 @@ def test_truncation_keeps_instruction_and_candidate(tiny_classifier: Path) -> No
     assert shortened_histories(case.history)[0] == [case.history[0], *case.history[2:]]
     # the flag travels with each score (the adapters report it per trial)
     assert [s.truncated for s in short.score_detailed([request, request])] == [True, True]
-    with pytest.raises(EngineError, match="exceeds max_length=5"):
-        HFEngine(str(tiny_classifier), "classifier", max_length=5).prompt_for(request)
+    # a context that holds the template but not this case even with no history
+    floor = full.count_tokens(full.render(messages_for("classifier", request, [], PromptFormat())))
+    tight = HFEngine(str(tiny_classifier), "classifier", max_length=floor - 1)
+    with pytest.raises(EngineError, match=f"exceeds max_length={floor - 1}"):
+        tight.prompt_for(request)
 
 
 def test_failures_name_the_model(tiny_llama: Path, tmp_path: Path) -> None:
@@ -117,9 +120,9 @@ def test_lm_eval_and_inspect_with_the_hf_engine(data_env, tmp_path: Path, tiny_c
 
 
 def test_unknown_backend_options_are_refused(tiny_classifier: Path) -> None:
-    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.factory import OptionError, make_engine
 
-    with pytest.raises(ValueError, match="unknown option\\(s\\) step_tags; known: kind, max_length, step_tag"):
+    with pytest.raises(OptionError, match="unknown option\\(s\\) step_tags; known: kind, max_length, step_tag"):
         make_engine("hf", str(tiny_classifier), {"kind": "step", "step_tags": "<s>"})
     # the options lm-eval passes to every model are accepted
     engine = make_engine("hf", str(tiny_classifier), {"kind": "classifier", "batch_size": 1, "device": "cpu",
@@ -220,3 +223,199 @@ def test_a_candidate_too_long_for_any_context_is_counted_not_fatal(tiny_classifi
     assert math.isnan(mixed[1].score) and mixed[1].truncated
     assert engine.stats.unfit == 1 and engine.stats.requests == 4
     assert all(math.isnan(s.score) for s in engine.score_detailed([huge]))  # nothing left to run: no call
+
+
+def _random_head_scores(model: Path, kind: str) -> list[float]:
+    """What loading without the refusal gives: transformers initialises the missing head anew."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    cls = AutoModelForSequenceClassification if kind == "classifier" else AutoModelForCausalLM
+    with torch.no_grad():
+        return [float(cls.from_pretrained(model)(input_ids=torch.tensor([[5, 6, 7]])).logits[0, -1].sum())
+                for _ in range(2)]
+
+
+@pytest.mark.parametrize("fixture, kind, missing, right", [
+    ("tiny_llama", "classifier", "score.weight", "use kind=verifier, label-token or pairwise"),
+    ("tiny_llama", "step", "score.bias, score.weight", "use kind=verifier, label-token or pairwise"),
+    ("tiny_classifier", "verifier", "lm_head.weight", "use kind=classifier"),
+    ("tiny_classifier", "label-token", "lm_head.weight", "use kind=classifier"),
+    ("tiny_step_prm", "pairwise", "lm_head.weight", "use kind=step"),
+])
+def test_a_checkpoint_without_the_kinds_weights_is_refused(fixture: str, kind: str, missing: str, right: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    """Found in review: the default kind=classifier on a causal LM scored with a newly
+    initialised head (different numbers on every load). Both backends refuse alike: HF from
+    transformers' loading info, vLLM from the safetensors headers before any engine starts."""
+    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.vllm_engine import engine_args
+
+    model = request.getfixturevalue(fixture)
+    if kind in ("classifier", "verifier"):
+        first, second = _random_head_scores(model, kind)
+        assert first != second  # what the refusal prevents: a random head, new on every load
+    expected = (f"{model}: the checkpoint \\(Llama\\w+\\) has no weights for {missing}, which kind={kind} needs: "
+                f"they would be newly initialised and every score random; {right}$")
+    options = {} if kind == "classifier" else {"kind": kind}  # classifier: the default kind
+    with pytest.raises(EngineError, match=expected):
+        make_engine("hf", str(model), options)
+    with pytest.raises(EngineError, match=expected):  # vLLM's arguments are never built: no engine starts
+        engine_args(str(model), kind, PromptFormat())
+
+
+def test_tied_embeddings_are_not_missing_weights(tmp_path: Path) -> None:
+    """A causal LM whose head is its embedding matrix saves no `lm_head.weight`: not missing."""
+    from safetensors import safe_open
+
+    from tests.conftest import _corpus
+    from tests.tiny_model import build_tiny_llama
+    from toolprm_tasks.engines.vllm_engine import engine_args
+
+    model = build_tiny_llama(tmp_path / "tied", _corpus(), tie_word_embeddings=True)
+    with safe_open(str(model / "model.safetensors"), framework="np") as handle:
+        assert "lm_head.weight" not in set(handle.keys())
+    engine = HFEngine(str(model), "verifier")
+    assert engine.model.lm_head.weight.data_ptr() == engine.model.model.embed_tokens.weight.data_ptr()
+    assert all(0.0 < s < 1.0 for s in engine.score(_requests()[:2]))
+    assert engine_args(str(model), "verifier", PromptFormat(), max_length=512)["runner"] == "generate"
+    with pytest.raises(EngineError, match="no weights for score.weight, which kind=classifier"):
+        engine_args(str(model), "classifier", PromptFormat(), max_length=512)
+
+
+BAD_OPTIONS = [
+    # (backend, options, what the error says)
+    ("hf", {"max_length": "abc"}, "toolprm-hf: option max_length must be a whole number >= 1, got 'abc'"),
+    ("hf", {"max_length": 0}, "option max_length must be a whole number >= 1, got 0"),
+    ("hf", {"max_length": 2.5}, "option max_length must be a whole number >= 1, got 2.5"),
+    ("hf", {"max_length": True}, "option max_length must be a whole number >= 1, got True"),
+    ("hf", {"kind": "oracle"}, "option kind must be one of classifier, step, label-token, verifier, pairwise"),
+    ("hf", {"dtype": "float64"}, "option dtype must be one of float32, bfloat16, float16, got 'float64'"),
+    ("hf", {"trust_remote_code": "maybe"}, "option trust_remote_code must be true or false"),
+    ("hf", {"kind": "verifier", "yes_token": "Yes", "no_token": "Yes"},
+     "options yes_token and no_token must differ \\(both 'Yes'\\)"),
+    ("hf", {"kind": "label-token", "good_token": "+", "bad_token": "+"}, "options good_token and bad_token must differ"),
+    ("hf", {"step_tag": ""}, "option step_tag must be a non-empty text, got ''"),
+    ("vllm", {"tensor_parallel_size": "two"}, "toolprm-vllm: option tensor_parallel_size must be a whole number >= 1"),
+    ("vllm", {"gpu_memory_utilization": 1.5}, "option gpu_memory_utilization must be a number greater than 0 and at "
+                                              "most 1, got 1.5"),
+    ("vllm", {"gpu_memory_utilization": "nan"}, "option gpu_memory_utilization must be a number greater than 0"),
+    ("vllm", {"server": "maybe"}, "option server must be true or false"),  # was read as false
+    ("vllm", {"enforce_eager": 2}, "option enforce_eager must be true or false"),
+    ("vllm", {"base_url": "ftp://user:secret@host"}, "option base_url must be an http:// or https:// URL, got a "
+                                                      "value that is not shown$"),
+]
+
+
+@pytest.mark.parametrize("backend, options, message", BAD_OPTIONS)
+def test_engine_options_are_checked_by_one_rule_each(backend: str, options: dict, message: str) -> None:
+    """Found in review: `max_length=abc` was a bare ValueError from int(), `server=maybe` ran as
+    false, equal labels made every score 0.5. The check runs before anything loads."""
+    from toolprm_tasks.engines.factory import OptionError, make_engine
+
+    with pytest.raises(OptionError, match=message):
+        make_engine(backend, "/no/such/model", options)
+
+
+def test_typed_and_text_option_values_read_alike() -> None:
+    """lm-eval hands `max_length=5` over as 5, Inspect's YAML too, a Python caller maybe "5"."""
+    from toolprm_tasks.engines.factory import engine_options
+
+    as_text = engine_options("vllm", {"max_length": "512", "server": "TRUE", "gpu_memory_utilization": "0.5",
+                                      "yes_token": 1, "no_token": "0", "batch_size": "auto", "device": "cuda:0"})
+    typed = engine_options("vllm", {"max_length": 512, "server": True, "gpu_memory_utilization": 0.5,
+                                    "yes_token": "1", "no_token": 0})
+    assert as_text == typed == {"max_length": 512, "server": True, "gpu_memory_utilization": 0.5, "yes_token": "1",
+                                "no_token": "0"}
+
+
+@pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
+                                           ("pairwise", "tiny_llama")])
+def test_a_context_too_short_for_any_prompt_is_refused(kind: str, fixture: str,
+                                                       request: pytest.FixtureRequest) -> None:
+    """Found in review: max_length=1 was accepted and every score was NaN."""
+    model = request.getfixturevalue(fixture)
+    with pytest.raises(EngineError, match=f"{model}: max_length=1 cannot hold even the shortest {kind} prompt "
+                                          r"\(\d+ tokens with no tools, history or candidate.*\); raise max_length"):
+        HFEngine(str(model), kind, max_length=1)
+    engine = HFEngine(str(model), kind, max_length=512)
+    shortest = engine.count_tokens(engine.render(
+        [{"role": "user", "content": ""}] if kind == "pairwise"
+        else messages_for(kind, ScoreRequest([], None, ""), [], PromptFormat())))
+    fits = shortest + (1 if kind == "pairwise" else 0)  # pairwise: room for one answer token
+    HFEngine(str(model), kind, max_length=fits)  # the smallest context that holds it
+    with pytest.raises(EngineError, match=f"max_length={fits - 1} cannot hold"):
+        HFEngine(str(model), kind, max_length=fits - 1)
+
+
+def test_lm_eval_model_args_and_inspect_model_args_go_through_the_same_check(tiny_classifier: Path) -> None:
+    from inspect_ai.model import get_model
+
+    from tests.helpers import evaluate
+    from toolprm_tasks.engines.factory import OptionError
+
+    message = "toolprm-hf: option max_length must be a whole number >= 1, got 'abc'"
+    with pytest.raises(OptionError, match=message):
+        evaluate("toolprm-hf", ["toolprmbench_gta_prm"], model_args=f"pretrained={tiny_classifier},max_length=abc",
+                 device="cpu")
+    with pytest.raises(OptionError, match=message):
+        get_model(f"toolprm-hf/{tiny_classifier}", memoize=False, max_length="abc")
+    with pytest.raises(OptionError, match="options yes_token and no_token must differ"):
+        evaluate("toolprm-vllm", ["toolprmbench_gta_prm"],
+                 model_args=f"pretrained={tiny_classifier},kind=verifier,yes_token=A,no_token=A")
+    with pytest.raises(OptionError, match="toolprm-vllm: option server must be true or false .*, got 'maybe'"):
+        get_model(f"toolprm-vllm/{tiny_classifier}", memoize=False, server="maybe")
+
+
+def test_inspect_usage_is_the_engines_token_count_and_consistent(data_env, tiny_classifier: Path, tiny_llama: Path,
+                                                                 tmp_path: Path) -> None:
+    """Found by a newcomer: Inspect's summary read "0 tokens [I: 2,173,195 ...]" (the baseline
+    counted words as input tokens with a total of 0; the engines reported nothing). Now the
+    total is input plus output everywhere; the engines report the prompts they sent."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai._display.core.results import model_usage_summary
+    from inspect_ai.model import get_model
+    from rich.text import Text
+    from transformers import AutoTokenizer
+
+    from toolprm_tasks.bfcl import bfcl
+    from toolprm_tasks.inspect_tasks import VIEW_KEY
+    from toolprm_tasks.trials import JudgeView
+
+    model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
+    log = inspect_eval(bfcl(protocol="pointwise"), model=model, limit=3, display="none", log_dir=str(tmp_path))[0]
+    assert log.status == "success", log.error
+    tokenizer = AutoTokenizer.from_pretrained(tiny_classifier)
+    expected = 0
+    for sample in log.samples:
+        view = JudgeView.from_json(sample.input[0].metadata[VIEW_KEY])
+        for candidate in view.candidates:
+            prompt, _ = model.api.engine.prompt_for(ScoreRequest(view.history, view.functions, candidate))
+            expected += len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    (usage,) = log.stats.model_usage.values()
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (expected, 0, expected) and expected > 0
+    summary = Text.from_markup(str(model_usage_summary("m", usage)[1])).plain  # the line Inspect prints
+    assert summary.strip() == f"{expected:,} tokens [I: {expected:,}, O: 0]"
+
+    judge = get_model(f"toolprm-hf/{tiny_llama}", kind="pairwise", device="cpu", max_length=8192, memoize=False)
+    log = inspect_eval(bfcl(max_tokens=4), model=judge, limit=2, display="none", log_dir=str(tmp_path))[0]
+    (usage,) = log.stats.model_usage.values()
+    assert usage.input_tokens > 0 and 0 < usage.output_tokens <= 2 * 4
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+
+    log = inspect_eval(bfcl(), model="toolprm-baseline/first", limit=2, display="none", log_dir=str(tmp_path))[0]
+    (usage,) = log.stats.model_usage.values()
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (0, 0, 0)  # nothing is tokenised
+
+
+def test_closing_an_inspect_model_closes_its_engine(tiny_classifier: Path) -> None:
+    """Inspect closes a model used as a context manager: the engine goes with it (vLLM's core,
+    our server); other runs close it at exit (`exit_hooks`)."""
+    from inspect_ai.model import get_model
+
+    model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
+    closed: list[bool] = []
+    model.api.engine.close = lambda: closed.append(True)
+    with model:
+        pass
+    assert closed == [True]

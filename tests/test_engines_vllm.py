@@ -142,10 +142,16 @@ def test_server_mode_scores_like_hf_and_fails_clearly(tiny_classifier: Path, tin
     assert not engine.server.alive_in_group()
     # step kind: the server gets the step tag's id through --pooler-config
     engine = VLLMServerEngine(str(tiny_qwen2_prm), "step")
+    whole_log: list[str] = []
+    tail = engine.server.tail
+    engine.server.tail = lambda lines=30: whole_log.append(tail(10_000)) or tail(lines)  # read at close
     try:
         assert engine.score(_requests()) == pytest.approx(_step_reference(tiny_qwen2_prm), abs=TOLERANCE)
     finally:
         engine.close()
+    # stopped through its server, which stops its own engine core: no "engine core exited unexpectedly"
+    assert "API server: engine client stopped" in whole_log[-1]
+    assert "exited unexpectedly" not in whole_log[-1], whole_log[-1][-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +272,63 @@ def test_pairwise_kind_batches_both_orders(tiny_llama: Path, tmp_path: Path) -> 
     served = result["stats_after_again"]["cached_prompt_tokens"] - result["stats"]["cached_prompt_tokens"]
     assert served == sum((length - 1) // block * block for length in result["prompt_lengths"])
     assert result["texts_again"] == result["texts"]  # greedy answers do not depend on the cache
+
+
+_CLASSIFY_A_CAUSAL_LM = """
+import sys
+from vllm import LLM
+llm = LLM(model=sys.argv[1], runner="pooling", max_model_len=512, enforce_eager=True)
+try:
+    llm.classify(["hello"], use_tqdm=False)
+    print("RESULT scored")
+except Exception as exc:
+    print("RESULT refused", type(exc).__name__, exc)
+"""
+
+
+def test_a_causal_lm_as_classifier_is_refused_before_any_engine_starts(tiny_llama: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """What vLLM 0.32 itself does with a causal LM under the pooling runner: no random head,
+    but a refusal at the first classify call, after the engine started. Ours comes first, the
+    same error as the HF engine's."""
+    proc = subprocess.run([sys.executable, "-c", _CLASSIFY_A_CAUSAL_LM, str(tiny_llama)], capture_output=True,
+                          text=True, timeout=600, env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines and lines[-1].startswith("RESULT refused") and "Classification API is not supported" in lines[-1], \
+        proc.stderr[-3000:]
+    import vllm
+
+    from toolprm_tasks.engines.factory import make_engine
+    from toolprm_tasks.engines.hf import EngineError
+
+    started: list[object] = []
+    monkeypatch.setattr(vllm, "LLM", lambda *args, **kwargs: started.append(kwargs))
+    for options in ({}, {"server": "true"}):  # in process, and our own server (which never starts either)
+        with pytest.raises(EngineError, match="has no weights for score.weight, which kind=classifier needs"):
+            make_engine("vllm", str(tiny_llama), options)
+    assert started == []
+
+
+
+@pytest.mark.cli
+def test_runs_end_with_a_clean_engine_shutdown(data_env, tmp_path: Path, tiny_classifier: Path) -> None:
+    """Found by a newcomer: lm-eval and Inspect runs with toolprm-vllm ended with vLLM's "engine
+    core exited unexpectedly" (and its core killed after 5 s): nothing closed the engine before
+    vLLM's own exit handlers. Now it is shut down first, and its core is never force-killed.
+    With the engine core in a process of its own, as outside the tests."""
+    from tests.helpers import cli
+
+    env = {**data_env, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
+    runs = {
+        "lm-eval": cli("lm_eval", "--model", "toolprm-vllm", "--model_args",
+                       f"pretrained={tiny_classifier},kind=classifier,max_length=2048", "--tasks",
+                       "toolprmbench_tooltalk_prm", "--limit", "2", env=env, retries_on_signal=1),
+        "inspect": cli("inspect", "eval", "toolprm_tasks/tooltalk.py", "-T", "protocol=pointwise", "--model",
+                       f"toolprm-vllm/{tiny_classifier}", "-M", "kind=classifier", "-M", "max_length=2048",
+                       "--limit", "2", "--log-dir", str(tmp_path / "logs"), env=env,
+                       cwd=Path(__file__).resolve().parents[1], retries_on_signal=1),
+    }
+    for name, run in runs.items():
+        output = run.stdout + run.stderr
+        assert "[shutdown] MPClient: complete" in output, (name, output[-3000:])  # our close, before exit
+        assert "exited unexpectedly" not in output and "force killing" not in output, (name, output[-3000:])

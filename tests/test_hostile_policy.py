@@ -15,8 +15,8 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
 from toolprm_tasks.rebuild.bfcl_environment import Environment  # noqa: E402
 from toolprm_tasks.rebuild.build import Models, build  # noqa: E402
 from toolprm_tasks.rebuild.online import parse_annotation  # noqa: E402
-from toolprm_tasks.rebuild.policy import parse_action  # noqa: E402
-from toolprm_tasks.tool_calls import parse_python_call  # noqa: E402
+from toolprm_tasks.rebuild.policy import INVALID, parse_action, read_answer  # noqa: E402
+from toolprm_tasks.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, not_json, parse_python_call  # noqa: E402
 
 DEEP_UNARY = "cd(folder=" + "-" * 100_000 + "1)"  # was a bare MemoryError
 DEEP_ATTRIBUTE = "a" + ".b" * 100_000 + "()"  # was RecursionError
@@ -105,3 +105,73 @@ def test_deeply_nested_arguments_are_no_call_and_never_crash_a_search_step(answe
     assert not isinstance(parse_action(answer), dict)
     merged = merge([action, parse_answer('{"name": "ls", "parameters": {}}'), action], None)
     assert sorted(c.count for c in merged) == [1, 2]
+
+
+# Python literals that a call string may hold and JSON cannot (json.dumps raised on each in
+# render_value, after the search or the build had parsed the answer as a call), with what
+# the reader says of them
+NOT_JSON = [
+    ("cd(folder={'a', 'b'})", "a set"),
+    ("cd(folder=frozenset())", None),  # a call, not a literal: no call at all
+    ("cd(folder=b'x')", "bytes"),
+    ("cd(folder=1j)", "a complex number"),
+    ("cd(folder=...)", "Ellipsis"),
+    ("cd(folder={1: 'a'})", "key that is not a string"),
+    ("cd(folder={(1, 2): 'a'})", "key that is not a string"),
+    ("cd(folder=1e999)", "non-finite number"),
+    ("cd(folder=-1e999)", "non-finite number"),
+    ("cd(folder=0x" + "f" * 5_000 + ")", "integer too long"),
+    ("cd(folder=[1, [2, {'x': {b'deep'}}]])", "a set"),
+]
+
+
+@pytest.mark.parametrize("text, problem", NOT_JSON)
+def test_only_json_values_are_call_arguments(text: str, problem: str | None) -> None:
+    assert parse_python_call(text) is None  # the environment never receives such a value
+    calls = as_tool_calls(text)
+    if problem is None:
+        assert calls is None
+        return
+    assert calls is not None and len(calls) == 1 and calls[0].name == "cd"
+    assert list(calls[0].arguments) == [UNREADABLE_ARGUMENTS] and problem in calls[0].arguments[UNREADABLE_ARGUMENTS]
+    action = read_answer(text)
+    assert action.kind == INVALID and "not JSON values" in action.why and problem in action.why
+    assert parse_action(text) == ""  # the build's reader: no action
+    json.dumps(action.to_json())  # every reader can render what it got
+
+
+@pytest.mark.parametrize("value", ["a", 1, -2.5, True, None, [1, (2, "x")], {"k": {"j": [None]}}, 10**4000])
+def test_json_values_pass_the_check(value) -> None:
+    assert not_json(value) is None
+    json.dumps(value)
+
+
+def test_json_literal_calls_are_unchanged() -> None:
+    """Tuples are JSON arrays (BFCL's gold calls hold some) and stay tuples for the environment."""
+    call = parse_python_call("f(x=(1, 2), y={'a': [True, None]}, z=-3.5)")
+    assert call is not None and call.kwargs == {"x": (1, 2), "y": {"a": [True, None]}, "z": -3.5}
+    assert read_answer("f(x=(1, 2))").kind == "call"
+
+
+def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp_path: Path) -> None:
+    """Found in review: the build parsed these answers as calls and crashed writing its files
+    after all its work; the rerun replayed the cached answers into the same crash."""
+    answers = [text for text, problem in NOT_JSON if problem]
+    calls: list[str] = []
+
+    def answer(prompt: str) -> str:
+        calls.append(prompt)
+        return answers[(len(calls) - 1) % len(answers)]
+
+    models = Models(policy=_policy(answer), sampling=("policy",))
+    limit = len(answers)
+    first = build(["bfcl"], tmp_path, models=models, limit=limit)["bfcl"]
+    assert len(calls) == limit
+    again = build(["bfcl"], tmp_path, models=models, limit=limit)["bfcl"]  # from the call cache
+    assert len(calls) == limit and again["files"] == first["files"]
+    records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
+    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
+    assert records == [] and len(failures) == limit  # no action is never a case: each is counted
+    assert all(f["sampling"] == "policy" and f["reasons"][0].startswith("policy answer is no action: call "
+                                                                        "arguments are not JSON values")
+               for f in failures)

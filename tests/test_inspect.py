@@ -117,3 +117,32 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     assert [step.solver for step in log.plan.steps] == ["toolprm_tasks/score_candidates"]
     for sample in log.samples:
         assert sample.scores["toolprm_scorer"].explanation.startswith("scores [")
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"seed": "abc"}, "toolprmbench_gta: task parameter seed must be a whole number, got 'abc'"),
+    ({"seed": 2.5}, "task parameter seed must be a whole number, got 2.5"),
+    ({"max_tokens": -5}, "toolprmbench_gta: task parameter max_tokens must be a whole number >= 1, got -5"),
+    ({"max_tokens": 0}, "task parameter max_tokens must be a whole number >= 1, got 0"),
+    ({"order": "backwards"}, "unknown order 'backwards'"),
+    ({"prompt": "mine"}, "unknown prompt 'mine'"),
+    ({"protocol": "vote"}, "unknown protocol 'vote'"),
+    ({"tier": "medium"}, "unknown tier 'medium'"),
+])
+def test_benchmark_task_parameters_are_checked_before_anything_loads(args: dict, message: str,
+                                                                      tmp_path: Path) -> None:
+    """Found in review: `-T seed=abc` and `max_tokens=-5` were accepted. Checked before the data
+    is read (no data folder is set here) and through Inspect's own task resolution."""
+    from toolprm_tasks.gta import gta
+
+    with pytest.raises(ValueError, match=message):
+        gta(**args)
+    with pytest.raises(ValueError, match=message):
+        inspect_eval(gta, task_args=args, model="toolprm-baseline/first", log_dir=str(tmp_path), display="none")
+
+
+def test_benchmark_task_numbers_given_as_text_are_read_as_numbers(data_env) -> None:
+    from toolprm_tasks.gta import gta
+
+    task = gta(seed="3", max_tokens="64")
+    assert task.metadata["seed"] == 3

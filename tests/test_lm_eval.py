@@ -66,7 +66,8 @@ def test_log_samples_show_prompt_answer_pick_and_correctness(data_env) -> None:
 @pytest.mark.cli
 def test_hook_can_be_switched_off_and_include_path_still_works(data_env, tmp_path: Path) -> None:
     env = {**data_env, "TOOLPRM_TASKS_NO_LM_EVAL_HOOK": "1"}
-    off = cli("lm_eval", "--model", "toolprm-baseline", "--tasks", "toolprmbench_gta", env=env, check=False)
+    off = cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=first", "--tasks", "toolprmbench_gta",
+              env=env, check=False)
     assert off.returncode != 0
     assert "toolprmbench_gta" in off.stdout + off.stderr
     # the explicit alternative finds the tasks without the hook (our models still need the hook)

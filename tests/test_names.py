@@ -46,3 +46,14 @@ def test_prompt_names_are_the_prompts() -> None:
     assert tuple(PAIRWISE_PROMPTS) == names.PROMPT_NAMES
     assert set(names.DEFAULT_PROMPT) == set(names.PROTOCOLS)
     assert set(names.DEFAULT_PROMPT.values()) <= set(names.PROMPT_NAMES)
+
+
+def test_every_template_names_the_task_class_of_its_output_type() -> None:
+    """lm-eval 0.5 needs our class per output type (toolprm_tasks/lm_eval_task.py); 0.4 takes either."""
+    classes = {"generate_until": "utils.ToolPRMGenerateTask", "multiple_choice": "utils.ToolPRMChoiceTask"}
+    seen = {}
+    for path in sorted((REPO / "task_yaml").iterdir()):
+        if path.name.endswith("yaml") and "output_type" in (config := _yaml(path)):
+            seen[path.name] = config.get("class")
+            assert config.get("class") == classes[config["output_type"]], path.name
+    assert set(seen) == {"_template_generative_yaml", "_template_pairwise_ll_yaml", "_template_pointwise_yaml"}

@@ -465,6 +465,72 @@ def test_search_logs_pair_gain_with_the_judges_bfcl_accuracy(env: Path, outputs:
     assert (tmp_path / "out" / "search_gain_official.png").is_file()
 
 
+def test_a_judge_with_lm_eval_and_inspect_rows_gets_its_search_point(env: Path, outputs: Outputs,
+                                                                     tmp_path: Path) -> None:
+    """docs/report.md recommends running a judge in both frameworks: its search point takes the
+    BFCL accuracy of the row that ran as the search did (Inspect), not none at all. The header
+    names each task's version under its own name."""
+    search = pytest.importorskip("toolprm_tasks.search", reason="the toolprm_search task is not in this tree")
+    from toolprm_tasks.versions import SEARCH_VERSION, TASK_VERSION
+
+    inspect_run(tmp_path / "search", search.toolprm_search(category="base"), "toolprm-replay/4",
+                model_roles={"judge": "toolprm-baseline/schema"}, limit=2)
+    report = build([env / "lm-schema", env / "logs", tmp_path / "search"], tmp_path / "out")
+    lm = row_of(report, "official", framework="lm-eval", model="schema", order="both")
+    inspect = row_of(report, "official", framework="inspect", model="schema", protocol="generative")
+    assert "bfcl" in lm["subsets"] and "bfcl" in inspect["subsets"]  # two rows of this judge with BFCL
+    (point,) = report["search"]["points"]
+    assert report["search"]["unmatched"] == []
+    assert point["row"] == inspect["judge"] and point["accuracy"] == log_metrics(outputs.inspect_schema)["acc_bfcl"]
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert f"task versions read: toolprmbench {TASK_VERSION}; toolprm_search {SEARCH_VERSION})" in markdown
+    readme = (tmp_path / "out" / "readme_section.md").read_text()
+    assert f"(task version `{TASK_VERSION}`; search task `toolprm_search` version `{SEARCH_VERSION}`)" in readme
+
+
+# ----------------------------------------------------------------------------- Inspect --limit and --epochs
+
+
+def test_an_inspect_limit_run_of_the_combined_task_is_a_flagged_row(outputs: Outputs, tmp_path: Path) -> None:
+    """`inspect eval toolprmbench.py --limit 5` stops inside the first subsets: beside a full run,
+    its row has the subsets it reached, each with the log's own accuracy, flagged limit and
+    partial, with no AVG."""
+    from toolprm_tasks.toolprmbench import toolprmbench
+
+    log = inspect_run(tmp_path / "limited", toolprmbench(order="both"), "toolprm-baseline/schema", limit=5)
+    metrics = log_metrics(log)
+    report = build([tmp_path / "limited", outputs.root / "logs"])
+    (limited,) = [r for r in rows(report, "official") if r["sources"] == [log.location]]
+    reached = {sample.metadata["subset"] for sample in log.samples}
+    assert len(log.samples) == 5 and set(limited["subsets"]) == reached and reached < set(SUBSETS)
+    for subset in reached:
+        assert limited["subsets"][subset]["acc"] == metrics[f"acc_{subset}"]
+    assert {"limit", "partial"} <= set(limited["flags"]) and limited["avg"] is None and limited["trials"] == 5
+    full = row_of(report, "official", framework="inspect", model="schema", protocol="generative",
+                  sources=[outputs.inspect_schema.location])
+    assert "limit" not in full["flags"] and full["avg"] == log_metrics(outputs.inspect_schema)["avg"]
+
+
+def test_inspect_epochs_count_each_trial_once_and_are_flagged(outputs: Outputs, tmp_path: Path) -> None:
+    """`--epochs 2` runs every trial twice; Inspect's metrics see one epoch-reduced score per
+    trial, and so does the report: the trials, the accuracies and the recomputed SEs equal a
+    one-epoch run's (the judge is deterministic), and the row is flagged."""
+    from toolprm_tasks.toolprmbench import toolprmbench
+
+    log = inspect_run(tmp_path / "epochs", toolprmbench(order="both"), "toolprm-baseline/schema", epochs=2)
+    once = outputs.inspect_schema
+    assert len(log.samples) == 2 * len(once.samples)
+    (row,) = rows(build([tmp_path / "epochs"]), "official")
+    (reference,) = rows(build([Path(once.location)]), "official")
+    assert row["trials"] == reference["trials"] == len(once.samples) and row["cases"] == reference["cases"]
+    assert "epochs" in row["flags"] and "epochs" not in reference["flags"] and "limit" not in row["flags"]
+    for subset in SUBSETS:
+        assert row["subsets"][subset]["acc"] == log_metrics(log)[f"acc_{subset}"] == reference["subsets"][subset]["acc"]
+        assert row["subsets"][subset]["se"] == pytest.approx(reference["subsets"][subset]["se"])
+    assert row["avg"] == log_metrics(log)["avg"] and row["first_rate"] == reference["first_rate"]
+    assert "--epochs 2" in next(r["command"] for r in build([tmp_path / "epochs"])["inputs"]["runs"])
+
+
 # ----------------------------------------------------------------------------- command line
 
 

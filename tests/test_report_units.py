@@ -72,10 +72,22 @@ def test_cells_and_escaping() -> None:
 
 def test_secrets_in_model_arguments_never_reach_a_report() -> None:
     from toolprm_tasks.report.lm_eval_reader import _model_args, other_args
+    from toolprm_tasks.report.redact import redact
+    from toolprm_tasks.report.validate import Where
 
-    args = _model_args({"model_args": "pretrained=/m,kind=verifier,base_url=http://127.0.0.1:8000,api_key=sk-SECRET"})
-    assert args["api_key"] == "***" and args["kind"] == "verifier"
+    args = _model_args({"model_args": "pretrained=/m,kind=verifier,base_url=http://127.0.0.1:8000,api_key=sk-SECRET"},
+                       Where("results.json"))
+    assert args["api_key"] == "***" and args["kind"] == "verifier" and args["base_url"] == "http://127.0.0.1:8000"
     assert "sk-SECRET" not in other_args({"api_key": "sk-SECRET", "hf_token": "hf-SECRET", "kind": "step"})
+    # the one rule (report.redact): secret names, URL passwords, secret query parameters, HTTP credentials
+    for key in ("Authorization", "api_key", "OPENAI_API_KEY", "hf_token", "client_secret", "password", "auth",
+                "credentials", "Cookie", "x-signature"):
+        assert redact(key, "s3cr3t") == "***", key
+    assert redact("base_url", "https://user:pa:ss@host:8000/v1") == "https://user:***@host:8000/v1"
+    assert redact("base_url", "http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"  # no password: as is
+    assert redact("url", "https://h/v1?api_key=abc&model=x#f") == "https://h/v1?api_key=***&model=x#f"
+    assert redact("headers", "{'X': 'Bearer abc.def'}") == "{'X': 'Bearer ***'}"
+    assert redact("kind", "verifier") == "verifier" and redact("max_length", 512) == "512"
 
 
 def test_a_samples_file_with_a_unicode_line_separator_in_an_answer_is_read(tmp_path) -> None:

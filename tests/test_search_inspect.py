@@ -42,10 +42,49 @@ def _run(task, model, tmp_path: Path, **kwargs: Any) -> EvalLog:
 @pytest.mark.parametrize("args", [
     {"category": "simple"}, {"category": "base,parallel"}, {"n": 0}, {"n": -2}, {"max_steps": 0},
     {"select": "best"}, {"judge_protocol": "scores"}, {"prompt": "mine"},
+    # found in review: accepted, then ran
+    {"temperature": -1}, {"temperature": "hot"}, {"max_tokens": -5}, {"seed": "abc"}, {"seed": 1.5},
+    {"judge_max_tokens": 0}, {"both_orders": "maybe"}, {"compare": "maybe"}, {"n": "three"},
 ])
 def test_bad_arguments_are_errors_before_anything_runs(args: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(args)).split("_")[0]):
         toolprm_search(**args)
+
+
+def test_numbers_given_as_text_are_read_as_numbers() -> None:
+    """Inspect hands `-T` values over as YAML reads them; Python callers may pass text."""
+    task = toolprm_search(category="base", n="3", temperature="0", seed="7", both_orders="true")
+    assert {k: task.metadata[k] for k in ("n", "temperature", "seed", "both_orders")} == \
+        {"n": 3, "temperature": 0.0, "seed": 7, "both_orders": True}
+
+
+JUDGE_NEEDED = "toolprm_search: select=judge needs a judge model: bind one with --model-role judge=MODEL"
+
+
+def test_select_judge_without_a_judge_fails_at_task_start(tmp_path: Path) -> None:
+    """Found in review: it failed only once samples ran. Inspect binds the roles before it calls
+    the task function (as `inspect eval` does), so the solver's init sees there is no judge."""
+    from toolprm_tasks.engines.factory import OptionError
+
+    calls: list[str] = []
+    policy = get_model("mockllm/model", custom_outputs=lambda *args: calls.append("policy") or _mock(["Done."])[0])
+    with pytest.raises(ValueError, match=JUDGE_NEEDED):
+        inspect_eval(toolprm_search, task_args={"category": "base", "select": "judge"}, model=policy,
+                     log_dir=str(tmp_path), display="none", limit=1)
+    assert calls == [] and list_eval_logs(str(tmp_path)) == []  # nothing ran, no log was started
+    # with a judge bound the same call runs (the check sees the run's roles)
+    log = _run(toolprm_search, get_model("toolprm-replay/2"), tmp_path, limit=1,
+               task_args={"category": "base", "select": "judge", "n": 2, "max_steps": 2, "compare": False},
+               model_roles={"judge": get_model("toolprm-baseline/longer")})
+    assert _records(log)[0]["rule"] == "judge"
+    # a task object built before eval() cannot see the roles: the first thing each sample does
+    log = inspect_eval(toolprm_search(category="base", select="judge"), model=policy, log_dir=str(tmp_path),
+                       display="none", limit=1)[0]
+    assert log.status == "error" and JUDGE_NEEDED in log.error.message and calls == []
+    with pytest.raises(OptionError, match="toolprm_search: task parameter temperature must be a number >= 0, "
+                                          "got -1"):
+        inspect_eval(toolprm_search, task_args={"temperature": -1}, model=policy, log_dir=str(tmp_path),
+                     display="none")
 
 
 @pytest.mark.slow
@@ -151,6 +190,34 @@ def test_invalid_policy_answers_are_failed_steps(tmp_path: Path) -> None:
     metrics = _metrics(log)
     assert metrics["invalid_step_rate"] == 1.0 and metrics["invalid_sample_rate"] == 1.0
     assert metrics["success"] == 0.0
+
+
+# Python literals a call string may hold that JSON cannot: each once parsed as a call, then
+# crashed rendering (json.dumps) and ended the eval with status error under every selector
+NOT_JSON_ANSWERS = ["cd(folder={'a', 'b'})", "cd(folder=b'x')", "cd(folder=1j)", "cd(folder=...)"]
+
+
+@pytest.mark.parametrize("select", ["first", "random", "majority", "oracle", "judge"])
+def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(select: str, tmp_path: Path) -> None:
+    policy = get_model("mockllm/model", custom_outputs=_mock([*NOT_JSON_ANSWERS, "All done."] * 100))
+    roles = {"judge": get_model("toolprm-baseline/longer")} if select == "judge" else None
+    log = _run(toolprm_search(category="base", n=5, select=select, compare=False), policy, tmp_path,
+               sample_id="multi_turn_base_0", model_roles=roles)
+    record = _records(log)[0]
+    steps = _steps(record)
+    counts = record["rollout"]["counts"]
+    hostile = [c for s in steps for c in s["candidates"] if c["action"]["value"] in NOT_JSON_ANSWERS]
+    assert hostile and all(c["action"]["kind"] == "invalid" and "not JSON values" in c["action"]["why"]
+                           for c in hostile)
+    samples = [text for s in steps for text in s["samples"]]
+    assert counts["invalid_samples"] == sum(1 for text in samples if text in NOT_JSON_ANSWERS) > 0
+    chosen_invalid = sum(1 for s in steps if s["candidates"][s["chosen"]]["action"]["kind"] == "invalid")
+    assert counts["invalid_steps"] == chosen_invalid
+    metrics = _metrics(log)
+    assert metrics["invalid_sample_rate"] == pytest.approx(counts["invalid_samples"] / counts["samples"])
+    assert metrics["invalid_step_rate"] == pytest.approx(chosen_invalid / counts["steps"])
+    if select in ("first", "majority"):  # the policy's first answer, or the largest class: invalid
+        assert chosen_invalid == counts["steps"] == 4
 
 
 # A conversation with few tool specs (TradingBot only, 13k characters), so that a tiny model

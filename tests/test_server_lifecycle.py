@@ -177,6 +177,17 @@ def test_a_foreign_process_on_the_port_is_never_talked_to(foreign_port: int, fak
     assert not server.alive_in_group() and not port_open(server.port)
 
 
+def test_close_lets_the_server_stop_its_engine_core(fake_on_path: None) -> None:
+    """Found by a newcomer: runs ended with "engine core exited unexpectedly". SIGTERM to the
+    whole group let the core die before its server began shutting down; now the server alone
+    is signalled and stops its core (the stand-in's core tells who signalled it)."""
+    server = VLLMServer(MODEL, [], entry_point=FAKE, stop_timeout=5)
+    server.close()
+    assert not server.alive_in_group() and not port_open(server.port)
+    assert "fake vLLM server: engine core stopped" in server._tail
+    assert "exited unexpectedly" not in server._tail, server._tail
+
+
 def test_a_silent_listener_on_the_port_is_detected(fake_on_path: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """A process that holds the port but never answers: our server dies binding it ("Address
     already in use"); that is told apart from a crash and another port is tried."""

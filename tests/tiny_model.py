@@ -24,9 +24,11 @@ def build_tokenizer(directory: Path, corpus: list[str], vocab_size: int = 600):
     return fast
 
 
-def build_tiny_llama(directory: Path, corpus: list[str], head: str = "causal", num_labels: int = 1) -> Path:
+def build_tiny_llama(directory: Path, corpus: list[str], head: str = "causal", num_labels: int = 1,
+                     tie_word_embeddings: bool = False) -> Path:
     """head: causal (LlamaForCausalLM), classifier (LlamaForSequenceClassification) or
-    token (LlamaForTokenClassification, a step-tag PRM's shape)."""
+    token (LlamaForTokenClassification, a step-tag PRM's shape). With tied embeddings a causal
+    LM's checkpoint holds no `lm_head.weight` (the head is the embedding matrix)."""
     import torch
     from transformers import (
         LlamaConfig,
@@ -40,7 +42,8 @@ def build_tiny_llama(directory: Path, corpus: list[str], head: str = "causal", n
     config = LlamaConfig(vocab_size=len(fast), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
                          bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         pad_token_id=fast.pad_token_id, tie_word_embeddings=False, num_labels=num_labels)
+                         pad_token_id=fast.pad_token_id, tie_word_embeddings=tie_word_embeddings,
+                         num_labels=num_labels)
     cls = {"causal": LlamaForCausalLM, "classifier": LlamaForSequenceClassification,
            "token": LlamaForTokenClassification}[head]
     cls(config).save_pretrained(directory)

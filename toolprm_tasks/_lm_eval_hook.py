@@ -1,4 +1,6 @@
-"""Makes a plain `lm_eval` see this package's tasks and models (lm-eval 0.4.13 has no plugins).
+"""Makes a plain `lm_eval` see this package's tasks and models (lm-eval 0.4.13 and 0.5.0.dev1
+read no plugins: neither calls `entry_points()`, so our declared entry points wait for a release
+that does).
 
 Loaded at interpreter start-up by `toolprm_tasks_lm_eval.pth`. It only puts a tiny finder on
 `sys.meta_path` that does nothing until lm-eval itself imports one of two modules:
@@ -40,20 +42,30 @@ def _with_our_tasks(include_path: Any) -> Any:
 
 
 def _patch_task_manager(module: Any) -> None:
+    """Wrap `TaskManager.__init__`: arguments bound by its own signature (positional or by
+    keyword, under lm-eval 0.4.13 and 0.5.0.dev1 alike), our folder put first on `include_path`."""
+    import inspect  # only now: lm-eval is being imported anyway
+
     cls = module.TaskManager
     original = cls.__init__
     if getattr(original, "_toolprm_tasks", False):
         return
+    signature = inspect.signature(original)
+    if "include_path" not in signature.parameters:
+        raise TypeError(f"TaskManager.__init__{signature} has no include_path")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) >= 2:  # (verbosity, include_path, ...) given positionally
-            args = (args[0], _with_our_tasks(args[1]), *args[2:])
-        else:
-            kwargs["include_path"] = _with_our_tasks(kwargs.get("include_path"))
-        original(self, *args, **kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:  # a wrong call: lm-eval's own error, not ours
+            original(self, *args, **kwargs)
+            return
+        bound.arguments["include_path"] = _with_our_tasks(bound.arguments.get("include_path"))
+        original(*bound.args, **bound.kwargs)
 
     __init__._toolprm_tasks = True  # type: ignore[attr-defined]
     __init__.__doc__ = original.__doc__
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
     cls.__init__ = __init__
 
 

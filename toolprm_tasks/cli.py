@@ -8,6 +8,8 @@
     toolprmbench demo [--data official] # baseline judges and SmolLM2 through lm-eval (default: rebuilt, offline)
     toolprmbench model smollm2         # the real model (SmolLM2-135M-Instruct) as a plain HF folder; prints its path
     toolprmbench audit [--data official] [DIR]  # artifact audit: history-free probes, weight-free judges
+    toolprmbench export --format reward|grpo|sft --split train --out DIR  # TRL datasets (docs/training.md)
+    toolprmbench train reward|grpo --model DIR --out OUT  # train a judge with TRL (the `train` extra)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from toolprm_tasks.data import (
 from toolprm_tasks.model_check import DEFAULT_PER_SUBSET, MODEL_CHOICES_HELP, model_accuracy, resolve_model
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.report import command as report_command
+from toolprm_tasks.training import command as training_command
 from toolprm_tasks.trials import build_trials
 
 
@@ -344,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_command.register(sub)  # toolprm_tasks/model_command.py
     report_command.register(sub)
     audit_command.register(sub)
+    training_command.register(sub)  # toolprm_tasks/training/command.py
     return parser
 
 

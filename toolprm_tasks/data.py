@@ -1,4 +1,7 @@
-"""The official ToolPRMBench test files: pinned, fetched once into a cache, verified on every read.
+"""The official ToolPRMBench files: pinned, fetched once into a cache, verified on every read.
+
+The four test files, and the training files of BFCL and ToolSandbox (`split="train"`, JSON
+Lines; handled like ToolSandbox's test file: their digests are not published either).
 
 Pins (reference: toolprmbench-paper.md): repository David-Li0406/ToolPRMBench at commit
 `PINNED_COMMIT`, folder `data/`. ToolSandbox's digest is not published: its file is pinned
@@ -66,6 +69,25 @@ PINNED_FILES: dict[str, PinnedFile] = {
                        "3c13646f14abaaeba619d5ba91d6cc64bcd4223472eea62ab91ca94f588f14a8"),
     "toolsandbox": PinnedFile("toolsandbox", "prmbench_ToolSandbox.json", 130, None, None),
 }
+
+# The release's training files (paper Table 3; GTA and ToolTalk have none): JSON Lines, the test
+# files' fields. Their digests are not published: pinned like ToolSandbox's test file (commit,
+# record count, the first copy used here recorded and later changes refused).
+PINNED_TRAIN_FILES: dict[str, PinnedFile] = {
+    "bfcl": PinnedFile("bfcl", "prmbench_bfcl_train.json", 243, None, None),
+    "toolsandbox": PinnedFile("toolsandbox", "prmbench_ToolSandbox_train.json", 299, None, None),
+}
+
+
+def pinned_file(subset: str, split: str = "test") -> PinnedFile:
+    """The pin of one official file: a subset's test file, or its training file."""
+    pins = PINNED_TRAIN_FILES if check_choice("split", split, SPLITS) == "train" else PINNED_FILES
+    if subset not in pins:
+        if split == "train" and subset in PINNED_FILES:
+            raise DataError(f"the release has no training file for {subset!r}: training files exist for "
+                            f"{', '.join(PINNED_TRAIN_FILES)} (paper Table 3)")
+        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
+    return pins[subset]
 
 
 class DataError(RuntimeError):
@@ -406,22 +428,22 @@ def _load_verified(pin: PinnedFile, path: Path, *, allow_unpinned: bool) -> Load
     return _LOADED[key]
 
 
-def locate(subset: str, *, fetch: bool = True) -> LoadedSubset:
+def locate(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSubset:
     """Find (and if needed download) a subset file, verified and validated: the local copy in
     TOOLPRMBENCH_DATA_DIR if set, else the cache."""
-    pin = PINNED_FILES[subset]
+    pin = pinned_file(subset, split)
     data_dir = os.environ.get("TOOLPRMBENCH_DATA_DIR")
     if data_dir:
         path = Path(data_dir).expanduser() / pin.filename
         if not path.is_file():
             raise DataError(f"TOOLPRMBENCH_DATA_DIR={data_dir} has no {pin.filename} (subset {subset})")
         return _load_verified(pin, path, allow_unpinned=_env_flag("TOOLPRMBENCH_ALLOW_UNPINNED"))
-    return cached(subset, fetch=fetch)
+    return cached(subset, fetch=fetch, split=split)
 
 
-def cached(subset: str, *, fetch: bool = True) -> LoadedSubset:
+def cached(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSubset:
     """The cache's copy of a subset file (downloaded if missing or no longer verifying)."""
-    pin = PINNED_FILES[subset]
+    pin = pinned_file(subset, split)
     path = cache_dir() / pin.filename
     # the cache only ever holds verified release files; the opt-in only concerns a file
     # without a published digest that differs from its first-used copy
@@ -439,11 +461,11 @@ def cached(subset: str, *, fetch: bool = True) -> LoadedSubset:
     return _load_verified(pin, path, allow_unpinned=allow)
 
 
-def load_subset(subset: str) -> LoadedSubset:
-    """Locate, verify and validate one subset (memoised per file digest within a process)."""
-    if subset not in PINNED_FILES:
-        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
-    return locate(subset)
+def load_subset(subset: str, split: str = "test") -> LoadedSubset:
+    """Locate, verify and validate one subset's test file, or its training file (`split="train"`,
+    BFCL and ToolSandbox only); memoised per file digest within a process."""
+    pinned_file(subset, split)  # an unknown subset or a missing training file, before any I/O
+    return locate(subset, split=split)
 
 
 def load_subsets(subsets: Iterable[str], data: str = "official", tier: str = "all") -> list[LoadedSubset]:

@@ -5,7 +5,8 @@
 It reads the judge view that the ToolPRMBench tasks attach to the prompt message's metadata
 (never the label) and answers as the protocol needs: the paper's JSON answer (generative),
 label log-probabilities (pairwise_ll, when logprobs are requested), or a score in
-`ModelOutput.metadata` (pointwise). Usage is set on every output so nothing is tokenised.
+`ModelOutput.metadata` (pointwise). Usage is zero on every output (`inspect_prm.token_usage`):
+nothing is tokenised, and Inspect does not count tokens itself where usage is set.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from inspect_ai.model import (
     Logprobs,
     ModelAPI,
     ModelOutput,
-    ModelUsage,
     TopLogprob,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.baselines import candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.engines.factory import OptionError, check_options, whole
+from toolprm_tasks.inspect_prm import token_usage
 from toolprm_tasks.inspect_tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
 
@@ -41,10 +43,13 @@ def _log_softmax(scores: tuple[float, float]) -> tuple[float, float]:
 class BaselineJudgeAPI(ModelAPI):
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
-                 seed: int | str = 0, **_: Any) -> None:
+                 **model_args: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        if model_name not in JUDGES:
+            raise OptionError(f"toolprm-baseline/NAME: NAME is the judge, one of {', '.join(JUDGES)}; "
+                              f"got {model_name!r}")
         self.judge = check_judge(model_name)
-        self.seed = int(seed)
+        self.seed = check_options(f"toolprm-baseline/{model_name}", model_args, {"seed": whole()}).get("seed", 0)
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:
@@ -55,7 +60,7 @@ class BaselineJudgeAPI(ModelAPI):
         meta = message.metadata or {}
         view = JudgeView.from_json(meta[VIEW_KEY])
         labels = tuple(meta.get(LABELS_KEY) or ("Action1", "Action2"))
-        usage = ModelUsage(input_tokens=len(message.text.split()), output_tokens=1, total_tokens=0)
+        usage = token_usage(0, 0)  # nothing is tokenised (a word count is no token count)
         model = f"toolprm-baseline/{self.judge}"
         if POSITION_KEY in meta:  # pointwise: the score of one candidate
             score = candidate_scores(self.judge, view, self.seed)[int(meta[POSITION_KEY]) - 1]

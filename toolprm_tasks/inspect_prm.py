@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.engines.base import Scored, ScoreRequest
+from toolprm_tasks.engines.base import Generated, Scored, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.inspect_tasks import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.trials import JudgeView
@@ -68,6 +68,14 @@ class Batcher(Generic[T, R]):
         return await future
 
 
+def token_usage(input_tokens: int, output_tokens: int) -> ModelUsage:
+    """Usage as Inspect's summary shows it ("N tokens [I: ..., O: ...]"): the total is always
+    input plus output. Our providers report what their engine tokenised (the prompt as sent;
+    a pairwise answer's text); the baseline judges and the replay policy tokenise nothing and
+    report zero."""
+    return ModelUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+
+
 class PRMScoringAPI(ModelAPI):
     """A local PRM behind a scoring engine; subclasses name the backend."""
 
@@ -78,7 +86,7 @@ class PRMScoringAPI(ModelAPI):
                  **options: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         self.scores: Batcher[ScoreRequest, Scored] = Batcher(self._score_batch)
-        self.answers: Batcher[tuple[str, int], str] = Batcher(self._generate_batch)
+        self.answers: Batcher[tuple[str, int], Generated] = Batcher(self._generate_batch)
         if api_key == MODEL_INFO_LOOKUP_API_KEY:
             # Inspect's model-info lookup builds a provider from the model name alone (no model
             # args) to ask for its canonical name: loading weights (or starting a vLLM engine)
@@ -93,19 +101,26 @@ class PRMScoringAPI(ModelAPI):
         """Effectively the batch size (as for Inspect's `hf` provider)."""
         return 32
 
+    def close(self) -> None:
+        """Inspect's end of the model's life (`with get_model(...)`): the engine is shut down
+        (vLLM's engine core, our server); runs that never close it do so at exit."""
+        if self.engine is not None:
+            self.engine.close()
+        super().close()
+
     def _score_batch(self, items: list[ScoreRequest]) -> list[Scored]:
         return self.engine.score_detailed(items)
 
-    def _generate_batch(self, items: list[tuple[str, int]]) -> list[str]:
-        return self.engine.generate([prompt for prompt, _ in items], max_tokens=[limit for _, limit in items])
+    def _generate_batch(self, items: list[tuple[str, int]]) -> list[Generated]:
+        return self.engine.generate_detailed([prompt for prompt, _ in items], max_tokens=[limit for _, limit in items])
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:
         batch = config.max_connections or self.max_connections()
         if getattr(self.engine, "kind", None) == "pairwise":
-            text = await self.answers.submit((input[-1].text, config.max_tokens or 1024), batch)
-            output = ModelOutput.from_content(model=self.model_name, content=text)
-            output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+            answer = await self.answers.submit((input[-1].text, config.max_tokens or 1024), batch)
+            output = ModelOutput.from_content(model=self.model_name, content=answer.text)
+            output.usage = token_usage(answer.prompt_tokens, answer.answer_tokens)
             return output
         message = next((m for m in reversed(input) if m.metadata and POSITION_KEY in m.metadata), None)
         if message is None:
@@ -116,7 +131,7 @@ class PRMScoringAPI(ModelAPI):
         scored = await self.scores.submit(request, batch)
         output = ModelOutput.from_content(model=self.model_name, content="")
         output.metadata = {SCORE_KEY: scored.score, TRUNCATED_KEY: scored.truncated, "engine": self.engine.report()}
-        output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        output.usage = token_usage(scored.prompt_tokens, 0)  # a score: nothing generated
         return output
 
 

@@ -22,28 +22,26 @@ from inspect_ai.model import (
     GenerateConfig,
     ModelAPI,
     ModelOutput,
-    ModelUsage,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from toolprm_tasks.agent_search.replay import ORDERS, STEP_KEY, StepInfo, replay_answers
+from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
+from toolprm_tasks.inspect_prm import token_usage
 
 
 class ReplayPolicyAPI(ModelAPI):
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
-                 seed: int | str = 0, order: str = "seeded", **_: Any) -> None:
+                 **model_args: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         try:
-            self.k = int(model_name)
-        except ValueError:
-            raise ValueError(f"toolprm-replay/K: K must be a whole number, got {model_name!r}") from None
-        if self.k < 1:
-            raise ValueError(f"toolprm-replay/K: K must be at least 1, got {self.k}")
-        if order not in ORDERS:
-            raise ValueError(f"toolprm-replay: unknown order {order!r}; expected one of {', '.join(ORDERS)}")
-        self.seed = int(seed)
-        self.order = order
+            self.k = whole(1)(model_name)
+        except ValueError as exc:
+            raise OptionError(f"toolprm-replay/K: K must be {exc}, got {model_name!r}") from None
+        checked = check_options(f"toolprm-replay/{model_name}", model_args, {"seed": whole(), "order": choice(*ORDERS)})
+        self.seed = checked.get("seed", 0)
+        self.order = checked.get("order", "seeded")
 
     def max_connections(self) -> int:
         return 64  # no I/O: concurrency only interleaves samples
@@ -60,5 +58,5 @@ class ReplayPolicyAPI(ModelAPI):
         choices = [ChatCompletionChoice(message=ChatMessageAssistant(content=text, model=model), stop_reason="stop")
                    for text in texts]
         output = ModelOutput(model=model, choices=choices)
-        output.usage = ModelUsage(input_tokens=0, output_tokens=0, total_tokens=0)
+        output.usage = token_usage(0, 0)  # nothing is tokenised
         return output

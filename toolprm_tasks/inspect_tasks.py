@@ -24,6 +24,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 from scorers.inspect_adapter import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
 from toolprm_tasks import names
 from toolprm_tasks.data import fingerprint, load_subsets
+from toolprm_tasks.engines.factory import check_value, whole
 from toolprm_tasks.prompts import pairwise_prompt
 from toolprm_tasks.render import render_action
 from toolprm_tasks.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
@@ -138,13 +139,29 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: str | None, max_tokens: Any,
+                    data: str, tier: str = "all") -> tuple[int, int]:
+    """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
+    `max_tokens=-5` once ran); the seed and max_tokens as numbers."""
+    names.check_choice("protocol", protocol, PROTOCOLS)
+    names.check_choice("order", order, names.ORDERS)
+    if prompt is not None:
+        names.check_choice("prompt", prompt, names.PROMPT_NAMES)
+    names.check_choice("data", data, names.DATA_KINDS)
+    names.check_choice("tier", tier, names.TIERS)
+    return (check_value(f"{task}: task parameter seed", seed, whole()),
+            check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
+
+
 def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
                       seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
                       data: str = "official", tier: str = "all") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
     hard tier)."""
-    names.check_choice("protocol", protocol, PROTOCOLS)
+    task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
+    seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
+                                       max_tokens=max_tokens, data=data, tier=tier)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
     loaded = load_subsets(subsets, data=data, tier=tier)

@@ -2,6 +2,8 @@
 
     lm_eval --model toolprm-baseline --model_args judge=schema --tasks toolprmbench
 
+`judge=` is required (random, first, longer or schema): a run never falls back to one.
+
 The judge reads only the document's `judge_view` (history, tool specs, the two candidates
 in the order shown), never the label. Generation returns an answer in the paper's JSON
 format, which then goes through the same parser as any model's answer; log-likelihood
@@ -14,16 +16,24 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from toolprm_tasks.baselines import candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
+from toolprm_tasks.engines.factory import FRAMEWORK_OPTIONS, OptionError, check_options, choice, whole
 from toolprm_tasks.trials import JudgeView
+
+OPTIONS = {"judge": choice(*JUDGES), "seed": whole()}
 
 
 class BaselineJudgeLM(LM):
-    def __init__(self, judge: str = "random", seed: int | str = 0, **_framework_args: Any) -> None:
-        # lm-eval also passes batch_size, max_batch_size and device: meaningless here.
+    def __init__(self, **options: Any) -> None:
+        """`judge=NAME` (required: no judge is a default) and `seed=N`; lm-eval also passes
+        batch_size, max_batch_size and device, meaningless here. Checked by the one option
+        check (`engines.factory.check_options`)."""
         super().__init__()
-        self.judge = check_judge(str(judge))
-        self.seed = int(seed)
+        checked = check_options("toolprm-baseline", options, OPTIONS, FRAMEWORK_OPTIONS)
+        if "judge" not in checked:
+            raise OptionError(f"toolprm-baseline needs a judge: --model_args judge=NAME, NAME one of {', '.join(JUDGES)}")
+        self.judge = check_judge(checked["judge"])
+        self.seed = checked.get("seed", 0)
 
     @staticmethod
     def _doc(request: Any) -> dict[str, Any]:

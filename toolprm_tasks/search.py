@@ -34,6 +34,7 @@ from toolprm_tasks.agent_search.inspect_adapter import (
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.select import make_selector
+from toolprm_tasks.engines.factory import check_value, flag, number, whole
 from toolprm_tasks.inspect_tasks import _versions
 from toolprm_tasks.rebuild.bfcl_environment import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
 from toolprm_tasks.versions import SEARCH_VERSION
@@ -94,8 +95,12 @@ def search_solver(*, n: int, temperature: float | None, select: str | None, judg
                   judge_max_tokens: int, compare: bool | None, categories: list[str]) -> Solver:
     """Roll the policy out under the selection rule (and the reference rules, for the gain)."""
     conversations = _conversations(tuple(categories))
+    if select == "judge" and _roles_known():
+        _check_judge_bound()  # at task start: `inspect eval` resolves the task with its roles bound
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
+        if select == "judge":
+            _check_judge_bound()  # a task built before eval() saw no roles: first thing in each sample
         conversation = conversations[str(state.sample_id)]
         ref = reference(conversation)
         policy = InspectPolicy(get_model(), temperature, max_tokens)
@@ -128,6 +133,25 @@ def search_solver(*, n: int, temperature: float | None, select: str | None, judg
         return state
 
     return solve
+
+
+def _roles_known() -> bool:
+    """Whether eval() is resolving this task now, so that `model_roles()` holds the run's roles.
+    Inspect binds the roles and the evaluated model before it calls a task function (and with it
+    a solver's init); a task built outside eval() sees neither, and its roles arrive only with
+    its samples."""
+    try:
+        from inspect_ai.model._model import active_model
+    except ImportError:  # another Inspect: checked in each sample only
+        return False
+    return active_model() is not None
+
+
+def _check_judge_bound() -> None:
+    if not model_roles().get("judge"):
+        raise ValueError("toolprm_search: select=judge needs a judge model: bind one with --model-role "
+                         "judge=MODEL (Python: eval(..., model_roles={'judge': MODEL})), or choose another "
+                         f"select ({', '.join(s for s in names.SELECTORS if s != 'judge')})")
 
 
 def _transcript(conversation: Conversation, rollout: Rollout) -> list[Any]:
@@ -205,10 +229,17 @@ def toolprm_search(
             default: for select=judge, oracle and random.
     """
     categories = _categories(category)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a whole number of candidates >= 1, got {n!r}")
-    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
-        raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
+    # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
+    what = "toolprm_search: task parameter"
+    n, max_steps, seed, max_tokens, judge_max_tokens = (
+        check_value(f"{what} {name}", value, rule) for name, value, rule in (
+            ("n", n, whole(1)), ("max_steps", max_steps, whole(1)), ("seed", seed, whole()),
+            ("max_tokens", max_tokens, whole(1)), ("judge_max_tokens", judge_max_tokens, whole(1))))
+    if temperature is not None:
+        temperature = check_value(f"{what} temperature", temperature, number(0))
+    both_orders = check_value(f"{what} both_orders", both_orders, flag)
+    if compare is not None:
+        compare = check_value(f"{what} compare", compare, flag)
     if select is not None:
         names.check_choice("select", select, names.SELECTORS)
     names.check_choice("judge_protocol", judge_protocol, names.JUDGE_PROTOCOLS)

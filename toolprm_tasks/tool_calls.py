@@ -3,12 +3,16 @@
 Actions come as JSON objects (`{"name", "parameters"|"arguments"}`, OpenAI-style
 `{"function": {...}}`), JSON text, or Python call strings as BFCL writes them
 (`cd(folder='document')`). Call strings are parsed with `ast` and only literal arguments
-are accepted: nothing from data or a model is ever evaluated.
+are accepted: nothing from data or a model is ever evaluated. Call arguments are JSON values
+only (every reader renders them as JSON): a Python literal JSON cannot hold (a set, bytes, a
+complex number, `...`, a non-string key, a non-finite number, an integer too long to print)
+makes the call unreadable (`UNREADABLE_ARGUMENTS`), never a call with that value.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +20,10 @@ from toolprm_tasks.model_text import MAX_JSON_DEPTH, deeper_than, loads
 
 MAX_CALL_CHARS = 100_000  # longer "calls" (degenerate generations) are not calls
 MAX_NAME_PARTS = 8  # `a.b.c(...)`: deeper attribute chains are not tool names
+# The argument key of a call whose arguments are not JSON values (its value says why). Like the
+# other `<...>` keys (`<unparsed arguments>`, `<positional i>`), it marks arguments that could
+# not be read as named JSON values: a policy answer with one is no action.
+UNREADABLE_ARGUMENTS = "<arguments not JSON>"
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,17 @@ class PythonCall:
 
 
 def parse_python_call(text: str) -> PythonCall | None:
-    """Parse `f(1, x='a')` with `ast`; None unless it is one plain call with literal arguments
-    (no nested calls, names, `**` unpacking or expressions other than literals)."""
+    """Parse `f(1, x='a')` with `ast`; None unless it is one plain call whose arguments are
+    JSON literals (no nested calls, names, `**` unpacking, expressions other than literals, or
+    literals JSON cannot hold: see `not_json`)."""
+    call = _literal_call(text)
+    if call is None or not_json([call.args, call.kwargs]) is not None:
+        return None
+    return call
+
+
+def _literal_call(text: str) -> PythonCall | None:
+    """`parse_python_call` before the JSON check: any Python literals as arguments."""
     if len(text) > MAX_CALL_CHARS:
         return None  # no tool call of any benchmark is this long; parsing it would only cost memory
     try:
@@ -85,10 +102,42 @@ def parse_python_call(text: str) -> PythonCall | None:
     return PythonCall(".".join(reversed(parts)), args, kwargs)
 
 
+def not_json(value: Any) -> str | None:
+    """None when `value` is a JSON value (str, int, finite float, bool, None; lists and tuples,
+    and dicts with string keys, of JSON values), else what in it is not, e.g. "a set". An
+    explicit stack: no recursion (callers bound the depth first)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, (str, bool)):
+            continue
+        if isinstance(item, int):
+            try:
+                str(item)  # what json.dumps does; Python refuses past 4,300 digits
+            except ValueError:
+                return "an integer too long to print"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"a non-finite number ({item})"
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return "an object key that is not a string"
+            stack.extend(item.values())
+        else:
+            return {set: "a set", frozenset: "a set", bytes: "bytes", complex: "a complex number",
+                    type(Ellipsis): "Ellipsis (...)"}.get(type(item), f"a {type(item).__name__}")
+    return None
+
+
 def _call_from_python(text: str) -> ToolCall | None:
-    call = parse_python_call(text)
+    call = _literal_call(text)
     if call is None:
         return None
+    problem = not_json([call.args, call.kwargs])
+    if problem is not None:  # written as a call, but its arguments cannot be read as JSON values
+        return ToolCall(call.name, {UNREADABLE_ARGUMENTS: f"an argument holds {problem}, which JSON cannot"})
     arguments = {f"<positional {i}>": value for i, value in enumerate(call.args)}
     arguments.update(call.kwargs)
     return ToolCall(call.name, arguments)

@@ -67,6 +67,14 @@ class ScoreRequest:
 class Scored:
     score: float
     truncated: bool  # the history was shortened to fit the model's context
+    prompt_tokens: int = 0  # the prompt as sent (0: not sent, an unfit request)
+
+
+@dataclass(frozen=True)
+class Generated:
+    text: str
+    prompt_tokens: int  # the judge prompt, chat template applied
+    answer_tokens: int  # the answer's text, tokenised again (what the answer costs, to a token)
 
 
 @dataclass
@@ -143,6 +151,22 @@ class ScoringEngine(ABC):
         self.stats = EngineStats()
         # subclasses load `self.tokenizer` before this: label kinds check their labels at load
         self.label_ids = self.label_token_ids() if kind in ("verifier", "label-token") else []
+        self.check_context()
+
+    def check_context(self) -> None:
+        """Refuse a context that cannot hold even the shortest prompt of the kind (the template
+        with no tools, no history and an empty candidate; pairwise: an empty judge prompt) and,
+        for kinds that generate, one answer token: every request would be unscorable or fail."""
+        if self.kind == "pairwise":
+            prompt, room = self.render([{"role": "user", "content": ""}]), self.max_model_len - 1
+        else:
+            prompt, room = self.render(messages_for(self.kind, ScoreRequest([], None, ""), [], self.fmt)), self.max_length
+        shortest = self.count_tokens(prompt)
+        if shortest > room:
+            answer = f" and {self.max_model_len - room} answer token" if room < self.max_model_len else ""
+            raise EngineError(f"{self.model_path}: max_length={self.max_model_len} cannot hold even the shortest "
+                              f"{self.kind} prompt ({shortest} tokens with no tools, history or candidate{answer}); "
+                              "raise max_length")
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages to prompt text with the model's own chat template (a generation prompt
@@ -177,10 +201,14 @@ class ScoringEngine(ABC):
         raise NotImplementedError(f"{type(self).__name__} does not generate")
 
     def generate(self, prompts: Sequence[str], max_tokens: int | Sequence[int] = 1024) -> list[str]:
+        """Kind `pairwise`: greedy answers to the judge prompts (`generate_detailed`'s texts)."""
+        return [answer.text for answer in self.generate_detailed(prompts, max_tokens)]
+
+    def generate_detailed(self, prompts: Sequence[str], max_tokens: int | Sequence[int] = 1024) -> list[Generated]:
         """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
-        one call (with a prefix cache, both orders of a case share their history). An answer
-        may use what the context leaves of its `max_tokens` (one for all prompts, or one per
-        prompt); a prompt that fills the context is an error."""
+        one call (with a prefix cache, both orders of a case share their history), with their
+        token counts. An answer may use what the context leaves of its `max_tokens` (one for
+        all prompts, or one per prompt); a prompt that fills the context is an error."""
         limits = [max_tokens] * len(prompts) if isinstance(max_tokens, int) else list(max_tokens)
         if len(limits) != len(prompts):
             raise ValueError(f"{len(limits)} max_tokens for {len(prompts)} prompts")
@@ -198,7 +226,12 @@ class ScoringEngine(ABC):
         self.stats.requests += len(token_ids)
         self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
         self.stats.cached_prompt_tokens += cached
-        return texts
+        return [Generated(text, len(ids), self.count_tokens(text)) for text, ids in zip(texts, token_ids, strict=True)]
+
+    def close(self) -> None:
+        """Release what the engine holds outside this process (vLLM's engine core, a server);
+        idempotent. Engines that hold nothing there need nothing."""
+        return None
 
     def report(self) -> dict[str, Any]:
         """What a results file should carry about the engine: its settings and counters."""
@@ -214,14 +247,19 @@ class ScoringEngine(ABC):
 
     def prompt_for(self, request: ScoreRequest) -> tuple[str, bool]:
         """The prompt text, and whether its history had to be shortened to fit."""
+        text, shortened, _ = self._fitted(request)
+        return text, shortened
+
+    def _fitted(self, request: ScoreRequest) -> tuple[str, bool, int]:
+        """`prompt_for`, with the prompt's length in tokens."""
         text = self.render(messages_for(self.kind, request, request.history, self.fmt))
-        if self.count_tokens(text) <= self.max_length:
-            return text, False
+        if (tokens := self.count_tokens(text)) <= self.max_length:
+            return text, False, tokens
         for history in shortened_histories(request.history):
             text = self.render(messages_for(self.kind, request, history, self.fmt))
-            if self.count_tokens(text) <= self.max_length:
+            if (tokens := self.count_tokens(text)) <= self.max_length:
                 self.stats.truncated += 1
-                return text, True
+                return text, True, tokens
         raise EngineError(f"{self.model_path}: even the shortest history with the candidate exceeds "
                           f"max_length={self.max_length} tokens")
 
@@ -230,10 +268,10 @@ class ScoringEngine(ABC):
         history are sent together so that a prefix cache can serve the shared part. A request
         that cannot fit even without history gets NaN (both frameworks and the search count it
         as unscorable) and `stats.unfit`, so one oversized candidate never fails the others."""
-        built: list[tuple[str, bool] | None] = []
+        built: list[tuple[str, bool, int] | None] = []
         for request in requests:
             try:
-                built.append(self.prompt_for(request))
+                built.append(self._fitted(request))
             except EngineError as exc:  # one request (a policy's degenerate candidate) never fails the batch
                 self.stats.unfit += 1
                 logger.warning("%s; scored NaN (an unscorable trial, counted)", exc)
@@ -241,8 +279,8 @@ class ScoringEngine(ABC):
         self.stats.requests += len(built)
         fitting = [item for item in built if item is not None]
         with self._failures_named(f"scoring {len(fitting)} prompts"):
-            scores = iter(self._score_prompts([text for text, _ in fitting]) if fitting else [])
-        return [Scored(math.nan, True) if item is None else Scored(next(scores), item[1]) for item in built]
+            scores = iter(self._score_prompts([text for text, _, _ in fitting]) if fitting else [])
+        return [Scored(math.nan, True) if item is None else Scored(next(scores), item[1], item[2]) for item in built]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[float]:
         return [scored.score for scored in self.score_detailed(requests)]

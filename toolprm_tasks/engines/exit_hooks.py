@@ -39,19 +39,19 @@ _callbacks: dict[int, tuple[int, Callable[[], None]]] = {}  # key -> (the regist
 _previous: dict[int, Any] = {}  # signal -> the disposition our handler replaced
 _ids = itertools.count()
 _lock = threading.RLock()  # re-entrant: a signal may arrive while the main thread holds it
-_atexit_registered = False
 
 
 def register(callback: Callable[[], None]) -> int:
     """Run `callback` once when this process ends (any of the ways above); a key for
-    `unregister`."""
-    global _atexit_registered
+    `unregister`. At a normal exit the callbacks run before every `atexit` handler registered
+    before this call (atexit runs last in, first out, and each call moves ours to the end):
+    so a callback that closes an object runs before that object's own exit handlers (vLLM's
+    engine core is torn down by `weakref.finalize`, an atexit handler of its own)."""
     with _lock:
         key = next(_ids)
         _callbacks[key] = (os.getpid(), callback)
-        if not _atexit_registered:
-            atexit.register(run_callbacks)
-            _atexit_registered = True
+        atexit.unregister(run_callbacks)
+        atexit.register(run_callbacks)
     install_handlers()
     return key
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoringEngine, check_kind, single_token_id
+from toolprm_tasks.engines.weights import all_weights_loaded
 
 __all__ = ["HFEngine", "EngineError", "single_token_id"]  # the last two: their old home
 
@@ -27,10 +28,12 @@ class HFEngine(ScoringEngine):
                    "label-token": AutoModelForCausalLM, "verifier": AutoModelForCausalLM, "pairwise": AutoModelForCausalLM}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-            self.model = loaders[kind].from_pretrained(model, dtype=getattr(torch, dtype),
-                                                       trust_remote_code=trust_remote_code).to(device).eval()
+            loaded = loaders[kind].from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code,
+                                                   output_loading_info=True)
         except Exception as exc:  # noqa: BLE001 - any load failure is reported with the model's name
             raise EngineError(f"{model}: could not be loaded as a {kind} model ({type(exc).__name__}: {exc})") from exc
+        # a head missing from the checkpoint is newly initialised: random scores, refused
+        self.model = all_weights_loaded(model, kind, loaded).to(device).eval()
         self.torch, self.device = torch, device
         self.max_model_len = int(max_length or getattr(self.model.config, "max_position_embeddings", None) or 2048)
         super().__init__(model, kind, self.max_model_len, fmt)

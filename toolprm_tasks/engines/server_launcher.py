@@ -16,9 +16,10 @@ that holds the server and all it spawns (vLLM's engine core and workers). Then:
 - MODULE runs as `python -m MODULE ARG ...` would (vLLM's api_server), in this process.
 
 The reaper (`--reap PGID`) is a process outside the group, started with `-I -S` from this
-file (standard library only, so it starts in milliseconds): SIGTERM to the group (vLLM shuts
-down cleanly), up to `--grace` seconds for it to go, SIGKILL to what is left, then it removes
-the server's log file, which nobody will read now. Only the standard library is imported
+file (standard library only, so it starts in milliseconds): `stop_group` (SIGTERM to the
+server, which shuts its engine core down cleanly, or to the group if the server is gone; up to
+`--grace` seconds for it to go; SIGKILL to what is left), after removing the server's log
+file, which nobody will read now. Only the standard library is imported
 here: the reaper runs this file without site-packages.
 """
 
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_SECONDS = 0.2
@@ -68,21 +69,31 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def stop_group(pgid: int, grace: float, log: str | None = None) -> bool:
-    """SIGTERM to the group, up to `grace` seconds for it to go, then SIGKILL to what is left;
-    removes `log` first (nobody will read it; the server may write on into the unlinked file).
-    Whether the group is gone."""
+def stop_group(pgid: int, grace: float, log: str | None = None, reap: Callable[[], object] | None = None) -> bool:
+    """SIGTERM to the group's leader while it lives, else to the group; up to `grace` seconds
+    for the group to go; then SIGKILL to what is left. Removes `log` first (nobody will read
+    it; the server may write on into the unlinked file). `reap`: called while waiting (the
+    leader's parent reaps it). Whether the group is gone.
+
+    The leader first: vLLM's API server stops its own engine core on SIGTERM. Signalled
+    together, the core can die before the server begins its shutdown, and the server logs
+    "engine core exited unexpectedly" and kills what is left at once."""
     if log:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(log)
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+    first = os.kill if pgid in group_members(pgid) else os.killpg  # the leader's pid is the group's id
+    for send, sig in ((first, signal.SIGTERM), (os.killpg, signal.SIGKILL)):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-        deadline = time.monotonic() + wait
-        while group_members(pgid) and time.monotonic() < deadline:
+            send(pgid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if reap is not None:
+                reap()
+            if not group_members(pgid):
+                return True
             time.sleep(0.1)
-        if not group_members(pgid):
-            break
+    if reap is not None:
+        reap()
     return not group_members(pgid)
 
 

@@ -18,10 +18,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from toolprm_tasks.engines import exit_hooks
 from toolprm_tasks.engines.base import EngineError, PromptFormat, ScoringEngine, check_kind, single_token_id
+from toolprm_tasks.engines.weights import check_head_weights
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
 CPU_DEFAULTS = {"dtype": "float32", "max_model_len": 4096}
+SHUTDOWN_GRACE = 30.0  # seconds for the engine core and its workers to stop (about 10 s on 2 CPU cores)
 RUNNER = {"classifier": "pooling", "step": "pooling", "label-token": "generate", "verifier": "generate",
           "pairwise": "generate"}
 
@@ -44,6 +47,8 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
     off) skips torch.compile: an engine starts in seconds instead of tens of seconds and scores
     the same, more slowly; short runs and tests want it, long runs do not."""
     check_kind(kind)
+    if load_format != "dummy":  # dummy weights are random by request
+        check_head_weights(model, kind)  # before any engine starts: the same refusal as the HF engine's
     gpu = on_gpu()
     defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
     if not gpu:
@@ -165,9 +170,30 @@ class VLLMEngine(PrefixCachedEngine):
             self.llm = LLM(**args)
         except Exception as exc:  # noqa: BLE001 - load failures, out of memory: named, never swallowed
             raise EngineError(f"{model}: vLLM could not start the {kind} engine ({type(exc).__name__}: {exc})") from exc
-        self.tokenizer = self.llm.get_tokenizer()
-        self.max_model_len = int(args["max_model_len"])
-        super().__init__(model, kind, context_budget(kind, self.max_model_len), fmt)
+        self._closed = False
+        # a framework never tells its model that the run is over (lm-eval has no such hook;
+        # Inspect closes a model only used as a context manager): close at exit, before vLLM's
+        # own exit handlers kill the engine core (`exit_hooks`: ours run first)
+        self._hook = exit_hooks.register(self.close)
+        try:
+            self.tokenizer = self.llm.get_tokenizer()
+            self.max_model_len = int(args["max_model_len"])
+            super().__init__(model, kind, context_budget(kind, self.max_model_len), fmt)
+        except BaseException:  # labels or context refused: the engine goes now, not at exit
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Shut vLLM's engine core down cleanly (workers first; up to SHUTDOWN_GRACE seconds).
+        Left to vLLM's exit handlers, the core is killed after 5 s, and its monitor may log
+        "engine core exited unexpectedly" at the end of a run that went well."""
+        if self._closed:
+            return
+        self._closed = True
+        exit_hooks.unregister(self._hook)
+        client = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if client is not None:
+            client.shutdown(timeout=SHUTDOWN_GRACE)
 
     def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
         from vllm import SamplingParams

@@ -11,8 +11,8 @@ in-process engine, and only ever talks to that server:
   without passing is foreign (a port race): our server, which cannot bind that port, is
   stopped and started again on another port. After start-up our live server holds the port
   (bound without SO_REUSEPORT), and it is checked alive before every request;
-- it is stopped with everything it started (a process group of its own) on every way this
-  process ends: `close()`, normal exit, an exception, SIGINT, SIGTERM, SIGHUP (`exit_hooks`);
+- it is stopped with everything it started (a process group of its own; SIGTERM to the
+  server first, which shuts its engine core down cleanly) on every way this process ends: `close()`, normal exit, an exception, SIGINT, SIGTERM, SIGHUP (`exit_hooks`);
   if this process is killed outright (SIGKILL) the launcher's watchdog stops it;
 - its log file is removed when it stops (the last lines are kept for error messages).
 Or give `base_url` of a server you run (start it with the flags `server_flags()` prints for
@@ -36,7 +36,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -50,7 +49,7 @@ from typing import Any
 
 from toolprm_tasks.engines import exit_hooks
 from toolprm_tasks.engines.base import EngineError, PromptFormat
-from toolprm_tasks.engines.server_launcher import DEFAULT_GRACE, group_members
+from toolprm_tasks.engines.server_launcher import DEFAULT_GRACE, group_members, stop_group
 from toolprm_tasks.engines.vllm_engine import PrefixCachedEngine, context_budget, engine_args
 
 _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
@@ -193,25 +192,15 @@ class VLLMServer:
         return bool(group_members(self.process.pid))
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the server and everything it started: SIGTERM to the group, SIGKILL after
-        `timeout` seconds (default: `stop_timeout`) to what is left; then remove the log
-        file, keeping its last lines. Only the process that started it stops it (a forked
-        child, a worker pool's, inherits this object)."""
+        """Stop the server and everything it started (`server_launcher.stop_group`: SIGTERM
+        to the server, which stops its engine core cleanly; SIGKILL after `timeout` seconds,
+        default `stop_timeout`, to what is left); then remove the log file, keeping its last
+        lines. Only the process that started it stops it (a forked child, a worker pool's,
+        inherits this object)."""
         if self._closed or os.getpid() != self._owner:
             return
         exit_hooks.unregister(self._hook)
-        wait = self.stop_timeout if timeout is None else timeout
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                self.process.poll()  # reap the server itself
-                if not self.alive_in_group():
-                    break
-                time.sleep(0.1)
-            if not self.alive_in_group():
-                break
+        stop_group(self.process.pid, self.stop_timeout if timeout is None else timeout, reap=self.process.poll)
         self.process.poll()
         self._tail = self.tail()
         with contextlib.suppress(FileNotFoundError):

@@ -38,7 +38,7 @@ from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
 from toolprm_tasks.rebuild.operators import iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.rebuild.policy import equivalent, error_type_of, parse_action, proposal_prompt
+from toolprm_tasks.rebuild.policy import INVALID, equivalent, error_type_of, proposal_prompt, read_answer
 from toolprm_tasks.rebuild.split import SPLITS, assign
 from toolprm_tasks.trials import seeded_key
 
@@ -262,11 +262,12 @@ def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, ver
                   result: BuildResult) -> None:
     answers = policy.generate_all([proposal_prompt(item.point) for item in points])
     for item, answer in zip(points, answers, strict=True):
-        rejected = parse_action(answer)
-        if isinstance(rejected, str) and not rejected.strip():
+        action = read_answer(answer)
+        if action.kind == INVALID:  # counted with its reason, never a case
             result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
-                                    "sampling": "policy", "reasons": ["policy answer is empty: no action"]})
+                                    "sampling": "policy", "reasons": [f"policy answer is no action: {action.why}"]})
             continue
+        rejected = action.value
         if equivalent(item.point.gold, rejected, item.point.functions):
             result.discarded_equivalent += 1
             continue

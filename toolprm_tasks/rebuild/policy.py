@@ -1,16 +1,42 @@
 """A policy model's next action at a decision point (paper: offline sampling), and when two
-actions count as the same step (same tool and same key arguments after normalisation)."""
+actions count as the same step (same tool and same key arguments after normalisation).
+
+`read_answer` is the one reader of a policy's answer, for the build's policy and online
+sampling and for the search: one tool call `{"name", "parameters"}` (JSON object or BFCL's
+call syntax), a plain-text reply, or no action (`INVALID`, with the reason). Answers are
+hostile input: anything that is neither call nor reply (empty, a cut-off reasoning block,
+several calls, a JSON object that is not a call, arguments that are not named JSON values) is
+no action, never guessed into a call or a reply.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.model_text import answer_text
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
 from toolprm_tasks.rebuild.points import DecisionPoint, normalised
-from toolprm_tasks.render import render_functions, render_history
-from toolprm_tasks.tool_calls import as_tool_calls, tool_specs
+from toolprm_tasks.render import render_action, render_functions, render_history
+from toolprm_tasks.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, tool_specs
+
+CALL, REPLY, INVALID = "call", "reply", "invalid"
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # CALL | REPLY | INVALID
+    value: Any  # call {"name", "parameters"} (JSON values only) | reply text | the raw answer (invalid)
+    why: str = ""  # INVALID: why the answer is no action
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, **({"why": self.why} if self.why else {})}
+
+    def render(self) -> str:
+        """As a judge sees it (the benchmark's rendering of an action)."""
+        return render_action(self.value)
 
 POLICY_PROMPT = (
     "You are a tool-using assistant. Decide the next action.\n"
@@ -25,14 +51,34 @@ def policy_prompt(history: list[dict[str, Any]], functions: Any) -> str:
     return POLICY_PROMPT.format(functions=render_functions(functions), history=render_history(history))
 
 
+def read_answer(text: str | None) -> Action:
+    """A policy's answer as an action (see the module's notes). Never raises."""
+    answer = answer_text(text)
+    if answer is None:
+        return Action(INVALID, text or "", "reasoning not closed (answer cut off)" if text else "empty answer")
+    if not answer:
+        return Action(INVALID, text or "", "empty answer")
+    calls = as_tool_calls(answer)
+    if calls and len(calls) > 1:
+        return Action(INVALID, text, "several calls in one answer (one action per step)")
+    if calls:
+        arguments = calls[0].arguments
+        if UNREADABLE_ARGUMENTS in arguments:
+            return Action(INVALID, text, f"call arguments are not JSON values: {arguments[UNREADABLE_ARGUMENTS]}")
+        if not isinstance(arguments, dict) or any(str(k).startswith("<") for k in arguments):
+            # tool_calls marks arguments it could not read as "<...>" keys
+            return Action(INVALID, text, "call arguments are not a JSON object of named values")
+        return Action(CALL, {"name": calls[0].name, "parameters": arguments})
+    if re.match(r"[\[{]", answer):
+        return Action(INVALID, text, "a JSON answer that is not one tool call")
+    return Action(REPLY, answer)
+
+
 def parse_action(text: str | None) -> Any:
-    """A model's answer as an action: one tool call `{"name", "parameters"}`, else the reply
-    text (an answer cut off inside its reasoning is an empty reply). Never raises."""
-    text = answer_text(text) or ""
-    calls = as_tool_calls(text)
-    if calls and len(calls) == 1:
-        return {"name": calls[0].name, "parameters": calls[0].arguments}
-    return text
+    """A model's answer as the build's action: one tool call `{"name", "parameters"}`, else the
+    reply text; "" when the answer is no action (`read_answer` says why). Never raises."""
+    action = read_answer(text)
+    return "" if action.kind == INVALID else action.value
 
 
 def equivalent(a: Any, b: Any, functions: Any) -> bool:

@@ -81,6 +81,8 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
     report: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="seconds"), "command": options.command,
         "versions": versions(), "task_version": TASK_VERSION, "task_versions_known": list(KNOWN_TASK_VERSIONS),
+        "task_versions_read": {"toolprmbench": sorted({r.task_version for r in inputs.runs}),
+                               "toolprm_search": sorted({s.task_version for s in inputs.search})},
         "flags": FLAGS,
         "inputs": {**discover.describe(inputs), "runs": [_run_entry(r) for r in inputs.runs]},
         "sections": {kind: _section(kind, rows) for kind, rows in sections.items()},

@@ -41,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.report.plots import MissingExtra
     from toolprm_tasks.report.readme import readme_section
     from toolprm_tasks.report.runs import ReportError
+    from toolprm_tasks.safe_text import one_line
 
     if args.out is None and not args.readme_section:
         raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
+    if args.out is not None and not args.out.strip():
+        raise SystemExit("toolprmbench report: --out is empty: give the folder to write the report to "
+                         "(e.g. --out report/)")
     if args.register_entry and args.commit == "unknown":
         raise SystemExit("toolprmbench report: --register-entry needs --commit (the commit the register pins)")
     options = Options(command=args.command_line or _command_line(args), plots=not args.no_plots,
@@ -53,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = build_report([Path(p) for p in args.paths], out, options)
     except (ReportError, MissingExtra) as exc:
-        print(f"toolprmbench report: {exc}", file=sys.stderr)
+        print(f"toolprmbench report: {one_line(exc, 4000)}", file=sys.stderr)  # one line, nothing a terminal acts on
         return 2
     if out is not None:
-        print(f"report: {out / 'report.html'} ({_summary(report)})")
+        print(f"report: {one_line(out / 'report.html')} ({_summary(report)})")
     if args.readme_section:
         print(readme_section(report))
     return 0

@@ -7,20 +7,21 @@ tasks in the file are named in the run's notes, never read.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scorers.core import METRICS, TrialOutcome, aggregate
-from scorers.lm_eval_adapter import outcomes_from_items
 from toolprm_tasks.cases import SUBSETS
 from toolprm_tasks.data import PINNED_FILES
 from toolprm_tasks.jsonio import JSONFileError, read_json, read_jsonl
+from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
+from toolprm_tasks.report.redact import redact, redact_args
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
     NO_CONTEXT_LIMIT,
@@ -29,9 +30,9 @@ from toolprm_tasks.report.runs import (
     ReportError,
     Run,
     SubsetResult,
-    finite,
 )
-from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED
+from toolprm_tasks.safe_text import one_line
+from toolprm_tasks.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS
 
 _TASK = re.compile(r"^toolprmbench(?P<rebuilt>_rebuilt)?_(?P<subset>" + "|".join(SUBSETS)
                    + r")(?P<variant>_pairwise_ll|_pointwise|_prm)?$")
@@ -54,27 +55,27 @@ def _load_json(path: Path) -> Any:
         raise ReportError(f"{exc}; a truncated or corrupt lm-eval results file?") from None
 
 
-SECRET = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)  # model arguments never shown
-
-
-def _model_args(config: dict[str, Any]) -> dict[str, str]:
-    """The run's model arguments; a secret (an API key, a token) never reaches a report: its
-    value is shown as ***."""
-    raw = config.get("model_args") or {}
+def _model_args(config: dict[str, Any], where: v.Where) -> dict[str, str]:
+    """The run's model arguments, secrets hidden (report.redact): lm-eval writes them as its
+    own `key=value,key=value` text or, when given as a dict, as an object."""
+    raw = config.get("model_args")
+    if raw is None or raw == "":
+        return {}
     if isinstance(raw, dict):
-        args = {str(k): str(v) for k, v in raw.items()}
+        args = {v.text(where, k, "config.model_args"): v.text(where, value, f"config.model_args.{k}", scalar=True)
+                for k, value in raw.items() if value is not None}
     else:
         args = {}
-        for part in str(raw).split(","):  # lm-eval's own `key=value,key=value` form
+        for part in v.text(where, raw, "config.model_args").split(","):  # lm-eval's own form
             if "=" in part:
                 key, value = part.split("=", 1)
                 args[key.strip()] = value.strip()
-    return {key: "***" if SECRET.search(key) else value for key, value in args.items()}
+    return redact_args(args)
 
 
 def other_args(args: dict[str, Any], name_keys: tuple[str, ...] = _NAME_ARGS) -> str:
     """The model arguments besides the one naming the model, as sorted `key=value` text."""
-    return ",".join(f"{k}={'***' if SECRET.search(k) else args[k]}" for k in sorted(args) if k not in name_keys)
+    return ",".join(f"{k}={redact(k, args[k])}" for k in sorted(args) if k not in name_keys)
 
 
 def model_name(backend: str, args: dict[str, str], fallback: str) -> str:
@@ -84,9 +85,13 @@ def model_name(backend: str, args: dict[str, str], fallback: str) -> str:
     return fallback or backend
 
 
-def _samples(results_path: Path, task: str) -> list[dict[str, Any]] | None:
+def samples_path(results_path: Path, task: str) -> Path:
     ts = _TIMESTAMP.match(results_path.name).group("ts")  # type: ignore[union-attr]
-    path = results_path.with_name(f"samples_{task}_{ts}.jsonl")
+    return results_path.with_name(f"samples_{task}_{ts}.jsonl")
+
+
+def _samples(results_path: Path, task: str) -> list[dict[str, Any]] | None:
+    path = samples_path(results_path, task)
     if not path.is_file():
         return None
     try:
@@ -105,41 +110,42 @@ def _samples(results_path: Path, task: str) -> list[dict[str, Any]] | None:
     return rows
 
 
-def _outcomes(rows: list[dict[str, Any]], path: str) -> list[TrialOutcome]:
-    try:
-        return outcomes_from_items([row["acc"] for row in rows])
-    except (KeyError, TypeError) as exc:
-        raise ReportError(f"{path}: a sample's 'acc' record lacks outcome field {exc}") from None
+def _outcomes(rows: list[dict[str, Any]], path: Path) -> list[TrialOutcome]:
+    """Each sample's outcome (its `acc` record), checked field by field."""
+    return [v.outcome(v.Where(str(path), f"record {number}").at("acc"), row["acc"])
+            for number, row in enumerate(rows, start=1)]
 
 
-def _data_digest(rows: list[dict[str, Any]], path: str) -> str | None:
-    digests = {row["doc"].get("data_sha256") for row in rows}
+def _data_digest(rows: list[dict[str, Any]], path: Path, shown: str) -> str | None:
+    digests = {v.digest(v.Where(str(path), f"record {number}"), row["doc"].get("data_sha256"), "doc.data_sha256")
+               for number, row in enumerate(rows, start=1)}
     if len(digests) > 1:
-        raise ReportError(f"{path}: samples of one task carry different data digests {sorted(map(str, digests))}")
+        raise ReportError(f"{shown}: samples of one task carry different data digests {sorted(map(str, digests))}")
     return digests.pop() if digests else None
+
+
+_SUBSET_METRICS = (*METRICS, "truncated")
 
 
 def _subset(results_path: Path, task: str, metrics: dict[str, Any], n_samples: dict[str, Any],
             data_kind: str) -> tuple[SubsetResult, list[TrialOutcome] | None]:
-    acc = finite(metrics.get("acc,none"))
-    if acc is None:
-        raise ReportError(f"{results_path}: task {task}: field 'acc,none' missing or not a number")
-    trials = int(n_samples.get("effective", metrics.get("sample_len", 0)))
-    unpinned = metrics.get("data_unpinned,none")
-    result = SubsetResult(acc=acc, trials=trials, se=finite(metrics.get("acc_cluster_se,none")),
-                          unpinned=None if unpinned is None else bool(unpinned),
-                          metrics={m: v for m in (*METRICS, "truncated")
-                                   if (v := finite(metrics.get(f"{m},none"))) is not None})
+    where = v.Where(str(results_path), f"task {task}")
+    values = {m: v.fraction(where, metrics.get(f"{m},none"), f"results.{task}.{m},none") for m in _SUBSET_METRICS}
+    acc = v.required_fraction(where, metrics.get("acc,none"), f"results.{task}.acc,none")
+    trials = v.count(where, n_samples.get("effective", metrics.get("sample_len", 0)), f"n-samples.{task}.effective")
+    unpinned = v.flag(where, metrics.get("data_unpinned,none"), f"results.{task}.data_unpinned,none")
+    result = SubsetResult(acc=acc, trials=trials, se=values["acc_cluster_se"], unpinned=unpinned,
+                          metrics={m: value for m, value in values.items() if value is not None})
     rows = _samples(results_path, task)
     outcomes = None
     if rows is not None:
-        samples_path = f"{results_path.parent}/samples_{task}_*.jsonl"
-        outcomes = _outcomes(rows, samples_path)
+        shown = f"{results_path.parent}/samples_{task}_*.jsonl"
+        outcomes = _outcomes(rows, samples_path(results_path, task))
         recomputed = aggregate(outcomes)["acc"]
         if len(outcomes) != trials or not math.isclose(recomputed, acc, rel_tol=1e-9, abs_tol=1e-12):
-            raise ReportError(f"{samples_path}: {len(outcomes)} samples with accuracy {recomputed} do not match "
+            raise ReportError(f"{shown}: {len(outcomes)} samples with accuracy {recomputed} do not match "
                               f"{results_path.name} ({trials} samples, accuracy {acc}): samples of another run?")
-        result.sha256 = _data_digest(rows, samples_path)
+        result.sha256 = _data_digest(rows, samples_path(results_path, task), shown)
     elif data_kind == "official" and result.unpinned is False:
         # the loader refuses a file that differs from a published pin unless told to (and then
         # says unpinned), so a pinned subset's digest is known without the samples
@@ -151,6 +157,36 @@ def task_subset(task: str) -> str:
     return _TASK.match(task).group("subset")  # type: ignore[union-attr]
 
 
+@dataclass
+class _File:
+    """A results file's parts, each checked for its type (validate) before anything reads it."""
+
+    path: Path
+    where: v.Where
+    results: dict[str, Any]
+    config: dict[str, Any]
+    configs: dict[str, Any]
+    versions: dict[str, Any]
+    n_samples: dict[str, Any]
+    groups: dict[str, Any]
+    data: dict[str, Any]
+
+    def task_results(self, task: str) -> dict[str, Any]:
+        return v.mapping(self.where, self.results[task], f"results.{task}", required=True)
+
+    def task_n_samples(self, task: str) -> dict[str, Any]:
+        return v.mapping(self.where, self.n_samples.get(task), f"n-samples.{task}")
+
+
+def _parts(path: Path, data: dict[str, Any]) -> _File:
+    where = v.Where(str(path))
+    return _File(path=path, where=where, results=data["results"], config=v.mapping(where, data.get("config"), "config"),
+                 configs=v.mapping(where, data.get("configs"), "configs"),
+                 versions=v.mapping(where, data.get("versions"), "versions"),
+                 n_samples=v.mapping(where, data.get("n-samples"), "n-samples"),
+                 groups=v.mapping(where, data.get("groups"), "groups"), data=data)
+
+
 def read_results(path: Path) -> list[Run]:
     """Every ToolPRMBench run in one lm-eval results file."""
     data = _load_json(path)
@@ -158,18 +194,18 @@ def read_results(path: Path) -> list[Run]:
         raise ReportError(f"{path}: not an lm-eval results file (no 'results' and 'configs')")
     ours = {task: m for task, m in data["results"].items() if _TASK.match(task)}
     if not ours:
-        others = ", ".join(sorted(data["results"])) or "none"
+        others = ", ".join(one_line(t, 100) for t in sorted(data["results"])) or "none"
         raise ForeignInput(f"{path}: no ToolPRMBench task in this lm-eval results file (tasks: {others})")
-    config = data.get("config") or {}
-    backend = str(config.get("model") or "unknown")
-    args = _model_args(config)
+    file = _parts(path, data)
+    backend = v.text(file.where, file.config.get("model"), "config.model", default="unknown") or "unknown"
+    args = _model_args(file.config, file.where)
     families: dict[tuple[str, str], list[str]] = {}
     for task in ours:
         match = _TASK.match(task)
         kind = "rebuilt" if match.group("rebuilt") else "official"  # type: ignore[union-attr]
         families.setdefault((kind, match.group("variant") or ""), []).append(task)  # type: ignore[union-attr]
     ignored = sorted(t for t in data["results"] if not _TASK.match(t) and t not in _group_names(families))
-    runs = [_run(path, data, backend, args, kind, variant, tasks) for (kind, variant), tasks in sorted(families.items())]
+    runs = [_run(file, backend, args, kind, variant, tasks) for (kind, variant), tasks in sorted(families.items())]
     for run in runs:
         if ignored:
             run.notes.append(f"other tasks in the file not read: {', '.join(ignored)}")
@@ -187,26 +223,32 @@ def _group(kind: str, variant: str) -> str:
     return "toolprmbench" + ("_rebuilt" if kind == "rebuilt" else "") + variant
 
 
-def _task_settings(path: Path, data: dict[str, Any], task: str) -> dict[str, Any]:
-    cfg = (data.get("configs") or {}).get(task)
+def _task_settings(file: _File, task: str) -> dict[str, Any]:
+    cfg = file.configs.get(task)
     if not isinstance(cfg, dict):
-        raise ReportError(f"{path}: task {task}: its 'configs' entry is missing")
+        raise ReportError(f"{file.path}: task {task}: its 'configs' entry is missing")
+    where = file.where.at(f"task {task}")
+    kwargs = v.mapping(where, cfg.get("dataset_kwargs"), f"configs.{task}.dataset_kwargs")
+    meta = v.mapping(where, cfg.get("metadata"), f"configs.{task}.metadata")
     try:
-        version = canonical_version((data.get("versions") or {}).get(task, (cfg.get("metadata") or {}).get("version")))
+        version = canonical_version(file.versions.get(task, meta.get("version")))
     except VersionError as exc:
-        raise ReportError(f"{path}: task {task}: {exc}") from None
-    kwargs, meta = cfg.get("dataset_kwargs") or {}, cfg.get("metadata") or {}
-    protocol = str(kwargs.get("protocol", "generative"))
+        raise ReportError(f"{file.path}: task {task}: {exc}") from None
+    protocol = v.choice(where, kwargs.get("protocol", "generative"), f"configs.{task}.dataset_kwargs.protocol",
+                        PROTOCOLS)
+    norm = v.text(where, kwargs.get("norm", meta.get("norm", "char")), f"configs.{task}.metadata.norm")
     label = protocol
-    if protocol == "pointwise" and kwargs.get("norm", meta.get("norm", "char")) != "none":
-        label = f"pointwise norm={kwargs.get('norm', meta.get('norm', 'char'))}"
-    return {"version": version, "protocol": label, "prompt": str(meta.get("prompt") or DEFAULT_PROMPT[protocol]),
-            "order": str(meta.get("order", "seeded")), "seed": int(meta.get("order_seed", DEFAULT_SEED))}
+    if protocol == "pointwise" and norm != "none":
+        label = f"pointwise norm={norm}"
+    prompt = v.text(where, meta.get("prompt"), f"configs.{task}.metadata.prompt", default="") or DEFAULT_PROMPT[protocol]
+    return {"version": version, "protocol": label, "prompt": prompt,
+            "order": v.text(where, meta.get("order"), f"configs.{task}.metadata.order", default="seeded"),
+            "seed": v.integer(where, meta.get("order_seed"), f"configs.{task}.metadata.order_seed", default=DEFAULT_SEED)}
 
 
-def _run(path: Path, data: dict[str, Any], backend: str, args: dict[str, str], kind: str, variant: str,
-         tasks: list[str]) -> Run:
-    settings = {task: _task_settings(path, data, task) for task in tasks}
+def _run(file: _File, backend: str, args: dict[str, str], kind: str, variant: str, tasks: list[str]) -> Run:
+    path, where = file.path, file.where
+    settings = {task: _task_settings(file, task) for task in tasks}
     distinct = {json.dumps(s, sort_keys=True) for s in settings.values()}
     if len(distinct) > 1:
         raise ReportError(f"{path}: tasks {', '.join(tasks)} ran with different settings: {sorted(distinct)}")
@@ -215,34 +257,39 @@ def _run(path: Path, data: dict[str, Any], backend: str, args: dict[str, str], k
     all_outcomes: list[TrialOutcome] = []
     have_samples = True
     for task in sorted(tasks, key=lambda t: SUBSETS.index(task_subset(t))):
-        n = (data.get("n-samples") or {}).get(task) or {}
-        result, outcomes = _subset(path, task, data["results"][task], n, kind)
+        result, outcomes = _subset(path, task, file.task_results(task), file.task_n_samples(task), kind)
         subsets[task_subset(task)] = result
         if outcomes is None:
             have_samples = False
         else:
             all_outcomes.extend(outcomes)
     name_key = next((k for k in _NAME_ARGS if args.get(k)), None)
-    run = Run(path=str(path), framework="lm-eval", model=model_name(backend, args, str(data.get("model_name") or "")),
-              backend=backend, model_args=other_args(args, (name_key,) if name_key else ()), protocol=first["protocol"], prompt=first["prompt"], order=first["order"],
+    fallback = v.text(where, file.data.get("model_name"), "model_name", default="")
+    run = Run(path=str(path), framework="lm-eval", model=model_name(backend, args, fallback),
+              backend=backend, model_args=other_args(args, (name_key,) if name_key else ()), protocol=first["protocol"],
+              prompt=first["prompt"], order=first["order"],
               seed=first["seed"], data_kind=kind, task_version=first["version"], subsets=subsets,
-              outcomes=all_outcomes if have_samples else None, started=_date(data.get("date")))
-    group = data.get("groups", {}).get(_group(kind, variant)) or data["results"].get(_group(kind, variant))
-    if isinstance(group, dict):
-        run.avg = finite(group.get("acc,none"))
-    _pool(run, group if isinstance(group, dict) else None)
-    _flags(run, data, tasks)
-    run.command = _command(data, args, tasks, _group(kind, variant) if isinstance(group, dict) else None,
-                           samples=run.outcomes is not None)
-    run.seconds = finite(_float(data.get("total_evaluation_time_seconds")))
-    engine = (data.get("config") or {}).get("toolprm_engine")
-    if isinstance(engine, dict) and isinstance(engine.get("prompt_tokens"), int) and engine["prompt_tokens"] > 0:
-        run.tokens = engine["prompt_tokens"]
-        run.notes.append("tokens: prompt tokens counted by the scoring engine")
+              outcomes=all_outcomes if have_samples else None,
+              started=v.epoch_date(where, file.data.get("date"), "date"))
+    name = _group(kind, variant)
+    group = file.groups.get(name) or file.results.get(name)
+    group = v.mapping(where, group, f"groups.{name}") if group is not None else None
+    if group is not None:
+        run.avg = v.fraction(where, group.get("acc,none"), f"groups.{name}.acc,none")
+    _pool(run, group, where.at(f"group {name}"))
+    _flags(run, file, tasks)
+    run.command = _command(file, args, tasks, name if group is not None else None, samples=run.outcomes is not None)
+    run.seconds = v.seconds(where, file.data.get("total_evaluation_time_seconds"), "total_evaluation_time_seconds")
+    engine = v.mapping(where, file.config.get("toolprm_engine"), "config.toolprm_engine")
+    if engine.get("prompt_tokens") is not None:
+        tokens = v.count(where, engine["prompt_tokens"], "config.toolprm_engine.prompt_tokens", maximum=v.MAX_TOKENS)
+        if tokens > 0:
+            run.tokens = tokens
+            run.notes.append("tokens: prompt tokens counted by the scoring engine")
     return run
 
 
-def _pool(run: Run, group: dict[str, Any] | None) -> None:
+def _pool(run: Run, group: dict[str, Any] | None, where: v.Where) -> None:
     """Whole-run metrics: the task's own for one subset; else lm-eval's group values where the
     group reports them, the rest recomputed from the samples with scorers.core."""
     if len(run.subsets) == 1:
@@ -251,13 +298,13 @@ def _pool(run: Run, group: dict[str, Any] | None) -> None:
         run.pooled_sources = dict.fromkeys(run.pooled, FRAMEWORK_METRIC)
         return
     for metric in METRICS:
-        value = finite(group.get(f"{metric},none")) if group is not None else None
+        value = v.fraction(where, group.get(f"{metric},none"), f"{metric},none") if group is not None else None
         if value is not None:
             run.pooled[metric] = value
             run.pooled_sources[metric] = "framework (lm-eval group)"
     if run.outcomes is not None:
         for metric, value in aggregate(run.outcomes).items():
-            if metric not in run.pooled and finite(value) is not None:
+            if metric not in run.pooled and not math.isnan(value):
                 run.pooled[metric] = value
                 run.pooled_sources[metric] = RECOMPUTED
     else:
@@ -268,22 +315,30 @@ def _pool(run: Run, group: dict[str, Any] | None) -> None:
 _METADATA_KEYS = ("order", "order_seed", "prompt", "norm")  # what users set with --metadata
 
 
-def _command(data: dict[str, Any], args: dict[str, str], tasks: list[str], group: str | None, samples: bool) -> str:
-    config = data.get("config") or {}
-    meta = ((data.get("configs") or {}).get(tasks[0]) or {}).get("metadata") or {}
+def _limit(file: _File) -> Any:
+    """lm-eval's --limit: a count, or a share of each task (below 1); None when not given."""
+    value = file.config.get("limit")
+    if value is not None:
+        v.number(file.where, value, "config.limit", 0.0, v.MAX_COUNT)
+    return value
+
+
+def _command(file: _File, args: dict[str, str], tasks: list[str], group: str | None, samples: bool) -> str:
+    meta = v.mapping(file.where, file.configs[tasks[0]].get("metadata"), f"configs.{tasks[0]}.metadata")
     metadata = {k: meta[k] for k in _METADATA_KEYS if k in meta}
-    parts = ["lm_eval", "--model", str(config.get("model")), "--model_args", ",".join(f"{k}={v}" for k, v in args.items()),
-             "--tasks", group or ",".join(tasks)]
+    parts = ["lm_eval", "--model", str(file.config.get("model")), "--model_args",
+             ",".join(f"{k}={value}" for k, value in args.items()), "--tasks", group or ",".join(tasks)]
     parts += ["--metadata", json.dumps(metadata)] if metadata else []
-    parts += ["--limit", str(config["limit"])] if config.get("limit") is not None else []
+    limit = _limit(file)
+    parts += ["--limit", str(limit)] if limit is not None else []
     return " ".join(shlex.quote(p) for p in parts) + (" --log_samples" if samples else "") + " --output_path OUT"
 
 
-def _flags(run: Run, data: dict[str, Any], tasks: list[str]) -> None:
-    if (data.get("config") or {}).get("limit") is not None:
+def _flags(run: Run, file: _File, tasks: list[str]) -> None:
+    if _limit(file) is not None:
         run.flags.add("limit")
     for task in tasks:
-        n = (data.get("n-samples") or {}).get(task) or {}
+        n = file.task_n_samples(task)
         if n and n.get("original") != n.get("effective"):
             run.flags.add("limit")
     if any(s.unpinned for s in run.subsets.values()):
@@ -294,20 +349,6 @@ def _flags(run: Run, data: dict[str, Any], tasks: list[str]) -> None:
         if "truncated" in result.metrics and result.metrics["truncated"] > 0:
             run.flags.add("truncated")
     if run.backend not in NO_CONTEXT_LIMIT and any(
-            "truncated,none" in data["results"][t] and finite(data["results"][t]["truncated,none"]) is None
+            "truncated,none" in file.task_results(t) and "truncated" not in run.subsets[task_subset(t)].metrics
             for t in tasks):
         run.flags.add("truncation-unknown")
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(value: Any) -> str:
-    number = _float(value)
-    if number is None:
-        return ""
-    return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc).isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.report.paper import SEARCH_FITS
+from toolprm_tasks.safe_text import plot_label
 
 ERROR_TYPE_LABELS = {"wrong_tool": "wrong tool", "wrong_params": "wrong params",
                      "should_chat": "should chat\n(called a tool)", "should_call": "should call\n(chatted)",
@@ -52,8 +53,11 @@ def _pyplot() -> Any:
 
 
 def _label(entry: dict[str, Any]) -> str:
+    """A row's label in a plot: its judge (safe_text.plot_label: elided before any layout, `$`
+    kept literal) and its flags."""
     flags = entry.get("flags") or []
-    return f"{entry['judge']}  [{', '.join(flags)}]" if flags else entry["judge"]
+    judge = plot_label(entry["judge"])
+    return f"{judge}  [{', '.join(flags)}]" if flags else judge
 
 
 def judge_styles(judges: list[str]) -> dict[str, tuple[Any, str]]:
@@ -83,7 +87,7 @@ def accuracy(kind: str, board: dict[str, Any], out: Path, data_title: str) -> Pl
     plt = _pyplot()
     entries = [(_label(r), r["avg"] if r["avg"] is not None else _mean_acc(r), r["avg_se"], False)
                for r in board["rows"]]
-    entries += [(f"{p['judge']}  (paper)", p["avg"], None, True) for p in board["paper_rows"]]
+    entries += [(f"{plot_label(p['judge'])}  (paper)", p["avg"], None, True) for p in board["paper_rows"]]
     entries = [e for e in entries if e[1] is not None]
     entries.sort(key=lambda e: e[1])
     fig, ax = plt.subplots(figsize=(9.5, _height(len(entries))), layout="constrained")
@@ -280,7 +284,7 @@ def search_gain(kind: str, table: dict[str, Any], out: Path) -> Plot | None:
         x, y = 100 * point["accuracy"], 100 * point["gain"]
         if point["gain_se"]:
             ax.errorbar(x, y, yerr=100 * 1.96 * point["gain_se"], color=colour, capsize=3, linewidth=1)
-        label = point["row"] + (f"  [{', '.join(point['flags'])}]" if point["flags"] else "")
+        label = _label({"judge": point["row"], "flags": point["flags"]})
         ax.plot(x, y, linestyle="none", label=label, **_hollow(colour, marker))
     xs = [0.0, 100.0]
     if kind == "official" and benchmark in SEARCH_FITS:

@@ -8,6 +8,7 @@ from typing import Any
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.paper import table2_row
 from toolprm_tasks.report.writers import md_table
+from toolprm_tasks.safe_text import md_code_block
 
 
 def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], list[list[str]]]:
@@ -32,10 +33,13 @@ def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], l
 def readme_section(report: dict[str, Any]) -> str:
     """Markdown for the README: a dated table per data kind and the command that made it."""
     versions = report["versions"]
+    search = report["task_versions_read"].get("toolprm_search")
+    task_version = f"task version `{report['task_version']}`" + (
+        f"; search task `toolprm_search` version {', '.join(f'`{v}`' for v in search)}" if search else "")
     out = ["## Evaluation Report", "",
-           f"Implementation: toolprm-tasks {versions['toolprm-tasks']} (task version `{report['task_version']}`), "
+           f"Implementation: toolprm-tasks {versions['toolprm-tasks']} ({task_version}), "
            f"inspect-ai {versions['inspect-ai']}, lm-eval {versions['lm-eval']}. Generated "
-           f"{report['generated_at'][:10]} by:", "", "```bash", report["command"], "```", "",
+           f"{report['generated_at'][:10]} by:", "", md_code_block([report["command"]], "bash"), "",
            "AVG: the paper's unweighted mean of the subsets' accuracies; Samples: trials scored; Stderr: "
            "cluster-robust standard error of AVG, in points; Time: wall clock of the run.", ""]
     official = report["sections"].get("official")
@@ -50,7 +54,7 @@ def readme_section(report: dict[str, Any]) -> str:
                 md_table(*_result_rows(rebuilt, reference=False)), ""]
     commands = sorted({run["command"] for run in report["inputs"]["runs"] if run["command"]})
     if commands:
-        out += ["The runs (OUT: the folders given to the report):", "", "```bash", *commands, "```", ""]
+        out += ["The runs (OUT: the folders given to the report):", "", md_code_block(commands, "bash"), ""]
     return "\n".join(out)
 
 

@@ -27,6 +27,7 @@ FLAGS: dict[str, str] = {
                           "long prompts from the left without saying so)",
     "data-unknown": "data fingerprint unknown (lm-eval run without --log_samples)",
     "old-version": "written by an older task version (scoring changed since: CHANGELOG.md)",
+    "epochs": "Inspect --epochs N: each trial ran N times, counted once with Inspect's epoch-reduced score",
 }
 
 

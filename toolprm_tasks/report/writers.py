@@ -7,7 +7,6 @@ half-written file under the final name.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 import os
@@ -16,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks import safe_text
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.runs import FLAGS
+from toolprm_tasks.safe_text import html_text, md_cell, md_code_span
 
 TableFn = Callable[[dict[str, Any]], tuple[list[str], list[list[str]]]]
 SECTION_TABLES: tuple[tuple[str, str, TableFn], ...] = (
@@ -35,12 +36,22 @@ INTRO = ("Numbers are percentages of trials (± one cluster-robust standard erro
          "from. Official and rebuilt data are never in one table. See docs/report.md.")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: set it back at once
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: a reader sees the old file or the
+    new, never half of one. The file gets the mode any new file would (0666 less the umask),
+    not the temporary file's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -59,18 +70,16 @@ def clean_json(value: Any) -> Any:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(clean_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    text = json.dumps(clean_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_atomic(path, safe_text.json_document(text))
 
 
 # ----------------------------------------------------------------------------- markdown
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-
-
 def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    """A Markdown table; every cell through safe_text.md_cell (one line, no markup)."""
+    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -79,10 +88,17 @@ def _plots_for(report: dict[str, Any], table: str, kind: str) -> list[dict[str, 
     return [p for name in names for p in report["plots"] if p["name"] == name]
 
 
+def versions_read(report: dict[str, Any]) -> str:
+    """The task versions of the inputs, each under its task's name (the search task's versions
+    are its own: `toolprm_search 1-A` is not the benchmark's 1-A)."""
+    read = report["task_versions_read"]
+    return "; ".join(f"{task} {', '.join(versions)}" for task, versions in read.items() if versions) or "none"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
-    out = [f"# ToolPRMBench report\n\nGenerated {report['generated_at']} by `{report['command']}` "
-           f"(toolprm-tasks {report['versions']['toolprm-tasks']}, task versions read: "
-           f"{', '.join(report['task_versions_known'])}).\n\n{INTRO}\n"]
+    out = [f"# ToolPRMBench report\n\nGenerated {report['generated_at']} by {md_code_span(report['command'])} "
+           f"(toolprm-tasks {report['versions']['toolprm-tasks']}; task versions read: "
+           f"{versions_read(report)}).\n\n{INTRO}\n"]
     out.append("Flags: " + "; ".join(f"`{k}`: {v}" for k, v in FLAGS.items()) + ".\n")
     for kind, section in report["sections"].items():
         out.append(f"## {section['title']}\n")
@@ -99,7 +115,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out.append(f"## Inputs\n\n{md_table(*tables.runs(report['inputs']['runs']))}\n")
     for key, title in (("skipped", "Skipped (nothing to report)"), ("not_read", "Files in the folders not read")):
         if report["inputs"][key]:
-            out.append(f"{title}:\n\n" + "\n".join(f"- {_md_cell(item)}" for item in report["inputs"][key]) + "\n")
+            out.append(f"{title}:\n\n" + "\n".join(f"- {md_cell(item, 2000)}" for item in report["inputs"][key]) + "\n")
     return "\n".join(out)
 
 
@@ -120,13 +136,13 @@ figcaption{font-size:.85rem;color:#566573}.note{font-size:.9rem;color:#566573}
 
 
 def _html_table(header: list[str], rows: list[list[str]], paper_from: int | None = None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
     body = []
     for index, row in enumerate(rows):
         css = ' class="paper"' if paper_from is not None and index >= paper_from else ""
         cells = []
         for column, cell in enumerate(row):
-            text = html.escape(cell)
+            text = html_text(cell)
             if header[column] == "flags" and cell != tables.DASH:
                 text = f'<span class="flag">{text}</span>'
             cells.append(f"<td>{text}</td>")
@@ -137,16 +153,20 @@ def _html_table(header: list[str], rows: list[list[str]], paper_from: int | None
 def _figure(plot: dict[str, Any], out_dir: Path) -> str:
     svg = (out_dir / plot["svg"]).read_bytes()
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
-    return (f'<figure><img src="{uri}" alt="{html.escape(plot["title"])}">'
-            f"<figcaption>{html.escape(plot['caption'])}</figcaption></figure>")
+    return (f'<figure><img src="{uri}" alt="{html_text(plot["title"])}">'
+            f"<figcaption>{html_text(plot['caption'], None)}</figcaption></figure>")
 
 
 def render_html(report: dict[str, Any], out_dir: Path) -> str:
-    esc = html.escape
+    def esc(text: str) -> str:  # the report's own words (not data): whole
+        return html_text(text, None)
+
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ToolPRMBench report</title>"
              f"<style>{_CSS}</style></head><body><h1>ToolPRMBench report</h1>"
-             f"<p class=\"note\">Generated {esc(report['generated_at'])} by <code>{esc(report['command'])}</code> "
-             f"(toolprm-tasks {esc(report['versions']['toolprm-tasks'])}).</p><p>{esc(INTRO)}</p><p class=\"note\">Flags: "
+             f"<p class=\"note\">Generated {esc(report['generated_at'])} by "
+             f"<code>{html_text(report['command'], safe_text.LINE_LIMIT)}</code> "
+             f"(toolprm-tasks {esc(report['versions']['toolprm-tasks'])}; task versions read: "
+             f"{html_text(versions_read(report))}).</p><p>{esc(INTRO)}</p><p class=\"note\">Flags: "
              + "; ".join(f"<span class=\"flag\">{esc(k)}</span>: {esc(v)}" for k, v in FLAGS.items()) + "</p>"]
     for kind, section in report["sections"].items():
         parts.append(f"<h2>{esc(section['title'])}</h2>")
@@ -163,7 +183,7 @@ def render_html(report: dict[str, Any], out_dir: Path) -> str:
     parts.append(f"<h2>Inputs</h2>{_html_table(*tables.runs(report['inputs']['runs']))}")
     for key, title in (("skipped", "Skipped (nothing to report)"), ("not_read", "Files in the folders not read")):
         if report["inputs"][key]:
-            items = "".join(f"<li>{esc(item)}</li>" for item in report["inputs"][key])
+            items = "".join(f"<li>{html_text(item, 2000)}</li>" for item in report["inputs"][key])
             parts.append(f"<p class=\"note\">{esc(title)}:</p><ul class=\"note\">{items}</ul>")
     parts.append("</body></html>")
     return "".join(parts)

@@ -1,0 +1,312 @@
+"""`toolprmbench report` on hostile and damaged inputs, through its real entry point.
+
+Each input is a real framework output (lm-eval results and samples saved as the lm_eval CLI
+saves them, an Inspect log) with one value changed, as a damaged file, a foreign writer or a
+hostile name would change it. The report must say what is wrong in one line naming the file,
+the record and the field (report.validate), or show the text escaped for where it is shown
+(safe_text), never with a secret in it (report.redact).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_report import inspect_run, lm_eval_run
+
+pytestmark = pytest.mark.slow
+
+TASK = "toolprmbench_bfcl"
+
+
+@dataclass
+class Runs:
+    lm_eval: Path  # the folder lm-eval wrote (results_*.json and samples_*.jsonl)
+    inspect: Path  # an Inspect log (.eval)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path, case_counts: dict[str, int]) -> Iterator[Runs]:
+    from inspect_ai.model import ModelAPI
+
+    from toolprm_tasks import data
+    from toolprm_tasks.bfcl import bfcl
+
+    root = tmp_path_factory.mktemp("report-inputs")
+
+    async def count_text_tokens(self: ModelAPI, text: str) -> int:  # no tiktoken download
+        return len(text.split())
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"TOOLPRMBENCH_DATA_DIR": str(fixture_data_dir), "TOOLPRMBENCH_ALLOW_UNPINNED": "1",
+                           "TOOLPRMBENCH_CACHE_DIR": str(root / "cache")}.items():
+            mp.setenv(key, value)
+        mp.setattr(data, "_LOADED", {})
+        mp.setattr(ModelAPI, "count_text_tokens", count_text_tokens)
+        lm_eval_run(root / "lm", "schema", [TASK], {"order": "both"})
+        log = inspect_run(root / "inspect", bfcl(order="both"), "toolprm-baseline/schema")
+        yield Runs(next((root / "lm").rglob("results_*.json")).parent, Path(log.location))
+
+
+def report_command(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`toolprmbench report ARGS` in process, through the console script's own function."""
+    from toolprm_tasks.cli import main
+
+    try:
+        code = main(["report", *args])
+    except SystemExit as exc:  # usage errors: Python prints the message and exits with 1
+        code = exc.code if isinstance(exc.code, int) else 1
+        if not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ----------------------------------------------------------------------------- mutated copies
+
+
+def lm_eval_copy(runs: Runs, target: Path, change_results: Callable[[dict[str, Any]], None] | None = None,
+                 change_sample: Callable[[dict[str, Any]], None] | None = None, sample_index: int = 2) -> Path:
+    """A copy of the lm-eval output folder with its results file (or one sample) changed."""
+    shutil.copytree(runs.lm_eval, target)
+    results = next(target.glob("results_*.json"))
+    if change_results is not None:
+        data = json.loads(results.read_text(encoding="utf-8"))
+        change_results(data)
+        results.write_text(json.dumps(data, ensure_ascii=True), encoding="utf-8")  # NaN as lm-eval writes it
+    if change_sample is not None:
+        samples = next(target.glob(f"samples_{TASK}_*.jsonl"))
+        lines = samples.read_text(encoding="utf-8").splitlines()
+        record = json.loads(lines[sample_index])
+        change_sample(record)
+        lines[sample_index] = json.dumps(record)
+        samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return results
+
+
+def inspect_copy(runs: Runs, target: Path, change: Callable[[Any], None]) -> Path:
+    """A copy of the Inspect log with one value changed (written by Inspect itself)."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    log = read_eval_log(str(runs.inspect))
+    change(log)
+    write_eval_log(log, str(target))
+    return target
+
+
+def inspect_json_copy(runs: Runs, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy as Inspect's JSON log format, changed in the JSON text: for values Inspect's own
+    writer would refuse to write."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    write_eval_log(read_eval_log(str(runs.inspect)), str(target))
+    data = json.loads(target.read_text(encoding="utf-8"))
+    change(data)
+    target.write_text(json.dumps(data), encoding="utf-8")
+    return target
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set a dotted key path ("config.model_args") of a JSON object."""
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[key]
+        data[last] = value
+    return change
+
+
+def _sample_score(value: Any) -> Callable[[Any], None]:
+    def change(log: Any) -> None:
+        score = next(iter(log.samples[3].scores.values()))
+        score.value = {**score.value, "correct": value}
+    return change
+
+
+def _usage(log: Any) -> None:
+    next(iter(log.stats.model_usage.values())).input_tokens = 10**400
+
+
+# (name, which input, the change, the field the error must name, the record it must name)
+MUTATIONS: list[tuple[str, str, Any, str, str]] = [
+    ("date NaN", "results", _set("date", math.nan), "date", ""),
+    ("date 1e20", "results", _set("date", 1e20), "date", ""),
+    ("count 'lots'", "results", _set(f"n-samples.{TASK}.effective", "lots"), f"n-samples.{TASK}.effective", ""),
+    ("n-samples a list", "results", _set("n-samples", [1, 2]), "n-samples", ""),
+    ("n-samples entry a number", "results", _set(f"n-samples.{TASK}", 12), f"n-samples.{TASK}", ""),
+    ("groups text", "results", _set("groups", "all"), "groups", ""),
+    ("config text", "results", _set("config", "hf"), "config", ""),
+    ("order_seed 'abc'", "results", _set(f"configs.{TASK}.metadata.order_seed", "abc"), "order_seed", f"task {TASK}"),
+    ("tokens 10**400", "results", _set("config.toolprm_engine", {"prompt_tokens": 10**400}), "prompt_tokens", ""),
+    ("accuracy 7.5", "results", _set(f"results.{TASK}.acc,none", 7.5), "acc,none", f"task {TASK}"),
+    ("accuracy 'zzz'", "results", _set(f"results.{TASK}.acc,none", "zzz"), "acc,none", f"task {TASK}"),
+    ("negative time", "results", _set("total_evaluation_time_seconds", "-5.0"), "total_evaluation_time_seconds", ""),
+    ("lone surrogate in a name", "results", _set("config.model_args", "judge=sch\ud800ema"), "model_args", ""),
+    ("lone surrogate in the model", "results", _set("config.model", "toolprm-\udfffbaseline"), "config.model", ""),
+    ("sample score 'zzz'", "sample", _set("acc.correct", "zzz"), "correct", "record 3"),
+    ("sample position 3", "sample", _set("acc.chosen_position", 3), "chosen_position", "record 3"),
+    ("Inspect score 'zzz'", "inspect", _sample_score("zzz"), "correct", "sample 3"),
+    ("Inspect score 7.5", "inspect", _sample_score(7.5), "correct", "sample 3"),
+    ("Inspect tokens 10**400", "inspect", _usage, "input_tokens", ""),
+    ("Inspect seed 'abc'", "inspect", lambda log: log.eval.metadata.update(seed="abc"), "eval.metadata.seed", ""),
+    ("Inspect cases 'lots'", "inspect", lambda log: log.eval.metadata["data"]["files"]["bfcl"].update(cases="lots"),
+     "cases", ""),
+    ("Inspect accuracy 7.5", "inspect", lambda log: setattr(log.results.scores[0].metrics["acc"], "value", 7.5),
+     ".acc", ""),
+    ("Inspect negative time", "inspect", lambda log: setattr(log.stats, "completed_at", "2000-01-01T00:00:00+00:00"),
+     "stats.completed_at", ""),
+    ("Inspect date NaN", "inspect-json", _set("stats.started_at", "NaN"), "stats.started_at", ""),
+    ("Inspect data kind", "inspect", lambda log: log.eval.metadata.update(data_kind=["official"]), "data_kind", ""),
+]
+
+
+@pytest.mark.parametrize(("name", "where", "change", "field", "record"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_every_wrong_input_gives_one_named_line(runs: Runs, tmp_path: Path, capsys, name: str, where: str,
+                                                change: Any, field: str, record: str) -> None:
+    if where == "results":
+        path = lm_eval_copy(runs, tmp_path / "lm", change_results=change)
+    elif where == "sample":
+        lm_eval_copy(runs, tmp_path / "lm", change_sample=change)
+        path = next((tmp_path / "lm").glob(f"samples_{TASK}_*.jsonl"))
+    elif where == "inspect":
+        path = inspect_copy(runs, tmp_path / "log.eval", change)
+    else:
+        path = inspect_json_copy(runs, tmp_path / "log.json", change)
+    given = path.parent if where in ("results", "sample") else path
+    code, out, err = report_command(str(given), "--out", str(tmp_path / "out"), "--no-plots", capsys=capsys)
+    assert code == 2, (name, out, err)
+    assert "Traceback" not in err and err.endswith("\n") and err.count("\n") == 1, err  # one line
+    assert err.startswith(f"toolprmbench report: {path}: "), err  # the file
+    assert record in err, err  # the record
+    assert re.search(rf"field '[^']*{re.escape(field)}[^']*'", err), err  # the field
+    assert "expected" in err or "Value error" in err, err  # what was expected
+    assert len(err) < 1000 and "\x1b" not in err
+
+
+# ----------------------------------------------------------------------------- hostile text
+
+
+HOSTILE = "evil\n```\n# pwned [click](javascript:alert(1)) <img src=x>\r| x | y |\x1b]0;title\x07 $_$ $\\foo$ \x9b\x00"
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _markdown_tokens(text: str) -> list[Any]:
+    """CommonMark with GitHub's tables, every link destination allowed (so that a link the text
+    makes is seen here, not dropped by markdown-it's own safety check)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    md.validateLink = lambda url: True
+    found = []
+    for token in md.parse(text):
+        found.append(token)
+        found.extend(token.children or [])
+    return found
+
+
+def test_hostile_names_are_escaped_in_every_output(runs: Runs, tmp_path: Path, capsys) -> None:
+    """A judge name with a newline and a code fence, a javascript: link, raw HTML, a carriage
+    return and table pipes, terminal escapes (OSC, CSI, NUL) and mathtext ($...$): the report
+    is written, plots included; no output holds a control character; the Markdown has exactly
+    the report's own code blocks and no link; report.json keeps the name itself."""
+    lm_eval_copy(runs, tmp_path / "lm", change_results=_set("config.model_args", f"judge={HOSTILE}"))
+    out = tmp_path / "out"
+    code, stdout, err = report_command(str(tmp_path / "lm"), "--out", str(out), "--readme-section", capsys=capsys)
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    (row,) = report["sections"]["official"]["leaderboard"]["rows"]
+    assert row["model"] == HOSTILE.split("/")[-1]  # the name itself, in JSON's own escapes
+    assert {p["name"] for p in report["plots"]} >= {"accuracy_official", "position_bias_official"}  # `$` plots
+    for name in ("report.md", "report.html", "report.json", "readme_section.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert not CONTROLS.search(text), (name, CONTROLS.search(text))
+    assert not CONTROLS.search(stdout) and not CONTROLS.search(err)
+    for svg in out.glob("*.svg"):
+        assert not CONTROLS.search(svg.read_text(encoding="utf-8")), svg.name
+    for name in ("readme_section.md", "report.md"):
+        tokens = _markdown_tokens((out / name).read_text(encoding="utf-8"))
+        assert not [t for t in tokens if t.type in ("link_open", "html_inline", "html_block")], name
+        headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+        assert not [h for h in headings if "pwned" in h], name  # no heading made from the name
+    readme = (out / "readme_section.md").read_text(encoding="utf-8")
+    tokens = _markdown_tokens(readme)
+    assert [t.type for t in tokens].count("fence") == 2  # the report's command, the runs' commands
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 2  # the header and one judge: the \r and the pipes did not make rows
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src=x>" not in html and "<a " not in html
+    assert stdout.count("## Evaluation Report") == 1
+
+
+def test_a_two_hundred_thousand_character_name_is_elided_before_layout(runs: Runs, tmp_path: Path, capsys) -> None:
+    """Plots and tables show a long name elided (its start and end), report.json whole."""
+    import xml.etree.ElementTree as ET
+
+    from toolprm_tasks.safe_text import CELL_LIMIT, LABEL_LIMIT
+
+    name = "a" * 100_000 + "b" * 100_000
+    lm_eval_copy(runs, tmp_path / "lm", change_results=_set("config.model_args", f"judge={name}"))
+    out = tmp_path / "out"
+    code, _, err = report_command(str(tmp_path / "lm"), "--out", str(out), capsys=capsys)
+    assert code == 0, err
+    (row,) = json.loads((out / "report.json").read_text())["sections"]["official"]["leaderboard"]["rows"]
+    assert row["judge"] == name
+    texts = [t for t in ET.parse(out / "accuracy_official.svg").getroot().itertext() if "aaa" in t]
+    labels = [t.split("  [")[0] for t in texts]  # the judge, less its flags
+    assert labels and all(len(t) == LABEL_LIMIT and t.startswith("a") and t.endswith("b") and "…" in t for t in labels)
+    lines = [line for line in (out / "report.md").read_text().splitlines() if "aaa" in line]
+    assert lines and all(len(line) < CELL_LIMIT + 400 for line in lines)
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+def test_secrets_in_model_arguments_and_urls_never_reach_the_report(runs: Runs, tmp_path: Path, capsys) -> None:
+    secrets = ("sk-LMSECRET", "PASSWORD1", "INSPECTSECRET", "PASSWORD2", "QUERYSECRET", "hf_TOKEN3")
+    lm_eval_copy(runs, tmp_path / "lm", change_results=_set(
+        "config.model_args", "judge=schema,api_key=sk-LMSECRET,base_url=https://me:PASSWORD1@127.0.0.1:8000/v1"))
+
+    def inspect_args(log: Any) -> None:
+        log.eval.model_args = {"Authorization": "Bearer INSPECTSECRET", "hf_token": "hf_TOKEN3",
+                               "base_url": "https://you:PASSWORD2@example.org/v1?token=QUERYSECRET&x=1"}
+    inspect_copy(runs, tmp_path / "logs" / "log.eval", inspect_args)
+    out = tmp_path / "out"
+    code, stdout, err = report_command(str(tmp_path / "lm"), str(tmp_path / "logs"), "--out", str(out),
+                                       "--readme-section", capsys=capsys)
+    assert code == 0, err
+    written = stdout + err + "".join(p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix != ".png")
+    for secret in secrets:
+        assert secret not in written, secret
+    assert "https://me:***@127.0.0.1:8000/v1" in written and "https://you:***@example.org/v1?token=***&x=1" in written
+    assert "Authorization=***" in written and "api_key=***" in written and "hf_token=***" in written
+
+
+# ----------------------------------------------------------------------------- command line and files
+
+
+def test_an_empty_out_is_refused(runs: Runs, tmp_path: Path, capsys) -> None:
+    code, out, err = report_command(str(runs.lm_eval), "--out", "", capsys=capsys)
+    assert code != 0 and "--out is empty" in err and "report:" not in out
+
+
+def test_report_files_get_the_mode_of_a_new_file(runs: Runs, tmp_path: Path, capsys) -> None:
+    for umask in (0o022, 0o077):
+        previous = os.umask(umask)
+        try:
+            out = tmp_path / f"out-{umask:o}"
+            code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
+        finally:
+            os.umask(previous)
+        assert code == 0, err
+        for name in ("report.md", "report.html", "report.json", "readme_section.md"):
+            assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, (name, oct((out / name).stat().st_mode))

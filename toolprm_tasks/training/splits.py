@@ -1,0 +1,132 @@
+"""The cases a recipe trains on and the held-out cases it must never see.
+
+Rebuilt data (`data="rebuilt"`): a build assigns whole conversation clusters to the training or
+the test split; `prmbench_rebuilt_<source>_train.json` holds the training cases and the
+manifest lists both splits' clusters. Official data (`data="official"`): the release's
+training files (BFCL, ToolSandbox), verified like its test files (`toolprm_tasks.data`).
+
+`training_split` loads the training cases of every source together with the same sources'
+test cases and refuses (rebuilt) or reports (official: the release was not split by cluster)
+any cluster the two share, so a trained judge is never scored on a conversation it saw.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks import data, jsonio
+from toolprm_tasks.data import DataError, LoadedSubset
+from toolprm_tasks.names import DATA_KINDS, check_choice
+
+SPLITS = data.SPLITS
+
+
+def default_subsets(data_kind: str) -> tuple[str, ...]:
+    """The sources that have a training split: the rebuilt sources, or the release's two files."""
+    if check_choice("data", data_kind, DATA_KINDS) == "rebuilt":
+        return data.REBUILT_SUBSETS
+    return tuple(data.PINNED_TRAIN_FILES)
+
+
+def load_split(subset: str, split: str, data_kind: str = "rebuilt", seed: int = 0) -> LoadedSubset:
+    """One source's cases of one split (`test` or `train`), verified."""
+    check_choice("split", split, SPLITS)
+    if check_choice("data", data_kind, DATA_KINDS) == "official":
+        return data.load_subset(subset, split=split)
+    if "split" in inspect.signature(data.load_rebuilt).parameters:
+        return data.load_rebuilt(subset, seed=seed, split=split)
+    if split == "test":
+        return data.load_rebuilt(subset, seed=seed)
+    return _load_rebuilt_train(subset, seed)
+
+
+def _load_rebuilt_train(subset: str, seed: int) -> LoadedSubset:
+    """The build's training file, verified against its manifest (digest, case count, clusters).
+
+    The reader for builds with a training split until `data.load_rebuilt` reads both splits;
+    the contract: `prmbench_rebuilt_<source>_train.json` beside the test file, its sha256 in
+    the manifest's `files`, and `splits: {"test": {"clusters", "cases"}, "train": {...}}`."""
+    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
+    folder = Path(configured).expanduser() if configured else data.ensure_default_rebuilt(subset, seed)
+    path, manifest_path = folder / f"prmbench_rebuilt_{subset}_train.json", folder / f"manifest_{subset}.json"
+    if not path.is_file() or not manifest_path.is_file():
+        raise DataError(f"{folder}: no training split for {subset} ({path.name} with its manifest); build one with "
+                        f"`toolprmbench build --source {subset} --out DIR` (a build that splits by cluster)")
+    try:
+        manifest = jsonio.read_json(manifest_path)
+    except jsonio.JSONFileError as exc:
+        raise DataError(f"{exc}; rebuild it") from None
+    splits = manifest.get("splits") if isinstance(manifest, dict) else None
+    train = splits.get("train") if isinstance(splits, dict) else None
+    if not isinstance(train, dict):
+        raise DataError(f"{manifest_path}: no `splits.train` record; rebuild it")
+    files = manifest.get("files")
+    expected = files.get(path.name) if isinstance(files, dict) else None
+    digest = data.sha256_file(path)
+    if digest != expected:
+        raise DataError(f"{path}: sha256 {digest} does not match its manifest ({expected}); rebuild it")
+    cases = data._read_cases(subset, path, str(path), path.name)  # the loaders' own validation
+    if train.get("cases") != len(cases):
+        raise DataError(f"{path}: {len(cases)} records, its manifest says {train.get('cases')}; rebuild it")
+    return LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
+
+
+def manifest_cluster_overlap(manifest: Any) -> list[str]:
+    """Clusters a manifest lists under both splits (must be none)."""
+    splits = manifest.get("splits") if isinstance(manifest, dict) else None
+    if not isinstance(splits, dict):
+        return []
+    listed = [set(map(str, (splits.get(s) or {}).get("clusters") or [])) for s in SPLITS]
+    return sorted(listed[0] & listed[1])
+
+
+@dataclass
+class TrainingSplit:
+    """A recipe's data: training cases per source, the held-out sources' test files, and the
+    clusters the two share (empty for rebuilt data, where sharing is refused)."""
+
+    data_kind: str
+    train: list[LoadedSubset]
+    test: list[LoadedSubset]
+    shared_clusters: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def cases(self) -> list[Any]:
+        return [case for loaded in self.train for case in loaded.cases]
+
+    def describe(self) -> dict[str, Any]:
+        """What an export or a trained model records about its data."""
+        return {"data": self.data_kind,
+                "train": {item.subset: item.fingerprint() for item in self.train},
+                "held_out": {item.subset: item.fingerprint() for item in self.test},
+                "train_clusters": {item.subset: len({c.cluster for c in item.cases}) for item in self.train},
+                "clusters_shared_with_test": {k: len(v) for k, v in self.shared_clusters.items()}}
+
+
+def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = None, seed: int = 0) -> TrainingSplit:
+    """Training cases of `subsets` (default: every source with a training split) and the same
+    sources' test cases, checked for shared clusters."""
+    subsets = tuple(subsets or default_subsets(data_kind))
+    train = [load_split(s, "train", data_kind, seed) for s in subsets]
+    test = [load_split(s, "test", data_kind, seed) for s in subsets]
+    shared: dict[str, list[str]] = {}
+    for train_file, test_file in zip(train, test, strict=True):
+        common = sorted({c.cluster for c in train_file.cases} & {c.cluster for c in test_file.cases})
+        if common and data_kind == "rebuilt":
+            raise DataError(f"{train_file.path}: {len(common)} conversation cluster(s) are also in the test split "
+                            f"{test_file.path} (first: {common[0]}): a trained judge would be scored on conversations "
+                            "it saw; rebuild the data")
+        if common:
+            shared[train_file.subset] = common
+        manifest = train_file.path.parent / f"manifest_{train_file.subset}.json"
+        if data_kind == "rebuilt" and manifest.is_file():
+            listed = manifest_cluster_overlap(jsonio.read_json(manifest))
+            if listed:
+                raise DataError(f"{manifest}: lists {len(listed)} cluster(s) under both splits (first: {listed[0]}); "
+                                "rebuild the data")
+    return TrainingSplit(data_kind, train, test, shared)
