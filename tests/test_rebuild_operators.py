@@ -178,6 +178,47 @@ def test_tooltalk_siblings_stay_within_a_suite() -> None:
     assert checked >= 10
 
 
+def test_tooltalk_wrong_values_keep_their_role() -> None:
+    """Found in the audit of the ToolTalk build: values that never recur in the source (its
+    usernames, subjects, ids) admitted any value of the history, so a city became a username,
+    "success" a password and "Tokyo" an email subject; the history-free probe read them off
+    (68% on wrong params). Now such a value is one some gold call of the source gives a
+    parameter of the same name."""
+    from toolprm_tasks.rebuild.tooltalk import api_specs, load_conversations, points_by_conversation
+
+    by_conversation = points_by_conversation(load_conversations(), api_specs(), 0)
+    role: dict[str, set[str]] = {}  # parameter name -> gold values of any tool, worked out here
+    per_tool: dict[tuple[str, str], list[str]] = {}
+    for points in by_conversation.values():
+        for point in points:
+            if not point.is_chat:
+                for param, value in point.gold["parameters"].items():
+                    role.setdefault(param, set()).add(json.dumps(value).casefold())
+                    per_tool.setdefault((point.gold["name"], param), []).append(json.dumps(value).casefold())
+
+    def diverse(tool: str, param: str) -> bool:
+        values = per_tool.get((tool, param), [])
+        return bool(values) and len(set(values)) > 0.8 * len(values)
+
+    checked = Counter()
+    for points in by_conversation.values():
+        for point in points:
+            if point.is_chat:
+                found = [(p, point.call_hint) for p in operators.should_chat(point, random.Random(0))
+                         if p.relation == "grounded_guess"]
+            else:
+                found = [(p, point.gold) for p in operators.wrong_params(point, random.Random(0))
+                         if p.relation == "grounded_value"]
+            for proposal, right in found:
+                changed = [k for k, v in proposal.action["parameters"].items() if right["parameters"].get(k) != v]
+                for param in changed:
+                    if diverse(right["name"], param):
+                        value = json.dumps(proposal.action["parameters"][param]).casefold()
+                        assert value in role[param], (right["name"], param, value)
+                        checked[proposal.relation] += 1
+    assert checked["grounded_value"] >= 5, checked
+
+
 def test_missing_values_are_what_the_answer_gives_first() -> None:
     later = [{"name": "cd", "parameters": {"folder": ".."}},
              {"name": "mv", "parameters": {"source": "b.txt", "destination": "temp"}}]

@@ -44,7 +44,7 @@ from toolprm_tasks.trials import seeded_key
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 6  # bump when the operators or the point selection change the output
+BUILD_VERSION = 7  # bump when the operators or the point selection change the output
 # The modules whose code decides the bytes of a build (cases and manifest): their digest names the
 # default cache folder, so a change that forgets the bump above still never reuses a stale build.
 _CODE_MODULES = ("rebuild", "trials.py", "tool_calls.py", "render.py", "model_text.py", "jsonio.py",

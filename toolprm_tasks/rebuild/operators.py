@@ -221,24 +221,42 @@ def _mentions(history: list[dict[str, Any]]) -> list[Mention]:
     user and the assistant wrote, the arguments of earlier calls, the fields of observations."""
     out: list[Mention] = []
     for turn in history:
-        content, role = turn.get("content"), turn.get("role")
-        if isinstance(content, dict):
-            for param, value in (content.get("parameters") or {}).items():
-                out.append(Mention(value, "call", content.get("name"), param))
-        elif role == "tool" and isinstance(content, str):
-            found: list[Any] = []
-            try:
-                json_values(json.loads(content), found)
-            except json.JSONDecodeError:
-                found = text_values(content)
-            out += [Mention(v, "observation") for v in found]
-        elif isinstance(content, str):
-            origin = "user" if role == "user" else "assistant"
-            names = [m.group(0) for m in _NAME.finditer(content)
-                     if m.group(0).casefold() not in _PLACEHOLDERS and m.group(0).casefold() not in STOPWORDS]
-            out += [Mention(v, origin) for v in [*text_values(content), *names]]
-    return [m for m in out if not (isinstance(m.value, str) and (not m.value.strip()
-                                                                  or m.value.strip().casefold() in _PLACEHOLDERS))]
+        out += _turn_mentions(turn)
+    return out
+
+
+_TURN_MENTIONS: dict[int, tuple[dict[str, Any], list[Mention]]] = {}
+
+
+def _turn_mentions(turn: dict[str, Any]) -> list[Mention]:
+    """One turn's mentions, read once per turn object (a conversation's points share their
+    histories' turns, so each turn is read once, not once per later point)."""
+    hit = _TURN_MENTIONS.get(id(turn))
+    if hit is not None and hit[0] is turn:
+        return hit[1]
+    if len(_TURN_MENTIONS) > 200_000:
+        _TURN_MENTIONS.clear()
+    out: list[Mention] = []
+    content, role = turn.get("content"), turn.get("role")
+    if isinstance(content, dict):
+        for param, value in (content.get("parameters") or {}).items():
+            out.append(Mention(value, "call", content.get("name"), param))
+    elif role == "tool" and isinstance(content, str):
+        found: list[Any] = []
+        try:
+            json_values(json.loads(content), found)
+        except json.JSONDecodeError:
+            found = text_values(content)
+        out += [Mention(v, "observation") for v in found]
+    elif isinstance(content, str):
+        origin = "user" if role == "user" else "assistant"
+        names = [m.group(0) for m in _NAME.finditer(content)
+                 if m.group(0).casefold() not in _PLACEHOLDERS and m.group(0).casefold() not in STOPWORDS]
+        out += [Mention(v, origin) for v in [*text_values(content), *names]]
+    out = [m for m in out if not (isinstance(m.value, str) and (not m.value.strip()
+                                                                 or m.value.strip().casefold() in _PLACEHOLDERS))]
+    _TURN_MENTIONS[id(turn)] = (turn, out)
+    return out
 
 
 def _prop(spec: dict[str, Any], name: str) -> dict[str, Any]:
@@ -379,11 +397,12 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
             args[param] = unused.pop(param)
             continue
         like = template.get(param) if template else None
+        like_kind = kind(like) if like is not None else None
         # a value of a distinctive kind may move to a parameter of another name (a file name to a
         # file name, a date to a date); a bare word or number may not (a sector is no symbol)
         same = next((k for k, v in unused.items() if k not in AUTH_PARAMS and _matches(v, type_name)
                      and _allowed(v, prop) and kind(v).startswith(_MOVABLE)
-                     and (like is None or kind(v) == kind(like))), None)
+                     and (like_kind is None or kind(v) == like_kind)), None)
         if same is not None:
             args[param] = unused.pop(same)
             continue
@@ -391,10 +410,10 @@ def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] |
         if like is not None:
             credentials = [v for k, v in base.items() if k in AUTH_PARAMS]
             known = [m.value for m in found if m.param == param] + [m.value for m in found]
-            known = [v for v in known if not _inside(v, credentials)]  # a session token is no password
-            wanted, takes = kind(like), right(param)
+            wanted, takes = like_kind, right(param)
+            # the first that fits; a session token is no password (checked last: the dearest test)
             value = next((v for v in known if kind(v) == wanted and _matches(v, type_name)
-                          and _allowed(v, prop) and takes(v)), None)
+                          and _allowed(v, prop) and takes(v) and not _inside(v, credentials)), None)
         if value is not None:
             args[param] = value
         elif param in required:
@@ -616,16 +635,46 @@ def _norm_key(value: Any) -> Any:
 def _gold_like(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], bool]:
     """Whether a value is one this parameter takes in some gold call of the source: a wrong
     value is a right value of another case, so values never mark the wrong side (a company's
-    name where every gold call of the tool has a ticker symbol would). Without the source's
-    calls for the parameter, or where its gold values hardly recur: any value."""
+    name where every gold call of the tool has a ticker symbol would). Where its gold values
+    hardly recur: a value some gold call gives a parameter of the same name (`_role_values`).
+    Without the source's calls for the parameter: any value."""
+    values, _ = _gold_values(point, tool, param)
+    if values is None:
+        return _any_value
+    return lambda value: _norm_key(value) in values
+
+
+def _gold_values(point: DecisionPoint, tool: str, param: str) -> tuple[frozenset[Any] | None, bool]:
+    """The values `_gold_like` admits (None: any) and whether they are the role's values (the
+    parameter's own gold values hardly recur), worked out once per source pool."""
     table = _by_object("gold_like", point.gold_calls, lambda _: {})  # one pool serves every point
     if (tool, param) not in table:
         pool = [_norm_key(v) for v in pool_values(point, tool, param)]
         values = frozenset(pool)
-        # values that hardly recur (ToolTalk's ids, texts) mark nothing: None admits any value
-        table[tool, param] = None if not values or len(values) > _DIVERSE * len(pool) else values
-    values = table[tool, param]
-    if values is None:
+        if not values:
+            table[tool, param] = None, False
+        elif len(values) > _DIVERSE * len(pool):
+            # values that hardly recur (ToolTalk's ids, names, texts) mark nothing by themselves,
+            # but their role does: a city is no username, a status word no password
+            table[tool, param] = _role_values(point, param), True
+        else:
+            table[tool, param] = values, False
+    return table[tool, param]
+
+
+def _role_values(point: DecisionPoint, param: str) -> frozenset[Any]:
+    """The values any gold call of the source gives a parameter of this name (any tool's
+    `username`, `location`, `reminder_id`): what a value of the role looks like."""
+    return frozenset(_norm_key(args[param]) for calls in (point.gold_calls or {}).values()
+                     for args in calls if param in args)
+
+
+def role_fits(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], bool]:
+    """`_gold_like` where the parameter's gold values hardly recur (a value some gold call gives
+    a parameter of this name); any value where they recur or the source's calls are unknown
+    (there any value of the conversation of the right kind is a plausible guess)."""
+    values, by_role = _gold_values(point, tool, param)
+    if values is None or not by_role:
         return _any_value
     return lambda value: _norm_key(value) in values
 
@@ -753,8 +802,9 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         gold = hint["parameters"][param]
         # never a value another argument of the call has ('Buy' as the symbol of a buy order)
         others = [v for k, v in hint["parameters"].items() if k not in point.missing_params]
+        fits = role_fits(point, hint["name"], param)  # a city is no guessed username
         values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
-                        and not any(_same(m.value, o) for o in others))
+                        and not any(_same(m.value, o) for o in others) and fits(m.value))
         rng.shuffle(values)
         if not values:
             return []
