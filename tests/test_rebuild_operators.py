@@ -282,7 +282,15 @@ def test_selection_balances_reply_kinds(bfcl) -> None:
     slots = select_test(list(conversations.values()), points, 0, "bfcl", lambda c: c.id, REPLY_KINDS)
     firsts = Counter((e, p.reply_kind if e.startswith("should chat") else p.wrong_reply_intent)
                      for slot in slots for p, e in slot.options[:1] if e.startswith("should"))
+    # the last resort: a conversation none of whose call points takes a call-against-call type
+    # keeps a case as a reply case (a role-checked wrong value may leave none: the 60 base
+    # conversations alone repeat no gold value, so the role rule applies to all of them)
+    last_resort = sum(1 for slot in slots
+                      if not any(operators.suits(p, t) for p in points[slot.conversation.id] if not p.is_chat
+                                 for t in (operators.WRONG_PARAMS, operators.WRONG_TOOL)))
     for kind in REPLY_KINDS:  # as many replies of a reason on the chosen side as on the rejected side
-        assert firsts[("should chat but called a tool", kind)] == firsts[("should call a tool but chatted", kind)]
+        gap = firsts[("should chat but called a tool", kind)] - firsts[("should call a tool but chatted", kind)]
+        assert abs(gap) <= last_resort, (kind, gap, last_resort)
+    assert last_resort <= 2
     assert len(slots) == len(conversations)
     assert all(replace(slot.options[0][0]) for slot in slots)
