@@ -74,7 +74,7 @@ def test_lm_eval_baseline_needs_a_judge_and_names_the_choices() -> None:
         with pytest.raises(OptionError, match=expected):
             evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args=model_args)
     with pytest.raises(OptionError, match="toolprm-baseline: option judge must be one of random, first, longer, "
-                                          "schema, got 'best'"):
+                                          "schema, grounding, got 'best'"):
         evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="judge=best")
     with pytest.raises(OptionError, match="toolprm-baseline: unknown option\\(s\\) jugde; known: judge, seed"):
         evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="jugde=first")  # was swallowed: random
