@@ -83,9 +83,9 @@ def test_lm_eval_baseline_needs_a_judge_and_names_the_choices() -> None:
 
 
 @pytest.mark.parametrize("name, args, message", [
-    ("toolprm-baseline/", {}, "toolprm-baseline/NAME: NAME is the judge, one of random, first, longer, schema; "
-                              "got ''"),
-    ("toolprm-baseline/best", {}, "NAME is the judge, one of random, first, longer, schema; got 'best'"),
+    ("toolprm-baseline/", {}, "toolprm-baseline/NAME: NAME is the judge, one of random, first, longer, schema, "
+                              "grounding; got ''"),
+    ("toolprm-baseline/best", {}, "NAME is the judge, one of random, first, longer, schema, grounding; got 'best'"),
     ("toolprm-baseline/random", {"seed": "abc"}, "toolprm-baseline/random: option seed must be a whole number"),
     ("toolprm-baseline/random", {"sede": 1}, "toolprm-baseline/random: unknown option\\(s\\) sede; known: seed"),
     ("toolprm-replay/0", {}, "toolprm-replay/K: K must be a whole number >= 1, got '0'"),

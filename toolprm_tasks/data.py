@@ -543,12 +543,16 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
                         "(`toolprmbench build --source gta --gta-dataset PATH --out DIR`, then "
                         "TOOLPRMBENCH_REBUILT_DIR=DIR); ToolSandbox is not supported yet")
     if not path.is_file() or not manifest_path.is_file():
-        raise DataError(f"{folder}: no {path.name} with its manifest; run `toolprmbench build --source {subset} "
-                        f"--out {folder}`")
+        what = f"no training split for {subset} ({path.name})" if split == "train" else f"no {path.name}"
+        raise DataError(f"{folder}: {what} with its manifest; run `toolprmbench build --source {subset} "
+                        f"--out {folder}` (a build that splits by cluster)")
     try:
         manifest = jsonio.read_json(manifest_path)
     except jsonio.JSONFileError as exc:
         raise DataError(f"{exc}; rebuild it") from None
+    splits = manifest.get("splits") if isinstance(manifest, dict) else None
+    if split == "train" and not (isinstance(splits, dict) and isinstance(splits.get("train"), dict)):
+        raise DataError(f"{manifest_path}: no `splits.train` record; rebuild it")
     files = manifest.get("files") if isinstance(manifest, dict) else None
     expected = files.get(path.name) if isinstance(files, dict) else None
     digest = sha256_file(path)
