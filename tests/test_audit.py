@@ -173,3 +173,20 @@ def test_audit_command_reads_the_official_files(data_env, case_counts: dict[str,
     assert out["audited"] == "the paper's release"
     audited = {name.split(" ")[0]: report["cases"] for name, report in out["reports"].items()}
     assert audited == case_counts and out["unavailable"] == {}  # all four files, every case
+
+
+def test_the_grounding_judge_is_held_to_each_error_type() -> None:
+    """A set whose wrong params take a file the conversation never names: the history-aware
+    grounding judge solves that type, and the audit says so (65% per type)."""
+    records = _records(planted=False)
+    for record in records:
+        chosen = record["action_chosen"]
+        if record["error type"] == "wrong params":  # the user names the right file; the wrong one is foreign
+            record["history"] = [{"role": "user", "content": f"please take {chosen['parameters']['file_name']}"}]
+    report = audit.audit_records(records, "bfcl", repeats=1)
+    result = report["judges"]["grounding"]["by_group"]["wrong_params"]
+    assert result["acc"] > 0.95  # (a wrong file drawn equal to the right one is a tie)
+    assert any(p.startswith("judge grounding wrong_params") for p in report["problems"])
+    assert report["passed"] is False
+    # the other weight-free judges are judged overall only: no per-type verdict for them
+    assert not any(p.startswith("judge longer wrong") for p in report["problems"])

@@ -74,7 +74,7 @@ def test_lm_eval_baseline_needs_a_judge_and_names_the_choices() -> None:
         with pytest.raises(OptionError, match=expected):
             evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args=model_args)
     with pytest.raises(OptionError, match="toolprm-baseline: option judge must be one of random, first, longer, "
-                                          "schema, got 'best'"):
+                                          "schema, grounding, got 'best'"):
         evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="judge=best")
     with pytest.raises(OptionError, match="toolprm-baseline: unknown option\\(s\\) jugde; known: judge, seed"):
         evaluate("toolprm-baseline", ["toolprmbench_gta"], model_args="jugde=first")  # was swallowed: random
@@ -83,9 +83,9 @@ def test_lm_eval_baseline_needs_a_judge_and_names_the_choices() -> None:
 
 
 @pytest.mark.parametrize("name, args, message", [
-    ("toolprm-baseline/", {}, "toolprm-baseline/NAME: NAME is the judge, one of random, first, longer, schema; "
-                              "got ''"),
-    ("toolprm-baseline/best", {}, "NAME is the judge, one of random, first, longer, schema; got 'best'"),
+    ("toolprm-baseline/", {}, "toolprm-baseline/NAME: NAME is the judge, one of random, first, longer, schema, "
+                              "grounding; got ''"),
+    ("toolprm-baseline/best", {}, "NAME is the judge, one of random, first, longer, schema, grounding; got 'best'"),
     ("toolprm-baseline/random", {"seed": "abc"}, "toolprm-baseline/random: option seed must be a whole number"),
     ("toolprm-baseline/random", {"sede": 1}, "toolprm-baseline/random: unknown option\\(s\\) sede; known: seed"),
     ("toolprm-replay/0", {}, "toolprm-replay/K: K must be a whole number >= 1, got '0'"),
@@ -104,3 +104,52 @@ def test_inspect_providers_check_their_options(name: str, args: dict, message: s
         get_model(name, memoize=False, **args)
     with pytest.raises(ValueError, match="format of <api_name>/<model_name>"):
         get_model("toolprm-baseline", memoize=False)
+
+
+GROUNDING_HISTORY = [
+    {"role": "user", "content": "Move 'report.pdf' to the archive folder, then tell me the size."},
+    {"role": "assistant", "content": {"name": "ls", "parameters": {}}},
+    {"role": "tool", "content": '{"files": ["report.pdf", "notes.txt"], "count": 2}'},
+]
+
+
+@pytest.mark.parametrize("action, expected", [
+    # values report.pdf and archive both in the history; "mv" has no content word (under 3 letters)
+    ({"name": "mv", "parameters": {"source": "report.pdf", "destination": "archive"}}, 1.0),
+    # notes.txt is in the listing, backup nowhere
+    ({"name": "mv", "parameters": {"source": "notes.txt", "destination": "backup"}}, 0.5),
+    # words moved (no: "move" only), report, pdf, files (yes) and the number 2 (yes): 4 of 5
+    ("I moved report.pdf; there are 2 files.", 0.8),
+    # name words copy, file ("files" is another word) and the value 3: none
+    ({"name": "copy_file", "parameters": {"n": 3}}, 0.0),
+    # 2.0 is the history's 2; a flag is no value: 1 of 1
+    ({"name": "ls", "parameters": {"a": True, "count": 2.0}}, 1.0),
+    ({"name": "ls", "parameters": {}}, 0.0),  # no units at all
+    ("mv(source='report.pdf', destination='temp')", 0.5),  # a call string is read as a call
+])
+def test_grounding_scores_match_the_hand_derived_ones(action, expected) -> None:
+    from toolprm_tasks.core.grounding import grounding_score
+
+    assert grounding_score(action, GROUNDING_HISTORY) == pytest.approx(expected)
+
+
+def test_grounding_judge_in_both_orders() -> None:
+    from toolprm_tasks.core.trials import JudgeView
+
+    right = {"name": "mv", "parameters": {"source": "report.pdf", "destination": "archive"}}
+    wrong = {"name": "mv", "parameters": {"source": "notes.txt", "destination": "backup"}}
+    first = JudgeView("t/a", None, GROUNDING_HISTORY, (right, wrong))
+    second = JudgeView("t/b", None, GROUNDING_HISTORY, (wrong, right))
+    assert candidate_scores("grounding", first) == (1.0, 0.5) and generative_pick("grounding", first) == 1
+    assert candidate_scores("grounding", second) == (0.5, 1.0) and generative_pick("grounding", second) == 2
+    tie = JudgeView("t/c", None, GROUNDING_HISTORY, (wrong, wrong))
+    assert generative_pick("grounding", tie) == 1  # a tie names the first, as every generative pick does
+
+
+def test_grounding_never_fails_on_hostile_candidates() -> None:
+    from toolprm_tasks.core.grounding import grounding_score
+
+    for action in ("", "x" * 200_000, {"name": None}, {"name": "a", "parameters": {"v": float("nan")}}, [1, [2]], None,
+                   "((((" * 1000, {"function": {"name": "mv", "arguments": "{not json"}}):
+        score = grounding_score(action, GROUNDING_HISTORY)
+        assert 0.0 <= score <= 1.0

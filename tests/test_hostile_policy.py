@@ -80,15 +80,18 @@ def test_a_build_with_hostile_proposals_finishes_and_so_does_its_rerun(tmp_path:
     models = Models(policy=_policy(answer), sampling=("policy",))
     first = build(["bfcl"], tmp_path, models=models, limit=3)["bfcl"]
     made = len(calls)
-    assert made == 3
+    # the policy answers the test split's points only (a base conversation is its own cluster;
+    # the training split is rule-made)
+    tested = len(first["splits"]["test"]["clusters"])
+    assert made == tested >= 1
     # the rerun answers from the call cache: the same hostile answers, again no crash
     again = build(["bfcl"], tmp_path, models=models, limit=3)["bfcl"]
     assert len(calls) == made
     assert again["files"] == first["files"]
     records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
-    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
+    failures = [f for f in json.loads((tmp_path / "check_failures_bfcl.json").read_text()) if f["sampling"] == "policy"]
     # every proposal is accounted for: a case, a failed check, or equivalent to gold
-    assert len(records) + len(failures) + first["model_proposals_equivalent_to_gold"] == 3
+    assert len(records) + len(failures) + first["model_proposals_equivalent_to_gold"] == tested
 
 
 @pytest.mark.parametrize("answer", [
@@ -166,12 +169,13 @@ def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp
     models = Models(policy=_policy(answer), sampling=("policy",))
     limit = len(answers)
     first = build(["bfcl"], tmp_path, models=models, limit=limit)["bfcl"]
-    assert len(calls) == limit
+    tested = len(first["splits"]["test"]["clusters"])  # the policy answers the test split only
+    assert len(calls) == tested >= 1
     again = build(["bfcl"], tmp_path, models=models, limit=limit)["bfcl"]  # from the call cache
-    assert len(calls) == limit and again["files"] == first["files"]
+    assert len(calls) == tested and again["files"] == first["files"]
     records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
-    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
-    assert records == [] and len(failures) == limit  # no action is never a case: each is counted
+    failures = [f for f in json.loads((tmp_path / "check_failures_bfcl.json").read_text()) if f["sampling"] == "policy"]
+    assert records == [] and len(failures) == tested  # no action is never a case: each is counted
     assert all(f["sampling"] == "policy" and f["reasons"][0].startswith("policy answer is no action: call "
                                                                         "arguments are not JSON values")
                for f in failures)

@@ -127,6 +127,7 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     ({"order": "backwards"}, "unknown order 'backwards'"),
     ({"prompt": "mine"}, "unknown prompt 'mine'"),
     ({"protocol": "vote"}, "unknown protocol 'vote'"),
+    ({"tier": "medium"}, "unknown tier 'medium'"),
 ])
 def test_benchmark_task_parameters_are_checked_before_anything_loads(args: dict, message: str,
                                                                       tmp_path: Path) -> None:

@@ -30,7 +30,11 @@ def test_gta_build_writes_release_format_cases(tmp_path: Path) -> None:
     dataset = write_gta(tmp_path / "gta")
     manifest = build(["gta"], tmp_path / "out", seed=0, gta_dataset=dataset)["gta"]
     records = json.loads((tmp_path / "out" / "prmbench_rebuilt_gta.json").read_text())
-    assert manifest["cases"] == len(records) == 3
+    train = json.loads((tmp_path / "out" / "prmbench_rebuilt_gta_train.json").read_text())
+    # three queries, whole queries split: round(3 / 4) = 1 to the training split
+    assert manifest["cases"] == len(records) == 2 and manifest["splits"]["train"]["cases"] == len(train) == 1
+    assert not {r["task"] for r in records} & {r["task"] for r in train}
+    records = records + train
     cases = cases_from_records(records, subset="gta", source="prmbench_rebuilt_gta.json")
     for case, record in zip(cases, records, strict=True):
         assert case.chosen != case.rejected

@@ -32,7 +32,7 @@ def _script(answer) -> object:
 def _policy_script():
     """Even points: the gold action (must be discarded as equivalent); odd points: the gold call
     with one string argument changed to a file that does not exist (a wrong-params case)."""
-    points, _, _ = bfcl_points(0, LIMIT)
+    points = bfcl_points(0, LIMIT).points["test"]  # model sampling makes test cases only
     answers = {}
     for index, item in enumerate(points):
         gold = item.point.gold
@@ -80,7 +80,8 @@ def test_online_rollouts_annotator_and_judges(tmp_path: Path) -> None:
     models = Models(policy=lazy_policy, annotator=_script(_annotator), sampling=("online",),
                     judges=_judges(yes, yes, doubts_replies))
     manifest = build(["bfcl"], tmp_path, models=models, limit=LIMIT)["bfcl"]
-    assert manifest["models"]["online"]["rollouts"] == LIMIT
+    # the test split's conversations only: the training split is rule-made
+    assert manifest["models"]["online"]["rollouts"] == len(bfcl_points(0, LIMIT).conversations["test"]) < LIMIT
     review = json.loads((tmp_path / "review_bfcl.json").read_text())
     kept = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
     failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())

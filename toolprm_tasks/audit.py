@@ -11,8 +11,10 @@ the weight-free judges, all deterministic:
 - candidate-pair: the same features for both candidates of a case, plus the tokens each has
   that the other lacks, in an antisymmetric linear model (swapping the candidates flips the
   score, so order cannot matter); no history, no tools.
-- the weight-free judges of `baselines.py` (random, first, longer, schema), both orders, and
-  the "prefer the call" rule that call-against-reply cases must not reward.
+- the weight-free judges of `baselines.py` (random, first, longer, schema, and `grounding`,
+  the one that reads the history: the share of a candidate's values and words the history
+  holds), both orders, and the "prefer the call" rule that call-against-reply cases must not
+  reward.
 
 The probes are trained and tested across conversations: clusters (`Case.cluster`) are
 shuffled into `FOLDS` folds, each fold is predicted by a model fitted on the others, and
@@ -25,7 +27,8 @@ interval covers which conversations were sampled, not the training noise of the 
 Thresholds (`THRESHOLDS`) are the ones a rebuilt set must meet: probes <= 60% overall,
 <= 65% on call-against-reply cases pooled and on each call-against-call type; weight-free
 judges <= 60% in either direction (a judge at 35% is a 65% rule inverted), the "prefer the
-call" rule judged on the call-against-reply pool. A group of fewer than `MIN_GROUP` cases
+call" rule judged on the call-against-reply pool; the history-aware surface judge
+(`grounding`) also <= 65% on each error type. A group of fewer than `MIN_GROUP` cases
 gets its figure but no verdict. The official release is audited with the same code and
 reported, never filtered.
 """
@@ -40,10 +43,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from toolprm_tasks.core.baselines import HISTORY_JUDGES
 from toolprm_tasks.core.cases import Case
 from toolprm_tasks.core.render import render_action
 
-AUDIT_VERSION = 1
+AUDIT_VERSION = 2  # 2: the grounding judge and its per-type threshold
 FOLDS = 5
 REPEATS = 3
 BOOTSTRAP = 1000
@@ -51,7 +55,8 @@ SEED = 0
 CALL_VS_REPLY = ("should_call", "should_chat")  # pooled: a "prefer the call" rule wins one, loses the other
 CALL_VS_CALL = ("wrong_tool", "wrong_params")
 THRESHOLDS = {"probe_overall": 0.60, "probe_call_vs_reply": 0.65, "probe_call_vs_call_type": 0.65,
-              "judge_overall": 0.60}
+              "judge_overall": 0.60, "history_judge_type": 0.65}
+ERROR_TYPES = ("should_call", "should_chat", "wrong_params", "wrong_tool")
 MIN_GROUP = 10  # a group smaller than this gets a figure but no threshold verdict (too few cases)
 
 # words, numbers and single punctuation marks: JSON structure and values alike are tokens
@@ -63,8 +68,12 @@ def candidate_text(action: Any) -> str:
     return render_action(action)
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """The probes' tokens of a text: lower-cased words, numbers and single punctuation marks."""
     return _TOKEN.findall(text.lower())
+
+
+_tokens = tokens
 
 
 def _dense(action: Any, text: str) -> list[float]:
@@ -286,6 +295,10 @@ def _verdict(report: dict[str, Any]) -> list[str]:
                       either=True)
             continue
         check(f"judge {judge} overall", result["overall"], THRESHOLDS["judge_overall"], either=True)
+        if judge in HISTORY_JUDGES:  # surface matching against the history must not solve any type
+            for slug in ERROR_TYPES:
+                if slug in result["by_group"]:
+                    check(f"judge {judge} {slug}", result["by_group"][slug], THRESHOLDS["history_judge_type"])
     return problems
 
 

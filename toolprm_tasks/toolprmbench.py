@@ -7,7 +7,7 @@ from inspect_ai import Task, task
 
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
-from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
+from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, Tier, documented, toolprmbench_task
 
 
 @task
@@ -19,7 +19,8 @@ def toolprmbench(
     prompt: Prompt | None = None,
     max_tokens: int = 1024,
     data: Data = "official",
+    tier: Tier = "all",
 ) -> Task:
     subsets = list(SUBSETS) if data == "official" else list(REBUILT_SUBSETS)
     return toolprmbench_task(subsets, protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens, data=data)
+                             max_tokens=max_tokens, data=data, tier=tier)

@@ -5,7 +5,7 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, documented, toolprmbench_task
+from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, Tier, documented, toolprmbench_task
 
 
 @task
@@ -17,6 +17,7 @@ def tooltalk(
     prompt: Prompt | None = None,
     max_tokens: int = 1024,
     data: Data = "official",
+    tier: Tier = "all",
 ) -> Task:
     return toolprmbench_task(["tooltalk"], protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens, data=data)
+                             max_tokens=max_tokens, data=data, tier=tier)

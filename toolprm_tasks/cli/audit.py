@@ -6,6 +6,13 @@
                                             # files, or release files named as the release names them
     toolprmbench audit ... --json           # the full reports, machine-readable
     toolprmbench audit ... --strict         # exit 1 when a set breaks a threshold (for CI)
+
+The well-posedness check (`toolprm_tasks/reading.py`, docs/audit.md): a blind reading packet
+of a build, a reader's answers scored against its key, or an Inspect model as the reader:
+
+    toolprmbench audit [DIR] --packet OUT [--per-type 10] [--packet-seed 0]
+    toolprmbench audit --score-packet OUT --answers ANSWERS.jsonl
+    toolprmbench audit --read-packet OUT --reader MODEL [--answers ANSWERS.jsonl]
 """
 
 from __future__ import annotations
@@ -75,7 +82,51 @@ def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tup
     return reports, unavailable
 
 
+def _reading(args: argparse.Namespace) -> int:
+    """The blind reading: write a packet, have a model read one, or score answers."""
+    from toolprm_tasks import reading
+    from toolprm_tasks.data import REBUILT_SUBSETS, DataError, ensure_default_rebuilt
+
+    if args.packet:
+        if args.directory is not None:
+            folder = Path(args.directory)
+        else:
+            folders = {ensure_default_rebuilt(s) for s in REBUILT_SUBSETS}
+            (folder,) = folders
+        records = reading.records_of(folder, ("bfcl", "tooltalk", "gta"))
+        manifests = {s: json.loads((folder / f"manifest_{s}.json").read_text(encoding="utf-8")).get("fingerprint")
+                     for s in records if (folder / f"manifest_{s}.json").is_file()}
+        summary = reading.write_packet(records, Path(args.packet), args.per_type, args.packet_seed,
+                                       origin={"folder": folder.name, "manifest_fingerprints": manifests})
+        print(json.dumps(summary, indent=1) if args.json else
+              f"packet: {summary['items']} cases -> {args.packet} (key: {reading.key_path(Path(args.packet))}); "
+              f"by source {summary['by_source']}, by tier {summary['by_tier']}")
+        return 0
+    packet = Path(args.score_packet or args.read_packet)
+    key_file = reading.key_path(packet)
+    if not key_file.is_file():
+        raise DataError(f"{key_file}: no key for the packet {packet} (written beside it by --packet)")
+    key = json.loads(key_file.read_text(encoding="utf-8"))
+    if args.read_packet:
+        if not args.reader:
+            raise DataError("--read-packet needs --reader MODEL (any Inspect model)")
+        out = Path(args.answers) if args.answers else packet.parent / f"{packet.name}-answers-reader.jsonl"
+        answers = reading.read_packet(packet, args.reader, out)
+    else:
+        if not args.answers:
+            raise DataError("--score-packet needs --answers FILE (JSON Lines: item, choice, verdict)")
+        try:
+            answers = reading.load_answers(Path(args.answers))
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+    report = reading.score(key, answers)
+    print(json.dumps(report, indent=1) if args.json else reading.format_score(report))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.packet or args.score_packet or args.read_packet:
+        return _reading(args)
     from toolprm_tasks.audit import format_report
     from toolprm_tasks.cli import say
     from toolprm_tasks.core.cases import SUBSETS
@@ -132,4 +183,15 @@ def register(subparsers: Any) -> None:
                        + " (default: none)")
     audit.add_argument("--model-cases", type=positive_int, default=DEFAULT_PER_SUBSET,
                        help=f"cases per set the model judges (seeded subset; default {DEFAULT_PER_SUBSET})")
+    audit.add_argument("--packet", metavar="OUT", default=None,
+                       help="write a blind reading packet of the folder (default: the rebuilt default) into OUT, "
+                            "its key beside it (OUT-key.json)")
+    audit.add_argument("--per-type", type=int, default=10, help="packet cases per error type and source (default 10)")
+    audit.add_argument("--packet-seed", type=int, default=0, help="seed of the packet's sample and order (default 0)")
+    audit.add_argument("--score-packet", metavar="PACKET", default=None,
+                       help="score a reader's --answers against the packet's key")
+    audit.add_argument("--read-packet", metavar="PACKET", default=None,
+                       help="have --reader (any Inspect model) read the packet, write its answers, score them")
+    audit.add_argument("--reader", default=None, help="the Inspect model that reads a packet (--read-packet)")
+    audit.add_argument("--answers", default=None, help="a reader's answers (JSON Lines: item, choice, verdict)")
     audit.set_defaults(fn=run)

@@ -9,6 +9,9 @@ judge must name one), label log-probabilities, or pointwise scores (ties count 0
 - first: always the candidate shown first (pure position bias).
 - longer: the candidate whose rendering is longer.
 - schema: fewer schema violations against the tool specs (tool_calls.violations).
+- grounding: the larger share of the candidate's values and content words found in the
+  history (`grounding.py` defines it exactly): the one history-aware reference judge, which
+  shows how far surface matching against the conversation goes.
 
 A baseline that beats chance on a subset shows the subset can be solved by a shortcut.
 """
@@ -20,11 +23,14 @@ import random
 from collections.abc import Callable
 
 from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.grounding import HistoryText, grounding_score
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.tool_calls import violations
 from toolprm_tasks.core.trials import JudgeView, Trial, seeded_key
 
-JUDGES: tuple[str, ...] = ("random", "first", "longer", "schema")
+JUDGES: tuple[str, ...] = ("random", "first", "longer", "schema", "grounding")
+# the judges that read the history (the others see only the candidates and the tool specs)
+HISTORY_JUDGES: tuple[str, ...] = ("grounding",)
 
 
 def _random(view: JudgeView, seed: int) -> tuple[float, float]:
@@ -46,8 +52,14 @@ def _schema(view: JudgeView, seed: int) -> tuple[float, float]:
     return -float(violations(a1, view.functions)), -float(violations(a2, view.functions))
 
 
+def _grounding(view: JudgeView, seed: int) -> tuple[float, float]:
+    history = HistoryText.of(view.history)
+    a1, a2 = view.candidates
+    return grounding_score(a1, history), grounding_score(a2, history)
+
+
 _SCORERS: dict[str, Callable[[JudgeView, int], tuple[float, float]]] = {
-    "random": _random, "first": _first, "longer": _longer, "schema": _schema,
+    "random": _random, "first": _first, "longer": _longer, "schema": _schema, "grounding": _grounding,
 }
 
 

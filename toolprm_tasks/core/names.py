@@ -16,6 +16,9 @@ Protocol = Literal["generative", "pairwise_ll", "pointwise"]
 Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
 PromptName = Literal["standard", "toolprm"]
 DataKind = Literal["official", "rebuilt"]
+# the rebuilt set's tiers (a rule over each case's difficulty field) and splits
+Tier = Literal["all", "hard"]
+Split = Literal["test", "train"]
 Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
 # the search task: how a step's action is chosen, and how the judge is asked
 Selector = Literal["judge", "first", "random", "majority", "oracle"]
@@ -25,6 +28,8 @@ PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 ORDERS: tuple[str, ...] = get_args(Order)
 PROMPT_NAMES: tuple[str, ...] = get_args(PromptName)
 DATA_KINDS: tuple[str, ...] = get_args(DataKind)
+TIERS: tuple[str, ...] = get_args(Tier)
+SPLITS: tuple[str, ...] = get_args(Split)
 KINDS: tuple[str, ...] = get_args(Kind)
 SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
 SELECTORS: tuple[str, ...] = get_args(Selector)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core.cases import SUBSETS, Case, RecordError, check_records
-from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.core.names import DATA_KINDS, SPLITS, TIERS, check_choice
 from toolprm_tasks.data import fetch, jsonio
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,6 @@ PINNED_TRAIN_FILES: dict[str, PinnedFile] = {
     "bfcl": PinnedFile("bfcl", "prmbench_bfcl_train.json", 243, None, None),
     "toolsandbox": PinnedFile("toolsandbox", "prmbench_ToolSandbox_train.json", 299, None, None),
 }
-SPLITS: tuple[str, ...] = ("test", "train")
 
 
 def pinned_file(subset: str, split: str = "test") -> PinnedFile:
@@ -126,10 +125,13 @@ class LoadedSubset:
     unpinned: bool  # a local copy whose digest differs, accepted on request
     cases: list[Case]
     data: str = "official"  # or "rebuilt" (never mixed into official-data numbers)
+    tier: str = "all"  # rebuilt data: "hard" keeps the hard tier's cases only (`rebuild.difficulty`)
 
     def fingerprint(self) -> dict[str, Any]:
         info = {"data": self.data, "file": self.path.name, "sha256": self.sha256, "verified": self.verified,
                 "unpinned": self.unpinned, "cases": len(self.cases)}
+        if self.tier != "all":
+            info["tier"] = self.tier
         if self.data == "official":
             info["commit"] = PINNED_COMMIT
         return info
@@ -477,10 +479,30 @@ def load_subset(subset: str, split: str = "test") -> LoadedSubset:
     return locate(subset, split=split)
 
 
-def load_subsets(subsets: Iterable[str], data: str = "official") -> list[LoadedSubset]:
-    """The subsets of the official release or of the rebuilt set (never mixed)."""
+def load_subsets(subsets: Iterable[str], data: str = "official", tier: str = "all") -> list[LoadedSubset]:
+    """The subsets of the official release or of the rebuilt set (never mixed); `tier="hard"`:
+    the rebuilt set's hard tier only (a rule over each case's `difficulty` field)."""
     load = {"official": load_subset, "rebuilt": load_rebuilt}[check_choice("data", data, DATA_KINDS)]
-    return [load(s) for s in subsets]
+    check_choice("tier", tier, TIERS)
+    if tier != "all" and data != "rebuilt":
+        raise DataError(f"tier={tier} selects rebuilt cases by their difficulty field: it needs data=rebuilt "
+                        "(the paper's release has no such field)")
+    return [select_tier(load(s), tier) for s in subsets]
+
+
+def select_tier(loaded: LoadedSubset, tier: str) -> LoadedSubset:
+    """The subset's cases of one tier (`rebuild.difficulty.in_tier`), in file order."""
+    if tier == "all":
+        return loaded
+    from dataclasses import replace
+
+    from toolprm_tasks.rebuild.difficulty import in_tier
+
+    cases = [case for case in loaded.cases if in_tier(case.provenance, tier)]
+    if not cases:
+        raise DataError(f"{loaded.path}: no case of the {tier} tier (a build older than version 6 has no "
+                        "difficulty field; rebuild it)")
+    return replace(loaded, cases=cases, tier=tier)
 
 
 # ----------------------------------------------------------------------------- rebuilt data
@@ -496,8 +518,11 @@ def default_rebuilt_dir(seed: int = 0) -> Path:
     return cache_dir() / f"rebuilt-v{BUILD_VERSION}-{code_fingerprint()}-seed{seed}"
 
 
-def _rebuilt_files(folder: Path, subset: str) -> tuple[Path, Path]:
-    return folder / f"prmbench_rebuilt_{subset}.json", folder / f"manifest_{subset}.json"
+def _rebuilt_files(folder: Path, subset: str, split: str = "test") -> tuple[Path, Path]:
+    """The cases of a split (`test`: what every rebuilt task runs; `train`: the training
+    split, whole conversation clusters the test split never holds) and the source's manifest."""
+    suffix = "" if check_choice("split", split, SPLITS) == "test" else f"_{split}"
+    return folder / f"prmbench_rebuilt_{subset}{suffix}.json", folder / f"manifest_{subset}.json"
 
 
 def ensure_default_rebuilt(subset: str, seed: int = 0) -> Path:
@@ -525,23 +550,28 @@ def _rebuild_advice(folder: Path, subset: str, *, configured: bool) -> str:
     return f"delete {folder} (it is built again on next use) or rebuild it with {build}"
 
 
-def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
-    """The rebuilt (offline) cases of one source, verified against their manifest. Reads
-    TOOLPRMBENCH_REBUILT_DIR if set; otherwise builds only through `ensure_default_rebuilt`."""
+def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubset:
+    """The rebuilt (offline) cases of one source and split (`test`, the default, or `train`),
+    verified against their manifest. Reads TOOLPRMBENCH_REBUILT_DIR if set; otherwise builds
+    only through `ensure_default_rebuilt` (one build writes both splits)."""
     configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
     folder = Path(configured).expanduser() if configured else ensure_default_rebuilt(subset, seed)
-    path, manifest_path = _rebuilt_files(folder, subset)
+    path, manifest_path = _rebuilt_files(folder, subset, split)
     if subset not in REBUILT_SUBSETS and not path.is_file():
         from toolprm_tasks.data.offline import no_rebuilt_set
 
         raise DataError(f"no rebuilt data for {subset!r} in {folder}. {no_rebuilt_set(subset)}")
     redo = _rebuild_advice(folder, subset, configured=bool(configured))
     if not path.is_file() or not manifest_path.is_file():
-        raise DataError(f"{folder}: no {path.name} with its manifest {manifest_path.name}; {redo}")
+        what = f"no training split for {subset} ({path.name})" if split == "train" else f"no {path.name}"
+        raise DataError(f"{folder}: {what} with its manifest {manifest_path.name}; {redo}")
     try:
         manifest = jsonio.read_json(manifest_path)
     except jsonio.JSONFileError as exc:
         raise DataError(f"{exc}; {redo}") from None
+    splits = manifest.get("splits") if isinstance(manifest, dict) else None
+    if split == "train" and not (isinstance(splits, dict) and isinstance(splits.get("train"), dict)):
+        raise DataError(f"{manifest_path}: no `splits.train` record; {redo}")
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
         what = "a JSON object" if not isinstance(manifest, dict) else "a `files` object (file name: sha256)"
@@ -553,8 +583,10 @@ def load_rebuilt(subset: str, seed: int = 0) -> LoadedSubset:
     key = (str(path), digest)
     if key not in _LOADED:
         cases = _read_cases(subset, path, str(path), path.name)
-        if isinstance(manifest.get("cases"), int) and manifest["cases"] != len(cases):
-            raise DataError(f"{path}: {len(cases)} records, its manifest says {manifest['cases']}; {redo}")
+        counted = manifest.get("cases") if split == "test" else \
+            ((manifest.get("splits") or {}).get(split) or {}).get("cases")
+        if isinstance(counted, int) and counted != len(cases):
+            raise DataError(f"{path}: {len(cases)} records, its manifest says {counted}; {redo}")
         _LOADED[key] = LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
     return _LOADED[key]
 

@@ -33,7 +33,7 @@ from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY, TRUNCATED_KEY, tool
 from toolprm_tasks.rebuild.errors import SourceError
 
 # the parameter types of the task files (names.py is their one source)
-Protocol, Order, Prompt, Data = names.Protocol, names.Order, names.PromptName, names.DataKind
+Protocol, Order, Prompt, Data, Tier = names.Protocol, names.Order, names.PromptName, names.DataKind, names.Tier
 
 # Message metadata our scoring providers read; real model APIs never see message metadata.
 VIEW_KEY = "toolprm_judge_view"
@@ -58,6 +58,8 @@ TASK_ARGS_DOC = """
         max_tokens: generation budget of the generative protocol.
         data: official (the paper's release) or rebuilt (offline cases rebuilt from
             executable sources: BFCL and ToolTalk only; not the paper's data).
+        tier: all, or hard (with data=rebuilt: the hard tier, a rule over each case's
+            difficulty field; docs/rebuild.md).
 """
 
 
@@ -140,7 +142,7 @@ def _versions() -> dict[str, str]:
 
 
 def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: str | None, max_tokens: Any,
-                    data: str) -> tuple[int, int]:
+                    data: str, tier: str = "all") -> tuple[int, int]:
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
     `max_tokens=-5` once ran); the seed and max_tokens as numbers."""
     names.check_choice("protocol", protocol, PROTOCOLS)
@@ -148,22 +150,24 @@ def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: 
     if prompt is not None:
         names.check_choice("prompt", prompt, names.PROMPT_NAMES)
     names.check_choice("data", data, names.DATA_KINDS)
+    names.check_choice("tier", tier, names.TIERS)
     return (check_value(f"{task}: task parameter seed", seed, whole()),
             check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
 
 
 def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
                       seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
-                      data: str = "official") -> Task:
+                      data: str = "official", tier: str = "all") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
-    rebuilt from executable sources, never mixed with the official data)."""
+    rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
+    hard tier)."""
     task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
-                                       max_tokens=max_tokens, data=data)
+                                       max_tokens=max_tokens, data=data, tier=tier)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
     try:
-        loaded = load_subsets(subsets, data=data)
+        loaded = load_subsets(subsets, data=data, tier=tier)
     except (DataError, SourceError) as exc:
         # the message says what to do (offline: which tasks run instead); Inspect's CLI shows it
         # without a traceback (brief_errors.for_inspect); callers catch a DataError
@@ -174,7 +178,7 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
     trials = build_trials(cases, order=order, seed=seed)
     name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     if data == "rebuilt":
-        name = name.replace("toolprmbench", "toolprmbench_rebuilt", 1)
+        name = name.replace("toolprmbench", "toolprmbench_rebuilt" + ("_hard" if tier == "hard" else ""), 1)
     return Task(
         name=name,
         dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
@@ -182,6 +186,6 @@ def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", o
         scorer=toolprm_scorer(protocol, spec.labels),
         metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol == "pointwise"),
         version=TASK_VERSION,
-        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data,
+        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data, "tier": tier,
                   "data": fingerprint(loaded), "versions": _versions()},
     )

@@ -1,7 +1,8 @@
 """lm-eval documents for ToolPRMBench: one row per trial, built by `custom_dataset`.
 
 lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset`,
-`protocol` and `task_data` (official or rebuilt) through `dataset_kwargs`; users choose
+`protocol`, `task_data` (official or rebuilt) and, for the rebuilt hard tier, `task_tier`
+through `dataset_kwargs`; users choose
 `order`, `order_seed`, `prompt` and `norm` with `--metadata '{"order": "both"}'`. lm-eval
 0.4.13 merges the `--model_args` into this metadata too, which is why the seed is `order_seed`, not `seed` (vLLM's model args have a
 `seed`). Other keys (the YAML's `version`, model args) are ignored.
@@ -52,7 +53,8 @@ def _task_suffix(protocol: str, norm: str) -> str:
 
 
 def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
-              prompt: str | None = None, norm: str = "char", task_data: str = "official", **others: Any) -> Any:
+              prompt: str | None = None, norm: str = "char", task_data: str = "official", task_tier: str = "all",
+              **others: Any) -> Any:
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split.
 
     `task_data` (official or rebuilt) comes from the task YAML only: a `data` key in
@@ -62,13 +64,16 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
     if "data" in others:
         raise ValueError("`data` cannot be set with --metadata: the task decides it (toolprmbench_rebuilt_* "
                          "tasks run the rebuilt cases, toolprmbench_* the official ones)")
+    if "tier" in others:
+        raise ValueError("`tier` cannot be set with --metadata: the task decides it (toolprmbench_rebuilt_hard* "
+                         "tasks run the hard tier, toolprmbench_rebuilt_* every rebuilt case)")
     data = check_choice("data", task_data, DATA_KINDS)
     check_choice("protocol", protocol, PROTOCOLS)
     check_choice("norm", norm, NORMS)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     pairwise_prompt(prompt)  # validates the name
     try:
-        (loaded,) = load_subsets([subset], data=data)
+        (loaded,) = load_subsets([subset], data=data, tier=task_tier)
     except (DataError, SourceError) as exc:
         # the message says what to do (offline: which tasks run instead); lm_eval shows it
         # without a traceback (brief_errors), a library caller gets the exception as ever
@@ -83,5 +88,6 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
         row["data_sha256"] = loaded.sha256
         row["data_unpinned"] = data_fingerprint["unpinned"]
         row["data"] = loaded.data
+        row["tier"] = loaded.tier
         rows.append(row)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})

@@ -1,10 +1,13 @@
 """Decision points from BFCL multi-turn conversations, their selection, and execution checks.
 
 Points of a conversation: every gold call; the end of every turn whose calls are done (the
-assistant reports back: a reply is due); and the turns BFCL leaves without gold calls in its
-miss_param and miss_func categories (the assistant must ask for the missing parameter, or
-say the tool it needs is not available). BFCL has no gold text for replies: they are written
-for their conversation (`replies.py`), naming the action and what is missing.
+assistant reports the results back: a reply is due); and the turns BFCL leaves without gold
+calls in its miss_param and miss_func categories, where the assistant must ask for what the
+user has not given, or say that no tool can do it. BFCL has no gold text for replies: they
+are written for their conversation (`replies.py`). A question is written only where the
+user's next turn shows what was missing (the values it gives that the next calls take); a
+refusal only where no offered tool does what the withheld one does. Other turns without
+calls get a plain request for details in the history, and no point.
 """
 
 from __future__ import annotations
@@ -17,18 +20,13 @@ from typing import Any
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.envs.bfcl import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.operators import (
-    AUTH_PARAMS,
-    CALL_ERROR_TYPES,
-    SHOULD_CALL,
-    SHOULD_CHAT,
-    gold_call_index,
-    needless_questions,
-    suits,
-)
-from toolprm_tasks.rebuild.points import DecisionPoint, json_values, unique
+from toolprm_tasks.rebuild.operators import gold_call_index, missing_values
+from toolprm_tasks.rebuild.points import DecisionPoint, json_values, turn_so_far, unique
+from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
 _MAX_STATE_VALUES = 400  # long-context states hold thousands: the first ones in state order
+# what the assistant says at a turn without calls where nothing shows what is missing
+CLARIFY = "Could you tell me a bit more about what you would like me to do?"
 
 
 @functools.lru_cache(maxsize=64)
@@ -57,41 +55,32 @@ def task_of(conversation: Conversation) -> str:
     return "bfcl-entry-" + conversation.id.rsplit("_", 1)[-1]
 
 
-def _missing_param(turn: int, calls: list[list[dict[str, Any]]], turns: list[list[dict[str, Any]]],
-                   said: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The call the user's incomplete request needs and its missing parameter: a value the
-    next user turn supplies (one nothing before mentioned first); else the next turn's last
-    call and its first argument the user has not named."""
+def _next_calls(calls: list[list[dict[str, Any]]], turn: int) -> list[dict[str, Any]]:
     later = next((t for t in range(turn + 1, len(calls)) if calls[t]), None)
-    if later is None:
-        return None, None
-    answer = " ".join(m.get("content", "") for m in turns[later] if isinstance(m.get("content"), str)).casefold()
-    given = [(call, name) for call in calls[later] for name, value in call["parameters"].items()
-             if name not in AUTH_PARAMS and replies.mentioned(value, answer)]
-    # a value new in the answer first; else one the answer repeats (the request named it in
-    # another role: "juxtapose it with X" before "the file to move is X")
-    for call, name in given:
-        if not replies.mentioned(call["parameters"][name], said):
-            return call, name
-    if given:
-        return given[0]
-    call = calls[later][-1]
-    # a flag is no thing to ask for: without a named value the reply asks for the details
-    named = [n for n, v in call["parameters"].items() if n not in AUTH_PARAMS and not isinstance(v, bool)]
-    return call, next((n for n in named if not replies.mentioned(call["parameters"][n], said)),
-                      named[0] if named else None)
+    return calls[later] if later is not None else []
 
 
-def _missing_function(conversation: Conversation, turn: int,
-                      calls: list[list[dict[str, Any]]]) -> tuple[dict[str, Any] | None, str | None]:
-    """The first later call of a tool withheld at this turn, and that tool."""
+def _withheld_call(conversation: Conversation, turn: int, calls: list[list[dict[str, Any]]],
+                   docs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The first later call of a tool withheld at this turn and that tool's spec; (None, None)
+    where an offered tool does the same (the same description: a refusal would be wrong)."""
     withheld = {n for start, names in conversation.missed_function.items() if turn < int(start) for n in names}
     hint = next((c for later in calls[turn + 1:] for c in later if c["name"] in withheld), None)
-    return hint, hint["name"] if hint else next(iter(sorted(withheld)), None)
+    if hint is None:
+        return None, None
+    spec = next((d for d in docs if d.get("name") == hint["name"]), None)
+    offered = functions_at(conversation, turn, docs)
+    if spec is None or any(d.get("description") == spec.get("description") for d in offered):
+        return None, None
+    return hint, spec
 
 
 def _next_call(calls: list[list[dict[str, Any]]], turn: int) -> dict[str, Any] | None:
     return next((c for later in calls[turn + 1:] for c in later[:1]), None)
+
+
+def _user_text(messages: list[dict[str, Any]]) -> str:
+    return " ".join(m.get("content", "") for m in messages if isinstance(m.get("content"), str)).casefold()
 
 
 def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionPoint]:
@@ -121,28 +110,41 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
         rng = random.Random(seeded_key(seed, f"bfcl/{conversation.id}/{turn}/reply"))
         said = replies.user_text(history)
         if not calls[turn]:
+            text = None
             if conversation.category == "miss_param":
-                hint, missing = _missing_param(turn, calls, conversation.turns, said)
-                kind = replies.ASK
-                text = replies.write(kind, hint, docs, history, rng, param=missing) if hint else None
+                later = next((t for t in range(turn + 1, len(calls)) if calls[t]), None)
+                answer = _user_text(conversation.turns[later]) if later is not None else ""
+                hint, missing = missing_values(_next_calls(calls, turn), answer, said)
+                if hint is not None:
+                    text = replies.ask(hint, list(missing), docs, history, rng)
+                    add(text, functions, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint,),
+                        missing=missing[0], missing_params=missing)
             elif conversation.category == "miss_func":
-                hint, missing = _missing_function(conversation, turn, calls)
-                kind = replies.UNAVAILABLE
-                text = replies.write(kind, hint, docs, history, rng) if hint else None
-            else:  # a few base/long_context turns need no call and say nothing about why
-                hint, text = None, None
+                hint, spec = _withheld_call(conversation, turn, calls, docs)
+                if hint is not None:
+                    text = replies.write(replies.UNAVAILABLE, hint, docs, history, rng)
+                    # the calls the request takes once the tool is back: doing those that are
+                    # offered now is no mistake, so no substitute is drawn from them
+                    add(text, functions, call_hint=hint, reply_kind=replies.UNAVAILABLE,
+                        turn_calls=tuple(_next_calls(calls, turn)), missing=hint["name"], withheld_spec=spec)
+            if text is None and conversation.category in ("miss_param", "miss_func"):
+                text = CLARIFY  # nothing shows what is missing: no point, a neutral reply
             if text is not None:
-                add(text, functions, call_hint=hint, reply_kind=kind, turn_calls=(hint,), missing=missing)
                 history.append({"role": "assistant", "content": text})
             continue
+        first = len(points)
+        observations = []
         for index, call in enumerate(calls[turn]):
             add(call, functions, turn_calls=tuple(calls[turn][index:]))
             observation = env.execute(conversation.gold[turn][index])
+            observations.append(observation.text)
             executed.append(conversation.gold[turn][index])
             history.append({"role": "assistant", "content": call})
             history.append({"role": "tool", "content": observation.text})
-        # the turn's calls are done: the assistant reports back before the user goes on
-        text = replies.write(replies.REPORT, calls[turn][-1], docs, history, rng)
+        for index in range(first, len(points)):  # what each call point's later calls will see
+            points[index] = replace(points[index], turn_observations=tuple(observations[index - first:]))
+        # the turn's calls are done: the assistant reports the results before the user goes on
+        text = replies.report(turn_so_far(history), docs, history, rng)
         add(text, functions, call_hint=_next_call(calls, turn), reply_kind=replies.REPORT,
             turn_calls=tuple(calls[turn]))
         history.append({"role": "assistant", "content": text})
@@ -150,8 +152,9 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
 
 
 def state_values(conversation: Conversation, point: DecisionPoint) -> tuple[Any, ...]:
-    """Values the environment holds at the point (file and folder names, ids, names): where
-    plausible wrong arguments come from, besides the history."""
+    """Values the environment holds at the point (file and folder names, ids, names). No
+    operator draws wrong values from them (a reader never sees the state); callers that show
+    the state may use them."""
     env = environment(conversation)
     for earlier in point.prior_calls:
         env.execute(earlier) if isinstance(earlier, str) else run_action(env, earlier)
@@ -160,76 +163,24 @@ def state_values(conversation: Conversation, point: DecisionPoint) -> tuple[Any,
     return tuple(unique(v for v in found if not isinstance(v, str) or v.strip())[:_MAX_STATE_VALUES])
 
 
-def _reply_kinds(points: list[DecisionPoint]) -> set[str]:
-    return {p.reply_kind for p in points if p.is_chat and p.reply_kind}
+# the reasons for a reply BFCL has, scarcest first (miss_param and miss_func only ask and refuse)
+REPLY_KINDS = (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
 
 
-
-def select(conversations: list[Conversation], seed: int) -> list[tuple[Conversation, DecisionPoint, str]]:
-    """One point per conversation and the error type to make for it, with every type a
-    quarter of the cases: reply points (should chat) split evenly between the three reasons
-    (report: any conversation, ask: miss_param, unavailable: miss_func), the rest dealt the
-    three call-point types in turn. Replies are thereby balanced against calls, so a rule that
-    prefers the call gains nothing. Points carry the source's gold calls and the state values."""
+def points_by_conversation(conversations: list[Conversation], seed: int) -> dict[str, list[DecisionPoint]]:
+    """Every conversation's points, carrying the source's gold calls (of all conversations given)."""
     all_points = {c.id: decision_points(c, seed) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    all_points = {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
-    rng = random.Random(seeded_key(seed, "bfcl/select"))
-    chats = len(conversations) // 4
-    quota = {replies.ASK: chats // 3, replies.UNAVAILABLE: chats // 3}
-    quota[replies.REPORT] = chats - 2 * (chats // 3)
-    label: dict[str, str] = {}
-    for kind in (replies.ASK, replies.UNAVAILABLE, replies.REPORT):
-        eligible = [c.id for c in conversations if c.id not in label and kind in _reply_kinds(all_points[c.id])]
-        # reports come from base and long_context first: miss_* conversations have their own reasons
-        eligible.sort(key=lambda cid: ("miss_" in cid) if kind == replies.REPORT else False)
-        head = [cid for cid in eligible if kind != replies.REPORT or "miss_" not in cid]
-        tail = [cid for cid in eligible if cid not in set(head)]
-        rng.shuffle(head)
-        rng.shuffle(tail)
-        for cid in (head + tail)[:quota[kind]]:
-            label[cid] = kind
-    rest = [c.id for c in conversations if c.id not in label]
-    rng.shuffle(rest)
-    for i, cid in enumerate(rest):
-        label[cid] = CALL_ERROR_TYPES[i % len(CALL_ERROR_TYPES)]
-    chosen = []
-    for conversation in conversations:
-        points, wanted = all_points[conversation.id], label[conversation.id]
-        pick = random.Random(seeded_key(seed, f"bfcl/{conversation.id}"))
-        if wanted in replies.INTENTS:
-            options, error_type = [p for p in points if p.is_chat and p.reply_kind == wanted], SHOULD_CHAT
-        else:
-            calls = [p for p in points if not p.is_chat]
-            options, error_type = [p for p in calls if suits(p, wanted)] or calls, wanted
-        if not options:
-            continue
-        point = options[pick.randrange(len(options))]
-        point = replace(point, state_values=state_values(conversation, point))
-        chosen.append((conversation, point, error_type))
-    return _deal_intents(chosen, rng)
+    return {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
 
 
-def _deal_intents(chosen: list[tuple[Conversation, DecisionPoint, str]],
-                  rng: random.Random) -> list[tuple[Conversation, DecisionPoint, str]]:
-    """Give should-call points the intents of their wrong replies in the proportions of the
-    reply points' kinds (a report, a question, a refusal on both sides), questions first to
-    the points where one can be asked."""
-    wanted = [p.reply_kind for _, p, e in chosen if e == SHOULD_CHAT and p.reply_kind in replies.INTENTS]
-    slots = [i for i, (_, _, e) in enumerate(chosen) if e == SHOULD_CALL]
-    if not wanted or not slots:
-        return chosen
-    counts = {kind: round(wanted.count(kind) / len(wanted) * len(slots)) for kind in replies.INTENTS}
-    askable = [i for i in slots if needless_questions(chosen[i][1])]
-    rng.shuffle(askable)
-    intent = {i: replies.ASK for i in askable[:counts[replies.ASK]]}
-    rest = [i for i in slots if i not in intent]
-    rng.shuffle(rest)
-    cycle = [replies.REPORT] * counts[replies.REPORT] + [replies.UNAVAILABLE] * counts[replies.UNAVAILABLE]
-    for n, i in enumerate(rest):
-        intent[i] = cycle[n] if n < len(cycle) else (replies.REPORT, replies.UNAVAILABLE)[n % 2]  # rounding
-    return [(c, replace(p, wrong_reply_intent=intent[i]) if i in intent else p, e)
-            for i, (c, p, e) in enumerate(chosen)]
+def select(conversations: list[Conversation], points: dict[str, list[DecisionPoint]], seed: int,
+           split: str = "test") -> list[Slot]:
+    """The slots of a split (`selection`): the test split one point per conversation, every
+    error type a quarter of them; the training split several points per conversation."""
+    if split == "train":
+        return select_train(conversations, points, seed, "bfcl", lambda c: c.id, REPLY_KINDS)
+    return select_test(conversations, points, seed, "bfcl", lambda c: c.id, REPLY_KINDS)
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,53 @@
-"""Rule-based error injection: the paper's four error types, made so that nothing but the
-history tells the chosen action from the rejected one.
+"""Rule-based error injection: the paper's four error types, made like real agent mistakes,
+so that telling the chosen action from the rejected one needs the history and the tools'
+meaning, not string matching.
 
 `proposals_for(point, rng)` is the one source of wrong actions for a decision point (the
 builder takes the first that passes the execution check; a replay policy may take several).
-Designed against the shortcuts the artifact audit (`toolprm_tasks.audit`) measures:
+Every proposal names its operator and its relation to the history (`difficulty.RELATIONS`).
+Wrong values come from the conversation itself (what the user, the earlier calls and the
+tool results say), never from other conversations or from state the history does not show;
+an argument is changed only where the history shows its right value.
 
-- wrong values come from where gold values come from: the same tool's argument in other
-  gold calls of the source (`point.gold_calls`), the history and the environment's state,
-  the spec's enum; always of the gold value's kind (type and shape), never tool names,
-  placeholders or made-up suffixes;
-- a wrong tool is drawn in proportion to how often the tool is a gold call, and its
-  arguments follow a real gold call of that tool, filled with this step's values;
-- a wrong reply (should call, chatted) is written by the same writer (`replies.py`) that
-  writes the chosen replies of reply points, in the same three intents: a report of the
-  turn's work before it is done, a needless question about a value the user gave, a false
-  "no tool can do that"; or, where the source has them, the conversation's own recorded
-  reply used too early;
-- a wrong call where a reply is due is a gold call of the same conversation made too early,
-  a guess for the parameter the user has not given, a substitute for the withheld tool, or a
-  repeat of the last call.
+- wrong params: two arguments swapped; the value the argument had in an earlier call (a
+  stale value); another value of the same kind the history holds;
+- wrong tool: a later step of the turn made before the step it depends on (a skipped lookup,
+  its input passed instead of its output; a file operation before the `cd` it needs), kept only
+  where the environment refuses it (`Proposal.needs_error`); a sibling tool of the same class
+  whose name and description are close to the right one;
+- should call a tool but chatted: the results so far reported as the answer before the
+  last needed call; a question for a value the pending call would look up; a false "no tool
+  can do that" (replies by the same writer as the chosen replies, `replies.py`);
+- should chat but called a tool: for a missing parameter, the call with values guessed from
+  the conversation; for a withheld tool, a sibling tool; where the turn's report is due, the
+  call the user asks for next, when the history already holds all its values.
 
 Wrong calls stay schema-valid (known tools, required parameters, types and enums).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
 import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from toolprm_tasks.core.tool_calls import tool_specs
+from toolprm_tasks.core.grounding import STOPWORDS, HistoryText, content_words, name_words
+from toolprm_tasks.core.tool_calls import tool_specs, violations
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.points import DecisionPoint, history_values, unique, value_key
+from toolprm_tasks.rebuild.points import (
+    DecisionPoint,
+    json_values,
+    normalised,
+    text_values,
+    turn_so_far,
+    unique,
+    value_key,
+)
 
 # paper Fig. 3 wording, as the release writes `error type`
 WRONG_TOOL = "wrong tool"
@@ -47,8 +58,31 @@ CALL_ERROR_TYPES: tuple[str, ...] = (WRONG_PARAMS, WRONG_TOOL, SHOULD_CALL)
 
 # credentials a login hands out, not values the user chooses: never the wrong argument
 AUTH_PARAMS = frozenset({"session_token", "access_token"})
-_PER_PARAM = 3  # wrong values proposed per parameter
-_MAX_TOOLS = 8  # wrong tools proposed per point
+_PER_PARAM = 5  # wrong values proposed per parameter and operator
+_SIBLINGS = 6  # closest sibling tools tried per point
+
+
+_CACHE_SIZE = 256
+_CACHES: dict[str, dict[int, tuple[Any, Any]]] = defaultdict(dict)
+
+
+def _by_object(name: str, obj: Any, compute: Callable[[Any], Any]) -> Any:
+    """`compute(obj)` once per object for the latest few objects (histories and tool lists are
+    read by every operator of every point; selection asks for each point several times). The
+    object is kept with its value, so its id is not reused while cached."""
+    cache = _CACHES[name]
+    hit = cache.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    value = compute(obj)
+    cache[id(obj)] = (obj, value)
+    return value
+
+
+def history_text(history: list[dict[str, Any]]) -> HistoryText:
+    return _by_object("history_text", history, HistoryText.of)
 
 
 @dataclass(frozen=True)
@@ -56,11 +90,16 @@ class Proposal:
     error_type: str
     action: Any
     operator: str
+    relation: str = "other"  # difficulty.RELATIONS
+    # kept only where an environment refuses the action (a skipped precondition must fail there)
+    needs_error: bool = False
+    # tried before proposals of the same type with a larger number, whatever their balance
+    priority: int = 0
 
 
 class GoldCalls(dict):  # type: ignore[type-arg]
-    """Tool name -> the arguments of every gold call of it: a source's value pool, with the
-    parameters whose gold value hardly varies worked out once (`changeable`)."""
+    """Tool name -> the arguments of every gold call of it, with the parameters whose gold value
+    hardly varies in the source worked out once (`skewed`)."""
 
     def __init__(self, items: Iterable[tuple[str, tuple[dict[str, Any], ...]]]) -> None:
         super().__init__(items)
@@ -69,7 +108,7 @@ class GoldCalls(dict):  # type: ignore[type-arg]
 
 
 def gold_call_index(calls: Iterable[dict[str, Any]]) -> GoldCalls:
-    """Tool name -> the arguments of every gold call of it, in order: a source's value pool."""
+    """Tool name -> the arguments of every gold call of it, in order."""
     index: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for call in calls:
         if isinstance(call, dict) and isinstance(call.get("name"), str):
@@ -79,6 +118,7 @@ def gold_call_index(calls: Iterable[dict[str, Any]]) -> GoldCalls:
 
 # ----------------------------------------------------------------------------- values
 
+@functools.lru_cache(maxsize=65536)
 def _shape(value: str) -> str:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?", value):
         return "datetime"
@@ -101,7 +141,7 @@ def _shape(value: str) -> str:
 
 def kind(value: Any) -> str:
     """A value's type and its shape (strings) or size (numbers: digits before and after the
-    point): wrong values keep the gold value's kind, so 12446 is not replaced by 4."""
+    point): a wrong value keeps the right value's kind, so 12446 is not replaced by 4."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -118,57 +158,14 @@ def kind(value: Any) -> str:
 
 def _same(a: Any, b: Any) -> bool:
     """Equal after the normalisation `policy.equivalent` applies (case, spacing, number type)."""
-    from toolprm_tasks.rebuild.policy import equivalent
-
-    return equivalent({"name": "", "parameters": {"v": a}}, {"name": "", "parameters": {"v": b}}, None)
-
-
-def _near(gold: Any) -> list[Any]:
-    """Near misses of the gold value, a last resort: neighbouring dates, times, integers."""
-    if isinstance(gold, bool):
-        return [not gold]
-    if isinstance(gold, int):
-        return [gold + 1, gold - 1]
-    if isinstance(gold, float):
-        return [round(gold * 1.1, 2), round(gold * 0.9, 2)]
-    if not isinstance(gold, str):
-        return []
-    shape = _shape(gold)
-    if shape in ("date", "datetime"):
-        try:
-            day = dt.date.fromisoformat(gold[:10])
-        except ValueError:
-            return []
-        return [(day + dt.timedelta(days=d)).isoformat() + gold[10:] for d in (1, -1, 7)]
-    if shape == "time":
-        hour, rest = gold.split(":", 1)
-        return [f"{(int(hour) + d) % 24:0{len(hour)}d}:{rest}" for d in (1, 12)]
-    return []
+    if isinstance(a, bool) != isinstance(b, bool):  # True is no 1, however Python compares them
+        return False
+    return a == b or normalised(a) == normalised(b)
 
 
-def _interleave(*lists: list[Any]) -> list[Any]:
-    out = []
-    for i in range(max((len(x) for x in lists), default=0)):
-        out.extend(x[i] for x in lists if i < len(x))
-    return out
-
-
-_PLACEHOLDERS = frozenset({"none", "null", "n/a", "na", "unknown", "undefined", "true", "false"})
 _SKEW = 0.6  # a parameter whose commonest gold value has a larger share is not changed
 _SKEW_MIN = 4  # ... once the source has this many gold calls to tell
-
-
-def context_values(point: DecisionPoint) -> list[Any]:
-    """Values of this conversation: what the history mentions, then what the environment
-    holds (placeholder strings left out)."""
-    return [v for v in unique([*history_values(point.history), *point.state_values])
-            if not (isinstance(v, str) and v.strip().casefold() in _PLACEHOLDERS)]
-
-
-def pool_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
-    """The values this tool's parameter takes in gold calls of the source (with repeats, so
-    a frequent gold value is a frequent wrong value too)."""
-    return [args[param] for args in (point.gold_calls or {}).get(tool, ()) if param in args]
+_PLACEHOLDERS = frozenset({"none", "null", "n/a", "na", "unknown", "undefined", "true", "false"})
 
 
 def _skewed(calls: Iterable[dict[str, Any]], param: str) -> bool:
@@ -182,11 +179,10 @@ def _skewed(calls: Iterable[dict[str, Any]], param: str) -> bool:
 
 
 def changeable(point: DecisionPoint, tool: str, param: str) -> bool:
-    """Whether a parameter can take a wrong value without the change showing by itself: not a
-    credential, and not one whose gold value hardly varies in the source (a flag that is
-    always set, an id every conversation uses), where any other value would mark the
-    rejected side."""
-    if param in AUTH_PARAMS:
+    """Whether a parameter may take a wrong value without the change showing by itself: not a
+    credential, not a flag, and not one whose gold value hardly varies in the source (where
+    any other value would mark the rejected side)."""
+    if param in AUTH_PARAMS or isinstance(point.gold["parameters"].get(param), bool):
         return False
     pool = point.gold_calls or {}
     if isinstance(pool, GoldCalls):
@@ -194,25 +190,73 @@ def changeable(point: DecisionPoint, tool: str, param: str) -> bool:
     return not _skewed(pool.get(tool, ()), param)
 
 
-def wrong_values(gold: Any, tool: str, param: str, prop: dict[str, Any], point: DecisionPoint,
-                 rng: random.Random, context: list[Any] | None = None) -> list[Any]:
-    """Values that could stand for `gold` but differ from it, in a seeded order: enum members,
-    else values of the gold value's kind that this tool's parameter takes in the source's gold
-    calls (those the conversation also mentions first), then the conversation's own values,
-    then near misses. Gold values first keep wrong values distributed like gold values."""
-    enum = prop.get("enum")
-    if isinstance(enum, list) and enum:
-        options = [v for v in enum if not _same(v, gold)]
-        rng.shuffle(options)
-        return options
-    target = kind(gold)
-    here = [v for v in (context if context is not None else context_values(point)) if kind(v) == target]
-    pool = [v for v in pool_values(point, tool, param) if kind(v) == target]
-    rng.shuffle(pool)
-    rng.shuffle(here)
-    local = {value_key(v) for v in here}
-    both = [v for v in pool if value_key(v) in local]
-    return [v for v in unique([*both, *pool, *here, *_near(gold)]) if not _same(v, gold)]
+def _shown(value: Any, history: HistoryText) -> bool:
+    """Whether the history shows the value (every member, for a list)."""
+    if isinstance(value, list):
+        return bool(value) and all(_shown(v, history) for v in value)
+    if isinstance(value, (dict, bool)) or value is None:
+        return False
+    return history.has_value(value)
+
+
+# capitalised names inside a sentence ("between Rivermist and Stonebrook"): values a user names
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w&-]+(?:\s+[A-Z][\w&-]+){0,2}")
+
+
+@dataclass(frozen=True)
+class Mention:
+    value: Any
+    origin: str  # "user" | "assistant" | "call" | "observation"
+    tool: str | None = None  # origin "call": the call's tool and parameter
+    param: str | None = None
+
+
+def mentions(history: list[dict[str, Any]]) -> list[Mention]:
+    """Every value the history names (`_mentions`), read once per history."""
+    return _by_object("mentions", history, _mentions)
+
+
+def _mentions(history: list[dict[str, Any]]) -> list[Mention]:
+    """Every value the history names, in order: quoted strings, entities and names in what the
+    user and the assistant wrote, the arguments of earlier calls, the fields of observations."""
+    out: list[Mention] = []
+    for turn in history:
+        out += _turn_mentions(turn)
+    return out
+
+
+_TURN_MENTIONS: dict[int, tuple[dict[str, Any], list[Mention]]] = {}
+
+
+def _turn_mentions(turn: dict[str, Any]) -> list[Mention]:
+    """One turn's mentions, read once per turn object (a conversation's points share their
+    histories' turns, so each turn is read once, not once per later point)."""
+    hit = _TURN_MENTIONS.get(id(turn))
+    if hit is not None and hit[0] is turn:
+        return hit[1]
+    if len(_TURN_MENTIONS) > 200_000:
+        _TURN_MENTIONS.clear()
+    out: list[Mention] = []
+    content, role = turn.get("content"), turn.get("role")
+    if isinstance(content, dict):
+        for param, value in (content.get("parameters") or {}).items():
+            out.append(Mention(value, "call", content.get("name"), param))
+    elif role == "tool" and isinstance(content, str):
+        found: list[Any] = []
+        try:
+            json_values(json.loads(content), found)
+        except json.JSONDecodeError:
+            found = text_values(content)
+        out += [Mention(v, "observation") for v in found]
+    elif isinstance(content, str):
+        origin = "user" if role == "user" else "assistant"
+        names = [m.group(0) for m in _NAME.finditer(content)
+                 if m.group(0).casefold() not in _PLACEHOLDERS and m.group(0).casefold() not in STOPWORDS]
+        out += [Mention(v, origin) for v in [*text_values(content), *names]]
+    out = [m for m in out if not (isinstance(m.value, str) and (not m.value.strip()
+                                                                 or m.value.strip().casefold() in _PLACEHOLDERS))]
+    _TURN_MENTIONS[id(turn)] = (turn, out)
+    return out
 
 
 def _prop(spec: dict[str, Any], name: str) -> dict[str, Any]:
@@ -220,21 +264,108 @@ def _prop(spec: dict[str, Any], name: str) -> dict[str, Any]:
     return prop if isinstance(prop, dict) else {}
 
 
-# ----------------------------------------------------------------------------- operators
+_ENUM_TEXT = re.compile(r"\[Enum\]:\s*\[([^\]]*)\]")
 
-def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """The gold call with one argument replaced (parameters in seeded order, alternating)."""
-    call = point.gold
-    spec = (tool_specs(point.functions) or {}).get(call["name"], {})
-    context = context_values(point)
-    names = sorted(n for n in call["parameters"] if changeable(point, call["name"], n))
-    rng.shuffle(names)
-    per_param = []
-    for name in names:
-        values = wrong_values(call["parameters"][name], call["name"], name, _prop(spec, name), point, rng, context)
-        per_param.append([Proposal(WRONG_PARAMS, {"name": call["name"], "parameters": {**call["parameters"], name: v}},
-                                   f"wrong_params:{name}") for v in values[:_PER_PARAM]])
-    return _interleave(*per_param)
+
+def enum_of(prop: dict[str, Any]) -> list[Any] | None:
+    """A parameter's allowed values: its `enum`, or the list BFCL writes into its description
+    ("[Enum]: ["on", "off"]")."""
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum
+    match = _ENUM_TEXT.search(str(prop.get("description") or ""))
+    if match:
+        try:
+            values = json.loads(f"[{match.group(1)}]")
+        except json.JSONDecodeError:
+            return None
+        return values if isinstance(values, list) and values else None
+    return None
+
+
+def _allowed(value: Any, prop: dict[str, Any]) -> bool:
+    enum = enum_of(prop)
+    return enum is None or any(_same(value, e) for e in enum)
+
+
+def _later_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
+    """The values this tool's parameter takes in the turn's later calls: doing those first is
+    another order of the same work, not a mistake."""
+    return [c["parameters"][param] for c in point.turn_calls[1:]
+            if c.get("name") == tool and param in (c.get("parameters") or {})]
+
+
+def _usable(value: Any, gold: Any, prop: dict[str, Any], later: list[Any]) -> bool:
+    return (kind(value) == kind(gold) and not _same(value, gold) and _allowed(value, prop)
+            and not any(_same(value, v) for v in later))
+
+
+def missing_values(later_calls: list[dict[str, Any]], answer: str,
+                   said: str) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """The call a request needs and the parameters the user had not given: the values that the
+    user's answer (the next user turn) names and nothing before did, all of one call (the
+    first call that takes such a value); else the first call's values the answer repeats (the
+    request named them in another role: "juxtapose it with X" before "the file to move is X").
+    Nothing found: (None, ())."""
+    def named(call: dict[str, Any], new: bool) -> tuple[str, ...]:
+        return tuple(name for name, value in call["parameters"].items()
+                     if name not in AUTH_PARAMS and not isinstance(value, bool) and replies.mentioned(value, answer)
+                     and not (new and replies.mentioned(value, said)))
+
+    for new in (True, False):
+        for call in later_calls:
+            found = named(call, new)
+            if found:
+                return call, found
+    return None, ()
+
+
+# ----------------------------------------------------------------------------- siblings
+
+def _description(functions: Any, name: str) -> tuple[str, str]:
+    """(class, what the tool does): BFCL prefixes each description with its class."""
+    text = replies.description_of(functions, name)
+    if "Tool description:" in text:
+        head, _, tail = text.partition("Tool description:")
+        return head.strip(), tail.strip()
+    return "", text.strip()
+
+
+def _dice(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def sibling_tools(name: str, functions: Any, classes: dict[str, str] | None = None) -> list[str]:
+    """`_siblings`, worked out once per tool list."""
+    table = _by_object("siblings", functions, lambda _: {})
+    if name not in table:
+        table[name] = _siblings(name, functions, classes)
+    return table[name]
+
+
+def _siblings(name: str, functions: Any, classes: dict[str, str] | None = None) -> list[str]:
+    """Offered tools of the same class as `name` (`classes`: tool -> class, where the source
+    says it; else the class preamble of BFCL's descriptions), closest first: overlap of their
+    names' words and of their descriptions' content words. A tool whose description is the
+    same as the right one's (two sources of one fact) is no mistake and is left out."""
+    specs = tool_specs(functions) or {}
+    group, text = _description(functions, name)
+    if classes:
+        group = classes.get(name, group)
+    own_name, own_text = set(name_words(name)), set(content_words(text))
+    scored = []
+    for other in sorted(specs):
+        if other == name:
+            continue
+        other_group, other_text = _description(functions, other)
+        if classes:
+            other_group = classes.get(other, other_group)
+        if other_group != group or other_text == text:
+            continue
+        score = _dice(own_name, set(name_words(other))) + _dice(own_text, set(content_words(other_text)))
+        if score > 0:
+            scored.append((-score, other))
+    return [other for _, other in sorted(scored)]
 
 
 def _matches(value: Any, kind_name: Any) -> bool:
@@ -245,43 +376,57 @@ def _matches(value: Any, kind_name: Any) -> bool:
             "dict": isinstance(value, dict), "object": isinstance(value, dict)}.get(kind_name, True)
 
 
-# kinds distinctive enough that a value of one parameter may stand for another (a file name
-# for a file name, a date for a date); a bare word may not ('john' is no airport code)
-_MOVABLE = ("str:file", "str:path", "str:email", "str:date", "str:datetime", "str:time", "int:", "float:")
-
-
-def _fill(name: str, spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] | None,
-          point: DecisionPoint, local: set[Any]) -> dict[str, Any] | None:
-    """Arguments for another tool: the parameters a real gold call of it had (`template`),
-    else its required ones, in the spec's order. Each value is the step's own argument of the
-    same name, else one of the same distinctive kind, else a gold value of that parameter the
-    conversation mentions, else the template's gold value."""
+def _fill(spec: dict[str, Any], base: dict[str, Any], template: dict[str, Any] | None,
+          found: list[Mention], right: Callable[[str], Callable[[Any], bool]]) -> dict[str, Any] | None:
+    """Arguments for another tool: the parameters a real gold call of it had (`template`) and
+    its required ones. Each takes the right call's argument of the same name, else one of the
+    same type (each used once), else a value the history holds of the template's kind that the
+    parameter takes in some gold call (`right(param)`; its own earlier value first); a
+    required parameter left without one: None."""
     if not spec:
         return dict(base)  # a tool known by name only (GTA without toolmeta): same arguments
-    properties = spec.get("properties") or {}
     required = spec.get("required") or []
-    wanted = [p for p in properties if p in required or (template is not None and p in template)]
     unused = dict(base)
     args: dict[str, Any] = {}
-    for param in wanted:
-        type_name = _prop(spec, param).get("type", "any")
-        like = template.get(param) if template else None
+    for param in spec.get("properties") or {}:
+        if param not in required and (template is None or param not in template):
+            continue
+        prop = _prop(spec, param)
+        type_name = prop.get("type", "any")
         if param in unused and _matches(unused[param], type_name):
             args[param] = unused.pop(param)
             continue
+        like = template.get(param) if template else None
+        like_kind = kind(like) if like is not None else None
+        # a value of a distinctive kind may move to a parameter of another name (a file name to a
+        # file name, a date to a date); a bare word or number may not (a sector is no symbol)
         same = next((k for k, v in unused.items() if k not in AUTH_PARAMS and _matches(v, type_name)
-                     and like is not None and kind(v) == kind(like) and kind(v).startswith(_MOVABLE)), None)
+                     and _allowed(v, prop) and kind(v).startswith(_MOVABLE)
+                     and (like_kind is None or kind(v) == like_kind)), None)
         if same is not None:
             args[param] = unused.pop(same)
             continue
-        known = next((v for v in pool_values(point, name, param) if value_key(v) in local), None)
-        if known is not None:
-            args[param] = known
-        elif like is not None:
-            args[param] = like
+        value = None
+        if like is not None:
+            credentials = [v for k, v in base.items() if k in AUTH_PARAMS]
+            known = [m.value for m in found if m.param == param] + [m.value for m in found]
+            wanted, takes = like_kind, right(param)
+            # the first that fits; a session token is no password (checked last: the dearest test)
+            value = next((v for v in known if kind(v) == wanted and _matches(v, type_name)
+                          and _allowed(v, prop) and takes(v) and not _inside(v, credentials)), None)
+        if value is not None:
+            args[param] = value
         elif param in required:
             return None
     return args
+
+
+def _named(tool: str, history: HistoryText) -> bool:
+    """Whether every content word of a tool's name is a word of the history."""
+    return all(w in history.words for w in name_words(tool))
+
+
+_MOVABLE = ("str:file", "str:path", "str:email", "str:date", "str:datetime", "str:time")
 
 
 def _weighted_order(names: list[str], weights: dict[str, float], rng: random.Random) -> list[str]:
@@ -291,116 +436,458 @@ def _weighted_order(names: list[str], weights: dict[str, float], rng: random.Ran
     return [n for _, n in sorted(keyed, reverse=True)]
 
 
-def wrong_tool(point: DecisionPoint, rng: random.Random, base: dict[str, Any] | None = None,
-               error_type: str = WRONG_TOOL, operator: str = "wrong_tool") -> list[Proposal]:
-    """Another available tool instead of the gold (or `base`) call, tools drawn as often as
-    they are gold calls in the source, arguments shaped like a real call of that tool."""
-    call = base or point.gold
+def sibling_calls(point: DecisionPoint, base: dict[str, Any], rng: random.Random, error_type: str,
+                  operator: str, catalogue: Any = None, relation: str = "sibling_tool") -> list[Proposal]:
+    """Calls of `base`'s closest sibling tools among the offered ones (`catalogue`: where the
+    siblings are looked up, when `base`'s tool is not offered): the closest few, each drawn as
+    often as it is a gold call in the source (a tool the source seldom calls would mark the
+    rejected side), with arguments shaped like a real call of it."""
     specs = tool_specs(point.functions) or {}
     pool = point.gold_calls or {}
-    names = sorted(n for n in specs if n != call["name"])
-    # tools the source never calls would be a tell (rejected-only names): nearly never drawn
-    weights = {n: len(pool.get(n, ())) + 0.02 if pool else 1.0 for n in names}
-    local = {value_key(v) for v in context_values(point)}
-    proposals = []
+    names = [n for n in sibling_tools(base["name"], catalogue or point.functions, point.tool_classes)
+             if n in specs][:_SIBLINGS]
+    weights = {n: len(pool.get(n, ())) + 0.5 for n in names}
+    found = mentions(point.history)
+    history = history_text(point.history)
+    # siblings whose names use the conversation's own words first: then the tools' meaning,
+    # not a word the request happens to use, tells the right one
+    out = []
     for name in _weighted_order(names, weights, rng):
         calls = pool.get(name, ())
         template = calls[rng.randrange(len(calls))] if calls else None
-        args = _fill(name, specs[name], call["parameters"], template, point, local)
-        if args is not None:
-            proposals.append(Proposal(error_type, {"name": name, "parameters": args}, f"{operator}:{name}"))
-        if len(proposals) >= _MAX_TOOLS:
-            break
-    return proposals
+        args = _fill(specs[name], base.get("parameters") or {}, template, found,
+                     lambda param, name=name: _gold_like(point, name, param))
+        action = {"name": name, "parameters": args} if args is not None else None
+        # the shape of the right call (arguments, or none): an empty call where the right one
+        # has arguments would mark the wrong side by its shape alone
+        if action is not None and bool(args) == bool(base.get("parameters")) \
+                and violations(action, point.functions) == 0:
+            out.append(Proposal(error_type, action, f"{operator}:{name}", relation,
+                                priority=0 if _named(name, history) else 1))
+    return out
 
 
-def needless_questions(point: DecisionPoint) -> list[tuple[dict[str, Any], str]]:
-    """(call, parameter) pairs of the turn's calls, last call first, whose value the
-    conversation already holds: what a needless question could ask for."""
-    calls = list(point.turn_calls) or [point.gold]
-    return replies.askable(reversed(calls), replies.conversation_text(point.history), skip=AUTH_PARAMS)
+# ----------------------------------------------------------------------------- dependencies
+
+def _observed(value: Any, observation: str) -> bool:
+    found: list[Any] = []
+    try:
+        json_values(json.loads(observation), found)
+    except (json.JSONDecodeError, TypeError):
+        return False
+    return any(_same(value, v) for v in found)
+
+
+def dependencies(point: DecisionPoint) -> list[tuple[int, str, int]]:
+    """(j, parameter, k): the turn's later call j takes that parameter's value from the
+    observation of call k (this one or a later one before j), and the history does not hold
+    it yet: the value must be looked up first."""
+    history = history_text(point.history)
+    calls, observations = point.turn_calls, point.turn_observations
+    out = []
+    for j in range(1, min(len(calls), len(observations))):
+        for param, value in (calls[j].get("parameters") or {}).items():
+            if param in AUTH_PARAMS or isinstance(value, (bool, dict, list)) or _shown(value, history):
+                continue
+            producer = next((k for k in range(j) if _observed(value, observations[k])), None)
+            if producer is not None:
+                out.append((j, param, producer))
+    return out
+
+
+def _input_of(call: dict[str, Any], history: HistoryText) -> Any:
+    """What a lookup was given: its first argument the history shows (a city for a zipcode)."""
+    return next((v for k, v in (call.get("parameters") or {}).items()
+                 if k not in AUTH_PARAMS and isinstance(v, str) and _shown(v, history)), None)
+
+
+def skipped_steps(point: DecisionPoint) -> list[dict[str, Any]]:
+    """The turn's later calls made now, before the steps they depend on: a value a skipped
+    lookup would return is replaced by what the lookup was given (the city for its zipcode);
+    a call with a value the history cannot supply is left out."""
+    history = history_text(point.history)
+    needs = defaultdict(dict)
+    for j, param, k in dependencies(point):
+        needs[j][param] = k
+    out = []
+    for j in range(1, len(point.turn_calls)):
+        call = point.turn_calls[j]
+        args = dict(call.get("parameters") or {})
+        for param, k in needs.get(j, {}).items():
+            given = _input_of(point.turn_calls[k], history)
+            if given is None:
+                break
+            args[param] = given
+        else:
+            grounded = all(_shown(v, history) or k in AUTH_PARAMS for k, v in args.items() if not isinstance(v, bool))
+            if grounded and (needs.get(j) or _stated(call["name"], [c["name"] for c in point.turn_calls[:j]],
+                                                     point.functions)):
+                out.append({"name": call["name"], "parameters": args})
+    return out
+
+
+def _tool_words(functions: Any, name: str, with_params: bool) -> set[str]:
+    """`_read_tool_words`, once per tool list."""
+    table = _by_object("tool_words", functions, lambda _: {})
+    if (name, with_params) not in table:
+        table[name, with_params] = _read_tool_words(functions, name, with_params)
+    return table[name, with_params]
+
+
+def _read_tool_words(functions: Any, name: str, with_params: bool) -> set[str]:
+    """Content words of what a tool does (its description without the class's preamble, and
+    its parameters' descriptions), less the words its class's preamble uses for every tool."""
+    group, text = _description(functions, name)
+    spec = (tool_specs(functions) or {}).get(name, {})
+    if with_params:
+        text += " " + " ".join(str(p.get("description") or "") for p in (spec.get("properties") or {}).values()
+                               if isinstance(p, dict))
+    return set(content_words(text)) - set(content_words(group))
+
+
+def _stated(later: str, skipped: list[str], functions: Any) -> bool:
+    """Whether the tools' own descriptions show that `later` depends on a skipped step: a
+    word of a skipped tool's description recurs in the later tool's description or its
+    parameters' ("Source must be local to the current directory" after "Change the current
+    working directory"). A dependency only the environment knows (a brake pressed before the
+    engine starts) is not shown, and not used."""
+    words = _tool_words(functions, later, with_params=True)
+    return any(words & _tool_words(functions, name, with_params=False) for name in skipped if name != later)
+
+
+# ----------------------------------------------------------------------------- operators
+
+def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
+    """The gold call with arguments changed, where the history shows the right value: two
+    swapped, one given its value from an earlier call, one given another value of the same
+    kind from the history (user, calls, observations). Parameters in seeded order."""
+    call = point.gold
+    args = call["parameters"]
+    spec = (tool_specs(point.functions) or {}).get(call["name"], {})
+    history = history_text(point.history)
+    names = sorted(n for n in args if changeable(point, call["name"], n) and _shown(args[n], history))
+    rng.shuffle(names)
+    found = mentions(point.history)
+    swapped, stale, other = [], [], []
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            a, b = args[first], args[second]
+            if _symmetric(first, second) or not _same_role(point, call["name"], first, second):
+                continue
+            if kind(a) == kind(b) and not _same(a, b) and _allowed(b, _prop(spec, first)) \
+                    and _allowed(a, _prop(spec, second)):
+                action = {"name": call["name"], "parameters": {**args, first: b, second: a}}
+                swapped.append(Proposal(WRONG_PARAMS, action, f"swap:{first}+{second}", "swapped"))
+    for name in names:
+        prop, later = _prop(spec, name), _later_values(point, call["name"], name)
+        right = _gold_like(point, call["name"], name)
+        old = unique(m.value for m in reversed(found) if m.origin == "call" and m.param == name
+                     and _usable(m.value, args[name], prop, later) and right(m.value))
+        here = unique(m.value for m in found if _usable(m.value, args[name], prop, later) and right(m.value))
+        # a value another argument already has would leave the wrong call with no token of its
+        # own (a set of tokens inside the right call's): a shape only wrong calls would have
+        others = [v for k, v in args.items() if k != name]
+        old = [v for v in old if not _inside(v, others)]
+        here = [v for v in here if not _inside(v, [*old, *others]) and not _inside(v, [args[name]], part_only=True)]
+        here = _like_gold(here, pool_values(point, call["name"], name), rng)
+        make = lambda v, rel, op, name=name: Proposal(  # noqa: E731
+            WRONG_PARAMS, {"name": call["name"], "parameters": {**args, name: v}}, f"{op}:{name}", rel)
+        stale.append([make(v, "stale_value", "stale_value") for v in old[:_PER_PARAM]])
+        other.append([make(v, "grounded_value", "history_value") for v in here[:_PER_PARAM]])
+    return swapped + _interleave(*stale) + _interleave(*other)
+
+
+def pool_values(point: DecisionPoint, tool: str, param: str) -> list[Any]:
+    """The values this tool's parameter takes in gold calls of the source (with repeats)."""
+    return [args[param] for args in (point.gold_calls or {}).get(tool, ()) if param in args]
+
+
+_DIVERSE = 0.8  # a parameter whose gold values are this unique has no vocabulary of its own
+_RARE = 0.05  # the weight of a value the source's gold calls never give this parameter
+
+
+def _like_gold(values: list[Any], gold: list[Any], rng: random.Random) -> list[Any]:
+    """The conversation's candidate values in a seeded order in which each comes early in
+    proportion to how often it is this parameter's gold value in the source: wrong values
+    then follow the gold values' distribution, so no value marks the rejected side."""
+    counts: dict[Any, int] = defaultdict(int)
+    for value in gold:
+        counts[value_key(value)] += 1
+    keyed = [(rng.random() ** (1.0 / (counts.get(value_key(v), 0) + _RARE)), i) for i, v in enumerate(values)]
+    return [values[i] for _, i in sorted(keyed, reverse=True)]
+
+
+def _same_role(point: DecisionPoint, tool: str, first: str, second: str) -> bool:
+    """Whether two parameters take values of one kind of thing: they share a gold value in the
+    source (from and to airports, source and destination files), so a swap is a plausible
+    confusion, not a class in a city's place. Without the source's calls: true."""
+    if not point.gold_calls:
+        return True
+    ones = {value_key(v) for v in pool_values(point, tool, first)}
+    return any(value_key(v) in ones for v in pool_values(point, tool, second))
+
+
+def _norm_key(value: Any) -> Any:
+    return value_key(" ".join(value.casefold().split()) if isinstance(value, str)
+                     else float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value)
+
+
+def _gold_like(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], bool]:
+    """Whether a value is one this parameter takes in some gold call of the source: a wrong
+    value is a right value of another case, so values never mark the wrong side (a company's
+    name where every gold call of the tool has a ticker symbol would). Where its gold values
+    hardly recur: a value some gold call gives a parameter of the same name (`_role_values`).
+    Without the source's calls for the parameter: any value."""
+    values, _ = _gold_values(point, tool, param)
+    if values is None:
+        return _any_value
+    return lambda value: _norm_key(value) in values
+
+
+def _gold_values(point: DecisionPoint, tool: str, param: str) -> tuple[frozenset[Any] | None, bool]:
+    """The values `_gold_like` admits (None: any) and whether they are the role's values (the
+    parameter's own gold values hardly recur), worked out once per source pool."""
+    table = _by_object("gold_like", point.gold_calls, lambda _: {})  # one pool serves every point
+    if (tool, param) not in table:
+        pool = [_norm_key(v) for v in pool_values(point, tool, param)]
+        values = frozenset(pool)
+        if not values:
+            table[tool, param] = None, False
+        elif len(values) > _DIVERSE * len(pool):
+            # values that hardly recur (ToolTalk's ids, names, texts) mark nothing by themselves,
+            # but their role does: a city is no username, a status word no password
+            table[tool, param] = _role_values(point, param), True
+        else:
+            table[tool, param] = values, False
+    return table[tool, param]
+
+
+def _role_values(point: DecisionPoint, param: str) -> frozenset[Any]:
+    """The values any gold call of the source gives a parameter of this name (any tool's
+    `username`, `location`, `reminder_id`): what a value of the role looks like."""
+    return frozenset(_norm_key(args[param]) for calls in (point.gold_calls or {}).values()
+                     for args in calls if param in args)
+
+
+def role_fits(point: DecisionPoint, tool: str, param: str) -> Callable[[Any], bool]:
+    """`_gold_like` where the parameter's gold values hardly recur (a value some gold call gives
+    a parameter of this name); any value where they recur or the source's calls are unknown
+    (there any value of the conversation of the right kind is a plausible guess)."""
+    values, by_role = _gold_values(point, tool, param)
+    if values is None or not by_role:
+        return _any_value
+    return lambda value: _norm_key(value) in values
+
+
+def _any_value(value: Any) -> bool:
+    return True
+
+
+def _inside(value: Any, others: list[Any], part_only: bool = False) -> bool:
+    """Whether `value` is one of `others`, or a piece of one of their texts (a word of the new
+    password is no plausible old password); `part_only`: a piece only."""
+    for other in others:
+        if not part_only and _same(value, other):
+            return True
+        if isinstance(value, str) and isinstance(other, str) and value.strip() \
+                and value.casefold() != other.casefold() and value.casefold() in other.casefold():
+            return True
+    return False
+
+
+def _symmetric(first: str, second: str) -> bool:
+    """Two parameters that differ only by a last letter or digit (`file_name1`/`file_name2`,
+    `cityA`/`cityB`): which is which is seldom what a request decides, so a swap is no mistake."""
+    return len(first) == len(second) > 1 and first[:-1] == second[:-1]
+
+
+def _interleave(*lists: list[Any]) -> list[Any]:
+    out = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out.extend(x[i] for x in lists if i < len(x))
+    return out
+
+
+def wrong_tool(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
+    """A later step of the turn made too early (kept only where the environment refuses it),
+    and sibling tools of the same class; which comes first is seeded."""
+    early = [Proposal(WRONG_TOOL if c["name"] != point.gold["name"] else WRONG_PARAMS, c, f"skipped_step:{c['name']}",
+                      "precondition", needs_error=True) for c in skipped_steps(point)]
+    siblings = sibling_calls(point, point.gold, rng, WRONG_TOOL, "sibling_tool")
+    return early + siblings if rng.random() < 0.5 else siblings + early
+
+
+def lookup_questions(point: DecisionPoint) -> list[tuple[dict[str, Any], str]]:
+    """(call, parameter): what a question could ask the user for that the pending calls would
+    look up (the later call's value comes from this step's or a following step's result)."""
+    return [(point.turn_calls[j], param) for j, param, _ in dependencies(point)]
+
+
+def known_questions(point: DecisionPoint) -> list[tuple[dict[str, Any], str]]:
+    """(call, parameter): a parameter of the right call whose value an earlier tool result or
+    call of the conversation holds and the user never said (a file that a listing showed, an
+    order id a purchase returned): asking the user for it forgets the history."""
+    if point.is_chat:
+        return []
+    said = replies.user_text(point.history)
+    found = mentions(point.history)
+    out = []
+    for param, value in (point.gold.get("parameters") or {}).items():
+        if param in AUTH_PARAMS or isinstance(value, (bool, dict, list)) or replies.mentioned(value, said):
+            continue
+        if any(m.origin in ("observation", "call") and _same(m.value, value) for m in found):
+            out.append((point.gold, param))
+    return out
+
+
+def question_options(point: DecisionPoint) -> list[tuple[dict[str, Any], str, str]]:
+    """(call, parameter, operator) for a needless question: a value the pending calls would
+    look up, or one the history's tool results already hold."""
+    return [(c, p, "lookup_question") for c, p in lookup_questions(point)] + \
+        [(c, p, "known_question") for c, p in known_questions(point)]
+
+
+def answerable(point: DecisionPoint) -> tuple[list[tuple[dict[str, Any], str]], str]:
+    """What an answer given too early reports, and how: the turn's results so far
+    (`early_answer`); at a turn's first call, the previous turn's results, where the request
+    now needs another tool (`stale_answer`: the last answer repeated instead of the new call)."""
+    done = turn_so_far(point.history)
+    if done:
+        return done, "early_answer"
+    previous = turn_so_far(point.history, back=1)
+    if previous and not point.is_chat and point.gold["name"] not in {c["name"] for c, _ in previous}:
+        return previous, "stale_answer"
+    return [], ""
 
 
 def should_call(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """A reply where the gold step calls a tool: the source's own reply used too early, then
-    written replies in the three intents (seeded order): the turn's work reported as done, a
-    needless question about a value the user gave, a false "no tool can do that"."""
-    proposals = [Proposal(SHOULD_CALL, text, "premature_reply:recorded") for text in point.wrong_replies
-                 if text.strip() and text != point.gold]
-    main = (list(point.turn_calls) or [point.gold])[-1]  # the turn's last call: what the request is about
+    """A reply where the gold step calls a tool: the results so far reported as the answer; a
+    question for a value the pending call would look up; a false "no tool can do that". The
+    intent selection dealt (`wrong_reply_intent`) only, where it dealt one (so replies on both
+    sides keep the shares it balanced); else all three in seeded order."""
     intents = list(replies.INTENTS)
     rng.shuffle(intents)
-    if point.wrong_reply_intent in intents:
-        intents.remove(point.wrong_reply_intent)
-        intents.insert(0, point.wrong_reply_intent)
+    if point.wrong_reply_intent in intents:  # dealt by selection: that intent only
+        intents = [point.wrong_reply_intent]
+    main = (list(point.turn_calls) or [point.gold])[-1]  # the turn's last call: what the request is about
+    proposals = []
     for intent in intents:
-        if intent == replies.ASK:
-            options = needless_questions(point)
-            if not options:
-                continue
-            call, param = options[rng.randrange(len(options))] if len(options) > 1 else options[0]
-            text = replies.write(intent, call, point.functions, point.history, rng, param=param)
+        if intent == replies.REPORT:
+            done, operator = answerable(point)
+            if done:
+                proposals.append(Proposal(SHOULD_CALL, replies.report(done, point.functions, point.history, rng),
+                                          operator, "early_answer"))
+        elif intent == replies.ASK:
+            options = question_options(point)
+            if options:
+                call, param, operator = options[rng.randrange(len(options))]
+                proposals.append(Proposal(SHOULD_CALL, replies.ask(call, [param], point.functions, point.history, rng),
+                                          operator, "needless_question"))
         else:
-            text = replies.write(intent, main, point.functions, point.history, rng)
-        proposals.append(Proposal(SHOULD_CALL, text, f"premature_reply:{intent}"))
+            proposals.append(Proposal(SHOULD_CALL, replies.write(replies.UNAVAILABLE, main, point.functions,
+                                                                 point.history, rng), "false_refusal", "false_refusal"))
     return proposals
 
 
-def _last_call(point: DecisionPoint) -> dict[str, Any] | None:
-    return next((t["content"] for t in reversed(point.history)
-                 if t.get("role") == "assistant" and isinstance(t.get("content"), dict)), None)
+def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
+    """The call the user's request needs, its missing values guessed from the conversation
+    (values of the same kind the history holds, never the one the user gives later)."""
+    hint = point.call_hint
+    if hint is None or not point.missing_params:
+        return []
+    spec = (tool_specs(point.functions) or {}).get(hint["name"], {})
+    found = mentions(point.history)
+    options = []
+    for param in point.missing_params:
+        gold = hint["parameters"][param]
+        # never a value another argument of the call has ('Buy' as the symbol of a buy order)
+        others = [v for k, v in hint["parameters"].items() if k not in point.missing_params]
+        fits = role_fits(point, hint["name"], param)  # a city is no guessed username
+        values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
+                        and not any(_same(m.value, o) for o in others) and fits(m.value))
+        rng.shuffle(values)
+        if not values:
+            return []
+        options.append(values)
+    out = []
+    for i in range(min(len(v) for v in options)):
+        guess = {p: values[i] for p, values in zip(point.missing_params, options, strict=True)}
+        out.append(Proposal(SHOULD_CHAT, {"name": hint["name"], "parameters": {**hint["parameters"], **guess}},
+                            "guessed_call", "grounded_guess"))
+    return out[:_PER_PARAM]
 
 
 def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
-    """A call where the gold step is a reply, by why the reply is due: for a missing
-    parameter, the call with a guessed value, then with the value the user gives later; for a
-    withheld tool, a substitute tool; otherwise the call the user has not asked for yet. Then
-    a repeat of the last call."""
+    """A call where the gold step is a reply, by why the reply is due: for missing parameters
+    the call with guessed values; for a withheld tool a sibling tool; where the turn's report is
+    due, the call the user asks for next, if the history already holds all its values."""
     hint = point.call_hint
     specs = tool_specs(point.functions) or {}
     proposals: list[Proposal] = []
-    if hint is not None and point.reply_kind == replies.ASK and point.missing in (hint.get("parameters") or {}):
-        gold = hint["parameters"][point.missing]
-        for value in wrong_values(gold, hint["name"], point.missing,
-                                  _prop(specs.get(hint["name"], {}), point.missing), point, rng)[:_PER_PARAM]:
-            proposals.append(Proposal(SHOULD_CHAT, {"name": hint["name"], "parameters": {**hint["parameters"],
-                                                                                         point.missing: value}},
-                                      "guessed_call"))
-    if hint is not None and point.reply_kind == replies.UNAVAILABLE and hint["name"] not in specs:
-        substitutes = wrong_tool(point, rng, base=hint, error_type=SHOULD_CHAT, operator="substitute_call")
-        # the substitute that carries most of the request's values first: like a wrong reply
-        # of a call point, the wrong action stays about what the reply is about
-        carried = {value_key(v) for v in hint["parameters"].values()}
-        substitutes.sort(key=lambda p: -sum(value_key(v) in carried for v in p.action["parameters"].values()))
-        proposals += substitutes[:3]
-    last = _last_call(point)
-    if last is not None and point.reply_kind == replies.REPORT:
-        # the reply reports the last call: repeating it is the wrong call about the same action
-        proposals.append(Proposal(SHOULD_CHAT, last, "repeated_call"))
-    if hint is not None and hint["name"] in specs:
-        proposals.append(Proposal(SHOULD_CHAT, hint, "premature_call"))
-    if last is not None and point.reply_kind != replies.REPORT:
-        proposals.append(Proposal(SHOULD_CHAT, last, "repeated_call"))
-    if specs:  # a call of a tool the step does not offer would be caught by its name alone
-        proposals = [p for p in proposals if p.action["name"] in specs]
-    return proposals
+    if point.reply_kind == replies.ASK:
+        proposals += guessed_calls(point, rng)
+    elif point.reply_kind == replies.UNAVAILABLE and hint is not None and hint["name"] not in specs:
+        # the withheld tool's siblings among the offered ones (a class's tools share a description prefix)
+        catalogue = [*point.functions, point.withheld_spec or {"name": hint["name"]}]
+        planned = {c.get("name") for c in point.turn_calls}
+        proposals += [p for p in sibling_calls(point, hint, rng, SHOULD_CHAT, "substitute_call", catalogue,
+                                               "substitute_tool") if p.action["name"] not in planned]
+    elif hint is not None and hint["name"] in specs:
+        history = history_text(point.history)
+        last = next((t["content"] for t in reversed(point.history)
+                     if t.get("role") == "assistant" and isinstance(t.get("content"), dict)), None)
+        if hint == last:  # a source without reasons (GTA's final answer): the last call again
+            if point.reply_kind is None:
+                proposals.append(Proposal(SHOULD_CHAT, hint, "repeated_call", "repeated_call"))
+        elif all(_shown(v, history) or k in AUTH_PARAMS for k, v in hint["parameters"].items()
+                 if not isinstance(v, bool)):
+            proposals.append(Proposal(SHOULD_CHAT, hint, "unrequested_call", "unrequested_call"))
+    if point.reply_kind in (replies.REPORT, "text") and point.turn_calls:
+        # after the turn's work, another tool of its class on the same things, unasked (deleting
+        # the reminder just completed): after the next request's call, where that is not grounded
+        done = point.turn_calls[-1]
+        proposals += [replace(p, priority=1) for p in sibling_calls(point, done, rng, SHOULD_CHAT, "unrequested_sibling",
+                                                                   relation="unrequested_call")]
+    # a call already made is the last call repeated, not a new one (GTA's own repeat aside)
+    made = [t["content"] for t in point.history if t.get("role") == "assistant" and isinstance(t.get("content"), dict)]
+    return [p for p in proposals if (not specs or p.action["name"] in specs)
+            and (p.relation == "repeated_call" or p.action not in made)]
 
 
-CALL_OPERATORS = {WRONG_TOOL: wrong_tool, WRONG_PARAMS: wrong_params, SHOULD_CALL: should_call}
+CALL_OPERATORS: dict[str, Callable[[DecisionPoint, random.Random], list[Proposal]]] = {
+    WRONG_TOOL: wrong_tool, WRONG_PARAMS: wrong_params, SHOULD_CALL: should_call}
+
+
+def intent_applies(point: DecisionPoint, intent: str) -> bool:
+    """Whether a should-call wrong reply of this intent can be written at the point: a report
+    needs results of the turn so far, a question a value the pending calls look up or the
+    history holds."""
+    if intent == replies.REPORT:
+        return bool(answerable(point)[0])
+    if intent == replies.ASK:
+        return bool(question_options(point))
+    return True
+
+
+def fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> int:
+    """How well a call point takes an error type: 2 where an operator that needs the history
+    applies (HARD_RELATIONS; for should-call with an `intent`, where that intent applies), 1
+    where only another one does, 0 where none does."""
+    from toolprm_tasks.rebuild.difficulty import HARD_RELATIONS
+
+    if point.is_chat:
+        return 0
+    if error_type == SHOULD_CALL and intent is not None:
+        return 2 if intent_applies(point, intent) else 1
+    proposals = CALL_OPERATORS[error_type](point, random.Random(0))
+    if not proposals:
+        return 0
+    return 2 if any(p.relation in HARD_RELATIONS for p in proposals) else 1
 
 
 def suits(point: DecisionPoint, error_type: str) -> bool:
-    """Whether selection should give a call point this error type: wrong params needs an
-    argument that can change (`changeable`); should-call goes to the last call of a turn,
-    the one a premature report, question or refusal is about, so that calls and replies of
-    one topic sit on both sides of call-against-reply cases."""
-    if point.is_chat:
-        return False
-    if error_type == WRONG_PARAMS:
-        return any(changeable(point, point.gold["name"], name) for name in point.gold["parameters"])
-    if error_type == SHOULD_CALL:
-        return len(point.turn_calls) <= 1
-    return True
+    """Whether a call point can take the error type at all."""
+    return fit(point, error_type) > 0
 
 
 def _key(action: Any) -> str:
@@ -439,12 +926,14 @@ def proposals_for(point: DecisionPoint, rng: random.Random, prefer: str | None =
     Contract: a chat point (`point.is_chat`) gets `should chat but called a tool` proposals
     only; a call point gets `wrong params`, `wrong tool` and `should call a tool but chatted`
     proposals, one error type after another, the types in seeded order with `prefer` (an
-    error type) first. No proposal equals the gold action or another proposal, none is the
-    same step as the gold by `policy.equivalent`, and wrong calls name tools the point
-    offers. The same point and an `rng` in the same state give the same list; wording and
-    values vary with the rng and with the point. Points carry what the operators draw on:
-    `gold_calls` (the source's gold calls by tool, `gold_call_index`), `state_values`,
-    `turn_calls`, `reply_kind`, `missing`, `wrong_replies`; without them the operators fall
-    back to the history alone (the sources' `decision_points` and `select` fill them).
+    error type) first (a skipped step of the same tool counts as wrong params). No proposal
+    equals the gold action or another proposal, none is the same step as the gold by
+    `policy.equivalent`, and wrong calls name tools the point offers. Each names its
+    operator and relation (`difficulty.RELATIONS`); one with `needs_error` is a mistake only
+    where an environment refuses it. The same point and an `rng` in the same state give the
+    same list. Points carry what the operators read: `turn_calls` and `turn_observations`,
+    `reply_kind`, `call_hint`, `missing_params`, `wrong_reply_intent`, `gold_calls`; without
+    them the operators fall back to the history alone (the sources' `decision_points` and
+    `select` fill them).
     """
     return list(iter_proposals(point, rng, prefer))

@@ -36,8 +36,19 @@ class DecisionPoint:
     # source-written wrong replies for a call point (ToolTalk: the turn's own recorded reply,
     # which claims results before the calls are made)
     wrong_replies: tuple[str, ...] = ()
-    # values in the environment's state at this point (BFCL: files, ids, names)
+    # values in the environment's state at this point (BFCL: files, ids, names); never shown
+    # to a reader, so no wrong value is drawn from them (kept for callers that pass them)
     state_values: tuple[Any, ...] = ()
+    # call points: the observations of `turn_calls` (executed, or recorded), aligned with them:
+    # what the later calls of the turn depend on (skipped lookups, questions a tool answers)
+    turn_observations: tuple[str, ...] = ()
+    # ask points: the parameters of `call_hint` that the user has not given yet (all of them)
+    missing_params: tuple[str, ...] = ()
+    # unavailable points: the withheld tool's spec (its siblings among the offered tools)
+    withheld_spec: dict[str, Any] | None = None
+    # tool name -> its class, where the source groups tools and says so outside the descriptions
+    # (ToolTalk's suites); siblings are drawn within a class
+    tool_classes: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
     # tool name -> the argument objects of every gold call of that tool in the source (shared
     # by all points of a build; where wrong values and wrong-tool arguments are drawn from)
     gold_calls: Mapping[str, tuple[dict[str, Any], ...]] | None = field(default=None, compare=False, repr=False)
@@ -47,10 +58,12 @@ class DecisionPoint:
         return isinstance(self.gold, str)
 
 
-_QUOTED = re.compile(r"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
+# a quote opens where no letter precedes it and closes where none follows ("I'm at it, let's" quotes nothing)
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,80}?)'(?!\w)|(?<!\w)\"([^\"\n]{1,80}?)\"(?!\w)")
 # values a user or an observation names in running text: files, paths, e-mail addresses,
 # dates and times, identifiers with digits, numbers
 _ENTITY = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+                     r"|\b\d+\.\d+\b"  # a decimal number whole (15.5 is no 15)
                      r"|[\w-]+\.(?:txt|pdf|csv|docx?|md|json|py|jpg|png|log|xlsx?)\b|\b[\w]*\d[\w-]*\b")
 _MAX_TEXT = 60
 
@@ -102,6 +115,22 @@ def json_values(value: Any, out: list[Any]) -> None:
         out.append(value)
 
 
+def normalised(value: Any) -> Any:
+    """A value as `policy.equivalent` compares it: case and spacing of strings folded, numbers
+    as floats (1 and 1.0 agree; booleans stay booleans), inside lists and objects too."""
+    if isinstance(value, str):
+        return " ".join(value.strip().casefold().split())
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [normalised(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): normalised(v) for k, v in value.items()}
+    return value
+
+
 def value_key(value: Any) -> Any:
     """A hashable key that tells values apart by type too (1, 1.0 and True are different)."""
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -137,3 +166,24 @@ def history_values(history: list[dict[str, Any]]) -> list[Any]:
         elif isinstance(content, str):
             found.extend(text_values(content))
     return unique(found)
+
+
+def turn_so_far(history: list[dict[str, Any]], back: int = 0) -> list[tuple[dict[str, Any], str]]:
+    """The calls made since the user's last message (`back=1`: between the user's message
+    before it and the last one), each with its observation: what an answer can report."""
+    users = [i for i, t in enumerate(history) if t.get("role") == "user"]
+    if back:
+        if len(users) <= back:
+            return []
+        history = history[:users[-back]]
+        users = users[:-back]
+    start = (users[-1] if users else -1) + 1
+    done: list[tuple[dict[str, Any], str]] = []
+    turns = history[start:]
+    for index, turn in enumerate(turns):
+        content = turn.get("content")
+        if turn.get("role") == "assistant" and isinstance(content, dict):
+            following = turns[index + 1] if index + 1 < len(turns) else None
+            observation = following.get("content") if following and following.get("role") == "tool" else None
+            done.append((content, observation if isinstance(observation, str) else ""))
+    return done

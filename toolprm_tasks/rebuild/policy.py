@@ -20,7 +20,7 @@ from scorers.answers import answer_text
 from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, tool_specs
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
-from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.rebuild.points import DecisionPoint, normalised
 
 CALL, REPLY, INVALID = "call", "reply", "invalid"
 
@@ -81,20 +81,6 @@ def parse_action(text: str | None) -> Any:
     return "" if action.kind == INVALID else action.value
 
 
-def _normalise(value: Any) -> Any:
-    if isinstance(value, str):
-        return " ".join(value.strip().casefold().split())
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_normalise(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
-    return value
-
-
 def equivalent(a: Any, b: Any, functions: Any) -> bool:
     """Same step: two replies, or calls of one tool whose key (required, else all) arguments
     agree after normalising case, spacing and number types."""
@@ -106,7 +92,7 @@ def equivalent(a: Any, b: Any, functions: Any) -> bool:
         return False
     spec = (tool_specs(functions) or {}).get(a["name"], {})
     keys = spec.get("required") or sorted(set(a.get("parameters", {})) | set(b.get("parameters", {})))
-    return all(_normalise(a["parameters"].get(k)) == _normalise(b["parameters"].get(k)) for k in keys)
+    return all(normalised(a["parameters"].get(k)) == normalised(b["parameters"].get(k)) for k in keys)
 
 
 def error_type_of(chosen: Any, rejected: Any) -> str:

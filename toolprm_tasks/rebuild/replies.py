@@ -2,12 +2,13 @@
 
 One writer serves both sides of a case, so that wording cannot give the label away: the
 same intents and templates make the chosen reply of a point that needs a reply (the report
-at the end of a turn, the question for a missing parameter, the statement that a tool is
-not available) and the rejected reply of a point that needs a call (the same report before
-the work is done, a needless question about a value the user gave, a false "no tool").
-Every reply names the specific action at hand: the tool's own description turned into a
-verb phrase, with the argument values the user mentioned. Each intent has statement and
-question forms.
+of the turn's results, the question for the parameters the user has not given, the
+statement that a tool is not available) and the rejected reply of a point that needs a call
+(the results so far reported as the answer before the last needed call, a question about a
+value a tool would look up, a false "no tool"). A report cites the real results of the
+turn's calls (`report`); a question names the action and exactly the parameters it asks
+for; a refusal names the action: the tool's own description turned into a verb phrase, with
+the argument values the user mentioned. Each intent has statement and question forms.
 """
 
 from __future__ import annotations
@@ -24,37 +25,52 @@ INTENTS: tuple[str, ...] = (REPORT, ASK, UNAVAILABLE)
 # {action}: verb phrase with arguments; {param}: the parameter in words; {tool}: the tool's name
 TEMPLATES: dict[str, tuple[str, ...]] = {
     REPORT: (
-        "Done. I went ahead and did it: {action}.",
-        "I've taken care of that for you: {action}.",
-        "That's finished. I was able to {action}.",
-        "OK, I managed to {action}. Is there anything else you'd like me to do?",
-        "All set: I used {tool} to {action}.",
-        "I was able to {action}. Want me to do anything else with it?",
-        "Good news, it worked: I had {tool} {action}.",
-        "Finished! The request went through ({action}). Anything else?",
+        "Done: {action}.",
+        "I went ahead: {action}.",
+        "That's done ({action}).",
+        "OK, {action}. Anything else?",
+        "All set: {action}, with {tool}.",
+        "It's done: {action}.",
+        "Done with {tool}: {action}.",
+        "So that's it: {action}.",
     ),
-    ASK: (
-        "Which {param} should I use to {action}?",
-        "Could you tell me the {param}? I need it to {action}.",
-        "I still need the {param} before I can {action}.",
-        "To {action}, I'll need you to give me the {param}.",
-        "What {param} would you like? Then I can {action}.",
-        "I'm missing the {param} for this. Please let me know it so I can {action}.",
-        "Before I {action}, can you confirm the {param} you want?",
-        "I can {action} once I know the {param}.",
+    ASK: (  # the parameter alone, in a user's few words: the request in the history says what it is for
+        "Which {param} should it be?",
+        "What is the {param}?",
+        "What {param} is it?",
+        "And the {param}?",
+        "Which {param} is it?",
+        "What should the {param} be?",
+        "Which {param}, please?",
+        "What is the {param}, please?",
     ),
     UNAVAILABLE: (
-        "I'm sorry, but I can't {action}: none of my tools does that.",
-        "None of the tools available to me can {action}.",
-        "I don't have a way to {action} right now. Would you like me to try something else?",
-        "Unfortunately {tool} isn't available to me, so I can't {action}.",
-        "Is there another way you'd like me to handle this? I have no tool that can {action}.",
-        "I can't {action} with the tools I have here.",
-        "There's no tool here that lets me {action}, so I'll have to leave that one.",
-        "Could we do this differently? I'm not able to {action} with what I have.",
+        "I can't {action}: no tool here does that.",
+        "None of my tools can {action}.",
+        "There is no tool here to {action}.",
+        "I have no way to {action} with these tools.",
+        "No tool I have can {action}.",
+        "I'm not able to {action} with the tools here.",
+        "Sorry, I can't {action} here.",
+        "I can't {action}: none of these tools does it.",
     ),
 }
 
+# a report of results: {results} are the observations in words, {tool} the last call's tool
+REPORT_FORMS: tuple[str, ...] = (
+    "{Results}.",
+    "Done: {results}.",
+    "Here's what I got: {results}.",
+    "OK, {results}.",
+    "All done: {results}.",
+    "So, {results}.",
+    "I got this: {results}.",
+    "Here it is: {results}.",
+)
+_MAX_FIELDS = 4  # fields of one observation a report cites
+_MAX_REPORTED = 4  # calls of the turn a report covers (the last ones)
+_MAX_ITEMS = 5  # items of a list a report cites
+_MAX_SNIPPET = 90
 _MAX_ARGS = 3
 _MAX_VALUE = 48
 _MAX_WORDS = 14
@@ -144,6 +160,35 @@ def describe(call: dict[str, Any], functions: Any, said: str, omit: str | None =
     return f"{phrase} ({', '.join(args)})" if args else phrase
 
 
+_MAX_PHRASE_WORDS = 8
+
+
+def param_phrase(functions: Any, tool: str, param: str) -> str:
+    """A parameter as a question names it: its name in words ("receiver ID"), or where the name
+    is cryptic (a one- or two-letter word, a trailing preposition: `cityA`, `travel_from`) its
+    description's first clause where that is short ("zipcode of the first city"), else the
+    name in words anyway."""
+    words = param_words(param).split()
+    if words and all(len(w) > 2 or w == "ID" for w in words) and words[-1] not in _DANGLING | {"into"}:
+        return " ".join(words)
+    for item in functions if isinstance(functions, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("function"), dict):
+            item = item["function"]
+        if not (isinstance(item, dict) and item.get("name") == tool):
+            continue
+        props = (item.get("parameters") or {}).get("properties") or {}
+        text = str((props.get(param) or {}).get("description") or "") if isinstance(props, dict) else ""
+        text = re.sub(r"^\W*(optional|required)\b\W*", "", text.strip(), flags=re.IGNORECASE)
+        clause = re.split(r"[.;:(\[]|, ", text, maxsplit=1)[0].strip()
+        words = clause.split()
+        if len(words) >= 2 and len(words) <= _MAX_PHRASE_WORDS:
+            phrase = " ".join(words)
+            if not phrase[1:2].isupper():  # "ID of the order" keeps its capitals
+                phrase = phrase[0].lower() + phrase[1:]
+            return re.sub(r"^(the|a|an) ", "", phrase)
+    return param_words(param)
+
+
 def conversation_text(history: list[dict[str, Any]]) -> str:
     """Everything the conversation holds so far (user turns, calls, observations, replies),
     case-folded: what the assistant already knows."""
@@ -171,4 +216,81 @@ def write(intent: str, call: dict[str, Any], functions: Any, history: list[dict[
         forms, index = ("Could you give me the details I still need to {action}?",
                         "I need a little more detail from you before I can {action}."), index % 2
     text = forms[index].format(action=action, param=param_words(param or ""), tool=call["name"])
+    return text[0].upper() + text[1:]
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split()).rstrip(".")
+    return text if len(text) <= _MAX_SNIPPET else text[:_MAX_SNIPPET].rstrip() + "..."
+
+
+def _plain(value: Any, depth: int = 0) -> str | None:
+    """A result value in words (None: nothing worth citing, such as an empty record)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return _snippet(value) if value.strip() else None
+    if isinstance(value, list):
+        items = [t for t in (_plain(v, depth + 1) for v in value[:_MAX_ITEMS]) if t]
+        if not items:
+            return "none" if not value else None
+        more = f" and {len(value) - _MAX_ITEMS} more" if len(value) > _MAX_ITEMS else ""
+        return ", ".join(items) + more
+    if isinstance(value, dict) and depth < 2:  # a record, or records in a list: their first fields
+        parts = [f"{param_words(k)} {t}" for k, v in value.items() if not str(k).startswith("_")
+                 for t in [_plain(v, 2)] if t][:_MAX_FIELDS - 1]
+        return ("(" + ", ".join(parts) + ")" if depth else ", ".join(parts)) if parts else None
+    return None
+
+
+def result_phrases(observation: str) -> list[str]:
+    """An observation's fields in words ("zipcode: 83214"); empty when it says nothing (no
+    output, an empty record). Private fields (a leading underscore) are never cited."""
+    try:
+        data = json.loads(observation)
+    except (json.JSONDecodeError, TypeError):
+        data = observation
+    if isinstance(data, dict):
+        phrases = [f"{param_words(str(k))}: {t}" for k, v in data.items() if not str(k).startswith("_")
+                   for t in [_plain(v)] if t]
+        return phrases[:_MAX_FIELDS]
+    if isinstance(data, list):
+        text = _plain(data)
+        return [text] if text else []
+    text = str(data).strip() if data is not None else ""
+    return [_snippet(text)] if text and text not in ("None", "null", "{}", "[]") else []
+
+
+def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list[dict[str, Any]],
+           rng: random.Random) -> str:
+    """A reply reporting the results of `done` (the turn's calls so far, with observations):
+    every call's result in words (the last few calls), or the action itself where a call
+    returns nothing. The same writer makes the report that ends a turn and the answer given
+    too early."""
+    said = user_text(history)
+    parts: list[str] = []
+    for call, observation in done[-_MAX_REPORTED:]:
+        phrases = [p for p in result_phrases(observation) if p not in parts]
+        if phrases:
+            parts += phrases
+        else:
+            parts.append(f"I used {call['name']} to " + describe(call, functions, said))
+    results = "; ".join(parts) if parts else "that is done"
+    form = REPORT_FORMS[rng.randrange(len(REPORT_FORMS))]
+    text = form.format(results=results, Results=results[0].upper() + results[1:])
+    return text[0].upper() + text[1:]
+
+
+def ask(call: dict[str, Any], params: list[str], functions: Any, history: list[dict[str, Any]],
+        rng: random.Random) -> str:
+    """A question for exactly `params` of `call` (the action named with the values the user
+    gave, the asked ones left out)."""
+    words = [param_phrase(functions, call["name"], p) for p in params]
+    asked = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    forms = TEMPLATES[ASK]
+    action = describe({"name": call["name"], "parameters": {k: v for k, v in call["parameters"].items()
+                                                            if k not in params}}, functions, user_text(history))
+    text = forms[rng.randrange(len(forms))].format(action=action, param=asked, tool=call["name"])
     return text[0].upper() + text[1:]

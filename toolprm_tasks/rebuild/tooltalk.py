@@ -19,9 +19,11 @@ from typing import Any
 
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data.jsonio import JSONFileError, read_json
+from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.rebuild.operators import CALL_ERROR_TYPES, SHOULD_CHAT, gold_call_index, suits
-from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.rebuild.operators import gold_call_index, missing_values
+from toolprm_tasks.rebuild.points import DecisionPoint, turn_so_far
+from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
 TOOLTALK_VERSION = "26.3"
 SPLITS = ("easy", "tooltalk")  # 28 easy and 50 hard conversations
@@ -110,83 +112,79 @@ def _system_turn(metadata: dict[str, Any]) -> dict[str, str]:
         f"{metadata.get('session_token')}.")}
 
 
-def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]]) -> list[DecisionPoint]:
-    """Every recorded call and every assistant reply, in order, with the recorded history. A
-    call point carries its turn's recorded reply as a wrong reply (it reports results the
-    calls have not produced yet)."""
+def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]],
+                    seed: int = 0) -> list[DecisionPoint]:
+    """Every recorded call, and the reply points, in order, with the recorded history. Reply
+    points are written by the same writer as BFCL's (`replies.py`), so that chosen and
+    rejected replies come from one distribution: a report of the turn's results where an
+    assistant turn ends after calls, and a question where the recorded assistant asked and
+    the user's answer gives values the next calls take (exactly those are asked for)."""
     record = conversation.record
     unknown = [suite for suite in record["suites_used"] if suite not in specs]
     if unknown:
         raise SourceError(f"{conversation.id}: field 'suites_used': no API file for {unknown}")
     functions = [spec for suite in record["suites_used"] for spec in specs[suite].values()]
+    classes = {name: suite for suite in record["suites_used"] for name in specs[suite]}
     history: list[dict[str, Any]] = [_system_turn(record["metadata"])]
-    calls = [{"name": a["request"]["api_name"], "parameters": a["request"]["parameters"]}
-             for turn in record["conversation"] for a in (turn.get("apis") or [])]
+    turns = record["conversation"]
     points: list[DecisionPoint] = []
-    made = 0
-    for turn in record["conversation"]:
+
+    def calls_of(turn: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"name": a["request"]["api_name"], "parameters": a["request"]["parameters"]}
+                for a in turn.get("apis") or []]
+
+    def later_calls(index: int) -> list[dict[str, Any]]:
+        return next((calls_of(t) for t in turns[index + 1:] if t["role"] != "user" and t.get("apis")), [])
+
+    for index, turn in enumerate(turns):
         if turn["role"] == "user":
             history.append({"role": "user", "content": turn["text"]})
             continue
-        turn_calls = [{"name": a["request"]["api_name"], "parameters": a["request"]["parameters"]}
-                      for a in turn.get("apis") or []]
-        for index, api in enumerate(turn.get("apis") or []):
-            call = turn_calls[index]
+        rng = random.Random(seeded_key(seed, f"tooltalk/{conversation.id}/{index}/reply"))
+        turn_calls = calls_of(turn)
+        observations = [api["exception"] if api.get("exception") else json.dumps(api.get("response"))
+                        for api in turn.get("apis") or []]
+        for position, call in enumerate(turn_calls):
             points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, call,
-                                        turn_calls=tuple(turn_calls[index:]), wrong_replies=(turn["text"],)))
+                                        turn_calls=tuple(turn_calls[position:]),
+                                        turn_observations=tuple(observations[position:]), tool_classes=classes))
             history.append({"role": "assistant", "content": call})
-            observation = api["exception"] if api.get("exception") else json.dumps(api.get("response"))
-            history.append({"role": "tool", "content": observation})
-            made += 1
-        hint = calls[made] if made < len(calls) else None
-        points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, turn["text"],
-                                    call_hint=hint, reply_kind="text", turn_calls=tuple(turn_calls)))
+            history.append({"role": "tool", "content": observations[position]})
+        if turn_calls:
+            text = replies.report(turn_so_far(history), functions, history, rng)
+            points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, text,
+                                        call_hint=next(iter(later_calls(index)), None), reply_kind=replies.REPORT,
+                                        turn_calls=tuple(turn_calls), tool_classes=classes))
+        elif "?" in turn["text"] and index + 1 < len(turns) and turns[index + 1]["role"] == "user":
+            hint, missing = missing_values(later_calls(index), turns[index + 1]["text"].casefold(),
+                                           replies.user_text(history))
+            if hint is not None:
+                text = replies.ask(hint, list(missing), functions, history, rng)
+                points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions,
+                                            text, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint,),
+                                            missing=missing[0], missing_params=missing, tool_classes=classes))
         history.append({"role": "assistant", "content": turn["text"]})
     return points
 
 
-def _reply_after_calls(point: DecisionPoint) -> bool:
-    """A reply that follows calls of its own turn: the kind of text a call point's wrong
-    reply is, so chosen and rejected replies come from one distribution."""
-    return point.is_chat and bool(point.turn_calls)
+# the reasons for a reply ToolTalk's points have, scarcest first
+REPLY_KINDS = (replies.ASK, replies.REPORT)
+POINTS_PER_CONVERSATION = 2
 
 
-def select(conversations: list[TalkConversation], specs: dict[str, dict[str, dict[str, Any]]],
-           seed: int) -> list[tuple[TalkConversation, DecisionPoint, str]]:
-    """Two points per conversation and the error type to make for each, every type a quarter
-    of the cases: each conversation gets one call point, and either a reply point (half of
-    the conversations, those with a single call first) or a second call point; the call points
-    are dealt wrong params, wrong tool and should-call in turn. Points carry the source's gold
-    calls."""
-    all_points = {c.id: decision_points(c, specs) for c in conversations}
+def points_by_conversation(conversations: list[TalkConversation], specs: dict[str, dict[str, dict[str, Any]]],
+                           seed: int) -> dict[str, list[DecisionPoint]]:
+    """Every conversation's points, carrying the source's gold calls."""
+    all_points = {c.id: decision_points(c, specs, seed) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    all_points = {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
-    rng = random.Random(seeded_key(seed, "tooltalk/select"))
-    can_chat = [c.id for c in conversations if any(_reply_after_calls(p) for p in all_points[c.id])]
-    single = [cid for cid in can_chat if sum(not p.is_chat for p in all_points[cid]) < 2]
-    several = [cid for cid in can_chat if cid not in set(single)]
-    rng.shuffle(several)
-    with_reply = set((single + several)[:len(conversations) // 2])
-    slots = sum(2 if c.id not in with_reply else 1 for c in conversations)
-    labels = [CALL_ERROR_TYPES[i % len(CALL_ERROR_TYPES)] for i in range(slots)]
-    rng.shuffle(labels)
-    chosen = []
-    for conversation in conversations:
-        points = all_points[conversation.id]
-        pick = random.Random(seeded_key(seed, f"tooltalk/{conversation.id}"))
-        calls = [p for p in points if not p.is_chat]
-        picked: list[tuple[DecisionPoint, str]] = []
-        if conversation.id in with_reply:
-            replies_ = [p for p in points if _reply_after_calls(p)]
-            picked.append((replies_[pick.randrange(len(replies_))], SHOULD_CHAT))
-        for _ in range(2 - len(picked)):
-            free = [p for p in calls if p.step not in {q.step for q, _ in picked}]
-            if not free:
-                break
-            wanted = labels.pop()
-            fitting = [p for p in free if suits(p, wanted)] or free
-            picked.append((fitting[pick.randrange(len(fitting))], wanted))
-        for point, error_type in sorted(picked, key=lambda item: item[0].step):
-            chosen.append((conversation, point, error_type))
-    return chosen
+    return {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
 
+
+def select(conversations: list[TalkConversation], points: dict[str, list[DecisionPoint]], seed: int,
+           split: str = "test") -> list[Slot]:
+    """The slots of a split (`selection`): two per conversation in the test split, every error
+    type a quarter of them; several per conversation in the training split."""
+    if split == "train":
+        return select_train(conversations, points, seed, "tooltalk", lambda c: c.id, REPLY_KINDS)
+    return select_test(conversations, points, seed, "tooltalk", lambda c: c.id, REPLY_KINDS,
+                       slots_per_conversation=POINTS_PER_CONVERSATION)

@@ -12,11 +12,8 @@ any cluster the two share, so a trained judge is never scored on a conversation 
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from toolprm_tasks import data
@@ -38,42 +35,7 @@ def load_split(subset: str, split: str, data_kind: str = "rebuilt", seed: int = 
     check_choice("split", split, SPLITS)
     if check_choice("data", data_kind, DATA_KINDS) == "official":
         return data.load_subset(subset, split=split)
-    if "split" in inspect.signature(data.load_rebuilt).parameters:
-        return data.load_rebuilt(subset, seed=seed, split=split)
-    if split == "test":
-        return data.load_rebuilt(subset, seed=seed)
-    return _load_rebuilt_train(subset, seed)
-
-
-def _load_rebuilt_train(subset: str, seed: int) -> LoadedSubset:
-    """The build's training file, verified against its manifest (digest, case count, clusters).
-
-    The reader for builds with a training split until `data.load_rebuilt` reads both splits;
-    the contract: `prmbench_rebuilt_<source>_train.json` beside the test file, its sha256 in
-    the manifest's `files`, and `splits: {"test": {"clusters", "cases"}, "train": {...}}`."""
-    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
-    folder = Path(configured).expanduser() if configured else data.ensure_default_rebuilt(subset, seed)
-    path, manifest_path = folder / f"prmbench_rebuilt_{subset}_train.json", folder / f"manifest_{subset}.json"
-    if not path.is_file() or not manifest_path.is_file():
-        raise DataError(f"{folder}: no training split for {subset} ({path.name} with its manifest); build one with "
-                        f"`toolprmbench build --source {subset} --out DIR` (a build that splits by cluster)")
-    try:
-        manifest = jsonio.read_json(manifest_path)
-    except jsonio.JSONFileError as exc:
-        raise DataError(f"{exc}; rebuild it") from None
-    splits = manifest.get("splits") if isinstance(manifest, dict) else None
-    train = splits.get("train") if isinstance(splits, dict) else None
-    if not isinstance(train, dict):
-        raise DataError(f"{manifest_path}: no `splits.train` record; rebuild it")
-    files = manifest.get("files")
-    expected = files.get(path.name) if isinstance(files, dict) else None
-    digest = data.sha256_file(path)
-    if digest != expected:
-        raise DataError(f"{path}: sha256 {digest} does not match its manifest ({expected}); rebuild it")
-    cases = data._read_cases(subset, path, str(path), path.name)  # the loaders' own validation
-    if train.get("cases") != len(cases):
-        raise DataError(f"{path}: {len(cases)} records, its manifest says {train.get('cases')}; rebuild it")
-    return LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
+    return data.load_rebuilt(subset, seed=seed, split=split)
 
 
 def manifest_cluster_overlap(manifest: Any) -> list[str]:

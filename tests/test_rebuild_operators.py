@@ -1,0 +1,296 @@
+"""The hard-case operators on real BFCL and ToolTalk conversations, each through the execution
+check where the source has one; the difficulty vocabulary and tier rule; the balanced choice;
+the cluster split."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("bfcl_eval", reason="install with: pip install --no-deps bfcl-eval==2026.3.23 mpmath")
+pytest.importorskip("tooltalk", reason="install with: pip install --no-deps nvidia-tooltalk==26.3")
+
+from toolprm_tasks.envs.bfcl import function_docs, load_conversations  # noqa: E402
+from toolprm_tasks.rebuild import operators, replies  # noqa: E402
+from toolprm_tasks.rebuild.balance import choose  # noqa: E402
+from toolprm_tasks.rebuild.bfcl_points import execution_check, points_by_conversation  # noqa: E402
+from toolprm_tasks.rebuild.difficulty import HARD_RELATIONS, RELATIONS, difficulty, in_tier, tier_of  # noqa: E402
+from toolprm_tasks.rebuild.split import TRAIN_SHARE, assign  # noqa: E402
+
+BASE = 60  # the first base conversations: every operator has cases among them
+
+
+@pytest.fixture(scope="module")
+def bfcl():
+    conversations = load_conversations(("base",), limit=BASE)
+    return {c.id: c for c in conversations}, points_by_conversation(conversations, 0)
+
+
+def _shown(value, point) -> bool:
+    """The history holds the value (numbers by value, lists member by member): grounding's rule."""
+    from toolprm_tasks.core.grounding import HistoryText
+
+    history = HistoryText.of(point.history)
+    return all(history.has_value(v) for v in value) if isinstance(value, list) else history.has_value(value)
+
+
+def _history_text(point) -> str:
+    return " ".join(json.dumps(t["content"]) if isinstance(t["content"], dict) else t["content"]
+                    for t in point.history).casefold()
+
+
+def _by_relation(bfcl, relation: str, operator=None):
+    """(conversation, point, proposal) of one relation over the first BFCL conversations."""
+    conversations, points = bfcl
+    for cid, own in points.items():
+        for point in own:
+            if operator is not None and point.is_chat:
+                continue  # the call-point operators take call points
+            found = operator(point, random.Random(0)) if operator else operators.proposals_for(point, random.Random(0))
+            for proposal in found:
+                if proposal.relation == relation:
+                    yield conversations[cid], point, proposal
+
+
+def test_swapped_arguments_are_two_of_one_role(bfcl) -> None:
+    found = list(_by_relation(bfcl, "swapped", operators.wrong_params))
+    assert found
+    for conversation, point, proposal in found:
+        gold, wrong = point.gold["parameters"], proposal.action["parameters"]
+        changed = sorted(k for k in gold if gold[k] != wrong[k])
+        assert len(changed) == 2 and gold[changed[0]] == wrong[changed[1]] and gold[changed[1]] == wrong[changed[0]]
+        assert changed != ["file_name1", "file_name2"]  # which is which is no mistake
+        assert execution_check(conversation, point, proposal.action).passed
+
+
+def test_stale_and_history_values_come_from_the_conversation(bfcl) -> None:
+    for relation in ("stale_value", "grounded_value"):
+        found = list(_by_relation(bfcl, relation, operators.wrong_params))
+        assert found, relation
+        for conversation, point, proposal in found:
+            (param,) = [k for k, v in proposal.action["parameters"].items() if v != point.gold["parameters"][k]]
+            value, gold = proposal.action["parameters"][param], point.gold["parameters"][param]
+            # the wrong value and the right one both stand in the history: a reader can tell them apart
+            assert _shown(value, point) and _shown(gold, point)
+            assert operators.kind(value) == operators.kind(gold)
+            if relation == "stale_value":  # the same parameter's value in an earlier call
+                earlier = [t["content"]["parameters"].get(param) for t in point.history
+                           if isinstance(t.get("content"), dict)]
+                assert value in earlier
+            # the check decides: a value with the same effect (grep for a pattern that matches the
+            # same lines) is no mistake, and the builder takes the next proposal
+            outcome = execution_check(conversation, point, proposal.action)
+            assert outcome.passed or outcome.reason.endswith("same effect and observation as the chosen one")
+
+
+def test_a_skipped_lookup_passes_the_lookups_input(bfcl) -> None:
+    conversations, points = bfcl
+    # multi_turn_base_57: zipcodes of Crescent Hollow and Autumnville, then their distance
+    point = points["multi_turn_base_57"][0]
+    skipped = [p.action for p in operators.wrong_tool(point, random.Random(0)) if p.relation == "precondition"]
+    assert {"name": "estimate_distance", "parameters": {"cityA": "Crescent Hollow", "cityB": "Autumnville"}} in skipped
+    # the environment refuses city names where zipcodes are due: a precondition it enforces
+    assert execution_check(conversations["multi_turn_base_57"], point, skipped[0]).reason == "rejected call errors"
+    # the question a tool would answer: the second city's zipcode (estimate_distance's cityB)
+    questions = operators.lookup_questions(point)
+    assert ({"name": "estimate_distance", "parameters": {"cityA": "69238", "cityB": "51479"}}, "cityB") in questions
+
+
+def test_a_dependency_only_the_environment_knows_is_not_used(bfcl) -> None:
+    """startEngine needs the brake pressed, but no description says so: not a precondition case."""
+    for _, point, proposal in _by_relation(bfcl, "precondition", operators.wrong_tool):
+        assert not (proposal.action["name"] == "startEngine" and point.gold["name"] == "pressBrakePedal")
+
+
+def test_sibling_tools_are_close_and_never_the_same_tool() -> None:
+    docs = function_docs(["VehicleControlAPI"])
+    assert operators.sibling_tools("liter_to_gallon", docs)[0] == "gallon_to_liter"
+    # two tools with the same description are two sources of one fact: never each other's sibling
+    assert "get_outside_temperature_from_weather_com" not in operators.sibling_tools(
+        "get_outside_temperature_from_google", docs)
+    mixed = function_docs(["VehicleControlAPI", "TradingBot"])
+    assert all(name in {d["name"] for d in docs} for name in operators.sibling_tools("liter_to_gallon", mixed))
+
+
+def test_sibling_calls_keep_the_right_calls_shape(bfcl) -> None:
+    found = list(_by_relation(bfcl, "sibling_tool", operators.wrong_tool))
+    assert len(found) > 20
+    for conversation, point, proposal in found[:40]:
+        assert proposal.action["name"] in operators.sibling_tools(point.gold["name"], point.functions)
+        assert bool(proposal.action["parameters"]) == bool(point.gold["parameters"])
+        assert execution_check(conversation, point, proposal.action).passed
+
+
+def test_answers_given_too_early_cite_the_histories_results(bfcl) -> None:
+    found = list(_by_relation(bfcl, "early_answer", operators.should_call))
+    assert {p.operator for _, _, p in found} == {"early_answer", "stale_answer"}
+    for conversation, point, proposal in found:
+        history = _history_text(point)
+        numbers = [w for w in proposal.action.replace(";", " ").split() if w.rstrip(".").replace(".", "").isdigit()]
+        assert all(n.rstrip(".") in history for n in numbers), proposal.action
+        assert execution_check(conversation, point, proposal.action).reason == "reply where a call was due: no observation"
+
+
+def test_needless_questions_ask_for_what_a_tool_or_the_history_gives(bfcl) -> None:
+    found = list(_by_relation(bfcl, "needless_question", operators.should_call))
+    assert {p.operator for _, _, p in found} >= {"lookup_question", "known_question"}
+    for _, point, proposal in found:
+        assert proposal.action.endswith("?") or proposal.action.endswith("is it?")
+        if proposal.operator == "known_question":
+            (call, param), *_ = operators.known_questions(point)
+            # a value the history holds that the user never said
+            assert _shown(call["parameters"][param], point)
+            assert not replies.mentioned(call["parameters"][param], replies.user_text(point.history))
+
+
+def test_unrequested_calls_are_grounded_and_new(bfcl) -> None:
+    found = list(_by_relation(bfcl, "unrequested_call"))
+    assert found
+    for conversation, point, proposal in found:
+        assert point.is_chat
+        made = [t["content"] for t in point.history if isinstance(t.get("content"), dict)]
+        assert proposal.action not in made  # never the last call repeated
+        for key, value in proposal.action["parameters"].items():
+            if key not in operators.AUTH_PARAMS and not isinstance(value, bool):
+                assert _shown(value, point), (key, value)
+        assert execution_check(conversation, point, proposal.action).passed
+
+
+def test_tooltalk_siblings_stay_within_a_suite() -> None:
+    from toolprm_tasks.rebuild.tooltalk import api_specs, load_conversations, points_by_conversation
+
+    specs = api_specs()
+    conversations = load_conversations(limit=30)
+    suite_of = {name: suite for suite, apis in specs.items() for name in apis}
+    checked = 0
+    for points in points_by_conversation(conversations, specs, 0).values():
+        for point in points:
+            if point.is_chat:
+                continue
+            for proposal in operators.wrong_tool(point, random.Random(0)):
+                if proposal.relation == "sibling_tool":
+                    assert suite_of[proposal.action["name"]] == suite_of[point.gold["name"]]
+                    checked += 1
+    assert checked >= 10
+
+
+def test_tooltalk_wrong_values_keep_their_role() -> None:
+    """Found in the audit of the ToolTalk build: values that never recur in the source (its
+    usernames, subjects, ids) admitted any value of the history, so a city became a username,
+    "success" a password and "Tokyo" an email subject; the history-free probe read them off
+    (68% on wrong params). Now such a value is one some gold call of the source gives a
+    parameter of the same name."""
+    from toolprm_tasks.rebuild.tooltalk import api_specs, load_conversations, points_by_conversation
+
+    by_conversation = points_by_conversation(load_conversations(), api_specs(), 0)
+    role: dict[str, set[str]] = {}  # parameter name -> gold values of any tool, worked out here
+    per_tool: dict[tuple[str, str], list[str]] = {}
+    for points in by_conversation.values():
+        for point in points:
+            if not point.is_chat:
+                for param, value in point.gold["parameters"].items():
+                    role.setdefault(param, set()).add(json.dumps(value).casefold())
+                    per_tool.setdefault((point.gold["name"], param), []).append(json.dumps(value).casefold())
+
+    def diverse(tool: str, param: str) -> bool:
+        values = per_tool.get((tool, param), [])
+        return bool(values) and len(set(values)) > 0.8 * len(values)
+
+    checked = Counter()
+    for points in by_conversation.values():
+        for point in points:
+            if point.is_chat:
+                found = [(p, point.call_hint) for p in operators.should_chat(point, random.Random(0))
+                         if p.relation == "grounded_guess"]
+            else:
+                found = [(p, point.gold) for p in operators.wrong_params(point, random.Random(0))
+                         if p.relation == "grounded_value"]
+            for proposal, right in found:
+                changed = [k for k, v in proposal.action["parameters"].items() if right["parameters"].get(k) != v]
+                for param in changed:
+                    if diverse(right["name"], param):
+                        value = json.dumps(proposal.action["parameters"][param]).casefold()
+                        assert value in role[param], (right["name"], param, value)
+                        checked[proposal.relation] += 1
+    assert checked["grounded_value"] >= 5, checked
+
+
+def test_missing_values_are_what_the_answer_gives_first() -> None:
+    later = [{"name": "cd", "parameters": {"folder": ".."}},
+             {"name": "mv", "parameters": {"source": "b.txt", "destination": "temp"}}]
+    # new in the answer: b.txt
+    assert operators.missing_values(later, "the file is b.txt", "move a file to temp") == (later[1], ("source",))
+    # named before in another role, then repeated: still what the answer gives
+    assert operators.missing_values(later, "the file is b.txt", "compare it with b.txt") == (later[1], ("source",))
+    assert operators.missing_values(later, "sorry, never mind", "move it") == (None, ())
+
+
+def test_difficulty_vocabulary_and_the_tier_rule() -> None:
+    assert HARD_RELATIONS < set(RELATIONS)
+    assert difficulty("swap", "swapped") == {"operator": "swap", "relation": "swapped"}
+    with pytest.raises(ValueError, match="unknown relation"):
+        difficulty("x", "made_up")
+    assert tier_of({"relation": "swapped"}) == "hard" and tier_of({"relation": "false_refusal"}) == "standard"
+    assert tier_of(None) == tier_of("easy") == "standard"  # a record without the field
+    assert in_tier({"difficulty": {"relation": "grounded_guess"}}, "hard")
+    assert in_tier({}, "all") and not in_tier({}, "hard")
+    with pytest.raises(ValueError, match="unknown tier"):
+        in_tier({}, "medium")
+
+
+def test_every_operator_names_a_relation_of_the_vocabulary(bfcl) -> None:
+    _, points = bfcl
+    seen = Counter(p.relation for own in points.values() for point in own
+                   for p in operators.proposals_for(point, random.Random(0)))
+    assert set(seen) <= set(RELATIONS)
+    assert set(seen) >= {"swapped", "stale_value", "grounded_value", "precondition", "sibling_tool",
+                         "early_answer", "needless_question", "false_refusal", "unrequested_call"}
+
+
+def test_balanced_choice_evens_tokens_out() -> None:
+    # three slots, two candidates each (rejected, chosen): a token on the wrong side only is
+    # avoided once the other side's counts allow
+    a, b = "alpha beta", "gamma delta"
+    cases = [[(a, b), (b, a)], [(a, b), (b, a)], [(a, b), (b, a)], [(a, b), (b, a)]]
+    keys = [["1a", "1b"], ["2a", "2b"], ["3a", "3b"], ["4a", "4b"]]
+    picks = choose(cases, keys)
+    assert sorted(picks) == [0, 0, 1, 1]  # each token as often chosen as rejected
+    # the same case is one case: a slot whose candidates another slot took gets none
+    assert choose([[(a, b)], [(a, b)]], [["k"], ["k"]]) == [0, None]
+    assert choose([[]], [[]]) == [None]
+
+
+def test_split_keeps_clusters_whole_and_a_quarter_to_train() -> None:
+    clusters = [f"bfcl-entry-{i}" for i in range(200)]
+    split = assign(clusters, 0, "bfcl")
+    assert Counter(split.values()) == {"train": round(TRAIN_SHARE * 200), "test": 200 - round(TRAIN_SHARE * 200)}
+    assert assign(list(reversed(clusters)), 0, "bfcl") == split  # order never matters
+    assert assign(clusters, 1, "bfcl") != split
+    # a cluster's split does not depend on which other clusters a build holds? only on its rank
+    assert set(assign(clusters[:10], 0, "bfcl")) == set(clusters[:10])
+
+
+def test_selection_balances_reply_kinds(bfcl) -> None:
+    from toolprm_tasks.rebuild.bfcl_points import REPLY_KINDS
+    from toolprm_tasks.rebuild.selection import select_test
+
+    conversations, points = bfcl
+    slots = select_test(list(conversations.values()), points, 0, "bfcl", lambda c: c.id, REPLY_KINDS)
+    firsts = Counter((e, p.reply_kind if e.startswith("should chat") else p.wrong_reply_intent)
+                     for slot in slots for p, e in slot.options[:1] if e.startswith("should"))
+    # the last resort: a conversation none of whose call points takes a call-against-call type
+    # keeps a case as a reply case (a role-checked wrong value may leave none: the 60 base
+    # conversations alone repeat no gold value, so the role rule applies to all of them)
+    last_resort = sum(1 for slot in slots
+                      if not any(operators.suits(p, t) for p in points[slot.conversation.id] if not p.is_chat
+                                 for t in (operators.WRONG_PARAMS, operators.WRONG_TOOL)))
+    for kind in REPLY_KINDS:  # as many replies of a reason on the chosen side as on the rejected side
+        gap = firsts[("should chat but called a tool", kind)] - firsts[("should call a tool but chatted", kind)]
+        assert abs(gap) <= last_resort, (kind, gap, last_resort)
+    assert last_resort <= 2
+    assert len(slots) == len(conversations)
+    assert all(replace(slot.options[0][0]) for slot in slots)

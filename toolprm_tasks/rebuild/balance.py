@@ -1,0 +1,84 @@
+"""Cases whose candidates follow one distribution on both sides: each token of a rendered
+action (a tool name, a value, a reply's word, and its shape: call or reply, length, argument
+count, question) about as often on the rejected side of a set as on the chosen side.
+
+The operators propose wrong actions made of the conversation's own tools, values and words,
+and a slot may be filled from several points of its conversation. Each slot collects a few
+cases that pass the execution check (of the label it was given, the operators' best
+priority); `choose` then picks one per slot so that the set's tokens are as even as it can
+make them: it starts from each slot's first case and revisits the slots in order, a few
+rounds, each time taking the case that most lowers the imbalance (the sum over tokens of the
+squared difference between their chosen-side and rejected-side counts). A value, tool or
+word that is right in many cases is then wrong in many others, and a model that sees the
+candidates without the history cannot learn which tokens mark the wrong side. Every candidate
+is a valid case by construction: the choice picks among them, nothing is dropped, and
+nothing here reads a judge's answer or the history. Deterministic: ties keep the first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from toolprm_tasks.audit import candidate_text
+from toolprm_tasks.audit import tokens as audit_tokens
+
+ROUNDS = 4
+
+
+def tokens(action: Any) -> frozenset[str]:
+    """The tokens the artifact audit reads of a candidate (its rendering's words, numbers and
+    punctuation, and their bigrams) and its shape, once each."""
+    text = candidate_text(action)
+    words = audit_tokens(text)
+    shape = ["<reply>" if isinstance(action, str) else "<call>", f"<length {int(math.log2(len(text) + 1))}>",
+             f"<args {len(action.get('parameters') or {})}>" if isinstance(action, dict) else "<args none>",
+             "<question>" if text.rstrip().endswith("?") else "<statement>"]
+    return frozenset([*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False)), *shape])
+
+
+def _signed(rejected: Any, chosen: Any) -> dict[str, int]:
+    """A case's contribution to chosen-minus-rejected counts (shared tokens cancel)."""
+    mine, theirs = tokens(rejected), tokens(chosen)
+    return {**{t: 1 for t in theirs - mine}, **{t: -1 for t in mine - theirs}}
+
+
+def choose(cases: Sequence[Sequence[tuple[Any, Any]]], keys: Sequence[Sequence[str]]) -> list[int | None]:
+    """For each slot's candidate cases ((rejected, chosen) pairs; `keys` name them, the same
+    case twice is one case), the index of the one chosen; None for a slot without one."""
+    signed = [[_signed(r, c) for r, c in slot] for slot in cases]
+    pick: list[int | None] = [0 if slot else None for slot in cases]
+    used: Counter[str] = Counter()
+    balance: Counter[str] = Counter()
+    for i, choice in enumerate(pick):  # the first case of each slot that no earlier slot took
+        if choice is None:
+            continue
+        free = [j for j, key in enumerate(keys[i]) if not used[key]]
+        pick[i] = free[0] if free else None
+        if pick[i] is not None:
+            used[keys[i][pick[i]]] += 1
+            balance.update(signed[i][pick[i]])
+    for _ in range(ROUNDS):
+        changed = False
+        for i, choice in enumerate(pick):
+            if choice is None or len(signed[i]) < 2:
+                continue
+            for token, sign in signed[i][choice].items():  # take the slot's case out
+                balance[token] -= sign
+            used[keys[i][choice]] -= 1
+
+            def cost(j: int, i: int = i) -> int:  # the change in the sum of squares the case makes
+                return sum(2 * balance[t] * s + 1 for t, s in signed[i][j].items())
+
+            options = [j for j in range(len(signed[i])) if not used[keys[i][j]]]
+            best = min(options, key=lambda j: (cost(j), j))
+            changed = changed or best != choice
+            pick[i] = best
+            used[keys[i][best]] += 1
+            for token, sign in signed[i][best].items():
+                balance[token] += sign
+        if not changed:
+            break
+    return pick
