@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorers.answers import answer_text, json_spans, walk_objects
-from toolprm_tasks.core.cases import ERROR_TYPE_SLUGS
+from scorers.taxonomy import ERROR_TYPE_SLUGS
 
 METRICS: tuple[str, ...] = (
     "acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail",

@@ -216,11 +216,10 @@ def run(args: argparse.Namespace) -> int:
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.cli import _describe
     from toolprm_tasks.core.baselines import JUDGES
     from toolprm_tasks.core.cases import SUBSETS
     from toolprm_tasks.core.safe_text import visible
-    from toolprm_tasks.data import REBUILT_SUBSETS, fingerprint, load_subsets
+    from toolprm_tasks.data import REBUILT_SUBSETS, describe_data, fingerprint, load_subsets
     from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM, chatter_to
 
     official = args.data == "official"
@@ -231,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report: dict[str, Any] = {"fingerprint": fp, "order": args.order, "accuracy": {}, "rows": {}, "log": str(log_path)}
     with open(log_path, "a", encoding="utf-8") as log, chatter_to(log.fileno()) as (out, bars):
-        out.write(visible(f"ToolPRMBench demo on {_describe(fp)} (fingerprint {fp['sha256'][:16]}), through "
+        out.write(visible(f"ToolPRMBench demo on {describe_data(fp)} (fingerprint {fp['sha256'][:16]}), through "
                           f"lm-eval. Framework logs: {log_path}\n"))
         table = Table(out, suite.subsets)
         table.header()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolprm_tasks.rebuild.policy import CALL, INVALID, REPLY, Action, equivalent, read_answer
+from toolprm_tasks.rebuild.points import equivalent
+from toolprm_tasks.rebuild.policy import CALL, INVALID, REPLY, Action, read_answer
 
 __all__ = ["CALL", "INVALID", "REPLY", "Action", "Candidate", "merge", "parse_answer", "same_step"]
 

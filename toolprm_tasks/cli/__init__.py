@@ -38,6 +38,7 @@ from toolprm_tasks.data import (
     DataError,
     DataUnavailable,
     cached,
+    describe_data,
     fingerprint,
     first_use_path,
     jsonio,
@@ -67,12 +68,6 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(fp: dict[str, Any]) -> str:
-    if fp["data"] == "official":
-        return f"ToolPRMBench @ {fp['repo']} {fp['commit'][:12]}" + ("  (UNPINNED data)" if fp["unpinned"] else "")
-    return "ToolPRMBench-style cases REBUILT from executable sources (not the paper's data)"
-
-
 def _info(subsets: Sequence[str], data: str = "rebuilt") -> dict[str, Any]:
     loaded = load_subsets(subsets, data=data)
     report: dict[str, Any] = {"fingerprint": fingerprint(loaded), "subsets": {}}
@@ -99,7 +94,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     fp = report["fingerprint"]
-    say(f"{_describe(fp)}  fingerprint sha256 {fp['sha256']}")
+    say(f"{describe_data(fp)}  fingerprint sha256 {fp['sha256']}")
     for subset, info in report["subsets"].items():
         file_fp = fp["files"][subset]
         if args.data != "official":

@@ -18,19 +18,10 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scorers.taxonomy import ERROR_TYPE_SLUGS  # noqa: F401 - re-exported: the case's field takes these
 from toolprm_tasks.core.tool_calls import as_tool_calls
 
 SUBSETS: tuple[str, ...] = ("gta", "tooltalk", "bfcl", "toolsandbox")
-
-# Paper Fig. 3 taxonomy -> metric slug (metric names are `acc_<slug>`).
-ERROR_TYPE_SLUGS: tuple[str, ...] = (
-    "wrong_tool",
-    "wrong_params",
-    "should_chat",  # should chat but called a tool
-    "should_call",  # should call a tool but chatted
-    "other",  # an error type string outside the taxonomy (kept raw in the case)
-    "unlabeled",  # the record has no error type
-)
 
 _CORE_FIELDS = {"history", "action_chosen", "action_rejected", "functions"}
 _CLUSTER_FIELDS = ("task", "sample_id")

@@ -591,6 +591,13 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
     return _LOADED[key]
 
 
+def describe_data(fp: dict[str, Any]) -> str:
+    """What a fingerprint (`fingerprint`) names, in words shown above every table."""
+    if fp["data"] == "official":
+        return f"ToolPRMBench @ {fp['repo']} {fp['commit'][:12]}" + ("  (UNPINNED data)" if fp["unpinned"] else "")
+    return "ToolPRMBench-style cases REBUILT from executable sources (not the paper's data)"
+
+
 def fingerprint(loaded: Iterable[LoadedSubset]) -> dict[str, Any]:
     """What results carry: per-file digests and one combined digest over them."""
     loaded = list(loaded)

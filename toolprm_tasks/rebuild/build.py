@@ -38,8 +38,8 @@ from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
 from toolprm_tasks.rebuild.operators import iter_proposals
-from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.rebuild.policy import INVALID, equivalent, error_type_of, proposal_prompt, read_answer
+from toolprm_tasks.rebuild.points import DecisionPoint, equivalent
+from toolprm_tasks.rebuild.policy import INVALID, error_type_of, proposal_prompt, read_answer
 from toolprm_tasks.rebuild.split import SPLITS, assign
 
 logger = logging.getLogger(__name__)

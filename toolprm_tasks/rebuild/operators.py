@@ -41,6 +41,7 @@ from toolprm_tasks.core.tool_calls import tool_specs, violations
 from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.points import (
     DecisionPoint,
+    equivalent,
     json_values,
     normalised,
     text_values,
@@ -157,7 +158,7 @@ def kind(value: Any) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal after the normalisation `policy.equivalent` applies (case, spacing, number type)."""
+    """Equal after the normalisation `points.equivalent` applies (case, spacing, number type)."""
     if isinstance(a, bool) != isinstance(b, bool):  # True is no 1, however Python compares them
         return False
     return a == b or normalised(a) == normalised(b)
@@ -898,8 +899,6 @@ def iter_proposals(point: DecisionPoint, rng: random.Random, prefer: str | None 
     """`proposals_for`, one at a time: a caller that needs only the first few (the builder
     takes the first that passes its check) does not pay for the rest. Same order, same rng
     use up to the point where the caller stops."""
-    from toolprm_tasks.rebuild.policy import equivalent
-
     if point.is_chat:
         groups: list[Callable[[], list[Proposal]]] = [lambda: should_chat(point, rng)]
     else:
@@ -928,7 +927,7 @@ def proposals_for(point: DecisionPoint, rng: random.Random, prefer: str | None =
     proposals, one error type after another, the types in seeded order with `prefer` (an
     error type) first (a skipped step of the same tool counts as wrong params). No proposal
     equals the gold action or another proposal, none is the same step as the gold by
-    `policy.equivalent`, and wrong calls name tools the point offers. Each names its
+    `points.equivalent`, and wrong calls name tools the point offers. Each names its
     operator and relation (`difficulty.RELATIONS`); one with `needs_error` is a mistake only
     where an environment refuses it. The same point and an `rng` in the same state give the
     same list. Points carry what the operators read: `turn_calls` and `turn_observations`,

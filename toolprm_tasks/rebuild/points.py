@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolprm_tasks.core.tool_calls import tool_specs
+
 
 @dataclass(frozen=True)
 class DecisionPoint:
@@ -116,7 +118,7 @@ def json_values(value: Any, out: list[Any]) -> None:
 
 
 def normalised(value: Any) -> Any:
-    """A value as `policy.equivalent` compares it: case and spacing of strings folded, numbers
+    """A value as `points.equivalent` compares it: case and spacing of strings folded, numbers
     as floats (1 and 1.0 agree; booleans stay booleans), inside lists and objects too."""
     if isinstance(value, str):
         return " ".join(value.strip().casefold().split())
@@ -187,3 +189,17 @@ def turn_so_far(history: list[dict[str, Any]], back: int = 0) -> list[tuple[dict
             observation = following.get("content") if following and following.get("role") == "tool" else None
             done.append((content, observation if isinstance(observation, str) else ""))
     return done
+
+
+def equivalent(a: Any, b: Any, functions: Any) -> bool:
+    """Same step: two replies, or calls of one tool whose key (required, else all) arguments
+    agree after normalising case, spacing and number types."""
+    if isinstance(a, str) and isinstance(b, str):
+        return True  # two replies: no rule can rank them (the judges could)
+    if isinstance(a, str) != isinstance(b, str):
+        return False
+    if a.get("name") != b.get("name"):
+        return False
+    spec = (tool_specs(functions) or {}).get(a["name"], {})
+    keys = spec.get("required") or sorted(set(a.get("parameters", {})) | set(b.get("parameters", {})))
+    return all(normalised(a["parameters"].get(k)) == normalised(b["parameters"].get(k)) for k in keys)

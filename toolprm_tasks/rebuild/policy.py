@@ -18,9 +18,9 @@ from typing import Any
 
 from scorers.answers import answer_text
 from toolprm_tasks.core.render import render_action, render_functions, render_history
-from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, tool_specs
+from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
-from toolprm_tasks.rebuild.points import DecisionPoint, normalised
+from toolprm_tasks.rebuild.points import DecisionPoint
 
 CALL, REPLY, INVALID = "call", "reply", "invalid"
 
@@ -79,20 +79,6 @@ def parse_action(text: str | None) -> Any:
     reply text; "" when the answer is no action (`read_answer` says why). Never raises."""
     action = read_answer(text)
     return "" if action.kind == INVALID else action.value
-
-
-def equivalent(a: Any, b: Any, functions: Any) -> bool:
-    """Same step: two replies, or calls of one tool whose key (required, else all) arguments
-    agree after normalising case, spacing and number types."""
-    if isinstance(a, str) and isinstance(b, str):
-        return True  # two replies: no rule can rank them (the judges could)
-    if isinstance(a, str) != isinstance(b, str):
-        return False
-    if a.get("name") != b.get("name"):
-        return False
-    spec = (tool_specs(functions) or {}).get(a["name"], {})
-    keys = spec.get("required") or sorted(set(a.get("parameters", {})) | set(b.get("parameters", {})))
-    return all(normalised(a["parameters"].get(k)) == normalised(b["parameters"].get(k)) for k in keys)
 
 
 def error_type_of(chosen: Any, rejected: Any) -> str:

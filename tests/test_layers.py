@@ -1,0 +1,98 @@
+"""The floor plan, checked from the source: dependencies point one way and no import circles.
+
+Read with `ast` (nothing is imported), so a violation is found whatever a test run happens to
+import: module-level imports only for the circle check (an import inside a function is the
+named exception for heavy optional dependencies), every import for the layer rules.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORKS = ("inspect_ai", "lm_eval", "vllm", "transformers", "torch", "trl")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for top in ("toolprm_tasks", "scorers") for p in (ROOT / top).rglob("*.py")}
+
+
+def _imports(path: Path, *, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _internal(names: set[str], modules: dict[str, Path]) -> set[str]:
+    return {name for name in names if name in modules}
+
+
+def test_scorers_import_only_the_standard_library_and_themselves() -> None:
+    modules = _modules()
+    for name, path in modules.items():
+        if not name.startswith("scorers"):
+            continue
+        for imported in _imports(path, top_level_only=False):
+            top = imported.split(".")[0]
+            assert top != "toolprm_tasks" and top not in FRAMEWORKS, f"{name} imports {imported}"
+
+
+@pytest.mark.parametrize("layer", ["toolprm_tasks.core", "toolprm_tasks.data", "toolprm_tasks.envs"])
+def test_the_core_never_imports_a_framework_or_an_adapter(layer: str) -> None:
+    modules = _modules()
+    forbidden = ("toolprm_tasks.inspect_adapter", "toolprm_tasks.lm_eval_adapter", "toolprm_tasks.cli")
+    for name, path in modules.items():
+        if name != layer and not name.startswith(layer + "."):
+            continue
+        for imported in _imports(path, top_level_only=False):
+            assert imported.split(".")[0] not in ("inspect_ai", "lm_eval"), f"{name} imports {imported}"
+            assert not imported.startswith(forbidden), f"{name} imports {imported}"
+
+
+def test_no_import_circle_at_module_level() -> None:
+    modules = _modules()
+    graph = {name: _internal(_imports(path, top_level_only=True), modules) - {name} for name, path in modules.items()}
+    # a package's __init__ importing its own submodules is how packages work, not a circle
+    for name in graph:
+        graph[name] = {dep for dep in graph[name] if not dep.startswith(name + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):] + [dep]
+                raise AssertionError("import circle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_the_layer_check_finds_a_planted_violation(tmp_path: Path) -> None:
+    """The reader above sees an import hidden in a function (the scorers rule reads them all)."""
+    planted = tmp_path / "x.py"
+    planted.write_text("def f():\n    from toolprm_tasks.core import cases\n", encoding="utf-8")
+    assert "toolprm_tasks.core" in _imports(planted, top_level_only=False)
+    assert "toolprm_tasks.core" not in _imports(planted, top_level_only=True)
