@@ -96,3 +96,10 @@ def test_the_layer_check_finds_a_planted_violation(tmp_path: Path) -> None:
     planted.write_text("def f():\n    from toolprm_tasks.core import cases\n", encoding="utf-8")
     assert "toolprm_tasks.core" in _imports(planted, top_level_only=False)
     assert "toolprm_tasks.core" not in _imports(planted, top_level_only=True)
+
+
+@pytest.mark.parametrize("entry", ["bfcl", "gta", "tooltalk", "toolsandbox", "toolprmbench"])
+def test_inspect_entry_files_are_a_few_lines(entry: str) -> None:
+    """The documented `inspect eval toolprm_tasks/<subset>.py` files hold a task's signature only."""
+    lines = (ROOT / "toolprm_tasks" / f"{entry}.py").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 15, f"toolprm_tasks/{entry}.py has {len(lines)} lines"

@@ -10,22 +10,26 @@ import pytest
 
 from toolprm_tasks.rebuild import build
 
-PACKAGE = Path(build.__file__).resolve().parents[1]
+TOP = Path(build.__file__).resolve().parents[2]  # the folder holding toolprm_tasks/ and scorers/
 
 
 def _fingerprint_of(tree: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(build, "__file__", str(tree / "rebuild" / "build.py"))
+    monkeypatch.setattr(build, "__file__", str(tree / "toolprm_tasks" / "rebuild" / "build.py"))
     return build.code_fingerprint()
 
 
 def test_the_cache_folder_follows_the_code_that_writes_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    tree = tmp_path / "toolprm_tasks"
-    shutil.copytree(PACKAGE, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    tree = tmp_path / "site"
+    for package in ("toolprm_tasks", "scorers"):
+        shutil.copytree(TOP / package, tree / package, ignore=shutil.ignore_patterns("__pycache__"))
     original = _fingerprint_of(tree, monkeypatch)
     assert original == _fingerprint_of(tree, monkeypatch)  # deterministic
-    (tree / "cli.py").write_text((tree / "cli.py").read_text() + "\n# unrelated\n")
+    unrelated = tree / "toolprm_tasks" / "cli" / "__init__.py"
+    unrelated.write_text(unrelated.read_text() + "\n# unrelated\n")
     assert _fingerprint_of(tree, monkeypatch) == original
-    for module in ("rebuild/operators.py", "rebuild/replies.py", "render.py", "audit.py"):
+    for module in ("toolprm_tasks/rebuild/operators.py", "toolprm_tasks/rebuild/replies.py",
+                   "toolprm_tasks/core/render.py", "toolprm_tasks/audit.py", "toolprm_tasks/envs/bfcl.py",
+                   "scorers/answers.py"):
         edited = tree / module
         before = edited.read_bytes()
         edited.write_bytes(before + b"\n# a change to what a build writes\n")

@@ -5,22 +5,11 @@
 
 from inspect_ai import Task, task
 
-from toolprm_tasks.core.cases import SUBSETS
-from toolprm_tasks.data import REBUILT_SUBSETS
 from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, Tier, documented, toolprmbench_task
 
 
 @task
 @documented("ToolPRMBench: GTA, ToolTalk, BFCL and ToolSandbox together (per-subset accuracy and the paper's AVG)")
-def toolprmbench(
-    protocol: Protocol = "generative",
-    order: Order = "seeded",
-    seed: int = 0,
-    prompt: Prompt | None = None,
-    max_tokens: int = 1024,
-    data: Data = "official",
-    tier: Tier = "all",
-) -> Task:
-    subsets = list(SUBSETS) if data == "official" else list(REBUILT_SUBSETS)
-    return toolprmbench_task(subsets, protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens, data=data, tier=tier)
+def toolprmbench(protocol: Protocol = "generative", order: Order = "seeded", seed: int = 0,
+                 prompt: Prompt | None = None, max_tokens: int = 1024, data: Data = "official", tier: Tier = "all") -> Task:
+    return toolprmbench_task(None, **locals())  # the parameters as given, checked there

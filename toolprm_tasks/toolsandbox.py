@@ -10,14 +10,6 @@ from toolprm_tasks.inspect_adapter.tasks import Data, Order, Prompt, Protocol, T
 
 @task
 @documented("ToolPRMBench ToolSandbox")
-def toolsandbox(
-    protocol: Protocol = "generative",
-    order: Order = "seeded",
-    seed: int = 0,
-    prompt: Prompt | None = None,
-    max_tokens: int = 1024,
-    data: Data = "official",
-    tier: Tier = "all",
-) -> Task:
-    return toolprmbench_task(["toolsandbox"], protocol=protocol, order=order, seed=seed, prompt=prompt,
-                             max_tokens=max_tokens, data=data, tier=tier)
+def toolsandbox(protocol: Protocol = "generative", order: Order = "seeded", seed: int = 0, prompt: Prompt | None = None,
+                max_tokens: int = 1024, data: Data = "official", tier: Tier = "all") -> Task:
+    return toolprmbench_task(["toolsandbox"], **locals())  # the parameters as given, checked there

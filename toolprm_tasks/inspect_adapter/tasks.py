@@ -23,11 +23,12 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from toolprm_tasks.brief_errors import for_inspect
 from toolprm_tasks.core import names
+from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.core.versions import TASK_VERSION
-from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
+from toolprm_tasks.data import REBUILT_SUBSETS, DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.engines.factory import check_value, whole
 from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
 from toolprm_tasks.rebuild.errors import SourceError
@@ -155,12 +156,14 @@ def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: 
             check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
 
 
-def toolprmbench_task(subsets: Sequence[str], *, protocol: str = "generative", order: str = "seeded",
+def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generative", order: str = "seeded",
                       seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
                       data: str = "official", tier: str = "all") -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
-    hard tier)."""
+    hard tier; `subsets` None: every subset of the chosen data)."""
+    if subsets is None:
+        subsets = SUBSETS if names.check_choice("data", data, names.DATA_KINDS) == "official" else REBUILT_SUBSETS
     task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
                                        max_tokens=max_tokens, data=data, tier=tier)
