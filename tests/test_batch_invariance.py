@@ -33,7 +33,7 @@ def test_hf_scores_are_exactly_the_same_alone_batched_and_reversed(tiny_classifi
 
 
 def _inspect_scores(log) -> dict[str, list[float]]:
-    from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY
+    from toolprm_tasks.inspect_adapter.keys import SCORES_KEY
 
     assert log.status == "success", log.error
     return {str(s.id): s.metadata[SCORES_KEY] for s in log.samples}

@@ -380,7 +380,7 @@ def test_inspect_usage_is_the_engines_token_count_and_consistent(data_env, tiny_
 
     from toolprm_tasks.bfcl import bfcl
     from toolprm_tasks.core.trials import JudgeView
-    from toolprm_tasks.inspect_adapter.tasks import VIEW_KEY
+    from toolprm_tasks.inspect_adapter.keys import VIEW_KEY
 
     model = get_model(f"toolprm-hf/{tiny_classifier}", kind="classifier", device="cpu", memoize=False)
     log = inspect_eval(bfcl(protocol="pointwise"), model=model, limit=3, display="none", log_dir=str(tmp_path))[0]

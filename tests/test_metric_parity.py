@@ -15,7 +15,7 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from lm_eval.api.model import LM
 
 from tests.helpers import evaluate
-from toolprm_tasks.inspect_adapter.tasks import VIEW_KEY
+from toolprm_tasks.inspect_adapter.keys import VIEW_KEY
 
 # The judge's answer per case, by the position it names (chosen is always shown first here):
 # 1 right, 2 wrong, None unparseable. Sizes 4, 5, 6, 3 (tests/fixture_data.py).

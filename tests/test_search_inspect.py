@@ -16,7 +16,8 @@ from tests.helpers import cli
 from tests.test_search_core import _simulate
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.envs.bfcl import load_conversations
-from toolprm_tasks.inspect_adapter.search_task import RESULT_KEY, toolprm_search
+from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
+from toolprm_tasks.inspect_adapter.search_task import toolprm_search
 
 REPO = Path(__file__).resolve().parents[1]
 

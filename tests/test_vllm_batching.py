@@ -122,7 +122,7 @@ def test_inspect_concurrency_1_and_64_through_the_server(server, rebuilt: Path, 
     from inspect_ai import eval as inspect_eval
 
     from toolprm_tasks import data
-    from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY
+    from toolprm_tasks.inspect_adapter.keys import SCORES_KEY
     from toolprm_tasks.tooltalk import tooltalk
 
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(rebuilt))

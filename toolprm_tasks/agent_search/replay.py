@@ -4,7 +4,7 @@ step with the agent's history in place of the gold history), in a seeded order, 
 model would (the policy prompt's action format). Deterministic: with it the search runs
 offline, and its outcome under `first`, `oracle` and a perfect judge is known in advance.
 
-The step reaches the replay provider through message metadata (`STEP_KEY`), which real model
+The step reaches the replay provider through message metadata (`inspect_adapter.keys.STEP_KEY`), which real model
 APIs never see; the gold is never in the prompt text.
 """
 
@@ -25,7 +25,6 @@ from toolprm_tasks.rebuild.points import DecisionPoint
 from .actions import CALL, REPLY, Action, same_step
 from .check import Reference, gold_point, gold_step, reference
 
-STEP_KEY = "toolprm_search_step"  # message metadata: the step as only our providers read it
 ORDERS: tuple[str, ...] = ("seeded", "gold_first", "gold_last")
 
 

@@ -30,8 +30,8 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 from toolprm_tasks.core.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.factory import OptionError, check_options, whole
+from toolprm_tasks.inspect_adapter.keys import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 from toolprm_tasks.inspect_adapter.prm_provider import token_usage
-from toolprm_tasks.inspect_adapter.tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
 
 def _log_softmax(scores: tuple[float, float]) -> tuple[float, float]:

@@ -23,7 +23,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.base import Generated, Scored, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
-from toolprm_tasks.inspect_adapter.tasks import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
+from toolprm_tasks.inspect_adapter.keys import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
 try:  # the key Inspect passes when it builds a provider only to look up the model's info
     from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY

@@ -7,7 +7,7 @@ At every step of `toolprm_search` it proposes the gold step plus K-1 wrong actio
 rebuild's error operators, in a seeded order (`-M order=seeded|gold_first|gold_last`, `-M
 seed=N`), answered in the policy prompt's action format; with `num_choices=N` it returns N
 choices (sample i is proposal i mod K). The gold step comes from message metadata that only our
-providers read (`agent_search.replay.STEP_KEY`), never from the prompt text. Usage is set on
+providers read (`inspect_adapter.keys.STEP_KEY`), never from the prompt text. Usage is set on
 every output so nothing is tokenised.
 """
 
@@ -25,8 +25,9 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.agent_search.replay import ORDERS, STEP_KEY, StepInfo, replay_answers
+from toolprm_tasks.agent_search.replay import ORDERS, StepInfo, replay_answers
 from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
+from toolprm_tasks.inspect_adapter.keys import STEP_KEY
 from toolprm_tasks.inspect_adapter.prm_provider import token_usage
 
 

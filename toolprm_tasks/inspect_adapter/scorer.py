@@ -32,11 +32,7 @@ from scorers.core import (
     parse_pairwise_answer,
     truncated_share,
 )
-
-SCORES_KEY = "toolprm_scores"  # state.metadata key where the pointwise solver leaves its scores
-# whether the scoring engine shortened the history: in a provider's ModelOutput.metadata, and
-# where the pointwise solver leaves it in state.metadata
-TRUNCATED_KEY = "toolprm_truncated"
+from toolprm_tasks.inspect_adapter.keys import SCORES_KEY, TRUNCATED_KEY
 
 
 def _outcomes(scores: list[SampleScore]) -> list[TrialOutcome]:

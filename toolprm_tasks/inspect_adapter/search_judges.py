@@ -20,13 +20,12 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, Model, ModelOutput
 from scorers.core import parse_pairwise_answer
 from toolprm_tasks.agent_search.actions import Action
 from toolprm_tasks.agent_search.loop import PolicyRequest, Samples
-from toolprm_tasks.agent_search.replay import STEP_KEY
 from toolprm_tasks.agent_search.select import Answer, Scored, StepContext
 from toolprm_tasks.core.names import JUDGE_PROTOCOLS  # the protocols are named in names.py
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.render import render_functions, render_history
 from toolprm_tasks.core.trials import JudgeView, pointwise_context
-from toolprm_tasks.inspect_adapter.tasks import LABELS_KEY, POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
+from toolprm_tasks.inspect_adapter.keys import LABELS_KEY, POSITION_KEY, SCORE_KEY, STEP_KEY, TRUNCATED_KEY, VIEW_KEY
 
 
 def _tokens(output: ModelOutput) -> int:

@@ -31,6 +31,7 @@ from toolprm_tasks.core import names
 from toolprm_tasks.core.versions import SEARCH_VERSION
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
 from toolprm_tasks.envs.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
+from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
 from toolprm_tasks.inspect_adapter.search_judges import (
     InspectPairwiseJudge,
     InspectPointwiseJudge,
@@ -40,7 +41,6 @@ from toolprm_tasks.inspect_adapter.search_judges import (
 from toolprm_tasks.inspect_adapter.tasks import _versions
 
 Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
-RESULT_KEY = "toolprm_search"
 
 
 def _categories(category: str | list[str] | None) -> tuple[str, ...]:

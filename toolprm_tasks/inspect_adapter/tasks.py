@@ -30,17 +30,14 @@ from toolprm_tasks.core.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_tr
 from toolprm_tasks.core.versions import TASK_VERSION
 from toolprm_tasks.data import REBUILT_SUBSETS, DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.engines.factory import check_value, whole
-from toolprm_tasks.inspect_adapter.scorer import SCORES_KEY, TRUNCATED_KEY, toolprm_metrics, toolprm_scorer
+from toolprm_tasks.inspect_adapter.keys import LABELS_KEY, POSITION_KEY, SCORE_KEY, SCORES_KEY, TRUNCATED_KEY, VIEW_KEY
+from toolprm_tasks.inspect_adapter.scorer import toolprm_metrics, toolprm_scorer
 from toolprm_tasks.rebuild.errors import SourceError
 
 # the parameter types of the task files (names.py is their one source)
 Protocol, Order, Prompt, Data, Tier = names.Protocol, names.Order, names.PromptName, names.DataKind, names.Tier
 
 # Message metadata our scoring providers read; real model APIs never see message metadata.
-VIEW_KEY = "toolprm_judge_view"
-POSITION_KEY = "toolprm_position"
-LABELS_KEY = "toolprm_labels"
-SCORE_KEY = "toolprm_score"
 LOGPROBS_TOP_K = 20
 LL_MAX_TOKENS = 16
 
