@@ -230,7 +230,7 @@ def _partial_folder(parent: Path) -> Iterator[Path]:
     """A new `.partial-<pid>-...` folder in `parent`, locked while this process converts into it
     and removed when the block ends (an exception, KeyboardInterrupt, and through
     `fetch.removing_partial_files_on_signals` SIGTERM and SIGHUP too)."""
-    from toolprm_tasks.data import fetch
+    from toolprm_tasks.core import fetch
 
     with fetch.removing_partial_files_on_signals():
         tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=parent))
@@ -294,7 +294,7 @@ def remove_stale_partials(parent: Path) -> list[Path]:
 
 def ensure_model(force: bool = False) -> Path:
     """The verified plain HF folder of SmolLM2-135M-Instruct, converted on first use."""
-    from toolprm_tasks.data import fetch
+    from toolprm_tasks.core import fetch
 
     target = model_path()
     remove_stale_partials(target.parent)

@@ -35,9 +35,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core import fetch
 from toolprm_tasks.core.cases import SUBSETS, Case, RecordError, check_records
 from toolprm_tasks.core.names import DATA_KINDS, SPLITS, TIERS, check_choice
-from toolprm_tasks.data import fetch, jsonio
+from toolprm_tasks.data import jsonio
 
 logger = logging.getLogger(__name__)
 
