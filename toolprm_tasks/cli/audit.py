@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.packet or args.score_packet or args.read_packet:
         return _reading(args)
     from toolprm_tasks.audit import format_report
-    from toolprm_tasks.cli import say
+    from toolprm_tasks.cli.common import say
     from toolprm_tasks.core.cases import SUBSETS
     from toolprm_tasks.data import REBUILT_SUBSETS, DataError
 

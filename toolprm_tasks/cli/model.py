@@ -21,7 +21,7 @@ MODELS = ("smollm2",)
 
 def run(args: argparse.Namespace) -> int:
     from toolprm_tasks import real_model
-    from toolprm_tasks.cli import say
+    from toolprm_tasks.cli.common import say
 
     try:
         existed = real_model.model_path().is_dir() and not args.force

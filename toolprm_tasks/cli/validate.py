@@ -1,0 +1,79 @@
+"""`toolprmbench validate DIR`: every problem of a local copy of the release files, and warnings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from toolprm_tasks.cli.common import UsageError, say
+from toolprm_tasks.core.cases import check_records
+from toolprm_tasks.data import PINNED_COMMIT, PINNED_FILES, first_use_path, jsonio, sha256_file
+
+
+def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
+    """Every problem and warning of one release file, read leniently so that one problem
+    does not hide the others."""
+    pin = PINNED_FILES[subset]
+    problems: list[str] = []
+    digest = sha256_file(path)
+    if pin.sha256 is not None and digest != pin.sha256:
+        problems.append(f"{path}: sha256 {digest} differs from the pinned {pin.sha256}")
+    result = jsonio.inspect_records(path)
+    problems += [str(p) for p in result.problems]
+    if result.value is None:
+        return problems, []
+    check = check_records(result.value, subset=subset, source=pin.filename, skip=result.unreadable)
+    problems += [f"{path.parent}/{e}" for e in check.errors]
+    if isinstance(result.value, list) and result.value and len(result.value) != pin.cases:
+        problems.append(f"{path}: {len(result.value)} records, the release has {pin.cases}")
+    warnings = [f"{path.parent}/{w}" for w in check.warnings]
+    if pin.sha256 is None:
+        try:
+            record = json.loads(first_use_path(pin).read_text(encoding="utf-8"))
+            if isinstance(record, dict) and record.get("sha256") not in (None, digest):
+                warnings.append(f"{path}: sha256 {digest} differs from {record['sha256']}, the copy first used on "
+                                f"this machine ({first_use_path(pin)}); loading it needs TOOLPRMBENCH_ALLOW_UNPINNED=1")
+        except (OSError, ValueError):
+            pass  # no first-use record (or not one of ours): nothing to compare with
+    return problems, warnings
+
+
+def validate_dir(directory: Path) -> tuple[list[str], list[str]]:
+    """Every problem of every file in a local copy (missing files, digests, unreadable JSON,
+    every bad record and field), and warnings about suspicious records."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a folder")
+    problems: list[str] = []
+    warnings: list[str] = []
+    for subset, pin in PINNED_FILES.items():
+        path = directory / pin.filename
+        if not path.is_file():
+            problems.append(f"{path}: missing (subset {subset})")
+            continue
+        try:
+            file_problems, file_warnings = _validate_file(subset, path)
+        except OSError as exc:
+            file_problems, file_warnings = [f"{path}: cannot be read ({exc.strerror or exc})"], []
+        problems += file_problems
+        warnings += file_warnings
+    return problems, warnings
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    problems, warnings = validate_dir(Path(args.directory))
+    for problem in problems:
+        say(problem)
+    for warning in warnings:
+        say(f"warning: {warning}")
+    say(f"{len(problems)} problem(s), {len(warnings)} warning(s) in {args.directory} "
+        f"(pins: commit {PINNED_COMMIT[:12]})")
+    return 1 if problems else 0
+
+
+def register(sub: Any) -> None:
+    """Add the subcommand to `toolprmbench` (cli.build_parser)."""
+    validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
+    validate.add_argument("directory", help="a folder holding the four release files")
+    validate.set_defaults(fn=_cmd_validate)
