@@ -44,8 +44,10 @@ def test_every_task_yaml_carries_the_one_task_version() -> None:
 
 def test_prompt_names_are_the_prompts() -> None:
     assert tuple(PAIRWISE_PROMPTS) == names.PROMPT_NAMES
-    assert set(names.DEFAULT_PROMPT) == set(names.PROTOCOLS)
-    assert set(names.DEFAULT_PROMPT.values()) <= set(names.PROMPT_NAMES)
+    from toolprm_tasks.core.protocols import DEFAULT_PROMPT
+
+    assert set(DEFAULT_PROMPT) == set(names.PROTOCOLS)
+    assert set(DEFAULT_PROMPT.values()) <= set(names.PROMPT_NAMES)
 
 
 def test_every_template_names_the_task_class_of_its_output_type() -> None:

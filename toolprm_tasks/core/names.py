@@ -35,9 +35,6 @@ SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's a
 SELECTORS: tuple[str, ...] = get_args(Selector)
 JUDGE_PROTOCOLS: tuple[str, ...] = get_args(JudgeProtocol)
 
-# the prompt each protocol uses unless told otherwise (pairwise likelihood needs a bare label)
-DEFAULT_PROMPT: dict[str, str] = {"generative": "standard", "pairwise_ll": "toolprm", "pointwise": "standard"}
-
 # lm-eval model name -> "module:class" (the hook registers these lazily; pyproject declares them)
 LM_EVAL_MODELS: dict[str, str] = {
     "toolprm-baseline": "toolprm_tasks.lm_eval_adapter.baseline_model:BaselineJudgeLM",

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolprm_tasks.core.cases import Case
-from toolprm_tasks.core.names import DEFAULT_PROMPT, ORDERS, PROTOCOLS, check_choice
+from toolprm_tasks.core.names import ORDERS, PROTOCOLS, check_choice
 from toolprm_tasks.core.prompts import POINTWISE_PROMPT, pairwise_prompt
+from toolprm_tasks.core.protocols import DEFAULT_PROMPT
 from toolprm_tasks.core.render import render_action, render_functions, render_history
 
 __all__ = ["DEFAULT_PROMPT", "DEFAULT_SEED", "ORDERS", "PROTOCOLS", "JudgeView", "Trial", "build_trials", "seeded_key"]

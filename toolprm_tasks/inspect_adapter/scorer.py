@@ -7,6 +7,7 @@ per-error-type numbers use Inspect's own `grouped()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from inspect_ai.scorer import (
@@ -32,6 +33,7 @@ from scorers.core import (
     parse_pairwise_answer,
     truncated_share,
 )
+from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.inspect_adapter.keys import SCORES_KEY, TRUNCATED_KEY
 
 
@@ -119,18 +121,22 @@ def toolprm_metrics(by_subset: bool, pointwise: bool = False) -> list[Any]:
     return metrics
 
 
-def _first_and_answer(state: TaskState, protocol: str, labels: tuple[str, str]) -> tuple[float | None, str]:
-    if protocol == "generative":
-        parsed = parse_pairwise_answer(state.output.completion)
-        return parsed.first, f"parsed by rule '{parsed.how}'"
-    if protocol == "pairwise_ll":
-        choice = state.output.choices[0] if state.output.choices else None
-        if choice is None or choice.logprobs is None:
-            return None, "the model returned no logprobs"
-        tokens = [TokenLogprob(lp.token, lp.logprob, [(t.token, t.logprob) for t in (lp.top_logprobs or [])])
-                  for lp in choice.logprobs.content]
-        first = first_from_token_logprobs(tokens, labels)
-        return first, "label logprobs" if first is not None else "no position decided between the labels"
+def _read_text(state: TaskState, labels: tuple[str, str]) -> tuple[float | None, str]:
+    parsed = parse_pairwise_answer(state.output.completion)
+    return parsed.first, f"parsed by rule '{parsed.how}'"
+
+
+def _read_label_logprobs(state: TaskState, labels: tuple[str, str]) -> tuple[float | None, str]:
+    choice = state.output.choices[0] if state.output.choices else None
+    if choice is None or choice.logprobs is None:
+        return None, "the model returned no logprobs"
+    tokens = [TokenLogprob(lp.token, lp.logprob, [(t.token, t.logprob) for t in (lp.top_logprobs or [])])
+              for lp in choice.logprobs.content]
+    first = first_from_token_logprobs(tokens, labels)
+    return first, "label logprobs" if first is not None else "no position decided between the labels"
+
+
+def _read_scores(state: TaskState, labels: tuple[str, str]) -> tuple[float | None, str]:
     scores = state.metadata.get(SCORES_KEY)
     if not scores or len(scores) != 2:
         return None, "no candidate scores"
@@ -138,13 +144,21 @@ def _first_and_answer(state: TaskState, protocol: str, labels: tuple[str, str]) 
     return first, f"scores {scores}" if first is not None else f"scores {scores}: not two numbers"
 
 
+# what is read from each kind of answer (core/protocols.py: a protocol's `reads`)
+READERS: dict[str, Callable[[TaskState, tuple[str, str]], tuple[float | None, str]]] = {
+    "text": _read_text, "label_logprobs": _read_label_logprobs, "scores": _read_scores,
+}
+
+
 @scorer(metrics=[])  # metrics are given by the task (they differ for the combined task)
 def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
     """Score a trial: which candidate the judge preferred, and whether it is the chosen one."""
 
+    spec = protocol_named(protocol)
+
     async def score(state: TaskState, target: Target) -> Score:
         try:
-            first, how = _first_and_answer(state, protocol, labels)
+            first, how = READERS[spec.reads](state, labels)
         except Exception as exc:  # noqa: BLE001 - a model's output never stops a run: a counted failure
             first, how = None, f"unscorable model output ({type(exc).__name__}: {str(exc)[:200]})"
         result = outcome(state.metadata, first)
@@ -156,7 +170,7 @@ def toolprm_scorer(protocol: str, labels: tuple[str, str]) -> Scorer:
             answer=answer,
             explanation=how,
             metadata={"chosen_position": result.chosen_position,
-                      **({"truncated": state.metadata.get(TRUNCATED_KEY)} if protocol == "pointwise" else {})},
+                      **({"truncated": state.metadata.get(TRUNCATED_KEY)} if spec.scores_each_candidate else {})},
         )
 
     return score

@@ -25,8 +25,10 @@ from toolprm_tasks.brief_errors import for_inspect
 from toolprm_tasks.core import names
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.protocols import DEFAULT_PROMPT
+from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
-from toolprm_tasks.core.trials import DEFAULT_PROMPT, PROTOCOLS, Trial, build_trials
+from toolprm_tasks.core.trials import PROTOCOLS, Trial, build_trials
 from toolprm_tasks.core.versions import TASK_VERSION
 from toolprm_tasks.data import REBUILT_SUBSETS, DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.engines.factory import check_value, whole
@@ -75,7 +77,7 @@ def documented(title: str) -> Callable[[F], F]:
 def trial_sample(trial: Trial, *, protocol: str, prompt: str) -> Sample:
     """One Inspect sample per trial; the label never reaches the model."""
     spec = pairwise_prompt(prompt)
-    text = trial.pointwise_context() if protocol == "pointwise" else trial.pairwise_text(prompt)
+    text = protocol_named(protocol).prompt_text(trial, prompt)
     message = ChatMessageUser(content=text, metadata={VIEW_KEY: trial.judge_view().to_json(),
                                                        LABELS_KEY: list(spec.labels)})
     metadata = {**trial.metadata(), "error_type_raw": trial.case.error_type_raw, "order": trial.order}
@@ -121,12 +123,16 @@ def _candidates(metadata: dict[str, Any] | None) -> Sequence[Any]:
     return json.loads((metadata or {})[VIEW_KEY])["candidates"]
 
 
+# how each kind of answer is asked for (core/protocols.py: a protocol's `reads`)
+SOLVERS: dict[str, Callable[[int], Solver]] = {
+    "text": lambda max_tokens: generate(max_tokens=max_tokens),
+    "label_logprobs": lambda _: generate(logprobs=True, top_logprobs=LOGPROBS_TOP_K, max_tokens=LL_MAX_TOKENS),
+    "scores": lambda _: score_candidates(),
+}
+
+
 def _solver(protocol: str, max_tokens: int) -> Solver:
-    if protocol == "generative":
-        return generate(max_tokens=max_tokens)
-    if protocol == "pairwise_ll":
-        return generate(logprobs=True, top_logprobs=LOGPROBS_TOP_K, max_tokens=LL_MAX_TOKENS)
-    return score_candidates()
+    return SOLVERS[protocol_named(protocol).reads](max_tokens)
 
 
 def _versions() -> dict[str, str]:
@@ -184,7 +190,7 @@ def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generat
         dataset=MemoryDataset([trial_sample(t, protocol=protocol, prompt=prompt) for t in trials], name=name),
         solver=_solver(protocol, max_tokens),
         scorer=toolprm_scorer(protocol, spec.labels),
-        metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol == "pointwise"),
+        metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol_named(protocol).scores_each_candidate),
         version=TASK_VERSION,
         metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data, "tier": tier,
                   "data": fingerprint(loaded), "versions": _versions()},

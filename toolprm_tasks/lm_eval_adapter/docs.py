@@ -16,8 +16,10 @@ from scorers.core import NORMS
 from toolprm_tasks.brief_errors import for_lm_eval
 from toolprm_tasks.core.names import DATA_KINDS, check_choice
 from toolprm_tasks.core.prompts import pairwise_prompt
+from toolprm_tasks.core.protocols import DEFAULT_PROMPT
+from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
-from toolprm_tasks.core.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS, Trial, build_trials
+from toolprm_tasks.core.trials import DEFAULT_SEED, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.rebuild.errors import SourceError
 
@@ -33,7 +35,7 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
         "prompt_name": prompt,
         "order": trial.order,
         "norm": norm,
-        "prompt": text if protocol != "pointwise" else trial.pointwise_context(),
+        "prompt": protocol_named(protocol).prompt_text(trial, prompt),
         "ll_context": text + spec.answer_prefix,
         "labels": list(spec.labels),
         "candidates": [render_action(a1), render_action(a2)],
@@ -43,13 +45,6 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
         "judge_view": trial.judge_view().to_json(),
     })
     return doc
-
-
-def _task_suffix(protocol: str, norm: str) -> str:
-    """The end of the task's name (toolprmbench_<subset><suffix>), for naming its rebuilt twin."""
-    if protocol == "pointwise":
-        return "_prm" if norm == "none" else "_pointwise"
-    return "" if protocol == "generative" else f"_{protocol}"
 
 
 def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
@@ -78,7 +73,7 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
         # the message says what to do (offline: which tasks run instead); lm_eval shows it
         # without a traceback (brief_errors), a library caller gets the exception as ever
         if isinstance(exc, DataUnavailable):
-            raise for_lm_eval(exc.worded_for("lm-eval", _task_suffix(protocol, norm))) from None
+            raise for_lm_eval(exc.worded_for("lm-eval", protocol_named(protocol).task_suffix(norm))) from None
         raise for_lm_eval(exc) from None
     data_fingerprint = fingerprint([loaded])
     rows = []
