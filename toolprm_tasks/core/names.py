@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Protocol = Literal["generative", "pairwise_ll", "pointwise"]
+ProtocolName = Literal["generative", "pairwise_ll", "pointwise"]  # not typing.Protocol
 Order = Literal["seeded", "both", "chosen_first", "chosen_second"]
 PromptName = Literal["standard", "toolprm"]
 DataKind = Literal["official", "rebuilt"]
@@ -24,7 +24,7 @@ Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
 Selector = Literal["judge", "first", "random", "majority", "oracle"]
 JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
 
-PROTOCOLS: tuple[str, ...] = get_args(Protocol)
+PROTOCOLS: tuple[str, ...] = get_args(ProtocolName)
 ORDERS: tuple[str, ...] = get_args(Order)
 PROMPT_NAMES: tuple[str, ...] = get_args(PromptName)
 DATA_KINDS: tuple[str, ...] = get_args(DataKind)

@@ -53,7 +53,7 @@ REGISTRY: dict[str, JudgingProtocol] = {p.name: p for p in (
     JudgingProtocol("pairwise_ll", "toolprm", "pair", "label_logprobs", "_pairwise_ll", "_pairwise_ll"),
     JudgingProtocol("pointwise", "standard", "history", "scores", "_pointwise", "_prm"),
 )}
-if tuple(REGISTRY) != PROTOCOLS:  # names.Protocol (what Inspect checks -T against) and this agree
+if tuple(REGISTRY) != PROTOCOLS:  # names.ProtocolName (what Inspect checks -T against) and this agree
     raise RuntimeError(f"protocol registry {tuple(REGISTRY)} differs from names.PROTOCOLS {PROTOCOLS}")
 
 DEFAULT_PROMPT: dict[str, str] = {name: p.default_prompt for name, p in REGISTRY.items()}

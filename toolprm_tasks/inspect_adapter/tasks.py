@@ -37,7 +37,7 @@ from toolprm_tasks.inspect_adapter.scorer import toolprm_metrics, toolprm_scorer
 from toolprm_tasks.rebuild.errors import SourceError
 
 # the parameter types of the task files (names.py is their one source)
-Protocol, Order, Prompt, Data, Tier = names.Protocol, names.Order, names.PromptName, names.DataKind, names.Tier
+Protocol, Order, Prompt, Data, Tier = names.ProtocolName, names.Order, names.PromptName, names.DataKind, names.Tier
 
 # Message metadata our scoring providers read; real model APIs never see message metadata.
 LOGPROBS_TOP_K = 20
