@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+from toolprm_tasks.core.names import REPLAY_ORDERS
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.envs.bfcl import Conversation, Environment, load_conversations
 from toolprm_tasks.rebuild.bfcl_points import state_values
@@ -24,8 +25,6 @@ from toolprm_tasks.rebuild.points import DecisionPoint
 
 from .actions import CALL, REPLY, Action, same_step
 from .check import Reference, gold_point, gold_step, reference
-
-ORDERS: tuple[str, ...] = ("seeded", "gold_first", "gold_last")
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,8 @@ def proposals(step: StepInfo, k: int, seed: int = 0, order: str = "seeded") -> l
     each other by the rebuild's rule), in the order the replay answers them."""
     if k < 1:
         raise ValueError(f"replay policy: K must be at least 1, got {k}")
-    if order not in ORDERS:
-        raise ValueError(f"replay policy: unknown order {order!r}; expected one of {', '.join(ORDERS)}")
+    if order not in REPLAY_ORDERS:
+        raise ValueError(f"replay policy: unknown order {order!r}; expected one of {', '.join(REPLAY_ORDERS)}")
     point, functions = _point(step)
     rng = random.Random(seeded_key(seed, step.key))
     groups: dict[str, list[Any]] = {}

@@ -23,6 +23,8 @@ Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
 # the search task: how a step's action is chosen, and how the judge is asked
 Selector = Literal["judge", "first", "random", "majority", "oracle"]
 JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
+# the search's replay policy: where the gold action sits among its K candidates
+ReplayOrder = Literal["seeded", "gold_first", "gold_last"]
 
 PROTOCOLS: tuple[str, ...] = get_args(ProtocolName)
 ORDERS: tuple[str, ...] = get_args(Order)
@@ -34,6 +36,7 @@ KINDS: tuple[str, ...] = get_args(Kind)
 SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
 SELECTORS: tuple[str, ...] = get_args(Selector)
 JUDGE_PROTOCOLS: tuple[str, ...] = get_args(JudgeProtocol)
+REPLAY_ORDERS: tuple[str, ...] = get_args(ReplayOrder)
 
 # lm-eval model name -> "module:class" (the hook registers these lazily; pyproject declares them)
 LM_EVAL_MODELS: dict[str, str] = {

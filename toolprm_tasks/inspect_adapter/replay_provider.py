@@ -25,7 +25,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from toolprm_tasks.agent_search.replay import ORDERS, StepInfo, replay_answers
+from toolprm_tasks.agent_search.replay import StepInfo, replay_answers
+from toolprm_tasks.core.names import REPLAY_ORDERS
 from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
 from toolprm_tasks.inspect_adapter.keys import STEP_KEY
 from toolprm_tasks.inspect_adapter.prm_provider import token_usage
@@ -40,7 +41,7 @@ class ReplayPolicyAPI(ModelAPI):
             self.k = whole(1)(model_name)
         except ValueError as exc:
             raise OptionError(f"toolprm-replay/K: K must be {exc}, got {model_name!r}") from None
-        checked = check_options(f"toolprm-replay/{model_name}", model_args, {"seed": whole(), "order": choice(*ORDERS)})
+        checked = check_options(f"toolprm-replay/{model_name}", model_args, {"seed": whole(), "order": choice(*REPLAY_ORDERS)})
         self.seed = checked.get("seed", 0)
         self.order = checked.get("order", "seeded")
 
