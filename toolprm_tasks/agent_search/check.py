@@ -3,7 +3,7 @@
 Turn verdict (bfcl-eval's `multi_turn_checker`, plus its `multi_turn_irrelevance_checker`):
 - a turn with gold calls is solved when the agent made at least one call in it, every
   environment instance's state equals the state after the gold calls of all turns so far
-  (public attributes, `rebuild.bfcl_environment.Environment.state()`), and every observation of the
+  (public attributes, `envs.bfcl.Environment.state()`), and every observation of the
   turn's gold calls is among the agent's observations so far (a multiset; order free);
 - a turn without gold calls (miss_func / miss_param: the model must say what is missing)
   is solved when the agent made no call in it.

@@ -5,7 +5,7 @@
 It reads the judge view that the ToolPRMBench tasks attach to the prompt message's metadata
 (never the label) and answers as the protocol needs: the paper's JSON answer (generative),
 label log-probabilities (pairwise_ll, when logprobs are requested), or a score in
-`ModelOutput.metadata` (pointwise). Usage is zero on every output (`inspect_prm.token_usage`):
+`ModelOutput.metadata` (pointwise). Usage is zero on every output (`prm_provider.token_usage`):
 nothing is tokenised, and Inspect does not count tokens itself where usage is set.
 """
 

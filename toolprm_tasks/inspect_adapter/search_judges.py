@@ -3,7 +3,7 @@ a pointwise or pairwise judge. Everything else is framework-free (`loop`, `selec
 
 Pointwise judges are our scoring providers (`toolprm-hf/`, `toolprm-vllm/` with a scoring
 kind, `toolprm-baseline/NAME`); they read the same message metadata as in the pointwise
-protocol of the benchmark tasks (`inspect_tasks.VIEW_KEY`, `POSITION_KEY`; score in
+protocol of the benchmark tasks (`inspect_adapter.keys.VIEW_KEY`, `POSITION_KEY`; score in
 `ModelOutput.metadata[SCORE_KEY]`). All candidates of a step are requested together, so a
 provider's Batcher makes them one engine call. Any other model (and `kind=pairwise`) judges
 with the paper's pairwise prompt, its answer parsed by `scorers.core.parse_pairwise_answer`.

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from scorers import answers as model_text
+from scorers import answers
 from toolprm_tasks.core.render import render_functions
 from toolprm_tasks.envs.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
@@ -75,7 +75,7 @@ def annotator_prompt(run: Rollout) -> str:
 def parse_annotation(text: str | None) -> tuple[int, Any] | None:
     """The annotator's (first wrong step, corrected action) from the first JSON object of its
     answer; None when there is none (counted by the caller). Never raises."""
-    value = next((v for v in model_text.json_values(model_text.answer_text(text) or "") if isinstance(v, dict)), None)
+    value = next((v for v in answers.json_values(answers.answer_text(text) or "") if isinstance(v, dict)), None)
     if not isinstance(value, dict) or not isinstance(value.get("first_wrong_step"), int):
         return None
     corrected = value.get("corrected_action")
