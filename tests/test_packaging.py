@@ -54,3 +54,16 @@ def test_this_install_has_the_hook_active() -> None:
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={"TOOLPRM_TASKS_NO_LM_EVAL_HOOK": "1", "PATH": ""})
     assert (on.stdout.strip(), off.stdout.strip()) == ("True", "False")
+
+
+def test_package_versions_and_version_attribute() -> None:
+    """One reader of installed versions: a missing distribution says so; `__version__` is the
+    installed metadata's (found in review: it imported a module the renovation had moved)."""
+    import importlib.metadata
+
+    import toolprm_tasks
+    from toolprm_tasks.core.versions import NOT_INSTALLED, package_versions
+
+    assert toolprm_tasks.__version__ == importlib.metadata.version("toolprm-tasks")
+    assert package_versions("pytest", "no-such-distribution-toolprm") == {
+        "pytest": importlib.metadata.version("pytest"), "no-such-distribution-toolprm": NOT_INSTALLED}

@@ -28,7 +28,7 @@ from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conv
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.select import make_selector
 from toolprm_tasks.core import names
-from toolprm_tasks.core.versions import SEARCH_VERSION
+from toolprm_tasks.core.versions import SEARCH_VERSION, package_versions
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
 from toolprm_tasks.envs.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
 from toolprm_tasks.inspect_adapter.search_judges import (
@@ -37,7 +37,6 @@ from toolprm_tasks.inspect_adapter.search_judges import (
     InspectPolicy,
     judge_protocol,
 )
-from toolprm_tasks.inspect_adapter.tasks import _versions
 
 Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
 RESULT_KEY = "toolprm_search"
@@ -259,5 +258,5 @@ def toolprm_search(
         metadata={"categories": list(categories), "n": n, "temperature": temperature, "select": select,
                   "judge_protocol": judge_protocol, "both_orders": both_orders, "prompt": prompt,
                   "max_steps": max_steps, "seed": seed, "bfcl_eval": BFCL_VERSION,
-                  "conversations_beyond_step_limit": too_long, "versions": _versions()},
+                  "conversations_beyond_step_limit": too_long, "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval")},
     )
