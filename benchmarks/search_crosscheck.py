@@ -5,7 +5,7 @@ repeated, a turn with calls left empty, a call in a turn that asks for none) and
 policy's rollouts under `first` (K=4). Each trajectory is judged by our verdict
 (`agent_search.check`) and by bfcl-eval's `multi_turn_checker` and
 `multi_turn_irrelevance_checker` (run unchanged, executing through our ast dispatcher instead
-of `eval`: `agent_search.bfcl_crosscheck`), turn by turn (BFCL's checker on every prefix).
+of `eval`: `benchmarks/bfcl_crosscheck.py`), turn by turn (BFCL's checker on every prefix).
 Counts agreements, and the trajectories where bfcl-eval's runner (which in this version does
 not call its irrelevance checker) and our verdict differ. Writes
 benchmarks/out/search_crosscheck.json.
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import machine, write_result  # noqa: E402
+from benchmarks.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_verdict  # noqa: E402
 from toolprm_tasks.agent_search import replay  # noqa: E402
-from toolprm_tasks.agent_search.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_verdict  # noqa: E402
 from toolprm_tasks.agent_search.check import reference, trajectory_verdicts  # noqa: E402
 from toolprm_tasks.agent_search.loop import Samples, run_conversation  # noqa: E402
 from toolprm_tasks.agent_search.select import make_selector  # noqa: E402

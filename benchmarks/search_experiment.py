@@ -62,7 +62,7 @@ def accuracy(judge: Any, log_dir: str, limit: int | None) -> float:
 def search(k: int, select: str, judge: Any, args: argparse.Namespace, log_dir: str) -> dict[str, Any]:
     from inspect_ai.model import get_model
 
-    from toolprm_tasks.inspect_adapter.search_task import toolprm_search
+    from toolprm_tasks.search import toolprm_search
 
     task = toolprm_search(category=args.categories, n=k, select=select, compare=True, max_steps=args.max_steps)
     roles = {"judge": judge} if judge is not None else None

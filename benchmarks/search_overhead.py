@@ -102,7 +102,7 @@ def run_inspect(limit: int, k: int) -> dict[str, Any]:
     from inspect_ai.model import get_model
 
     from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
-    from toolprm_tasks.inspect_adapter.search_task import toolprm_search
+    from toolprm_tasks.search import toolprm_search
 
     with tempfile.TemporaryDirectory() as logs:
         start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Running the frameworks' own command lines from tests (the installed console scripts)."""
+"""Running the frameworks' own command lines from tests (the installed console scripts), and
+small helpers for Inspect runs (a mock model's output, a log's metrics)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from inspect_ai.log import EvalLog
+from inspect_ai.model import ModelOutput, ModelUsage
 
 
 def cli(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
@@ -57,3 +61,16 @@ def evaluate(model: Any, tasks: list[str], metadata: dict[str, Any] | None = Non
 
     manager = TaskManager(include_defaults=False, metadata=dict(metadata or {}))
     return lm_eval.simple_evaluate(model=model, model_args=model_args, tasks=tasks, task_manager=manager, **kwargs)
+
+
+def mock_output(text: str) -> ModelOutput:
+    """A mockllm answer with its usage set (so Inspect does not count tokens with tiktoken,
+    which would download its encoding)."""
+    output = ModelOutput.from_content(model="mockllm", content=text)
+    output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+    return output
+
+
+def log_metrics(log: EvalLog) -> dict[str, float]:
+    """Every metric of an Inspect log, by name."""
+    return {name: m.value for score in log.results.scores for name, m in score.metrics.items()}

@@ -167,6 +167,16 @@ def test_a_runtime_failure_names_the_model_and_the_cause(tiny_classifier: Path) 
         engine.score(_requests()[:2])
 
 
+def test_model_info_lookup_key_is_inspects() -> None:
+    """The one place that knows Inspect's private lookup key agrees with the installed Inspect."""
+    from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY
+
+    from toolprm_tasks.inspect_adapter.prm_provider import is_model_info_lookup
+
+    assert is_model_info_lookup(MODEL_INFO_LOOKUP_API_KEY)
+    assert not is_model_info_lookup(None) and not is_model_info_lookup("sk-a-real-key")
+
+
 def test_one_engine_per_model_and_a_model_reused_across_evals(data_env, monkeypatch: pytest.MonkeyPatch,
                                                               tiny_llama: Path, tmp_path: Path) -> None:
     """Inspect's model-info lookup builds a provider from the bare model name; it must not load a

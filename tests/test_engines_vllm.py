@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,10 +33,11 @@ def _requests() -> list[ScoreRequest]:
 def _vllm(model: Path, kind: str, tmp_path: Path, *extra: str, payload: list | None = None) -> dict:
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(payload if payload is not None else [dataclasses.asdict(r) for r in _requests()]))
+    # no $VLLM_CPU_KVCACHE_SPACE: the engine's own argument (engine_args) sizes the CPU KV cache
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "vllm_scores.py"), str(model), kind, str(path),
                            *extra],
-                          capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
-                                                                          "VLLM_CPU_KVCACHE_SPACE": "1"})
+                          capture_output=True, text=True, timeout=600, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, f"vLLM run failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(lines[-1][len("RESULT "):])
@@ -292,7 +294,7 @@ def test_a_causal_lm_as_classifier_is_refused_before_any_engine_starts(tiny_llam
     but a refusal at the first classify call, after the engine started. Ours comes first, the
     same error as the HF engine's."""
     proc = subprocess.run([sys.executable, "-c", _CLASSIFY_A_CAUSAL_LM, str(tiny_llama)], capture_output=True,
-                          text=True, timeout=600, env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+                          text=True, timeout=600, env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines and lines[-1].startswith("RESULT refused") and "Classification API is not supported" in lines[-1], \
         proc.stderr[-3000:]

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from inspect_ai import eval as inspect_eval
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.model import get_model
 from lm_eval.api.model import LM
 
-from tests.helpers import evaluate
+from tests.helpers import evaluate, log_metrics, mock_output
 
 HOSTILE = [
     '{"a": ' + "[" * 1000,
@@ -27,25 +27,15 @@ HOSTILE = [
 GOOD = '{"rationale": "r", "chosen action": "Action1"}'
 
 
-def _output(text: str) -> ModelOutput:
-    output = ModelOutput.from_content(model="mockllm", content=text)
-    output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)  # no tiktoken download
-    return output
-
-
-def _metrics(log) -> dict[str, float]:
-    return {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
-
-
 def test_inspect_run_survives_degenerate_generations(data_env, tmp_path: Path) -> None:
     from toolprm_tasks.bfcl import bfcl
 
     answers = [*HOSTILE, GOOD, GOOD]  # the bfcl fixture subset has 6 cases
-    model = get_model("mockllm/model", custom_outputs=[_output(a) for a in answers])
+    model = get_model("mockllm/model", custom_outputs=[mock_output(a) for a in answers])
     log = inspect_eval(bfcl(order="chosen_first"), model=model, log_dir=str(tmp_path), max_samples=1,
                        display="none")[0]
     assert log.status == "success"
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["parse_fail"] == pytest.approx(4 / 6)
     assert metrics["acc"] == pytest.approx(2 / 6)  # chosen first: the two good answers are right
     reasons = [sample.scores["toolprm_scorer"].explanation for sample in log.samples]

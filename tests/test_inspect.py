@@ -7,17 +7,13 @@ from pathlib import Path
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import list_eval_logs, read_eval_log
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.model import get_model
 
 from tests.fixture_data import SCHEMA_VERDICT
-from tests.helpers import cli, evaluate
+from tests.helpers import cli, evaluate, log_metrics, mock_output
 from toolprm_tasks.core.cases import SUBSETS
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _metrics(log) -> dict[str, float]:
-    return {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
 
 
 @pytest.mark.cli
@@ -27,7 +23,7 @@ def test_cli_first_judge_both_orders(data_env, tmp_path: Path, target: str) -> N
         "--log-dir", str(tmp_path), env=data_env, cwd=REPO)
     log = read_eval_log(list_eval_logs(str(tmp_path))[0])
     assert log.status == "success" and len(log.samples) == 8
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["acc"] == 0.5 and metrics["consistency"] == 0.0
     assert metrics["first_rate"] == 1.0 and metrics["parse_fail"] == 0.0
     assert log.eval.metadata["data"]["unpinned"] is True  # the fixture copy is not the release
@@ -38,7 +34,7 @@ def test_cli_first_judge_both_orders(data_env, tmp_path: Path, target: str) -> N
 def test_cli_combined_task_reports_subsets_and_avg(data_env, tmp_path: Path) -> None:
     cli("inspect", "eval", "toolprm_tasks/toolprmbench.py", "--model", "toolprm-baseline/schema",
         "-T", "order=both", "--log-dir", str(tmp_path), env=data_env, cwd=REPO)
-    metrics = _metrics(read_eval_log(list_eval_logs(str(tmp_path))[0]))
+    metrics = log_metrics(read_eval_log(list_eval_logs(str(tmp_path))[0]))
     expected = {}
     for subset in SUBSETS:
         verdicts = [v for k, v in SCHEMA_VERDICT.items() if k.startswith(f"{subset}-")]
@@ -47,23 +43,17 @@ def test_cli_combined_task_reports_subsets_and_avg(data_env, tmp_path: Path) -> 
     assert metrics["avg"] == pytest.approx(sum(expected.values()) / 4)
 
 
-def _output(text: str) -> ModelOutput:
-    output = ModelOutput.from_content(model="mockllm", content=text)
-    output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)  # no tiktoken download
-    return output
-
-
 def test_python_mockllm_generative_parsing(data_env, tmp_path: Path) -> None:
     from toolprm_tasks.bfcl import bfcl
 
     answers = ['{"rationale": "r", "chosen action": "Action1"}', "<think>Action2?</think> Action 1",
                "no idea", "```json\n{\"chosen action\": \"Action2\"}\n```", "action_1", "Action1 or Action2"]
-    model = get_model("mockllm/model", custom_outputs=[_output(a) for a in answers])
+    model = get_model("mockllm/model", custom_outputs=[mock_output(a) for a in answers])
     log = inspect_eval(bfcl(order="chosen_first"), model=model, log_dir=str(tmp_path), max_samples=1,
                        display="none")[0]
     assert log.status == "success"
     # chosen is always first: answers naming 1 are right; 2 unparseable ("no idea", ambiguous)
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["acc"] == pytest.approx(3 / 6)
     assert metrics["parse_fail"] == pytest.approx(2 / 6)
     assert metrics["first_rate"] == pytest.approx(3 / 4)
@@ -72,7 +62,7 @@ def test_python_mockllm_generative_parsing(data_env, tmp_path: Path) -> None:
 def test_python_pointwise_needs_a_scoring_provider(data_env, tmp_path: Path) -> None:
     from toolprm_tasks.gta import gta
 
-    model = get_model("mockllm/model", custom_outputs=[_output("0.3")] * 8)
+    model = get_model("mockllm/model", custom_outputs=[mock_output("0.3")] * 8)
     log = inspect_eval(gta(protocol="pointwise"), model=model, log_dir=str(tmp_path), display="none")[0]
     assert log.status == "error"
     assert "no 'toolprm_score'" in log.error.message
@@ -89,7 +79,7 @@ def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, p
     log = inspect_eval(toolprmbench(protocol=protocol, order="both", seed=2),
                        model="toolprm-baseline/random", model_args={"seed": 11}, log_dir=str(tmp_path),
                        display="none")[0]
-    inspect_metrics = _metrics(log)
+    inspect_metrics = log_metrics(log)
     for subset in SUBSETS:
         lm_results = lm["results"][f"toolprmbench_{subset}{suffix}"]
         assert inspect_metrics[f"acc_{subset}"] == pytest.approx(lm_results["acc,none"])
@@ -113,7 +103,7 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     # longer wins: derive accuracy from the fixture records directly (ties count half in each order)
     wins = [len(render_action(r["action_chosen"])) - len(render_action(r["action_rejected"])) for r in RECORDS["tooltalk"]()]
     expected = sum(1.0 if w > 0 else 0.5 if w == 0 else 0.0 for w in wins) / len(wins)
-    assert _metrics(log)["acc"] == pytest.approx(expected)
+    assert log_metrics(log)["acc"] == pytest.approx(expected)
     assert [step.solver for step in log.plan.steps] == ["toolprm_tasks/score_candidates"]
     for sample in log.samples:
         assert sample.scores["toolprm_scorer"].explanation.startswith("scores [")

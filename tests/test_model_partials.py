@@ -4,6 +4,7 @@ leaves it, and the next run removes it, never the folder of a conversion still r
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -87,7 +88,7 @@ def test_a_killed_conversions_folder_is_removed_later_but_never_a_live_one(tmp_p
         monkeypatch.setattr(real_model, "verified_gguf", lambda: gguf)
         monkeypatch.setattr(real_model, "_convert", convert)
         folder = real_model.ensure_model()  # a later run: converts, and removes what is stale
-        assert real_model.check_folder(folder)["files"] == {"config.json": real_model._sha256(folder / "config.json")}
+        assert real_model.check_folder(folder)["files"] == {"config.json": hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()}
         assert not stale.exists() and not orphan.exists() and not legacy.exists()
         assert running.is_dir() and (running / "model.safetensors").is_file()  # its writer lives
         assert recent.is_dir() and someone_elses.is_dir()

@@ -13,7 +13,8 @@ import pytest
 
 from toolprm_tasks import real_model
 from toolprm_tasks.core.cases import Case
-from toolprm_tasks.core.subsample import balanced_subset, describe
+from toolprm_tasks.core.subsample import PROMPT_CHARS, balanced_subset, describe, prompt_fits
+from toolprm_tasks.core.trials import build_trials
 
 
 def _case(subset: str, number: int, error_type: str, history_chars: int = 10) -> Case:
@@ -63,6 +64,17 @@ def test_subset_budget_is_counted_not_hidden() -> None:
     assert "3 over the budget" in describe(info)
     with pytest.raises(ValueError, match="at least 1"):
         balanced_subset(pool, per_subset=0)
+
+
+def test_prompt_fits_measures_the_pairwise_prompt_in_either_order() -> None:
+    """The one budget check (demo, model column): a case fits when its standard pairwise prompt,
+    the same length in both orders, has at most the budget's characters."""
+    short, long = _case("bfcl", 0, "wrong_tool"), _case("bfcl", 1, "wrong_tool", history_chars=PROMPT_CHARS)
+    lengths = {len(t.pairwise_text("standard")) for t in build_trials([short], order="both")}
+    assert len(lengths) == 1
+    (length,) = lengths
+    assert prompt_fits(length)(short) and not prompt_fits(length - 1)(short)
+    assert prompt_fits()(short) and not prompt_fits()(long)
 
 
 # ----------------------------------------------------------------------------- conversion errors

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_verdict
 from toolprm_tasks.agent_search import replay
 from toolprm_tasks.agent_search.actions import CALL, INVALID, REPLY, Action, Candidate, merge, parse_answer
-from toolprm_tasks.agent_search.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_verdict
 from toolprm_tasks.agent_search.check import reference, trajectory_verdicts
 from toolprm_tasks.agent_search.loop import Samples, run_conversation
 from toolprm_tasks.agent_search.select import (

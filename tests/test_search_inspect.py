@@ -12,18 +12,14 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
-from tests.helpers import cli
+from tests.helpers import cli, log_metrics
 from tests.test_search_core import _simulate
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.envs.bfcl import load_conversations
 from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
-from toolprm_tasks.inspect_adapter.search_task import toolprm_search
+from toolprm_tasks.search import toolprm_search
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _metrics(log: EvalLog) -> dict[str, float]:
-    return {name: m.value for score in log.results.scores for name, m in score.metrics.items()}
 
 
 def _records(log: EvalLog) -> list[dict[str, Any]]:
@@ -91,7 +87,7 @@ def test_select_judge_without_a_judge_fails_at_task_start(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_replay_oracle_and_gold_first_solve_everything_with_one_request_per_step(tmp_path: Path) -> None:
     log = _run(toolprm_search(category="base", n=3, select="oracle"), get_model("toolprm-replay/3"), tmp_path, limit=2)
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["success"] == 1.0 and metrics["turn_success"] == 1.0 and metrics["success_base"] == 1.0
     # the paired gain over the policy alone, from the same log
     assert metrics["gain_first"] == pytest.approx(1.0 - metrics["success_first"])
@@ -101,7 +97,7 @@ def test_replay_oracle_and_gold_first_solve_everything_with_one_request_per_step
         assert set(record["references"]) == {"first", "majority"}
         assert all(step["matched_gold"] for step in _steps(record))
     gold_first = get_model("toolprm-replay/3", order="gold_first")
-    assert _metrics(_run(toolprm_search(category="base", n=3, select="first"), gold_first, tmp_path,
+    assert log_metrics(_run(toolprm_search(category="base", n=3, select="first"), gold_first, tmp_path,
                          limit=2))["success"] == 1.0
 
 
@@ -124,7 +120,7 @@ def test_pairwise_judge_runs_a_knockout_in_both_orders(tmp_path: Path) -> None:
     steps = _steps(record)
     # a knockout over k distinct candidates is k-1 comparisons, each asked twice
     assert record["rollout"]["counts"]["judge_calls"] == sum(2 * (len(s["candidates"]) - 1) for s in steps)
-    assert _metrics(log)["judge_parse_fail"] == 0.0
+    assert log_metrics(log)["judge_parse_fail"] == 0.0
     # `longer` prefers the longer rendering (a consistent judge): the knockout ends on the longest
     for step in steps:
         lengths = [len(render_action(c["action"]["value"])) for c in step["candidates"]]
@@ -170,7 +166,7 @@ def test_a_judge_without_usable_answers_falls_back_and_is_counted(tmp_path: Path
     counts = record["rollout"]["counts"]
     assert counts["fallback_steps"] == len(judged) > 0
     assert all(s["rule"].startswith("fallback:majority") and s["chosen"] == s["majority"] for s in judged)
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["judge_parse_fail"] == 1.0 and metrics["judge_tokens"] == 7 * counts["judge_calls"]
 
 
@@ -182,13 +178,13 @@ def test_a_policy_without_num_choices_is_asked_once_per_candidate(tmp_path: Path
                sample_id="multi_turn_base_0")
     counts = _records(log)[0]["rollout"]["counts"]
     assert counts["steps"] == 4 and counts["policy_requests"] == 12 and counts["policy_tokens"] == 12 * 7
-    assert _metrics(log)["turn_success"] == 0.0  # every turn of this conversation needs calls
+    assert log_metrics(log)["turn_success"] == 0.0  # every turn of this conversation needs calls
 
 
 def test_invalid_policy_answers_are_failed_steps(tmp_path: Path) -> None:
     policy = get_model("mockllm/model", custom_outputs=_mock(['{"name": "cd", "parameters": {'] * 50))
     log = _run(toolprm_search(category="base", select="first"), policy, tmp_path, sample_id="multi_turn_base_0")
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["invalid_step_rate"] == 1.0 and metrics["invalid_sample_rate"] == 1.0
     assert metrics["success"] == 0.0
 
@@ -214,7 +210,7 @@ def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(select: str, tm
     assert counts["invalid_samples"] == sum(1 for text in samples if text in NOT_JSON_ANSWERS) > 0
     chosen_invalid = sum(1 for s in steps if s["candidates"][s["chosen"]]["action"]["kind"] == "invalid")
     assert counts["invalid_steps"] == chosen_invalid
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     assert metrics["invalid_sample_rate"] == pytest.approx(counts["invalid_samples"] / counts["samples"])
     assert metrics["invalid_step_rate"] == pytest.approx(chosen_invalid / counts["steps"])
     if select in ("first", "majority"):  # the policy's first answer, or the largest class: invalid
@@ -260,12 +256,12 @@ def test_pointwise_engine_judge_scores_each_step_in_one_engine_call(bfcl_classif
 @pytest.mark.cli
 def test_cli_replay_policy_with_a_pointwise_engine_judge(bfcl_classifier: Path, tmp_path: Path) -> None:
     role = f"judge={{model: 'toolprm-hf/{bfcl_classifier}', model_args: {{kind: classifier, device: cpu}}}}"
-    cli("inspect", "eval", "toolprm_tasks/inspect_adapter/search_task.py", "--model", "toolprm-replay/2", "--model-role", role,
+    cli("inspect", "eval", "toolprm_tasks/search.py", "--model", "toolprm-replay/2", "--model-role", role,
         "-T", "n=2", "-T", "category=base", "-T", "max_steps=3", "--sample-id", SMALL, "--log-dir", str(tmp_path),
         cwd=REPO)
     log = read_eval_log(list_eval_logs(str(tmp_path))[0])
     assert log.status == "success" and len(log.samples) == 1
-    metrics = _metrics(log)
+    metrics = log_metrics(log)
     records = _records(log)
     assert all(r["judge_protocol"] == "pointwise" and r["rule"] == "judge" for r in records)
     assert metrics["judge_calls"] == sum(len(s["candidates"]) for r in records for s in _steps(r)

@@ -180,7 +180,7 @@ def test_the_trained_model_is_a_judge_in_the_search_task(trained: tuple[Path, st
     from inspect_ai.model import get_model
 
     from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
-    from toolprm_tasks.inspect_adapter.search_task import toolprm_search
+    from toolprm_tasks.search import toolprm_search
 
     out, _ = trained
     judge = get_model(f"toolprm-hf/{out}", kind="classifier", device="cpu", memoize=False)

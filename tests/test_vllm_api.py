@@ -76,6 +76,23 @@ def test_engine_args_are_vllm_engine_args(all_engine_args: dict[str, dict]) -> N
     assert "model" in params and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+def test_engine_args_leave_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU KV cache size is an engine argument (it used to be set in `os.environ`, for
+    every later engine and child process); a user's $VLLM_CPU_KVCACHE_SPACE is left to vLLM."""
+    import os
+
+    from toolprm_tasks.engines.vllm_engine import on_gpu
+
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    before = dict(os.environ)
+    args = engine_args("no-such-model", "classifier", PromptFormat(), load_format="dummy")
+    assert dict(os.environ) == before
+    assert args.get("kv_cache_memory_bytes") == (None if on_gpu() else 2**30)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")
+    assert "kv_cache_memory_bytes" not in engine_args("no-such-model", "classifier", PromptFormat(), load_format="dummy")
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "3"
+
+
 def test_llm_calls_take_our_arguments() -> None:
     from vllm import LLM, SamplingParams
     from vllm.tasks import PoolingTask

@@ -18,7 +18,7 @@ __all__ = ["bfcl", "gta", "toolprm_search", "toolprmbench", "toolsandbox", "tool
 
 def __getattr__(name: str) -> object:
     if name == "__version__":  # from the installed metadata (pyproject.toml), read only when asked
-        from .versions import package_version
+        from .core.versions import package_version
 
         return package_version()
     if name in __all__:

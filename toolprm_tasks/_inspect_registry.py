@@ -27,7 +27,7 @@ for _name, _target in INSPECT_PROVIDERS.items():
 
 from toolprm_tasks.bfcl import bfcl  # noqa: E402,F401
 from toolprm_tasks.gta import gta  # noqa: E402,F401
-from toolprm_tasks.inspect_adapter.search_task import toolprm_search  # noqa: E402,F401
+from toolprm_tasks.search import toolprm_search  # noqa: E402,F401
 from toolprm_tasks.toolprmbench import toolprmbench  # noqa: E402,F401
 from toolprm_tasks.toolsandbox import toolsandbox  # noqa: E402,F401
 from toolprm_tasks.tooltalk import tooltalk  # noqa: E402,F401

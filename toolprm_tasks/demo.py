@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from toolprm_tasks.core.subsample import PROMPT_CHARS, balanced_subset, prompt_fits
+
 REAL_PER_SUBSET = 2  # cases per source for the real-model rows (both orders: 4 trials each)
 REAL_SEED = 0
-REAL_PROMPT_CHARS = 14_000  # cases whose pairwise prompt is longer are left out (and counted)
 REAL_GEN_TOKENS = 128  # new tokens per generated answer in the demo (the task's default is 1024)
 COLUMNS = ("AVG", "consistency", "first_rate", "parse_fail", "trials")
 ROW_GENERATIVE = "SmolLM2 generative (hf, chat template)"
@@ -87,13 +88,10 @@ def real_subset(loaded: Sequence[Any], per_subset: int, seed: int, max_chars: in
                 order: str = "both") -> tuple[set[str], dict[str, Any], dict[str, list[int]]]:
     """The real-model rows' case ids, their description, and the trial indices per subset in
     the order lm-eval's documents have them (`load_docs` builds them with `build_trials`)."""
-    from toolprm_tasks.core.subsample import balanced_subset
     from toolprm_tasks.core.trials import build_trials
 
-    def fits(case: Any) -> bool:  # the prompt's length does not depend on the order shown
-        return len(build_trials([case], order="chosen_first")[0].pairwise_text("standard")) <= max_chars
-
-    cases, description = balanced_subset([c for item in loaded for c in item.cases], per_subset, seed, fits)
+    cases, description = balanced_subset([c for item in loaded for c in item.cases], per_subset, seed,
+                                         prompt_fits(max_chars))
     description["max_prompt_chars"] = max_chars
     chosen = {c.id for c in cases}
     indices = {item.subset: [i for i, t in enumerate(build_trials(item.cases, order=order)) if t.case.id in chosen]
@@ -267,7 +265,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
     from toolprm_tasks.core.subsample import describe
     from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM
 
-    chosen, description, indices = real_subset(loaded, args.real_cases, args.real_seed, REAL_PROMPT_CHARS)
+    chosen, description, indices = real_subset(loaded, args.real_cases, args.real_seed, PROMPT_CHARS)
     samples = {suffix: {suite.task(s, suffix): indices[s] for s in suite.subsets}
                for suffix in ("", "_pairwise_ll", "_prm")}
     record: dict[str, Any] = {"model": str(folder), "subset": description, "case_ids": sorted(chosen),
@@ -305,7 +303,7 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
         table.row(ROW_VERIFIER, rows[ROW_VERIFIER])
     capped = record["generative_answers"]
     record["note"] = (f"SmolLM2-135M-Instruct rows: a {describe(description)}; pairwise prompts up to "
-                      f"{REAL_PROMPT_CHARS} characters; both orders. Generative answers limited to "
+                      f"{PROMPT_CHARS} characters; both orders. Generative answers limited to "
                       f"{args.real_gen_tokens} new tokens ({capped['at_token_cap']} of {capped['answers']} used them "
                       "all). Weights: Q4_1 GGUF de-quantised to float32 (docs/real-model.md).")
     return record

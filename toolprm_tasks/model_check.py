@@ -19,11 +19,10 @@ from typing import Any
 
 from scorers.core import aggregate, first_from_scores, outcome
 from toolprm_tasks.core.cases import Case
-from toolprm_tasks.core.subsample import balanced_subset
+from toolprm_tasks.core.subsample import PROMPT_CHARS, balanced_subset, prompt_fits
 from toolprm_tasks.core.trials import build_trials
 
 DEFAULT_PER_SUBSET = 4  # cases per subset: about two minutes per subset on a two-core CPU
-DEFAULT_MAX_CHARS = 14_000  # the demo's budget (toolprm_tasks.demo.REAL_PROMPT_CHARS)
 MODEL_CHOICES_HELP = ("a model folder, 'smollm2' (converted on first use), 'auto' (SmolLM2 when its folder "
                       "exists; default) or 'none'")
 
@@ -45,21 +44,14 @@ def resolve_model(choice: str | None, option: str = "--model") -> str | None:
     return choice
 
 
-def _fits(max_chars: int) -> Any:
-    def fits(case: Case) -> bool:  # the prompt's length does not depend on the order shown
-        return len(build_trials([case], order="chosen_first")[0].pairwise_text("standard")) <= max_chars
-
-    return fits
-
-
 def model_accuracy(cases: Sequence[Case], model: str, *, per_subset: int = DEFAULT_PER_SUBSET, seed: int = 0,
-                   max_chars: int = DEFAULT_MAX_CHARS, engine: Any = None) -> dict[str, Any]:
+                   max_chars: int = PROMPT_CHARS, engine: Any = None) -> dict[str, Any]:
     """The model's verifier accuracy on a seeded subset of `cases` (both orders), with the
     subset's description. `engine`: a loaded scoring engine to reuse across calls."""
     from toolprm_tasks.engines.base import ScoreRequest
     from toolprm_tasks.engines.factory import make_engine
 
-    chosen, description = balanced_subset(cases, per_subset, seed, _fits(max_chars))
+    chosen, description = balanced_subset(cases, per_subset, seed, prompt_fits(max_chars))
     engine = engine or make_engine("hf", model, {"kind": "verifier"})
     requests = [ScoreRequest(c.history, c.functions, action) for c in chosen for action in (c.chosen, c.rejected)]
     scored = engine.score_detailed(requests)

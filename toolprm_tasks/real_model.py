@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import json
 import logging
@@ -38,6 +37,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from toolprm_tasks.core.fetch import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +85,6 @@ def model_path() -> Path:
     return models_dir() / FOLDER_NAME
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def gguf_path() -> Path:
     """The GGUF file inside the installed package, found without importing the package (its
     `__init__` imports `llm` and `llama_cpp`, which are not needed here)."""
@@ -106,7 +99,7 @@ def gguf_path() -> Path:
 
 def verified_gguf() -> Path:
     path = gguf_path()
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != GGUF_SHA256:
         raise RealModelError(f"{path}: sha256 {digest} is not the pinned {GGUF_SHA256} ({PACKAGE} "
                              f"{PACKAGE_VERSION}); the file is corrupt or another version: {REINSTALL}")
@@ -173,7 +166,7 @@ def _convert(gguf: Path, target: Path) -> dict[str, Any]:
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in sorted(folder.iterdir())
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir())
             if p.is_file() and p.name not in (MANIFEST, LOCK_NAME)}
 
 

@@ -51,8 +51,6 @@ METRICS: tuple[str, ...] = (
     "judge_calls", "judge_calls_per_step", "judge_tokens", "judge_parse_fail", "judge_splits",
     "fallback_steps", "policy_tokens", "distinct_per_step",
 )
-GAIN_METRICS: tuple[str, ...] = tuple(f"{kind}_{name}" for name in REFERENCES
-                                      for kind in ("success", "gain", "gain_se", "turn_success", "turn_gain"))
 
 
 def aggregate(values: Sequence[Mapping[str, float]]) -> dict[str, float]:

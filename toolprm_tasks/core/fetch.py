@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import os
 import signal
@@ -174,3 +175,12 @@ def fetch(url: str, folder: Path, accept: Callable[[Path], None], *, limit: int,
         raise FetchError(f"no complete transfer within the {deadline:g} s deadline ({deadline_name})"
                          + (f"; last error: {last_error}" if last_error != "unknown error" else ""))
     raise FetchError(last_error)
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (every pin, manifest and model check uses this one)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -16,7 +16,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from toolprm_tasks.core.cases import Case
-from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.core.trials import build_trials, seeded_key
+
+# The pairwise prompt budget (characters) of the real-model runs (the demo, the audit's model
+# column, the benchmarks' figures): a two-core CPU scores a prompt this long in seconds.
+PROMPT_CHARS = 14_000
+
+
+def prompt_fits(max_chars: int = PROMPT_CHARS) -> Callable[[Case], bool]:
+    """Whether a case's standard pairwise prompt has at most `max_chars` characters (the
+    `fits` of `balanced_subset`)."""
+    def fits(case: Case) -> bool:  # the prompt's length does not depend on the order shown
+        return len(build_trials([case], order="chosen_first")[0].pairwise_text("standard")) <= max_chars
+
+    return fits
 
 
 def _spread(cases: list[Case], count: int, seed: int) -> list[Case]:

@@ -9,6 +9,8 @@ CHANGELOG.md.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 TASK_VERSION = "2-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
@@ -24,11 +26,22 @@ SEARCH_VERSION = "1-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release"}
 
 
+NOT_INSTALLED = "not installed"
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    """Each named distribution's installed version, or `not installed` (recorded in logs,
+    manifests and reports so a run says what it ran with)."""
+    return {name: _installed(name) or NOT_INSTALLED for name in names}
+
+
 def package_version() -> str:
     """This package's version, from its installed metadata (pyproject.toml is the source)."""
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version("toolprm-tasks")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown (not installed)"
+    return _installed("toolprm-tasks") or "0+unknown (not installed)"

@@ -37,6 +37,7 @@ from typing import Any
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.core.cases import SUBSETS, Case, RecordError, check_records
+from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.core.names import DATA_KINDS, SPLITS, TIERS, check_choice
 from toolprm_tasks.data import jsonio
 
@@ -162,14 +163,6 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("toolprm-tasks")) / PINNED_COMMIT[:12]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _url(pin: PinnedFile) -> str:

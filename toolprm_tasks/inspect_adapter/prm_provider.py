@@ -25,11 +25,6 @@ from toolprm_tasks.engines.base import Generated, Scored, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.inspect_adapter.keys import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
-try:  # the key Inspect passes when it builds a provider only to look up the model's info
-    from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY
-except ImportError:  # older Inspect: no such lookup
-    MODEL_INFO_LOOKUP_API_KEY = "__model_info_lookup__"
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -68,6 +63,20 @@ class Batcher(Generic[T, R]):
         return await future
 
 
+def is_model_info_lookup(api_key: str | None) -> bool:
+    """Whether Inspect builds this provider only to look up the model's info (its canonical
+    name), passing a placeholder key. Inspect 0.3.285 has no public name for that key: it
+    lives in the private `inspect_ai.model._model_info` (its own hf and litellm providers import
+    it from there), so the private import is kept here, alone, with the value as the fallback."""
+    try:
+        from inspect_ai.model._model_info import (
+            MODEL_INFO_LOOKUP_API_KEY,  # inspect-evals-lint: ignore[private_api_imports] -- no public name; see the docstring
+        )
+    except ImportError:  # another Inspect: the value 0.3.285 uses
+        MODEL_INFO_LOOKUP_API_KEY = "__model_info_lookup__"
+    return api_key == MODEL_INFO_LOOKUP_API_KEY
+
+
 def token_usage(input_tokens: int, output_tokens: int) -> ModelUsage:
     """Usage as Inspect's summary shows it ("N tokens [I: ..., O: ...]"): the total is always
     input plus output. Our providers report what their engine tokenised (the prompt as sent;
@@ -87,7 +96,7 @@ class PRMScoringAPI(ModelAPI):
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         self.scores: Batcher[ScoreRequest, Scored] = Batcher(self._score_batch)
         self.answers: Batcher[tuple[str, int], Generated] = Batcher(self._generate_batch)
-        if api_key == MODEL_INFO_LOOKUP_API_KEY:
+        if is_model_info_lookup(api_key):
             # Inspect's model-info lookup builds a provider from the model name alone (no model
             # args) to ask for its canonical name: loading weights (or starting a vLLM engine)
             # there would cost a second engine, of the default kind, per eval

@@ -1,7 +1,7 @@
 """Inspect model provider `toolprm-replay/K`: a deterministic policy for offline search runs.
 
-    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/4 -T n=4 -T select=first
-    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/4 -T n=4 -T select=first
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
 
 At every step of `toolprm_search` it proposes the gold step plus K-1 wrong actions made by the
 rebuild's error operators, in a seeded order (`-M order=seeded|gold_first|gold_last`, `-M

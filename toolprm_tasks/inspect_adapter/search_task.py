@@ -1,7 +1,7 @@
 """Reward-guided best-of-N search in BFCL's executable multi-turn environments.
 
-    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model POLICY --model-role judge=JUDGE [-T n=8 ...]
-    inspect eval toolprm_tasks/inspect_adapter/search_task.py --model toolprm-replay/8 --model-role judge=toolprm-baseline/schema
+    inspect eval toolprm_tasks/search.py --model POLICY --model-role judge=JUDGE [-T n=8 ...]
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/8 --model-role judge=toolprm-baseline/schema
 
 One sample per BFCL multi-turn conversation (800; `-T category=` selects). The policy (the
 evaluated model) proposes N candidate next actions per step; the judge (model role `judge`)
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from inspect_ai import Task, task
+from inspect_ai import Task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, get_model, model_roles
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, grouped, metric, scorer
@@ -28,7 +29,7 @@ from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conv
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.select import make_selector
 from toolprm_tasks.core import names
-from toolprm_tasks.core.versions import SEARCH_VERSION
+from toolprm_tasks.core.versions import SEARCH_VERSION, package_versions
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
 from toolprm_tasks.envs.bfcl import BFCL_VERSION, CATEGORIES, Conversation, load_conversations
 from toolprm_tasks.inspect_adapter.keys import RESULT_KEY
@@ -38,8 +39,8 @@ from toolprm_tasks.inspect_adapter.search_judges import (
     InspectPolicy,
     judge_protocol,
 )
-from toolprm_tasks.inspect_adapter.tasks import _versions
 
+F = TypeVar("F", bound=Callable[..., Any])
 Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
 
 
@@ -191,8 +192,7 @@ def search_scorer() -> Scorer:
     return score
 
 
-@task
-def toolprm_search(
+def search_task(
     category: str | list[str] = "all",
     n: int = 8,
     temperature: float | None = 0.7,
@@ -206,7 +206,8 @@ def toolprm_search(
     judge_max_tokens: int = 1024,
     compare: bool | None = None,
 ) -> Task:
-    """Best-of-N search in BFCL's multi-turn environments with a judge choosing each action.
+    """Best-of-N search in BFCL's multi-turn environments with a judge choosing each action
+    (the Inspect task `toolprm_search`, toolprm_tasks/search.py).
 
     Args:
         category: BFCL multi-turn categories, comma-separated (base, long_context, miss_func,
@@ -259,5 +260,11 @@ def toolprm_search(
         metadata={"categories": list(categories), "n": n, "temperature": temperature, "select": select,
                   "judge_protocol": judge_protocol, "both_orders": both_orders, "prompt": prompt,
                   "max_steps": max_steps, "seed": seed, "bfcl_eval": BFCL_VERSION,
-                  "conversations_beyond_step_limit": too_long, "versions": _versions()},
+                  "conversations_beyond_step_limit": too_long, "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval")},
     )
+
+
+def documented(function: F) -> F:
+    """Give the entry file's task this builder's docstring (Inspect reads it at @task)."""
+    function.__doc__ = search_task.__doc__
+    return function

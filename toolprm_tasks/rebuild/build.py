@@ -18,7 +18,6 @@ the rest to `test`. Output folder:
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import itertools
 import json
 import logging
@@ -33,6 +32,7 @@ from typing import Any
 
 from toolprm_tasks.core.baselines import JUDGES
 from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.rebuild.balance import choose
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
@@ -105,13 +105,6 @@ class Models:
     sampling: tuple[str, ...] = ("rule",)  # any of rule, policy, online
     max_tokens: int = 1024
     audit_model: str | None = None  # a local model folder: the manifest's audit gains its real-model column
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _record(point: DecisionPoint, rejected: Any, error_type: str, sampling: str, seed: int, source_version: str,
@@ -371,7 +364,7 @@ def bfcl_points(seed: int, limit: int | None = None) -> SourceData:
             out[split].append(SourcePoint(slot.options, check, {**_bfcl_extra(slot.conversation),
                                                                 "task": task_of(slot.conversation)}, split))
     return SourceData(out, {s: [c for c in conversations if splits[c.id] == s] for s in SPLITS},
-                      f"bfcl-eval=={_package_version('bfcl-eval')}", _clusters_by_split(clusters, splits))
+                      f"bfcl-eval=={package_versions('bfcl-eval')['bfcl-eval']}", _clusters_by_split(clusters, splits))
 
 
 def tooltalk_points(seed: int, limit: int | None = None) -> SourceData:
@@ -384,7 +377,7 @@ def tooltalk_points(seed: int, limit: int | None = None) -> SourceData:
     out = {split: [SourcePoint(slot.options, None, {"tooltalk_split": slot.conversation.split}, split)
                    for slot in select([c for c in conversations if splits[c.id] == split], points, seed, split)]
            for split in SPLITS}
-    return SourceData(out, {s: [] for s in SPLITS}, f"nvidia-tooltalk=={_package_version('nvidia-tooltalk')}",
+    return SourceData(out, {s: [] for s in SPLITS}, f"nvidia-tooltalk=={package_versions('nvidia-tooltalk')['nvidia-tooltalk']}",
                       _clusters_by_split(clusters, splits))
 
 

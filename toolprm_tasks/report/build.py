@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.report import board, discover, plots, readme, search_reader, writers
 from toolprm_tasks.report.compat import KNOWN_TASK_VERSIONS, TASK_VERSION
 from toolprm_tasks.report.runs import FLAGS, Run
@@ -22,16 +22,6 @@ class Options:
     now: dt.datetime | None = None  # fixed in tests; else the current time
     commit: str = "unknown"  # this repository's commit the runs used (evaluation_report.yaml)
     repository_url: str | None = None  # with it, register_entry.yaml (inspect_evals' register) is written
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for dist in ("toolprm-tasks", "inspect-ai", "lm-eval", "matplotlib"):
-        try:
-            found[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            found[dist] = "not installed"
-    return found
 
 
 def _run_entry(run: Run) -> dict[str, Any]:
@@ -80,7 +70,7 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
     now = options.now or dt.datetime.now(dt.timezone.utc)
     report: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="seconds"), "command": options.command,
-        "versions": versions(), "task_version": TASK_VERSION, "task_versions_known": list(KNOWN_TASK_VERSIONS),
+        "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval", "matplotlib"), "task_version": TASK_VERSION, "task_versions_known": list(KNOWN_TASK_VERSIONS),
         "task_versions_read": {"toolprmbench": sorted({r.task_version for r in inputs.runs}),
                                "toolprm_search": sorted({s.task_version for s in inputs.search})},
         "flags": FLAGS,

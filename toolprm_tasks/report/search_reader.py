@@ -1,4 +1,4 @@
-"""Read logs of the reward-guided search task (`toolprm_search`, toolprm_tasks/inspect_adapter/search_task.py) and
+"""Read logs of the reward-guided search task (`toolprm_search`, toolprm_tasks/search.py) and
 pair each with the judge's benchmark accuracy (the paper's section 5.1 plot).
 
 What a search log gives: the policy (`--model`), the judge (model role `judge`), the selection

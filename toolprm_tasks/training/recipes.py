@@ -39,6 +39,7 @@ from typing import Any
 
 from toolprm_tasks.core.cases import Case
 from toolprm_tasks.core.trials import Trial
+from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.engines.base import EngineError, ScoreRequest, ScoringEngine, messages_for, shortened_histories
 from toolprm_tasks.training.export import GRPO_PROMPT, Rows, grpo_rows, reward_rows
 from toolprm_tasks.training.splits import TrainingSplit, training_split
@@ -279,15 +280,8 @@ def _common_args(settings: Settings, out: Path, device: str, max_steps: int | No
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    found = {}
-    for name in ("trl", "transformers", "torch", "datasets", "accelerate"):
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            found[name] = "absent"
-    return {**found, "python": platform.python_version()}
+    return {**package_versions("trl", "transformers", "torch", "datasets", "accelerate"),
+            "python": platform.python_version()}
 
 
 def _write_record(out: Path, record: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ one that parses each call with `ast` and dispatches it to our `Environment` (the
 instances and observation strings BFCL's runner would produce, kept per model and entry as
 BFCL keeps its instances in module globals).
 
-Used to cross-check `check.turn_verdict` (tests; `benchmarks/search_crosscheck.py`).
+Used to cross-check `agent_search.check.turn_verdict` (tests; `benchmarks/search_crosscheck.py`);
+kept out of the package (and its wheel) because only they use it. bfcl-eval is installed with
+`--no-deps` (Makefile; docs/rebuild.md): its declared dependencies are heavy and conflicting.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def call_string(action: dict[str, Any]) -> str:
 @contextmanager
 def _safe_executor() -> Iterator[None]:
     from bfcl_eval.eval_checker.multi_turn_eval import (
-        multi_turn_checker as checker,  # inspect-evals-lint: ignore[external_dependencies] -- installed with --no-deps (Makefile; docs/rebuild.md): its declared dependencies are heavy and conflicting
+        multi_turn_checker as checker,
     )
 
     environments: dict[tuple[str, str], Environment] = {}
@@ -56,7 +58,7 @@ def bfcl_verdict(conversation: Conversation, steps_per_turn: list[list[dict[str,
     """BFCL's verdict for a trajectory given as the executed calls of each step, per turn (one
     call per step, as our agent makes them; replies and invalid answers are not calls).
     Returns {"valid", "irrelevance_valid", "error_type", "error_message"}."""
-    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import (  # inspect-evals-lint: ignore[external_dependencies] -- installed with --no-deps (Makefile; docs/rebuild.md)
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import (
         multi_turn_checker,
         multi_turn_irrelevance_checker,
     )
