@@ -11,7 +11,6 @@ The task files (`gta.py`, ..., `toolprmbench.py`) are thin `@task` wrappers over
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from toolprm_tasks.core.protocols import DEFAULT_PROMPT
 from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import PROTOCOLS, Trial, build_trials
-from toolprm_tasks.core.versions import TASK_VERSION
+from toolprm_tasks.core.versions import TASK_VERSION, package_versions
 from toolprm_tasks.data import REBUILT_SUBSETS, DataError, DataUnavailable, fingerprint, load_subsets
 from toolprm_tasks.engines.factory import check_value, whole
 from toolprm_tasks.inspect_adapter.keys import LABELS_KEY, POSITION_KEY, SCORE_KEY, SCORES_KEY, TRUNCATED_KEY, VIEW_KEY
@@ -135,16 +134,6 @@ def _solver(protocol: str, max_tokens: int) -> Solver:
     return SOLVERS[protocol_named(protocol).reads](max_tokens)
 
 
-def _versions() -> dict[str, str]:
-    versions = {}
-    for dist in ("toolprm-tasks", "inspect-ai", "lm-eval"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "not installed"
-    return versions
-
-
 def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: str | None, max_tokens: Any,
                     data: str, tier: str = "all") -> tuple[int, int]:
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
@@ -193,5 +182,5 @@ def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generat
         metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol_named(protocol).scores_each_candidate),
         version=TASK_VERSION,
         metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data, "tier": tier,
-                  "data": fingerprint(loaded), "versions": _versions()},
+                  "data": fingerprint(loaded), "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval")},
     )
