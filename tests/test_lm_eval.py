@@ -121,5 +121,5 @@ def test_demo_command_table(data_env, tmp_path: Path) -> None:
     proc = cli("toolprmbench", "demo", "--data", "official", "--real-model", "no", "--output", str(out), env=data_env)
     assert "UNPINNED data" in proc.stdout
     table = json.loads(out.read_text())["accuracy"]
-    assert set(table) == {"random", "first", "longer", "schema"}
+    assert set(table) == {"random", "first", "longer", "schema", "grounding"}
     assert table["first"] == {**{s: 0.5 for s in SUBSETS}, "AVG": 0.5, "first_rate": 1.0}
