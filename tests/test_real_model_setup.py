@@ -220,30 +220,6 @@ def test_chatter_goes_to_the_log_and_the_table_to_the_terminal(tmp_path: Path, c
         key=["python print", "python warning", "C-level write", "child out", "child err"].index)
 
 
-def test_loggers_configured_earlier_also_write_to_the_log(tmp_path: Path) -> None:
-    """Found by CI: in the whole suite, lm-eval's and vLLM's loggers were configured by earlier
-    tests with a stream of their own (not file descriptor 2), so the demo's chatter escaped its log."""
-    import io
-    import logging
-
-    from toolprm_tasks.lm_eval_adapter.progress import chatter_to
-
-    earlier = io.StringIO()  # e.g. the capture stream of an earlier test, or a notebook's
-    logger = logging.getLogger("toolprm-test-earlier")
-    handler = logging.StreamHandler(earlier)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        log_path = tmp_path / "demo.log"
-        with open(log_path, "a", encoding="utf-8") as log, chatter_to(log.fileno()):
-            logger.info("engine set-up chatter")
-        logger.info("after the run")
-        assert log_path.read_text(encoding="utf-8") == "engine set-up chatter\n"
-        assert earlier.getvalue() == "after the run\n"  # the handler's own stream again afterwards
-    finally:
-        logger.removeHandler(handler)
-
-
 def test_worker_progress_lines_become_progress(tmp_path: Path) -> None:
     import io
 

@@ -9,7 +9,6 @@ descriptors 1 and 2 at a log and yields streams to the real terminal.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -120,22 +119,6 @@ class ProgressLM(LM):
         return info() if callable(info) else {}
 
 
-def _console_handlers() -> list[logging.StreamHandler]:
-    """Every logging handler that writes to a stream other than a file (each once)."""
-    loggers = [logging.getLogger()] + [logger for logger in logging.Logger.manager.loggerDict.values()
-                                       if isinstance(logger, logging.Logger)]
-    found: dict[int, logging.StreamHandler] = {}
-    for logger in loggers:
-        for handler in logger.handlers:
-            if (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-                    and not isinstance(getattr(type(handler), "stream", None), property)
-                    and not type(handler).__module__.startswith("_pytest")):
-                # (a handler whose stream is a property follows sys.stderr by itself; pytest's
-                # own handlers are its log capture, not a console)
-                found.setdefault(id(handler), handler)
-    return list(found.values())
-
-
 @contextmanager
 def chatter_to(target_fd: int) -> Iterator[tuple[TextIO, TextIO]]:
     """Send everything written to stdout and stderr (Python's streams, file descriptors 1 and 2
@@ -148,17 +131,11 @@ def chatter_to(target_fd: int) -> Iterator[tuple[TextIO, TextIO]]:
     chatter = os.fdopen(os.dup(target_fd), "w", buffering=1, encoding="utf-8")
     os.dup2(target_fd, 1)
     os.dup2(target_fd, 2)
-    # logging handlers made before this (lm-eval's, vLLM's, a notebook's) hold the stream they
-    # were given, which need not be file descriptor 1 or 2: pointed at the log for the run
-    retargeted = [(handler, handler.setStream(chatter)) for handler in _console_handlers()]
     try:
         # Python's own streams too: they may not be file descriptors 1 and 2 (test capture)
         with redirect_stdout(chatter), redirect_stderr(chatter):
             yield out, err
     finally:
-        for handler, previous in retargeted:
-            if previous is not None:
-                handler.setStream(previous)
         chatter.flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
