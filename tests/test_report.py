@@ -451,7 +451,7 @@ def test_files_plots_and_json(report) -> None:
 
 
 def test_search_logs_pair_gain_with_the_judges_bfcl_accuracy(env: Path, outputs: Outputs, tmp_path: Path) -> None:
-    search = pytest.importorskip("toolprm_tasks.inspect_adapter.search_task", reason="the toolprm_search task is not in this tree")
+    search = pytest.importorskip("toolprm_tasks.search", reason="the toolprm_search task is not in this tree")
     log = inspect_run(tmp_path / "search", search.toolprm_search(category="base"), "toolprm-replay/4",
                       model_roles={"judge": "toolprm-baseline/longer"}, limit=2)
     metrics = log_metrics(log)
@@ -470,7 +470,7 @@ def test_a_judge_with_lm_eval_and_inspect_rows_gets_its_search_point(env: Path, 
     """docs/report.md recommends running a judge in both frameworks: its search point takes the
     BFCL accuracy of the row that ran as the search did (Inspect), not none at all. The header
     names each task's version under its own name."""
-    search = pytest.importorskip("toolprm_tasks.inspect_adapter.search_task", reason="the toolprm_search task is not in this tree")
+    search = pytest.importorskip("toolprm_tasks.search", reason="the toolprm_search task is not in this tree")
     from toolprm_tasks.core.versions import SEARCH_VERSION, TASK_VERSION
 
     inspect_run(tmp_path / "search", search.toolprm_search(category="base"), "toolprm-replay/4",
