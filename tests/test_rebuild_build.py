@@ -309,6 +309,43 @@ def test_malformed_source_data_is_reported(tmp_path: Path) -> None:
         load_conversations(("base",), root=tmp_path)
 
 
+def _write_bfcl(root: Path, category: str, rows: list[dict], answers: list[dict]) -> None:
+    (root / "possible_answer").mkdir(exist_ok=True)
+    name = f"BFCL_v4_multi_turn_{category}.json"
+    (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "possible_answer" / name).write_text("".join(json.dumps(a) + "\n" for a in answers))
+
+
+def test_turn_where_missed_functions_return_gets_bfcls_prompt(tmp_path: Path) -> None:
+    # BFCL's harness sends this exact text on the (empty) turn that gives withheld tools back;
+    # without it the history shows a refusal followed by an unprompted call
+    row = {"id": "multi_turn_miss_func_0", "question": [[{"role": "user", "content": "mean of 1, 2"}], []],
+           "initial_config": {}, "involved_classes": ["MathAPI"], "missed_function": {"1": ["mean"]}}
+    _write_bfcl(tmp_path, "miss_func", [row],
+                [{"id": "multi_turn_miss_func_0", "ground_truth": [[], ["mean(numbers=[1, 2])"]]}])
+    (conversation,) = load_conversations(("miss_func",), root=tmp_path)
+    assert conversation.turns[1] == [{"role": "user", "content": "I have updated some more functions you can "
+                                                                 "choose from. What about now?"}]
+    assert conversation.turns[0] == row["question"][0]
+    # the decision points' histories carry it before the call the refusal withheld
+    points = decision_points(conversation)
+    call_point = next(p for p in points if not p.is_chat)
+    assert call_point.history[-1]["role"] == "user" and "updated some more functions" in call_point.history[-1]["content"]
+
+
+@pytest.mark.parametrize("missed, question, field", [
+    ({"1": ["mean"]}, [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]], "question"),
+    ({"5": ["mean"]}, [[{"role": "user", "content": "a"}], []], "missed_function"),
+    (["mean"], [[{"role": "user", "content": "a"}], []], "missed_function"),
+])
+def test_malformed_missed_function_is_reported(tmp_path: Path, missed: object, question: list, field: str) -> None:
+    row = {"id": "multi_turn_miss_func_0", "question": question, "initial_config": {},
+           "involved_classes": ["MathAPI"], "missed_function": missed}
+    _write_bfcl(tmp_path, "miss_func", [row], [{"id": "multi_turn_miss_func_0", "ground_truth": [[], []]}])
+    with pytest.raises(SourceError, match=rf"BFCL_v4_multi_turn_miss_func.json: record 0: field '{field}'"):
+        load_conversations(("miss_func",), root=tmp_path)
+
+
 @pytest.mark.cli
 def test_rebuilt_tasks_in_both_frameworks(built: Path, tmp_path: Path) -> None:
     env = {"TOOLPRMBENCH_REBUILT_DIR": str(built), "TOOLPRMBENCH_CACHE_DIR": str(tmp_path / "cache")}

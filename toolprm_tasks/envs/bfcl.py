@@ -60,7 +60,7 @@ class Conversation:
 
     id: str
     category: str
-    turns: list[list[dict[str, Any]]]  # user messages per turn
+    turns: list[list[dict[str, Any]]]  # user messages per turn, as BFCL's harness sends them
     gold: list[list[str]]  # gold call strings per turn
     initial_config: dict[str, Any]
     involved_classes: list[str]
@@ -79,6 +79,29 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         raise SourceError(str(exc)) from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+# BFCL's own text for the turn where withheld tools come back (bfcl_eval.constants.default_prompts,
+# DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC): without it such a turn has no user message, and
+# a history shows the assistant refusing and then, unprompted, making the call it refused.
+ADDED_FUNCTIONS_PROMPT = "I have updated some more functions you can choose from. What about now?"
+
+
+def _turns_as_sent(turns: list[Any], missed_function: dict[str, list[str]], source: str,
+                   index: int) -> list[list[dict[str, Any]]]:
+    """The user messages per turn as BFCL's inference loop sends them: a turn where withheld
+    functions come back must be empty in the file, and gets BFCL's prompt announcing them."""
+    sent = [list(messages) for messages in turns]
+    for start in missed_function:
+        turn = int(start) if str(start).isdigit() else -1
+        if not 0 <= turn < len(sent):
+            raise SourceError(f"{source}: record {index}: field 'missed_function': turn {start!r} "
+                              f"is not one of the {len(sent)} turns")
+        if sent[turn]:
+            raise SourceError(f"{source}: record {index}: field 'question': turn {turn}, where "
+                              "missed functions come back, has a user message (BFCL leaves it empty)")
+        sent[turn] = [{"role": "user", "content": ADDED_FUNCTIONS_PROMPT}]
+    return sent
 
 
 def _require(row: dict[str, Any], key: str, kind: type, source: str, index: int) -> Any:
@@ -108,6 +131,11 @@ def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | No
             turns = _require(row, "question", list, name, index)
             if len(gold) != len(turns):
                 raise SourceError(f"{name}: record {index}: {len(turns)} turns but {len(gold)} gold turns")
+            missed = row.get("missed_function") or {}
+            if not isinstance(missed, dict):
+                raise SourceError(f"{name}: record {index}: field 'missed_function': expected dict, "
+                                  f"got {type(missed).__name__}")
+            turns = _turns_as_sent(turns, missed, name, index)
             classes = _require(row, "involved_classes", list, name, index)
             unknown = [c for c in classes if c not in ENVIRONMENT_CLASSES]
             if unknown:
@@ -116,7 +144,7 @@ def load_conversations(categories: tuple[str, ...] = CATEGORIES, root: Path | No
                 id=entry_id, category=category, turns=turns, gold=gold,
                 initial_config=_require(row, "initial_config", dict, name, index),
                 involved_classes=classes, excluded_function=row.get("excluded_function") or [],
-                missed_function=row.get("missed_function") or {}, path=row.get("path") or [],
+                missed_function=missed, path=row.get("path") or [],
             ))
             if limit is not None and len(conversations) >= limit:
                 break
