@@ -34,11 +34,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Baseline judges through lm-eval on the rebuilt offline set (built on first use, no network),
+# The rebuilt offline set (BFCL and ToolTalk from the installed sources, seed 0) where the loaders
+# read it; loading never builds. About 40 CPU-s once; nothing to do when it is there.
+REBUILT := $(BIN)/toolprmbench build --if-missing
+
+# Baseline judges through lm-eval on the rebuilt offline set (built first, no network),
 # and SmolLM2-135M-Instruct (converted once into the cache) on a seeded subset: generative
 # (lm-eval hf, chat template), pairwise likelihood, verifier (toolprm-vllm). About 5 minutes
 # on two CPU cores. `toolprmbench demo --data official` uses the paper's data instead.
 demo: install
+	$(REBUILT)
 	$(BIN)/toolprmbench model smollm2
 	$(BIN)/toolprmbench demo
 
@@ -79,11 +84,13 @@ bench: install
 # vLLM vs HF scoring throughput and the physical limit; on a CPU keep it small (--cases), on a
 # GPU run it whole; REAL=1: SmolLM2 as a verifier instead of the random 0.5B classifier
 bench-prm: install
+	$(REBUILT)
 	$(BIN)/python benchmarks/prm_throughput/run.py $(if $(CASES),--cases $(CASES),) $(if $(REAL),--real-model,)
 
 # SmolLM2 on the rebuilt set, four protocols, both orders (about 30 minutes on two CPU cores;
 # PER_SUBSET=0 on a GPU: every case)
 bench-real-model: install
+	$(REBUILT)
 	$(BIN)/python benchmarks/real_model_figures.py $(if $(PER_SUBSET),--per-subset $(PER_SUBSET),)
 
 clean:
@@ -139,6 +146,7 @@ $(VENV)/.installed-train: $(VENV)/.installed
 	touch $@
 
 train-figure: $(VENV)/.installed-train
+	$(REBUILT)
 	$(BIN)/python benchmarks/training_figure.py $(if $(STEPS),--steps $(STEPS),) \
 	  $(if $(SAVE_STEPS),--save-steps $(SAVE_STEPS),) $(if $(MAX_LENGTH),--max-length $(MAX_LENGTH),) \
 	  $(if $(TRAIN_LAYERS),--train-layers $(TRAIN_LAYERS),) \

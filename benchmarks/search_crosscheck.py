@@ -31,7 +31,7 @@ from benchmarks.bfcl_crosscheck import bfcl_turn_verdicts, bfcl_verdict  # noqa:
 from toolprm_tasks.agent_search import replay  # noqa: E402
 from toolprm_tasks.agent_search.check import reference, trajectory_verdicts  # noqa: E402
 from toolprm_tasks.agent_search.loop import Samples, run_conversation  # noqa: E402
-from toolprm_tasks.agent_search.select import make_selector  # noqa: E402
+from toolprm_tasks.agent_search.selector import make_selector  # noqa: E402
 from toolprm_tasks.envs.bfcl import CATEGORIES, load_conversations  # noqa: E402
 
 

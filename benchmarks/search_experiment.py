@@ -59,12 +59,12 @@ def accuracy(judge: Any, log_dir: str, limit: int | None) -> float:
                                 limit=limit))["acc"])
 
 
-def search(k: int, select: str, judge: Any, args: argparse.Namespace, log_dir: str) -> dict[str, Any]:
+def search(k: int, selector: str, judge: Any, args: argparse.Namespace, log_dir: str) -> dict[str, Any]:
     from inspect_ai.model import get_model
 
     from toolprm_tasks.search import toolprm_search
 
-    task = toolprm_search(category=args.categories, n=k, select=select, compare=True, max_steps=args.max_steps)
+    task = toolprm_search(category=args.categories, n=k, selector=selector, compare=True, max_steps=args.max_steps)
     roles = {"judge": judge} if judge is not None else None
     start = time.perf_counter()
     metrics = _metrics(_eval(task, get_model(f"toolprm-replay/{k}"), log_dir, limit=args.limit, model_roles=roles))

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import TIMERS, machine, timed, write_result  # noqa: E402
 from toolprm_tasks.agent_search import check, loop, replay  # noqa: E402
-from toolprm_tasks.agent_search.select import Scored, make_selector  # noqa: E402
+from toolprm_tasks.agent_search.selector import Scored, make_selector  # noqa: E402
 from toolprm_tasks.envs.bfcl import CATEGORIES, load_conversations  # noqa: E402
 
 
@@ -106,7 +106,7 @@ def run_inspect(limit: int, k: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as logs:
         start = time.perf_counter()
-        log = inspect_eval(toolprm_search(category="base", n=k, select="judge", compare=False),
+        log = inspect_eval(toolprm_search(category="base", n=k, selector="judge", compare=False),
                            model=get_model(f"toolprm-replay/{k}"), limit=limit, display="none", log_dir=logs,
                            model_roles={"judge": get_model("toolprm-baseline/longer")})[0]
         wall = time.perf_counter() - start

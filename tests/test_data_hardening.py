@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -227,19 +226,65 @@ def test_every_option_has_help_text() -> None:
 
 # ----------------------------------------------------------------------------- rebuilt data
 
-def test_loading_rebuilt_data_builds_only_through_the_named_step(tmp_path: Path, monkeypatch, caplog) -> None:
+def test_the_build_command_writes_where_the_loader_reads(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`toolprmbench build` without --out builds into the folder the loaders read (here one
+    source, to stay cheap; the whole default set: test_the_default_build_is_what_loaders_read);
+    loading builds nothing and reads it."""
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TOOLPRMBENCH_REBUILT_DIR", raising=False)
     monkeypatch.setattr(data, "_LOADED", {})
-    with caplog.at_level(logging.INFO, logger="toolprm_tasks.data"):
-        loaded = data.load_rebuilt("tooltalk")
-    assert loaded.data == "rebuilt" and loaded.cases
-    assert any("ensure_default_rebuilt" in r.getMessage() and "building" in r.getMessage() for r in caplog.records)
-    caplog.clear()
+    with pytest.raises(data.NotBuilt, match="run `toolprmbench build`"):
+        data.load_rebuilt("tooltalk")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing built
+    assert cli_main(["build", "--source", "tooltalk"]) == 0
+    folder = data.default_rebuilt_dir()
+    assert f"-> {folder}" in capsys.readouterr().out
+    loaded = data.load_rebuilt("tooltalk")
+    assert loaded.path == folder / "prmbench_rebuilt_tooltalk.json" and loaded.cases
+    assert loaded.sha256 == json.loads((folder / "manifest_tooltalk.json").read_text())["files"][loaded.path.name]
+    with pytest.raises(data.NotBuilt, match="no rebuilt build of bfcl"):  # the other source: still not built
+        data.load_rebuilt("bfcl")
+    # --if-missing builds nothing that is there
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert cli_main(["build", "--source", "tooltalk", "--if-missing"]) == 0
+    assert "built already" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_the_default_build_is_what_loaders_read(tmp_path: Path, monkeypatch) -> None:
+    """`toolprmbench build` with no arguments: both sources, seed 0, in the loaders' folder,
+    the same bytes as `--out DIR` (about 40 CPU-s)."""
+    monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TOOLPRMBENCH_REBUILT_DIR", raising=False)
     monkeypatch.setattr(data, "_LOADED", {})
-    with caplog.at_level(logging.INFO, logger="toolprm_tasks.data"):
-        assert data.load_rebuilt("tooltalk").sha256 == loaded.sha256
-    assert not any("building" in r.getMessage() for r in caplog.records)  # built once
+    assert cli_main(["build"]) == 0
+    assert cli_main(["build", "--source", "tooltalk", "bfcl", "--out", str(tmp_path / "out")]) == 0
+    for subset in data.REBUILT_SUBSETS:
+        loaded = data.load_rebuilt(subset)
+        assert loaded.path.parent == data.default_rebuilt_dir()
+        assert loaded.path.read_bytes() == (tmp_path / "out" / loaded.path.name).read_bytes()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--limit", "2"], "--limit"), (["--source", "gta"], "--source gta"),
+    (["--sampling", "policy", "--policy", "openai/gpt-4o-mini"], "--sampling policy"),
+])
+def test_the_default_build_takes_only_its_own_options(args: list[str], says: str, tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    """A build other than the default set never lands where the loaders read it."""
+    monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    if "gta" in args:
+        (tmp_path / "dataset.json").write_text("[]")
+        args = [*args, "--gta-dataset", str(tmp_path / "dataset.json")]
+    assert cli_main(["build", *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "--out DIR" in err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_named_rebuilt_folder_is_only_read(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(data, "_LOADED", {})
     # a folder the user names is only ever read: a clear error, never a build into it
     empty = tmp_path / "mine"
     empty.mkdir()

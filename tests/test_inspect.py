@@ -76,7 +76,7 @@ def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, p
     suffix = "" if protocol == "generative" else f"_{protocol}"
     lm = evaluate("toolprm-baseline", [f"toolprmbench{suffix}"], {"order": "both", "order_seed": 2},
                   model_args="judge=random,seed=11")
-    log = inspect_eval(toolprmbench(protocol=protocol, order="both", seed=2),
+    log = inspect_eval(toolprmbench(protocol=protocol, order="both", order_seed=2),
                        model="toolprm-baseline/random", model_args={"seed": 11}, log_dir=str(tmp_path),
                        display="none")[0]
     inspect_metrics = log_metrics(log)
@@ -110,8 +110,11 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"seed": "abc"}, "toolprmbench_gta: task parameter seed must be a whole number, got 'abc'"),
-    ({"seed": 2.5}, "task parameter seed must be a whole number, got 2.5"),
+    ({"order_seed": "abc"}, "toolprmbench_gta: task parameter order_seed must be a whole number, got 'abc'"),
+    ({"order_seed": 2.5}, "task parameter order_seed must be a whole number, got 2.5"),
+    # renamed in task version 2-B: refused with its new name (Inspect alone would warn and drop it)
+    ({"seed": 2}, r"toolprmbench_gta: task parameter seed is now order_seed \(task version 2-B\): -T order_seed=2"),
+    ({"sead": 2}, "toolprmbench_gta: unknown task parameter 'sead'"),
     ({"max_tokens": -5}, "toolprmbench_gta: task parameter max_tokens must be a whole number >= 1, got -5"),
     ({"max_tokens": 0}, "task parameter max_tokens must be a whole number >= 1, got 0"),
     ({"order": "backwards"}, "unknown order 'backwards'"),
@@ -134,5 +137,5 @@ def test_benchmark_task_parameters_are_checked_before_anything_loads(args: dict,
 def test_benchmark_task_numbers_given_as_text_are_read_as_numbers(data_env) -> None:
     from toolprm_tasks.gta import gta
 
-    task = gta(seed="3", max_tokens="64")
-    assert task.metadata["seed"] == 3
+    task = gta(order_seed="3", max_tokens="64")
+    assert task.metadata["order_seed"] == 3

@@ -92,6 +92,31 @@ def test_rebuilt_gta_without_a_build_says_which_file(offline: dict, tmp_path: Pa
     assert "--gta-dataset PATH/dataset.json" in str(info.value) and "prmbench_GTA.json" in str(info.value)
 
 
+def _no_build_in(cache: Path) -> None:
+    """Loading built nothing: no rebuilt folder appeared in the cache."""
+    assert not cache.exists() or not [p for p in cache.iterdir() if p.name.startswith("rebuilt-")]
+
+
+def test_rebuilt_without_a_build_is_one_line_naming_the_command(offline: dict) -> None:
+    """Loading never builds (issue 18): the rebuilt loader, lm-eval's and Inspect's task
+    loaders name `toolprmbench build` in one line, and nothing is built."""
+    from toolprm_tasks.lm_eval_adapter.docs import load_docs
+    from toolprm_tasks.tooltalk import tooltalk
+
+    cache = Path(offline["TOOLPRMBENCH_CACHE_DIR"])
+    folder = data.default_rebuilt_dir()
+    for load in (lambda: data.load_rebuilt("tooltalk"), lambda: data.load_subsets(["tooltalk"], data="rebuilt"),
+                 lambda: load_docs("tooltalk", "generative", task_data="rebuilt"),
+                 lambda: tooltalk(data="rebuilt")):
+        with pytest.raises(data.DataError) as info:  # Inspect's: a DataError its CLI prints alone
+            load()
+        assert str(info.value) == f"no rebuilt build of tooltalk in {folder}: run `toolprmbench build` (about 40 CPU-s)"
+    _no_build_in(cache)
+    with pytest.raises(data.NotBuilt, match=r"run `toolprmbench build --seed 3`"):
+        data.load_rebuilt("bfcl", seed=3)
+    _no_build_in(cache)
+
+
 def test_the_lm_eval_hook_prints_only_our_marked_errors(capsys: pytest.CaptureFixture) -> None:
     """The hook (installed in lm_eval's process) prints a marked error of ours as its message,
     also when a framework wrapped it, and hands anything else to the hook it replaced."""
@@ -125,6 +150,18 @@ def test_lm_eval_offline_is_a_few_lines_naming_the_rebuilt_task(offline: dict) -
     assert proc.returncode == 1
     assert "Traceback" not in output and len(output.splitlines()) < 15, output
     assert "--tasks toolprmbench_rebuilt_bfcl " in output and "TOOLPRMBENCH_DATA_DIR" in output
+
+
+@pytest.mark.cli
+def test_lm_eval_rebuilt_without_a_build_is_one_line(offline: dict) -> None:
+    proc = cli("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=first", "--tasks",
+               "toolprmbench_rebuilt_bfcl", env=offline, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in output, output
+    (line,) = [line for line in output.splitlines() if line.startswith("toolprm-tasks: ")]
+    assert line.startswith("toolprm-tasks: no rebuilt build of bfcl in ") and "run `toolprmbench build`" in line
+    assert len(output.splitlines()) < 15, output
+    _no_build_in(Path(offline["TOOLPRMBENCH_CACHE_DIR"]))
 
 
 @pytest.mark.cli

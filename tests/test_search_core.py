@@ -1,4 +1,4 @@
-"""The search's framework-free core: answers as actions, merging, selection rules, the loop
+"""The search's framework-free core: answers as actions, merging, selectors, the loop
 with scripted and replay policies, BFCL's verdict (cross-checked with bfcl-eval's own checker)
 and the refusal of anything that is not a plain call."""
 
@@ -20,7 +20,7 @@ from toolprm_tasks.agent_search import replay
 from toolprm_tasks.agent_search.actions import CALL, INVALID, REPLY, Action, Candidate, merge, parse_answer
 from toolprm_tasks.agent_search.check import reference, trajectory_verdicts
 from toolprm_tasks.agent_search.loop import Samples, run_conversation
-from toolprm_tasks.agent_search.select import (
+from toolprm_tasks.agent_search.selector import (
     Answer,
     Scored,
     StepContext,
@@ -70,9 +70,10 @@ class Replay:
         return Samples(replay.replay_answers(request.step, self.k, n, 0, self.order))
 
 
-def _run(conversation, policy, rule: str, n: int, **kwargs: Any):
-    return asyncio.run(run_conversation(reference(conversation), policy, make_selector(rule, **kwargs.pop("judges", {})),
-                                        selector=rule, n=n, **kwargs))
+def _run(conversation, policy, selector: str, n: int, **kwargs: Any):
+    return asyncio.run(run_conversation(reference(conversation), policy,
+                                        make_selector(selector, **kwargs.pop("judges", {})),
+                                        selector_name=selector, n=n, **kwargs))
 
 
 def _calls(rollout) -> list[list[dict[str, Any]]]:

@@ -38,7 +38,7 @@ def _run(task, model, tmp_path: Path, **kwargs: Any) -> EvalLog:
 
 @pytest.mark.parametrize("args", [
     {"category": "simple"}, {"category": "base,parallel"}, {"n": 0}, {"n": -2}, {"max_steps": 0},
-    {"select": "best"}, {"judge_protocol": "scores"}, {"prompt": "mine"},
+    {"selector": "best"}, {"select": "judge"}, {"unknown": 1}, {"judge_protocol": "scores"}, {"prompt": "mine"},
     # found in review: accepted, then ran
     {"temperature": -1}, {"temperature": "hot"}, {"max_tokens": -5}, {"seed": "abc"}, {"seed": 1.5},
     {"judge_max_tokens": 0}, {"both_orders": "maybe"}, {"compare": "maybe"}, {"n": "three"},
@@ -55,7 +55,7 @@ def test_numbers_given_as_text_are_read_as_numbers() -> None:
         {"n": 3, "temperature": 0.0, "seed": 7, "both_orders": True}
 
 
-JUDGE_NEEDED = "toolprm_search: select=judge needs a judge model: bind one with --model-role judge=MODEL"
+JUDGE_NEEDED = "toolprm_search: selector=judge needs a judge model: bind one with --model-role judge=MODEL"
 
 
 def test_select_judge_without_a_judge_fails_at_task_start(tmp_path: Path) -> None:
@@ -66,16 +66,16 @@ def test_select_judge_without_a_judge_fails_at_task_start(tmp_path: Path) -> Non
     calls: list[str] = []
     policy = get_model("mockllm/model", custom_outputs=lambda *args: calls.append("policy") or _mock(["Done."])[0])
     with pytest.raises(ValueError, match=JUDGE_NEEDED):
-        inspect_eval(toolprm_search, task_args={"category": "base", "select": "judge"}, model=policy,
+        inspect_eval(toolprm_search, task_args={"category": "base", "selector": "judge"}, model=policy,
                      log_dir=str(tmp_path), display="none", limit=1)
     assert calls == [] and list_eval_logs(str(tmp_path)) == []  # nothing ran, no log was started
     # with a judge bound the same call runs (the check sees the run's roles)
     log = _run(toolprm_search, get_model("toolprm-replay/2"), tmp_path, limit=1,
-               task_args={"category": "base", "select": "judge", "n": 2, "max_steps": 2, "compare": False},
+               task_args={"category": "base", "selector": "judge", "n": 2, "max_steps": 2, "compare": False},
                model_roles={"judge": get_model("toolprm-baseline/longer")})
-    assert _records(log)[0]["rule"] == "judge"
+    assert _records(log)[0]["selector"] == "judge"
     # a task object built before eval() cannot see the roles: the first thing each sample does
-    log = inspect_eval(toolprm_search(category="base", select="judge"), model=policy, log_dir=str(tmp_path),
+    log = inspect_eval(toolprm_search(category="base", selector="judge"), model=policy, log_dir=str(tmp_path),
                        display="none", limit=1)[0]
     assert log.status == "error" and JUDGE_NEEDED in log.error.message and calls == []
     with pytest.raises(OptionError, match="toolprm_search: task parameter temperature must be a number >= 0, "
@@ -86,7 +86,7 @@ def test_select_judge_without_a_judge_fails_at_task_start(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_replay_oracle_and_gold_first_solve_everything_with_one_request_per_step(tmp_path: Path) -> None:
-    log = _run(toolprm_search(category="base", n=3, select="oracle"), get_model("toolprm-replay/3"), tmp_path, limit=2)
+    log = _run(toolprm_search(category="base", n=3, selector="oracle"), get_model("toolprm-replay/3"), tmp_path, limit=2)
     metrics = log_metrics(log)
     assert metrics["success"] == 1.0 and metrics["turn_success"] == 1.0 and metrics["success_base"] == 1.0
     # the paired gain over the policy alone, from the same log
@@ -97,14 +97,14 @@ def test_replay_oracle_and_gold_first_solve_everything_with_one_request_per_step
         assert set(record["references"]) == {"first", "majority"}
         assert all(step["matched_gold"] for step in _steps(record))
     gold_first = get_model("toolprm-replay/3", order="gold_first")
-    assert log_metrics(_run(toolprm_search(category="base", n=3, select="first"), gold_first, tmp_path,
+    assert log_metrics(_run(toolprm_search(category="base", n=3, selector="first"), gold_first, tmp_path,
                          limit=2))["success"] == 1.0
 
 
 @pytest.mark.slow
 def test_replay_first_matches_the_independent_simulation(tmp_path: Path) -> None:
     ids = ["multi_turn_base_0", "multi_turn_base_7", "multi_turn_miss_param_5"]
-    log = _run(toolprm_search(category="base,miss_param", select="first"), get_model("toolprm-replay/3"), tmp_path,
+    log = _run(toolprm_search(category="base,miss_param", selector="first"), get_model("toolprm-replay/3"), tmp_path,
                sample_id=ids)
     conversations = {c.id: c for c in load_conversations(("base", "miss_param"))}
     observed = {s.id: s.scores["search_scorer"].value["success"] for s in log.samples}
@@ -112,7 +112,7 @@ def test_replay_first_matches_the_independent_simulation(tmp_path: Path) -> None
 
 
 def test_pairwise_judge_runs_a_knockout_in_both_orders(tmp_path: Path) -> None:
-    task = toolprm_search(category="base", n=3, select="judge", judge_protocol="pairwise", both_orders=True)
+    task = toolprm_search(category="base", n=3, selector="judge", judge_protocol="pairwise", both_orders=True)
     log = _run(task, get_model("toolprm-replay/3"), tmp_path, limit=1,
                model_roles={"judge": get_model("toolprm-baseline/longer")})
     record = _records(log)[0]
@@ -135,13 +135,13 @@ def test_search_solver_and_scorer_in_a_task_of_ones_own(tmp_path: Path) -> None:
     from toolprm_tasks.inspect_adapter.search_task import _sample, search_scorer, search_solver
 
     conversation = next(c for c in load_conversations(("base",)) if c.id == "multi_turn_base_100")
-    solver = search_solver(n=2, temperature=None, select="oracle", judge_protocol_name="auto", both_orders=False,
+    solver = search_solver(n=2, temperature=None, selector="oracle", judge_protocol_name="auto", both_orders=False,
                            prompt="standard", max_steps=5, seed=0, max_tokens=64, judge_max_tokens=64,
                            compare=False, categories=["base"])
     task = Task(dataset=MemoryDataset([_sample(conversation)]), solver=solver, scorer=search_scorer())
     log = _run(task, get_model("toolprm-replay/2"), tmp_path)
     record = _records(log)[0]
-    assert record["rule"] == "oracle" and record["references"] == {}
+    assert record["selector"] == "oracle" and record["references"] == {}
     # get_stock_info(NVDA) then fund_account(2203.4): two turns of one call each, then a reply
     assert [t["verdict"]["calls"] for t in record["rollout"]["turns"]] == [1, 1]
     assert log.samples[0].scores["search_scorer"].value["success"] == 1.0
@@ -159,13 +159,13 @@ def _mock(texts: list[str]) -> list[ModelOutput]:
 
 def test_a_judge_without_usable_answers_falls_back_and_is_counted(tmp_path: Path) -> None:
     judge = get_model("mockllm/model", custom_outputs=_mock(["I cannot decide between them."] * 500))
-    log = _run(toolprm_search(category="base", n=3, select="judge"), get_model("toolprm-replay/3"), tmp_path,
+    log = _run(toolprm_search(category="base", n=3, selector="judge"), get_model("toolprm-replay/3"), tmp_path,
                limit=1, model_roles={"judge": judge})
     record = _records(log)[0]
     judged = [s for s in _steps(record) if len(s["candidates"]) > 1]
     counts = record["rollout"]["counts"]
     assert counts["fallback_steps"] == len(judged) > 0
-    assert all(s["rule"].startswith("fallback:majority") and s["chosen"] == s["majority"] for s in judged)
+    assert all(s["decided_by"].startswith("fallback:majority") and s["chosen"] == s["majority"] for s in judged)
     metrics = log_metrics(log)
     assert metrics["judge_parse_fail"] == 1.0 and metrics["judge_tokens"] == 7 * counts["judge_calls"]
 
@@ -174,7 +174,7 @@ def test_a_policy_without_num_choices_is_asked_once_per_candidate(tmp_path: Path
     # mockllm answers one choice per request: the task asks again for the rest; its answers
     # are replies, so every turn ends after one step, with no call made
     policy = get_model("mockllm/model", custom_outputs=_mock(["Done, all set."] * 200))
-    log = _run(toolprm_search(category="base", n=3, select="majority"), policy, tmp_path,
+    log = _run(toolprm_search(category="base", n=3, selector="majority"), policy, tmp_path,
                sample_id="multi_turn_base_0")
     counts = _records(log)[0]["rollout"]["counts"]
     assert counts["steps"] == 4 and counts["policy_requests"] == 12 and counts["policy_tokens"] == 12 * 7
@@ -183,7 +183,7 @@ def test_a_policy_without_num_choices_is_asked_once_per_candidate(tmp_path: Path
 
 def test_invalid_policy_answers_are_failed_steps(tmp_path: Path) -> None:
     policy = get_model("mockllm/model", custom_outputs=_mock(['{"name": "cd", "parameters": {'] * 50))
-    log = _run(toolprm_search(category="base", select="first"), policy, tmp_path, sample_id="multi_turn_base_0")
+    log = _run(toolprm_search(category="base", selector="first"), policy, tmp_path, sample_id="multi_turn_base_0")
     metrics = log_metrics(log)
     assert metrics["invalid_step_rate"] == 1.0 and metrics["invalid_sample_rate"] == 1.0
     assert metrics["success"] == 0.0
@@ -194,11 +194,11 @@ def test_invalid_policy_answers_are_failed_steps(tmp_path: Path) -> None:
 NOT_JSON_ANSWERS = ["cd(folder={'a', 'b'})", "cd(folder=b'x')", "cd(folder=1j)", "cd(folder=...)"]
 
 
-@pytest.mark.parametrize("select", ["first", "random", "majority", "oracle", "judge"])
-def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(select: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("selector", ["first", "random", "majority", "oracle", "judge"])
+def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(selector: str, tmp_path: Path) -> None:
     policy = get_model("mockllm/model", custom_outputs=_mock([*NOT_JSON_ANSWERS, "All done."] * 100))
-    roles = {"judge": get_model("toolprm-baseline/longer")} if select == "judge" else None
-    log = _run(toolprm_search(category="base", n=5, select=select, compare=False), policy, tmp_path,
+    roles = {"judge": get_model("toolprm-baseline/longer")} if selector == "judge" else None
+    log = _run(toolprm_search(category="base", n=5, selector=selector, compare=False), policy, tmp_path,
                sample_id="multi_turn_base_0", model_roles=roles)
     record = _records(log)[0]
     steps = _steps(record)
@@ -213,7 +213,7 @@ def test_calls_with_arguments_json_cannot_hold_are_invalid_steps(select: str, tm
     metrics = log_metrics(log)
     assert metrics["invalid_sample_rate"] == pytest.approx(counts["invalid_samples"] / counts["samples"])
     assert metrics["invalid_step_rate"] == pytest.approx(chosen_invalid / counts["steps"])
-    if select in ("first", "majority"):  # the policy's first answer, or the largest class: invalid
+    if selector in ("first", "majority"):  # the policy's first answer, or the largest class: invalid
         assert chosen_invalid == counts["steps"] == 4
 
 
@@ -241,7 +241,7 @@ def test_pointwise_engine_judge_scores_each_step_in_one_engine_call(bfcl_classif
     batches: list[int] = []
     run = judge.api.scores.run
     judge.api.scores.run = lambda items: (batches.append(len(items)), run(items))[1]
-    log = _run(toolprm_search(category="base", n=3, select="judge", max_steps=3), get_model("toolprm-replay/3"),
+    log = _run(toolprm_search(category="base", n=3, selector="judge", max_steps=3), get_model("toolprm-replay/3"),
                tmp_path, sample_id=SMALL, max_samples=1, model_roles={"judge": judge})
     record = _records(log)[0]
     assert record["judge_protocol"] == "pointwise"
@@ -263,7 +263,7 @@ def test_cli_replay_policy_with_a_pointwise_engine_judge(bfcl_classifier: Path, 
     assert log.status == "success" and len(log.samples) == 1
     metrics = log_metrics(log)
     records = _records(log)
-    assert all(r["judge_protocol"] == "pointwise" and r["rule"] == "judge" for r in records)
+    assert all(r["judge_protocol"] == "pointwise" and r["selector"] == "judge" for r in records)
     assert metrics["judge_calls"] == sum(len(s["candidates"]) for r in records for s in _steps(r)
                                          if len(s["candidates"]) > 1) > 0
     assert {"gain_first", "gain_majority", "judge_agreement", "success_base"} <= set(metrics)

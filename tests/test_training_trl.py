@@ -184,7 +184,7 @@ def test_the_trained_model_is_a_judge_in_the_search_task(trained: tuple[Path, st
 
     out, _ = trained
     judge = get_model(f"toolprm-hf/{out}", kind="classifier", device="cpu", memoize=False)
-    log = inspect_eval(toolprm_search(category="base", n=2, select="judge", max_steps=2),
+    log = inspect_eval(toolprm_search(category="base", n=2, selector="judge", max_steps=2),
                        model=get_model("toolprm-replay/2"), model_roles={"judge": judge}, sample_id=SEARCH_SAMPLE,
                        log_dir=str(tmp_path), display="none")[0]
     assert log.status == "success", log.error

@@ -217,10 +217,23 @@ def run(args: argparse.Namespace) -> int:
     from toolprm_tasks.core.baselines import JUDGES
     from toolprm_tasks.core.cases import SUBSETS
     from toolprm_tasks.core.safe_text import visible
-    from toolprm_tasks.data import REBUILT_SUBSETS, describe_data, fingerprint, load_subsets
+    from toolprm_tasks.data import (
+        BUILD_COMMAND,
+        BUILD_COST,
+        REBUILT_SUBSETS,
+        build_default,
+        default_built,
+        describe_data,
+        fingerprint,
+        load_subsets,
+    )
     from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM, chatter_to
 
     official = args.data == "official"
+    if not official and not os.environ.get("TOOLPRMBENCH_REBUILT_DIR") and not all(map(default_built, REBUILT_SUBSETS)):
+        # loaders never build: the demo takes the explicit step (`toolprmbench build`) first, once
+        print(f"Building the rebuilt offline set first (`{BUILD_COMMAND}`, {BUILD_COST}) ...", flush=True)
+        build_default(missing_only=True)
     suite = Suite("toolprmbench" if official else "toolprmbench_rebuilt", tuple(SUBSETS if official else REBUILT_SUBSETS))
     loaded = load_subsets(suite.subsets, data=args.data)  # fails early, with advice, if data is missing
     fp = fingerprint(loaded)

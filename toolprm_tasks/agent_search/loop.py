@@ -25,7 +25,7 @@ from toolprm_tasks.rebuild.policy import policy_prompt
 from .actions import CALL, INVALID, merge, parse_answer
 from .check import Reference, effect, gold_effect, gold_step, matches_gold, turn_verdict
 from .replay import StepInfo
-from .select import Select, StepContext, first, majority
+from .selector import Selector, StepContext, first, majority
 
 DEFAULT_MAX_STEPS = 20  # bfcl_eval.constants.default_prompts.MAXIMUM_STEP_LIMIT
 
@@ -79,7 +79,7 @@ class Rollout:
                 "counts": dict(self.counts), "turns": self.turns}
 
 
-async def run_conversation(ref: Reference, policy: Policy, select: Select, *, selector: str, n: int,
+async def run_conversation(ref: Reference, policy: Policy, selector: Selector, *, selector_name: str, n: int,
                            max_steps: int = DEFAULT_MAX_STEPS, seed: int = 0, key: str | None = None) -> Rollout:
     """Roll the policy out over every turn of the conversation under one selection rule."""
     conversation = ref.conversation
@@ -87,7 +87,7 @@ async def run_conversation(ref: Reference, policy: Policy, select: Select, *, se
     env = environment(conversation)
     history: list[dict[str, Any]] = []
     observations: list[str] = []  # every observation so far (BFCL's response check)
-    rollout = Rollout(selector, n, len(ref.turns))
+    rollout = Rollout(selector_name, n, len(ref.turns))
     counts = rollout.counts
     counts["turns"] = len(ref.turns)  # turns never run (after a force-termination) count as unsolved
     for t, (messages, turn) in enumerate(zip(conversation.turns, ref.turns, strict=True)):
@@ -104,8 +104,8 @@ async def run_conversation(ref: Reference, policy: Policy, select: Select, *, se
                 raise RuntimeError(f"{step_key}: the policy returned no answer at all")
             reference_effect = gold_effect(env, gold)
             matches = [matches_gold(effect(env, c.action), reference_effect) for c in candidates]
-            rng = random.Random(seeded_key(seed, f"{step_key}/select"))
-            choice = await select(StepContext(step_key, list(history), turn.functions), candidates, matches, rng)
+            rng = random.Random(seeded_key(seed, f"{step_key}/select"))  # the key is part of the numbers: kept
+            choice = await selector(StepContext(step_key, list(history), turn.functions), candidates, matches, rng)
             chosen = candidates[choice.index].action
             decisive = any(matches) and not all(matches)
             counts["steps"] += 1
@@ -128,7 +128,7 @@ async def run_conversation(ref: Reference, policy: Policy, select: Select, *, se
                 "step": s, "gold": gold, "samples": samples.texts,
                 "candidates": [{"action": c.action.to_json(), "count": c.count, "samples": c.samples,
                                 "matches_gold": ok} for c, ok in zip(candidates, matches, strict=True)],
-                "chosen": choice.index, "rule": choice.rule, "judge": choice.detail,
+                "chosen": choice.index, "decided_by": choice.decided_by, "judge": choice.detail,
                 "first": first(candidates), "majority": majority(candidates),
                 "matched_gold": matches[choice.index], "observation": None,
             }

@@ -1,6 +1,6 @@
 """`toolprmbench audit`: the artifact audit (`toolprm_tasks.audit`) of any set of cases.
 
-    toolprmbench audit                      # the rebuilt offline default (built on first use)
+    toolprmbench audit                      # the rebuilt offline default (`toolprmbench build` makes it)
     toolprmbench audit --data official      # the paper's release (TOOLPRMBENCH_DATA_DIR, the cache, or a download)
     toolprmbench audit DIR                  # every data file in DIR: a build's prmbench_rebuilt_<source>.json
                                             # files, or release files named as the release names them
@@ -85,14 +85,13 @@ def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tup
 def _reading(args: argparse.Namespace) -> int:
     """The blind reading: write a packet, have a model read one, or score answers."""
     from toolprm_tasks import reading
-    from toolprm_tasks.data import REBUILT_SUBSETS, DataError, ensure_default_rebuilt
+    from toolprm_tasks.data import DataError, require_default_rebuilt
 
     if args.packet:
         if args.directory is not None:
             folder = Path(args.directory)
         else:
-            folders = {ensure_default_rebuilt(s) for s in REBUILT_SUBSETS}
-            (folder,) = folders
+            folder = require_default_rebuilt()  # or one line naming `toolprmbench build`
         records = reading.records_of(folder, ("bfcl", "tooltalk", "gta"))
         manifests = {s: json.loads((folder / f"manifest_{s}.json").read_text(encoding="utf-8")).get("fingerprint")
                      for s in records if (folder / f"manifest_{s}.json").is_file()}

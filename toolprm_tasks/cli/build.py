@@ -1,4 +1,10 @@
-"""`toolprmbench build`: rebuild cases from executable sources (`toolprm_tasks.rebuild`)."""
+"""`toolprmbench build`: rebuild cases from executable sources (`toolprm_tasks.rebuild`).
+
+Without arguments it builds the default rebuilt set (BFCL and ToolTalk, rule sampling, seed 0)
+into the folder every loader reads (`data.default_rebuilt_dir`): loading never builds, so this
+is the step that makes the offline tasks, `info`, `audit` and `demo` work. `--out DIR` writes a
+build anywhere else (read with TOOLPRMBENCH_REBUILT_DIR=DIR).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 
 from toolprm_tasks.cli.arg_types import folder_name, positive_int
 from toolprm_tasks.cli.common import Extend, Once, UsageError, comma_list, say
+from toolprm_tasks.data import REBUILT_SUBSETS, build_default, default_rebuilt_dir
 from toolprm_tasks.model_check import MODEL_CHOICES_HELP, resolve_model
 
 
@@ -32,15 +39,32 @@ def _check_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> No
                              "GTA is not on PyPI)")
         if not Path(args.gta_dataset).is_file():
             raise UsageError(f"build: --gta-dataset {args.gta_dataset}: no such file")
+    if args.out is None:
+        _check_default_build_args(args, sampling)
+        return
+    if args.if_missing:
+        raise UsageError("build: --if-missing concerns the default set: leave out --out")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"build: --out {out}: exists and is not a folder")
+
+
+def _check_default_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> None:
+    """Without --out the build is the default set the loaders read: only its own options."""
+    other = [f"--source {s}" for s in args.source if s not in REBUILT_SUBSETS]
+    other += ["--sampling " + ",".join(sampling)] if sampling != ("rule",) else []
+    other += [f"--{name.replace('_', '-')}" for name in ("limit", "policy", "annotator", "judges", "gta_dataset")
+              if getattr(args, name)]
+    if other:
+        raise UsageError(f"build: {', '.join(other)} makes a build other than the default set: name its folder "
+                         "with --out DIR (and read it with TOOLPRMBENCH_REBUILT_DIR=DIR)")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from toolprm_tasks.rebuild.build import Models, build
     from toolprm_tasks.rebuild.models import ModelError, check_models
 
+    args.source = args.source or list(REBUILT_SUBSETS)
     sampling = comma_list(args.sampling or ["rule"])
     _check_build_args(args, sampling)
     gta = Path(args.gta_dataset) if args.gta_dataset else None
@@ -52,9 +76,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise UsageError(f"build: {exc}") from exc
     models = Models(policy=args.policy, annotator=args.annotator, judges=judges, sampling=sampling,
                     audit_model=audit_model)
-    manifests = build(args.source, Path(args.out), seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
+    if args.out is None:  # the default set, where the loaders read it
+        out = default_rebuilt_dir(args.seed)
+        manifests = build_default(args.seed, args.source, missing_only=args.if_missing, audit_model=audit_model)
+        if not manifests:
+            say(f"the default rebuilt set is built already: {out}")
+    else:
+        out = Path(args.out)
+        manifests = build(args.source, out, seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
     for source, manifest in manifests.items():
-        say(f"{source}: {manifest['cases']} cases -> {args.out}  fingerprint {manifest['fingerprint'][:16]}")
+        say(f"{source}: {manifest['cases']} cases -> {out}  fingerprint {manifest['fingerprint'][:16]}")
         say(f"  error types: {manifest['by_error_type']}")
         say(f"  execution check: {manifest['execution_check']}")
         say(f"  baseline accuracy (both orders): {manifest['baseline_accuracy_both_orders']}")
@@ -63,13 +94,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the subcommand to `toolprmbench` (cli.build_parser)."""
-    build_cmd = sub.add_parser("build", help="rebuild cases from executable sources")
-    build_cmd.add_argument("--source", nargs="+", action=Extend, choices=("bfcl", "tooltalk", "gta"), required=True,
-                           help="sources to build, repeatable (gta needs --gta-dataset)")
+    build_cmd = sub.add_parser("build", help="rebuild cases from executable sources (no arguments: the default "
+                                             "rebuilt set the offline tasks read)",
+                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    build_cmd.add_argument("--source", nargs="+", action=Extend, choices=("bfcl", "tooltalk", "gta"),
+                           help="sources to build, repeatable (gta needs --gta-dataset; default: "
+                                f"{' and '.join(REBUILT_SUBSETS)})")
     build_cmd.add_argument("--gta-dataset", action=Once,
                            help="your copy of GTA's dataset.json (toolmeta.json beside it is used)")
-    build_cmd.add_argument("--out", required=True, type=folder_name, action=Once,
-                           help="output folder (created; an existing file is refused)")
+    build_cmd.add_argument("--out", type=folder_name, action=Once,
+                           help="output folder (created; an existing file is refused); default: the default "
+                                "rebuilt set's cache folder, which the loaders read")
+    build_cmd.add_argument("--if-missing", action="store_true",
+                           help="without --out: build only the default set's sources not built yet (what the "
+                                "make targets run)")
     build_cmd.add_argument("--seed", type=int, default=0, action=Once,
                            help="seed of every random choice (default 0); same seed, same bytes")
     build_cmd.add_argument("--sampling", action="append",

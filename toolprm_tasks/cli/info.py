@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
     info.add_argument("--subset", nargs="+", action=Extend, choices=SUBSETS, default=None,
                       help="subsets, repeatable (default: all of the chosen data)")
     info.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt", action=Once,
-                      help="the rebuilt offline cases (default, as for audit and demo; built on first use, no "
-                           "network) or the paper's official files (downloaded on first use)")
+                      help="the rebuilt offline cases (default, as for audit and demo; made by `toolprmbench "
+                           "build`, no network) or the paper's official files (downloaded on first use)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(fn=_cmd_info)

@@ -21,7 +21,7 @@ Tier = Literal["all", "hard"]
 Split = Literal["test", "train"]
 Kind = Literal["classifier", "step", "label-token", "verifier", "pairwise"]
 # the search task: how a step's action is chosen, and how the judge is asked
-Selector = Literal["judge", "first", "random", "majority", "oracle"]
+SelectorName = Literal["judge", "first", "random", "majority", "oracle"]
 JudgeProtocol = Literal["auto", "pointwise", "pairwise"]
 # the search's replay policy: where the gold action sits among its K candidates
 ReplayOrder = Literal["seeded", "gold_first", "gold_last"]
@@ -34,7 +34,7 @@ TIERS: tuple[str, ...] = get_args(Tier)
 SPLITS: tuple[str, ...] = get_args(Split)
 KINDS: tuple[str, ...] = get_args(Kind)
 SCORING_KINDS: tuple[str, ...] = KINDS[:4]  # `pairwise` generates the paper's answer instead
-SELECTORS: tuple[str, ...] = get_args(Selector)
+SELECTORS: tuple[str, ...] = get_args(SelectorName)
 JUDGE_PROTOCOLS: tuple[str, ...] = get_args(JudgeProtocol)
 REPLAY_ORDERS: tuple[str, ...] = get_args(ReplayOrder)
 
@@ -51,6 +51,22 @@ INSPECT_PROVIDERS: dict[str, str] = {
     "toolprm-vllm": "toolprm_tasks.inspect_adapter.prm_provider:VLLMPRMAPI",
     "toolprm-replay": "toolprm_tasks.inspect_adapter.replay_provider:ReplayPolicyAPI",  # the search task's replay policy
 }
+
+
+# Inspect task parameters renamed, old name: new name (Inspect 0.3.285 only warns about a -T
+# name a task does not take and drops it: the tasks take `**other` and refuse these by name)
+RENAMED_TASK_PARAMS: dict[str, str] = {"seed": "order_seed", "select": "selector"}
+
+
+def refuse_other_params(task: str, other: dict[str, object], version: str) -> None:
+    """A task parameter the task does not take: a renamed one names its new name, any other is
+    refused (never dropped with a warning, as Inspect would)."""
+    for name in other:
+        new = RENAMED_TASK_PARAMS.get(name)
+        if new is not None:
+            raise ValueError(f"{task}: task parameter {name} is now {new} (task version {version}): "
+                             f"-T {new}={other[name]}")
+        raise ValueError(f"{task}: unknown task parameter {name!r}")
 
 
 def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:

@@ -519,43 +519,73 @@ def _rebuilt_files(folder: Path, subset: str, split: str = "test") -> tuple[Path
     return folder / f"prmbench_rebuilt_{subset}{suffix}.json", folder / f"manifest_{subset}.json"
 
 
-def ensure_default_rebuilt(subset: str, seed: int = 0) -> Path:
-    """The one step that builds data on behalf of a loader: the default rebuilt folder (a cache
-    folder of this tool, never TOOLPRMBENCH_REBUILT_DIR) gets `subset` built from the installed
-    source packages if it is missing, with a log line. Returns the folder."""
+BUILD_COMMAND = "toolprmbench build"
+BUILD_COST = "about 40 CPU-s"  # the default set, both sources (benchmarks/build_time.py measures it)
+
+
+class NotBuilt(DataError):
+    """The default rebuilt set has not been built: building is an explicit step
+    (`toolprmbench build`, or `build_default`), never a side effect of loading."""
+
+    def __init__(self, subset: str, folder: Path, seed: int = 0) -> None:
+        self.subset, self.folder, self.seed = subset, folder, seed
+        command = BUILD_COMMAND + (f" --seed {seed}" if seed else "")
+        super().__init__(f"no rebuilt build of {subset} in {folder}: run `{command}` ({BUILD_COST})")
+
+
+def default_built(subset: str, seed: int = 0) -> bool:
+    """Whether the default rebuilt folder holds `subset`'s cases and manifest."""
+    path, manifest = _rebuilt_files(default_rebuilt_dir(seed), subset)
+    return path.is_file() and manifest.is_file()
+
+
+def require_default_rebuilt(seed: int = 0, subsets: Iterable[str] = REBUILT_SUBSETS) -> Path:
+    """The default rebuilt folder, or NotBuilt (naming the command) if a subset is missing."""
+    for subset in subsets:
+        if not default_built(subset, seed):
+            raise NotBuilt(subset, default_rebuilt_dir(seed), seed)
+    return default_rebuilt_dir(seed)
+
+
+def build_default(seed: int = 0, subsets: Iterable[str] = REBUILT_SUBSETS, *, missing_only: bool = False,
+                  audit_model: str | None = None) -> dict[str, dict[str, Any]]:
+    """Build the default rebuilt set (what `toolprmbench build` without --out does) into the
+    folder the loaders read; `missing_only`: only the subsets not built yet; `audit_model`: the
+    manifest audit's real-model column (the cases are the same). Returns the manifests written."""
+    from toolprm_tasks.rebuild.build import Models, build
+
+    wanted = [s for s in subsets if not (missing_only and default_built(s, seed))]
+    if not wanted:
+        return {}
     folder = default_rebuilt_dir(seed)
-    path, manifest = _rebuilt_files(folder, subset)
-    if subset in REBUILT_SUBSETS and not (path.is_file() and manifest.is_file()):
-        from toolprm_tasks.rebuild.build import build
-
-        logger.warning("toolprm-tasks: ensure_default_rebuilt: building the rebuilt %s cases into %s (seed %d; "
-                       "once, then read from there; `toolprmbench build --source %s --out DIR` does the same)",
-                       subset, folder, seed, subset)
-        build([subset], folder, seed=seed)
-    return folder
+    logger.info("toolprm-tasks: building the rebuilt %s cases into %s (seed %d)", ", ".join(wanted), folder, seed)
+    return build(wanted, folder, seed=seed, models=Models(audit_model=audit_model))
 
 
-def _rebuild_advice(folder: Path, subset: str, *, configured: bool) -> str:
-    """How to make a rebuilt folder whole again: the default one is a cache (deleted, it is built
-    again on next use); a folder the user named is rebuilt by the command that made it."""
-    build = f"`toolprmbench build --source {subset} --out {folder}`"
+def _rebuild_advice(folder: Path, subset: str, *, configured: bool, seed: int = 0) -> str:
+    """How to make a rebuilt folder whole again: the default one by `toolprmbench build` (it is
+    replaced); a folder the user named by the command that made it."""
     if configured:
+        build = f"`toolprmbench build --source {subset} --out {folder}`"
         return f"rebuild it with {build} (TOOLPRMBENCH_REBUILT_DIR names this folder)"
-    return f"delete {folder} (it is built again on next use) or rebuild it with {build}"
+    return f"rebuild it with `{BUILD_COMMAND}{f' --seed {seed}' if seed else ''}` (the default build; {BUILD_COST})"
 
 
 def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubset:
     """The rebuilt (offline) cases of one source and split (`test`, the default, or `train`),
-    verified against their manifest. Reads TOOLPRMBENCH_REBUILT_DIR if set; otherwise builds
-    only through `ensure_default_rebuilt` (one build writes both splits)."""
+    verified against their manifest. Reads TOOLPRMBENCH_REBUILT_DIR if set, else the default
+    build (`default_rebuilt_dir`); never builds: a missing default build is `NotBuilt`, whose
+    one line names the command (one build writes both splits)."""
     configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
-    folder = Path(configured).expanduser() if configured else ensure_default_rebuilt(subset, seed)
+    folder = Path(configured).expanduser() if configured else default_rebuilt_dir(seed)
     path, manifest_path = _rebuilt_files(folder, subset, split)
     if subset not in REBUILT_SUBSETS and not path.is_file():
         from toolprm_tasks.data.offline import no_rebuilt_set
 
         raise DataError(f"no rebuilt data for {subset!r} in {folder}. {no_rebuilt_set(subset)}")
-    redo = _rebuild_advice(folder, subset, configured=bool(configured))
+    redo = _rebuild_advice(folder, subset, configured=bool(configured), seed=seed)
+    if not configured and subset in REBUILT_SUBSETS and not default_built(subset, seed):
+        raise NotBuilt(subset, folder, seed)
     if not path.is_file() or not manifest_path.is_file():
         what = f"no training split for {subset} ({path.name})" if split == "train" else f"no {path.name}"
         raise DataError(f"{folder}: {what} with its manifest {manifest_path.name}; {redo}")

@@ -3,7 +3,7 @@
 The paper's files are downloaded on first use. Without network, every front end says in a few
 lines what works offline instead (the rebuilt cases: BFCL and ToolTalk, built from the source
 packages `make install` installs; not the paper's data) and how to supply the official file.
-GTA and ToolSandbox have no rebuilt set built on first use: their message says which file to
+GTA and ToolSandbox have no rebuilt set that `toolprmbench build` makes alone: their message says which file to
 supply. Front ends: `lm-eval` (task names), `inspect` (`-T data=rebuilt`), `toolprmbench`
 (`--data rebuilt`) and `any` (all three, for a library caller).
 """

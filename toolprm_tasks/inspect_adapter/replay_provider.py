@@ -1,6 +1,6 @@
 """Inspect model provider `toolprm-replay/K`: a deterministic policy for offline search runs.
 
-    inspect eval toolprm_tasks/search.py --model toolprm-replay/4 -T n=4 -T select=first
+    inspect eval toolprm_tasks/search.py --model toolprm-replay/4 -T n=4 -T selector=first
     inspect eval toolprm_tasks/search.py --model toolprm-replay/8 -M seed=1 -M order=gold_first
 
 At every step of `toolprm_search` it proposes the gold step plus K-1 wrong actions made by the

@@ -1,5 +1,5 @@
 """Inspect glue for the search: the evaluated model as the policy, the `judge` model role as
-a pointwise or pairwise judge. Everything else is framework-free (`loop`, `select`, `check`).
+a pointwise or pairwise judge. Everything else is framework-free (`loop`, `selector`, `check`).
 
 Pointwise judges are our scoring providers (`toolprm-hf/`, `toolprm-vllm/` with a scoring
 kind, `toolprm-baseline/NAME`); they read the same message metadata as in the pointwise
@@ -20,7 +20,7 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, Model, ModelOutput
 from scorers.core import parse_pairwise_answer
 from toolprm_tasks.agent_search.actions import Action
 from toolprm_tasks.agent_search.loop import PolicyRequest, Samples
-from toolprm_tasks.agent_search.select import Answer, Scored, StepContext
+from toolprm_tasks.agent_search.selector import Answer, Scored, StepContext
 from toolprm_tasks.core.names import JUDGE_PROTOCOLS  # the protocols are named in names.py
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.render import render_functions, render_history

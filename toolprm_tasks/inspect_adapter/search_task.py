@@ -5,9 +5,9 @@
 
 One sample per BFCL multi-turn conversation (800; `-T category=` selects). The policy (the
 evaluated model) proposes N candidate next actions per step; the judge (model role `judge`)
-or a reference rule picks one; the environment executes it; BFCL's verdict says whether each
+or a reference selector picks one; the environment executes it; BFCL's verdict says whether each
 turn and the conversation are solved (ToolPRMBench, arXiv 2601.12294, section 5.1: does a
-judge's benchmark accuracy turn into search gain?). Loop, rules and checks:
+judge's benchmark accuracy turn into search gain?). Loop, selectors and checks:
 `toolprm_tasks/agent_search/`.
 """
 
@@ -27,7 +27,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from toolprm_tasks.agent_search.check import reference
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
-from toolprm_tasks.agent_search.select import make_selector
+from toolprm_tasks.agent_search.selector import make_selector
 from toolprm_tasks.core import names
 from toolprm_tasks.core.versions import SEARCH_VERSION, package_versions
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
@@ -41,7 +41,7 @@ from toolprm_tasks.inspect_adapter.search_judges import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-Select, JudgeProtocol, Prompt = names.Selector, names.JudgeProtocol, names.PromptName
+SelectorName, JudgeProtocol, Prompt = names.SelectorName, names.JudgeProtocol, names.PromptName
 
 
 def _categories(category: str | list[str] | None) -> tuple[str, ...]:
@@ -91,44 +91,45 @@ def search_metrics() -> Metric:
 
 
 @solver
-def search_solver(*, n: int, temperature: float | None, select: str | None, judge_protocol_name: str,
+def search_solver(*, n: int, temperature: float | None, selector: str | None, judge_protocol_name: str,
                   both_orders: bool, prompt: str, max_steps: int, seed: int, max_tokens: int,
                   judge_max_tokens: int, compare: bool | None, categories: list[str]) -> Solver:
-    """Roll the policy out under the selection rule (and the reference rules, for the gain)."""
+    """Roll the policy out under the selector (and the reference selectors, for the gain)."""
     conversations = _conversations(tuple(categories))
-    if select == "judge" and _roles_known():
+    if selector == "judge" and _roles_known():
         _check_judge_bound()  # at task start: `inspect eval` resolves the task with its roles bound
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        if select == "judge":
+        if selector == "judge":
             _check_judge_bound()  # a task built before eval() saw no roles: first thing in each sample
         conversation = conversations[str(state.sample_id)]
         ref = reference(conversation)
         policy = InspectPolicy(get_model(), temperature, max_tokens)
-        rule = select or ("judge" if model_roles().get("judge") else "first")
+        chosen = selector or ("judge" if model_roles().get("judge") else "first")
         selector_kwargs: dict[str, Any] = {}
         protocol = ""
-        if rule == "judge":
+        if chosen == "judge":
             judge = get_model(role="judge", required=True)
             protocol = judge_protocol(judge, judge_protocol_name)
             if protocol == "pointwise":
                 selector_kwargs["pointwise_judge"] = InspectPointwiseJudge(judge)
             else:
                 selector_kwargs["pairwise_judge"] = InspectPairwiseJudge(judge, prompt, judge_max_tokens)
-        runs = {rule: (make_selector(rule, both_orders=both_orders, **selector_kwargs), 1 if rule == "first" else n)}
-        if compare if compare is not None else rule in ("judge", "oracle", "random"):
+        runs = {chosen: (make_selector(chosen, both_orders=both_orders, **selector_kwargs),
+                         1 if chosen == "first" else n)}
+        if compare if compare is not None else chosen in ("judge", "oracle", "random"):
             for name in REFERENCES:
                 runs.setdefault(name, (make_selector(name), 1 if name == "first" else n))
         rollouts = await asyncio.gather(*(
-            run_conversation(ref, policy, selector, selector=name, n=size, max_steps=max_steps, seed=seed)
-            for name, (selector, size) in runs.items()))
+            run_conversation(ref, policy, run, selector_name=name, n=size, max_steps=max_steps, seed=seed)
+            for name, (run, size) in runs.items()))
         results = dict(zip(runs, rollouts, strict=True))
-        main = results[rule]
+        main = results[chosen]
         # the whole record, in the log's sample metadata: candidates, oracle verdicts, judge
         # scores or comparisons, choices and observations of every step, for re-analysis
         state.metadata[RESULT_KEY] = {
-            "rule": rule, "judge_protocol": protocol, "rollout": main.to_json(),
-            "references": {name: r.to_json() for name, r in results.items() if name != rule},
+            "selector": chosen, "judge_protocol": protocol, "rollout": main.to_json(),
+            "references": {name: r.to_json() for name, r in results.items() if name != chosen},
         }
         state.messages = _transcript(conversation, main)
         return state
@@ -150,9 +151,9 @@ def _roles_known() -> bool:
 
 def _check_judge_bound() -> None:
     if not model_roles().get("judge"):
-        raise ValueError("toolprm_search: select=judge needs a judge model: bind one with --model-role "
+        raise ValueError("toolprm_search: selector=judge needs a judge model: bind one with --model-role "
                          "judge=MODEL (Python: eval(..., model_roles={'judge': MODEL})), or choose another "
-                         f"select ({', '.join(s for s in names.SELECTORS if s != 'judge')})")
+                         f"selector ({', '.join(s for s in names.SELECTORS if s != 'judge')})")
 
 
 def _transcript(conversation: Conversation, rollout: Rollout) -> list[Any]:
@@ -177,15 +178,15 @@ def search_scorer() -> Scorer:
         result = state.metadata[RESULT_KEY]
         main = result["rollout"]
         references = dict(result["references"])
-        if result["rule"] in REFERENCES:  # the main run is its own reference
-            references[result["rule"]] = main
+        if result["selector"] in REFERENCES:  # the main run is its own reference
+            references[result["selector"]] = main
         verdicts = "".join("1" if t["verdict"]["solved"] else "0" for t in main["turns"])
         return Score(
             value=score_value(main, references),
             answer="solved" if main["success"] else "failed",
-            explanation=f"select={result['rule']}: turns solved {verdicts or '-'} of {main['counts']['turns']}"
+            explanation=f"selector={result['selector']}: turns solved {verdicts or '-'} of {main['counts']['turns']}"
                         + (" (force-terminated at the step limit)" if main["force_terminated"] else ""),
-            metadata={"rule": result["rule"], "judge_protocol": result["judge_protocol"],
+            metadata={"selector": result["selector"], "judge_protocol": result["judge_protocol"],
                       "record": f"sample metadata '{RESULT_KEY}'"},
         )
 
@@ -196,7 +197,7 @@ def search_task(
     category: str | list[str] = "all",
     n: int = 8,
     temperature: float | None = 0.7,
-    select: Select | None = None,
+    selector: SelectorName | None = None,
     judge_protocol: JudgeProtocol = "auto",
     both_orders: bool = False,
     prompt: Prompt = "standard",
@@ -205,6 +206,7 @@ def search_task(
     max_tokens: int = 512,
     judge_max_tokens: int = 1024,
     compare: bool | None = None,
+    other: dict[str, object] | None = None,
 ) -> Task:
     """Best-of-N search in BFCL's multi-turn environments with a judge choosing each action
     (the Inspect task `toolprm_search`, toolprm_tasks/search.py).
@@ -215,7 +217,7 @@ def search_task(
         n: candidate next actions sampled per step (one request with num_choices=n where the
             provider allows).
         temperature: the policy's sampling temperature.
-        select: judge (the model role `judge` chooses; the default when one is bound), first
+        selector: judge (the model role `judge` chooses; the default when one is bound), first
             (the policy alone: one sample per step), random, majority (self-consistency) or
             oracle (a candidate whose effect matches the gold step: the upper bound).
         judge_protocol: auto (pointwise for our scoring providers, pairwise for other models),
@@ -223,12 +225,15 @@ def search_task(
         both_orders: pairwise judges: ask each knockout comparison in both orders.
         prompt: the pairwise judge's prompt: standard (the paper's) or toolprm.
         max_steps: calls per user turn before the agent is force-terminated (BFCL: 20).
-        seed: seed of tie-breaks, the knockout order and the random rule.
+        seed: seed of tie-breaks, the knockout order and the random selector.
         max_tokens: the policy's answer budget per candidate.
         judge_max_tokens: the pairwise judge's answer budget.
-        compare: also run the first and majority rules on the same conversation (paired gain);
-            default: for select=judge, oracle and random.
+        compare: also run the first and majority selectors on the same conversation (paired gain);
+            default: for selector=judge, oracle and random.
+        other: the entry file's `**other`, parameters it does not take: refused (a renamed
+            one, e.g. select, names its new name).
     """
+    names.refuse_other_params("toolprm_search", other or {}, SEARCH_VERSION)
     categories = _categories(category)
     # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
     what = "toolprm_search: task parameter"
@@ -241,8 +246,8 @@ def search_task(
     both_orders = check_value(f"{what} both_orders", both_orders, flag)
     if compare is not None:
         compare = check_value(f"{what} compare", compare, flag)
-    if select is not None:
-        names.check_choice("select", select, names.SELECTORS)
+    if selector is not None:
+        names.check_choice("selector", selector, names.SELECTORS)
     names.check_choice("judge_protocol", judge_protocol, names.JUDGE_PROTOCOLS)
     names.check_choice("prompt", prompt, names.PROMPT_NAMES)
     conversations = _conversations(categories)
@@ -250,14 +255,14 @@ def search_task(
     return Task(
         name="toolprm_search",
         dataset=MemoryDataset([_sample(c) for c in conversations.values()], name="bfcl_multi_turn"),
-        solver=search_solver(n=n, temperature=temperature, select=select, judge_protocol_name=judge_protocol,
+        solver=search_solver(n=n, temperature=temperature, selector=selector, judge_protocol_name=judge_protocol,
                              both_orders=both_orders, prompt=prompt, max_steps=max_steps, seed=seed,
                              max_tokens=max_tokens, judge_max_tokens=judge_max_tokens, compare=compare,
                              categories=list(categories)),
         scorer=search_scorer(),
         metrics=[search_metrics(), grouped(success(), "category", all=False, name_template="success_{group_name}")],
         version=SEARCH_VERSION,
-        metadata={"categories": list(categories), "n": n, "temperature": temperature, "select": select,
+        metadata={"categories": list(categories), "n": n, "temperature": temperature, "selector": selector,
                   "judge_protocol": judge_protocol, "both_orders": both_orders, "prompt": prompt,
                   "max_steps": max_steps, "seed": seed, "bfcl_eval": BFCL_VERSION,
                   "conversations_beyond_step_limit": too_long, "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval")},

@@ -51,7 +51,8 @@ TASK_ARGS_DOC = """
             or pointwise (each candidate scored by a scoring provider).
         order: candidate order: seeded (balanced per subset, default), both, chosen_first,
             chosen_second.
-        seed: seed of the candidate order (and of the random baseline).
+        order_seed: seed of the candidate order (lm-eval's `order_seed`; was `seed` before
+            task version 2-B, which is refused with its new name).
         prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
             default: standard, toolprm for pairwise_ll.
         max_tokens: generation budget of the generative protocol.
@@ -59,6 +60,7 @@ TASK_ARGS_DOC = """
             executable sources: BFCL and ToolTalk only; not the paper's data).
         tier: all, or hard (with data=rebuilt: the hard tier, a rule over each case's
             difficulty field; docs/rebuild.md).
+        other: any other parameter is refused (Inspect would only warn and drop it).
 """
 
 
@@ -134,31 +136,34 @@ def _solver(protocol: str, max_tokens: int) -> Solver:
     return SOLVERS[protocol_named(protocol).reads](max_tokens)
 
 
-def check_task_args(task: str, *, protocol: str, order: str, seed: Any, prompt: str | None, max_tokens: Any,
-                    data: str, tier: str = "all") -> tuple[int, int]:
+def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, prompt: str | None, max_tokens: Any,
+                    data: str, tier: str = "all", other: dict[str, object] | None = None) -> tuple[int, int]:
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
-    `max_tokens=-5` once ran); the seed and max_tokens as numbers."""
+    `max_tokens=-5` once ran; `other`: parameters the task does not take, refused); the order
+    seed and max_tokens as numbers."""
+    names.refuse_other_params(task, other or {}, TASK_VERSION)
     names.check_choice("protocol", protocol, PROTOCOLS)
     names.check_choice("order", order, names.ORDERS)
     if prompt is not None:
         names.check_choice("prompt", prompt, names.PROMPT_NAMES)
     names.check_choice("data", data, names.DATA_KINDS)
     names.check_choice("tier", tier, names.TIERS)
-    return (check_value(f"{task}: task parameter seed", seed, whole()),
+    return (check_value(f"{task}: task parameter order_seed", order_seed, whole()),
             check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
 
 
 def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generative", order: str = "seeded",
-                      seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
-                      data: str = "official", tier: str = "all") -> Task:
+                      order_seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
+                      data: str = "official", tier: str = "all", other: dict[str, object] | None = None) -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
-    hard tier; `subsets` None: every subset of the chosen data)."""
+    hard tier; `subsets` None: every subset of the chosen data; `other`: the entry file's
+    `**other`, refused)."""
     if subsets is None:
         subsets = SUBSETS if names.check_choice("data", data, names.DATA_KINDS) == "official" else REBUILT_SUBSETS
     task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
-    seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, seed=seed, prompt=prompt,
-                                       max_tokens=max_tokens, data=data, tier=tier)
+    order_seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, order_seed=order_seed,
+                                             prompt=prompt, max_tokens=max_tokens, data=data, tier=tier, other=other)
     prompt = prompt or DEFAULT_PROMPT[protocol]
     spec = pairwise_prompt(prompt)
     try:
@@ -170,7 +175,7 @@ def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generat
             raise for_inspect(exc.worded_for("inspect")) from None
         raise for_inspect(exc) from exc
     cases = [case for item in loaded for case in item.cases]
-    trials = build_trials(cases, order=order, seed=seed)
+    trials = build_trials(cases, order=order, seed=order_seed)
     name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     if data == "rebuilt":
         name = name.replace("toolprmbench", "toolprmbench_rebuilt" + ("_hard" if tier == "hard" else ""), 1)
@@ -181,6 +186,6 @@ def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generat
         scorer=toolprm_scorer(protocol, spec.labels),
         metrics=toolprm_metrics(by_subset=len(subsets) > 1, pointwise=protocol_named(protocol).scores_each_candidate),
         version=TASK_VERSION,
-        metadata={"protocol": protocol, "order": order, "seed": seed, "prompt": prompt, "data_kind": data, "tier": tier,
+        metadata={"protocol": protocol, "order": order, "order_seed": order_seed, "prompt": prompt, "data_kind": data, "tier": tier,
                   "data": fingerprint(loaded), "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval")},
     )

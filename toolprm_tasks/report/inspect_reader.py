@@ -181,13 +181,14 @@ def _run(path: Path, log: Any, version: str) -> Run:
         results[subset] = result
     provider, model = _model(where, log)
     model_args = v.mapping(where, log.eval.model_args, "eval.model_args")
-    seed = meta.get("seed")
+    seed_key = "order_seed" if "order_seed" in meta else "seed"  # `seed` before task version 2-B
+    seed = meta.get(seed_key)
     run = Run(path=str(path), framework="inspect", model=model, backend=provider,
               model_args=other_args(model_args, ("model_path",)),
               protocol=v.text(where, meta["protocol"], "eval.metadata.protocol"),
               prompt=v.text(where, meta.get("prompt"), "eval.metadata.prompt", default="None"),
               order=v.text(where, meta.get("order"), "eval.metadata.order", default="None"),
-              seed=None if seed is None else v.integer(where, seed, "eval.metadata.seed"),
+              seed=None if seed is None else v.integer(where, seed, f"eval.metadata.{seed_key}"),
               data_kind=v.choice(where, meta.get("data_kind", data.get("data", "official")), "eval.metadata.data_kind",
                                  DATA_KINDS),
               task_version=version, subsets=results, avg=found.get("avg") if not single else None,

@@ -1,8 +1,8 @@
 """Read logs of the reward-guided search task (`toolprm_search`, toolprm_tasks/search.py) and
 pair each with the judge's benchmark accuracy (the paper's section 5.1 plot).
 
-What a search log gives: the policy (`--model`), the judge (model role `judge`), the selection
-rule (task metadata `select`; a bound judge means `judge`), and the task's metrics: `success`
+What a search log gives: the policy (`--model`), the judge (model role `judge`), the selector
+(task metadata `selector`, `select` before search version 1-B; a bound judge means `judge`), and the task's metrics: `success`
 (conversations solved with the rule), `success_first` (the same policy, one sample per step:
 no selection) and `gain_first` (their paired difference, with `gain_first_se`), `turn_success`.
 The search runs in BFCL's environments, so its x axis is the judge's ToolPRMBench BFCL accuracy.
@@ -30,7 +30,7 @@ class SearchRun:
 
     path: str
     benchmark: str
-    judge: str  # the judge model's name, as the leaderboard names models; or "rule: <name>"
+    judge: str  # the judge model's name, as the leaderboard names models; or "selector: <name>"
     judge_backend: str
     judge_protocol: str  # "pointwise" or "pairwise" ("" for a rule)
     policy: str
@@ -93,7 +93,8 @@ def read_search_log(path: Path, header: Any) -> SearchRun:
         raise ReportError(f"{path}: search log without the metric 'success': not a toolprm_search log")
     meta = v.mapping(where, header.eval.metadata, "eval.metadata")
     judge, backend = _judge(where, header)
-    rule = v.text(where, meta.get("select"), "eval.metadata.select", default="") or ("judge" if judge else "first")
+    key = "selector" if "selector" in meta else "select"  # `select` before search version 1-B
+    selector = v.text(where, meta.get(key), f"eval.metadata.{key}", default="") or ("judge" if judge else "first")
     flags = []
     config = header.eval.config
     completed = v.count(where, header.results.completed_samples, "results.completed_samples")
@@ -101,9 +102,9 @@ def read_search_log(path: Path, header: Any) -> SearchRun:
         flags.append("limit")
     if (config.epochs or 1) > 1:
         flags.append("epochs")
-    return SearchRun(path=str(path), benchmark=BENCHMARK, judge=judge if rule == "judge" else f"rule: {rule}",
-                     judge_backend=backend if rule == "judge" else "",
-                     judge_protocol=_judge_protocol(path, where) if rule == "judge" else "",
+    return SearchRun(path=str(path), benchmark=BENCHMARK, judge=judge if selector == "judge" else f"selector: {selector}",
+                     judge_backend=backend if selector == "judge" else "",
+                     judge_protocol=_judge_protocol(path, where) if selector == "judge" else "",
                      policy=redact_text(v.text(where, header.eval.model, "eval.model")), success=metrics.get("success"),
                      baseline=metrics.get("success_first"), gain=metrics.get("gain_first"),
                      gain_se=metrics.get("gain_first_se"), turn_success=metrics.get("turn_success"),
@@ -165,7 +166,7 @@ def search_table(runs: list[SearchRun], sections: dict[str, list[Any]]) -> dict[
         if not matched:
             unmatched.append({"path": run.path, "judge": run.judge, "success": run.success, "baseline": run.baseline,
                               "gain": run.gain, "turn_success": run.turn_success, "flags": run.flags,
-                              "why": why[0] if not run.judge.startswith("rule:") else "a selection rule, not a judge"})
+                              "why": why[0] if not run.judge.startswith("selector:") else "a selector, not a judge"})
     fits: dict[str, dict[str, float]] = {}
     for kind in sorted({p["kind"] for p in points}):
         fit = least_squares([(100 * p["accuracy"], 100 * p["gain"]) for p in points

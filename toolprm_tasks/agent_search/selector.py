@@ -1,9 +1,9 @@
-"""Selection rules: which distinct candidate the agent executes.
+"""Selectors: which distinct candidate the agent executes (`Selector`, made by `make_selector`).
 
 - `first`: the candidate of the first sample (with N=1: the policy alone).
 - `random`: a seeded uniform pick among the N samples (in distribution, also the policy alone).
 - `majority`: the most frequent candidate (self-consistency); a tie goes to the one sampled
-  first. Also the fallback of every rule that gets no usable choice.
+  first. Also the fallback of every selector that gets no usable choice.
 - `oracle`: the first candidate (in sample order) whose effect matches the gold step's
   (`check.matches_gold`); none matches: the fallback, counted.
 - `judge`, pointwise (a score per candidate, all of one step requested together): the highest
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from toolprm_tasks.core.names import SELECTORS  # the rules are named in names.py
+from toolprm_tasks.core.names import SELECTORS  # the selectors are named in names.py
 
 from .actions import Action, Candidate
 
@@ -66,7 +66,7 @@ class PairwiseJudge(Protocol):
 @dataclass
 class Choice:
     index: int  # into the step's distinct candidates
-    rule: str  # what decided (logged per step)
+    decided_by: str  # what decided (logged per step as `decided_by`)
     detail: dict[str, Any] = field(default_factory=dict)
     judge_calls: int = 0
     judge_tokens: int = 0
@@ -119,9 +119,9 @@ async def pointwise(judge: PointwiseJudge, context: StepContext, candidates: Seq
                     judge_calls=len(results), judge_tokens=sum(r.tokens for r in results),
                     judge_unparsed=sum(1 for s in scores if s is None))
     if index is None:
-        choice.index, choice.rule, choice.fallback = majority(candidates), "fallback:majority (no usable score)", True
+        choice.index, choice.decided_by, choice.fallback = majority(candidates), "fallback:majority (no usable score)", True
     else:
-        choice.index, choice.rule = index, "judge:score (seeded tie-break)" if tie else "judge:score"
+        choice.index, choice.decided_by = index, "judge:score (seeded tie-break)" if tie else "judge:score"
     return choice
 
 
@@ -166,30 +166,30 @@ async def knockout(judge: PairwiseJudge, context: StepContext, candidates: Seque
         bye = [alive[-1]] if len(alive) % 2 else []
         alive = [*await asyncio.gather(*(duel(a, b) for a, b in pairs)), *bye]
     if votes_seen == 0:
-        choice.index, choice.rule, choice.fallback = majority(candidates), "fallback:majority (no parsed answer)", True
+        choice.index, choice.decided_by, choice.fallback = majority(candidates), "fallback:majority (no parsed answer)", True
     else:
         choice.index = alive[0]
     return choice
 
 
-Select = Callable[[StepContext, Sequence[Candidate], Sequence[bool], random.Random], Awaitable[Choice]]
+Selector = Callable[[StepContext, Sequence[Candidate], Sequence[bool], random.Random], Awaitable[Choice]]
 
 
-def make_selector(rule: str, *, pointwise_judge: PointwiseJudge | None = None,
-                  pairwise_judge: PairwiseJudge | None = None, both_orders: bool = False) -> Select:
-    """The selection rule as one async function of (context, candidates, oracle verdicts, rng)."""
-    if rule not in SELECTORS:
-        raise ValueError(f"unknown select {rule!r}; expected one of {', '.join(SELECTORS)}")
+def make_selector(name: str, *, pointwise_judge: PointwiseJudge | None = None,
+                  pairwise_judge: PairwiseJudge | None = None, both_orders: bool = False) -> Selector:
+    """The selector `name` as one async function of (context, candidates, oracle verdicts, rng)."""
+    if name not in SELECTORS:
+        raise ValueError(f"unknown selector {name!r}; expected one of {', '.join(SELECTORS)}")
 
-    async def select(context: StepContext, candidates: Sequence[Candidate], matches: Sequence[bool],
+    async def selector(context: StepContext, candidates: Sequence[Candidate], matches: Sequence[bool],
                      rng: random.Random) -> Choice:
-        if rule == "first":
+        if name == "first":
             return Choice(first(candidates), "first")
-        if rule == "majority":
+        if name == "majority":
             return Choice(majority(candidates), "majority")
-        if rule == "random":
+        if name == "random":
             return Choice(random_pick(candidates, rng), "random")
-        if rule == "oracle":
+        if name == "oracle":
             index = oracle(matches)
             if index is None:
                 return Choice(majority(candidates), "fallback:majority (no candidate matches gold)", fallback=True)
@@ -200,6 +200,6 @@ def make_selector(rule: str, *, pointwise_judge: PointwiseJudge | None = None,
             return await pointwise(pointwise_judge, context, candidates, rng)
         if pairwise_judge is not None:
             return await knockout(pairwise_judge, context, candidates, rng, both_orders)
-        raise ValueError("select=judge needs a judge (bind the model role `judge`)")
+        raise ValueError("selector=judge needs a judge (bind the model role `judge`)")
 
-    return select
+    return selector
