@@ -903,9 +903,19 @@ def fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> int
     proposals = CALL_OPERATORS[error_type](point, random.Random(0))
     if not proposals:
         return 0
-    if NAMED_FIRST in point.rules and error_type == WRONG_TOOL and any(named_call(point, p.action) for p in proposals):
-        return 3
+    if error_type == WRONG_TOOL and point.rules & {NAMED_FIRST, LENGTH_MATCHED}:
+        # the points whose best wrong call is named in the history and as long as the right one first
+        return 2 + max(_sibling_merit(point, p.action) for p in proposals)
     return 2 if any(p.relation in HARD_RELATIONS for p in proposals) else 1
+
+
+def _sibling_merit(point: DecisionPoint, action: Any) -> int:
+    """Under the source's rules, how many of NAMED_FIRST's and LENGTH_MATCHED's properties a
+    wrong call has: made of the history's words; no fewer arguments than the right call."""
+    named = NAMED_FIRST in point.rules and named_call(point, action)
+    long_enough = LENGTH_MATCHED in point.rules and isinstance(action, dict) \
+        and len(action.get("parameters") or {}) >= len(point.gold.get("parameters") or {})
+    return 2 * int(named) + int(long_enough)  # the same order as the siblings' priority
 
 
 def named_call(point: DecisionPoint, action: Any) -> bool:

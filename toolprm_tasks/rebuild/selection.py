@@ -172,12 +172,19 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
     given: dict[tuple[str, int], Label] = {}
     labels_of: dict[str, set[Label]] = {cid: set() for cid in ids}
     # scarcest first: the label the fewest conversations can take, relative to its quota
-    for label in sorted(quota, key=lambda lb: (len(eligible[lb]) / max(quota[lb], 1), _labels(kinds).index(lb))):
+    order = sorted(quota, key=lambda lb: (len(eligible[lb]) / max(quota[lb], 1), _labels(kinds).index(lb)))
+    for i, label in enumerate(order):
         free = [slot for slot in slots if slot not in given and slot[0] in eligible[label]
                 and label not in labels_of[slot[0]]]
         rng.shuffle(free)
-        if NAMED_FIRST in rules:  # conversations with a wrong call made of the history's words first
-            free.sort(key=lambda slot: -_level(points[slot[0]], label))
+        if NAMED_FIRST in rules:
+            # conversations with a wrong call made of the history's words first; among equals, those
+            # that can take fewest other labels (a conversation left with none of its labels would
+            # fall back to another type), then those that have a named one for a label still to
+            # come last (they are kept for it)
+            free.sort(key=lambda slot, later=order[i + 1:]: (
+                -_level(points[slot[0]], label), sum(slot[0] in eligible[lb] for lb in later),
+                sum(_bonus(points[slot[0]], lb) for lb in later)))
         taken: set[str] = set()
         for slot in free:
             if quota[label] <= 0:
@@ -240,14 +247,20 @@ def _capacity(points: dict[str, list[DecisionPoint]], eligible: set[str], label:
 
 
 def _level(points: Sequence[DecisionPoint], label: Label) -> int:
-    """How well a conversation's best point takes a label under NAMED_FIRST: 2 (chat) or 3
-    (wrong tool) where its wrong call is made of the history's words; 0 for the other labels."""
+    """How well a conversation's best point takes a label under NAMED_FIRST and LENGTH_MATCHED
+    (`_chat_ready`, `operators.fit`); 0 for the other labels."""
     error_type, reason = label
     if error_type == SHOULD_CHAT:
         return max((_chat_ready(p) for p in points if p.reply_kind == reason), default=0)
     if error_type == WRONG_TOOL:
         return max((_fit(p, error_type) for p in points if not p.is_chat), default=0)
     return 0
+
+
+def _bonus(points: Sequence[DecisionPoint], label: Label) -> int:
+    """How much better than plain a conversation's best point takes the label (`_level`)."""
+    level = _level(points, label)
+    return max(level - (1 if label[0] == SHOULD_CHAT else 2), 0) if level else 0
 
 
 def _shift_quotas(quota: dict[Label, int], capacity: dict[Label, int]) -> None:
