@@ -401,3 +401,25 @@ def test_shift_quotas_moves_a_reasons_shortfall_to_the_next_reason() -> None:
     assert [quota[(chat, k)] for k in (ask, unavailable, report)] == [4, 12, 13]
     assert [quota[(call, k)] for k in (ask, unavailable, report)] == [4, 12, 13]
     assert quota[(operators.WRONG_PARAMS, None)] == quota[(operators.WRONG_TOOL, None)] == 29
+
+
+def test_tooltalk_selection_keeps_every_conversation_and_mirrors_replies(tooltalk_points) -> None:
+    """Build 7 left 9 of ToolTalk's 58 test conversations without a case (their only labels were
+    quotas no point could fill) and let call-against-call slots of conversations without such a
+    point fall back to false refusals (more should-call than should-chat cases). Under
+    NAMED_FIRST the conversations that can take fewest other labels are dealt first: every test
+    conversation keeps a slot and the two reply-against-call types start equal."""
+    from toolprm_tasks.rebuild.build import _split_clusters
+    from toolprm_tasks.rebuild.tooltalk import load_conversations, select
+
+    conversations = load_conversations()
+    splits = _split_clusters({c.id: f"tooltalk/{c.id}" for c in conversations}, 0, "tooltalk")
+    test = [c for c in conversations if splits[c.id] == "test"]
+    slots = select(test, tooltalk_points, 0)
+    assert {s.conversation.id for s in slots} == {c.id for c in test}
+    first = Counter(s.options[0][1] for s in slots)
+    assert first[operators.SHOULD_CALL] == first[operators.SHOULD_CHAT] > 0
+    for s in slots:  # a reply slot's chat point is of the reason it was dealt, its wrong reply of the same
+        point, error_type = s.options[0]
+        if error_type == operators.SHOULD_CALL:
+            assert point.wrong_reply_intent in (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
