@@ -423,3 +423,31 @@ def test_tooltalk_selection_keeps_every_conversation_and_mirrors_replies(tooltal
         point, error_type = s.options[0]
         if error_type == operators.SHOULD_CALL:
             assert point.wrong_reply_intent in (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
+
+
+def test_tooltalk_guessed_values_are_values_the_parameter_takes(tooltalk_points) -> None:
+    """GOLD_LIKE_GUESS (found in the build-7 ToolTalk set: a reminder's status "pending" guessed
+    as a weather location): a guessed value for a missing parameter is one that parameter takes
+    in some gold call of the source (any tool's parameter of that name, where its own values
+    hardly recur)."""
+    gold: dict[tuple[str, str], set[str]] = {}
+    by_name: dict[str, set[str]] = {}
+    for ps in tooltalk_points.values():
+        for point in ps:
+            if not point.is_chat:
+                for param, value in point.gold["parameters"].items():
+                    key = json.dumps(value).casefold()
+                    gold.setdefault((point.gold["name"], param), set()).add(key)
+                    by_name.setdefault(param, set()).add(key)
+    checked = 0
+    for ps in tooltalk_points.values():
+        for point in ps:
+            if point.reply_kind != replies.ASK:
+                continue
+            for proposal in operators.should_chat(point, random.Random(0)):
+                for param in point.missing_params:
+                    key = json.dumps(proposal.action["parameters"][param]).casefold()
+                    assert key in gold.get((point.call_hint["name"], param), set()) | by_name.get(param, set())
+                    checked += 1
+                    assert proposal.action["parameters"][param] != "pending"
+    assert checked >= 1

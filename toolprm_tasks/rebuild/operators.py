@@ -76,7 +76,11 @@ SHIFT_QUOTAS = "shift_quotas"
 # as many (a suite's auth-only tools, GetAccountInformation or LogoutUser, would otherwise make the
 # rejected call systematically shorter).
 LENGTH_MATCHED = "length_matched"
-RULES: frozenset[str] = frozenset({NAMED_FIRST, SHIFT_QUOTAS, LENGTH_MATCHED})
+# GOLD_LIKE_GUESS: a guessed value for a missing parameter is one the parameter takes in some gold
+# call of the source (as wrong values are, `_gold_like`), not any value of its kind: build 7 guessed
+# a reminder's status ("pending") as a weather location.
+GOLD_LIKE_GUESS = "gold_like_guess"
+RULES: frozenset[str] = frozenset({NAMED_FIRST, SHIFT_QUOTAS, LENGTH_MATCHED, GOLD_LIKE_GUESS})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 
@@ -824,6 +828,8 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         # never a value another argument of the call has ('Buy' as the symbol of a buy order)
         others = [v for k, v in hint["parameters"].items() if k not in point.missing_params]
         fits = role_fits(point, hint["name"], param)  # a city is no guessed username
+        if GOLD_LIKE_GUESS in point.rules:  # and a status word no location: a value the parameter takes
+            fits = _gold_like(point, hint["name"], param)
         values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
                         and not any(_same(m.value, o) for o in others) and fits(m.value))
         rng.shuffle(values)
