@@ -899,7 +899,8 @@ def intent_applies(point: DecisionPoint, intent: str) -> bool:
 def fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> int:
     """How well a call point takes an error type: 2 where an operator that needs the history
     applies (HARD_RELATIONS; for should-call with an `intent`, where that intent applies), 1
-    where only another one does, 0 where none does."""
+    where only another one does, 0 where none does; for wrong tool under the source's
+    NAMED_FIRST / LENGTH_MATCHED rules, 2 plus the best sibling's `_sibling_merit`."""
     from toolprm_tasks.rebuild.difficulty import HARD_RELATIONS
 
     if point.is_chat:
