@@ -294,3 +294,160 @@ def test_selection_balances_reply_kinds(bfcl) -> None:
     assert last_resort <= 2
     assert len(slots) == len(conversations)
     assert all(replace(slot.options[0][0]) for slot in slots)
+
+
+@pytest.fixture(scope="module")
+def tooltalk_points():
+    from toolprm_tasks.rebuild.tooltalk import api_specs, load_conversations, points_by_conversation
+
+    return points_by_conversation(load_conversations(), api_specs(), 0)
+
+
+def test_tooltalk_withheld_tool_points(tooltalk_points) -> None:
+    """Build 8: ToolTalk gets "no tool for that" reply points (as BFCL's miss_func): the tool a
+    whole turn needs is withheld, the right reply says no tool can do it, and the wrong call is
+    an offered sibling of the same suite, never the withheld tool or another call of the turn."""
+    from toolprm_tasks.rebuild.tooltalk import api_specs
+
+    suite_of = {name: suite for suite, apis in api_specs().items() for name in apis}
+    points = [p for ps in tooltalk_points.values() for p in ps if p.reply_kind == replies.UNAVAILABLE]
+    assert len(points) >= 20
+    substitutes = 0
+    for point in points:
+        name = point.call_hint["name"]
+        offered = {spec["name"] for spec in point.functions}
+        assert name not in offered and point.withheld_spec["name"] == name
+        assert {c["name"] for c in point.turn_calls} == {name}  # nothing else is due first
+        assert all(t["content"].get("name") != name for t in point.history
+                   if t["role"] == "assistant" and isinstance(t["content"], dict))
+        assert any(phrase in point.gold.casefold() for phrase in ("no tool", "none of my tools", "no way", "not able",
+                                                                  "can't"))
+        for proposal in operators.should_chat(point, random.Random(0)):
+            assert proposal.relation == "substitute_tool"
+            assert proposal.action["name"] in offered and suite_of[proposal.action["name"]] == suite_of[name]
+            substitutes += 1
+    assert substitutes >= 10
+
+
+def test_new_rules_are_taken_by_tooltalk_only(bfcl, tooltalk_points) -> None:
+    """BFCL's build stays byte-identical to build 7: its points take none of the build-8 rules."""
+    _, bfcl_points = bfcl
+    assert all(not p.rules for ps in bfcl_points.values() for p in ps)
+    assert all(p.rules == operators.RULES for ps in tooltalk_points.values() for p in ps)
+    assert {operators.NAMED_FIRST, operators.SHIFT_QUOTAS, operators.LENGTH_MATCHED} <= operators.RULES
+
+
+def _name_in_history(name: str, point) -> bool:
+    """Every word of the tool's name (function words aside) is a word of the history."""
+    import re
+
+    from toolprm_tasks.core.grounding import STOPWORDS
+
+    words = [w for w in re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).casefold().replace("_", " ").split()
+             if len(w) >= 3 and w not in STOPWORDS]
+    text = "\n".join(t["content"] if isinstance(t["content"], str) else json.dumps(t["content"], ensure_ascii=False)
+                     for t in point.history).casefold()
+    return all(re.search(rf"(?<![^\W\d_]){w}(?![^\W\d_])", text) for w in words)
+
+
+def test_siblings_named_in_the_history_and_as_long_come_first(bfcl, tooltalk_points) -> None:
+    """NAMED_FIRST and LENGTH_MATCHED (ToolTalk): a wrong-tool sibling whose tool-name words the
+    history holds ranks before one whose words it lacks, and among those a sibling with fewer
+    arguments than the right call ranks after one with as many; an unrequested sibling at a
+    report point named in the history before one that is not. BFCL keeps build 7's order."""
+    seen = Counter()
+    for ps in tooltalk_points.values():
+        for point in ps:
+            if point.is_chat or point.rules != operators.RULES:
+                continue
+            for p in operators.sibling_calls(point, point.gold, random.Random(0), operators.WRONG_TOOL, "sibling_tool"):
+                named = _name_in_history(p.action["name"], point)
+                shorter = len(p.action["parameters"]) < len(point.gold["parameters"])
+                assert p.priority == 2 * (not named) + shorter
+                seen[(named, shorter)] += 1
+    assert seen[(True, False)] and seen[(False, True)] and seen[(False, False)]
+    reports = [p for ps in tooltalk_points.values() for p in ps if p.reply_kind == replies.REPORT]
+    ordered = 0
+    for point in reports:
+        for p in operators.should_chat(point, random.Random(0)):
+            if p.operator.startswith("unrequested_sibling"):
+                assert p.priority == 1 + (not _name_in_history(p.action["name"], point))
+                ordered += 1
+    assert ordered >= 10
+    _, bfcl_points = bfcl
+    for ps in bfcl_points.values():
+        for point in ps:
+            if not point.is_chat:
+                for p in operators.sibling_calls(point, point.gold, random.Random(0), operators.WRONG_TOOL, "sibling_tool"):
+                    assert p.priority in (0, 1)
+
+
+def test_shift_quotas_moves_a_reasons_shortfall_to_the_next_reason() -> None:
+    """SHIFT_QUOTAS: a reason whose points cannot fill its quota (ToolTalk's questions) hands the
+    rest to the next reasons with points to spare; both reply types get the same quotas (the
+    smaller capacity of the two), each keeps its total."""
+    from toolprm_tasks.rebuild.selection import _shift_quotas
+
+    chat, call = operators.SHOULD_CHAT, operators.SHOULD_CALL
+    ask, unavailable, report = replies.ASK, replies.UNAVAILABLE, replies.REPORT
+    quota = {(chat, ask): 10, (chat, unavailable): 10, (chat, report): 9,
+             (call, ask): 10, (call, unavailable): 10, (call, report): 9,
+             (operators.WRONG_PARAMS, None): 29, (operators.WRONG_TOOL, None): 29}
+    capacity = {(chat, ask): 4, (chat, unavailable): 40, (chat, report): 60,
+                (call, ask): 30, (call, unavailable): 12, (call, report): 50,
+                (operators.WRONG_PARAMS, None): 40, (operators.WRONG_TOOL, None): 90}
+    _shift_quotas(quota, capacity)
+    # ask: min(4, 30) = 4, its 6 spare slots go to unavailable up to min(40, 12) = 12 (2), then report
+    assert [quota[(chat, k)] for k in (ask, unavailable, report)] == [4, 12, 13]
+    assert [quota[(call, k)] for k in (ask, unavailable, report)] == [4, 12, 13]
+    assert quota[(operators.WRONG_PARAMS, None)] == quota[(operators.WRONG_TOOL, None)] == 29
+
+
+def test_tooltalk_selection_keeps_every_conversation_and_mirrors_replies(tooltalk_points) -> None:
+    """Build 7 left 9 of ToolTalk's 58 test conversations without a case (their only labels were
+    quotas no point could fill) and let call-against-call slots of conversations without such a
+    point fall back to false refusals (more should-call than should-chat cases). Under
+    NAMED_FIRST the conversations that can take fewest other labels are dealt first: every test
+    conversation keeps a slot and the two reply-against-call types start equal."""
+    from toolprm_tasks.rebuild.build import _split_clusters
+    from toolprm_tasks.rebuild.tooltalk import load_conversations, select
+
+    conversations = load_conversations()
+    splits = _split_clusters({c.id: f"tooltalk/{c.id}" for c in conversations}, 0, "tooltalk")
+    test = [c for c in conversations if splits[c.id] == "test"]
+    slots = select(test, tooltalk_points, 0)
+    assert {s.conversation.id for s in slots} == {c.id for c in test}
+    first = Counter(s.options[0][1] for s in slots)
+    assert first[operators.SHOULD_CALL] == first[operators.SHOULD_CHAT] > 0
+    for s in slots:  # a reply slot's chat point is of the reason it was dealt, its wrong reply of the same
+        point, error_type = s.options[0]
+        if error_type == operators.SHOULD_CALL:
+            assert point.wrong_reply_intent in (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
+
+
+def test_tooltalk_guessed_values_are_values_the_parameter_takes(tooltalk_points) -> None:
+    """GOLD_LIKE_GUESS (found in the build-7 ToolTalk set: a reminder's status "pending" guessed
+    as a weather location): a guessed value for a missing parameter is one that parameter takes
+    in some gold call of the source (any tool's parameter of that name, where its own values
+    hardly recur)."""
+    gold: dict[tuple[str, str], set[str]] = {}
+    by_name: dict[str, set[str]] = {}
+    for ps in tooltalk_points.values():
+        for point in ps:
+            if not point.is_chat:
+                for param, value in point.gold["parameters"].items():
+                    key = json.dumps(value).casefold()
+                    gold.setdefault((point.gold["name"], param), set()).add(key)
+                    by_name.setdefault(param, set()).add(key)
+    checked = 0
+    for ps in tooltalk_points.values():
+        for point in ps:
+            if point.reply_kind != replies.ASK:
+                continue
+            for proposal in operators.should_chat(point, random.Random(0)):
+                for param in point.missing_params:
+                    key = json.dumps(proposal.action["parameters"][param]).casefold()
+                    assert key in gold.get((point.call_hint["name"], param), set()) | by_name.get(param, set())
+                    checked += 1
+                    assert proposal.action["parameters"][param] != "pending"
+    assert checked >= 1

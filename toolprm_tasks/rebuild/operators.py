@@ -60,6 +60,27 @@ CALL_ERROR_TYPES: tuple[str, ...] = (WRONG_PARAMS, WRONG_TOOL, SHOULD_CALL)
 # credentials a login hands out, not values the user chooses: never the wrong argument
 AUTH_PARAMS = frozenset({"session_token", "access_token"})
 _PER_PARAM = 5  # wrong values proposed per parameter and operator
+
+# Selection rules a source opts into (`DecisionPoint.rules`), added in build 8 for ToolTalk; a
+# source without them keeps its earlier output byte for byte (BFCL passes its audit with the
+# build-7 rules).
+# NAMED_FIRST: a wrong call made of the history's words first: a wrong-tool or unrequested
+# sibling whose tool-name words the history holds is preferred, and the points where one exists
+# take the wrong-tool and should-chat slots first (a wrong call whose tool name the conversation
+# never used is told from the right one by surface overlap alone).
+NAMED_FIRST = "named_first"
+# SHIFT_QUOTAS: a reply reason's quota that its points cannot fill goes to the source's other
+# reasons (`selection._shift_quotas`), so the two reply types keep their quarters.
+SHIFT_QUOTAS = "shift_quotas"
+# LENGTH_MATCHED: a sibling call with fewer arguments than the right call comes after those with
+# as many (a suite's auth-only tools, GetAccountInformation or LogoutUser, would otherwise make the
+# rejected call systematically shorter).
+LENGTH_MATCHED = "length_matched"
+# GOLD_LIKE_GUESS: a guessed value for a missing parameter is one the parameter takes in some gold
+# call of the source (as wrong values are, `_gold_like`), not any value of its kind: build 7 guessed
+# a reminder's status ("pending") as a weather location.
+GOLD_LIKE_GUESS = "gold_like_guess"
+RULES: frozenset[str] = frozenset({NAMED_FIRST, SHIFT_QUOTAS, LENGTH_MATCHED, GOLD_LIKE_GUESS})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 
@@ -463,8 +484,11 @@ def sibling_calls(point: DecisionPoint, base: dict[str, Any], rng: random.Random
         # has arguments would mark the wrong side by its shape alone
         if action is not None and bool(args) == bool(base.get("parameters")) \
                 and violations(action, point.functions) == 0:
-            out.append(Proposal(error_type, action, f"{operator}:{name}", relation,
-                                priority=0 if _named(name, history) else 1))
+            priority = 0 if _named(name, history) else 1
+            if LENGTH_MATCHED in point.rules and error_type == WRONG_TOOL:
+                # fewer arguments than the right call (against which it is judged): a shape that marks the wrong side
+                priority = 2 * priority + (len(args) < len(base.get("parameters") or {}))
+            out.append(Proposal(error_type, action, f"{operator}:{name}", relation, priority=priority))
     return out
 
 
@@ -804,6 +828,8 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         # never a value another argument of the call has ('Buy' as the symbol of a buy order)
         others = [v for k, v in hint["parameters"].items() if k not in point.missing_params]
         fits = role_fits(point, hint["name"], param)  # a city is no guessed username
+        if GOLD_LIKE_GUESS in point.rules:  # and a status word no location: a value the parameter takes
+            fits = _gold_like(point, hint["name"], param)
         values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
                         and not any(_same(m.value, o) for o in others) and fits(m.value))
         rng.shuffle(values)
@@ -847,7 +873,7 @@ def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         # after the turn's work, another tool of its class on the same things, unasked (deleting
         # the reminder just completed): after the next request's call, where that is not grounded
         done = point.turn_calls[-1]
-        proposals += [replace(p, priority=1) for p in sibling_calls(point, done, rng, SHOULD_CHAT, "unrequested_sibling",
+        proposals += [replace(p, priority=1 + (p.priority if NAMED_FIRST in point.rules else 0)) for p in sibling_calls(point, done, rng, SHOULD_CHAT, "unrequested_sibling",
                                                                    relation="unrequested_call")]
     # a call already made is the last call repeated, not a new one (GTA's own repeat aside)
     made = [t["content"] for t in point.history if t.get("role") == "assistant" and isinstance(t.get("content"), dict)]
@@ -873,7 +899,8 @@ def intent_applies(point: DecisionPoint, intent: str) -> bool:
 def fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> int:
     """How well a call point takes an error type: 2 where an operator that needs the history
     applies (HARD_RELATIONS; for should-call with an `intent`, where that intent applies), 1
-    where only another one does, 0 where none does."""
+    where only another one does, 0 where none does; for wrong tool under the source's
+    NAMED_FIRST / LENGTH_MATCHED rules, 2 plus the best sibling's `_sibling_merit`."""
     from toolprm_tasks.rebuild.difficulty import HARD_RELATIONS
 
     if point.is_chat:
@@ -883,7 +910,30 @@ def fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> int
     proposals = CALL_OPERATORS[error_type](point, random.Random(0))
     if not proposals:
         return 0
+    if error_type == WRONG_TOOL and point.rules & {NAMED_FIRST, LENGTH_MATCHED}:
+        # the points whose best wrong call is named in the history and as long as the right one first
+        return 2 + max(_sibling_merit(point, p.action) for p in proposals)
     return 2 if any(p.relation in HARD_RELATIONS for p in proposals) else 1
+
+
+def _sibling_merit(point: DecisionPoint, action: Any) -> int:
+    """Under the source's rules, how many of NAMED_FIRST's and LENGTH_MATCHED's properties a
+    wrong call has: made of the history's words; no fewer arguments than the right call."""
+    named = NAMED_FIRST in point.rules and named_call(point, action)
+    long_enough = LENGTH_MATCHED in point.rules and isinstance(action, dict) \
+        and len(action.get("parameters") or {}) >= len(point.gold.get("parameters") or {})
+    return 2 * int(named) + int(long_enough)  # the same order as the siblings' priority
+
+
+def named_call(point: DecisionPoint, action: Any) -> bool:
+    """A wrong call made of the history's words: its tool-name words and its values are all in
+    the history (a reply is written of them by construction)."""
+    if not isinstance(action, dict):
+        return True
+    history = history_text(point.history)
+    return _named(action["name"], history) and all(
+        _shown(v, history) or k in AUTH_PARAMS for k, v in (action.get("parameters") or {}).items()
+        if not isinstance(v, bool))
 
 
 def suits(point: DecisionPoint, error_type: str) -> bool:

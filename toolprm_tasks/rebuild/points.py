@@ -54,6 +54,9 @@ class DecisionPoint:
     # tool name -> the argument objects of every gold call of that tool in the source (shared
     # by all points of a build; where wrong values and wrong-tool arguments are drawn from)
     gold_calls: Mapping[str, tuple[dict[str, Any], ...]] | None = field(default=None, compare=False, repr=False)
+    # the selection rules of later build versions that the source takes (`operators.RULES`);
+    # a source without them keeps the output of the version it was frozen at (BFCL: build 7)
+    rules: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def is_chat(self) -> bool:

@@ -24,11 +24,14 @@ from typing import Any
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.rebuild.operators import (
     CALL_ERROR_TYPES,
+    NAMED_FIRST,
+    SHIFT_QUOTAS,
     SHOULD_CALL,
     SHOULD_CHAT,
     WRONG_PARAMS,
     WRONG_TOOL,
     fit,
+    named_call,
     should_chat,
 )
 from toolprm_tasks.rebuild.points import DecisionPoint
@@ -63,18 +66,23 @@ def _fit(point: DecisionPoint, error_type: str, intent: str | None = None) -> in
     return hit[1]
 
 
-def _chat_ready(point: DecisionPoint) -> bool:
-    """A reply point that some wrong call fits (the operators need what its reason provides);
+def _chat_ready(point: DecisionPoint) -> int:
+    """A reply point that some wrong call fits (the operators need what its reason provides):
+    0 none, 1 some, 2 one made of the history's words where the source takes NAMED_FIRST;
     worked out once per point, like `_fit`."""
     if not point.is_chat:
-        return False
+        return 0
     key = (id(point), SHOULD_CHAT, None)
     hit = _FITS.get(key)
     if hit is None or hit[0] is not point:
         if len(_FITS) > 100_000:
             _FITS.clear()
-        hit = _FITS[key] = (point, int(bool(should_chat(point, random.Random(0)))))
-    return bool(hit[1])
+        proposals = should_chat(point, random.Random(0))
+        level = int(bool(proposals))
+        if proposals and NAMED_FIRST in point.rules and any(named_call(point, p.action) for p in proposals):
+            level = 2  # a wrong call made of the history's words (`operators.NAMED_FIRST`)
+        hit = _FITS[key] = (point, level)
+    return hit[1]
 
 
 def _ranked(points: Sequence[DecisionPoint], label: Label, rng: random.Random) -> list[tuple[DecisionPoint, str]]:
@@ -84,7 +92,7 @@ def _ranked(points: Sequence[DecisionPoint], label: Label, rng: random.Random) -
     if error_type == SHOULD_CHAT:
         chats = [p for p in points if _chat_ready(p)]
         rng.shuffle(chats)
-        chats.sort(key=lambda p: p.reply_kind != reason)  # the wanted reason first
+        chats.sort(key=lambda p: (p.reply_kind != reason, -_chat_ready(p)))  # the wanted reason first
         return [(p, SHOULD_CHAT) for p in chats]
     keyed = []
     for point in points:
@@ -158,13 +166,25 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
         for label in quota:
             if _eligible(points[cid], label):
                 eligible[label].add(cid)
+    rules = frozenset().union(*(p.rules for cid in ids for p in points[cid]))
+    if SHIFT_QUOTAS in rules:
+        _shift_quotas(quota, {label: _capacity(points, eligible[label], label) for label in quota})
     given: dict[tuple[str, int], Label] = {}
     labels_of: dict[str, set[Label]] = {cid: set() for cid in ids}
     # scarcest first: the label the fewest conversations can take, relative to its quota
-    for label in sorted(quota, key=lambda lb: (len(eligible[lb]) / max(quota[lb], 1), _labels(kinds).index(lb))):
+    order = sorted(quota, key=lambda lb: (len(eligible[lb]) / max(quota[lb], 1), _labels(kinds).index(lb)))
+    for i, label in enumerate(order):
         free = [slot for slot in slots if slot not in given and slot[0] in eligible[label]
                 and label not in labels_of[slot[0]]]
         rng.shuffle(free)
+        if NAMED_FIRST in rules:
+            # conversations with a wrong call made of the history's words first; among equals, those
+            # that can take fewest other labels (a conversation left with none of its labels would
+            # fall back to another type), then those that have a named one for a label still to
+            # come last (they are kept for it)
+            free.sort(key=lambda slot, later=order[i + 1:]: (
+                -_level(points[slot[0]], label), sum(slot[0] in eligible[lb] for lb in later),
+                sum(_bonus(points[slot[0]], lb) for lb in later)))
         taken: set[str] = set()
         for slot in free:
             if quota[label] <= 0:
@@ -175,6 +195,19 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
             labels_of[slot[0]].add(label)
             taken.add(slot[0])
             quota[label] -= 1
+    if SHIFT_QUOTAS in rules:
+        # quotas one slot per conversation could not fill: a conversation with another point for
+        # the label takes it again (the options then start at its next point)
+        for label in sorted(quota, key=_labels(kinds).index):
+            free = [slot for slot in slots if slot not in given and slot[0] in eligible[label]]
+            rng.shuffle(free)
+            for slot in free:
+                if quota[label] <= 0:
+                    break
+                uses = sum(1 for (cid, _), lb in given.items() if cid == slot[0] and lb == label)
+                if uses < _points_for(points[slot[0]], label):
+                    given[slot] = label
+                    quota[label] -= 1
     leftover = [slot for slot in slots if slot not in given]
     rng.shuffle(leftover)
     for slot in leftover:  # quotas no conversation could fill: the call-against-call labels
@@ -197,6 +230,62 @@ def select_test(conversations: Sequence[Any], points: dict[str, list[DecisionPoi
                 used.add(options[0][0].step)
                 out.append(Slot(conversation, tuple(options)))
     return out
+
+
+def _points_for(points: Sequence[DecisionPoint], label: Label) -> int:
+    """How many of a conversation's points can take the label itself."""
+    error_type, reason = label
+    if error_type == SHOULD_CHAT:
+        return sum(1 for p in points if p.reply_kind == reason and _chat_ready(p))
+    if error_type == SHOULD_CALL:
+        return sum(1 for p in points if not p.is_chat and _fit(p, error_type, reason) == 2)
+    return sum(1 for p in points if not p.is_chat and _fit(p, error_type) > 0)
+
+
+def _capacity(points: dict[str, list[DecisionPoint]], eligible: set[str], label: Label) -> int:
+    return sum(_points_for(points[cid], label) for cid in eligible)
+
+
+def _level(points: Sequence[DecisionPoint], label: Label) -> int:
+    """How well a conversation's best point takes a label under NAMED_FIRST and LENGTH_MATCHED
+    (`_chat_ready`, `operators.fit`); 0 for the other labels."""
+    error_type, reason = label
+    if error_type == SHOULD_CHAT:
+        return max((_chat_ready(p) for p in points if p.reply_kind == reason), default=0)
+    if error_type == WRONG_TOOL:
+        return max((_fit(p, error_type) for p in points if not p.is_chat), default=0)
+    return 0
+
+
+def _bonus(points: Sequence[DecisionPoint], label: Label) -> int:
+    """How much better than plain a conversation's best point takes the label (`_level`)."""
+    level = _level(points, label)
+    return max(level - (1 if label[0] == SHOULD_CHAT else 2), 0) if level else 0
+
+
+def _shift_quotas(quota: dict[Label, int], capacity: dict[Label, int]) -> None:
+    """SHIFT_QUOTAS: a reply reason's quota that its points cannot fill goes to the next reasons
+    (in the source's order) that have points to spare (ToolTalk has few questions and many
+    reports and withheld tools): each error type keeps its quarter. A reason's capacity is the
+    smaller of its should-chat and should-call capacities, and both types get the same quotas,
+    since the reply-against-call slots of a reason are mirrored anyway (`_mirror`). What no
+    reason can take stays (the leftover slots become call-against-call slots)."""
+    kinds = [lb[1] for lb in quota if lb[0] == SHOULD_CHAT]
+    joint = {k: min(capacity[(SHOULD_CHAT, k)], capacity[(SHOULD_CALL, k)]) for k in kinds}
+    share = {k: quota[(SHOULD_CHAT, k)] for k in kinds}
+    for kind in kinds:
+        excess = share[kind] - joint[kind]
+        for other in kinds:
+            if excess <= 0:
+                break
+            spare = joint[other] - share[other]
+            if other != kind and spare > 0:
+                moved = min(spare, excess)
+                share[other] += moved
+                share[kind] -= moved
+                excess -= moved
+    for kind in kinds:
+        quota[(SHOULD_CHAT, kind)] = quota[(SHOULD_CALL, kind)] = share[kind]
 
 
 def _mirror(given: dict[tuple[str, int], Label], kinds: Sequence[str], rng: random.Random) -> None:

@@ -21,7 +21,7 @@ from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data.jsonio import JSONFileError, read_json
 from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.rebuild.operators import gold_call_index, missing_values
+from toolprm_tasks.rebuild.operators import RULES, gold_call_index, missing_values
 from toolprm_tasks.rebuild.points import DecisionPoint, turn_so_far
 from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
@@ -144,6 +144,17 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
         turn_calls = calls_of(turn)
         observations = [api["exception"] if api.get("exception") else json.dumps(api.get("response"))
                         for api in turn.get("apis") or []]
+        withheld = _withholdable(turn_calls, functions, history)
+        if withheld is not None:
+            # the tool the whole turn needs, withheld (as BFCL's miss_func withholds one): the
+            # right reply says that no tool can do it, with the values the user gave
+            offered = [spec for spec in functions if spec["name"] != withheld["name"]]
+            text = replies.write(replies.UNAVAILABLE, withheld, functions, history, rng)
+            points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), offered, text,
+                                        call_hint=withheld, reply_kind=replies.UNAVAILABLE,
+                                        turn_calls=tuple(turn_calls), missing=withheld["name"],
+                                        withheld_spec=next(s for s in functions if s["name"] == withheld["name"]),
+                                        tool_classes=classes))
         for position, call in enumerate(turn_calls):
             points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, call,
                                         turn_calls=tuple(turn_calls[position:]),
@@ -167,8 +178,26 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
     return points
 
 
+def _withholdable(turn_calls: list[dict[str, Any]], functions: list[dict[str, Any]],
+                  history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The call of a turn whose every call is of one tool (nothing else is due first), where
+    that tool can be withheld: the history never called it (it would show the tool offered)
+    and no other offered tool has its description (a refusal would be wrong). None: no such
+    call."""
+    names = {call["name"] for call in turn_calls}
+    if len(names) != 1:
+        return None
+    (name,) = names
+    called = {t["content"].get("name") for t in history if t.get("role") == "assistant" and isinstance(t.get("content"), dict)}
+    spec = next((s for s in functions if s["name"] == name), None)
+    if name in called or spec is None or any(s["name"] != name and s.get("description") == spec.get("description")
+                                             for s in functions):
+        return None
+    return turn_calls[0]
+
+
 # the reasons for a reply ToolTalk's points have, scarcest first
-REPLY_KINDS = (replies.ASK, replies.REPORT)
+REPLY_KINDS = (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
 POINTS_PER_CONVERSATION = 2
 
 
@@ -177,7 +206,7 @@ def points_by_conversation(conversations: list[TalkConversation], specs: dict[st
     """Every conversation's points, carrying the source's gold calls."""
     all_points = {c.id: decision_points(c, specs, seed) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    return {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
+    return {cid: [replace(p, gold_calls=pool, rules=RULES) for p in points] for cid, points in all_points.items()}
 
 
 def select(conversations: list[TalkConversation], points: dict[str, list[DecisionPoint]], seed: int,
