@@ -112,8 +112,8 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
 @pytest.mark.parametrize("args, message", [
     ({"order_seed": "abc"}, "toolprmbench_gta: task parameter order_seed must be a whole number, got 'abc'"),
     ({"order_seed": 2.5}, "task parameter order_seed must be a whole number, got 2.5"),
-    # renamed in task version 2-B: refused with its new name (Inspect alone would warn and drop it)
-    ({"seed": 2}, r"toolprmbench_gta: task parameter seed is now order_seed \(task version 2-B\): -T order_seed=2"),
+    # renamed in task version 3-A: refused with its new name (Inspect alone would warn and drop it)
+    ({"seed": 2}, r"toolprmbench_gta: task parameter seed is now order_seed \(task version 3-A\): -T order_seed=2"),
     ({"sead": 2}, "toolprmbench_gta: unknown task parameter 'sead'"),
     ({"max_tokens": -5}, "toolprmbench_gta: task parameter max_tokens must be a whole number >= 1, got -5"),
     ({"max_tokens": 0}, "task parameter max_tokens must be a whole number >= 1, got 0"),

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "2-B"
+TASK_VERSION = "3-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
 TASK_VERSIONS: dict[str, str] = {
     "1-A": "2026-11-24: first release (lm-eval YAML `version: 1.0`)",
     "2-A": "2026-11-26: stricter answer parser; combined-task rates are unweighted means over subsets",
-    "2-B": "2026-12-05: the Inspect tasks' -T seed is -T order_seed, as in lm-eval (the old name is refused)",
+    "3-A": "2026-12-05: rebuilt data build 8 (BFCL's added-functions prompt, ToolTalk's new points); "
+           "the Inspect tasks' -T seed is -T order_seed, as in lm-eval (the old name is refused)",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "1-B"
+SEARCH_VERSION = "2-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
-                                   "1-B": "2026-12-05: -T select is -T selector (the old name is refused)"}
+                                   "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
+                                          "-T select is -T selector (the old name is refused)"}
 
 
 NOT_INSTALLED = "not installed"

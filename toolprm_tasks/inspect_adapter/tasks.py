@@ -52,7 +52,7 @@ TASK_ARGS_DOC = """
         order: candidate order: seeded (balanced per subset, default), both, chosen_first,
             chosen_second.
         order_seed: seed of the candidate order (lm-eval's `order_seed`; was `seed` before
-            task version 2-B, which is refused with its new name).
+            task version 3-A, which is refused with its new name).
         prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
             default: standard, toolprm for pairwise_ll.
         max_tokens: generation budget of the generative protocol.

@@ -181,7 +181,7 @@ def _run(path: Path, log: Any, version: str) -> Run:
         results[subset] = result
     provider, model = _model(where, log)
     model_args = v.mapping(where, log.eval.model_args, "eval.model_args")
-    seed_key = "order_seed" if "order_seed" in meta else "seed"  # `seed` before task version 2-B
+    seed_key = "order_seed" if "order_seed" in meta else "seed"  # `seed` before task version 3-A
     seed = meta.get(seed_key)
     run = Run(path=str(path), framework="inspect", model=model, backend=provider,
               model_args=other_args(model_args, ("model_path",)),

@@ -2,7 +2,7 @@
 pair each with the judge's benchmark accuracy (the paper's section 5.1 plot).
 
 What a search log gives: the policy (`--model`), the judge (model role `judge`), the selector
-(task metadata `selector`, `select` before search version 1-B; a bound judge means `judge`), and the task's metrics: `success`
+(task metadata `selector`, `select` before search version 2-A; a bound judge means `judge`), and the task's metrics: `success`
 (conversations solved with the rule), `success_first` (the same policy, one sample per step:
 no selection) and `gain_first` (their paired difference, with `gain_first_se`), `turn_success`.
 The search runs in BFCL's environments, so its x axis is the judge's ToolPRMBench BFCL accuracy.
@@ -93,7 +93,7 @@ def read_search_log(path: Path, header: Any) -> SearchRun:
         raise ReportError(f"{path}: search log without the metric 'success': not a toolprm_search log")
     meta = v.mapping(where, header.eval.metadata, "eval.metadata")
     judge, backend = _judge(where, header)
-    key = "selector" if "selector" in meta else "select"  # `select` before search version 1-B
+    key = "selector" if "selector" in meta else "select"  # `select` before search version 2-A
     selector = v.text(where, meta.get(key), f"eval.metadata.{key}", default="") or ("judge" if judge else "first")
     flags = []
     config = header.eval.config
