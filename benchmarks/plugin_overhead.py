@@ -28,7 +28,7 @@ from benchmarks._common import TIMERS, machine, timed, write_result  # noqa: E40
 def _reset_cache() -> None:
     from toolprm_tasks import data
 
-    data._LOADED.clear()  # each framework loads and validates the files itself
+    data.loaded._LOADED.clear()  # each framework loads and validates the files itself
 
 
 def run_lm_eval(judge: str, order: str) -> dict[str, Any]:

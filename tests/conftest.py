@@ -38,7 +38,7 @@ def data_env(monkeypatch: pytest.MonkeyPatch, fixture_data_dir: Path, case_count
         monkeypatch.setenv(key, value)
     from toolprm_tasks import data
 
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     return env
 
 

@@ -83,7 +83,7 @@ def test_a_wrong_shaped_build_manifest_is_named(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "prmbench_rebuilt_bfcl.json").write_text("[]", encoding="utf-8")
     (tmp_path / "manifest_bfcl.json").write_text(json.dumps(manifest), encoding="utf-8")
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     assert cli_main(["info", "--subset", "bfcl"]) == 2
     _refused(capsys, f"{tmp_path / 'manifest_bfcl.json'}: not a build manifest", says,
              f"toolprmbench build --source bfcl --out {tmp_path}")
@@ -108,7 +108,7 @@ def test_a_wrong_shaped_model_manifest_is_named(tmp_path: Path, monkeypatch: pyt
 
 def test_cache_and_data_folder_errors_name_the_path_and_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     monkeypatch.delenv("TOOLPRMBENCH_DATA_DIR", raising=False)
     a_file = tmp_path / "cache-is-a-file"
     a_file.write_text("mine", encoding="utf-8")
@@ -138,7 +138,7 @@ def test_arguments_never_reach_the_terminal_as_control_sequences(tmp_path: Path,
         cli_main(["info", "--data", f"rebuilt{ESC}"])
     err += capsys.readouterr().err
     monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(folder))  # an environment value in a message
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     assert cli_main(["info", "--data", "official", "--subset", "gta"]) == 2
     err += capsys.readouterr().err
     assert "invalid choice" in err and err.count("\\x1b]0;owned") == 3

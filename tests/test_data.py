@@ -95,8 +95,8 @@ def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[_Ha
     for name in ("TOOLPRMBENCH_DATA_DIR", "TOOLPRMBENCH_ALLOW_UNPINNED", "TOOLPRMBENCH_DOWNLOAD_DEADLINE",
                  "TOOLPRMBENCH_MAX_DOWNLOAD_BYTES"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(data, "_LOADED", {})
-    monkeypatch.setattr(data, "RETRY_BACKOFF_S", 0.0)  # retries without pauses (loaders use the default)
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
+    monkeypatch.setattr(data.official, "RETRY_BACKOFF_S", 0.0)  # retries without pauses (loaders use the default)
     yield _Handler
     httpd.shutdown()
 
@@ -140,7 +140,7 @@ def test_local_copy_must_match_the_pin(monkeypatch: pytest.MonkeyPatch, tmp_path
     (tmp_path / "prmbench_GTA.json").write_bytes(BODY)
     monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("TOOLPRMBENCH_ALLOW_UNPINNED", raising=False)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.DataError) as info:
         data.load_subset("gta")
     message = str(info.value)
@@ -158,7 +158,7 @@ def test_a_cache_entry_that_no_longer_verifies_is_refetched(server, tmp_path: Pa
     cache = tmp_path / "cache"
     data.load_subset("gta")  # downloaded: a file this tool wrote
     (cache / "prmbench_GTA.json").write_bytes(b"[]")  # then damaged
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     loaded = data.load_subset("gta")
     assert loaded.verified and (cache / "prmbench_GTA.json").read_bytes() == BODY
     assert server.requests == 2
@@ -258,7 +258,7 @@ def test_first_use_digest_is_recorded_and_a_later_change_refused(server, tmp_pat
     # the cached copy gets damaged and the mirror now serves another (valid) file
     (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(b"[]")
     server.body = TS_OTHER
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.DataError, match="first used") as info:
         data.load_subset("toolsandbox")
     assert hashlib.sha256(TS_OTHER).hexdigest() in str(info.value) and "TOOLPRMBENCH_ALLOW_UNPINNED" in str(info.value)
@@ -281,7 +281,7 @@ def test_same_first_use_file_refetched_after_damage(server, tmp_path: Path, monk
     monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
     data.load_subset("toolsandbox")
     (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     assert len(data.load_subset("toolsandbox").cases) == 2
     assert (tmp_path / "cache" / "prmbench_ToolSandbox.json").read_bytes() == TS_BODY
 

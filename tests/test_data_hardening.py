@@ -45,7 +45,7 @@ def local_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(folder))
     monkeypatch.setenv("TOOLPRMBENCH_ALLOW_UNPINNED", "1")
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     return folder
 
 
@@ -232,7 +232,7 @@ def test_the_build_command_writes_where_the_loader_reads(tmp_path: Path, monkeyp
     loading builds nothing and reads it."""
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TOOLPRMBENCH_REBUILT_DIR", raising=False)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.NotBuilt, match="run `toolprmbench build`"):
         data.load_rebuilt("tooltalk")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing built
@@ -257,7 +257,7 @@ def test_the_default_build_is_what_loaders_read(tmp_path: Path, monkeypatch) -> 
     the same bytes as `--out DIR` (about 40 CPU-s)."""
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TOOLPRMBENCH_REBUILT_DIR", raising=False)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     assert cli_main(["build"]) == 0
     assert cli_main(["build", "--source", "tooltalk", "bfcl", "--out", str(tmp_path / "out")]) == 0
     for subset in data.REBUILT_SUBSETS:
@@ -284,7 +284,7 @@ def test_the_default_build_takes_only_its_own_options(args: list[str], says: str
 
 
 def test_a_named_rebuilt_folder_is_only_read(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     # a folder the user names is only ever read: a clear error, never a build into it
     empty = tmp_path / "mine"
     empty.mkdir()

@@ -8,6 +8,10 @@ optional dependency needs laziness).
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +108,88 @@ def test_inspect_entry_files_are_a_few_lines(entry: str) -> None:
     """The documented `inspect eval toolprm_tasks/<subset>.py` files hold a task's signature only."""
     lines = (ROOT / "toolprm_tasks" / f"{entry}.py").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 15, f"toolprm_tasks/{entry}.py has {len(lines)} lines"
+
+
+# Imports inside functions: only of a heavy or optional package, or marked `# lazy: <reason>`.
+HEAVY = frozenset({"torch", "transformers", "vllm", "trl", "accelerate", "datasets", "tokenizers", "safetensors",
+                   "gguf", "matplotlib", "numpy", "scipy", "sklearn", "inspect_ai", "lm_eval"})
+LAZY_MARK = "# lazy:"
+# Modules whose bytes name a build (`rebuild.build._CODE_MODULES`: the manifest's `code` digest):
+# a comment there changes every build's manifest, so their lazy imports are listed here instead.
+BUILD_CODE_LAZY = {  # not yet reviewed for a move: moving one changes every build's `code` digest
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.rebuild.bfcl_points"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.rebuild.online"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.envs.bfcl"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.rebuild.tooltalk"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.rebuild.gta"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.audit"),
+    ("toolprm_tasks/rebuild/build.py", "toolprm_tasks.model_check"),
+    ("toolprm_tasks/rebuild/models.py", "rich.text"),
+    ("toolprm_tasks/rebuild/operators.py", "toolprm_tasks.rebuild.difficulty"),
+    ("toolprm_tasks/envs/bfcl.py", "toolprm_tasks.data.jsonio"),
+    ("toolprm_tasks/audit.py", "toolprm_tasks.core.baselines"),
+    ("toolprm_tasks/audit.py", "toolprm_tasks.core.trials"),
+    ("toolprm_tasks/audit.py", "toolprm_tasks.core.cases"),
+    ("toolprm_tasks/model_check.py", "toolprm_tasks"),
+    ("toolprm_tasks/model_check.py", "toolprm_tasks.engines.base"),
+    ("toolprm_tasks/model_check.py", "toolprm_tasks.engines.factory"),
+    ("toolprm_tasks/model_check.py", "toolprm_tasks.core.cases"),
+}
+
+
+def _unmarked_function_imports(path: Path) -> set[str]:
+    """`file:line module` of each import inside a function that is neither of a HEAVY package
+    nor marked `# lazy:` on its lines or in a comment line right above (nor listed in BUILD_CODE_LAZY)."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    where = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+    found: set[str] = set()
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            if all(m.split(".")[0] in HEAVY for m in modules):
+                continue
+            above = lines[node.lineno - 2].strip() if node.lineno > 1 else ""
+            own = lines[node.lineno - 1:node.end_lineno]
+            if any(LAZY_MARK in line for line in own) or (above.startswith("#") and LAZY_MARK in above):
+                continue
+            if all((where, m) in BUILD_CODE_LAZY for m in modules):
+                continue
+            found.update(f"{where}:{node.lineno} {m}" for m in modules)
+    return found
+
+
+def test_imports_inside_functions_are_heavy_or_say_why() -> None:
+    """An import hides in a function only for a heavy optional package or with `# lazy: <reason>`
+    (an import circle it avoids, or a cost the importing layer must not pay)."""
+    unmarked = set().union(*(_unmarked_function_imports(p) for p in _modules().values()))
+    assert not unmarked, "move to the top, or mark `# lazy: <reason>`:\n" + "\n".join(sorted(unmarked))
+
+
+def test_the_lazy_import_check_finds_a_planted_violation(tmp_path: Path) -> None:
+    planted = tmp_path / "x.py"
+    planted.write_text("def f():\n    import json\n    import torch\n\n\n"
+                       "def g():\n    # lazy: a reason\n    from toolprm_tasks.core import cases\n"
+                       "    from toolprm_tasks.core import names  # lazy: another\n"
+                       "    from toolprm_tasks.core import render\n", encoding="utf-8")
+    assert _unmarked_function_imports(planted) == {"x.py:2 json", "x.py:10 toolprm_tasks.core"}
+
+
+@pytest.mark.parametrize("module", ["toolprm_tasks", "toolprm_tasks.core.cases", "toolprm_tasks.data", "scorers",
+                                    "toolprm_tasks.envs.bfcl"])
+def test_importing_the_core_loads_no_framework(module: str) -> None:
+    """Imports moved to the top must not make the core pull a framework or torch (checked in a
+    fresh interpreter: what `import` really loads, whatever this test run imported before)."""
+    probe = ("import importlib, json, sys; importlib.import_module(sys.argv[1]); "
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    run = subprocess.run([sys.executable, "-c", probe, module], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    loaded = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert not loaded & HEAVY, f"import {module} loads {sorted(loaded & HEAVY)}"

@@ -31,8 +31,8 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.setenv(key, value)
     for key in ("TOOLPRMBENCH_DATA_DIR", "TOOLPRMBENCH_REBUILT_DIR", "TOOLPRMBENCH_ALLOW_UNPINNED"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(data, "RETRY_BACKOFF_S", 0.0)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.official, "RETRY_BACKOFF_S", 0.0)
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     return env
 
 

@@ -98,7 +98,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path, case_c
                            "TOOLPRMBENCH_CACHE_DIR": str(root / "cache"),
                            "TOOLPRMBENCH_REBUILT_DIR": str(root / "rebuilt")}.items():
             mp.setenv(key, value)
-        mp.setattr(data, "_LOADED", {})
+        mp.setattr(data.loaded, "_LOADED", {})
         mp.setattr(ModelAPI, "count_text_tokens", count_text_tokens)
         yield root
 
@@ -303,9 +303,9 @@ def test_pinned_runs_of_disjoint_subsets_merge_and_other_data_does_not(env: Path
                                    size=path.stat().st_size if p.size else None, cases=case_counts[p.subset])
 
     pins = {s: pin(p) for s, p in data.PINNED_FILES.items()}
-    monkeypatch.setattr(data, "PINNED_FILES", pins)
+    monkeypatch.setattr(data.pins, "PINNED_FILES", pins)
     monkeypatch.setenv("TOOLPRMBENCH_ALLOW_UNPINNED", "0")
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     full = lm_eval_run(tmp_path / "full", "schema", ["toolprmbench"], {"order": "both"})
     lm_eval_run(tmp_path / "part-gta", "schema", ["toolprmbench_gta"], {"order": "both"})
     lm_eval_run(tmp_path / "part-rest", "schema", [f"toolprmbench_{s}" for s in SUBSETS[1:]], {"order": "both"})

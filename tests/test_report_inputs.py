@@ -51,7 +51,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path, case_
         for key, value in {"TOOLPRMBENCH_DATA_DIR": str(fixture_data_dir), "TOOLPRMBENCH_ALLOW_UNPINNED": "1",
                            "TOOLPRMBENCH_CACHE_DIR": str(root / "cache")}.items():
             mp.setenv(key, value)
-        mp.setattr(data, "_LOADED", {})
+        mp.setattr(data.loaded, "_LOADED", {})
         mp.setattr(ModelAPI, "count_text_tokens", count_text_tokens)
         lm_eval_run(root / "lm", "schema", [TASK], {"order": "both"})
         log = inspect_run(root / "inspect", bfcl(order="both"), "toolprm-baseline/schema")

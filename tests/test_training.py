@@ -67,7 +67,7 @@ def rebuilt_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
     made = write_rebuilt_split(folder)
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(folder))
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     return folder, made
 
 
@@ -105,7 +105,7 @@ def test_training_file_downloaded_verified_and_trusted_on_first_use(server, tmp_
     # damaged cache, and the mirror now serves another valid file: refused
     (tmp_path / "cache" / "prmbench_bfcl_train.json").write_bytes(b"")
     server.body = TRAIN_OTHER
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.DataError, match="first used"):
         data.load_subset("bfcl", split="train")
 
@@ -131,17 +131,17 @@ def test_a_local_training_file_is_validated_like_the_test_files(tmp_path: Path, 
     monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(local))
     monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TOOLPRMBENCH_ALLOW_UNPINNED", raising=False)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     monkeypatch.setitem(data.PINNED_TRAIN_FILES, "bfcl", _train_pin())
     assert len(data.load_subset("bfcl", split="train").cases) == 2
     assert json.loads((tmp_path / "cache" / "prmbench_bfcl_train.json.first-use.json").read_text())["source"] == \
         str(local / "prmbench_bfcl_train.json")
     (local / "prmbench_bfcl_train.json").write_bytes(TRAIN_OTHER)  # a later copy that differs
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.DataError, match="first used"):
         data.load_subset("bfcl", split="train")
     monkeypatch.setitem(data.PINNED_TRAIN_FILES, "bfcl", _train_pin(243))  # the real count
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     (local / "prmbench_bfcl_train.json").write_bytes(TRAIN_BODY)
     with pytest.raises(data.DataError, match="2 records, the release has 243"):
         data.load_subset("bfcl", split="train")
@@ -176,7 +176,7 @@ def test_a_cluster_in_both_splits_is_refused(tmp_path: Path, monkeypatch) -> Non
     manifest["cases"] = manifest["splits"]["test"]["cases"] = len(test)
     (folder / "manifest_tooltalk.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(folder))
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     with pytest.raises(data.DataError, match="1 conversation cluster.*tooltalk/tt-1"):
         splits.training_split("rebuilt", ["tooltalk"])
 

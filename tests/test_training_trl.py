@@ -43,7 +43,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def data_in(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     return env
 
 
@@ -66,7 +66,7 @@ def trained(base_model: Path, env: dict[str, str], tmp_path_factory: pytest.Temp
     out = tmp_path_factory.mktemp("rm") / "out"
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    data._LOADED.clear()
+    data.loaded._LOADED.clear()
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):

@@ -126,7 +126,7 @@ def test_inspect_concurrency_1_and_64_through_the_server(server, rebuilt: Path, 
     from toolprm_tasks.tooltalk import tooltalk
 
     monkeypatch.setenv("TOOLPRMBENCH_REBUILT_DIR", str(rebuilt))
-    monkeypatch.setattr(data, "_LOADED", {})
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
     monkeypatch.setenv("VLLM_API_KEY", server.api_key)  # as for a server of yours started with --api-key
     scores = {}
     for connections in (1, 64):

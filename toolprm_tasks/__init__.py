@@ -18,11 +18,11 @@ __all__ = ["bfcl", "gta", "toolprm_search", "toolprmbench", "toolsandbox", "tool
 
 def __getattr__(name: str) -> object:
     if name == "__version__":  # from the installed metadata (pyproject.toml), read only when asked
-        from .core.versions import package_version
+        from .core.versions import package_version  # lazy: read only when asked (see the module docstring)
 
         return package_version()
     if name in __all__:
-        import importlib
+        import importlib  # lazy: this package is imported at interpreter start-up: nothing more there
 
         module = {"toolprm_search": "search"}.get(name, name)  # task files are named after their task
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -30,6 +30,7 @@ DISABLE_ENV = "TOOLPRM_TASKS_NO_LM_EVAL_HOOK"
 
 
 def _with_our_tasks(include_path: Any) -> Any:
+    # lazy: this hook runs at every interpreter start (a .pth): our package only once lm-eval is used
     from toolprm_tasks.lm_eval_adapter.paths import task_yaml_dir
 
     ours = str(task_yaml_dir())
@@ -44,7 +45,7 @@ def _with_our_tasks(include_path: Any) -> Any:
 def _patch_task_manager(module: Any) -> None:
     """Wrap `TaskManager.__init__`: arguments bound by its own signature (positional or by
     keyword, under lm-eval 0.4.13 and 0.5.0.dev1 alike), our folder put first on `include_path`."""
-    import inspect  # only now: lm-eval is being imported anyway
+    import inspect  # lazy: only now: lm-eval is being imported anyway (not at every interpreter start)
 
     cls = module.TaskManager
     original = cls.__init__
@@ -72,7 +73,8 @@ def _patch_task_manager(module: Any) -> None:
 def _register_models(module: Any) -> None:
     from lm_eval.api.registry import model_registry
 
-    from toolprm_tasks.core.names import LM_EVAL_MODELS  # "module:class", materialised on first use
+    # lazy: this hook runs at every interpreter start; LM_EVAL_MODELS: "module:class", materialised on first use
+    from toolprm_tasks.core.names import LM_EVAL_MODELS
 
     for name, target in LM_EVAL_MODELS.items():
         if name not in model_registry:

@@ -15,6 +15,7 @@ warnings, transformers and vLLM logs) goes to a log file whose path is printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,7 +27,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from toolprm_tasks.core.subsample import PROMPT_CHARS, balanced_subset, prompt_fits
+from toolprm_tasks import real_model
+from toolprm_tasks.cli.arg_types import output_file, positive_int
+from toolprm_tasks.core.baselines import JUDGES
+from toolprm_tasks.core.cases import SUBSETS
+from toolprm_tasks.core.safe_text import visible
+from toolprm_tasks.core.subsample import PROMPT_CHARS, balanced_subset, describe, prompt_fits
+from toolprm_tasks.core.trials import build_trials
+from toolprm_tasks.data import (
+    BUILD_COMMAND,
+    BUILD_COST,
+    REBUILT_SUBSETS,
+    build_default,
+    cache_dir,
+    default_built,
+    describe_data,
+    fingerprint,
+    load_subsets,
+)
 
 REAL_PER_SUBSET = 2  # cases per source for the real-model rows (both orders: 4 trials each)
 REAL_SEED = 0
@@ -88,8 +106,6 @@ def real_subset(loaded: Sequence[Any], per_subset: int, seed: int, max_chars: in
                 order: str = "both") -> tuple[set[str], dict[str, Any], dict[str, list[int]]]:
     """The real-model rows' case ids, their description, and the trial indices per subset in
     the order lm-eval's documents have them (`load_docs` builds them with `build_trials`)."""
-    from toolprm_tasks.core.trials import build_trials
-
     cases, description = balanced_subset([c for item in loaded for c in item.cases], per_subset, seed,
                                          prompt_fits(max_chars))
     description["max_prompt_chars"] = max_chars
@@ -118,6 +134,7 @@ def check_cases(out: dict[str, Any], suite: Suite, suffix: str, chosen: set[str]
 def run_verifier_row(spec: dict[str, Any], progress: Any, log: TextIO) -> dict[str, Any]:
     """Row (c) in a child process (vLLM's engine start spawns processes of its own); its
     progress comes back as marked lines, everything else it prints goes to the log."""
+    # lazy: lm_eval_adapter.progress imports lm_eval (`toolprmbench` starts without it)
     from toolprm_tasks.lm_eval_adapter.progress import follow_progress
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,6 +156,7 @@ def _worker(spec_path: str) -> int:
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
+    # lazy: lm_eval_adapter.progress imports lm_eval (`toolprmbench` starts without it)
     from toolprm_tasks.lm_eval_adapter.progress import LineProgress, ProgressLM, chatter_to
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
@@ -188,7 +206,6 @@ class Table:
 def _log_path(requested: str | None) -> Path:
     if requested:
         return Path(requested)
-    from toolprm_tasks.data import cache_dir
 
     folder = cache_dir() / "logs"
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,8 +214,6 @@ def _log_path(requested: str | None) -> Path:
 
 def _real_model(choice: str) -> tuple[Path | None, str]:
     """The converted folder (made on first use), or why the real-model rows are skipped."""
-    from toolprm_tasks import real_model
-
     if choice == "no":
         return None, "not requested (--real-model no)"
     if choice == "auto" and not real_model.model_path().is_dir() and not real_model.package_installed():
@@ -214,19 +229,7 @@ def run(args: argparse.Namespace) -> int:
     import lm_eval.models  # noqa: F401 - registers lm-eval's models (and, through our hook, ours)
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.core.baselines import JUDGES
-    from toolprm_tasks.core.cases import SUBSETS
-    from toolprm_tasks.core.safe_text import visible
-    from toolprm_tasks.data import (
-        BUILD_COMMAND,
-        BUILD_COST,
-        REBUILT_SUBSETS,
-        build_default,
-        default_built,
-        describe_data,
-        fingerprint,
-        load_subsets,
-    )
+    # lazy: lm_eval_adapter.progress imports lm_eval (`toolprmbench` starts without it)
     from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM, chatter_to
 
     official = args.data == "official"
@@ -270,12 +273,10 @@ def run(args: argparse.Namespace) -> int:
 def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequence[Any], table: Table,
               bars: TextIO, log: TextIO, rows: dict[str, Any]) -> dict[str, Any]:
     """Rows (a), (b), (c) on the seeded subset; returns what the JSON output records."""
-    import importlib.util
-
     import torch
     from lm_eval.api.registry import get_model as lm_eval_model  # (not Inspect's get_model)
 
-    from toolprm_tasks.core.subsample import describe
+    # lazy: lm_eval_adapter.progress imports lm_eval (`toolprmbench` starts without it)
     from toolprm_tasks.lm_eval_adapter.progress import BarProgress, ProgressLM
 
     chosen, description, indices = real_subset(loaded, args.real_cases, args.real_seed, PROMPT_CHARS)
@@ -324,8 +325,6 @@ def real_rows(args: argparse.Namespace, folder: Path, suite: Suite, loaded: Sequ
 
 def register(sub: Any) -> None:
     """`toolprmbench demo` (imports nothing heavy until it runs)."""
-    from toolprm_tasks.cli.arg_types import output_file, positive_int
-
     demo = sub.add_parser("demo", help="baseline judges and the real model through lm-eval (default: rebuilt set)",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--data", choices=("rebuilt", "official"), default="rebuilt",

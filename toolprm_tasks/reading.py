@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from scorers.answers import answer_text, json_values, walk_objects
+from scorers.core import parse_pairwise_answer
 from toolprm_tasks.core.cases import error_type_slug
-from toolprm_tasks.core.render import render_action, render_functions
+from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.core.trials import seeded_key
+from toolprm_tasks.data import DataError, read_records
+from toolprm_tasks.rebuild.difficulty import tier_of
 
 VERDICTS: tuple[str, ...] = ("clear", "ambiguous", "both acceptable", "neither acceptable")
 LABELS: tuple[str, str] = ("Action1", "Action2")
@@ -98,8 +101,6 @@ def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, 
                  seed: int = 0, origin: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write a blind reading packet into `out` (items, a readable rendering, an answers
     template) and its key beside it (`key_path`). Returns a summary."""
-    from toolprm_tasks.rebuild.difficulty import tier_of
-
     picked = sample(records_by_source, per_type, seed)
     rng = random.Random(seeded_key(seed, "read/order"))
     rng.shuffle(picked)
@@ -152,8 +153,6 @@ def parse_verdict(text: Any) -> str | None:
 def read_answer(text: str | None) -> dict[str, Any]:
     """A reader model's answer: the choice by the conservative parser, the verdict from a
     `verdict` key of a JSON object in it (exactly one of VERDICTS, else unparsed)."""
-    from scorers.core import parse_pairwise_answer
-
     parsed = parse_pairwise_answer(text)
     verdicts = {parse_verdict(obj.get("verdict")) for value in json_values(answer_text(text) or "")
                 for obj in walk_objects(value) if "verdict" in obj}
@@ -165,8 +164,6 @@ def read_answer(text: str | None) -> dict[str, Any]:
 def load_answers(path: Path) -> dict[str, dict[str, Any]]:
     """item -> answer, from a JSON Lines answers file; a line that is not an object with an
     `item` is an error naming the file and line."""
-    from scorers.core import parse_pairwise_answer
-
     answers = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -216,7 +213,7 @@ def score(key: dict[str, Any], answers: dict[str, dict[str, Any]]) -> dict[str, 
 def read_packet(packet: Path, reader: Any, answers_out: Path, max_tokens: int = 2048) -> dict[str, dict[str, Any]]:
     """Have an Inspect model read every item (cached per call under `packet/.calls/`) and
     write its answers as JSON Lines; returns them as `load_answers` would."""
-    from toolprm_tasks.core.render import render_history
+    # lazy: rebuild.models imports inspect_ai; only the model reader needs it
     from toolprm_tasks.rebuild.models import ModelCaller
 
     items = [json.loads(line) for line in (packet / PACKET_FILE).read_text(encoding="utf-8").splitlines() if line]
@@ -256,8 +253,6 @@ def format_score(report: dict[str, Any]) -> str:
 
 def records_of(folder: Path, sources: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Each source's test records of a build folder (`prmbench_rebuilt_<source>.json`)."""
-    from toolprm_tasks.data import DataError, read_records
-
     out = {}
     for source in sources:
         path = folder / f"prmbench_rebuilt_{source}.json"

@@ -38,6 +38,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_cache_dir
+
+from toolprm_tasks.core import fetch
 from toolprm_tasks.core.fetch import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -75,7 +78,6 @@ def models_dir() -> Path:
     cache = os.environ.get("TOOLPRMBENCH_CACHE_DIR")
     if cache:
         return Path(cache).expanduser() / "models"
-    from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("toolprm-tasks")) / "models"
 
@@ -223,8 +225,6 @@ def _partial_folder(parent: Path) -> Iterator[Path]:
     """A new `.partial-<pid>-...` folder in `parent`, locked while this process converts into it
     and removed when the block ends (an exception, KeyboardInterrupt, and through
     `fetch.removing_partial_files_on_signals` SIGTERM and SIGHUP too)."""
-    from toolprm_tasks.core import fetch
-
     with fetch.removing_partial_files_on_signals():
         tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=parent))
         lock = os.open(tmp / LOCK_NAME, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -287,8 +287,6 @@ def remove_stale_partials(parent: Path) -> list[Path]:
 
 def ensure_model(force: bool = False) -> Path:
     """The verified plain HF folder of SmolLM2-135M-Instruct, converted on first use."""
-    from toolprm_tasks.core import fetch
-
     target = model_path()
     remove_stale_partials(target.parent)
     if target.is_dir() and not force:

@@ -22,7 +22,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks import reading
+from toolprm_tasks.audit import audit_cases, audit_records, format_report
+from toolprm_tasks.cli.arg_types import positive_int
+from toolprm_tasks.cli.common import say
+from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.names import DATA_KINDS
+from toolprm_tasks.data import (
+    PINNED_FILES,
+    REBUILT_SUBSETS,
+    DataError,
+    DataUnavailable,
+    load_subsets,
+    read_records,
+    require_default_rebuilt,
+)
 from toolprm_tasks.model_check import (
     DEFAULT_PER_SUBSET,
     MODEL_CHOICES_HELP,
@@ -37,18 +51,12 @@ probes never see the history or the tools; a clean set keeps them near 50%. See 
 
 def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     """(subset, file) for every data file in a folder: rebuilt files first, then release files."""
-    from toolprm_tasks.core.cases import SUBSETS
-    from toolprm_tasks.data import PINNED_FILES
-
     found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in SUBSETS]
     found += [(s, folder / PINNED_FILES[s].filename) for s in SUBSETS]
     return [(s, p) for s, p in found if p.is_file()]
 
 
 def _audit_folder(folder: Path, audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    from toolprm_tasks.audit import audit_records
-    from toolprm_tasks.data import DataError, read_records
-
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     files = _folder_files(folder)
@@ -66,9 +74,6 @@ def _audit_folder(folder: Path, audited: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    from toolprm_tasks.audit import audit_cases
-    from toolprm_tasks.data import DataError, DataUnavailable, load_subsets
-
     reports, unavailable = {}, {}
     for subset in subsets:
         try:
@@ -84,9 +89,6 @@ def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tup
 
 def _reading(args: argparse.Namespace) -> int:
     """The blind reading: write a packet, have a model read one, or score answers."""
-    from toolprm_tasks import reading
-    from toolprm_tasks.data import DataError, require_default_rebuilt
-
     if args.packet:
         if args.directory is not None:
             folder = Path(args.directory)
@@ -126,10 +128,6 @@ def _reading(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.packet or args.score_packet or args.read_packet:
         return _reading(args)
-    from toolprm_tasks.audit import format_report
-    from toolprm_tasks.cli.common import say
-    from toolprm_tasks.core.cases import SUBSETS
-    from toolprm_tasks.data import REBUILT_SUBSETS, DataError
 
     audited: dict[str, Any] = {}
     if args.directory is not None:
@@ -163,9 +161,6 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `audit` to the `toolprmbench` command line."""
-    from toolprm_tasks.cli.arg_types import positive_int
-    from toolprm_tasks.core.cases import SUBSETS
-
     audit = subparsers.add_parser("audit", help="artifact audit: can the chosen action be told without the history?",
                                   description=__doc__, epilog=_EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)

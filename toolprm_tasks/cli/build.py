@@ -61,8 +61,9 @@ def _check_default_build_args(args: argparse.Namespace, sampling: tuple[str, ...
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    # lazy: rebuild.build and rebuild.models import inspect_ai: every other command starts without it
     from toolprm_tasks.rebuild.build import Models, build
-    from toolprm_tasks.rebuild.models import ModelError, check_models
+    from toolprm_tasks.rebuild.models import ModelError, check_models  # lazy: as above
 
     args.source = args.source or list(REBUILT_SUBSETS)
     sampling = comma_list(args.sampling or ["rule"])

@@ -14,15 +14,14 @@ import json
 import sys
 from typing import Any
 
+from toolprm_tasks import real_model
+from toolprm_tasks.cli.common import say
 from toolprm_tasks.core.safe_text import visible
 
 MODELS = ("smollm2",)
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolprm_tasks import real_model
-    from toolprm_tasks.cli.common import say
-
     try:
         existed = real_model.model_path().is_dir() and not args.force
         folder = real_model.ensure_model(force=args.force)

@@ -12,6 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.safe_text import one_line
+from toolprm_tasks.report.build import Options, build_report
+from toolprm_tasks.report.plots import MissingExtra
+from toolprm_tasks.report.readme import readme_section
+from toolprm_tasks.report.runs import ReportError
+
 _EPILOG = """PATH: lm-eval output folders or results_*.json files (samples_*.jsonl beside them are read
 when logged), Inspect logs (.eval, .json) or folders of them, in any mix. See docs/report.md."""
 
@@ -37,12 +43,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolprm_tasks.core.safe_text import one_line
-    from toolprm_tasks.report.build import Options, build_report
-    from toolprm_tasks.report.plots import MissingExtra
-    from toolprm_tasks.report.readme import readme_section
-    from toolprm_tasks.report.runs import ReportError
-
     if args.out is None and not args.readme_section:
         raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
     if args.out is not None and not args.out.strip():

@@ -9,15 +9,15 @@ from typing import Any
 
 from toolprm_tasks.cli.arg_types import positive_int
 from toolprm_tasks.cli.common import SUBSET_HELP, Extend, UsageError, say
+from toolprm_tasks.core.baselines import shortcut_solvable
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.data import load_subset
+from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.model_check import DEFAULT_PER_SUBSET, MODEL_CHOICES_HELP, model_accuracy, resolve_model
 
 
 def _cmd_shortcuts(args: argparse.Namespace) -> int:
     """Cases a weight-free heuristic solves in both orders: candidates for review or removal."""
-    from toolprm_tasks.core.baselines import shortcut_solvable
-
     try:
         model = resolve_model(args.model, option="--model")  # the real-model column (model_check.py)
     except ValueError as exc:
@@ -30,8 +30,6 @@ def _cmd_shortcuts(args: argparse.Namespace) -> int:
         report[subset]["cases"] = len(cases)
         if model:
             if engine is None:
-                from toolprm_tasks.engines.factory import make_engine
-
                 engine = make_engine("hf", model, {"kind": "verifier"})
             report[subset]["model"] = model_accuracy(cases, model, per_subset=args.model_cases, engine=engine)
     if args.json:

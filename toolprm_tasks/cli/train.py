@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core.names import DATA_KINDS
+from toolprm_tasks.training import recipes
+from toolprm_tasks.training.export import FORMATS, ExportError, build_rows, write_dataset
+from toolprm_tasks.training.recipes import DEVICES, RECIPES
+from toolprm_tasks.training.splits import default_subsets, load_split
 
 
 def _export(args: argparse.Namespace) -> int:
-    from toolprm_tasks.training.export import ExportError, build_rows, write_dataset
-    from toolprm_tasks.training.splits import default_subsets, load_split
-
     subsets = args.subset or list(default_subsets(args.data))
     loaded = [load_split(s, args.split, args.data, args.data_seed) for s in subsets]
     rows = build_rows(args.format, [c for item in loaded for c in item.cases], seed=args.seed)
@@ -43,8 +44,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from toolprm_tasks.training import recipes
-
     run = {"reward": recipes.train_reward, "grpo": recipes.train_grpo}[args.recipe]
     overrides = {"max_length": args.max_length, "learning_rate": args.learning_rate, "epochs": args.epochs,
                  "batch_size": args.batch_size, "grad_accum": args.grad_accum}
@@ -90,9 +89,6 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    from toolprm_tasks.training.export import FORMATS
-    from toolprm_tasks.training.recipes import DEVICES, RECIPES
-
     export = sub.add_parser("export", help="the training split in TRL's dataset formats (datasets.save_to_disk)",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("--format", choices=FORMATS, required=True,

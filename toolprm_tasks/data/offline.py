@@ -11,7 +11,10 @@ supply. Front ends: `lm-eval` (task names), `inspect` (`-T data=rebuilt`), `tool
 from __future__ import annotations
 
 from toolprm_tasks.core.safe_text import visible
+from toolprm_tasks.data import cache, pins
+from toolprm_tasks.data.errors import DataError
 
+REBUILT_SUBSETS: tuple[str, ...] = ("bfcl", "tooltalk")  # what `toolprmbench build` makes from installed sources
 FRONT_ENDS = ("lm-eval", "inspect", "toolprmbench", "any")
 REBUILT = "BFCL and ToolTalk, rebuilt from the installed sources; not the paper's data"
 _DATA_COMMANDS = ("info", "audit", "demo")  # toolprmbench commands with --data
@@ -25,8 +28,6 @@ def _lm_eval_task(subset: str, task_suffix: str) -> str:
 def rebuilt_route(subset: str | None, front_end: str, task_suffix: str = "", command: str = "") -> str:
     """The offline alternative in the words of one front end (`subset` None: every subset;
     `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench subcommand)."""
-    from toolprm_tasks.data import REBUILT_SUBSETS
-
     same = subset in REBUILT_SUBSETS
     lm_eval = (f"--tasks {_lm_eval_task(subset, task_suffix)} (both: toolprmbench_rebuilt{task_suffix})" if same
                else f"--tasks toolprmbench_rebuilt{task_suffix}")
@@ -43,17 +44,13 @@ def rebuilt_route(subset: str | None, front_end: str, task_suffix: str = "", com
 
 def official_supply(subset: str) -> str:
     """How to supply one official file without network."""
-    from toolprm_tasks.data import PINNED_FILES, cache_dir
-
-    return (f"put the paper's {PINNED_FILES[subset].filename} (downloaded where there is network) in a folder and "
+    return (f"put the paper's {pins.PINNED_FILES[subset].filename} (downloaded where there is network) in a folder and "
             "set TOOLPRMBENCH_DATA_DIR to that folder (verified against its pin), or copy a cache filled by "
-            f"`toolprmbench download` to {cache_dir()}")
+            f"`toolprmbench download` to {cache.cache_dir()}")
 
 
 def no_rebuilt_set(subset: str, front_end: str = "any") -> str:
     """Why `subset` has no offline set built for you, and the one file to supply."""
-    from toolprm_tasks.data import REBUILT_SUBSETS
-
     if subset == "gta":
         rebuilt = ("inspect eval toolprm_tasks/gta.py -T data=rebuilt" if front_end in ("inspect", "any")
                    else "the Inspect task toolprm_tasks/gta.py -T data=rebuilt (lm-eval has no rebuilt GTA task)")
@@ -69,8 +66,6 @@ def no_rebuilt_set(subset: str, front_end: str = "any") -> str:
 def unavailable_message(subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
                         command: str = "") -> str:
     """The message of `data.DataUnavailable`: a few lines, the offline route first."""
-    from toolprm_tasks.data import REBUILT_SUBSETS
-
     if front_end not in FRONT_ENDS:
         raise ValueError(f"front_end {front_end!r}: expected one of {', '.join(FRONT_ENDS)}")
     lines = [f"the official ToolPRMBench data is not available offline: {reason}."]
@@ -82,3 +77,19 @@ def unavailable_message(subset: str, reason: str, front_end: str = "any", task_s
         lines.append(no_rebuilt_set(subset, front_end))
         lines.append(f"Offline without {_SHOWN[subset]}, the rebuilt cases ({REBUILT}): {route}. See docs/data.md.")
     return visible("\n".join(lines))
+
+
+class DataUnavailable(DataError):
+    """An official file that is neither in TOOLPRMBENCH_DATA_DIR nor in the cache and cannot be
+    downloaded. The message names what runs offline instead and how to supply the file, worded
+    for the command in use (`worded_for`)."""
+
+    def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
+                 command: str = "") -> None:
+        self.subset, self.reason = subset, reason
+        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command))
+
+    def worded_for(self, front_end: str, task_suffix: str = "", command: str = "") -> DataUnavailable:
+        """The same error with the offline route of `front_end` (lm-eval, inspect, toolprmbench;
+        `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench command)."""
+        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command)

@@ -28,6 +28,9 @@ from typing import Any
 
 from toolprm_tasks.core.names import KINDS
 from toolprm_tasks.engines.base import PromptFormat, ScoringEngine
+from toolprm_tasks.engines.hf import HFEngine
+from toolprm_tasks.engines.vllm_engine import VLLMEngine
+from toolprm_tasks.engines.vllm_server import VLLMServerEngine
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +200,6 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
     max_length = checked.get("max_length")
     fmt = PromptFormat(**{k: checked[k] for k in _FORMAT_KEYS if k in checked})
     if backend == "hf":
-        from toolprm_tasks.engines.hf import HFEngine
-
         return HFEngine(model, kind, max_length, fmt, device=_hf_device(checked.get("device")),
                         dtype=checked.get("dtype", "float32"), trust_remote_code=checked.get("trust_remote_code", False))
     engine_args = {
@@ -211,10 +212,7 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
     }
     base_url = checked.get("base_url")
     if base_url or checked.get("server", False):
-        from toolprm_tasks.engines.vllm_server import VLLMServerEngine
-
         return VLLMServerEngine(model, kind, base_url=base_url, api_key=checked.get("api_key"), max_length=max_length,
                                 fmt=fmt, served_model_name=checked.get("served_model_name"), **engine_args)
-    from toolprm_tasks.engines.vllm_engine import VLLMEngine
 
     return VLLMEngine(model, kind, max_length, fmt, **engine_args)

@@ -25,7 +25,9 @@ from toolprm_tasks.core.names import JUDGE_PROTOCOLS  # the protocols are named 
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.render import render_functions, render_history
 from toolprm_tasks.core.trials import JudgeView, pointwise_context
+from toolprm_tasks.inspect_adapter.baseline_provider import BaselineJudgeAPI
 from toolprm_tasks.inspect_adapter.keys import LABELS_KEY, POSITION_KEY, SCORE_KEY, STEP_KEY, TRUNCATED_KEY, VIEW_KEY
+from toolprm_tasks.inspect_adapter.prm_provider import PRMScoringAPI
 
 
 def _tokens(output: ModelOutput) -> int:
@@ -110,9 +112,6 @@ class InspectPairwiseJudge:
 
 def scoring_provider(model: Model) -> bool:
     """One of our providers that returns a score per candidate (not a pairwise generator)."""
-    from toolprm_tasks.inspect_adapter.baseline_provider import BaselineJudgeAPI
-    from toolprm_tasks.inspect_adapter.prm_provider import PRMScoringAPI
-
     api: Any = model.api
     if isinstance(api, BaselineJudgeAPI):
         return True

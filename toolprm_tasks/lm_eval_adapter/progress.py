@@ -16,6 +16,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import IO, Any, Protocol, TextIO
 
 from lm_eval.api.model import LM
+from tqdm import tqdm
 
 PROGRESS_MARK = "\x1etoolprm-progress "  # a child's progress lines on its stdout
 
@@ -30,8 +31,6 @@ class BarProgress:
     """A tqdm bar on the terminal (not in the log)."""
 
     def __init__(self, stream: TextIO, label: str) -> None:
-        from tqdm import tqdm
-
         self.bar = tqdm(total=None, desc=f"{label:36s}", file=stream, leave=False, unit="req", dynamic_ncols=True)
 
     def start(self, total: int) -> None:

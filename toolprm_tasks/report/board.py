@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorers.core import TrialOutcome, aggregate, subset_mean_se
+from scorers.core import TrialOutcome, aggregate, cluster_robust_se, subset_mean_se
 from toolprm_tasks.core.cases import ERROR_TYPE_SLUGS, SUBSETS
 from toolprm_tasks.data import REBUILT_SUBSETS
 from toolprm_tasks.report.compat import POOLED_OVER_TRIALS, TASK_VERSION
@@ -252,8 +252,6 @@ def error_types(rows: list[Row]) -> dict[str, Any]:
 def first_rate_interval(row: Row) -> tuple[float, float, str] | None:
     """95% interval of first_rate: cluster-robust from the samples (scorers.core's CR1 SE of the
     parsed trials' `first`), else Wilson's binomial interval (ignores clustering)."""
-    from scorers.core import cluster_robust_se
-
     rate = row.pooled.get("first_rate")
     if rate is None:
         return None

@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.report import board, discover, plots, readme, search_reader, writers
 from toolprm_tasks.report.compat import KNOWN_TASK_VERSIONS, TASK_VERSION
@@ -90,14 +92,10 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
         writers.write_atomic(out / "readme_section.md", readme.readme_section(report) + "\n")
         block = readme.evaluation_report(report, commit=options.commit)
         if block is not None:
-            import yaml
-
             writers.write_atomic(out / "evaluation_report.yaml",
                                  yaml.safe_dump({"evaluation_report": writers.clean_json(block)}, sort_keys=False,
                                                 allow_unicode=True))
         if options.repository_url:
-            import yaml
-
             ours = yaml.safe_load((resources.files("toolprm_tasks") / "eval.yaml").read_text(encoding="utf-8"))
             entry = readme.register_entry(ours, options.repository_url, options.commit, block)
             writers.write_atomic(out / "register_entry.yaml",

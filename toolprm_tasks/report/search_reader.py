@@ -17,6 +17,7 @@ from typing import Any
 from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version, search_versions
+from toolprm_tasks.report.inspect_reader import SkippedLog
 from toolprm_tasks.report.redact import redact_text
 from toolprm_tasks.report.runs import ReportError
 
@@ -81,8 +82,6 @@ def read_search_log(path: Path, header: Any) -> SearchRun:
     except VersionError as exc:
         raise ReportError(f"{path}: {exc}") from None
     if header.status != "success" or header.results is None:
-        from toolprm_tasks.report.inspect_reader import SkippedLog
-
         raise SkippedLog(f"{path}: status {header.status!r}: no results to report")
     metrics: dict[str, float | None] = {}
     for score in header.results.scores:

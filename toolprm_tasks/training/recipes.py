@@ -42,6 +42,7 @@ from toolprm_tasks.core.trials import Trial
 from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.engines.base import EngineError, ScoreRequest, ScoringEngine, messages_for, shortened_histories
 from toolprm_tasks.training.export import GRPO_PROMPT, Rows, grpo_rows, reward_rows
+from toolprm_tasks.training.reward import toolprm_reward
 from toolprm_tasks.training.splits import TrainingSplit, training_split
 
 RECIPES: tuple[str, ...] = ("reward", "grpo")
@@ -376,7 +377,6 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
     trl = _require_trl()
     from datasets import Dataset
 
-    from toolprm_tasks.training.reward import toolprm_reward
 
     out = Path(out)
     _check_out(out)

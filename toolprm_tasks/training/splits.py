@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolprm_tasks import data
-from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.core.names import DATA_KINDS, SPLITS, check_choice
 from toolprm_tasks.data import DataError, LoadedSubset, jsonio
-
-SPLITS = data.SPLITS
 
 
 def default_subsets(data_kind: str) -> tuple[str, ...]:

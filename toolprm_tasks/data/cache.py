@@ -1,0 +1,144 @@
+"""The cache folder and the records this tool keeps there.
+
+Where downloads go (TOOLPRMBENCH_CACHE_DIR, else the platform's user cache dir); the folder's
+ledger of the files this tool wrote (in a folder the user named, only those are ever replaced);
+and trust on first use: for a file whose digest is not published, the sha256 of the first copy
+used on this machine, the reference every later copy must match. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+
+from toolprm_tasks.core import fetch
+from toolprm_tasks.data import jsonio
+from toolprm_tasks.data.errors import DataError
+from toolprm_tasks.data.pins import PINNED_COMMIT, PinnedFile
+
+logger = logging.getLogger(__name__)
+
+LEDGER_NAME = ".toolprm-tasks-files.json"  # in the cache folder: the files this tool wrote there
+_MARK = "toolprm-tasks"  # `written_by` in the ledger and first-use records: recognisably ours
+
+
+def cache_dir() -> Path:
+    """Where downloads and first-use records go: TOOLPRMBENCH_CACHE_DIR, else the user cache dir."""
+    configured = os.environ.get("TOOLPRMBENCH_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(user_cache_dir("toolprm-tasks")) / PINNED_COMMIT[:12]
+
+
+def not_writable(folder: Path, exc: OSError) -> str:
+    return (f"the cache folder {folder} is not writable ({exc.strerror or exc}): set TOOLPRMBENCH_CACHE_DIR "
+            f"to a writable folder, or TOOLPRMBENCH_DATA_DIR to a folder that holds the data files")
+
+
+def not_ours(path: Path, reason: str) -> str:
+    return (f"{path}: {reason}. This file was not written by toolprm-tasks (TOOLPRMBENCH_CACHE_DIR "
+            f"names a folder that is not the tool's own, and its ledger {LEDGER_NAME} does not list "
+            f"the file), so it is left untouched: move it away, or point TOOLPRMBENCH_CACHE_DIR at a "
+            f"folder of its own")
+
+
+def writable_cache() -> Path:
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(not_writable(folder, exc)) from None
+    if not folder.is_dir():
+        raise DataError(f"TOOLPRMBENCH_CACHE_DIR={folder} is not a folder")
+    return folder
+
+
+def _write_json_atomic(path: Path, value: Any) -> None:
+    try:
+        handle, tmp = fetch.partial_file(path.parent)
+    except fetch.LocalWriteError as exc:
+        raise DataError(not_writable(path.parent, exc.error)) from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(value, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DataError(not_writable(path.parent, exc)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_ours(path: Path) -> dict[str, Any] | None:
+    """A small JSON record this tool wrote (ledger, first-use record); None if absent;
+    DataError if a file of that name exists but is not ours (it is never overwritten)."""
+    if not path.exists():
+        return None
+    try:
+        value = jsonio.read_json(path)
+    except (jsonio.JSONFileError, OSError):
+        value = None
+    if not isinstance(value, dict) or value.get("written_by") != _MARK:
+        raise DataError(not_ours(path, "not a record this tool writes"))
+    return value
+
+
+def _ledger(folder: Path) -> dict[str, str]:
+    record = _read_ours(folder / LEDGER_NAME)
+    files = (record or {}).get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def owned(path: Path) -> bool:
+    """May this tool replace `path`? In its own cache folder, yes; in a folder the user named
+    (TOOLPRMBENCH_CACHE_DIR), only a file its ledger lists."""
+    if not os.environ.get("TOOLPRMBENCH_CACHE_DIR"):
+        return True
+    try:
+        return path.name in _ledger(path.parent)
+    except DataError:
+        return False
+
+
+def record_written(folder: Path, name: str, digest: str) -> None:
+    files = _ledger(folder)
+    _write_json_atomic(folder / LEDGER_NAME, {"written_by": _MARK, "files": {**files, name: digest}})
+
+
+# ----------------------------------------------------------------------------- trust on first use
+
+def first_use_path(pin: PinnedFile) -> Path:
+    """Where the sha256 of the first copy used on this machine is kept (unpublished digests)."""
+    return cache_dir() / f"{pin.filename}.first-use.json"
+
+
+def first_use_record(pin: PinnedFile) -> dict[str, Any] | None:
+    """The first-use record of a file without a published digest; None before its first use."""
+    record = _read_ours(first_use_path(pin))
+    if record is not None and not isinstance(record.get("sha256"), str):
+        raise DataError(f"{first_use_path(pin)}: no sha256 in this first-use record; delete it to trust the next copy used")
+    return record
+
+
+def record_first_use(pin: PinnedFile, digest: str, size: int, records: int, source: str) -> None:
+    path = first_use_path(pin)
+    record = {"written_by": _MARK, "file": pin.filename, "sha256": digest, "size": size, "records": records,
+              "source": source, "commit": PINNED_COMMIT,
+              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        writable_cache()
+        _write_json_atomic(path, record)
+    except DataError as exc:  # a local copy stays usable where the cache folder is read-only
+        logger.warning("toolprm-tasks: could not record the first-use sha256 of %s: %s", pin.filename, exc)
+        return
+    logger.info("toolprm-tasks: %s has no published digest: recorded the sha256 %s of this first copy used "
+                "(%s) in %s", pin.filename, digest, source, path)
+
+
