@@ -9,10 +9,10 @@ import random
 from pathlib import Path
 
 from tests.fixture_data import FILENAMES, RECORDS
-from toolprm_tasks.data import PINNED_FILES
+from toolprm_tasks.data import pins
 
 # ToolSandbox's size is not published: assume the mean bytes per case of the other three.
-_KNOWN = [p for p in PINNED_FILES.values() if p.size]
+_KNOWN = [p for p in pins.PINNED_FILES.values() if p.size]
 _MEAN_BYTES = sum(p.size for p in _KNOWN) // sum(p.cases for p in _KNOWN)
 
 
@@ -20,7 +20,7 @@ def write_synthetic_release(directory: Path, seed: int = 0) -> dict[str, int]:
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for subset, pin in PINNED_FILES.items():
+    for subset, pin in pins.PINNED_FILES.items():
         templates = RECORDS[subset]()
         target_bytes = (pin.size // pin.cases) if pin.size else _MEAN_BYTES
         records = []

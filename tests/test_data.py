@@ -377,3 +377,23 @@ def test_a_users_own_file_in_the_cache_folder_is_never_replaced(server, tmp_path
     with pytest.raises(data.DataError, match="not written by toolprm-tasks"):
         data.download(_pin(), retries=1, backoff=0)
     assert (cache / "prmbench_GTA.json").read_bytes() == own and _files(cache) == ["prmbench_GTA.json"]
+
+
+def test_a_damaged_first_use_record_is_named_not_blamed_on_the_mirror(server, tmp_path: Path, monkeypatch) -> None:
+    """A broken record of our own is a local problem: downloading again cannot fix it, so the error
+    names the record at once (no retries, no 'could not download')."""
+    server.body = TS_BODY
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    data.load_subset("toolsandbox")
+    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])  # forces a new download
+    record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
+    record.write_text("{broken", encoding="utf-8")
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
+    before = server.requests
+    with pytest.raises(data.DataError) as info:
+        data.load_subset("toolsandbox")
+    message = str(info.value)
+    assert str(record) in message and "not a record this tool writes" in message, message
+    assert "could not download" not in message
+    assert server.requests - before == 1  # the one download that found it; no retries
+    assert record.read_text(encoding="utf-8") == "{broken"  # never overwritten

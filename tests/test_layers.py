@@ -193,3 +193,30 @@ def test_importing_the_core_loads_no_framework(module: str) -> None:
                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     loaded = set(json.loads(run.stdout.strip().splitlines()[-1]))
     assert not loaded & HEAVY, f"import {module} loads {sorted(loaded & HEAVY)}"
+
+
+# The pins are the one table a test replaces (`monkeypatch.setattr(pins, "PINNED_FILES", ...)`):
+# a module that copied the name at import time would keep reading the old table, silently.
+PIN_TABLES = ("PINNED_FILES", "PINNED_TRAIN_FILES")
+PIN_OWNERS = ("toolprm_tasks.data.pins", "toolprm_tasks.data")
+
+
+def _copies_of_pin_tables(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module in PIN_OWNERS:
+            found += [f"{path.name}:{node.lineno} {alias.name}" for alias in node.names if alias.name in PIN_TABLES]
+    return found
+
+
+def test_pins_are_read_from_their_module_at_call_time() -> None:
+    owners = {ROOT / "toolprm_tasks" / "data" / "__init__.py"}  # the package's re-export: the same dict
+    copies = [c for name, path in _modules().items() if path not in owners for c in _copies_of_pin_tables(path)]
+    copies += [c for path in (ROOT / "benchmarks").glob("*.py") for c in _copies_of_pin_tables(path)]
+    assert not copies, f"read `pins.PINNED_FILES` at call time instead of copying the name: {copies}"
+
+
+def test_the_pin_check_finds_a_planted_copy(tmp_path: Path) -> None:
+    planted = tmp_path / "m.py"
+    planted.write_text("from toolprm_tasks.data import PINNED_FILES\n", encoding="utf-8")
+    assert _copies_of_pin_tables(planted) == ["m.py:1 PINNED_FILES"]

@@ -29,11 +29,11 @@ from toolprm_tasks.cli.common import say
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.names import DATA_KINDS
 from toolprm_tasks.data import (
-    PINNED_FILES,
     REBUILT_SUBSETS,
     DataError,
     DataUnavailable,
     load_subsets,
+    pins,
     read_records,
     require_default_rebuilt,
 )
@@ -52,7 +52,7 @@ probes never see the history or the tools; a clean set keeps them near 50%. See 
 def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     """(subset, file) for every data file in a folder: rebuilt files first, then release files."""
     found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in SUBSETS]
-    found += [(s, folder / PINNED_FILES[s].filename) for s in SUBSETS]
+    found += [(s, folder / pins.PINNED_FILES[s].filename) for s in SUBSETS]
     return [(s, p) for s, p in found if p.is_file()]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from toolprm_tasks.cli.common import Extend, Once, say
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.trials import build_trials
-from toolprm_tasks.data import PINNED_FILES, REBUILT_SUBSETS, describe_data, fingerprint, load_subsets
+from toolprm_tasks.data import REBUILT_SUBSETS, describe_data, fingerprint, load_subsets, pins
 
 
 def _info(subsets: Sequence[str], data: str = "rebuilt") -> dict[str, Any]:
@@ -47,7 +47,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             status = "verified against its manifest"
         elif file_fp["verified"]:
             status = "verified"
-        elif PINNED_FILES[subset].sha256 is None:  # ToolSandbox: checked against its first-used copy
+        elif pins.PINNED_FILES[subset].sha256 is None:  # ToolSandbox: checked against its first-used copy
             status = "digest not published" + ("; UNPINNED" if file_fp["unpinned"] else "")
         else:
             status = "UNPINNED"

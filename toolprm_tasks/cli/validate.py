@@ -9,13 +9,13 @@ from typing import Any
 
 from toolprm_tasks.cli.common import UsageError, say
 from toolprm_tasks.core.cases import check_records
-from toolprm_tasks.data import PINNED_COMMIT, PINNED_FILES, first_use_path, jsonio, sha256_file
+from toolprm_tasks.data import PINNED_COMMIT, first_use_path, jsonio, pins, sha256_file
 
 
 def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
     """Every problem and warning of one release file, read leniently so that one problem
     does not hide the others."""
-    pin = PINNED_FILES[subset]
+    pin = pins.PINNED_FILES[subset]
     problems: list[str] = []
     digest = sha256_file(path)
     if pin.sha256 is not None and digest != pin.sha256:
@@ -47,7 +47,7 @@ def validate_dir(directory: Path) -> tuple[list[str], list[str]]:
         raise UsageError(f"{directory}: not a folder")
     problems: list[str] = []
     warnings: list[str] = []
-    for subset, pin in PINNED_FILES.items():
+    for subset, pin in pins.PINNED_FILES.items():
         path = directory / pin.filename
         if not path.is_file():
             problems.append(f"{path}: missing (subset {subset})")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.data import jsonio, offline
 from toolprm_tasks.data.cache import cache_dir, first_use_path
-from toolprm_tasks.data.errors import DataError
+from toolprm_tasks.data.errors import DataError, LocalRecordError
 from toolprm_tasks.data.loaded import LoadedSubset, describe_data, fingerprint
 from toolprm_tasks.data.official import cached, download, load_subset, locate, read_records
 from toolprm_tasks.data.offline import REBUILT_SUBSETS, DataUnavailable
@@ -45,7 +45,7 @@ from toolprm_tasks.data.subsets import load_subsets, select_tier
 
 __all__ = [
     "BUILD_COMMAND", "BUILD_COST", "DEFAULT_BASE_URL", "PINNED_COMMIT", "PINNED_FILES", "PINNED_REPO",
-    "PINNED_TRAIN_FILES", "REBUILT_SUBSETS", "DataError", "DataUnavailable", "LoadedSubset", "NotBuilt",
+    "PINNED_TRAIN_FILES", "REBUILT_SUBSETS", "DataError", "DataUnavailable", "LocalRecordError", "LoadedSubset", "NotBuilt",
     "PinnedFile", "build_default", "cache_dir", "cached", "default_built", "default_rebuilt_dir", "describe_data",
     "download", "fingerprint", "first_use_path", "jsonio", "load_rebuilt", "load_subset", "load_subsets",
     "locate", "offline", "pinned_file", "read_records", "require_default_rebuilt", "select_tier", "sha256_file",

@@ -19,7 +19,7 @@ from platformdirs import user_cache_dir
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.data import jsonio
-from toolprm_tasks.data.errors import DataError
+from toolprm_tasks.data.errors import DataError, LocalRecordError
 from toolprm_tasks.data.pins import PINNED_COMMIT, PinnedFile
 
 logger = logging.getLogger(__name__)
@@ -83,10 +83,17 @@ def _read_ours(path: Path) -> dict[str, Any] | None:
         return None
     try:
         value = jsonio.read_json(path)
-    except (jsonio.JSONFileError, OSError):
-        value = None
+    except (jsonio.JSONFileError, OSError) as exc:
+        value, detail = None, str(exc)
+    else:
+        detail = "valid JSON, but not written by toolprm-tasks"
     if not isinstance(value, dict) or value.get("written_by") != _MARK:
-        raise DataError(not_ours(path, "not a record this tool writes"))
+        raise LocalRecordError(
+            f"{path}: not a record this tool writes ({detail}). It is one of toolprm-tasks' cache records "
+            f"(the ledger or a first-use record), damaged or replaced; it is left untouched and downloading "
+            f"again cannot fix it: move it away (a first-use record is then written again from the next "
+            f"verified copy, which resets trust on first use for that file), or point TOOLPRMBENCH_CACHE_DIR "
+            f"at a folder of its own")
     return value
 
 

@@ -36,7 +36,7 @@ from toolprm_tasks.data.cache import (
     record_written,
     writable_cache,
 )
-from toolprm_tasks.data.errors import DataError
+from toolprm_tasks.data.errors import DataError, LocalRecordError
 from toolprm_tasks.data.loaded import LoadedSubset, read_cases, remembered
 from toolprm_tasks.data.offline import DataUnavailable
 from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_REPO, PinnedFile, pinned_file
@@ -159,8 +159,8 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
     def accept(tmp: Path) -> None:
         try:
             verdict = _verify(pin, tmp, label="the downloaded file", allow_unpinned=allow, downloaded=True)
-        except _Untrusted:
-            raise  # the mirror serves another file than the first used: retrying will not help
+        except (_Untrusted, LocalRecordError):
+            raise  # another file than the first used, or a damaged record of ours: retrying will not help
         except (DataError, RecordError) as exc:
             raise fetch.Rejected(str(exc)) from None
         record_written(folder, pin.filename, verdict.digest)  # before the rename: never unlisted

@@ -19,7 +19,7 @@ from scorers.core import METRICS, TrialOutcome, aggregate
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.core.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS
-from toolprm_tasks.data import PINNED_FILES
+from toolprm_tasks.data import pins  # read at call time: a patched pin applies here too
 from toolprm_tasks.data.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
@@ -149,7 +149,7 @@ def _subset(results_path: Path, task: str, metrics: dict[str, Any], n_samples: d
     elif data_kind == "official" and result.unpinned is False:
         # the loader refuses a file that differs from a published pin unless told to (and then
         # says unpinned), so a pinned subset's digest is known without the samples
-        result.sha256 = PINNED_FILES[task_subset(task)].sha256
+        result.sha256 = pins.PINNED_FILES[task_subset(task)].sha256
     return result, outcomes
 
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from toolprm_tasks import data
 from toolprm_tasks.core.names import DATA_KINDS, SPLITS, check_choice
-from toolprm_tasks.data import DataError, LoadedSubset, jsonio
+from toolprm_tasks.data import DataError, LoadedSubset, jsonio, pins
 
 
 def default_subsets(data_kind: str) -> tuple[str, ...]:
     """The sources that have a training split: the rebuilt sources, or the release's two files."""
     if check_choice("data", data_kind, DATA_KINDS) == "rebuilt":
         return data.REBUILT_SUBSETS
-    return tuple(data.PINNED_TRAIN_FILES)
+    return tuple(pins.PINNED_TRAIN_FILES)
 
 
 def load_split(subset: str, split: str, data_kind: str = "rebuilt", seed: int = 0) -> LoadedSubset:
