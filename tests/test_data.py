@@ -397,3 +397,22 @@ def test_a_damaged_first_use_record_is_named_not_blamed_on_the_mirror(server, tm
     assert "could not download" not in message
     assert server.requests - before == 1  # the one download that found it; no retries
     assert record.read_text(encoding="utf-8") == "{broken"  # never overwritten
+
+
+def test_a_damaged_ledger_is_named_and_never_rewritten(server, tmp_path: Path, monkeypatch) -> None:
+    """Rewriting a damaged ledger from nothing would forget the files it lists: refuse, name it."""
+    monkeypatch.setenv("TOOLPRMBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    server.mode = "good"
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+    data.load_subset("gta")
+    ledger = next((tmp_path / "cache").glob(".toolprm-tasks-files.json"))
+    record = json.loads(ledger.read_text(encoding="utf-8"))
+    record["files"] = ["prmbench_GTA.json"]  # a list where file name: sha256 belongs
+    ledger.write_text(json.dumps(record), encoding="utf-8")
+    damaged = ledger.read_bytes()
+    (tmp_path / "cache" / "prmbench_GTA.json").write_bytes(BODY[:10])  # forces a new download
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
+    with pytest.raises(data.DataError) as info:
+        data.load_subset("gta")
+    assert str(ledger) in str(info.value) and "field 'files'" in str(info.value)
+    assert ledger.read_bytes() == damaged

@@ -184,6 +184,7 @@ def test_a_cluster_in_both_splits_is_refused(tmp_path: Path, monkeypatch) -> Non
 @pytest.mark.parametrize("damage, says", [
     (lambda f, m: (f / "prmbench_rebuilt_bfcl_train.json").write_text("[]"), "does not match its manifest"),
     (lambda f, m: m["splits"]["train"].update(cases=99), "its manifest says 99"),
+    (lambda f, m: m["splits"]["train"].pop("cases"), r"field 'splits.train.cases' is not a record count"),
     (lambda f, m: m.pop("splits"), "no `splits.train`"),
     (lambda f, m: m["splits"]["test"]["clusters"].append(m["splits"]["train"]["clusters"][0]), "under both splits"),
     (lambda f, m: (f / "prmbench_rebuilt_bfcl_train.json").unlink(), "no training split for bfcl"),

@@ -99,19 +99,25 @@ def _read_ours(path: Path) -> dict[str, Any] | None:
 
 def _ledger(folder: Path) -> dict[str, str]:
     record = _read_ours(folder / LEDGER_NAME)
-    files = (record or {}).get("files")
-    return files if isinstance(files, dict) else {}
+    if record is None:
+        return {}
+    files = record.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        # rewriting it from {} would forget every file it lists (and so hand them to the user)
+        raise LocalRecordError(f"{folder / LEDGER_NAME}: field 'files' is not an object of file name: sha256; "
+                               f"the cache's ledger is damaged and is left untouched: move it away (the files "
+                               f"it listed are then treated as not the tool's own) or point "
+                               f"TOOLPRMBENCH_CACHE_DIR at a folder of its own")
+    return files
 
 
 def owned(path: Path) -> bool:
     """May this tool replace `path`? In its own cache folder, yes; in a folder the user named
-    (TOOLPRMBENCH_CACHE_DIR), only a file its ledger lists."""
+    (TOOLPRMBENCH_CACHE_DIR), only a file its ledger lists. A damaged ledger is an error naming
+    it (LocalRecordError), not a silent "no": the message must point at the ledger, not the file."""
     if not os.environ.get("TOOLPRMBENCH_CACHE_DIR"):
         return True
-    try:
-        return path.name in _ledger(path.parent)
-    except DataError:
-        return False
+    return path.name in _ledger(path.parent)
 
 
 def record_written(folder: Path, name: str, digest: str) -> None:

@@ -130,7 +130,10 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
         cases = read_cases(subset, path, str(path), path.name)
         counted = manifest.get("cases") if split == "test" else \
             ((manifest.get("splits") or {}).get(split) or {}).get("cases")
-        if isinstance(counted, int) and counted != len(cases):
+        where = "cases" if split == "test" else f"splits.{split}.cases"
+        if not isinstance(counted, int) or isinstance(counted, bool):
+            raise DataError(f"{manifest_path}: field '{where}' is not a record count ({counted!r}); {redo}")
+        if counted != len(cases):
             raise DataError(f"{path}: {len(cases)} records, its manifest says {counted}; {redo}")
         return LoadedSubset(subset, path, digest, True, False, cases, data="rebuilt")
 
