@@ -416,3 +416,24 @@ def test_a_damaged_ledger_is_named_and_never_rewritten(server, tmp_path: Path, m
         data.load_subset("gta")
     assert str(ledger) in str(info.value) and "field 'files'" in str(info.value)
     assert ledger.read_bytes() == damaged
+
+
+def test_a_file_replaced_while_it_is_read_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """The records used must be those of the bytes verified: a copy swapped between the digest
+    and the read (another process writing the data folder) is refused, not used as 'verified'."""
+    local = tmp_path / "local"
+    local.mkdir()
+    path = local / "prmbench_GTA.json"
+    path.write_bytes(BODY)
+    monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(local))
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+    read = data.loaded.jsonio.read_records
+
+    def read_then_swap(target: Path, name: str | None = None) -> object:
+        records = read(target, name)
+        target.write_bytes(BODY.replace(b"[{", b"[ {", 1))  # another copy lands after the read
+        return records
+
+    monkeypatch.setattr(data.loaded.jsonio, "read_records", read_then_swap)
+    with pytest.raises(data.DataError, match="changed while it was read"):
+        data.load_subset("gta")

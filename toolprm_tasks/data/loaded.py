@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core.cases import Case, check_records
+from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.data import jsonio
 from toolprm_tasks.data.errors import DataError
 from toolprm_tasks.data.pins import PINNED_COMMIT, PINNED_REPO
@@ -43,14 +44,20 @@ class LoadedSubset:
         return info
 
 
-def read_cases(subset: str, path: Path, label: str, source: str) -> list[Case]:
-    """Strict JSON, every record valid, at least one record; suspicious records are logged."""
+def read_cases(subset: str, path: Path, label: str, source: str, *, digest: str | None = None) -> list[Case]:
+    """Strict JSON, every record valid, at least one record; suspicious records are logged.
+    `digest`: the sha256 the caller verified; the file must still have it after the read, so the
+    records used are those of the bytes verified (a file replaced in between is refused)."""
     try:
         records = jsonio.read_records(path, name=label)
+        changed = digest is not None and sha256_file(path) != digest
     except jsonio.JSONFileError as exc:
         raise DataError(str(exc)) from None
     except OSError as exc:
         raise DataError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    if changed:
+        raise DataError(f"{label}: the file changed while it was read (it was verified as sha256 {digest}); "
+                        f"run again once nothing is writing it")
     check = check_records(records, subset=subset, source=source)
     if check.errors:
         first, more = check.errors[0], len(check.errors) - 1

@@ -105,7 +105,7 @@ def _verify(pin: PinnedFile, path: Path, *, label: str, allow_unpinned: bool, do
                 f"({PINNED_REPO}@{PINNED_COMMIT[:12]}, {pin.filename}). Use the pinned file, or set "
                 f"TOOLPRMBENCH_ALLOW_UNPINNED=1 to evaluate this copy anyway (results are marked unpinned).")
         unpinned = True
-    cases = read_cases(pin.subset, path, label, pin.filename)
+    cases = read_cases(pin.subset, path, label, pin.filename, digest=digest)
     if not unpinned and len(cases) != pin.cases:
         if verified or downloaded or not allow_unpinned:
             raise DataError(f"{label}: {len(cases)} records, the release has {pin.cases}"

@@ -127,7 +127,7 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
                         f"({files.get(path.name)}); {redo}")
 
     def load() -> LoadedSubset:
-        cases = read_cases(subset, path, str(path), path.name)
+        cases = read_cases(subset, path, str(path), path.name, digest=digest)
         counted = manifest.get("cases") if split == "test" else \
             ((manifest.get("splits") or {}).get(split) or {}).get("cases")
         where = "cases" if split == "test" else f"splits.{split}.cases"
