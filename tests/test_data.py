@@ -437,3 +437,15 @@ def test_a_file_replaced_while_it_is_read_is_refused(tmp_path: Path, monkeypatch
     monkeypatch.setattr(data.loaded.jsonio, "read_records", read_then_swap)
     with pytest.raises(data.DataError, match="changed while it was read"):
         data.load_subset("gta")
+
+
+@pytest.mark.parametrize("error", [
+    data.DataUnavailable("gta", "offline", "lm-eval", "_prm", "download"),
+    data.NotBuilt("bfcl", Path("some/folder"), 3),
+])
+def test_data_errors_survive_a_process_boundary(error: data.DataError) -> None:
+    """Errors raised in a worker (datasets' num_proc, a subprocess) are pickled back to the parent."""
+    import pickle
+
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error)

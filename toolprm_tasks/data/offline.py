@@ -87,7 +87,12 @@ class DataUnavailable(DataError):
     def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
                  command: str = "") -> None:
         self.subset, self.reason = subset, reason
+        self._args = (subset, reason, front_end, task_suffix, command)
         super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command))
+
+    def __reduce__(self) -> tuple[type[DataUnavailable], tuple[str, ...]]:
+        # the default pickles only the message, which is not this __init__'s signature
+        return (type(self), self._args)
 
     def worded_for(self, front_end: str, task_suffix: str = "", command: str = "") -> DataUnavailable:
         """The same error with the offline route of `front_end` (lm-eval, inspect, toolprmbench;

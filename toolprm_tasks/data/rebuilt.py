@@ -54,6 +54,10 @@ class NotBuilt(DataError):
         command = BUILD_COMMAND + (f" --seed {seed}" if seed else "")
         super().__init__(f"no rebuilt build of {subset} in {folder}: run `{command}` ({BUILD_COST})")
 
+    def __reduce__(self) -> tuple[type[NotBuilt], tuple[str, Path, int]]:
+        # the default pickles only the message, which is not this __init__'s signature
+        return (type(self), (self.subset, self.folder, self.seed))
+
 
 def default_built(subset: str, seed: int = 0) -> bool:
     """Whether the default rebuilt folder holds `subset`'s cases and manifest."""
