@@ -449,3 +449,18 @@ def test_data_errors_survive_a_process_boundary(error: data.DataError) -> None:
 
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is type(error) and str(back) == str(error)
+
+
+def test_an_unreadable_data_file_is_a_data_error_naming_it(tmp_path: Path, monkeypatch) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "prmbench_GTA.json").write_bytes(BODY)
+    monkeypatch.setenv("TOOLPRMBENCH_DATA_DIR", str(local))
+    monkeypatch.setitem(data.PINNED_FILES, "gta", _pin())
+
+    def denied(path: Path) -> str:  # as root a chmod does not stop a read: the OSError itself
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data.loaded, "sha256_file", denied)
+    with pytest.raises(data.DataError, match=r"prmbench_GTA\.json: cannot be read"):
+        data.load_subset("gta")

@@ -44,6 +44,14 @@ class LoadedSubset:
         return info
 
 
+def digest_of(path: Path, label: str) -> str:
+    """sha256 of a data file; an unreadable one is a DataError naming it (not a bare OSError)."""
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise DataError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+
+
 def read_cases(subset: str, path: Path, label: str, source: str, *, digest: str | None = None) -> list[Case]:
     """Strict JSON, every record valid, at least one record; suspicious records are logged.
     `digest`: the sha256 the caller verified; the file must still have it after the read, so the

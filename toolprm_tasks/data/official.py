@@ -23,7 +23,6 @@ from typing import Any
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.core.cases import Case, RecordError
-from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.data import jsonio
 from toolprm_tasks.data.cache import (
     cache_dir,
@@ -37,7 +36,7 @@ from toolprm_tasks.data.cache import (
     writable_cache,
 )
 from toolprm_tasks.data.errors import DataError, LocalRecordError
-from toolprm_tasks.data.loaded import LoadedSubset, read_cases, remembered
+from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import DataUnavailable
 from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_REPO, PinnedFile, pinned_file
 
@@ -92,7 +91,7 @@ def _verify(pin: PinnedFile, path: Path, *, label: str, allow_unpinned: bool, do
     A download (`downloaded`) must be the release: allow_unpinned then only accepts a file
     that differs from the first-used copy of a file without a published digest.
     """
-    digest = digest or sha256_file(path)
+    digest = digest or digest_of(path, label)
     verified = pin.sha256 is not None and digest == pin.sha256
     unpinned = False
     if pin.sha256 is not None and not verified:
@@ -192,7 +191,7 @@ def read_records(path: Path) -> Any:
 
 
 def _load_verified(pin: PinnedFile, path: Path, *, allow_unpinned: bool) -> LoadedSubset:
-    digest = sha256_file(path)
+    digest = digest_of(path, str(path))
 
     def load() -> LoadedSubset:
         verdict = _verify(pin, path, label=str(path), allow_unpinned=allow_unpinned, digest=digest)

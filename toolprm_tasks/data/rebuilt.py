@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.core.names import SPLITS, check_choice
 from toolprm_tasks.data import jsonio
 from toolprm_tasks.data.cache import cache_dir
 from toolprm_tasks.data.errors import DataError
-from toolprm_tasks.data.loaded import LoadedSubset, read_cases, remembered
+from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import REBUILT_SUBSETS, no_rebuilt_set
 
 logger = logging.getLogger(__name__)
@@ -125,7 +124,7 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
     if not isinstance(files, dict):
         what = "a JSON object" if not isinstance(manifest, dict) else "a `files` object (file name: sha256)"
         raise DataError(f"{manifest_path}: not a build manifest (expected {what}); {redo}")
-    digest = sha256_file(path)
+    digest = digest_of(path, str(path))
     if digest != files.get(path.name):
         raise DataError(f"{path}: sha256 {digest} does not match its manifest {manifest_path.name} "
                         f"({files.get(path.name)}); {redo}")
