@@ -58,12 +58,11 @@ def read_cases(subset: str, path: Path, label: str, source: str, *, digest: str 
     records used are those of the bytes verified (a file replaced in between is refused)."""
     try:
         records = jsonio.read_records(path, name=label)
-        changed = digest is not None and sha256_file(path) != digest
     except jsonio.JSONFileError as exc:
         raise DataError(str(exc)) from None
     except OSError as exc:
         raise DataError(f"{label}: cannot be read ({exc.strerror or exc})") from None
-    if changed:
+    if digest is not None and digest_of(path, label) != digest:
         raise DataError(f"{label}: the file changed while it was read (it was verified as sha256 {digest}); "
                         f"run again once nothing is writing it")
     check = check_records(records, subset=subset, source=source)
