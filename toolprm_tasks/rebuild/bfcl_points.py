@@ -20,7 +20,7 @@ from typing import Any
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.envs.bfcl import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.operators import gold_call_index, missing_values
+from toolprm_tasks.rebuild.operators import ACTION_SUBSTITUTE, RULES_9, gold_call_index, grounded_gold, missing_values
 from toolprm_tasks.rebuild.points import DecisionPoint, json_values, turn_so_far, unique
 from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
@@ -117,7 +117,8 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
                 hint, missing = missing_values(_next_calls(calls, turn), answer, said)
                 if hint is not None:
                     text = replies.ask(hint, list(missing), docs, history, rng)
-                    add(text, functions, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint,),
+                    others = tuple(c for c in _next_calls(calls, turn) if c is not hint)  # what else it takes
+                    add(text, functions, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint, *others),
                         missing=missing[0], missing_params=missing)
             elif conversation.category == "miss_func":
                 hint, spec = _withheld_call(conversation, turn, calls, docs)
@@ -168,10 +169,13 @@ REPLY_KINDS = (replies.ASK, replies.UNAVAILABLE, replies.REPORT)
 
 
 def points_by_conversation(conversations: list[Conversation], seed: int) -> dict[str, list[DecisionPoint]]:
-    """Every conversation's points, carrying the source's gold calls (of all conversations given)."""
+    """Every conversation's points, carrying the source's gold calls (of all conversations
+    given) and build 9's rules (`operators.RULES_9`; BFCL keeps build 7's selection otherwise).
+    Call points whose right call shows values the history does not (GROUNDED_GOLD) are left out."""
     all_points = {c.id: decision_points(c, seed) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    return {cid: [replace(p, gold_calls=pool) for p in points] for cid, points in all_points.items()}
+    marked = {cid: [replace(p, gold_calls=pool, rules=RULES_9) for p in points] for cid, points in all_points.items()}
+    return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
 
 
 def select(conversations: list[Conversation], points: dict[str, list[DecisionPoint]], seed: int,
@@ -213,6 +217,9 @@ def execution_check(conversation: Conversation, point: DecisionPoint, rejected: 
     rejected_obs, rejected_state = _state_after(conversation, point.prior_calls, rejected)
     if rejected_obs is None:
         return CheckResult(True, "reply where a call was due: no observation")
+    if point.reply_kind == replies.UNAVAILABLE and ACTION_SUBSTITUTE in point.rules and rejected_state == chosen_state:
+        # a call that changes nothing looks something up: a first step of the request, no mistake
+        return CheckResult(False, "rejected call at a 'no tool for that' point changes nothing (a lookup)")
     if not rejected_obs.ok:
         return CheckResult(True, "rejected call errors")
     if rejected_state != chosen_state:

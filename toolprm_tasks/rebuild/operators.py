@@ -81,6 +81,27 @@ LENGTH_MATCHED = "length_matched"
 # a reminder's status ("pending") as a weather location.
 GOLD_LIKE_GUESS = "gold_like_guess"
 RULES: frozenset[str] = frozenset({NAMED_FIRST, SHIFT_QUOTAS, LENGTH_MATCHED, GOLD_LIKE_GUESS})
+# Rules of build 9, for both sources (issue 19's blind reading of build 8 read these cases as
+# ambiguous):
+# ACTION_SUBSTITUTE: at a "no tool for that" point the wrong call is a tool that acts (changes
+# the environment), never a lookup: a lookup (an airport before a missing booking, a forecast
+# for withheld current weather) can be a first step of the request, which no reader calls wrong.
+# ToolTalk says which tools act (`is_action`, `DecisionPoint.lookup_tools`); BFCL's execution
+# check asks the environment (the call must error or change the state).
+ACTION_SUBSTITUTE = "action_substitute"
+# GROUNDED_GOLD: a call point is used only where the right call's text values are all shown in
+# the history (or are credentials): a right call naming a file no listing showed needs a lookup
+# first, so a reader cannot tell that it is right.
+GROUNDED_GOLD = "grounded_gold"
+# GUESS_NOT_NEEDED: a guessed value for a missing parameter is never a value the request's
+# other calls take (the other city of a distance, which a lookup of its own also needs): that
+# call reads as a first step, not a guess.
+GUESS_NOT_NEEDED = "guess_not_needed"
+# SAME_EFFECT: a tool is not withheld where an offered tool that acts sets a parameter of the
+# same name (ResetPassword's new_password for a withheld ChangePassword): "no tool can do it"
+# would be false (ToolTalk, whose tools say whether they act).
+SAME_EFFECT = "same_effect"
+RULES_9: frozenset[str] = frozenset({ACTION_SUBSTITUTE, GROUNDED_GOLD, GUESS_NOT_NEEDED, SAME_EFFECT})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 
@@ -830,7 +851,10 @@ def guessed_calls(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         fits = role_fits(point, hint["name"], param)  # a city is no guessed username
         if GOLD_LIKE_GUESS in point.rules:  # and a status word no location: a value the parameter takes
             fits = _gold_like(point, hint["name"], param)
-        values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), [])
+        # GUESS_NOT_NEEDED: nor a value the request's other calls take (a first step, not a guess)
+        needed = [v for c in point.turn_calls[1:] for v in (c.get("parameters") or {}).values()] \
+            if GUESS_NOT_NEEDED in point.rules else []
+        values = unique(m.value for m in found if _usable(m.value, gold, _prop(spec, param), needed)
                         and not any(_same(m.value, o) for o in others) and fits(m.value))
         rng.shuffle(values)
         if not values:
@@ -857,6 +881,8 @@ def should_chat(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         # the withheld tool's siblings among the offered ones (a class's tools share a description prefix)
         catalogue = [*point.functions, point.withheld_spec or {"name": hint["name"]}]
         planned = {c.get("name") for c in point.turn_calls}
+        if ACTION_SUBSTITUTE in point.rules:  # a lookup can be a first step of the request
+            planned |= point.lookup_tools
         proposals += [p for p in sibling_calls(point, hint, rng, SHOULD_CHAT, "substitute_call", catalogue,
                                                "substitute_tool") if p.action["name"] not in planned]
     elif hint is not None and hint["name"] in specs:
@@ -986,3 +1012,21 @@ def proposals_for(point: DecisionPoint, rng: random.Random, prefer: str | None =
     `select` fill them).
     """
     return list(iter_proposals(point, rng, prefer))
+
+
+# values that must come from somewhere the reader can see: a file, a path, an id, an address
+# (a date can be worked out from the conversation's date, a word or a sentence written from
+# the request)
+_LOOKED_UP = ("str:file", "str:path", "str:id", "str:email")
+
+
+def grounded_gold(point: DecisionPoint) -> bool:
+    """GROUNDED_GOLD: whether a call point's right call shows only values a reader can see:
+    every file, path, id and address among its arguments (credentials aside) is in the
+    history. Chat points, and points of a source without the rule, always are."""
+    if point.is_chat or GROUNDED_GOLD not in point.rules:
+        return True
+    history = history_text(point.history)
+    values = [v for k, v in (point.gold.get("parameters") or {}).items() if k not in AUTH_PARAMS]
+    leaves = [x for v in values for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
+    return all(_shown(x, history) for x in leaves if kind(x) in _LOOKED_UP)

@@ -57,6 +57,9 @@ class DecisionPoint:
     # the selection rules of later build versions that the source takes (`operators.RULES`);
     # a source without them keeps the output of the version it was frozen at (BFCL: build 7)
     rules: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # the offered tools that only look things up, where the source says so (ToolTalk's
+    # `is_action = False`); a "no tool for that" point's wrong call is never one of them
+    lookup_tools: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def is_chat(self) -> bool:

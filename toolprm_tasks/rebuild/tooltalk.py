@@ -21,7 +21,13 @@ from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data.jsonio import JSONFileError, read_json
 from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.errors import SourceError
-from toolprm_tasks.rebuild.operators import RULES, gold_call_index, missing_values
+from toolprm_tasks.rebuild.operators import (
+    RULES,
+    RULES_9,
+    gold_call_index,
+    grounded_gold,
+    missing_values,
+)
 from toolprm_tasks.rebuild.points import DecisionPoint, turn_so_far
 from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
@@ -51,14 +57,24 @@ def _class_attributes(node: ast.ClassDef) -> dict[str, Any]:
     return attrs
 
 
+def _api_files(root: Path) -> list[dict[str, dict[str, Any]]]:
+    """Each API source file's classes: class name -> its literal attributes."""
+    return [{node.name: _class_attributes(node) for node in ast.parse(path.read_text(encoding="utf-8")).body
+             if isinstance(node, ast.ClassDef)} for path in sorted((root / "apis").glob("*.py"))]
+
+
+def lookup_tools(root: Path | None = None) -> frozenset[str]:
+    """The APIs that only look things up: ToolTalk's own `is_action = False`."""
+    return frozenset(name for classes in _api_files(root or package_dir()) for name, attrs in classes.items()
+                     if "description" in attrs and attrs.get("is_action") is False)
+
+
 def api_specs(root: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Suite name (as conversations' `suites_used` say: AccountTools, Alarm, ...) -> API name
     -> tool spec {name, description, parameters (JSON schema)}, read from the source."""
     root = root or package_dir()
     specs: dict[str, dict[str, dict[str, Any]]] = {}
-    for path in sorted((root / "apis").glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        classes = {node.name: _class_attributes(node) for node in tree.body if isinstance(node, ast.ClassDef)}
+    for classes in _api_files(root):
         file_specs: dict[str, dict[str, Any]] = {}
         for name, attrs in classes.items():
             if "description" not in attrs or not isinstance(attrs.get("parameters"), dict):
@@ -113,7 +129,7 @@ def _system_turn(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]],
-                    seed: int = 0) -> list[DecisionPoint]:
+                    seed: int = 0, lookups: frozenset[str] = frozenset()) -> list[DecisionPoint]:
     """Every recorded call, and the reply points, in order, with the recorded history. Reply
     points are written by the same writer as BFCL's (`replies.py`), so that chosen and
     rejected replies come from one distribution: a report of the turn's results where an
@@ -144,7 +160,7 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
         turn_calls = calls_of(turn)
         observations = [api["exception"] if api.get("exception") else json.dumps(api.get("response"))
                         for api in turn.get("apis") or []]
-        withheld = _withholdable(turn_calls, functions, history)
+        withheld = _withholdable(turn_calls, functions, history, lookups)
         if withheld is not None:
             # the tool the whole turn needs, withheld (as BFCL's miss_func withholds one): the
             # right reply says that no tool can do it, with the values the user gave
@@ -171,19 +187,20 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
                                            replies.user_text(history))
             if hint is not None:
                 text = replies.ask(hint, list(missing), functions, history, rng)
+                others = tuple(c for c in later_calls(index) if c is not hint)  # what else the request takes
                 points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions,
-                                            text, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint,),
+                                            text, call_hint=hint, reply_kind=replies.ASK, turn_calls=(hint, *others),
                                             missing=missing[0], missing_params=missing, tool_classes=classes))
         history.append({"role": "assistant", "content": turn["text"]})
     return points
 
 
 def _withholdable(turn_calls: list[dict[str, Any]], functions: list[dict[str, Any]],
-                  history: list[dict[str, Any]]) -> dict[str, Any] | None:
+                  history: list[dict[str, Any]], lookups: frozenset[str] = frozenset()) -> dict[str, Any] | None:
     """The call of a turn whose every call is of one tool (nothing else is due first), where
-    that tool can be withheld: the history never called it (it would show the tool offered)
-    and no other offered tool has its description (a refusal would be wrong). None: no such
-    call."""
+    that tool can be withheld: the history never called it (it would show the tool offered),
+    no other offered tool has its description, and (SAME_EFFECT) no other offered tool that
+    acts sets the same new value (a refusal would be wrong). None: no such call."""
     names = {call["name"] for call in turn_calls}
     if len(names) != 1:
         return None
@@ -193,7 +210,18 @@ def _withholdable(turn_calls: list[dict[str, Any]], functions: list[dict[str, An
     if name in called or spec is None or any(s["name"] != name and s.get("description") == spec.get("description")
                                              for s in functions):
         return None
+    # SAME_EFFECT (build 9)
+    if name not in lookups and any(s["name"] != name and s["name"] not in lookups and _set_params(s) & _set_params(spec)
+                                   for s in functions):
+        return None
     return turn_calls[0]
+
+
+def _set_params(spec: dict[str, Any]) -> set[str]:
+    """The new values a tool sets: its parameters named `new_*` (ChangePassword's and
+    ResetPassword's `new_password`)."""
+    names = ((spec.get("parameters") or {}).get("properties") or {}).keys()
+    return {n for n in names if n.startswith("new_")}
 
 
 # the reasons for a reply ToolTalk's points have, scarcest first
@@ -202,11 +230,17 @@ POINTS_PER_CONVERSATION = 2
 
 
 def points_by_conversation(conversations: list[TalkConversation], specs: dict[str, dict[str, dict[str, Any]]],
-                           seed: int) -> dict[str, list[DecisionPoint]]:
-    """Every conversation's points, carrying the source's gold calls."""
-    all_points = {c.id: decision_points(c, specs, seed) for c in conversations}
+                           seed: int, lookups: frozenset[str] | None = None) -> dict[str, list[DecisionPoint]]:
+    """Every conversation's points, carrying the source's gold calls and rules; `lookups`: the
+    APIs that only look things up (default: the package's, `lookup_tools`). Call points whose
+    right call shows values the history does not (GROUNDED_GOLD) are left out."""
+    lookups = lookup_tools() if lookups is None else lookups
+    all_points = {c.id: decision_points(c, specs, seed, lookups) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    return {cid: [replace(p, gold_calls=pool, rules=RULES) for p in points] for cid, points in all_points.items()}
+    rules = RULES | RULES_9
+    marked = {cid: [replace(p, gold_calls=pool, rules=rules, lookup_tools=lookups) for p in points]
+              for cid, points in all_points.items()}
+    return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
 
 
 def select(conversations: list[TalkConversation], points: dict[str, list[DecisionPoint]], seed: int,
