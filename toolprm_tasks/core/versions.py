@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "3-A"
+TASK_VERSION = "4-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -20,14 +20,19 @@ TASK_VERSIONS: dict[str, str] = {
     "2-A": "2026-11-26: stricter answer parser; combined-task rates are unweighted means over subsets",
     "3-A": "2026-12-05: rebuilt data build 8 (BFCL's added-functions prompt, ToolTalk's new points); "
            "the Inspect tasks' -T seed is -T order_seed, as in lm-eval (the old name is refused)",
+    "4-A": "2026-12-06: rebuilt data build 9 (lookups never substitute for a withheld tool, right calls "
+           "show their files and ids, guesses are not values the request needs elsewhere, questions name "
+           "their action); official-data numbers are unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "2-A"
+SEARCH_VERSION = "3-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
-                                          "-T select is -T selector (the old name is refused)"}
+                                          "-T select is -T selector (the old name is refused)",
+                                   "3-A": "2026-12-06: written questions name the action they are for "
+                                          "(the replay policy's and the conversations' questions)"}
 
 
 NOT_INSTALLED = "not installed"
