@@ -102,6 +102,19 @@ GUESS_NOT_NEEDED = "guess_not_needed"
 # would be false (ToolTalk, whose tools say whether they act).
 SAME_EFFECT = "same_effect"
 RULES_9: frozenset[str] = frozenset({ACTION_SUBSTITUTE, GROUNDED_GOLD, GUESS_NOT_NEEDED, SAME_EFFECT})
+# Build 9, ToolTalk only (its blind reading of the first build-9 draft read these as unclear;
+# BFCL's files stay as they were read):
+# REQUEST_WINS: a wrong value is never one the user's latest request names where the right value
+# is not named there (ToolTalk's recorded call asks for the user's home city where the request
+# names New York: the wrong call reads as the right one).
+REQUEST_WINS = "request_wins"
+# FULL_REPORT: a report cites every call of the turn, not the last four (seven events created,
+# four ids reported, read as an incomplete answer).
+FULL_REPORT = "full_report"
+# WORKAROUND: a tool that modifies a record is not withheld where the offered tools can delete
+# and create that record ("no tool can move the meeting" while delete-and-create would).
+WORKAROUND = "workaround"
+RULES_9_TOOLTALK: frozenset[str] = frozenset({REQUEST_WINS, FULL_REPORT, WORKAROUND})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 
@@ -614,6 +627,8 @@ def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
     names = sorted(n for n in args if changeable(point, call["name"], n) and _shown(args[n], history))
     rng.shuffle(names)
     found = mentions(point.history)
+    request = next((t["content"] for t in reversed(point.history) if t.get("role") == "user"
+                    and isinstance(t.get("content"), str)), "").casefold()
     swapped, stale, other = [], [], []
     for i, first in enumerate(names):
         for second in names[i + 1:]:
@@ -638,6 +653,9 @@ def wrong_params(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         here = _like_gold(here, pool_values(point, call["name"], name), rng)
         make = lambda v, rel, op, name=name: Proposal(  # noqa: E731
             WRONG_PARAMS, {"name": call["name"], "parameters": {**args, name: v}}, f"{op}:{name}", rel)
+        if REQUEST_WINS in point.rules and not replies.mentioned(args[name], request):
+            old = [v for v in old if not replies.mentioned(v, request)]
+            here = [v for v in here if not replies.mentioned(v, request)]
         stale.append([make(v, "stale_value", "stale_value") for v in old[:_PER_PARAM]])
         other.append([make(v, "grounded_value", "history_value") for v in here[:_PER_PARAM]])
     return swapped + _interleave(*stale) + _interleave(*other)
@@ -821,7 +839,8 @@ def should_call(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         if intent == replies.REPORT:
             done, operator = answerable(point)
             if done:
-                proposals.append(Proposal(SHOULD_CALL, replies.report(done, point.functions, point.history, rng),
+                text = replies.report(done, point.functions, point.history, rng, FULL_REPORT in point.rules)
+                proposals.append(Proposal(SHOULD_CALL, text,
                                           operator, "early_answer"))
         elif intent == replies.ASK:
             options = question_options(point)

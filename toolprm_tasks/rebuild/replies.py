@@ -264,14 +264,14 @@ def result_phrases(observation: str) -> list[str]:
 
 
 def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list[dict[str, Any]],
-           rng: random.Random) -> str:
+           rng: random.Random, every_call: bool = False) -> str:
     """A reply reporting the results of `done` (the turn's calls so far, with observations):
     every call's result in words (the last few calls), or the action itself where a call
     returns nothing. The same writer makes the report that ends a turn and the answer given
-    too early."""
+    too early. `every_call`: every call of the turn, not the last few (a source's FULL_REPORT)."""
     said = user_text(history)
     parts: list[str] = []
-    for call, observation in done[-_MAX_REPORTED:]:
+    for call, observation in (done if every_call else done[-_MAX_REPORTED:]):
         phrases = [p for p in result_phrases(observation) if p not in parts]
         if phrases:
             parts += phrases

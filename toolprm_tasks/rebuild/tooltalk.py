@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.grounding import name_words
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data.jsonio import JSONFileError, read_json
 from toolprm_tasks.rebuild import replies
@@ -24,6 +25,7 @@ from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.operators import (
     RULES,
     RULES_9,
+    RULES_9_TOOLTALK,
     gold_call_index,
     grounded_gold,
     missing_values,
@@ -178,7 +180,7 @@ def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, d
             history.append({"role": "assistant", "content": call})
             history.append({"role": "tool", "content": observations[position]})
         if turn_calls:
-            text = replies.report(turn_so_far(history), functions, history, rng)
+            text = replies.report(turn_so_far(history), functions, history, rng, every_call=True)  # FULL_REPORT
             points.append(DecisionPoint("tooltalk", conversation.id, len(points), list(history), functions, text,
                                         call_hint=next(iter(later_calls(index)), None), reply_kind=replies.REPORT,
                                         turn_calls=tuple(turn_calls), tool_classes=classes))
@@ -214,7 +216,22 @@ def _withholdable(turn_calls: list[dict[str, Any]], functions: list[dict[str, An
     if name not in lookups and any(s["name"] != name and s["name"] not in lookups and _set_params(s) & _set_params(spec)
                                    for s in functions):
         return None
+    if _recreatable(name, functions):  # WORKAROUND (build 9)
+        return None
     return turn_calls[0]
+
+
+_MODIFY, _DELETE, _CREATE = {"modify", "update", "change", "edit"}, {"delete", "remove"}, {"create", "add"}
+
+
+def _recreatable(name: str, functions: list[dict[str, Any]]) -> bool:
+    """Whether `name` modifies a record that the other offered tools can delete and create
+    (ModifyEvent beside DeleteEvent and CreateEvent): delete-and-create would do its work."""
+    verb, *noun = name_words(name) or [""]
+    if verb not in _MODIFY or not noun:
+        return False
+    others = [name_words(s["name"]) for s in functions if s["name"] != name]
+    return all(any(w and w[0] in verbs and w[1:] == noun for w in others) for verbs in (_DELETE, _CREATE))
 
 
 def _set_params(spec: dict[str, Any]) -> set[str]:
@@ -237,7 +254,7 @@ def points_by_conversation(conversations: list[TalkConversation], specs: dict[st
     lookups = lookup_tools() if lookups is None else lookups
     all_points = {c.id: decision_points(c, specs, seed, lookups) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    rules = RULES | RULES_9
+    rules = RULES | RULES_9 | RULES_9_TOOLTALK
     marked = {cid: [replace(p, gold_calls=pool, rules=rules, lookup_tools=lookups) for p in points]
               for cid, points in all_points.items()}
     return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
