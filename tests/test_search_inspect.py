@@ -268,3 +268,10 @@ def test_cli_replay_policy_with_a_pointwise_engine_judge(bfcl_classifier: Path, 
                                          if len(s["candidates"]) > 1) > 0
     assert {"gain_first", "gain_majority", "judge_agreement", "success_base"} <= set(metrics)
     assert log.eval.metadata["n"] == 2 and log.eval.metadata["max_steps"] == 3
+
+
+def test_a_renamed_parameter_names_the_version_that_renamed_it() -> None:
+    """`-T select` was renamed in search version 2-A, `-T seed` of the benchmark tasks in task
+    version 3-A: the refusal names that version, not the current one (which moves on)."""
+    with pytest.raises(ValueError, match=r"select is now selector \(search version 2-A\): -T selector=judge"):
+        toolprm_search(select="judge")

@@ -53,19 +53,22 @@ INSPECT_PROVIDERS: dict[str, str] = {
 }
 
 
-# Inspect task parameters renamed, old name: new name (Inspect 0.3.285 only warns about a -T
-# name a task does not take and drops it: the tasks take `**other` and refuse these by name)
-RENAMED_TASK_PARAMS: dict[str, str] = {"seed": "order_seed", "select": "selector"}
+# Inspect task parameters renamed, old name: (new name, the version that renamed it). Inspect
+# 0.3.285 only warns about a -T name a task does not take and drops it: the tasks take
+# `**other` and refuse these by name.
+RENAMED_TASK_PARAMS: dict[str, tuple[str, str]] = {"seed": ("order_seed", "task version 3-A"),
+                                                   "select": ("selector", "search version 2-A")}
 
 
-def refuse_other_params(task: str, other: dict[str, object], version: str) -> None:
-    """A task parameter the task does not take: a renamed one names its new name, any other is
-    refused (never dropped with a warning, as Inspect would)."""
+def refuse_other_params(task: str, other: dict[str, object]) -> None:
+    """A task parameter the task does not take: a renamed one names its new name and the
+    version that renamed it, any other is refused (never dropped with a warning, as Inspect
+    would)."""
     for name in other:
-        new = RENAMED_TASK_PARAMS.get(name)
-        if new is not None:
-            raise ValueError(f"{task}: task parameter {name} is now {new} (task version {version}): "
-                             f"-T {new}={other[name]}")
+        renamed = RENAMED_TASK_PARAMS.get(name)
+        if renamed is not None:
+            new, since = renamed
+            raise ValueError(f"{task}: task parameter {name} is now {new} ({since}): -T {new}={other[name]}")
         raise ValueError(f"{task}: unknown task parameter {name!r}")
 
 

@@ -233,7 +233,7 @@ def search_task(
         other: the entry file's `**other`, parameters it does not take: refused (a renamed
             one, e.g. select, names its new name).
     """
-    names.refuse_other_params("toolprm_search", other or {}, SEARCH_VERSION)
+    names.refuse_other_params("toolprm_search", other or {})
     categories = _categories(category)
     # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
     what = "toolprm_search: task parameter"

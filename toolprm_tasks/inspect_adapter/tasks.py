@@ -141,7 +141,7 @@ def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, pr
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
     `max_tokens=-5` once ran; `other`: parameters the task does not take, refused); the order
     seed and max_tokens as numbers."""
-    names.refuse_other_params(task, other or {}, TASK_VERSION)
+    names.refuse_other_params(task, other or {})
     names.check_choice("protocol", protocol, PROTOCOLS)
     names.check_choice("order", order, names.ORDERS)
     if prompt is not None:
