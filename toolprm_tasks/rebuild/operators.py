@@ -108,8 +108,9 @@ RULES_9: frozenset[str] = frozenset({ACTION_SUBSTITUTE, GROUNDED_GOLD, GUESS_NOT
 # is not named there (ToolTalk's recorded call asks for the user's home city where the request
 # names New York: the wrong call reads as the right one).
 REQUEST_WINS = "request_wins"
-# FULL_REPORT: a report cites every call of the turn, not the last four (seven events created,
-# four ids reported, read as an incomplete answer).
+# FULL_REPORT: a report cites every call of the turn and every field of its results, not the
+# last four calls and first few fields (seven events created, four ids reported; a weather report
+# without its conditions: read as incomplete answers).
 FULL_REPORT = "full_report"
 # WORKAROUND: a tool that modifies a record is not withheld where the offered tools can delete
 # and create that record ("no tool can move the meeting" while delete-and-create would).

@@ -224,8 +224,9 @@ def _snippet(text: str) -> str:
     return text if len(text) <= _MAX_SNIPPET else text[:_MAX_SNIPPET].rstrip() + "..."
 
 
-def _plain(value: Any, depth: int = 0) -> str | None:
-    """A result value in words (None: nothing worth citing, such as an empty record)."""
+def _plain(value: Any, depth: int = 0, every_field: bool = False) -> str | None:
+    """A result value in words (None: nothing worth citing, such as an empty record); a record's
+    first fields, or with `every_field` all of them."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
@@ -233,31 +234,33 @@ def _plain(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, str):
         return _snippet(value) if value.strip() else None
     if isinstance(value, list):
-        items = [t for t in (_plain(v, depth + 1) for v in value[:_MAX_ITEMS]) if t]
+        items = [t for t in (_plain(v, depth + 1, every_field) for v in value[:_MAX_ITEMS]) if t]
         if not items:
             return "none" if not value else None
         more = f" and {len(value) - _MAX_ITEMS} more" if len(value) > _MAX_ITEMS else ""
         return ", ".join(items) + more
     if isinstance(value, dict) and depth < 2:  # a record, or records in a list: their first fields
         parts = [f"{param_words(k)} {t}" for k, v in value.items() if not str(k).startswith("_")
-                 for t in [_plain(v, 2)] if t][:_MAX_FIELDS - 1]
+                 for t in [_plain(v, 2)] if t]
+        parts = parts if every_field else parts[:_MAX_FIELDS - 1]
         return ("(" + ", ".join(parts) + ")" if depth else ", ".join(parts)) if parts else None
     return None
 
 
-def result_phrases(observation: str) -> list[str]:
+def result_phrases(observation: str, every_field: bool = False) -> list[str]:
     """An observation's fields in words ("zipcode: 83214"); empty when it says nothing (no
-    output, an empty record). Private fields (a leading underscore) are never cited."""
+    output, an empty record). Private fields (a leading underscore) are never cited. The first
+    few fields, or with `every_field` all of them."""
     try:
         data = json.loads(observation)
     except (json.JSONDecodeError, TypeError):
         data = observation
     if isinstance(data, dict):
         phrases = [f"{param_words(str(k))}: {t}" for k, v in data.items() if not str(k).startswith("_")
-                   for t in [_plain(v)] if t]
-        return phrases[:_MAX_FIELDS]
+                   for t in [_plain(v, 0, every_field)] if t]
+        return phrases if every_field else phrases[:_MAX_FIELDS]
     if isinstance(data, list):
-        text = _plain(data)
+        text = _plain(data, 0, every_field)
         return [text] if text else []
     text = str(data).strip() if data is not None else ""
     return [_snippet(text)] if text and text not in ("None", "null", "{}", "[]") else []
@@ -268,11 +271,12 @@ def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list
     """A reply reporting the results of `done` (the turn's calls so far, with observations):
     every call's result in words (the last few calls), or the action itself where a call
     returns nothing. The same writer makes the report that ends a turn and the answer given
-    too early. `every_call`: every call of the turn, not the last few (a source's FULL_REPORT)."""
+    too early. `every_call`: every call of the turn and every field of its result, not the last
+    few calls and first few fields (a source's FULL_REPORT)."""
     said = user_text(history)
     parts: list[str] = []
     for call, observation in (done if every_call else done[-_MAX_REPORTED:]):
-        phrases = [p for p in result_phrases(observation) if p not in parts]
+        phrases = [p for p in result_phrases(observation, every_call) if p not in parts]
         if phrases:
             parts += phrases
         else:
