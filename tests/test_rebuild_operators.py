@@ -612,3 +612,16 @@ def test_tooltalk_rules_of_build_9(tooltalk_points) -> None:
         assert all(i in point.gold for i in ids), point.gold
         most = max(most, len(ids))
     assert most >= 7
+
+
+def test_a_full_report_cites_every_field_of_a_result() -> None:
+    """FULL_REPORT (ToolTalk, build 9): a weather report without its conditions read as an
+    incomplete answer; the default (BFCL) cites a record's first fields."""
+    observation = json.dumps({"weather": {"date": "2023-09-11", "location": "New York", "temperature": 72,
+                                          "conditions": "Sunny"}})
+    assert "Sunny" not in " ".join(replies.result_phrases(observation))
+    assert "Sunny" in " ".join(replies.result_phrases(observation, every_field=True))
+    history = [{"role": "user", "content": "weather in New York?"}]
+    done = [({"name": "CurrentWeather", "parameters": {"location": "New York"}}, observation)]
+    assert "Sunny" in replies.report(done, [], history, random.Random(0), every_call=True)
+    assert "Sunny" not in replies.report(done, [], history, random.Random(0))
