@@ -331,10 +331,10 @@ def test_tooltalk_withheld_tool_points(tooltalk_points) -> None:
 
 def test_rules_by_source(bfcl, tooltalk_points) -> None:
     """BFCL's points take build 9's rules only (its selection otherwise as in build 7); ToolTalk's
-    take build 8's and build 9's."""
+    take build 8's, build 9's and its own of builds 9 and 10."""
     _, bfcl_points = bfcl
     assert all(p.rules == operators.RULES_9 for ps in bfcl_points.values() for p in ps)
-    tooltalk_rules = operators.RULES | operators.RULES_9 | operators.RULES_9_TOOLTALK
+    tooltalk_rules = operators.RULES | operators.RULES_9 | operators.RULES_9_TOOLTALK | operators.RULES_10_TOOLTALK
     assert all(p.rules == tooltalk_rules for ps in tooltalk_points.values() for p in ps)
     assert {operators.NAMED_FIRST, operators.SHIFT_QUOTAS, operators.LENGTH_MATCHED} <= operators.RULES
     assert not operators.RULES & operators.RULES_9 and not operators.RULES_9 & operators.RULES_9_TOOLTALK
@@ -625,3 +625,84 @@ def test_a_full_report_cites_every_field_of_a_result() -> None:
     done = [({"name": "CurrentWeather", "parameters": {"location": "New York"}}, observation)]
     assert "Sunny" in replies.report(done, [], history, random.Random(0), every_call=True)
     assert "Sunny" not in replies.report(done, [], history, random.Random(0))
+
+
+def test_tooltalk_reports_say_what_each_acting_call_did() -> None:
+    """ACTS_REPORTED (ToolTalk, build 10): seven created events reported as seven bare ids read
+    as no answer; a call that acts is reported by name with the values the conversation shows
+    (credentials never), a lookup by its result as before, two identical calls once."""
+    history = [{"role": "user", "content": "Create the 'Sync' meeting on 2023-09-18 and 2023-09-25, then check the weather."}]
+    create = {"name": "CreateEvent", "parameters": {"session_token": "98a5-b404", "name": "Sync",
+                                                    "start_time": "2023-09-18"}}
+    again = {"name": "CreateEvent", "parameters": {"session_token": "98a5-b404", "name": "Sync",
+                                                   "start_time": "2023-09-25"}}
+    weather = {"name": "CurrentWeather", "parameters": {}}
+    done = [(create, json.dumps({"event_id": "e1"})), (again, json.dumps({"event_id": "e2"})),
+            (again, json.dumps({"event_id": "e2"})), (weather, json.dumps({"weather": {"conditions": "Sunny"}}))]
+    text = replies.report(done, [], history, random.Random(0), every_call=True, lookups=frozenset({"CurrentWeather"}))
+    assert "CreateEvent (name 'Sync', start time '2023-09-18')" in text and "e1" in text, text
+    assert text.count("2023-09-25") == 1 and "98a5-b404" not in text, text
+    assert "Sunny" in text and "CurrentWeather (" not in text, text  # a lookup: its result only
+    plain = replies.report(done, [], history, random.Random(0), every_call=True)
+    assert "CreateEvent (" not in plain  # without the rule (BFCL): results as before
+    # an acting call that returns nothing is reported as done, with its values
+    done_only = replies.report([(create, json.dumps({}))], [], history, random.Random(0), every_call=True,
+                               lookups=frozenset())
+    assert "CreateEvent (name 'Sync', start time '2023-09-18'): done" in done_only, done_only
+
+
+def test_descriptions_lose_their_inputs_and_outputs() -> None:
+    """Build 10: "Logs in a user returns a token" gave "I can't log in a user returns a token"."""
+    assert replies.verb_phrase("Logs in a user returns a token.", "UserLogin") == "log in a user"
+    assert replies.verb_phrase("Deletes an alarm given an alarm_id.", "DeleteAlarm") == "delete an alarm"
+    assert replies.verb_phrase("Searches messages matching filters returning 5 most recent results.",
+                               "SearchMessages") == "search messages matching filters"
+    assert replies.verb_phrase("Adds events to a user's calendar.", "CreateEvent") == "add events to a user's calendar"
+
+
+def test_recorded_errata_leave_their_points_out(tooltalk_points) -> None:
+    """Build 10: a recorded call that contradicts its conversation ("call Cindy at 6" set a month
+    ahead) is neither a right call nor a call of a history; other points of the conversation stay."""
+    from toolprm_tasks.rebuild.tooltalk import ERRATA, api_specs, erratum, load_conversations, points_by_conversation
+
+    (cid, tool, param, value), = ERRATA
+    own = tooltalk_points[cid]
+    assert own, "the conversation keeps its other points"
+    assert all(erratum(p) is None for p in own)
+    def has(calls):
+        return any(c.get("name") == tool and (c.get("parameters") or {}).get(param) == value for c in calls)
+    assert not any(has([t["content"] for t in p.history if isinstance(t["content"], dict)] + [p.gold])
+                   for p in own if not p.is_chat)
+    # without the errata the conversation has such points: the rule removes something
+    conversation = [c for c in load_conversations() if c.id == cid]
+    from toolprm_tasks.rebuild import tooltalk
+
+    saved = dict(tooltalk.ERRATA)
+    try:
+        tooltalk.ERRATA.clear()
+        loose = points_by_conversation(conversation, api_specs(), 0)[cid]
+    finally:
+        tooltalk.ERRATA.update(saved)
+    assert len(loose) > len(own)
+    assert any(erratum(p) for p in loose)
+
+
+def test_length_sides_even_out_which_side_is_longer() -> None:
+    """LENGTH_SIDES (ToolTalk, build 10): among cases equal in tokens, the choice also evens out
+    which side renders longer, so "prefer the longer" stays near chance; without it ties keep
+    the first case."""
+    from toolprm_tasks.rebuild.balance import tokens
+
+    # two cases of one slot with the same tokens (a doubled space is no token), the right side
+    # the longer in the first, the shorter in the second
+    right_longer, right_shorter = ("alpha beta", "gamma  delta"), ("alpha   beta", "gamma delta")
+    assert tokens(right_longer[0]) == tokens(right_shorter[0]) and tokens(right_longer[1]) == tokens(right_shorter[1])
+    cases = [[right_longer, right_shorter] for _ in range(6)]
+    keys = [[f"{i}a", f"{i}b"] for i in range(6)]
+
+    def longer_right(picks):
+        return sum(len(slot[pick][1]) > len(slot[pick][0]) for slot, pick in zip(cases, picks, strict=True))
+
+    assert longer_right(choose(cases, keys)) == 6  # ties keep the first
+    assert longer_right(choose(cases, keys, [True] * 6)) == 3
+    assert longer_right(choose(cases, keys, [True] * 3 + [False] * 3)) >= 3  # only sided slots move

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "4-A"
+TASK_VERSION = "5-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -23,6 +23,9 @@ TASK_VERSIONS: dict[str, str] = {
     "4-A": "2026-12-06: rebuilt data build 9 (lookups never substitute for a withheld tool, right calls "
            "show their files and ids, guesses are not values the request needs elsewhere, questions name "
            "their action); official-data numbers are unchanged",
+    "5-A": "2026-12-06: rebuilt data build 10 (ToolTalk only: reports say what each acting call did with "
+           "its values, a recorded call that contradicts its conversation is left out, the choice among a "
+           "slot's cases evens out the longer side); BFCL's and the official data's numbers are unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 

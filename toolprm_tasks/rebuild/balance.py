@@ -39,16 +39,32 @@ def tokens(action: Any) -> frozenset[str]:
     return frozenset([*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False)), *shape])
 
 
-def _signed(rejected: Any, chosen: Any) -> dict[str, int]:
-    """A case's contribution to chosen-minus-rejected counts (shared tokens cancel)."""
+LONGER_SIDE = "<longer side>"
+# A token of its own counts as much as one word; which side is longer is one feature that a
+# whole judge ("prefer the longer") reads, so it weighs as this many tokens.
+SIDE_WEIGHT = 4
+
+
+def _signed(rejected: Any, chosen: Any, sided: bool = False) -> dict[str, int]:
+    """A case's contribution to chosen-minus-rejected counts (shared tokens cancel); `sided`:
+    also which side renders longer (+1 the chosen, -1 the rejected, nothing for a tie)."""
     mine, theirs = tokens(rejected), tokens(chosen)
-    return {**{t: 1 for t in theirs - mine}, **{t: -1 for t in mine - theirs}}
+    signed = {**{t: 1 for t in theirs - mine}, **{t: -1 for t in mine - theirs}}
+    if sided:
+        gap = len(candidate_text(chosen)) - len(candidate_text(rejected))
+        if gap:
+            signed.update({f"{LONGER_SIDE} {k}": 1 if gap > 0 else -1 for k in range(SIDE_WEIGHT)})
+    return signed
 
 
-def choose(cases: Sequence[Sequence[tuple[Any, Any]]], keys: Sequence[Sequence[str]]) -> list[int | None]:
+def choose(cases: Sequence[Sequence[tuple[Any, Any]]], keys: Sequence[Sequence[str]],
+           sided: Sequence[bool] | None = None) -> list[int | None]:
     """For each slot's candidate cases ((rejected, chosen) pairs; `keys` name them, the same
-    case twice is one case), the index of the one chosen; None for a slot without one."""
-    signed = [[_signed(r, c) for r, c in slot] for slot in cases]
+    case twice is one case), the index of the one chosen; None for a slot without one.
+    `sided[i]`: slot i also evens out which side is the longer (a source's LENGTH_SIDES rule:
+    a length bucket per side leaves "the right one is the longer" to chance)."""
+    sided = sided or [False] * len(cases)
+    signed = [[_signed(r, c, sided[i]) for r, c in slot] for i, slot in enumerate(cases)]
     pick: list[int | None] = [0 if slot else None for slot in cases]
     used: Counter[str] = Counter()
     balance: Counter[str] = Counter()

@@ -37,14 +37,14 @@ from toolprm_tasks.rebuild.balance import choose
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, describe
-from toolprm_tasks.rebuild.operators import iter_proposals
+from toolprm_tasks.rebuild.operators import LENGTH_SIDES, iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint, equivalent
 from toolprm_tasks.rebuild.policy import INVALID, error_type_of, proposal_prompt, read_answer
 from toolprm_tasks.rebuild.split import SPLITS, assign
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 9  # bump when the operators or the point selection change the output
+BUILD_VERSION = 10  # bump when the operators or the point selection change the output
 # The modules whose code decides the bytes of a build (cases and manifest): their digest names the
 # default cache folder, so a change that forgets the bump above still never reuses a stale build.
 # paths from the folder that holds toolprm_tasks/ and scorers/ (a checkout or site-packages)
@@ -231,7 +231,7 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
         reasons_of.append(reasons)
     pairs = [[(c.proposal.action, c.point.gold) for c in found] for found in slots]
     keys = [[c.key for c in found] for found in slots]
-    chosen = choose(pairs, keys)
+    chosen = choose(pairs, keys, [LENGTH_SIDES in item.point.rules for item in points])
     taken = {keys[i][pick] for i, pick in enumerate(chosen) if pick is not None}
     for i, pick in enumerate(chosen):
         if pick is None:  # no candidate, or every one another slot's case: the next that is not

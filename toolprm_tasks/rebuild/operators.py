@@ -58,7 +58,7 @@ SHOULD_CALL = "should call a tool but chatted"
 CALL_ERROR_TYPES: tuple[str, ...] = (WRONG_PARAMS, WRONG_TOOL, SHOULD_CALL)
 
 # credentials a login hands out, not values the user chooses: never the wrong argument
-AUTH_PARAMS = frozenset({"session_token", "access_token"})
+AUTH_PARAMS = replies.CREDENTIALS
 _PER_PARAM = 5  # wrong values proposed per parameter and operator
 
 # Selection rules a source opts into (`DecisionPoint.rules`), added in build 8 for ToolTalk; a
@@ -116,6 +116,17 @@ FULL_REPORT = "full_report"
 # and create that record ("no tool can move the meeting" while delete-and-create would).
 WORKAROUND = "workaround"
 RULES_9_TOOLTALK: frozenset[str] = frozenset({REQUEST_WINS, FULL_REPORT, WORKAROUND})
+# Build 10, ToolTalk only (its blind reading of build 9 read these reports as weak answers):
+# ACTS_REPORTED: a report says what each call that acts did, with the values it was given, before
+# its result (`replies.report`'s `lookups`): seven created events reported as seven bare ids, or
+# two modified events as the same "I used ModifyEvent to allow modification..." twice, left the
+# reader unsure the turn was done.
+ACTS_REPORTED = "acts_reported"
+# LENGTH_SIDES: the choice among a slot's cases (`balance.choose`) also evens out which side
+# renders longer: ToolTalk's 102 cases are few enough that "prefer the longer" drifted out of
+# 45-55% by one case.
+LENGTH_SIDES = "length_sides"
+RULES_10_TOOLTALK: frozenset[str] = frozenset({ACTS_REPORTED, LENGTH_SIDES})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 
@@ -840,7 +851,8 @@ def should_call(point: DecisionPoint, rng: random.Random) -> list[Proposal]:
         if intent == replies.REPORT:
             done, operator = answerable(point)
             if done:
-                text = replies.report(done, point.functions, point.history, rng, FULL_REPORT in point.rules)
+                text = replies.report(done, point.functions, point.history, rng, FULL_REPORT in point.rules,
+                                      point.lookup_tools if ACTS_REPORTED in point.rules else None)
                 proposals.append(Proposal(SHOULD_CALL, text,
                                           operator, "early_answer"))
         elif intent == replies.ASK:

@@ -105,6 +105,9 @@ def verb_phrase(description: str, name: str) -> str:
         description = description.split("Tool description:", 1)[1]
     sentence = re.split(r"(?<=[a-z0-9)])\.\s|\.$|\n", description.strip(), maxsplit=1)[0].strip().rstrip(".")
     clause = re.split(r"[,;:(]| - | that | which | so that ", sentence, maxsplit=1)[0].strip()
+    # a trailing participle or "given a ..." names inputs and outputs, not the action ("Logs in a
+    # user returns a token", "Deletes an alarm given an alarm_id"): read as broken English
+    clause = re.split(r"(?<=\w) (?:returns|returning|given an?) ", clause, maxsplit=1)[0].strip()
     words = clause.split()
     if not words:  # no description: the tool's own name in words
         return "use " + re.sub(r"(?<!^)(?=[A-Z])|_", " ", name).lower()
@@ -150,6 +153,20 @@ def mentioned(value: Any, text: str) -> bool:
 def user_text(history: list[dict[str, Any]]) -> str:
     """Everything the user said so far, case-folded: what an assistant may quote back."""
     return " ".join(t["content"] for t in history if t.get("role") == "user" and isinstance(t.get("content"), str)).casefold()
+
+
+# credentials a login hands out: never cited back to the user as what a call did
+CREDENTIALS = frozenset({"session_token", "access_token"})
+
+
+def call_values(call: dict[str, Any], said: str) -> str:
+    """A call's first few argument values that `said` mentions, in words ("name 'Sync', start
+    time '2023-09-18 10:00:00'"), credentials left out."""
+    def text(value: Any) -> str:  # every member of a list: a report leaves none out
+        return ", ".join(text(v) for v in value) if isinstance(value, list) else _value_text(value)
+
+    return ", ".join([f"{param_words(k)} {text(v)}" for k, v in (call.get("parameters") or {}).items()
+                      if k not in CREDENTIALS and mentioned(v, said)][:_MAX_ARGS])
 
 
 def describe(call: dict[str, Any], functions: Any, said: str, omit: str | None = None) -> str:
@@ -267,17 +284,27 @@ def result_phrases(observation: str, every_field: bool = False) -> list[str]:
 
 
 def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list[dict[str, Any]],
-           rng: random.Random, every_call: bool = False) -> str:
+           rng: random.Random, every_call: bool = False, lookups: frozenset[str] | None = None) -> str:
     """A reply reporting the results of `done` (the turn's calls so far, with observations):
     every call's result in words (the last few calls), or the action itself where a call
     returns nothing. The same writer makes the report that ends a turn and the answer given
     too early. `every_call`: every call of the turn and every field of its result, not the last
-    few calls and first few fields (a source's FULL_REPORT)."""
+    few calls and first few fields (a source's FULL_REPORT). `lookups`: where given, the tools
+    that only look things up (a source's ACTS_REPORTED); any other call is reported as what it
+    did, with the values it was given, before its result (seven bare event ids read as no
+    answer to "set up the weekly meetings")."""
     said = user_text(history)
     parts: list[str] = []
     for call, observation in (done if every_call else done[-_MAX_REPORTED:]):
         phrases = [p for p in result_phrases(observation, every_call) if p not in parts]
-        if phrases:
+        if lookups is not None and call["name"] not in lookups:
+            # the call in its own terms (its name and values, as the history shows them): a
+            # description's words would be words of the template, not of the conversation
+            args = call_values(call, conversation_text(history))
+            part = f"{call['name']}" + (f" ({args})" if args else "") + ": " + (", ".join(phrases) or "done")
+            if part not in parts:  # two identical calls with identical results: said once
+                parts.append(part)
+        elif phrases:
             parts += phrases
         else:
             parts.append(f"I used {call['name']} to " + describe(call, functions, said))
