@@ -629,26 +629,32 @@ def test_a_full_report_cites_every_field_of_a_result() -> None:
 
 def test_tooltalk_reports_say_what_each_acting_call_did() -> None:
     """ACTS_REPORTED (ToolTalk, build 10): seven created events reported as seven bare ids read
-    as no answer; a call that acts is reported by name with the values the conversation shows
-    (credentials never), a lookup by its result as before, two identical calls once."""
-    history = [{"role": "user", "content": "Create the 'Sync' meeting on 2023-09-18 and 2023-09-25, then check the weather."}]
+    as no answer; a call that acts is reported by name with its values (secrets never: the
+    password typed, the token handed out), a lookup by its result as before, two identical
+    calls once."""
     create = {"name": "CreateEvent", "parameters": {"session_token": "98a5-b404", "name": "Sync",
-                                                    "start_time": "2023-09-18"}}
+                                                    "start_time": "2023-09-18", "description": None}}
     again = {"name": "CreateEvent", "parameters": {"session_token": "98a5-b404", "name": "Sync",
                                                    "start_time": "2023-09-25"}}
+    login = {"name": "UserLogin", "parameters": {"username": "justinkool", "password": "justforkicks123"}}
     weather = {"name": "CurrentWeather", "parameters": {}}
-    done = [(create, json.dumps({"event_id": "e1"})), (again, json.dumps({"event_id": "e2"})),
-            (again, json.dumps({"event_id": "e2"})), (weather, json.dumps({"weather": {"conditions": "Sunny"}}))]
+    done = [(login, json.dumps({"session_token": "98a5-b404"})), (create, json.dumps({"event_id": "e1"})),
+            (again, json.dumps({"event_id": "e2"})), (again, json.dumps({"event_id": "e2"})),
+            (weather, json.dumps({"weather": {"conditions": "Sunny"}}))]
+    # the history as a build has it: the system turn with the token, the calls and their results
+    history = [{"role": "system", "content": "username justinkool, session token 98a5-b404."},
+               {"role": "user", "content": "Log me in (justinkool, justforkicks123), create the 'Sync' meeting "
+                                           "on 2023-09-18 and 2023-09-25, then check the weather."}]
+    for call, observation in done:
+        history += [{"role": "assistant", "content": call}, {"role": "tool", "content": observation}]
     text = replies.report(done, [], history, random.Random(0), every_call=True, lookups=frozenset({"CurrentWeather"}))
-    assert "CreateEvent (name 'Sync', start time '2023-09-18')" in text and "e1" in text, text
-    assert text.count("2023-09-25") == 1 and "98a5-b404" not in text, text
+    assert "CreateEvent (name 'Sync', start time '2023-09-18'): event ID: e1" in text, text
+    assert "UserLogin (username 'justinkool'): done" in text, text
+    assert text.count("2023-09-25") == 1 and "98a5-b404" not in text and "justforkicks123" not in text, text
+    assert "None" not in text and "description" not in text, text  # an empty value is no value
     assert "Sunny" in text and "CurrentWeather (" not in text, text  # a lookup: its result only
     plain = replies.report(done, [], history, random.Random(0), every_call=True)
-    assert "CreateEvent (" not in plain  # without the rule (BFCL): results as before
-    # an acting call that returns nothing is reported as done, with its values
-    done_only = replies.report([(create, json.dumps({}))], [], history, random.Random(0), every_call=True,
-                               lookups=frozenset())
-    assert "CreateEvent (name 'Sync', start time '2023-09-18'): done" in done_only, done_only
+    assert "CreateEvent (" not in plain and "98a5-b404" in plain  # without the rule (BFCL): results as before
 
 
 def test_descriptions_lose_their_inputs_and_outputs() -> None:
@@ -658,11 +664,13 @@ def test_descriptions_lose_their_inputs_and_outputs() -> None:
     assert replies.verb_phrase("Searches messages matching filters returning 5 most recent results.",
                                "SearchMessages") == "search messages matching filters"
     assert replies.verb_phrase("Adds events to a user's calendar.", "CreateEvent") == "add events to a user's calendar"
+    assert replies.verb_phrase("Calculates the returns of a portfolio.", "f") == "calculate the returns of a portfolio"
 
 
 def test_recorded_errata_leave_their_points_out(tooltalk_points) -> None:
     """Build 10: a recorded call that contradicts its conversation ("call Cindy at 6" set a month
-    ahead) is neither a right call nor a call of a history; other points of the conversation stay."""
+    ahead) is neither a right call (of a point or of the pool wrong values come from) nor a call
+    of a history; other points of the conversation stay."""
     from toolprm_tasks.rebuild.tooltalk import ERRATA, api_specs, erratum, load_conversations, points_by_conversation
 
     (cid, tool, param, value), = ERRATA
@@ -670,9 +678,11 @@ def test_recorded_errata_leave_their_points_out(tooltalk_points) -> None:
     assert own, "the conversation keeps its other points"
     assert all(erratum(p) is None for p in own)
     def has(calls):
-        return any(c.get("name") == tool and (c.get("parameters") or {}).get(param) == value for c in calls)
-    assert not any(has([t["content"] for t in p.history if isinstance(t["content"], dict)] + [p.gold])
-                   for p in own if not p.is_chat)
+        return any(isinstance(c, dict) and c.get("name") == tool and (c.get("parameters") or {}).get(param) == value for c in calls)
+    assert not any(has([t["content"] for t in p.history if isinstance(t["content"], dict)]
+                       + ([] if p.is_chat else [p.gold])) for p in own)
+    # nor a right call of the pool that wrong calls draw values from
+    assert value not in [args.get(param) for args in own[0].gold_calls.get(tool, ())]
     # without the errata the conversation has such points: the rule removes something
     conversation = [c for c in load_conversations() if c.id == cid]
     from toolprm_tasks.rebuild import tooltalk
@@ -705,4 +715,7 @@ def test_length_sides_even_out_which_side_is_longer() -> None:
 
     assert longer_right(choose(cases, keys)) == 6  # ties keep the first
     assert longer_right(choose(cases, keys, [True] * 6)) == 3
-    assert longer_right(choose(cases, keys, [True] * 3 + [False] * 3)) >= 3  # only sided slots move
+    half = choose(cases, keys, [True] * 3 + [False] * 3)
+    assert half[3:] == [0, 0, 0] and longer_right(half) == 5  # only sided slots move
+    with pytest.raises(ValueError, match="sided has 2 entries for 6 slots"):
+        choose(cases, keys, [True, True])

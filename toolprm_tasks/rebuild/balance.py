@@ -63,7 +63,10 @@ def choose(cases: Sequence[Sequence[tuple[Any, Any]]], keys: Sequence[Sequence[s
     case twice is one case), the index of the one chosen; None for a slot without one.
     `sided[i]`: slot i also evens out which side is the longer (a source's LENGTH_SIDES rule:
     a length bucket per side leaves "the right one is the longer" to chance)."""
-    sided = sided or [False] * len(cases)
+    if sided is None:
+        sided = [False] * len(cases)
+    elif len(sided) != len(cases):
+        raise ValueError(f"sided has {len(sided)} entries for {len(cases)} slots")
     signed = [[_signed(r, c, sided[i]) for r, c in slot] for i, slot in enumerate(cases)]
     pick: list[int | None] = [0 if slot else None for slot in cases]
     used: Counter[str] = Counter()

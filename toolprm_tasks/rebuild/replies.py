@@ -107,7 +107,8 @@ def verb_phrase(description: str, name: str) -> str:
     clause = re.split(r"[,;:(]| - | that | which | so that ", sentence, maxsplit=1)[0].strip()
     # a trailing participle or "given a ..." names inputs and outputs, not the action ("Logs in a
     # user returns a token", "Deletes an alarm given an alarm_id"): read as broken English
-    clause = re.split(r"(?<=\w) (?:returns|returning|given an?) ", clause, maxsplit=1)[0].strip()
+    # ("the returns of a portfolio" is a noun: kept)
+    clause = re.split(r"(?<=\w)(?<!\bthe)(?<!\bits) (?:returns|returning|given an?) ", clause, maxsplit=1)[0].strip()
     words = clause.split()
     if not words:  # no description: the tool's own name in words
         return "use " + re.sub(r"(?<!^)(?=[A-Z])|_", " ", name).lower()
@@ -155,18 +156,33 @@ def user_text(history: list[dict[str, Any]]) -> str:
     return " ".join(t["content"] for t in history if t.get("role") == "user" and isinstance(t.get("content"), str)).casefold()
 
 
-# credentials a login hands out: never cited back to the user as what a call did
+# credentials a login hands out: never a wrong argument (`operators.AUTH_PARAMS`)
 CREDENTIALS = frozenset({"session_token", "access_token"})
+# what a report of an acting call never cites back: those, and the secrets the user typed
+SECRETS = CREDENTIALS | frozenset({"password", "old_password", "new_password", "verification_code"})
 
 
-def call_values(call: dict[str, Any], said: str) -> str:
-    """A call's first few argument values that `said` mentions, in words ("name 'Sync', start
-    time '2023-09-18 10:00:00'"), credentials left out."""
+def call_values(call: dict[str, Any]) -> str:
+    """A call's first few argument values in words ("name 'Sync', start time '2023-09-18
+    10:00:00'"), secrets and empty values left out. The call is in the history, so each is a
+    value the conversation shows."""
     def text(value: Any) -> str:  # every member of a list: a report leaves none out
         return ", ".join(text(v) for v in value) if isinstance(value, list) else _value_text(value)
 
     return ", ".join([f"{param_words(k)} {text(v)}" for k, v in (call.get("parameters") or {}).items()
-                      if k not in CREDENTIALS and mentioned(v, said)][:_MAX_ARGS])
+                      if k not in SECRETS and v is not None][:_MAX_ARGS])
+
+
+def without_secrets(observation: str) -> str:
+    """A JSON object result without its SECRETS fields (a login's session token); any other
+    observation as it is."""
+    try:
+        value = json.loads(observation)
+    except ValueError:
+        return observation
+    if not isinstance(value, dict):
+        return observation
+    return json.dumps({k: v for k, v in value.items() if k not in SECRETS}, ensure_ascii=False)
 
 
 def describe(call: dict[str, Any], functions: Any, said: str, omit: str | None = None) -> str:
@@ -291,16 +307,18 @@ def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list
     too early. `every_call`: every call of the turn and every field of its result, not the last
     few calls and first few fields (a source's FULL_REPORT). `lookups`: where given, the tools
     that only look things up (a source's ACTS_REPORTED); any other call is reported as what it
-    did, with the values it was given, before its result (seven bare event ids read as no
-    answer to "set up the weekly meetings")."""
+    did, with the values it was given (secrets left out: `SECRETS`), before its result
+    (seven bare event ids read as no answer to "set up the weekly meetings")."""
     said = user_text(history)
     parts: list[str] = []
     for call, observation in (done if every_call else done[-_MAX_REPORTED:]):
-        phrases = [p for p in result_phrases(observation, every_call) if p not in parts]
-        if lookups is not None and call["name"] not in lookups:
+        acting = lookups is not None and call["name"] not in lookups
+        shown = without_secrets(observation) if acting else observation
+        phrases = [p for p in result_phrases(shown, every_call) if p not in parts]
+        if acting:
             # the call in its own terms (its name and values, as the history shows them): a
             # description's words would be words of the template, not of the conversation
-            args = call_values(call, conversation_text(history))
+            args = call_values(call)
             part = f"{call['name']}" + (f" ({args})" if args else "") + ": " + (", ".join(phrases) or "done")
             if part not in parts:  # two identical calls with identical results: said once
                 parts.append(part)

@@ -132,12 +132,14 @@ def _system_turn(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def decision_points(conversation: TalkConversation, specs: dict[str, dict[str, dict[str, Any]]],
-                    seed: int = 0, lookups: frozenset[str] = frozenset()) -> list[DecisionPoint]:
+                    seed: int = 0, lookups: frozenset[str] | None = None) -> list[DecisionPoint]:
     """Every recorded call, and the reply points, in order, with the recorded history. Reply
     points are written by the same writer as BFCL's (`replies.py`), so that chosen and
     rejected replies come from one distribution: a report of the turn's results where an
     assistant turn ends after calls, and a question where the recorded assistant asked and
-    the user's answer gives values the next calls take (exactly those are asked for)."""
+    the user's answer gives values the next calls take (exactly those are asked for).
+    `lookups`: the APIs that only look things up (default: the package's, `lookup_tools`)."""
+    lookups = lookup_tools() if lookups is None else lookups
     record = conversation.record
     unknown = [suite for suite in record["suites_used"] if suite not in specs]
     if unknown:
@@ -252,7 +254,9 @@ ERRATA: dict[tuple[str, str, str, str], str] = {
 
 def erratum(point: DecisionPoint) -> str | None:
     """Why the point's right call, or a call of its history, is a known error of the recorded
-    data (None: neither is): a report citing the wrong date is as wrong as the call."""
+    data (None: neither is): a report citing the wrong date is as wrong as the call. A call
+    still due (a question's hint) is neither shown nor right: a point before it stays (a false
+    refusal of "a reminder (task 'Call Cindy')" names no date)."""
     calls = [t["content"] for t in point.history if t.get("role") == "assistant" and isinstance(t.get("content"), dict)]
     calls += [] if point.is_chat else [point.gold]
     for (cid, tool, param, value), why in ERRATA.items():
@@ -274,12 +278,15 @@ def points_by_conversation(conversations: list[TalkConversation], specs: dict[st
     right call shows values the history does not (GROUNDED_GOLD), or is a known error of the
     recorded data (`ERRATA`), are left out."""
     lookups = lookup_tools() if lookups is None else lookups
-    all_points = {c.id: decision_points(c, specs, seed, lookups) for c in conversations}
+    # errata first: a recorded error is no right call of the pool either (its values would be
+    # templates of wrong calls)
+    all_points = {c.id: [p for p in decision_points(c, specs, seed, lookups) if erratum(p) is None]
+                  for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
     rules = RULES | RULES_9 | RULES_9_TOOLTALK | RULES_10_TOOLTALK
     marked = {cid: [replace(p, gold_calls=pool, rules=rules, lookup_tools=lookups) for p in points]
               for cid, points in all_points.items()}
-    return {cid: [p for p in points if grounded_gold(p) and erratum(p) is None] for cid, points in marked.items()}
+    return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
 
 
 def select(conversations: list[TalkConversation], points: dict[str, list[DecisionPoint]], seed: int,
