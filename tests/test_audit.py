@@ -163,6 +163,35 @@ def test_audit_command_reads_a_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "not a folder" in capsys.readouterr().err
 
 
+def test_audit_command_selects_subsets_and_tiers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--subset` narrows a folder's files and a packet's sources (a name without a file is
+    reported, never dropped in silence); `--tier` audits one tier's cases (the records'
+    difficulty field), reports a file without any, and is refused for a packet."""
+    from toolprm_tasks.cli import main as cli_main
+
+    records = _records(planted=False, cases=80)
+    for i, record in enumerate(records):  # every other case hard (a relation of the hard tier)
+        record["difficulty"] = {"operator": "op", "relation": "sibling_tool" if i % 2 else "false_refusal"}
+    (tmp_path / "prmbench_rebuilt_bfcl.json").write_text(json.dumps(records))
+    (tmp_path / "prmbench_rebuilt_tooltalk.json").write_text(json.dumps(_records(planted=False, cases=80, seed=1)))
+    assert cli_main(["audit", str(tmp_path), "--subset", "bfcl", "gta", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["reports"]) == {"prmbench_rebuilt_bfcl.json"} and "no data file of gta" in out["unavailable"]["gta"]
+    assert cli_main(["audit", str(tmp_path), "--tier", "hard", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["audited"].endswith("hard tier") and out["reports"]["prmbench_rebuilt_bfcl.json [hard tier]"]["cases"] == 40
+    assert "no case of the hard tier" in out["unavailable"]["prmbench_rebuilt_tooltalk.json [hard tier]"]
+    assert cli_main(["audit", str(tmp_path), "--subset", "gta"]) == 2
+    assert "of --subset gta" in capsys.readouterr().err
+    packet = tmp_path / "packet"
+    assert cli_main(["audit", str(tmp_path), "--packet", str(packet), "--tier", "hard"]) == 2
+    assert "--tier selects the audited cases" in capsys.readouterr().err
+    assert cli_main(["audit", str(tmp_path), "--packet", str(packet), "--subset", "tooltalk", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["by_source"] == {"tooltalk": 40}
+    assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "p2"), "--subset", "tooltalk", "gta"]) == 2
+    assert "of --subset gta" in capsys.readouterr().err
+
+
 def test_audit_command_reads_the_official_files(data_env, case_counts: dict[str, int],
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     from toolprm_tasks.cli import main as cli_main

@@ -359,17 +359,27 @@ def format_report(name: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def audit_records(records: list[Any], subset: str, source: str = "built", **kwargs: Any) -> dict[str, Any]:
+def audit_records(records: list[Any], subset: str, source: str = "built", tier: str = "all",
+                  **kwargs: Any) -> dict[str, Any]:
     """The audit of release-format records (a build's output before it is written, or a file).
-    A record that does not validate is left out of the audit and counted, with its error."""
+    A record that does not validate is left out of the audit and counted, with its error (its
+    index in the file). `tier`: only the valid records of that tier (`rebuild.difficulty`) are
+    audited; a set with none is a ValueError."""
     from toolprm_tasks.core.cases import RecordError, case_from_record
+    from toolprm_tasks.rebuild.difficulty import in_tier
 
     cases, invalid = [], []
     for index, record in enumerate(records):
         try:
-            cases.append(case_from_record(record, subset=subset, index=index, source=source))
+            case = case_from_record(record, subset=subset, index=index, source=source)
         except RecordError as exc:
             invalid.append(str(exc))
+            continue
+        if in_tier(case.provenance, tier):
+            cases.append(case)
+    if tier != "all" and not cases:
+        raise ValueError(f"{source}: no case of the {tier} tier (the paper's release and builds older than "
+                         "version 6 have no difficulty field)")
     report = audit_cases(cases, **kwargs)
     report["invalid_records"] = {"count": len(invalid), "first": invalid[:5]}
     if invalid:

@@ -6,6 +6,8 @@
                                             # files, or release files named as the release names them
     toolprmbench audit ... --json           # the full reports, machine-readable
     toolprmbench audit ... --strict         # exit 1 when a set breaks a threshold (for CI)
+    toolprmbench audit ... --tier hard      # only the rebuilt cases of one tier (their difficulty field)
+    toolprmbench audit ... --subset bfcl    # only these subsets (of the default, of a folder, of a packet)
 
 The well-posedness check (`toolprm_tasks/reading.py`, docs/audit.md): a blind reading packet
 of a build, a reader's answers scored against its key, or an Inspect model as the reader:
@@ -27,7 +29,7 @@ from toolprm_tasks.audit import audit_cases, audit_records, format_report
 from toolprm_tasks.cli.arg_types import positive_int
 from toolprm_tasks.cli.common import say
 from toolprm_tasks.core.cases import SUBSETS
-from toolprm_tasks.core.names import DATA_KINDS
+from toolprm_tasks.core.names import DATA_KINDS, TIERS
 from toolprm_tasks.data import (
     REBUILT_SUBSETS,
     DataError,
@@ -49,52 +51,77 @@ _EPILOG = """Reading the table: each cell is accuracy [95% cluster-bootstrap int
 probes never see the history or the tools; a clean set keeps them near 50%. See docs/audit.md."""
 
 
-def _folder_files(folder: Path) -> list[tuple[str, Path]]:
-    """(subset, file) for every data file in a folder: rebuilt files first, then release files."""
-    found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in SUBSETS]
-    found += [(s, folder / pins.PINNED_FILES[s].filename) for s in SUBSETS]
+def _folder_files(folder: Path, subsets: list[str] | None = None) -> list[tuple[str, Path]]:
+    """(subset, file) for every data file in a folder (of `subsets` only, where given): rebuilt
+    files first, then release files."""
+    wanted = subsets or list(SUBSETS)
+    found = [(s, folder / f"prmbench_rebuilt_{s}.json") for s in wanted]
+    found += [(s, folder / pins.PINNED_FILES[s].filename) for s in wanted]
     return [(s, p) for s, p in found if p.is_file()]
 
 
-def _audit_folder(folder: Path, audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _named(name: str, tier: str) -> str:
+    """A report's name: the set's, and the tier where one was chosen."""
+    return name if tier == "all" else f"{name} [{tier} tier]"
+
+
+def _audit_folder(folder: Path, subsets: list[str] | None, tier: str,
+                  audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
-    files = _folder_files(folder)
+    files = _folder_files(folder, subsets)
     if not files:
-        raise DataError(f"{folder}: no prmbench_rebuilt_<source>.json and no release file (prmbench_bfcl.json, ...)")
+        raise DataError(f"{folder}: no prmbench_rebuilt_<source>.json and no release file (prmbench_bfcl.json, ...)"
+                        + (f" of --subset {' '.join(subsets)}" if subsets else ""))
     reports, unavailable = {}, {}
+    for subset in subsets or []:  # a subset asked for by name is never left out in silence
+        if all(s != subset for s, _ in files):
+            unavailable[subset] = f"no data file of {subset} in {folder}"
     for subset, path in files:
         records = read_records(path)
+        name = _named(path.name, tier)
         if not isinstance(records, list):
-            unavailable[path.name] = "expected a JSON list of records"
+            unavailable[name] = "expected a JSON list of records"
             continue
-        reports[path.name] = audit_records(records, subset, source=path.name)
-        audited[path.name] = (subset, path.name, records)  # for the real-model column
+        try:
+            reports[name] = audit_records(records, subset, source=path.name, tier=tier)
+        except ValueError as exc:  # no case of the tier
+            unavailable[name] = str(exc)
+            continue
+        audited[name] = (subset, path.name, records)  # for the real-model column
     return reports, unavailable
 
 
-def _audit_loaded(data: str, subsets: list[str], audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _audit_loaded(data: str, subsets: list[str], tier: str,
+                  audited: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     reports, unavailable = {}, {}
     for subset in subsets:
         try:
-            (loaded,) = load_subsets([subset], data=data)
+            (loaded,) = load_subsets([subset], data=data, tier=tier)
         except DataError as exc:  # one missing file does not hide the others' audit
             unavailable[subset] = str(exc.worded_for("toolprmbench", command="audit")
                                       if isinstance(exc, DataUnavailable) else exc)
             continue
-        reports[f"{subset} ({data})"] = audit_cases(loaded.cases)
-        audited[f"{subset} ({data})"] = (subset, str(loaded.path), loaded.cases)  # for the real-model column
+        name = _named(f"{subset} ({data})", tier)
+        reports[name] = audit_cases(loaded.cases)
+        audited[name] = (subset, str(loaded.path), loaded.cases)  # for the real-model column
     return reports, unavailable
 
 
 def _reading(args: argparse.Namespace) -> int:
     """The blind reading: write a packet, have a model read one, or score answers."""
     if args.packet:
+        if args.tier != "all":  # a packet's key names each case's tier; its score reports by tier
+            raise DataError("--tier selects the audited cases; a packet samples every tier and its score reports "
+                            "accuracy by tier (leave --tier out)")
         if args.directory is not None:
             folder = Path(args.directory)
         else:
             folder = require_default_rebuilt()  # or one line naming `toolprmbench build`
-        records = reading.records_of(folder, ("bfcl", "tooltalk", "gta"))
+        records = reading.records_of(folder, args.subset or ("bfcl", "tooltalk", "gta"))
+        missing = [s for s in args.subset or [] if s not in records]
+        if missing:
+            raise DataError(f"{folder}: no prmbench_rebuilt_<source>.json of --subset {' '.join(missing)}")
         manifests = {s: json.loads((folder / f"manifest_{s}.json").read_text(encoding="utf-8")).get("fingerprint")
                      for s in records if (folder / f"manifest_{s}.json").is_file()}
         summary = reading.write_packet(records, Path(args.packet), args.per_type, args.packet_seed,
@@ -131,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
 
     audited: dict[str, Any] = {}
     if args.directory is not None:
-        reports, unavailable = _audit_folder(Path(args.directory), audited)
+        reports, unavailable = _audit_folder(Path(args.directory), args.subset, args.tier, audited)
         what = f"folder {args.directory}"
     else:
         subsets = args.subset or list(SUBSETS if args.data == "official" else REBUILT_SUBSETS)
-        reports, unavailable = _audit_loaded(args.data, subsets, audited)
+        reports, unavailable = _audit_loaded(args.data, subsets, args.tier, audited)
         what = "the paper's release" if args.data == "official" else "the rebuilt offline default"
+    if args.tier != "all":
+        what += f", {args.tier} tier"
     if not reports:
         raise DataError("nothing to audit: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
     try:
@@ -169,7 +198,10 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--data", choices=DATA_KINDS, default="rebuilt",
                        help="without a folder: the rebuilt offline default (default) or the official files")
     audit.add_argument("--subset", nargs="+", choices=SUBSETS, default=None,
-                       help="without a folder: these subsets only (default: all of the chosen data)")
+                       help="these subsets only: of --data, of the folder's files, or of a --packet's sources "
+                            "(default: all)")
+    audit.add_argument("--tier", choices=TIERS, default="all",
+                       help="hard: audit only the rebuilt cases of the hard tier (their difficulty field; default all)")
     audit.add_argument("--json", action="store_true", help="the full reports as JSON")
     audit.add_argument("--strict", action="store_true", help="exit 1 if any audited set breaks a threshold")
     audit.add_argument("--model", default="none",
