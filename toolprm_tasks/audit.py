@@ -46,6 +46,7 @@ from typing import Any
 from toolprm_tasks.core.baselines import HISTORY_JUDGES
 from toolprm_tasks.core.cases import Case
 from toolprm_tasks.core.render import render_action
+from toolprm_tasks.rebuild.difficulty import in_tier
 
 AUDIT_VERSION = 2  # 2: the grounding judge and its per-type threshold
 FOLDS = 5
@@ -366,7 +367,6 @@ def audit_records(records: list[Any], subset: str, source: str = "built", tier: 
     index in the file). `tier`: only the valid records of that tier (`rebuild.difficulty`) are
     audited; a set with none is a ValueError."""
     from toolprm_tasks.core.cases import RecordError, case_from_record
-    from toolprm_tasks.rebuild.difficulty import in_tier
 
     cases, invalid = [], []
     for index, record in enumerate(records):
