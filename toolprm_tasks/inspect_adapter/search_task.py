@@ -143,7 +143,8 @@ def _roles_known() -> bool:
     a solver's init); a task built outside eval() sees neither, and its roles arrive only with
     its samples."""
     try:
-        from inspect_ai.model._model import active_model
+        # private: no public API says whether eval() is resolving this task (without it, each sample checks)
+        from inspect_ai.model._model import active_model  # inspect-evals-lint: ignore[private_api_imports] -- see above
     except ImportError:  # another Inspect: checked in each sample only
         return False
     return active_model() is not None
