@@ -125,12 +125,14 @@ def param_words(name: str) -> str:
     return " ".join(expand.get(w, w) for w in words) or name
 
 
-def _value_text(value: Any) -> str:
+def _value_text(value: Any, every_member: bool = False) -> str:
+    """A value in words: strings quoted (long ones cut), lists joined (their first four, or with
+    `every_member` all: a report leaves none out)."""
     if isinstance(value, str):
         text = value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE].rstrip() + "..."
         return f"'{text}'"
     if isinstance(value, list):
-        return ", ".join(_value_text(v) for v in value[:4])
+        return ", ".join(_value_text(v, every_member) for v in (value if every_member else value[:4]))
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -166,23 +168,9 @@ def call_values(call: dict[str, Any]) -> str:
     """A call's first few argument values in words ("name 'Sync', start time '2023-09-18
     10:00:00'"), secrets and empty values left out. The call is in the history, so each is a
     value the conversation shows."""
-    def text(value: Any) -> str:  # every member of a list: a report leaves none out
-        return ", ".join(text(v) for v in value) if isinstance(value, list) else _value_text(value)
-
-    return ", ".join([f"{param_words(k)} {text(v)}" for k, v in (call.get("parameters") or {}).items()
+    return ", ".join([f"{param_words(k)} {_value_text(v, every_member=True)}"
+                      for k, v in (call.get("parameters") or {}).items()
                       if k not in SECRETS and v is not None][:_MAX_ARGS])
-
-
-def without_secrets(observation: str) -> str:
-    """A JSON object result without its SECRETS fields (a login's session token); any other
-    observation as it is."""
-    try:
-        value = json.loads(observation)
-    except ValueError:
-        return observation
-    if not isinstance(value, dict):
-        return observation
-    return json.dumps({k: v for k, v in value.items() if k not in SECRETS}, ensure_ascii=False)
 
 
 def describe(call: dict[str, Any], functions: Any, said: str, omit: str | None = None) -> str:
@@ -280,16 +268,17 @@ def _plain(value: Any, depth: int = 0, every_field: bool = False) -> str | None:
     return None
 
 
-def result_phrases(observation: str, every_field: bool = False) -> list[str]:
+def result_phrases(observation: str, every_field: bool = False, hidden: frozenset[str] = frozenset()) -> list[str]:
     """An observation's fields in words ("zipcode: 83214"); empty when it says nothing (no
-    output, an empty record). Private fields (a leading underscore) are never cited. The first
-    few fields, or with `every_field` all of them."""
+    output, an empty record). Private fields (a leading underscore) and `hidden` ones are never
+    cited. The first few fields, or with `every_field` all of them."""
     try:
         data = json.loads(observation)
     except (json.JSONDecodeError, TypeError):
         data = observation
     if isinstance(data, dict):
-        phrases = [f"{param_words(str(k))}: {t}" for k, v in data.items() if not str(k).startswith("_")
+        phrases = [f"{param_words(str(k))}: {t}" for k, v in data.items()
+                   if not str(k).startswith("_") and str(k) not in hidden
                    for t in [_plain(v, 0, every_field)] if t]
         return phrases if every_field else phrases[:_MAX_FIELDS]
     if isinstance(data, list):
@@ -313,8 +302,8 @@ def report(done: list[tuple[dict[str, Any], str]], functions: Any, history: list
     parts: list[str] = []
     for call, observation in (done if every_call else done[-_MAX_REPORTED:]):
         acting = lookups is not None and call["name"] not in lookups
-        shown = without_secrets(observation) if acting else observation
-        phrases = [p for p in result_phrases(shown, every_call) if p not in parts]
+        phrases = [p for p in result_phrases(observation, every_call, SECRETS if acting else frozenset())
+                   if p not in parts]
         if acting:
             # the call in its own terms (its name and values, as the history shows them): a
             # description's words would be words of the template, not of the conversation
