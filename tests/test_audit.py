@@ -166,7 +166,7 @@ def test_audit_command_reads_a_folder(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_audit_command_selects_subsets_and_tiers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`--subset` narrows a folder's files and a packet's sources (a name without a file is
     reported, never dropped in silence); `--tier` audits one tier's cases (the records'
-    difficulty field), reports a file without any, and is refused for a packet."""
+    difficulty field), reports a file without any, and samples a packet of that tier alone."""
     from toolprm_tasks.cli import main as cli_main
 
     records = _records(planted=False, cases=80)
@@ -184,8 +184,16 @@ def test_audit_command_selects_subsets_and_tiers(tmp_path: Path, capsys: pytest.
     assert cli_main(["audit", str(tmp_path), "--subset", "gta"]) == 2
     assert "of --subset gta" in capsys.readouterr().err
     packet = tmp_path / "packet"
-    assert cli_main(["audit", str(tmp_path), "--packet", str(packet), "--tier", "hard"]) == 2
-    assert "--tier selects the audited cases" in capsys.readouterr().err
+    assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "hard"), "--tier", "hard", "--per-type", "50",
+                     "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    key = json.loads((tmp_path / "hard-key.json").read_text())["items"]
+    # every hard case of bfcl (odd indexes) and none of tooltalk's (no difficulty field: standard)
+    assert summary["tier"] == "hard" and summary["by_tier"] == {"hard": 40} and summary["by_source"] == {"bfcl": 40}
+    assert sorted(v["record"] for v in key.values()) == list(range(1, 80, 2))
+    assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "h2"), "--tier", "hard",
+                     "--subset", "tooltalk"]) == 2
+    assert "no case of the hard tier" in capsys.readouterr().err
     assert cli_main(["audit", str(tmp_path), "--packet", str(packet), "--subset", "tooltalk", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["by_source"] == {"tooltalk": 40}
     assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "p2"), "--subset", "tooltalk", "gta"]) == 2

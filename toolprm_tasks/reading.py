@@ -34,7 +34,7 @@ from toolprm_tasks.core.cases import error_type_slug
 from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data import DataError, read_records
-from toolprm_tasks.rebuild.difficulty import tier_of
+from toolprm_tasks.rebuild.difficulty import check_tier, tier_of
 
 VERDICTS: tuple[str, ...] = ("clear", "ambiguous", "both acceptable", "neither acceptable")
 LABELS: tuple[str, str] = ("Action1", "Action2")
@@ -63,14 +63,18 @@ def key_path(packet: Path) -> Path:
     return packet.parent / f"{packet.name}-key.json"
 
 
-def sample(records_by_source: dict[str, list[dict[str, Any]]], per_type: int, seed: int) -> list[tuple[str, int]]:
+def sample(records_by_source: dict[str, list[dict[str, Any]]], per_type: int, seed: int,
+           tier: str = "all") -> list[tuple[str, int]]:
     """(source, record index): `per_type` records of each error type of each source, ranked by
-    a seeded hash of the source and index (the choice never depends on file order)."""
+    a seeded hash of the source and index (the choice never depends on file order); `tier`:
+    only records of that tier (their difficulty field), for a reading of the hard tier alone."""
+    check_tier(tier)
     picked = []
     for source in sorted(records_by_source):
         by_type: dict[str, list[int]] = defaultdict(list)
         for index, record in enumerate(records_by_source[source]):
-            by_type[error_type_slug(record.get("error type"))].append(index)
+            if tier == "all" or tier_of(record.get("difficulty")) == tier:
+                by_type[error_type_slug(record.get("error type"))].append(index)
         for slug in ERROR_TYPES:
             ranked = sorted(by_type.get(slug, []), key=lambda i, s=source: seeded_key(seed, f"read/{s}/{i}"))
             picked += [(source, i) for i in ranked[:per_type]]
@@ -98,10 +102,13 @@ def _render_tools(functions: Any) -> str:
 
 
 def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, per_type: int = 10,
-                 seed: int = 0, origin: dict[str, Any] | None = None) -> dict[str, Any]:
+                 seed: int = 0, origin: dict[str, Any] | None = None, tier: str = "all") -> dict[str, Any]:
     """Write a blind reading packet into `out` (items, a readable rendering, an answers
-    template) and its key beside it (`key_path`). Returns a summary."""
-    picked = sample(records_by_source, per_type, seed)
+    template) and its key beside it (`key_path`); `tier`: sample that tier's cases only.
+    Returns a summary."""
+    picked = sample(records_by_source, per_type, seed, tier)
+    if not picked:
+        raise DataError(f"no case of the {tier} tier to sample a reading packet from")
     rng = random.Random(seeded_key(seed, "read/order"))
     rng.shuffle(picked)
     items, key = [], {}
@@ -134,7 +141,7 @@ def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, 
                  f"### Action1\n{render_action(item[LABELS[0]])}", "", f"### Action2\n{render_action(item[LABELS[1]])}", ""]
     (out / PACKET_TEXT).write_text("\n".join(text), encoding="utf-8")
     digest = hashlib.sha256(packet_bytes).hexdigest()
-    summary = {"items": len(items), "seed": seed, "per_type": per_type, "packet_sha256": digest,
+    summary = {"items": len(items), "seed": seed, "per_type": per_type, "tier": tier, "packet_sha256": digest,
                "by_source": dict(Counter(k["source"] for k in key.values())),
                "by_tier": dict(Counter(k["tier"] for k in key.values()))}
     key_path(out).write_text(json.dumps({**summary, "origin": origin or {}, "items": key}, indent=1,

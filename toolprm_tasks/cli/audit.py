@@ -12,7 +12,7 @@
 The well-posedness check (`toolprm_tasks/reading.py`, docs/audit.md): a blind reading packet
 of a build, a reader's answers scored against its key, or an Inspect model as the reader:
 
-    toolprmbench audit [DIR] --packet OUT [--per-type 10] [--packet-seed 0]
+    toolprmbench audit [DIR] --packet OUT [--per-type 10] [--packet-seed 0] [--tier hard]
     toolprmbench audit --score-packet OUT --answers ANSWERS.jsonl
     toolprmbench audit --read-packet OUT --reader MODEL [--answers ANSWERS.jsonl]
 """
@@ -111,9 +111,6 @@ def _audit_loaded(data: str, subsets: list[str], tier: str,
 def _reading(args: argparse.Namespace) -> int:
     """The blind reading: write a packet, have a model read one, or score answers."""
     if args.packet:
-        if args.tier != "all":  # a packet's key names each case's tier; its score reports by tier
-            raise DataError("--tier selects the audited cases; a packet samples every tier and its score reports "
-                            "accuracy by tier (leave --tier out)")
         if args.directory is not None:
             folder = Path(args.directory)
         else:
@@ -125,7 +122,8 @@ def _reading(args: argparse.Namespace) -> int:
         manifests = {s: json.loads((folder / f"manifest_{s}.json").read_text(encoding="utf-8")).get("fingerprint")
                      for s in records if (folder / f"manifest_{s}.json").is_file()}
         summary = reading.write_packet(records, Path(args.packet), args.per_type, args.packet_seed,
-                                       origin={"folder": folder.name, "manifest_fingerprints": manifests})
+                                       origin={"folder": folder.name, "manifest_fingerprints": manifests},
+                                       tier=args.tier)
         print(json.dumps(summary, indent=1) if args.json else
               f"packet: {summary['items']} cases -> {args.packet} (key: {reading.key_path(Path(args.packet))}); "
               f"by source {summary['by_source']}, by tier {summary['by_tier']}")
@@ -201,7 +199,8 @@ def register(subparsers: Any) -> None:
                        help="these subsets only: of --data, of the folder's files, or of a --packet's sources "
                             "(default: all)")
     audit.add_argument("--tier", choices=TIERS, default="all",
-                       help="hard: audit only the rebuilt cases of the hard tier (their difficulty field; default all)")
+                       help="hard: audit only the rebuilt cases of the hard tier (their difficulty field; default "
+                            "all); with --packet: sample only that tier's cases")
     audit.add_argument("--json", action="store_true", help="the full reports as JSON")
     audit.add_argument("--strict", action="store_true", help="exit 1 if any audited set breaks a threshold")
     audit.add_argument("--model", default="none",
