@@ -194,6 +194,14 @@ def test_audit_command_selects_subsets_and_tiers(tmp_path: Path, capsys: pytest.
     assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "h2"), "--tier", "hard",
                      "--subset", "tooltalk"]) == 2
     assert "no case of the hard tier" in capsys.readouterr().err
+    # a score reports every tier of its packet: --tier there would be ignored, so it is refused
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"item": "R01", "choice": "Action1", "verdict": "clear"}) + "\n")
+    assert cli_main(["audit", "--score-packet", str(tmp_path / "hard"), "--answers", str(answers), "--tier", "hard"]) == 2
+    assert "--tier chooses the cases of a packet being written" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: a packet of no case per type is no packet
+        cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "h3"), "--per-type", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
     assert cli_main(["audit", str(tmp_path), "--packet", str(packet), "--subset", "tooltalk", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["by_source"] == {"tooltalk": 40}
     assert cli_main(["audit", str(tmp_path), "--packet", str(tmp_path / "p2"), "--subset", "tooltalk", "gta"]) == 2

@@ -719,3 +719,66 @@ def test_length_sides_even_out_which_side_is_longer() -> None:
     assert half[3:] == [0, 0, 0] and longer_right(half) == 5  # only sided slots move
     with pytest.raises(ValueError, match="sided has 2 entries for 6 slots"):
         choose(cases, keys, [True, True])
+
+
+def test_a_question_asks_for_the_input_of_a_lookup_the_recorded_calls_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build 11 (BFCL, `bfcl_points._skipped_lookup`): "I'm eager to locate the nearest airport"
+    is answered with "The nearest airport to Rivermist. After that, ... a price estimate ... to
+    GFD"; BFCL records only `get_flight_cost(travel_from='RMS', ...)`, the lookup of 'RMS'
+    skipped. The question asks for the lookup's input (the location), not for the flight's
+    destination and class; the flight is what the request takes next. Without the repair the
+    question is the one the blind reading of build 10 read as "neither acceptable". A question
+    whose call takes a code no lookup of the answer's names returns keeps its call."""
+    from toolprm_tasks.rebuild import bfcl_points
+
+    conversations = {c.id: c for c in load_conversations(("miss_param",))}
+
+    def ask_points(conversation):
+        return [(p.step, p.gold, p.call_hint) for p in bfcl_points.decision_points(conversation, 0)
+                if p.reply_kind == replies.ASK]
+
+    def ask(cid: str):
+        (point,) = [p for p in bfcl_points.decision_points(conversations[cid], 0) if p.reply_kind == replies.ASK]
+        return point
+
+    point = ask("multi_turn_miss_param_153")
+    assert point.call_hint == {"name": "get_nearest_airport_by_city", "parameters": {"location": "Rivermist"}}
+    assert point.missing_params == ("location",) and point.turn_calls[1]["name"] == "get_flight_cost"
+    assert "location" in point.gold and "class" not in point.gold
+    # the flight's question stays where its codes come from no lookup of the answer's names
+    kept = ask("multi_turn_miss_param_195")
+    assert kept.call_hint["name"] == "get_flight_cost" and kept.missing_params == ("travel_date",)
+    # the lookup is a tool the recorded calls never make: one they make is no skipped lookup
+    conversation = conversations["multi_turn_miss_param_153"]
+    pending = ({"name": "get_flight_cost", "parameters": {"travel_from": "RMS", "travel_to": "GFD",
+                                                          "travel_date": "2026-12-15", "travel_class": "business"}},
+               ("travel_to", "travel_class"))
+    args = (conversation, [], point.functions, pending, conversation.turns[2], point.history)
+    assert bfcl_points._skipped_lookup(*args, set())[0] == point.call_hint
+    assert bfcl_points._skipped_lookup(*args, {"get_nearest_airport_by_city"}) is None
+    # nor a name the conversation already gave (a question for it would be needless)
+    said = [*point.history, {"role": "user", "content": "I live in Rivermist."}]
+    assert bfcl_points._skipped_lookup(conversation, [], point.functions, pending, conversation.turns[2], said,
+                                       set()) is None
+    # of BFCL's 126 question points the repair changes exactly this one
+    asks = {c.id: ask_points(c) for c in conversations.values()}
+    monkeypatch.setattr(bfcl_points, "_skipped_lookup", lambda *args: None)
+    before = ask("multi_turn_miss_param_153")
+    assert before.call_hint["name"] == "get_flight_cost" and "class" in before.gold
+    unrepaired = {c.id: ask_points(c) for c in conversations.values()}
+    assert sum(len(v) for v in asks.values()) == 126
+    assert [cid for cid in asks if asks[cid] != unrepaired[cid]] == ["multi_turn_miss_param_153"]
+
+
+def test_unseen_codes_are_codes_neither_the_history_nor_the_answer_shows() -> None:
+    from toolprm_tasks.core.grounding import HistoryText
+
+    call = {"name": "book_flight", "parameters": {"access_token": "ABC123", "travel_from": "RMS", "travel_to": "LAX",
+                                                  "travel_class": "business", "travel_date": "2026-12-15"}}
+    seen = HistoryText.of([{"role": "user", "content": "Fly me to LAX"}])
+    # credentials, asked-for parameters, shown codes and plain words are not unseen codes
+    assert operators.unseen_codes(call, ("travel_date",), seen) == ["RMS"]
+    assert operators.unseen_codes(call, ("travel_from",), seen) == []
+    names = operators.user_values("The nearest airport to Rivermist. Then fly to 'GFD'.")
+    assert {"GFD", "Rivermist"} <= set(names) and not {"The", "Then"} & set(names)  # no sentence's first word
+    assert operators.unseen_codes({"name": "x", "parameters": None}, (), seen) == []  # malformed: nothing

@@ -108,7 +108,8 @@ def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, 
     Returns a summary."""
     picked = sample(records_by_source, per_type, seed, tier)
     if not picked:
-        raise DataError(f"no case of the {tier} tier to sample a reading packet from")
+        raise DataError("no case to sample a reading packet from" if tier == "all"
+                        else f"no case of the {tier} tier to sample a reading packet from")
     rng = random.Random(seeded_key(seed, "read/order"))
     rng.shuffle(picked)
     items, key = [], {}

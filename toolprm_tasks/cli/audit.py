@@ -128,6 +128,9 @@ def _reading(args: argparse.Namespace) -> int:
               f"packet: {summary['items']} cases -> {args.packet} (key: {reading.key_path(Path(args.packet))}); "
               f"by source {summary['by_source']}, by tier {summary['by_tier']}")
         return 0
+    if args.tier != "all":  # a score reports every tier of its packet; the tier is chosen when it is written
+        raise DataError("--tier chooses the cases of a packet being written (--packet); a packet's score already "
+                        "reports accuracy by tier (leave --tier out)")
     packet = Path(args.score_packet or args.read_packet)
     key_file = reading.key_path(packet)
     if not key_file.is_file():
@@ -211,7 +214,7 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--packet", metavar="OUT", default=None,
                        help="write a blind reading packet of the folder (default: the rebuilt default) into OUT, "
                             "its key beside it (OUT-key.json)")
-    audit.add_argument("--per-type", type=int, default=10, help="packet cases per error type and source (default 10)")
+    audit.add_argument("--per-type", type=positive_int, default=10, help="packet cases per error type and source (default 10)")
     audit.add_argument("--packet-seed", type=int, default=0, help="seed of the packet's sample and order (default 0)")
     audit.add_argument("--score-packet", metavar="PACKET", default=None,
                        help="score a reader's --answers against the packet's key")

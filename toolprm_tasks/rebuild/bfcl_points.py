@@ -12,15 +12,25 @@ calls get a plain request for details in the history, and no point.
 
 from __future__ import annotations
 
+import copy
 import functools
 import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+from toolprm_tasks.core.grounding import HistoryText
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.envs.bfcl import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild import replies
-from toolprm_tasks.rebuild.operators import ACTION_SUBSTITUTE, RULES_9, gold_call_index, grounded_gold, missing_values
+from toolprm_tasks.rebuild.operators import (
+    ACTION_SUBSTITUTE,
+    RULES_9,
+    gold_call_index,
+    grounded_gold,
+    missing_values,
+    unseen_codes,
+    user_values,
+)
 from toolprm_tasks.rebuild.points import DecisionPoint, json_values, turn_so_far, unique
 from toolprm_tasks.rebuild.selection import Slot, select_test, select_train
 
@@ -79,6 +89,49 @@ def _next_call(calls: list[list[dict[str, Any]]], turn: int) -> dict[str, Any] |
     return next((c for later in calls[turn + 1:] for c in later[:1]), None)
 
 
+def _skipped_lookup(conversation: Conversation, executed: list[str], functions: list[dict[str, Any]],
+                    pending: tuple[dict[str, Any], tuple[str, ...]], answer: list[dict[str, Any]],
+                    history: list[dict[str, Any]], called: set[str]) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+    """Build 11: where the pending call takes a code that neither the history nor the user's
+    answer shows, BFCL's recorded calls skipped the lookup that returns it, and what the request
+    lacks is that lookup's input ("locate the nearest airport": the city), not the values of the
+    call after it. That lookup: an offered tool of one string parameter that no recorded call of
+    the conversation makes, that changes nothing and that, given a name the answer holds and the
+    conversation had not, returns the code (tried on a copy of the environment at this point).
+    None where there is no such tool."""
+    call, asked = pending
+    seen = HistoryText.of(history)
+    codes = unseen_codes(call, asked, HistoryText.of([*history, *answer]))
+    if not codes:
+        return None
+    names = [n for n in user_values(" ".join(m["content"] for m in answer if isinstance(m.get("content"), str)))
+             if isinstance(n, str) and not seen.has_value(n)]
+    lookups = []
+    for spec in functions:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        params = spec.get("parameters") if isinstance(spec, dict) else None
+        props = params.get("properties") if isinstance(params, dict) else None
+        if not isinstance(name, str) or name in called or not isinstance(props, dict) or len(props) != 1:
+            continue
+        ((param, prop),) = props.items()
+        if isinstance(prop, dict) and prop.get("type") == "string":
+            lookups.append((name, param))
+    if not lookups or not names:
+        return None
+    start = environment(conversation)
+    for earlier in executed:
+        start.execute(earlier)
+    before = start.state()
+    for tool, param in lookups:
+        for value in names:
+            env = copy.deepcopy(start)
+            result = env.dispatch(tool, (), {param: value})
+            if (result.ok and env.state() == before
+                    and any(HistoryText.of(result.text).has_value(code) for code in codes)):  # as a word
+                return {"name": tool, "parameters": {param: value}}, (param,)
+    return None
+
+
 def _user_text(messages: list[dict[str, Any]]) -> str:
     return " ".join(m.get("content", "") for m in messages if isinstance(m.get("content"), str)).casefold()
 
@@ -96,6 +149,7 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
             if call is None:
                 raise ValueError(f"{conversation.id}: gold call {text!r} is not a plain call of this environment")
         calls.append(parsed)
+    called = {call["name"] for turn in calls for call in turn}
     history: list[dict[str, Any]] = []
     executed: list[str] = []
     points: list[DecisionPoint] = []
@@ -115,6 +169,10 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
                 later = next((t for t in range(turn + 1, len(calls)) if calls[t]), None)
                 answer = _user_text(conversation.turns[later]) if later is not None else ""
                 hint, missing = missing_values(_next_calls(calls, turn), answer, said)
+                if hint is not None and later is not None:
+                    lookup = _skipped_lookup(conversation, executed, functions, (hint, missing),
+                                             conversation.turns[later], history, called)
+                    hint, missing = lookup or (hint, missing)
                 if hint is not None:
                     text = replies.ask(hint, list(missing), docs, history, rng)
                     others = tuple(c for c in _next_calls(calls, turn) if c is not hint)  # what else it takes

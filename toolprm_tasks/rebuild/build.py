@@ -44,7 +44,7 @@ from toolprm_tasks.rebuild.split import SPLITS, assign
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 10  # bump when the operators or the point selection change the output
+BUILD_VERSION = 11  # bump when the operators or the point selection change the output
 # The modules whose code decides the bytes of a build (cases and manifest): their digest names the
 # default cache folder, so a change that forgets the bump above still never reuses a stale build.
 # paths from the folder that holds toolprm_tasks/ and scorers/ (a checkout or site-packages)

@@ -1050,6 +1050,27 @@ def proposals_for(point: DecisionPoint, rng: random.Random, prefer: str | None =
 # (a date can be worked out from the conversation's date, a word or a sentence written from
 # the request)
 _LOOKED_UP = ("str:file", "str:path", "str:id", "str:email")
+# a code a lookup returns: an airport ('RMS'), a ticker ('TSLA')
+_CODE = re.compile(r"[A-Z][A-Z0-9]{1,9}")
+
+
+def unseen_codes(call: dict[str, Any], asked: Iterable[str], history: HistoryText) -> list[str]:
+    """The codes among a pending call's values (other than the parameters the user is asked
+    for, `asked`, and credentials) that `history` does not show: what a lookup returned that
+    the recorded calls never made (BFCL's `get_flight_cost(travel_from='RMS', ...)` for "the
+    nearest airport to Rivermist" with no get_nearest_airport_by_city call)."""
+    params = call.get("parameters") if isinstance(call, dict) else None
+    if not isinstance(params, dict):
+        return []
+    skip = set(asked) | set(AUTH_PARAMS)
+    values = [v for k, v in params.items() if k not in skip]
+    leaves = [x for v in values for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
+    return [x for x in leaves if _CODE.fullmatch(x) and not _shown(x, history)]
+
+
+def user_values(text: str) -> list[Any]:
+    """The values a user's message names (quoted strings, entities, capitalised names), in order."""
+    return unique(m.value for m in _mentions([{"role": "user", "content": text}]))
 
 
 def grounded_gold(point: DecisionPoint) -> bool:
