@@ -753,13 +753,13 @@ def test_a_question_asks_for_the_input_of_a_lookup_the_recorded_calls_skip(monke
     pending = ({"name": "get_flight_cost", "parameters": {"travel_from": "RMS", "travel_to": "GFD",
                                                           "travel_date": "2026-12-15", "travel_class": "business"}},
                ("travel_to", "travel_class"))
-    args = (conversation, [], point.functions, pending, conversation.turns[2], point.history)
+    args = (bfcl_points.environment(conversation), point.functions, pending, conversation.turns[2], point.history)
     assert bfcl_points._skipped_lookup(*args, set())[0] == point.call_hint
     assert bfcl_points._skipped_lookup(*args, {"get_nearest_airport_by_city"}) is None
     # nor a name the conversation already gave (a question for it would be needless)
     said = [*point.history, {"role": "user", "content": "I live in Rivermist."}]
-    assert bfcl_points._skipped_lookup(conversation, [], point.functions, pending, conversation.turns[2], said,
-                                       set()) is None
+    assert bfcl_points._skipped_lookup(bfcl_points.environment(conversation), point.functions, pending,
+                                       conversation.turns[2], said, set()) is None
     # of BFCL's 126 question points the repair changes exactly this one
     asks = {c.id: ask_points(c) for c in conversations.values()}
     monkeypatch.setattr(bfcl_points, "_skipped_lookup", lambda *args: None)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from toolprm_tasks.core.grounding import HistoryText
+from toolprm_tasks.core.tool_calls import tool_specs
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.envs.bfcl import Conversation, Environment, Observation, function_docs
 from toolprm_tasks.rebuild import replies
@@ -89,7 +90,7 @@ def _next_call(calls: list[list[dict[str, Any]]], turn: int) -> dict[str, Any] |
     return next((c for later in calls[turn + 1:] for c in later[:1]), None)
 
 
-def _skipped_lookup(conversation: Conversation, executed: list[str], functions: list[dict[str, Any]],
+def _skipped_lookup(env: Environment, functions: list[dict[str, Any]],
                     pending: tuple[dict[str, Any], tuple[str, ...]], answer: list[dict[str, Any]],
                     history: list[dict[str, Any]], called: set[str]) -> tuple[dict[str, Any], tuple[str, ...]] | None:
     """Build 11: where the pending call takes a code that neither the history nor the user's
@@ -97,36 +98,24 @@ def _skipped_lookup(conversation: Conversation, executed: list[str], functions: 
     lacks is that lookup's input ("locate the nearest airport": the city), not the values of the
     call after it. That lookup: an offered tool of one string parameter that no recorded call of
     the conversation makes, that changes nothing and that, given a name the answer holds and the
-    conversation had not, returns the code (tried on a copy of the environment at this point).
-    None where there is no such tool."""
+    conversation had not, returns the code (tried on copies of `env`, the environment at this
+    point). None where there is no such tool."""
     call, asked = pending
-    seen = HistoryText.of(history)
     codes = unseen_codes(call, asked, HistoryText.of([*history, *answer]))
     if not codes:
         return None
+    seen = HistoryText.of(history)
     names = [n for n in user_values(" ".join(m["content"] for m in answer if isinstance(m.get("content"), str)))
              if isinstance(n, str) and not seen.has_value(n)]
-    lookups = []
-    for spec in functions:
-        name = spec.get("name") if isinstance(spec, dict) else None
-        params = spec.get("parameters") if isinstance(spec, dict) else None
-        props = params.get("properties") if isinstance(params, dict) else None
-        if not isinstance(name, str) or name in called or not isinstance(props, dict) or len(props) != 1:
-            continue
-        ((param, prop),) = props.items()
-        if isinstance(prop, dict) and prop.get("type") == "string":
-            lookups.append((name, param))
-    if not lookups or not names:
-        return None
-    start = environment(conversation)
-    for earlier in executed:
-        start.execute(earlier)
-    before = start.state()
+    lookups = [(tool, param) for tool, spec in (tool_specs(functions) or {}).items() if tool not in called
+               for props in [spec.get("properties")] if isinstance(props, dict) and len(props) == 1
+               for param, prop in props.items() if isinstance(prop, dict) and prop.get("type") == "string"]
+    before = env.state()
     for tool, param in lookups:
         for value in names:
-            env = copy.deepcopy(start)
-            result = env.dispatch(tool, (), {param: value})
-            if (result.ok and env.state() == before
+            trial = copy.deepcopy(env)
+            result = trial.dispatch(tool, (), {param: value})
+            if (result.ok and trial.state() == before
                     and any(HistoryText.of(result.text).has_value(code) for code in codes)):  # as a word
                 return {"name": tool, "parameters": {param: value}}, (param,)
     return None
@@ -170,8 +159,8 @@ def decision_points(conversation: Conversation, seed: int = 0) -> list[DecisionP
                 answer = _user_text(conversation.turns[later]) if later is not None else ""
                 hint, missing = missing_values(_next_calls(calls, turn), answer, said)
                 if hint is not None and later is not None:
-                    lookup = _skipped_lookup(conversation, executed, functions, (hint, missing),
-                                             conversation.turns[later], history, called)
+                    lookup = _skipped_lookup(env, functions, (hint, missing), conversation.turns[later], history,
+                                             called)
                     hint, missing = lookup or (hint, missing)
                 if hint is not None:
                     text = replies.ask(hint, list(missing), docs, history, rng)
