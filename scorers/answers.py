@@ -2,18 +2,22 @@
 
 One place for what every reader of model output needs (the judge-answer parser, the policy
 and annotator answers of the rebuild, the filtering judges' votes):
-- `answer_text`: the answer after the model's reasoning (`</think>`), or None when the
-  reasoning was never closed (the answer was cut off);
+- `answer_text`: the answer after the model's reasoning (the last `</think>`, `</thinking>` or
+  `</reasoning>`), or None when a reasoning block after it was never closed (the answer was
+  cut off) or the output is not text;
 - `json_values`: every JSON object or array written in the text, found by one linear scan of
   brace/bracket nesting; each balanced span is decoded at most once, nesting deeper than
   `MAX_JSON_DEPTH` is not decoded at all (Python's json recurses: a thousand `[` would raise
   RecursionError), so a degenerate generation costs linear time and raises nothing;
-- `loads`: `json.loads` that answers None instead of raising, and refuses NaN/Infinity.
+- `loads`: `json.loads` that answers None instead of raising, and refuses what standard JSON
+  cannot say or says twice: NaN/Infinity, a number too large for a float (`1e999`), a key
+  given twice in one object (which of the two the writer meant is a guess).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,30 +25,59 @@ from typing import Any
 MAX_JSON_DEPTH = 32  # deeper nesting is not an answer format any prompt here asks for
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n?|\n?```\s*$")
 _OPENERS = {"{": "}", "[": "]"}
+# the reasoning blocks models write before their answer (`<think>` of Qwen3/DeepSeek-R1 and
+# vLLM's reasoning parsers, `<thinking>` and `<reasoning>` of prompted chat models)
+_REASONING_CLOSE = re.compile(r"</(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+_REASONING_OPEN = re.compile(r"<(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+
+
+def answer_start(text: str) -> int | None:
+    """Where the answer begins: after the last closing reasoning tag (0 without one); None
+    when a reasoning block opened after that is never closed (the answer was cut off)."""
+    start = 0
+    for match in _REASONING_CLOSE.finditer(text):
+        start = match.end()
+    return None if _REASONING_OPEN.search(text, start) else start
 
 
 def answer_text(text: str | None) -> str | None:
-    """The answer after the last `</think>`; None if a `<think>` was never closed or there
-    is no text. Surrounding whitespace and one wrapping code fence are removed."""
-    if text is None:
+    """The answer after the model's reasoning (`answer_start`); None if a reasoning block was
+    never closed or there is no text (None, or a value that is not a string). Surrounding
+    whitespace and one wrapping code fence are removed."""
+    if not isinstance(text, str):
         return None
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    elif "<think>" in text:
+    start = answer_start(text)
+    if start is None:
         return None
-    return _FENCE.sub("", text.strip()).strip()
+    return _FENCE.sub("", text[start:].strip()).strip()
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):  # `1e999` overflows to inf: a value no reader can use
+        raise ValueError(f"number out of range: {token[:40]}")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # json keeps the last silently; two answers are no answer
+        raise ValueError("a key given twice in one object")
+    return obj
+
+
 def loads(text: str) -> Any | None:
-    """A JSON value, or None when `text` is not standard JSON (NaN and Infinity refused) or
-    nests deeper than MAX_JSON_DEPTH (every later reader of it, `==`, copy, normalising, would
-    recurse as deep: a 600-deep argument list once crashed a search sample)."""
+    """A JSON value, or None when `text` is not standard JSON (NaN and Infinity refused, a
+    number that overflows a float, a key twice in one object) or nests deeper than
+    MAX_JSON_DEPTH (every later reader of it, `==`, copy, normalising, would recurse as deep: a
+    600-deep argument list once crashed a search sample)."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                           object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError, TypeError):
         return None
     return None if deeper_than(value, MAX_JSON_DEPTH) else value
@@ -116,6 +149,16 @@ def json_spans(text: str) -> Iterator[tuple[int, int, Any]]:
         if value is not None:
             covered_until = end
             yield start, end, value
+
+
+def too_deep_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the outermost balanced JSON-like spans nesting MAX_JSON_DEPTH or deeper:
+    the ones `json_spans` never decodes, so what is written in them goes unread."""
+    out: list[tuple[int, int]] = []
+    for start, end, below in sorted(_balanced_spans(text)):
+        if below >= MAX_JSON_DEPTH and not (out and start < out[-1][1]):
+            out.append((start, end))
+    return out
 
 
 def json_values(text: str) -> Iterator[Any]:

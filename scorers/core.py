@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scorers.answers import answer_text, json_spans, walk_objects
+from scorers.answers import answer_start, answer_text, json_spans, too_deep_spans, walk_objects
 from scorers.taxonomy import ERROR_TYPE_SLUGS
 
 METRICS: tuple[str, ...] = (
@@ -47,7 +47,12 @@ _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|doe
 _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
                             r"unnecessary|fails?|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?;\n]")  # a sentence ends here (for the negative-word rule)
-_SECOND = r"(?:[ \t]*(?:or|and|/|&|,|vs\.?|versus)[ \t]*" + _LABEL_CORE + ")?"  # a cue naming both labels
+# a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
+# "Action1 and also Action2"): the two named together, a hedge, never a choice
+_JOINED = (r"[ \t]*(?:or|and|/|&|,|vs\.?|versus)(?:[ \t]+(?:also|maybe|perhaps|possibly|then))?[ \t]*"
+           r"(?<![A-Za-z0-9_])(?:action[ \t_\-#]*)?([12])(?![A-Za-z0-9_])")
+_SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
+_PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
@@ -62,6 +67,10 @@ _CUE_AFTER = re.compile(
     re.IGNORECASE,
 )
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
+# a label rejected by what comes before it: "not Action1", "avoid Action1", "I wouldn't pick Action1"
+_AGAINST_BEFORE = re.compile(
+    r"(?:\b(?:not|never|avoid|reject)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
+    r"(?:the[ \t]+)?" + _LABEL_CORE, re.IGNORECASE)
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
 
@@ -77,7 +86,12 @@ class ParsedAnswer:
 
 
 def _labels_in(text: str) -> set[int]:
-    return {int(m) for m in _LABEL.findall(text)}
+    """The labels a text names, a second one joined to a label as a bare number included
+    ("Action 1 or 2" names both)."""
+    named = {int(m) for m in _LABEL.findall(text)}
+    for first, second in _PAIRED.findall(text):
+        named |= {int(first), int(second)}
+    return named
 
 
 def _whole_label(text: str) -> int | None:
@@ -132,13 +146,17 @@ def _cue_decisions(answer: str) -> tuple[list[int], set[int], bool]:
         picks.append(int(first))
         both = both or (bool(second) and second != first)
     picks += [int(m) for m in _CUE_AFTER.findall(answer)]
-    return picks, {int(m) for m in _AGAINST.findall(answer)}, both
+    against = {int(m) for m in _AGAINST.findall(answer)} | {int(m) for m in _AGAINST_BEFORE.findall(answer)}
+    return picks, against, both
 
 
 def _parse(answer: str) -> ParsedAnswer:
     whole = _whole_label(answer)
     if whole is not None:
         return ParsedAnswer(whole, "label")
+    if any(_LABEL.search(answer, start, end) for start, end in too_deep_spans(answer)):
+        # a label in JSON nested too deep to decode: a statement there would go unread
+        return ParsedAnswer(None, "label_in_json_too_deep")
     json_picks, problems, spans = _json_decisions(answer)
     cue_picks, against, cue_both = _cue_decisions(answer)
     if cue_both or "both_labels_in_answer" in problems:
@@ -185,7 +203,8 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
     try:
         answer = answer_text(text)
         if answer is None:
-            return ParsedAnswer(None, "empty" if text is None or "<think>" not in text else "unclosed_think")
+            return ParsedAnswer(None, "empty" if text is None else "unclosed_think" if isinstance(text, str)
+                                else "not_text")
         if not answer:
             return ParsedAnswer(None, "empty")
         return _parse(answer)
@@ -194,6 +213,17 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
 
 
 # ----------------------------------------------------------------------------- picks from scores
+
+
+def usable_score(value: Any) -> float | None:
+    """A judge's score as the protocols compare it: a finite real number (int or float, not a
+    bool) as a float, else None: a score that is text, a flag, NaN or infinite is the judge's
+    failure on that trial (unscored, counted in `parse_fail`), never a crash and never a win.
+    The one rule for lm-eval, Inspect and the search's pointwise judges."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def first_from_scores(score_1: float, score_2: float) -> float | None:
@@ -231,14 +261,25 @@ def first_from_token_logprobs(tokens: Sequence[TokenLogprob], labels: tuple[str,
     At the first position where an alternative token completes one of the two labels given
     the text generated so far, compare the best logprob completing label 1 with the best
     completing label 2 (a label absent from the top list counts as less likely than any
-    listed). None when no position decides between the labels.
+    listed). None when no position decides between the labels, when a reasoning block is
+    never closed, or when a deciding logprob is not a number. Positions inside the model's
+    reasoning (before the last `</think>`, as `answer_text` reads the text) decide nothing: the
+    text protocols ignore reasoning too.
     """
+    start = answer_start("".join(position.token for position in tokens))
+    if start is None:
+        return None
     prefix = ""
     for position in tokens:
+        if len(prefix) < start:  # still in the reasoning
+            prefix += position.token
+            continue
         best: dict[int, float] = {}
         for alt, logprob in [*position.top, (position.token, position.logprob)]:
-            number = _completed_label(prefix + alt)
+            number = _completed_label(prefix[start:] + alt)
             if number is not None:
+                if not isinstance(logprob, (int, float)) or math.isnan(logprob):
+                    return None  # a NaN is no evidence either way: never "less likely"
                 best[number] = max(best.get(number, -math.inf), logprob)
         if best:
             return first_from_scores(best.get(1, -math.inf), best.get(2, -math.inf))

@@ -51,6 +51,28 @@ from scorers.core import parse_pairwise_answer
     ("Avoid Action1.", "no_choice_stated"),
     ("Action1: wrong tool.", "no_choice_stated"),
     ('{"chosen action": true}', "answer_key_not_a_label"),
+    # an adversarial probe (2026-12-07) of answers that were read as a pick:
+    # a reasoning block opened again after the last closed one: the answer was cut off (was: Action1)
+    ("<think>a</think><think>I pick Action1 because", "unclosed_think"),
+    # the same key twice: json keeps the last in silence (was: Action2)
+    ('{"selected action": "Action1", "selected action": "Action2"}', "ambiguous"),
+    ('{"choice": "1", "choice": "2"}', "no_label"),
+    # one label naming both with a bare number (was: Action1)
+    ('{"answer": "Action 1 or 2"}', "both_labels_in_answer"),
+    ("Final answer: Action1 or 2", "both_labels_in_answer"),
+    ("Final answer: Action1 and also Action2", "both_labels_in_answer"),
+    ("Action 1 / 2", "ambiguous"),
+    ("Action1 & 2", "ambiguous"),
+    # a stated label rejected in the free text around the JSON (was: Action1)
+    ('{"chosen action": "Action1"} The answer is not Action1.', "conflicting_answers"),
+    ('{"chosen action": "Action1"} Avoid Action1.', "conflicting_answers"),
+    ('{"answer": "Action1"}\nAnswer: not Action1', "conflicting_answers"),
+    # a label inside JSON nested too deep to decode (was: the shallow one inside it, Action2)
+    ('{"selected action": "Action1", "deep": ' + "[" * 40 + '{"selected action": "Action2"}' + "]" * 40 + "}",
+     "label_in_json_too_deep"),
+    # reasoning in <thinking>/<reasoning> tags is reasoning, as <think> is (was: Action1)
+    ("<reasoning>Action1</reasoning>", "empty"),
+    ("<thinking>Action1 is right", "unclosed_think"),
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
     parsed = parse_pairwise_answer(text)
@@ -66,6 +88,10 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("Action2 is the correct one.", 2),
     ("I choose action_1 because it passes the file name.", 1),
     ("After comparing both, Action1 misses a parameter. The answer is Action2.", 2),
+    ("<thinking>Action1 is right?</thinking>Action2", 2),  # the answer after the reasoning
+    ("I wouldn't pick Action1. Action2 is the correct one.", 2),
+    ("The answer is Action1 because Action2 repeats the call.", 1),
+    ('{"chosen action": "Action2"} Action1 is not needed.', 2),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

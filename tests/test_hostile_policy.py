@@ -179,3 +179,58 @@ def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp
     assert all(f["sampling"] == "policy" and f["reasons"][0].startswith("policy answer is no action: call "
                                                                         "arguments are not JSON values")
                for f in failures)
+
+
+# An adversarial probe (2026-12-07): answers that were guessed into an action or crashed a build.
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"name": "cd", "parameters": {"folder": 1e999}}', "not one tool call"),  # was a call holding inf
+    ('{"name": "f", "name": "delete_all"}', "not one tool call"),  # a key twice: was `delete_all`
+    ('{"name": "f", "parameters": {"a": 1}, "arguments": {"a": 2}}', "not JSON values"),  # two argument sets
+    ('cd(folder="a", folder="b")', "given twice"),  # Python refuses it; ast.parse did not (was folder='b')
+    ("<think>a</think><think>I will call cd", "reasoning not closed"),  # was a reply
+    (b"f()", "not text"), (5, "not text"), ({"name": "f"}, "not text"),  # were TypeError/AttributeError
+])
+def test_hostile_policy_answers_are_no_action(text, why: str) -> None:
+    action = read_answer(text)
+    assert action.kind == INVALID and why in action.why, action
+
+
+def test_a_keyword_given_twice_is_no_call_for_the_environment() -> None:
+    assert parse_python_call('cd(folder="a", folder="b")') is None
+    assert parse_python_call('cd(folder="a")').kwargs == {"folder": "a"}
+
+
+@pytest.mark.parametrize("text", [
+    '{"first_wrong_step": 1, "corrected_action": {"name": "cd", "parameters": "folder=document"}}',  # crashed the build
+    '{"first_wrong_step": 1, "corrected_action": {"name": "cd", "parameters": [1, 2]}}',
+    '{"first_wrong_step": true, "corrected_action": {"name": "cd", "parameters": {}}}',  # true was step 1
+    '{"first_wrong_step": 1, "first_wrong_step": 2, "corrected_action": "Ask."}',  # the last one won
+    '{"first_wrong_step": 1, "corrected_action": {"name": "f", "parameters": {"a": 1}, "arguments": {"a": 2}}}',
+    b'{"first_wrong_step": 1}',
+])
+def test_annotations_that_are_not_one_reading_are_counted_not_guessed(text) -> None:
+    assert parse_annotation(text) is None
+
+
+def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
+    for key in ("parameters", "arguments"):  # `arguments` was dropped: the call became f()
+        text = json.dumps({"first_wrong_step": 2, "corrected_action": {"name": "f", key: {"a": 1}}})
+        assert parse_annotation(text) == (2, {"name": "f", "parameters": {"a": 1}})
+    assert parse_annotation('{"first_wrong_step": 2, "corrected_action": {"name": "f", "parameters": null}}') \
+        == (2, {"name": "f", "parameters": {}})
+
+
+@pytest.mark.parametrize("text, vote", [
+    ("yes", "yes"), ("No", "no"), ("Yes.", "yes"), ("No, A repeats the call.", "no"),
+    ("Yes, it is not worse in any way.", "yes"), ("<think>yes or no?</think>no", "no"),
+    # both named, or one behind a negation: unparsed (were the first word, or the one named)
+    ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "unparsed"),
+    ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "unparsed"),
+    ("<think>a</think><think>yes", "unparsed"), (b"yes", "unparsed"), (None, "unparsed"),
+])
+def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) -> None:
+    from toolprm_tasks.rebuild.judging import parse_vote
+
+    assert parse_vote(text) == vote

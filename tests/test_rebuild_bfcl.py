@@ -104,3 +104,77 @@ def test_a_limit_reads_only_what_it_needs(conversations, tmp_path) -> None:
     limited = load_conversations(CATEGORIES, root=tmp_path, limit=7)
     assert [c.id for c in limited] == [c.id for c in conversations[:7]]
     assert [c.id for c in limited] == [f"multi_turn_base_{i}" for i in range(7)]
+
+
+# An adversarial probe (2026-12-07): state that leaked between conversations and process-wide
+# settings a call left behind.
+
+
+def test_a_long_context_booking_never_moves_another_conversations_card(conversations) -> None:
+    """BFCL's long-context TravelAPI puts module-level card dicts into the instance by
+    reference: one conversation's booking moved every later conversation's balance."""
+    travel = [c for c in conversations if c.category == "long_context" and "TravelAPI" in c.involved_classes]
+    first, second = travel[0], travel[1]
+    before = replay_gold(second).end_state
+    env = Environment(first.involved_classes, first.initial_config, long_context=True)
+    from bfcl_eval.eval_checker.multi_turn_eval.func_source_code import long_context
+
+    api = env.instances["TravelAPI"]
+    card = next(iter(long_context.CREDIT_CARD_EXTENSION))  # a card every long-context TravelAPI gets
+    balance = api.credit_card_list[card]["balance"]
+    shared = long_context.CREDIT_CARD_EXTENSION[card]["balance"]
+    token = api.access_token
+    env.dispatch("set_budget_limit", (), {"access_token": token, "budget_limit": 1})
+    booked = env.dispatch("book_flight", (), {"access_token": token, "card_id": card, "travel_date": "2024-12-01",
+                                             "travel_from": "SFO", "travel_to": "LAX", "travel_class": "first"})
+    assert booked.ok and api.credit_card_list[card]["balance"] < balance  # the booking was paid in this one
+    assert long_context.CREDIT_CARD_EXTENSION[card]["balance"] == shared  # not by the module's dict
+    other = Environment(second.involved_classes, second.initial_config, long_context=True)
+    assert all(c["balance"] == before["TravelAPI"]["credit_card_list"][k]["balance"]
+               for k, c in other.instances["TravelAPI"].credit_card_list.items())
+    assert replay_gold(second).end_state == before  # and its gold end state is what it was
+
+
+def test_a_math_call_leaves_no_precision_set_for_the_process(conversations) -> None:
+    import decimal
+
+    import mpmath
+
+    math_conversation = next(c for c in conversations if "MathAPI" in c.involved_classes)
+    env = Environment(math_conversation.involved_classes, math_conversation.initial_config)
+    dps, prec = mpmath.mp.dps, decimal.getcontext().prec
+    assert env.dispatch("square_root", (), {"number": 2, "precision": 1}).ok
+    assert env.dispatch("logarithm", (), {"value": 8, "base": 2, "precision": 1}).ok
+    assert (mpmath.mp.dps, decimal.getcontext().prec) == (dps, prec)  # were 1 and 1
+
+
+def test_equal_calls_with_an_int_past_a_floats_range_compare_without_raising() -> None:
+    from toolprm_tasks.rebuild.points import equivalent
+
+    big = {"name": "multiply", "parameters": {"a": 10**400, "b": 2}}
+    small = {"name": "multiply", "parameters": {"a": 3, "b": 2}}
+    assert not equivalent(big, small, [])  # was OverflowError: a search sample of N >= 2 ended in error
+    assert equivalent(big, json.loads(json.dumps(big)), [])
+
+
+def test_calls_that_share_directories_cannot_make_a_snapshot_run_for_minutes(conversations) -> None:
+    """GorillaFileSystem's cp/mv share directory objects: each round of these five calls doubled
+    the snapshot's work (70 calls: over two minutes). Past MAX_STATE_NODES the state is one
+    that matches nothing: a failed check, never a hang."""
+    from toolprm_tasks.agent_search.actions import CALL, Action
+    from toolprm_tasks.agent_search.check import effect, matches_gold
+    from toolprm_tasks.envs.bfcl import StateTooLarge
+
+    conversation = next(c for c in conversations if c.id == "multi_turn_base_2")
+    env = Environment(conversation.involved_classes, conversation.initial_config)
+    assert env.execute("mkdir(dir_name='d')").ok
+    rounds = ["cp(source='d', destination='e')", "mkdir(dir_name='n')", "mv(source='d', destination='n')",
+              "mv(source='e', destination='n')", "mv(source='n', destination='d')"]
+    for _ in range(16):  # 80 calls: some 2**16 times the work of the first round
+        assert all(env.execute(call).ok for call in rounds)
+    with pytest.raises(StateTooLarge):
+        env.state()
+    assert env.state_or_none() is None
+    pwd = Action(CALL, {"name": "pwd", "parameters": {}})
+    tried = effect(env, pwd)
+    assert tried.state is None and not matches_gold(tried, tried)  # too large matches nothing

@@ -129,3 +129,50 @@ def test_prm_results_carry_the_truncation_flag() -> None:
     plain = process_prm(doc("a", 1), [(0.9, False), (0.2, False)])
     assert plain["truncated"]["truncated"] is None
     assert math.isnan(agg_truncated([plain["truncated"], items[0]["truncated"]]))
+
+
+# ----------------------------------------------------------------------------- hostile scores
+# An adversarial probe (2026-12-07): scores that are not numbers, NaN logprobs, and a label in
+# the reasoning decided trials; lm-eval and Inspect disagreed on the same scores.
+
+
+@pytest.mark.parametrize("value, usable", [
+    (0.9, 0.9), (3, 3.0), (-2.5, -2.5), (True, None), (False, None), ("0.9", None), (None, None),
+    (math.nan, None), (math.inf, None), (-math.inf, None), ([0.9], None),
+])
+def test_a_score_is_usable_only_as_a_finite_real_number(value, usable) -> None:
+    from scorers.core import usable_score
+
+    assert usable_score(value) == usable
+
+
+@pytest.mark.parametrize("raw", [(True, False), ("0.9", "0.1"), ("abc", 1.0), (math.inf, 0.3), (math.nan, 0.3)])
+def test_lm_eval_counts_an_unusable_score_as_unscored_as_inspect_and_the_search_do(raw) -> None:
+    from toolprm_tasks.agent_search.selector import best_score
+    from toolprm_tasks.lm_eval_adapter.scoring import process_pairwise_ll, process_pointwise
+
+    doc = {"trial_id": "t", "case_id": "c", "subset": "bfcl", "cluster": "k", "error_type": "wrong_tool",
+           "chosen_position": 1, "norm": "none", "candidates": ["a", "b"]}
+    for process in (process_pointwise, process_pairwise_ll):
+        record = process(doc, [(raw[0], False), (raw[1], False)])["acc"]  # never raises
+        assert (record["parsed"], record["correct"]) == (0.0, 0.0)
+    # the search's pointwise selector skips the same scores: only a usable one can win
+    index, _ = best_score([raw[0], raw[1]], random.Random(0))
+    assert index == (1 if isinstance(raw[1], float) and math.isfinite(raw[1]) else None)
+
+
+def test_a_nan_logprob_decides_nothing() -> None:
+    labels = ("Action1", "Action2")
+    both_nan = [TokenLogprob("Action", -0.1, []), TokenLogprob("1", math.nan, [("2", math.nan)])]
+    one_nan = [TokenLogprob("Action", -0.1, []), TokenLogprob("1", math.nan, [("2", -1.0)])]
+    assert first_from_token_logprobs(both_nan, labels) is None  # was 0.5: a parsed tie
+    assert first_from_token_logprobs(one_nan, labels) is None  # was 0.0: NaN read as "less likely"
+
+
+def test_labels_in_the_reasoning_decide_nothing_in_the_logprob_reader() -> None:
+    labels = ("Action1", "Action2")
+    think = [TokenLogprob("<think>", 0.0, []), TokenLogprob("Action", -0.1, []),
+             TokenLogprob("1", -0.1, [("2", -3.0)]), TokenLogprob("</think>", 0.0, [])]
+    answer = [TokenLogprob("Action", -0.1, []), TokenLogprob("2", -0.1, [("1", -3.0)])]
+    assert first_from_token_logprobs(think + answer, labels) == 0.0  # the answer's label, not the reasoning's
+    assert first_from_token_logprobs(think[:3], labels) is None  # reasoning never closed: cut off

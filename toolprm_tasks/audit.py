@@ -368,6 +368,8 @@ def audit_records(records: list[Any], subset: str, source: str = "built", tier: 
     audited; a set with none is a ValueError."""
     from toolprm_tasks.core.cases import RecordError, case_from_record
 
+    if not records:  # as the loaders: an empty record list is an error, never "0 cases"
+        raise ValueError(f"{source}: no records (an empty list)")
     cases, invalid = [], []
     for index, record in enumerate(records):
         try:
@@ -382,7 +384,7 @@ def audit_records(records: list[Any], subset: str, source: str = "built", tier: 
                          "version 6 have no difficulty field)")
     report = audit_cases(cases, **kwargs)
     report["invalid_records"] = {"count": len(invalid), "first": invalid[:5]}
-    if invalid:
+    if invalid:  # a set with records that do not validate fails, however few cases it has
         report["problems"].append(f"{len(invalid)} record(s) do not validate and are not audited")
-        report["passed"] = False if report["passed"] is not None else None
+        report["passed"] = False
     return report

@@ -31,9 +31,11 @@ from typing import Any
 from scorers.answers import answer_text, json_values, walk_objects
 from scorers.core import parse_pairwise_answer
 from toolprm_tasks.core.cases import error_type_slug
+from toolprm_tasks.core.files import write_atomic
 from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data import DataError, read_records
+from toolprm_tasks.data.jsonio import read_json, read_jsonl
 from toolprm_tasks.rebuild.difficulty import check_tier, tier_of
 
 VERDICTS: tuple[str, ...] = ("clear", "ambiguous", "both acceptable", "neither acceptable")
@@ -59,8 +61,48 @@ READER_PROMPT = (
 
 
 def key_path(packet: Path) -> Path:
-    """Where a packet's key lives: beside the packet folder, never inside it."""
+    """Where a packet's key lives: beside the packet folder, never inside it (a packet named
+    `.` or `out/..` is named by its real folder)."""
+    packet = packet.resolve() if packet.name in ("", ".", "..") else packet
     return packet.parent / f"{packet.name}-key.json"
+
+
+def reader_answers_path(packet: Path) -> Path:
+    """Where `--read-packet` writes a model reader's answers by default: beside the key."""
+    key = key_path(packet)
+    return key.with_name(key.name.removesuffix("-key.json") + "-answers-reader.jsonl")
+
+
+_KEY_ITEM_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "chosen": str, "source": str, "error_type": str, "tier": str}
+
+
+def load_key(packet: Path) -> dict[str, Any]:
+    """A packet's key (`key_path`), its shape checked, and checked to be the key of the packet
+    beside it (its `packet_sha256` against `packet.jsonl`, where that is there): a key that
+    does not fit is an error naming the file and the field, never a score against the wrong
+    answers."""
+    path = key_path(packet)
+    if not path.is_file():
+        raise DataError(f"{path}: no key for the packet {packet} (written beside it by --packet)")
+    key = read_json(path)
+    if not isinstance(key, dict) or not isinstance(key.get("items"), dict):
+        raise ValueError(f"{path}: field 'items': expected an object of item -> answer key")
+    for item, truth in key["items"].items():
+        if not isinstance(truth, dict):
+            raise ValueError(f"{path}: item {item!r}: expected an object")
+        for field, kind in _KEY_ITEM_FIELDS.items():
+            if not isinstance(truth.get(field), kind):
+                raise ValueError(f"{path}: item {item!r}: field {field!r}: missing or not a string")
+        if truth["chosen"] not in LABELS:
+            raise ValueError(f"{path}: item {item!r}: field 'chosen': expected one of {', '.join(LABELS)}")
+    packet_file = packet / PACKET_FILE
+    if packet_file.is_file():
+        digest = hashlib.sha256(packet_file.read_bytes()).hexdigest()
+        if key.get("packet_sha256") != digest:
+            raise ValueError(f"{path}: field 'packet_sha256' does not match {packet_file} (sha256 {digest[:12]}...): "
+                             "the key is not this packet's; write the packet again (--packet)")
+    return key
 
 
 def sample(records_by_source: dict[str, list[dict[str, Any]]], per_type: int, seed: int,
@@ -128,10 +170,11 @@ def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, 
                      "operator": how.get("operator"), "tier": tier_of(how)}
     out.mkdir(parents=True, exist_ok=True)
     packet_bytes = ("\n".join(_dump_line(i) for i in items) + "\n").encode("utf-8")
-    (out / PACKET_FILE).write_bytes(packet_bytes)
-    (out / ANSWERS_TEMPLATE).write_text("\n".join(_dump_line({"item": i["item"], "choice": None, "verdict": None,
-                                                              "note": ""}) for i in items) + "\n",
-                                        encoding="utf-8")
+    # each file whole or not at all; the key, written last, records the packet's digest, so a
+    # packet and key of two different writes are found out when the answers are scored
+    write_atomic(out / PACKET_FILE, packet_bytes)
+    write_atomic(out / ANSWERS_TEMPLATE, "\n".join(_dump_line({"item": i["item"], "choice": None, "verdict": None,
+                                                                "note": ""}) for i in items) + "\n")
     text = [f"# Blind reading packet ({len(items)} cases)", "",
             "For each case pick the better next action of the assistant (Action1 or Action2) and a verdict: "
             + ", ".join(f"`{v}`" for v in VERDICTS) + ". Write your answers into a copy of "
@@ -140,13 +183,13 @@ def write_packet(records_by_source: dict[str, list[dict[str, Any]]], out: Path, 
         text += [f"## {item['item']}", "", "### Tools", _render_tools(item["tools"]), "", "### History",
                  *[_render_turn(t) for t in item["history"]], "",
                  f"### Action1\n{render_action(item[LABELS[0]])}", "", f"### Action2\n{render_action(item[LABELS[1]])}", ""]
-    (out / PACKET_TEXT).write_text("\n".join(text), encoding="utf-8")
+    write_atomic(out / PACKET_TEXT, "\n".join(text))
     digest = hashlib.sha256(packet_bytes).hexdigest()
     summary = {"items": len(items), "seed": seed, "per_type": per_type, "tier": tier, "packet_sha256": digest,
                "by_source": dict(Counter(k["source"] for k in key.values())),
                "by_tier": dict(Counter(k["tier"] for k in key.values()))}
-    key_path(out).write_text(json.dumps({**summary, "origin": origin or {}, "items": key}, indent=1,
-                                        ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(key_path(out), json.dumps({**summary, "origin": origin or {}, "items": key}, indent=1,
+                                           ensure_ascii=False) + "\n")
     return summary
 
 
@@ -169,19 +212,27 @@ def read_answer(text: str | None) -> dict[str, Any]:
             "verdict": verdicts.pop() if len(verdicts) == 1 else None}
 
 
+def _jsonl_rows(path: Path) -> list[tuple[int, Any]]:
+    """(line number, value) of a JSON Lines file read by the project's strict reader (UTF-8,
+    standard JSON, `\n` line ends only: U+2028 inside a string is text), blank lines skipped."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    numbers = [n for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    rows = read_jsonl(path) if numbers else []
+    return list(zip(numbers, rows, strict=True))
+
+
 def load_answers(path: Path) -> dict[str, dict[str, Any]]:
     """item -> answer, from a JSON Lines answers file; a line that is not an object with an
-    `item` is an error naming the file and line."""
-    answers = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+    `item`, or an item answered twice, is an error naming the file and line."""
+    answers: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for number, row in _jsonl_rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("item"), str):
             raise ValueError(f"{path}: line {number}: field 'item': expected a string")
+        if row["item"] in seen:  # which of two answers counts would be a guess
+            raise ValueError(f"{path}: line {number}: field 'item': {row['item']!r} is answered twice "
+                             f"(also on line {seen[row['item']]})")
+        seen[row["item"]] = number
         choice = row.get("choice")
         pick = parse_pairwise_answer(str(choice)).pick if isinstance(choice, (str, int)) else None
         answers[row["item"]] = {"choice": LABELS[pick - 1] if pick else None, "verdict": parse_verdict(row.get("verdict")),
@@ -224,7 +275,11 @@ def read_packet(packet: Path, reader: Any, answers_out: Path, max_tokens: int = 
     # lazy: rebuild.models imports inspect_ai; only the model reader needs it
     from toolprm_tasks.rebuild.models import ModelCaller
 
-    items = [json.loads(line) for line in (packet / PACKET_FILE).read_text(encoding="utf-8").splitlines() if line]
+    items = [row for _, row in _jsonl_rows(packet / PACKET_FILE)]
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("item"), str) or not all(k in item for k in LABELS):
+            raise ValueError(f"{packet / PACKET_FILE}: item {number}: expected an object with 'item', "
+                             f"{LABELS[0]!r} and {LABELS[1]!r}")
     caller = ModelCaller("reader", reader, packet / ".calls", max_tokens)
     prompts = [READER_PROMPT.format(tools=render_functions(i["tools"]), history=render_history(i["history"]),
                                     action_1=render_action(i[LABELS[0]]), action_2=render_action(i[LABELS[1]]))
@@ -256,6 +311,8 @@ def format_score(report: dict[str, Any]) -> str:
         out += [line(f"{field} {name}", group) for name, group in report[f"by_{field}"].items()]
     out += [f"  miss {m['item']}: {m['source']} {m['error_type']} ({m['relation']}, {m['tier']}), "
             f"verdict {m['verdict']}" for m in report["misses"]]
+    if report["unknown_items"]:  # answers to items the key does not have: shown, never dropped in silence
+        out.append(f"  not in the key (not scored): {', '.join(report['unknown_items'])}")
     return "\n".join(out)
 
 

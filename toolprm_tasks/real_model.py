@@ -42,6 +42,7 @@ from platformdirs import user_cache_dir
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.core.fetch import sha256_file
+from toolprm_tasks.data.errors import env_path
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,12 @@ class RealModelError(RuntimeError):
 def models_dir() -> Path:
     """TOOLPRMBENCH_MODEL_DIR, else `models/` in TOOLPRMBENCH_CACHE_DIR, else in the user cache
     (beside the data cache: a model does not depend on the data's commit)."""
-    configured = os.environ.get("TOOLPRMBENCH_MODEL_DIR")
+    configured = env_path("TOOLPRMBENCH_MODEL_DIR")
     if configured:
-        return Path(configured).expanduser()
-    cache = os.environ.get("TOOLPRMBENCH_CACHE_DIR")
+        return configured
+    cache = env_path("TOOLPRMBENCH_CACHE_DIR")
     if cache:
-        return Path(cache).expanduser() / "models"
+        return cache / "models"
 
     return Path(user_cache_dir("toolprm-tasks")) / "models"
 

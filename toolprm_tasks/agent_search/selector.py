@@ -20,12 +20,12 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scorers.core import usable_score
 from toolprm_tasks.core.names import SELECTORS  # the selectors are named in names.py
 
 from .actions import Action, Candidate
@@ -95,7 +95,7 @@ def oracle(matches: Sequence[bool]) -> int | None:
 
 
 def _usable(score: Any) -> bool:
-    return isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
+    return usable_score(score) is not None  # the rule lm-eval and Inspect score by
 
 
 def best_score(scores: Sequence[float | None], rng: random.Random) -> tuple[int | None, bool]:

@@ -38,7 +38,9 @@ from toolprm_tasks.data import (
     pins,
     read_records,
     require_default_rebuilt,
+    sha256_file,
 )
+from toolprm_tasks.data.jsonio import read_json
 from toolprm_tasks.model_check import (
     DEFAULT_PER_SUBSET,
     MODEL_CHOICES_HELP,
@@ -80,16 +82,37 @@ def _audit_folder(folder: Path, subsets: list[str] | None, tier: str,
     for subset, path in files:
         records = read_records(path)
         name = _named(path.name, tier)
-        if not isinstance(records, list):
-            unavailable[name] = "expected a JSON list of records"
-            continue
+        if not isinstance(records, list) or not records:  # bad input: an error naming the file
+            raise DataError(f"{path}: " + ("no records (an empty list)" if isinstance(records, list)
+                                           else f"expected a JSON list of records, got {type(records).__name__}"))
         try:
             reports[name] = audit_records(records, subset, source=path.name, tier=tier)
         except ValueError as exc:  # no case of the tier
             unavailable[name] = str(exc)
             continue
+        mismatch = _manifest_mismatch(path, folder / f"manifest_{subset}.json")
+        if mismatch:  # audited as it is, and said: the loaders would refuse this file
+            reports[name]["problems"].append(mismatch)
+            reports[name]["passed"] = False
         audited[name] = (subset, path.name, records)  # for the real-model column
     return reports, unavailable
+
+
+def _manifest_mismatch(path: Path, manifest_path: Path) -> str | None:
+    """Where a build's file has its manifest beside it: why the file is not the one the manifest
+    records (its sha256), else None. Release files and folders without a manifest: None."""
+    if not path.name.startswith("prmbench_rebuilt_") or not manifest_path.is_file():
+        return None
+    manifest = read_json(manifest_path)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    expected = files.get(path.name) if isinstance(files, dict) else None
+    if expected is None:
+        return f"{manifest_path.name} records no sha256 of {path.name} (not this file's build manifest)"
+    digest = sha256_file(path)
+    if digest != expected:
+        return (f"{path.name}: sha256 {digest[:12]}... differs from its manifest's {str(expected)[:12]}... "
+                "(changed since the build; the loaders refuse it)")
+    return None
 
 
 def _audit_loaded(data: str, subsets: list[str], tier: str,
@@ -108,9 +131,20 @@ def _audit_loaded(data: str, subsets: list[str], tier: str,
     return reports, unavailable
 
 
+def _fingerprint(manifest: Path) -> Any:
+    """A build manifest's fingerprint (None where it names none), for a packet's origin."""
+    value = read_json(manifest)
+    if not isinstance(value, dict):
+        raise DataError(f"{manifest}: expected a JSON object (a build manifest), got {type(value).__name__}")
+    return value.get("fingerprint")
+
+
 def _reading(args: argparse.Namespace) -> int:
     """The blind reading: write a packet, have a model read one, or score answers."""
-    if args.packet:
+    for option in ("packet", "score_packet", "read_packet", "answers"):
+        if getattr(args, option) == "":
+            raise DataError(f"--{option.replace('_', '-')}: an empty path")
+    if args.packet is not None:
         if args.directory is not None:
             folder = Path(args.directory)
         else:
@@ -119,8 +153,8 @@ def _reading(args: argparse.Namespace) -> int:
         missing = [s for s in args.subset or [] if s not in records]
         if missing:
             raise DataError(f"{folder}: no prmbench_rebuilt_<source>.json of --subset {' '.join(missing)}")
-        manifests = {s: json.loads((folder / f"manifest_{s}.json").read_text(encoding="utf-8")).get("fingerprint")
-                     for s in records if (folder / f"manifest_{s}.json").is_file()}
+        manifests = {s: _fingerprint(folder / f"manifest_{s}.json") for s in records
+                     if (folder / f"manifest_{s}.json").is_file()}
         summary = reading.write_packet(records, Path(args.packet), args.per_type, args.packet_seed,
                                        origin={"folder": folder.name, "manifest_fingerprints": manifests},
                                        tier=args.tier)
@@ -131,16 +165,19 @@ def _reading(args: argparse.Namespace) -> int:
     if args.tier != "all":  # a score reports every tier of its packet; the tier is chosen when it is written
         raise DataError("--tier chooses the cases of a packet being written (--packet); a packet's score already "
                         "reports accuracy by tier (leave --tier out)")
-    packet = Path(args.score_packet or args.read_packet)
-    key_file = reading.key_path(packet)
-    if not key_file.is_file():
-        raise DataError(f"{key_file}: no key for the packet {packet} (written beside it by --packet)")
-    key = json.loads(key_file.read_text(encoding="utf-8"))
+    packet = Path(args.score_packet if args.score_packet is not None else args.read_packet)
+    try:
+        key = reading.load_key(packet)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     if args.read_packet:
         if not args.reader:
             raise DataError("--read-packet needs --reader MODEL (any Inspect model)")
-        out = Path(args.answers) if args.answers else packet.parent / f"{packet.name}-answers-reader.jsonl"
-        answers = reading.read_packet(packet, args.reader, out)
+        out = Path(args.answers) if args.answers else reading.reader_answers_path(packet)
+        try:
+            answers = reading.read_packet(packet, args.reader, out)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     else:
         if not args.answers:
             raise DataError("--score-packet needs --answers FILE (JSON Lines: item, choice, verdict)")
@@ -154,8 +191,10 @@ def _reading(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.packet or args.score_packet or args.read_packet:
+    if any(v is not None for v in (args.packet, args.score_packet, args.read_packet)):
         return _reading(args)
+    if args.answers is not None:
+        raise DataError("--answers goes with --score-packet or --read-packet")
 
     audited: dict[str, Any] = {}
     if args.directory is not None:

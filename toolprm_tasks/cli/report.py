@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.cli.common import UsageError
 from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report.build import Options, build_report
 from toolprm_tasks.report.plots import MissingExtra
@@ -27,7 +28,7 @@ def _references(items: list[str]) -> dict[str, str]:
     for item in items:
         judge, sep, row = item.partition("=")
         if not sep or not judge.strip() or not row.strip():
-            raise SystemExit(f"toolprmbench report: --reference {item!r}: expected JUDGE=TABLE2_ROW")
+            raise UsageError(f"report: --reference {item!r}: expected JUDGE=TABLE2_ROW")
         mapping[judge.strip()] = row.strip()
     return mapping
 
@@ -43,13 +44,15 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # usage errors exit 2 with `toolprmbench: <message>`, as every command's (docs/data.md)
     if args.out is None and not args.readme_section:
-        raise SystemExit("toolprmbench report: give --out DIR (the report) and/or --readme-section")
+        raise UsageError("report: give --out DIR (the report) and/or --readme-section")
     if args.out is not None and not args.out.strip():
-        raise SystemExit("toolprmbench report: --out is empty: give the folder to write the report to "
-                         "(e.g. --out report/)")
+        raise UsageError("report: --out is empty: give the folder to write the report to (e.g. --out report/)")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"report: --out {args.out}: a file, not a folder")
     if args.register_entry and args.commit == "unknown":
-        raise SystemExit("toolprmbench report: --register-entry needs --commit (the commit the register pins)")
+        raise UsageError("report: --register-entry needs --commit (the commit the register pins)")
     options = Options(command=args.command_line or _command_line(args), plots=not args.no_plots,
                       references=_references(args.reference), commit=args.commit,
                       repository_url=args.register_entry)

@@ -23,6 +23,8 @@ def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
     result = jsonio.inspect_records(path)
     problems += [str(p) for p in result.problems]
     if result.value is None:
+        if not result.problems:  # the file says `null`: no problem was met reading it, yet no records
+            problems.append(f"{path}: expected a JSON list of records, got null")
         return problems, []
     check = check_records(result.value, subset=subset, source=pin.filename, skip=result.unreadable)
     problems += [f"{path.parent}/{e}" for e in check.errors]

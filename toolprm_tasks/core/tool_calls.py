@@ -40,6 +40,9 @@ def _call_from_object(obj: Any) -> ToolCall | None:
     name = obj.get("name")
     if not isinstance(name, str):
         return None
+    if "parameters" in obj and "arguments" in obj and obj["parameters"] != obj["arguments"]:
+        # two argument sets in one call: which the writer meant is a guess
+        return ToolCall(name, {UNREADABLE_ARGUMENTS: "both 'parameters' and 'arguments', differing"})
     args = obj.get("parameters", obj.get("arguments", {}))
     if isinstance(args, str):
         decoded = loads(args) if args.strip() else {}
@@ -56,6 +59,7 @@ class PythonCall:
     name: str  # dotted when written as an attribute call (`a.b(...)`)
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    problem: str = ""  # why it is no readable call although written as one (a keyword twice)
 
 
 def parse_python_call(text: str) -> PythonCall | None:
@@ -63,7 +67,7 @@ def parse_python_call(text: str) -> PythonCall | None:
     JSON literals (no nested calls, names, `**` unpacking, expressions other than literals, or
     literals JSON cannot hold: see `not_json`)."""
     call = _literal_call(text)
-    if call is None or not_json([call.args, call.kwargs]) is not None:
+    if call is None or call.problem or not_json([call.args, call.kwargs]) is not None:
         return None
     return call
 
@@ -90,16 +94,20 @@ def _literal_call(text: str) -> PythonCall | None:
     parts.append(func.id)
     try:
         args = tuple(ast.literal_eval(arg) for arg in node.args)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
+        repeated: str | None = None
         for keyword in node.keywords:
             if keyword.arg is None:
                 return None
+            if keyword.arg in kwargs:  # Python refuses `f(a=1, a=2)`; ast.parse lets it through
+                repeated = keyword.arg
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None  # not a plain call with literal arguments
     if deeper_than([list(args), kwargs], MAX_JSON_DEPTH):
         return None  # as for JSON calls: arguments nested this deep are no tool call
-    return PythonCall(".".join(reversed(parts)), args, kwargs)
+    return PythonCall(".".join(reversed(parts)), args, kwargs,
+                      f"the keyword {repeated!r} given twice" if repeated is not None else "")
 
 
 def not_json(value: Any) -> str | None:
@@ -135,6 +143,8 @@ def _call_from_python(text: str) -> ToolCall | None:
     call = _literal_call(text)
     if call is None:
         return None
+    if call.problem:  # written as a call, but which argument values were meant is a guess
+        return ToolCall(call.name, {UNREADABLE_ARGUMENTS: call.problem})
     problem = not_json([call.args, call.kwargs])
     if problem is not None:  # written as a call, but its arguments cannot be read as JSON values
         return ToolCall(call.name, {UNREADABLE_ARGUMENTS: f"an argument holds {problem}, which JSON cannot"})

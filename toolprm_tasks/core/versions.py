@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "6-A"
+TASK_VERSION = "7-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -28,18 +28,27 @@ TASK_VERSIONS: dict[str, str] = {
            "slot's cases evens out the longer side); BFCL's and the official data's numbers are unchanged",
     "6-A": "2026-12-06: rebuilt data build 11 (BFCL only: where the recorded calls skip a lookup, the "
            "question asks for the lookup's input); ToolTalk's and the official data's numbers are unchanged",
+    "7-A": "2026-12-07: hostile answers are failures, not picks (a bare number joined to a label names both, "
+           "a key twice in one JSON object, a label rejected before it, a reasoning block reopened or in "
+           "<thinking>/<reasoning> tags, JSON too deep to decode around a label, NaN logprobs); a score that "
+           "is not a finite real number is unscored in lm-eval as in Inspect; the data is unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "4-A"
+SEARCH_VERSION = "5-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
                                    "3-A": "2026-12-06: written questions name the action they are for "
                                           "(the replay policy's and the conversations' questions)",
                                    "4-A": "2026-12-06: a question where BFCL's recorded calls skip a lookup "
-                                          "asks for the lookup's input (rebuilt data build 11)"}
+                                          "asks for the lookup's input (rebuilt data build 11)",
+                                   "5-A": "2026-12-07: each environment owns its scenario (BFCL's long-context "
+                                          "TravelAPI shared card balances across conversations); a state too "
+                                          "large to compare matches nothing; policy answers with a key or "
+                                          "keyword twice, two argument sets or a number past a float's range "
+                                          "are invalid; the task version's parser"}
 
 
 NOT_INSTALLED = "not installed"

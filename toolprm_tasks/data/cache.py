@@ -19,7 +19,7 @@ from platformdirs import user_cache_dir
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.data import jsonio
-from toolprm_tasks.data.errors import DataError, LocalRecordError
+from toolprm_tasks.data.errors import DataError, LocalRecordError, env_path
 from toolprm_tasks.data.pins import PINNED_COMMIT, PinnedFile
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ _MARK = "toolprm-tasks"  # `written_by` in the ledger and first-use records: rec
 
 def cache_dir() -> Path:
     """Where downloads and first-use records go: TOOLPRMBENCH_CACHE_DIR, else the user cache dir."""
-    configured = os.environ.get("TOOLPRMBENCH_CACHE_DIR")
+    configured = env_path("TOOLPRMBENCH_CACHE_DIR")
     if configured:
-        return Path(configured).expanduser()
+        return configured
     return Path(user_cache_dir("toolprm-tasks")) / PINNED_COMMIT[:12]
 
 

@@ -35,7 +35,7 @@ from toolprm_tasks.data.cache import (
     record_written,
     writable_cache,
 )
-from toolprm_tasks.data.errors import DataError, LocalRecordError
+from toolprm_tasks.data.errors import DataError, LocalRecordError, env_path
 from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import DataUnavailable
 from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_REPO, PinnedFile, pinned_file
@@ -211,7 +211,7 @@ def locate(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSub
     pin = pinned_file(subset, split)
     data_dir = os.environ.get("TOOLPRMBENCH_DATA_DIR")
     if data_dir:
-        path = Path(data_dir).expanduser() / pin.filename
+        path = (env_path("TOOLPRMBENCH_DATA_DIR") or Path(data_dir)) / pin.filename
         if not path.is_file():
             raise DataError(f"TOOLPRMBENCH_DATA_DIR={data_dir} has no {pin.filename} (subset {subset}): put the "
                             f"release file there (verified against its pin), or unset TOOLPRMBENCH_DATA_DIR to "

@@ -9,7 +9,6 @@ against its manifest on every read. TOOLPRMBENCH_REBUILT_DIR: read a build the u
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from toolprm_tasks.core.names import SPLITS, check_choice
 from toolprm_tasks.data import jsonio
 from toolprm_tasks.data.cache import cache_dir
-from toolprm_tasks.data.errors import DataError
+from toolprm_tasks.data.errors import DataError, env_path
 from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import REBUILT_SUBSETS, no_rebuilt_set
 
@@ -102,8 +101,8 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
     verified against their manifest. Reads TOOLPRMBENCH_REBUILT_DIR if set, else the default
     build (`default_rebuilt_dir`); never builds: a missing default build is `NotBuilt`, whose
     one line names the command (one build writes both splits)."""
-    configured = os.environ.get("TOOLPRMBENCH_REBUILT_DIR")
-    folder = Path(configured).expanduser() if configured else default_rebuilt_dir(seed)
+    configured = env_path("TOOLPRMBENCH_REBUILT_DIR")
+    folder = configured or default_rebuilt_dir(seed)
     path, manifest_path = _rebuilt_files(folder, subset, split)
     if subset not in REBUILT_SUBSETS and not path.is_file():
         raise DataError(f"no rebuilt data for {subset!r} in {folder}. {no_rebuilt_set(subset)}")

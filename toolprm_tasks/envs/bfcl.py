@@ -13,12 +13,16 @@ anything else are refused with an error observation, never evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import decimal
 import importlib
 import importlib.util
 import inspect
 import json
 import math
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,22 +165,38 @@ def function_docs(classes: list[str], root: Path | None = None) -> list[dict[str
     return docs
 
 
-def to_plain(value: Any, _path: frozenset[int] = frozenset()) -> Any:
+# Nodes one state snapshot may visit. The largest initial state of BFCL's 800 conversations has
+# under 400; GorillaFileSystem's `cp`/`mv` share directory objects, so a few dozen hostile calls
+# make a state whose snapshot (shared directories written out at each place) doubles with every
+# five calls: past this budget the state is no state we compare, never minutes of work.
+MAX_STATE_NODES = 200_000
+
+
+class StateTooLarge(Exception):
+    """A state whose snapshot would visit more than MAX_STATE_NODES nodes."""
+
+
+def to_plain(value: Any, _path: frozenset[int] = frozenset(), _budget: list[int] | None = None) -> Any:
     """A JSON-like snapshot of environment state: public attributes, recursively. A back
-    reference (a directory's `parent`) becomes a marker instead of a cycle."""
+    reference (a directory's `parent`) becomes a marker instead of a cycle. Raises
+    StateTooLarge past MAX_STATE_NODES nodes (`_budget`: the nodes left, shared by one snapshot)."""
+    budget = [MAX_STATE_NODES] if _budget is None else _budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise StateTooLarge(f"the environment's state has more than {MAX_STATE_NODES} nodes")
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if id(value) in _path:
         return {"__ref__": type(value).__name__}
     path = _path | {id(value)}
     if isinstance(value, dict):
-        return {str(k): to_plain(v, path) for k, v in value.items()}
+        return {str(k): to_plain(v, path, budget) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [to_plain(v, path) for v in value]
+        items = [to_plain(v, path, budget) for v in value]
         return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
     if hasattr(value, "__dict__"):
         return {"__class__": type(value).__name__,
-                **{k: to_plain(v, path) for k, v in vars(value).items() if not k.startswith("_")}}
+                **{k: to_plain(v, path, budget) for k, v in vars(value).items() if not k.startswith("_")}}
     return repr(value)
 
 
@@ -202,6 +222,21 @@ def _bounded_arguments(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any
         if exponent > 0 and abs(base) > 1 and exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
             raise ValueError(f"the result would have more than {MAX_RESULT_DIGITS} digits")
     return bound.args, bound.kwargs
+
+
+@contextlib.contextmanager
+def _numeric_settings_kept() -> Iterator[None]:
+    """BFCL's MathAPI sets `decimal`'s precision and `mpmath.mp.dps` for the whole process and
+    leaves them set (`square_root(precision=1)` made every later Decimal division 1 digit): a
+    call runs in its own decimal context, and mpmath's precision is put back after it."""
+    mp = getattr(sys.modules.get("mpmath"), "mp", None)  # only where BFCL has imported it
+    dps = getattr(mp, "dps", None)
+    try:
+        with decimal.localcontext():
+            yield
+    finally:
+        if mp is not None and dps is not None:
+            mp.dps = dps
 
 
 def _result_text(result: Any) -> str:
@@ -245,6 +280,10 @@ class Environment:
             if class_name not in STATELESS_CLASSES:
                 # deep copy: the source data must never be modified by the environment
                 instance._load_scenario(copy.deepcopy(initial_config.get(class_name, {})), long_context=long_context)
+                # and the scenario must own its state: a long-context TravelAPI puts module-level
+                # dicts (CREDIT_CARD_EXTENSION, ...) into the instance by reference, so one
+                # conversation's booking would move every later one's card balance
+                instance.__dict__.update(copy.deepcopy(instance.__dict__))
             self.instances[class_name] = instance
             for name in dir(type(instance)):
                 if not name.startswith("_") and callable(getattr(instance, name)):
@@ -278,16 +317,27 @@ class Environment:
         if method is None:
             return Observation(label, False, f"{ERROR_PREFIX}unknown function {name!r}")
         try:
-            args, kwargs = _bounded_arguments(method, args, copy.deepcopy(kwargs or {}))
-            result = method(*args, **kwargs)
-            text = _result_text(result)
+            with _numeric_settings_kept():
+                args, kwargs = _bounded_arguments(method, args, copy.deepcopy(kwargs or {}))
+                result = method(*args, **kwargs)
+                text = _result_text(result)
         except Exception as exc:  # the environment's own errors are observations, as in BFCL
             return Observation(label, False, f"{ERROR_PREFIX}{_exception_text(exc)}")
         failed = isinstance(result, dict) and "error" in result
         return Observation(label, not failed, text)
 
     def state(self) -> dict[str, Any]:
-        return {name: to_plain(instance) for name, instance in self.instances.items()}
+        """A snapshot of every instance (`to_plain`); StateTooLarge past MAX_STATE_NODES."""
+        budget = [MAX_STATE_NODES]
+        return {name: to_plain(instance, _budget=budget) for name, instance in self.instances.items()}
+
+    def state_or_none(self) -> dict[str, Any] | None:
+        """`state()`, or None where a model's calls made it too large to compare (StateTooLarge):
+        callers count that as a state that matches nothing."""
+        try:
+            return self.state()
+        except StateTooLarge:
+            return None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
+from scorers.core import usable_score
 from toolprm_tasks.brief_errors import for_inspect
 from toolprm_tasks.core import names
 from toolprm_tasks.core.cases import SUBSETS
@@ -109,7 +110,7 @@ def score_candidates() -> Solver:
             )
         # a score that is not a number is the model's failure on this trial: None, counted by the
         # scorer as unscorable, never a crash of the run
-        scores = [float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in raw]
+        scores = [usable_score(s) for s in raw]
         state.metadata[SCORES_KEY] = scores
         # whether a scoring engine shortened the history to fit; None (reported as NaN) when a
         # provider does not say, as in lm-eval: never a guessed "not shortened"

@@ -19,6 +19,7 @@ from scorers.core import (
     outcome,
     parse_pairwise_answer,
     truncated_share,
+    usable_score,
 )
 
 _OUTCOME_FIELDS = tuple(TrialOutcome.__dataclass_fields__)
@@ -48,17 +49,23 @@ def _truncated(results: Sequence[tuple[Any, ...]]) -> bool | None:
 
 def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Protocol c: log-probability of label 1 vs label 2 after the prompt."""
-    scores = [float(r[0]) for r in results]
-    return _per_metric(doc, first_from_scores(scores[0], scores[1]), truncated=_truncated(results), scores=scores)
+    scores = [usable_score(r[0]) for r in results]
+    return _per_metric(doc, _first(scores), truncated=_truncated(results), scores=scores)
 
 
 def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Protocol d: each candidate's log-likelihood (or PRM score) given the history; a
     scoring backend's third item says whether it shortened the history (None when absent,
     which `truncated` reports as NaN)."""
-    raw = [float(r[0]) for r in results]
-    scores = [normalise_loglikelihood(s, c, doc["norm"]) for s, c in zip(raw, doc["candidates"], strict=True)]
-    return _per_metric(doc, first_from_scores(scores[0], scores[1]), truncated=_truncated(results), scores=scores)
+    raw = [usable_score(r[0]) for r in results]
+    scores = [None if s is None else normalise_loglikelihood(s, c, doc["norm"])
+              for s, c in zip(raw, doc["candidates"], strict=True)]
+    return _per_metric(doc, _first(scores), truncated=_truncated(results), scores=scores)
+
+
+def _first(scores: Sequence[float | None]) -> float | None:
+    """The trial's `first` from two scores; None (unscored) where either is unusable."""
+    return None if None in scores else first_from_scores(scores[0], scores[1])
 
 
 def process_prm(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:

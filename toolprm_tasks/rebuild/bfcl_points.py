@@ -115,7 +115,7 @@ def _skipped_lookup(env: Environment, functions: list[dict[str, Any]],
         for value in names:
             trial = copy.deepcopy(env)
             result = trial.dispatch(tool, (), {param: value})
-            if (result.ok and trial.state() == before
+            if (result.ok and trial.state_or_none() == before
                     and any(HistoryText.of(result.text).has_value(code) for code in codes)):  # as a word
                 return {"name": tool, "parameters": {param: value}}, (param,)
     return None
@@ -247,12 +247,14 @@ def run_action(env: Environment, action: Any) -> Observation | None:
     return None
 
 
-def _state_after(conversation: Conversation, prior: list[Any], action: Any) -> tuple[Observation | None, dict]:
+def _state_after(conversation: Conversation, prior: list[Any], action: Any) -> tuple[Observation | None, dict | None]:
+    """The observation and state after `action` from the history's state (the state None where
+    calls made it too large to compare: `Environment.state_or_none`)."""
     env = environment(conversation)
     for earlier in prior:
         # gold history: call strings; a policy's own history (online sampling): call objects
         env.execute(earlier) if isinstance(earlier, str) else run_action(env, earlier)
-    return run_action(env, action), env.state()
+    return run_action(env, action), env.state_or_none()
 
 
 def execution_check(conversation: Conversation, point: DecisionPoint, rejected: Any) -> CheckResult:
@@ -261,6 +263,8 @@ def execution_check(conversation: Conversation, point: DecisionPoint, rejected: 
     chosen_obs, chosen_state = _state_after(conversation, point.prior_calls, point.gold)
     if chosen_obs is not None and not chosen_obs.ok:
         return CheckResult(False, f"chosen call fails: {chosen_obs.text[:200]}")
+    if chosen_state is None:  # (a policy's own history, online sampling): nothing to compare with
+        return CheckResult(False, "the chosen action's state is too large to compare")
     rejected_obs, rejected_state = _state_after(conversation, point.prior_calls, rejected)
     if rejected_obs is None:
         return CheckResult(True, "reply where a call was due: no observation")

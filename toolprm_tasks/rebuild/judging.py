@@ -30,13 +30,18 @@ def judge_prompt(record: dict[str, Any]) -> str:
 
 
 def parse_vote(text: str | None) -> str:
-    """"yes", "no", or "unparsed" (an answer cut off in its reasoning, or naming both)."""
+    """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, naming both
+    ("yes or no", "No doubt, yes"), or naming one behind a negation where it does not lead the
+    answer ("I would not say yes"). A vote leads ("No, A repeats the call") or stands alone."""
     text = answer_text(text) or ""
-    words = re.findall(r"[a-z]+", text.casefold())
-    if words and words[0] in ("yes", "no"):
-        return words[0]
+    words = re.findall(r"[a-z]+", text.casefold().replace("n't", " not"))
     found = {w for w in words if w in ("yes", "no")}
-    return found.pop() if len(found) == 1 else "unparsed"
+    if len(found) != 1:
+        return "unparsed"
+    vote = found.pop()
+    if words[0] == vote or not {"not", "never"} & set(words):
+        return vote
+    return "unparsed"
 
 
 def panel_votes(records: list[dict[str, Any]], judges: list[ModelCaller]) -> list[dict[str, str]]:

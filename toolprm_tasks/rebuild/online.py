@@ -12,6 +12,7 @@ from typing import Any
 
 from scorers import answers
 from toolprm_tasks.core.render import render_functions
+from toolprm_tasks.core.tool_calls import as_tool_calls
 from toolprm_tasks.envs.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
@@ -58,7 +59,8 @@ async def rollout(conversation: Conversation, policy: ModelCaller) -> Rollout:
             observation = run_action(env, action)
             executed.append(action)
             history.append({"role": "tool", "content": observation.text if observation else ""})
-    succeeded = env.state() == replay_gold(conversation).end_state
+    state = env.state_or_none()  # None: the policy's calls made a state too large to compare
+    succeeded = state is not None and state == replay_gold(conversation).end_state
     return Rollout(conversation, history, point_of, succeeded)
 
 
@@ -74,16 +76,27 @@ def annotator_prompt(run: Rollout) -> str:
 
 def parse_annotation(text: str | None) -> tuple[int, Any] | None:
     """The annotator's (first wrong step, corrected action) from the first JSON object of its
-    answer; None when there is none (counted by the caller). Never raises."""
+    answer; None when there is none or it is not that (counted by the caller): a step that is
+    not an integer (`true` is no step), a corrected call whose arguments are not one JSON
+    object (under `parameters` or `arguments`; both, differing, is two answers), a key twice
+    (`answers.loads` refuses it). Never raises."""
     value = next((v for v in answers.json_values(answers.answer_text(text) or "") if isinstance(v, dict)), None)
-    if not isinstance(value, dict) or not isinstance(value.get("first_wrong_step"), int):
+    if not isinstance(value, dict):
+        return None
+    step = value.get("first_wrong_step")
+    if isinstance(step, bool) or not isinstance(step, int):
         return None
     corrected = value.get("corrected_action")
     if isinstance(corrected, dict) and isinstance(corrected.get("name"), str):
-        corrected = {"name": corrected["name"], "parameters": corrected.get("parameters") or {}}
+        # `"parameters": null` is a call without arguments, as before
+        calls = as_tool_calls({k: v for k, v in corrected.items() if not (k == "parameters" and v is None)})
+        arguments = calls[0].arguments if calls else None
+        if not isinstance(arguments, dict) or any(str(k).startswith("<") for k in arguments):
+            return None  # tool_calls marks arguments it could not read as "<...>" keys
+        corrected = {"name": corrected["name"], "parameters": arguments}
     elif not (isinstance(corrected, str) and corrected.strip()):
         return None
-    return value["first_wrong_step"], corrected
+    return step, corrected
 
 
 def rollouts(conversations: list[Conversation], policy: ModelCaller) -> list[Rollout]:

@@ -131,7 +131,10 @@ def normalised(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int past a float's range (a model's 400-digit argument): as it is
+            return value
     if isinstance(value, (list, tuple)):
         return [normalised(v) for v in value]
     if isinstance(value, dict):

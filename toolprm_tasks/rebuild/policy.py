@@ -53,6 +53,8 @@ def policy_prompt(history: list[dict[str, Any]], functions: Any) -> str:
 
 def read_answer(text: str | None) -> Action:
     """A policy's answer as an action (see the module's notes). Never raises."""
+    if text is not None and not isinstance(text, str):
+        return Action(INVALID, "", f"answer is not text ({type(text).__name__})")
     answer = answer_text(text)
     if answer is None:
         return Action(INVALID, text or "", "reasoning not closed (answer cut off)" if text else "empty answer")

@@ -103,9 +103,16 @@ def _samples(results_path: Path, task: str) -> list[dict[str, Any]] | None:
     except JSONFileError as exc:
         raise ReportError(str(exc)) from None
     rows = []
+    seen: dict[Any, int] = {}
     for number, row in enumerate(values, start=1):
         if not isinstance(row, dict) or not isinstance(row.get("acc"), dict) or not isinstance(row.get("doc"), dict):
             raise ReportError(f"{path}: record {number}: field 'acc' or 'doc' missing: not a ToolPRMBench sample")
+        trial = row["doc"].get("trial_id")
+        if isinstance(trial, str):  # a trial twice would count twice, and the one it replaced not at all
+            if trial in seen:
+                raise ReportError(f"{path}: record {number}: field 'doc.trial_id': {trial!r} is also record "
+                                  f"{seen[trial]} (a trial logged twice)")
+            seen[trial] = number
         rows.append(row)
     return rows
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core import safe_text
+from toolprm_tasks.core.files import write_atomic  # noqa: F401 - writers.write_atomic, as before
 from toolprm_tasks.core.safe_text import html_text, md_cell, md_code_span
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.runs import FLAGS
@@ -34,28 +33,6 @@ SECTION_PLOTS = {"leaderboard": ("accuracy_{kind}",), "error_types": ("error_typ
 INTRO = ("Numbers are percentages of trials (± one cluster-robust standard error, in points). Each number "
          "is the framework's own metric where it reports one; report.json says, per number, where it came "
          "from. Official and rebuilt data are never in one table. See docs/report.md.")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it: set it back at once
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: a reader sees the old file or the
-    new, never half of one. The file gets the mode any new file would (0666 less the umask),
-    not the temporary file's 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clean_json(value: Any) -> Any:
