@@ -15,6 +15,7 @@ A trial's outcome is three numbers (fractions after Inspect's epoch reduction):
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "an
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
 _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
              r"(?:(?:the|a|an)[ \t]+)?"
-             r"(?:not\b|n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
+             r"(?:not\b(?![ \t]+(?:the[ \t]+)?" + _LABEL_CORE.replace("([12])", "[12]") + r")|"
+             r"n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
              r"incorrect|wrong|invalid|worse|bad\b|inferior|unnecessary|fails?\b)")
+# ("Action1, not Action2": a "not" before the other label contrasts the two, it does not reject
+# the first; the second is judged negatively by _AGAINST_BEFORE)
 # any negative word in a label's sentence: without a stated choice, such a sentence rejects
 # or doubts the label ("Avoid Action1.", "The answer is not Action1.") and never picks it
 _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
@@ -49,8 +53,10 @@ _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|inco
 _SENTENCE_END = re.compile(r"[.!?;\n]")  # a sentence ends here (for the negative-word rule)
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
 # "Action1 and also Action2"): the two named together, a hedge, never a choice
-_JOINED = (r"[ \t]*(?:or|and|/|&|,|vs\.?|versus)(?:[ \t]+(?:also|maybe|perhaps|possibly|then))?[ \t]*"
-           r"(?<![A-Za-z0-9_])(?:action[ \t_\-#]*)?([12])(?![A-Za-z0-9_])")
+_JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly))?[ \t]*"
+           r"(?<![A-Za-z0-9_])(?:action[ \t_\-#]*)?([12])(?![A-Za-z0-9_])"  # a hedge: a bare number too
+           r"|[ \t]*(?:and|,)(?:[ \t]+(?:also|maybe|perhaps|possibly))?[ \t]*"  # a list: a whole label only
+           r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_]))")
 _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
@@ -69,7 +75,7 @@ _CUE_AFTER = re.compile(
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
 # a label rejected by what comes before it: "not Action1", "avoid Action1", "I wouldn't pick Action1"
 _AGAINST_BEFORE = re.compile(
-    r"(?:\b(?:not|never|avoid|reject)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
+    r"(?:\b(?:not|never|avoid|reject|cannot)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
     r"(?:the[ \t]+)?" + _LABEL_CORE, re.IGNORECASE)
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
@@ -89,8 +95,8 @@ def _labels_in(text: str) -> set[int]:
     """The labels a text names, a second one joined to a label as a bare number included
     ("Action 1 or 2" names both)."""
     named = {int(m) for m in _LABEL.findall(text)}
-    for first, second in _PAIRED.findall(text):
-        named |= {int(first), int(second)}
+    for first, *second in _PAIRED.findall(text):
+        named |= {int(first), *(int(n) for n in second if n)}
     return named
 
 
@@ -142,9 +148,9 @@ def _cue_decisions(answer: str) -> tuple[list[int], set[int], bool]:
     named both labels ("final answer: Action1 or Action2")."""
     picks: list[int] = []
     both = False
-    for first, second in _CUE.findall(answer):
+    for first, *seconds in _CUE.findall(answer):
         picks.append(int(first))
-        both = both or (bool(second) and second != first)
+        both = both or any(second and second != first for second in seconds)
     picks += [int(m) for m in _CUE_AFTER.findall(answer)]
     against = {int(m) for m in _AGAINST.findall(answer)} | {int(m) for m in _AGAINST_BEFORE.findall(answer)}
     return picks, against, both
@@ -220,10 +226,26 @@ def usable_score(value: Any) -> float | None:
     bool) as a float, else None: a score that is text, a flag, NaN or infinite is the judge's
     failure on that trial (unscored, counted in `parse_fail`), never a crash and never a win.
     The one rule for lm-eval, Inspect and the search's pointwise judges."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Real):
+        return None  # numpy's scalars are Real (a backend may return np.float32); its bool_ is no score
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):  # an int past a float's range
         return None
-    number = float(value)
     return number if math.isfinite(number) else None
+
+
+def usable_logprob(value: Any) -> float | None:
+    """A label's log-probability as protocol c compares it (lm-eval's log-likelihood, Inspect's
+    top logprobs): a real number that is not NaN and not +inf; -inf is a possible value (the
+    label cannot follow). None otherwise: unscored, never a crash."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return None if math.isnan(number) or number == math.inf else number
 
 
 def first_from_scores(score_1: float, score_2: float) -> float | None:
@@ -278,9 +300,10 @@ def first_from_token_logprobs(tokens: Sequence[TokenLogprob], labels: tuple[str,
         for alt, logprob in [*position.top, (position.token, position.logprob)]:
             number = _completed_label(prefix[start:] + alt)
             if number is not None:
-                if not isinstance(logprob, (int, float)) or math.isnan(logprob):
+                usable = usable_logprob(logprob)
+                if usable is None:
                     return None  # a NaN is no evidence either way: never "less likely"
-                best[number] = max(best.get(number, -math.inf), logprob)
+                best[number] = max(best.get(number, -math.inf), usable)
         if best:
             return first_from_scores(best.get(1, -math.inf), best.get(2, -math.inf))
         prefix += position.token

@@ -73,6 +73,7 @@ from scorers.core import parse_pairwise_answer
     # reasoning in <thinking>/<reasoning> tags is reasoning, as <think> is (was: Action1)
     ("<reasoning>Action1</reasoning>", "empty"),
     ("<thinking>Action1 is right", "unclosed_think"),
+    ("I cannot choose Action1. Final answer: Action1", "conflicting_answers"),
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
     parsed = parse_pairwise_answer(text)
@@ -92,6 +93,9 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("I wouldn't pick Action1. Action2 is the correct one.", 2),
     ("The answer is Action1 because Action2 repeats the call.", 1),
     ('{"chosen action": "Action2"} Action1 is not needed.', 2),
+    # a review of the 7-A rules: a number or label after a list word is no hedge
+    ("The answer is Action1, not Action2.", 1), ("**Final answer:** Action 1, not Action 2", 1),
+    ("Answer: Action 1, 2 is wrong.", 1), ("The better step is Action1, then Action2 can follow.", 1),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

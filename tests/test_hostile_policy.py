@@ -225,6 +225,9 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
 @pytest.mark.parametrize("text, vote", [
     ("yes", "yes"), ("No", "no"), ("Yes.", "yes"), ("No, A repeats the call.", "no"),
     ("Yes, it is not worse in any way.", "yes"), ("<think>yes or no?</think>no", "no"),
+    # a negation in the reasoning is no negation of the vote (review: these were unparsed)
+    ("Answer: No. Action A is not strictly better.", "no"), ("Answer: yes. B does not check the balance.", "yes"),
+    ("Action A doesn't fetch the id first, so the answer is: no", "no"), ("**Answer:** No - A never reads the file", "no"),
     # both named, or one behind a negation: unparsed (were the first word, or the one named)
     ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "unparsed"),
     ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "unparsed"),
@@ -234,3 +237,10 @@ def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) 
     from toolprm_tasks.rebuild.judging import parse_vote
 
     assert parse_vote(text) == vote
+
+
+def test_the_same_arguments_given_twice_in_two_forms_are_one_call() -> None:
+    same = {"name": "f", "parameters": {"a": 1}, "arguments": json.dumps({"a": 1})}  # OpenAI's string form
+    assert as_tool_calls(same)[0].arguments == {"a": 1}
+    differing = {"name": "f", "parameters": {"a": 1}, "arguments": json.dumps({"a": 2})}
+    assert UNREADABLE_ARGUMENTS in as_tool_calls(differing)[0].arguments

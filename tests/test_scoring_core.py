@@ -138,7 +138,7 @@ def test_prm_results_carry_the_truncation_flag() -> None:
 
 @pytest.mark.parametrize("value, usable", [
     (0.9, 0.9), (3, 3.0), (-2.5, -2.5), (True, None), (False, None), ("0.9", None), (None, None),
-    (math.nan, None), (math.inf, None), (-math.inf, None), ([0.9], None),
+    (math.nan, None), (math.inf, None), (-math.inf, None), ([0.9], None), (10**400, None),
 ])
 def test_a_score_is_usable_only_as_a_finite_real_number(value, usable) -> None:
     from scorers.core import usable_score
@@ -176,3 +176,19 @@ def test_labels_in_the_reasoning_decide_nothing_in_the_logprob_reader() -> None:
     answer = [TokenLogprob("Action", -0.1, []), TokenLogprob("2", -0.1, [("1", -3.0)])]
     assert first_from_token_logprobs(think + answer, labels) == 0.0  # the answer's label, not the reasoning's
     assert first_from_token_logprobs(think[:3], labels) is None  # reasoning never closed: cut off
+
+
+def test_numpy_scores_are_scores_and_protocol_c_reads_logprobs_alike_in_both_frameworks() -> None:
+    import numpy as np
+
+    from scorers.core import usable_logprob, usable_score
+    from toolprm_tasks.lm_eval_adapter.scoring import process_pairwise_ll
+
+    assert usable_score(np.float32(0.5)) == 0.5 and usable_score(np.int64(3)) == 3.0 and usable_score(np.bool_(1)) is None
+    assert usable_logprob(-math.inf) == -math.inf and usable_logprob(math.inf) is None and usable_logprob(math.nan) is None
+    doc = {"trial_id": "t", "case_id": "c", "subset": "bfcl", "cluster": "k", "error_type": "wrong_tool",
+           "chosen_position": 1, "norm": "none", "candidates": ["a", "b"]}
+    # a label that cannot follow (-inf) loses in lm-eval, as an absent label does in Inspect's reader
+    assert process_pairwise_ll(doc, [(-0.5, False), (-math.inf, False)])["acc"]["correct"] == 1.0
+    tokens = [TokenLogprob("Action", -0.1, []), TokenLogprob("1", -0.5, [("2", -math.inf)])]
+    assert first_from_token_logprobs(tokens, ("Action1", "Action2")) == 1.0

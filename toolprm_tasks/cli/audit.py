@@ -41,6 +41,7 @@ from toolprm_tasks.data import (
     sha256_file,
 )
 from toolprm_tasks.data.jsonio import read_json
+from toolprm_tasks.data.rebuilt import manifest_files
 from toolprm_tasks.model_check import (
     DEFAULT_PER_SUBSET,
     MODEL_CHOICES_HELP,
@@ -103,9 +104,7 @@ def _manifest_mismatch(path: Path, manifest_path: Path) -> str | None:
     records (its sha256), else None. Release files and folders without a manifest: None."""
     if not path.name.startswith("prmbench_rebuilt_") or not manifest_path.is_file():
         return None
-    manifest = read_json(manifest_path)
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    expected = files.get(path.name) if isinstance(files, dict) else None
+    expected = manifest_files(read_json(manifest_path), manifest_path).get(path.name)
     if expected is None:
         return f"{manifest_path.name} records no sha256 of {path.name} (not this file's build manifest)"
     digest = sha256_file(path)

@@ -40,16 +40,32 @@ def _call_from_object(obj: Any) -> ToolCall | None:
     name = obj.get("name")
     if not isinstance(name, str):
         return None
-    if "parameters" in obj and "arguments" in obj and obj["parameters"] != obj["arguments"]:
+    if "parameters" in obj and "arguments" in obj \
+            and _decoded(obj["parameters"]) != _decoded(obj["arguments"]):
         # two argument sets in one call: which the writer meant is a guess
         return ToolCall(name, {UNREADABLE_ARGUMENTS: "both 'parameters' and 'arguments', differing"})
     args = obj.get("parameters", obj.get("arguments", {}))
     if isinstance(args, str):
-        decoded = loads(args) if args.strip() else {}
+        decoded = _decoded(args)
         if decoded is None:
             return ToolCall(name, {"<unparsed arguments>": args})
         args = decoded
     return ToolCall(name, args if isinstance(args, dict) else {"<arguments>": args})
+
+
+def _decoded(args: Any) -> Any:
+    """Arguments as a value: a JSON string (OpenAI's `arguments`) decoded, "" as no arguments;
+    None for a string that is not JSON."""
+    if isinstance(args, str):
+        return loads(args) if args.strip() else {}
+    return args
+
+
+def readable_arguments(arguments: Any) -> bool:
+    """Whether a call's arguments are a JSON object of named values: `_call_from_object` and
+    `_call_from_python` mark what they could not read with "<...>" keys (UNREADABLE_ARGUMENTS,
+    positional arguments, text that is not JSON)."""
+    return isinstance(arguments, dict) and not any(str(k).startswith("<") for k in arguments)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,16 @@ def _rebuild_advice(folder: Path, subset: str, *, configured: bool, seed: int = 
     return f"rebuild it with `{BUILD_COMMAND}{f' --seed {seed}' if seed else ''}` (the default build; {BUILD_COST})"
 
 
+def manifest_files(manifest: Any, manifest_path: Path) -> dict[str, Any]:
+    """A build manifest's `files` record (file name -> sha256); a DataError naming the file
+    where the value read from it is not a build manifest."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        what = "a JSON object" if not isinstance(manifest, dict) else "a `files` object (file name: sha256)"
+        raise DataError(f"{manifest_path}: not a build manifest (expected {what})")
+    return files
+
+
 def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubset:
     """The rebuilt (offline) cases of one source and split (`test`, the default, or `train`),
     verified against their manifest. Reads TOOLPRMBENCH_REBUILT_DIR if set, else the default
@@ -119,10 +129,10 @@ def load_rebuilt(subset: str, seed: int = 0, split: str = "test") -> LoadedSubse
     splits = manifest.get("splits") if isinstance(manifest, dict) else None
     if split == "train" and not (isinstance(splits, dict) and isinstance(splits.get("train"), dict)):
         raise DataError(f"{manifest_path}: no `splits.train` record; {redo}")
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict):
-        what = "a JSON object" if not isinstance(manifest, dict) else "a `files` object (file name: sha256)"
-        raise DataError(f"{manifest_path}: not a build manifest (expected {what}); {redo}")
+    try:
+        files = manifest_files(manifest, manifest_path)
+    except DataError as exc:
+        raise DataError(f"{exc}; {redo}") from None
     digest = digest_of(path, str(path))
     if digest != files.get(path.name):
         raise DataError(f"{path}: sha256 {digest} does not match its manifest {manifest_path.name} "

@@ -12,12 +12,11 @@ with the paper's pairwise prompt, its answer parsed by `scorers.core.parse_pairw
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 from inspect_ai.model import ChatMessageUser, GenerateConfig, Model, ModelOutput
 
-from scorers.core import parse_pairwise_answer
+from scorers.core import parse_pairwise_answer, usable_score
 from toolprm_tasks.agent_search.actions import Action
 from toolprm_tasks.agent_search.loop import PolicyRequest, Samples
 from toolprm_tasks.agent_search.selector import Answer, Scored, StepContext
@@ -64,10 +63,8 @@ class InspectPolicy:
 
 
 def _score(output: ModelOutput) -> float | None:
-    value = (output.metadata or {}).get(SCORE_KEY)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None  # a provider's answer is hostile input too: no usable score, counted
-    return float(value)
+    # a provider's answer is hostile input too: no usable score (None), counted
+    return usable_score((output.metadata or {}).get(SCORE_KEY))
 
 
 class InspectPointwiseJudge:

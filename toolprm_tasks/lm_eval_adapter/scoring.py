@@ -19,6 +19,7 @@ from scorers.core import (
     outcome,
     parse_pairwise_answer,
     truncated_share,
+    usable_logprob,
     usable_score,
 )
 
@@ -49,7 +50,7 @@ def _truncated(results: Sequence[tuple[Any, ...]]) -> bool | None:
 
 def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Protocol c: log-probability of label 1 vs label 2 after the prompt."""
-    scores = [usable_score(r[0]) for r in results]
+    scores = [usable_logprob(r[0]) for r in results]  # -inf may be a label's log-likelihood
     return _per_metric(doc, _first(scores), truncated=_truncated(results), scores=scores)
 
 

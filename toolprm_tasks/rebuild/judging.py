@@ -29,19 +29,24 @@ def judge_prompt(record: dict[str, Any]) -> str:
                                rejected=render_action(record["action_rejected"]))
 
 
+_NEGATORS = frozenset({"not", "never", "cannot"})
+_NEGATION_REACH = 3  # words before a vote that a negation governs ("I would not say yes")
+
+
 def parse_vote(text: str | None) -> str:
     """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, naming both
-    ("yes or no", "No doubt, yes"), or naming one behind a negation where it does not lead the
-    answer ("I would not say yes"). A vote leads ("No, A repeats the call") or stands alone."""
+    ("yes or no", "No doubt, yes"), or a vote behind a negation ("I would not say yes", "the
+    answer is not no"). A negation elsewhere is the judge's reasoning ("No. A is not better")."""
     text = answer_text(text) or ""
     words = re.findall(r"[a-z]+", text.casefold().replace("n't", " not"))
     found = {w for w in words if w in ("yes", "no")}
     if len(found) != 1:
         return "unparsed"
     vote = found.pop()
-    if words[0] == vote or not {"not", "never"} & set(words):
-        return vote
-    return "unparsed"
+    for index, word in enumerate(words):
+        if word == vote and _NEGATORS & set(words[max(0, index - _NEGATION_REACH):index]):
+            return "unparsed"
+    return vote
 
 
 def panel_votes(records: list[dict[str, Any]], judges: list[ModelCaller]) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from scorers import answers
 from toolprm_tasks.core.render import render_functions
-from toolprm_tasks.core.tool_calls import as_tool_calls
+from toolprm_tasks.core.tool_calls import as_tool_calls, readable_arguments
 from toolprm_tasks.envs.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
@@ -91,8 +91,8 @@ def parse_annotation(text: str | None) -> tuple[int, Any] | None:
         # `"parameters": null` is a call without arguments, as before
         calls = as_tool_calls({k: v for k, v in corrected.items() if not (k == "parameters" and v is None)})
         arguments = calls[0].arguments if calls else None
-        if not isinstance(arguments, dict) or any(str(k).startswith("<") for k in arguments):
-            return None  # tool_calls marks arguments it could not read as "<...>" keys
+        if not readable_arguments(arguments):
+            return None
         corrected = {"name": corrected["name"], "parameters": arguments}
     elif not (isinstance(corrected, str) and corrected.strip()):
         return None

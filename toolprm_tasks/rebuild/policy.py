@@ -18,7 +18,7 @@ from typing import Any
 
 from scorers.answers import answer_text
 from toolprm_tasks.core.render import render_action, render_functions, render_history
-from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls
+from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, readable_arguments
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
 from toolprm_tasks.rebuild.points import DecisionPoint
 
@@ -67,8 +67,7 @@ def read_answer(text: str | None) -> Action:
         arguments = calls[0].arguments
         if UNREADABLE_ARGUMENTS in arguments:
             return Action(INVALID, text, f"call arguments are not JSON values: {arguments[UNREADABLE_ARGUMENTS]}")
-        if not isinstance(arguments, dict) or any(str(k).startswith("<") for k in arguments):
-            # tool_calls marks arguments it could not read as "<...>" keys
+        if not readable_arguments(arguments):
             return Action(INVALID, text, "call arguments are not a JSON object of named values")
         return Action(CALL, {"name": calls[0].name, "parameters": arguments})
     if re.match(r"[\[{]", answer):
