@@ -270,7 +270,7 @@ def test_a_case_without_a_preference_is_left_out_and_counted() -> None:
     for fmt in export.FORMATS:
         rows = export.build_rows(fmt, cases)
         assert len(rows.rows) == len(cases) - 1
-        assert rows.summary()["skipped"] == {"chosen_and_rejected_render_identically":
+        assert rows.summary()["skipped"] == {export.IDENTICAL:
                                              {"count": 1, "cases": ["tooltalk-0001"]}}
 
 

@@ -91,7 +91,8 @@ def test_reward_recipe_trains_and_saves_a_classifier_folder(trained: tuple[Path,
     record = json.loads((out / "toolprm_training.json").read_text())
     assert record["global_step"] == 2 and len(record["losses"]) == 2
     assert all(math.isfinite(loss) for loss in record["losses"])
-    assert record["data"]["clusters_shared_with_test"] == {}
+    assert record["data"]["clusters_shared_with_test"] == {} and record["data"]["cases_equal_to_test"] == {}
+    assert (record["seed"], record["data_seed"]) == (0, 0)  # the head and order; the data build
     fitted = {subset: sum(tally.values()) for subset, tally in record["fitting"].items()}
     assert fitted == {"bfcl": 6, "tooltalk": 6}  # every training pair, fitted one way or another
     config = AutoConfig.from_pretrained(out)
@@ -287,3 +288,14 @@ def test_train_layers_freezes_the_lower_layers(base_model: Path, data_in, tmp_pa
     assert freeze_below(model, 3)["frozen"] == 0  # more than the model has: all of it trains
     with pytest.raises(TrainingError, match="must be at least 1"):
         freeze_below(model, -1)
+
+
+def test_a_run_that_diverges_is_refused_not_saved(base_model: Path, data_in, tmp_path: Path) -> None:
+    """A learning rate that overflows the weights: the loss goes nan; no model (nor a checkpoint
+    with nan weights) is saved, and the error says why."""
+    from toolprm_tasks.training.recipes import TrainingError, train_reward
+
+    out = tmp_path / "nan"
+    with pytest.raises(TrainingError, match=r"the run diverged \(logged loss 2 of 2 is nan\).*removed checkpoint-2"):
+        train_reward(str(base_model), out, max_steps=2, device="cpu", learning_rate=1e39, subsets=["tooltalk"])
+    assert not list(out.glob("*.safetensors")) and not list(out.glob("checkpoint-*"))

@@ -13,8 +13,10 @@
   (ToolPRM-Base) where it has none.
 
 Every row carries `case_id`, `subset`, `cluster` and `error_type`. A case that cannot be a
-training example (chosen and rejected render to the same text: no preference exists) is left
-out and counted in the export's report, never dropped silently.
+training example (chosen and rejected are the same action as the loader compares them, or
+render to the same text: no preference exists) is left out and counted in the export's report,
+never dropped silently. A case that repeats an earlier one (the loader's duplicate warning) is
+kept, as the data has it, and counted (`duplicates`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolprm_tasks.core.cases import Case
+from toolprm_tasks.core.cases import Case, action_key
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import DEFAULT_SEED, build_trials
@@ -38,6 +40,7 @@ from toolprm_tasks.engines.base import PromptFormat, ScoreRequest, messages_for
 FORMATS: tuple[str, ...] = ("reward", "grpo", "sft")
 GRPO_PROMPT = "toolprm"  # the paper's ToolPRM-Base / ToolPRM-GRPO prompt
 REPORT_NAME = "toolprm_export.json"
+IDENTICAL = "chosen_and_rejected_identical"  # the reason a case without a preference is left out
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Rows:
     format: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> case ids
+    duplicates: dict[str, str] = field(default_factory=dict)  # case id -> the earlier case it repeats (kept)
 
     def skip(self, reason: str, case: Case) -> None:
         self.skipped.setdefault(reason, []).append(case.id)
@@ -54,7 +58,8 @@ class Rows:
     def summary(self) -> dict[str, Any]:
         return {"format": self.format, "rows": len(self.rows),
                 "rows_per_subset": dict(sorted(Counter(r["subset"] for r in self.rows).items())),
-                "skipped": {reason: {"count": len(ids), "cases": ids} for reason, ids in self.skipped.items()}}
+                "skipped": {reason: {"count": len(ids), "cases": ids} for reason, ids in self.skipped.items()},
+                "duplicates": {"count": len(self.duplicates), "cases": self.duplicates}}
 
 
 def _columns(case: Case) -> dict[str, Any]:
@@ -69,15 +74,38 @@ def classifier_messages(case: Case, candidate: Any, history: list[dict[str, Any]
 
 
 def identical_actions(case: Case) -> bool:
-    return render_action(case.chosen) == render_action(case.rejected)
+    """No preference: the same action as the loader compares them (`action_key`: any key order,
+    a call as an object or as its string), or the same text once rendered."""
+    return action_key(case.chosen) == action_key(case.rejected) \
+        or render_action(case.chosen) == render_action(case.rejected)
+
+
+def _case_key(case: Case) -> str:
+    """The loader's duplicate test (`core.cases.record_warnings`): history, functions, both actions."""
+    try:
+        context = json.dumps([case.history, case.functions], sort_keys=True, ensure_ascii=False, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        context = repr([case.history, case.functions])
+    return json.dumps([case.subset, context, action_key(case.chosen), action_key(case.rejected)], ensure_ascii=False)
+
+
+def _kept(cases: Sequence[Case], out: Rows) -> list[Case]:
+    """The cases with a preference (the rest skipped, counted); repeats are kept and counted."""
+    kept, seen = [], {}
+    for case in cases:
+        if identical_actions(case):
+            out.skip(IDENTICAL, case)
+            continue
+        first = seen.setdefault(_case_key(case), case.id)
+        if first != case.id:
+            out.duplicates[case.id] = first
+        kept.append(case)
+    return kept
 
 
 def reward_rows(cases: Sequence[Case]) -> Rows:
     out = Rows("reward")
-    for case in cases:
-        if identical_actions(case):
-            out.skip("chosen_and_rejected_render_identically", case)
-            continue
+    for case in _kept(cases, out):
         chosen, rejected = classifier_messages(case, case.chosen), classifier_messages(case, case.rejected)
         out.rows.append({"prompt": chosen[:1], "chosen": chosen[1:], "rejected": rejected[1:], **_columns(case)})
     return out
@@ -86,13 +114,7 @@ def reward_rows(cases: Sequence[Case]) -> Rows:
 def _prompt_rows(cases: Sequence[Case], seed: int, kind: str) -> Rows:
     out = Rows(kind)
     labels = pairwise_prompt(GRPO_PROMPT).labels
-    kept = []
-    for case in cases:
-        if identical_actions(case):
-            out.skip("chosen_and_rejected_render_identically", case)
-        else:
-            kept.append(case)
-    for trial in build_trials(kept, order="seeded", seed=seed):
+    for trial in build_trials(_kept(cases, out), order="seeded", seed=seed):
         answer = labels[trial.chosen_position - 1]
         row = {"prompt": [{"role": "user", "content": trial.pairwise_text(GRPO_PROMPT)}], "answer": answer,
                "chosen_position": trial.chosen_position, **_columns(trial.case)}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import platform
 import time
 from collections import Counter
@@ -118,10 +119,36 @@ def resolve_device(device: str) -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
+# the fields a recipe does not read (the other recipe's)
+_NOT_READ = {"reward": ("num_generations", "max_completion_length", "beta"), "grpo": ("train_layers",)}
+
+
 def settings_for(recipe: str, device: str, **overrides: Any) -> Settings:
-    """The recipe's settings for `device` (`cpu`/`gpu`), with the given fields replaced (None: kept)."""
+    """The recipe's settings for `device` (`cpu`/`gpu`), with the given fields replaced (None: kept),
+    checked before any data or model is loaded."""
     base = SETTINGS[(recipe, device)]
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    for name in _NOT_READ[recipe]:  # given, it would be ignored silently
+        if overrides.get(name) is not None:
+            other = "grpo" if recipe == "reward" else "reward"
+            raise TrainingError(f"{name}: only the {other} recipe reads it, not {recipe}")
+    settings = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    for name in ("learning_rate", "epochs"):  # 0 trains nothing, nan/inf diverge: both "succeed" otherwise
+        value = getattr(settings, name)
+        if not (finite([value]) and value > 0):
+            raise TrainingError(f"{name}={value}: must be a finite number above 0")
+    if recipe == "grpo":
+        if settings.num_generations < 2:
+            raise TrainingError(f"num_generations={settings.num_generations}: GRPO needs at least 2 completions per "
+                                "prompt (the advantage is relative to the group)")
+        # TRL's generation batch: per device x accumulation x processes (`accelerate launch` sets WORLD_SIZE)
+        processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        per_generation = settings.batch_size * settings.grad_accum * max(processes, 1)
+        if per_generation % settings.num_generations:
+            raise TrainingError(f"batch_size {settings.batch_size} x grad_accum {settings.grad_accum} = "
+                                f"{per_generation} completions per generation batch is not a multiple of "
+                                f"num_generations {settings.num_generations} (GRPO samples whole groups; "
+                                "--batch-size, --grad-accum, --num-generations)")
+    return settings
 
 
 def load_tokenizer(model: str) -> tuple[Any, list[str]]:
@@ -274,7 +301,7 @@ def _common_args(settings: Settings, out: Path, device: str, max_steps: int | No
         "max_steps": max_steps if max_steps else -1, "bf16": settings.bf16, "fp16": False,
         "gradient_checkpointing": settings.gradient_checkpointing, "warmup_steps": settings.warmup_ratio,  # a float below 1: a share of the steps
         "use_cpu": device == "cpu", "seed": seed, "data_seed": seed, "report_to": "none",
-        "logging_steps": logging_steps, "save_strategy": "steps" if save_steps else "no",
+        "logging_steps": logging_steps, "logging_nan_inf_filter": False,  # a nan loss is logged as nan, not hidden "save_strategy": "steps" if save_steps else "no",
         "save_steps": save_steps or 500, "save_only_model": True, "save_total_limit": None,
         "disable_tqdm": True, "dataloader_num_workers": 0,
     }
@@ -293,6 +320,44 @@ def _losses(log_history: list[dict[str, Any]]) -> list[float]:
     return [float(entry["loss"]) for entry in log_history if "loss" in entry]
 
 
+def _check_finite(trainer: Any, out: Path) -> None:
+    """Refuse to save a run that diverged: a non-finite logged loss or weight (a learning rate
+    too high, a broken sequence) would otherwise be saved as a model that scores nan."""
+    import torch
+
+    losses = _losses(trainer.state.log_history)
+    bad_loss = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+    bad_weight = next((name for name, param in trainer.model.named_parameters()
+                       if not bool(torch.isfinite(param).all())), None)
+    if bad_loss is None and bad_weight is None:
+        return
+    what = f"logged loss {bad_loss + 1} of {len(losses)} is {losses[bad_loss]}" if bad_loss is not None \
+        else f"parameter {bad_weight} has non-finite values"
+    removed = _remove_non_finite_checkpoints(out)
+    raise TrainingError(f"{out}: the run diverged ({what}) after {trainer.state.global_step} steps; the model was not "
+                        f"saved{'; removed ' + ', '.join(removed) + ' (non-finite weights)' if removed else ''}; "
+                        "lower --learning-rate and use a new --out")
+
+
+def _remove_non_finite_checkpoints(out: Path) -> list[str]:
+    """The checkpoint-N folders of a diverged run whose weights are not all finite, removed (the
+    folder was empty before the run: they are this run's); the finite ones stay."""
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+
+    removed = []
+    for folder in sorted(out.glob("checkpoint-*")):
+        for weights in folder.glob("*.safetensors"):
+            with safe_open(str(weights), framework="pt") as tensors:
+                if any(not bool(torch.isfinite(tensors.get_tensor(k)).all()) for k in tensors.keys()):
+                    shutil.rmtree(folder)
+                    removed.append(folder.name)
+                    break
+    return removed
+
+
 @dataclass
 class Run:
     """What a recipe produced: the output folder and its record."""
@@ -307,8 +372,8 @@ def _check_out(out: Path) -> None:
                             "never written over another)")
 
 
-def _split(data: str, subsets: Sequence[str] | None, seed: int) -> tuple[TrainingSplit, dict[str, Case]]:
-    split = training_split(data, subsets, seed)
+def _split(data: str, subsets: Sequence[str] | None, data_seed: int) -> tuple[TrainingSplit, dict[str, Case]]:
+    split = training_split(data, subsets, data_seed)
     cases = {}
     for case in split.cases:
         if case.id in cases:  # ids are per file; two sources never share a prefix
@@ -319,8 +384,9 @@ def _split(data: str, subsets: Sequence[str] | None, seed: int) -> tuple[Trainin
 
 def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequence[str] | None = None,
                  max_steps: int | None = None, device: str = "auto", save_steps: int | None = None, seed: int = 0,
-                 logging_steps: int | None = None, **overrides: Any) -> Run:
-    """Train a scalar reward model (RewardTrainer) on the training split; returns the run."""
+                 data_seed: int = 0, logging_steps: int | None = None, **overrides: Any) -> Run:
+    """Train a scalar reward model (RewardTrainer) on the training split; returns the run.
+    `seed`: the head, the data order; `data_seed`: which rebuilt build (`export --data-seed`)."""
     trl = _require_trl()
     from datasets import Dataset
 
@@ -328,7 +394,7 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
     _check_out(out)
     device = resolve_device(device)
     settings = settings_for("reward", device, **overrides)
-    split, cases = _split(data, subsets, seed)
+    split, cases = _split(data, subsets, data_seed)
     rows = reward_rows(split.cases)
     tokenizer, tokenizer_changes = load_tokenizer(model)
     pairs, fitting = tokenized_pairs(rows, cases, tokenizer, settings.max_length)
@@ -354,10 +420,12 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
         raise TrainingError(f"TRL's length filter left {len(trainer.train_dataset)} of {len(dataset)} pairs")
     started = time.perf_counter()
     trainer.train()
+    _check_finite(trainer, out)
     trainer.save_model(str(out))
     record = {
         "recipe": "reward", "base_model": str(model), "device": device, "settings": dataclasses.asdict(settings),
-        "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data": split.describe(),
+        "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data_seed": data_seed,
+        "data": split.describe(),
         "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes, "parameters": frozen,
         "losses": _losses(trainer.state.log_history), "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step, "timing": {**timer.summary(), "train_s": round(time.perf_counter() - started, 2)},
@@ -370,9 +438,9 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
 
 def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequence[str] | None = None,
                max_steps: int | None = None, device: str = "auto", save_steps: int | None = None, seed: int = 0,
-               logging_steps: int | None = None, generation_kwargs: dict[str, Any] | None = None,
+               data_seed: int = 0, logging_steps: int | None = None, generation_kwargs: dict[str, Any] | None = None,
                **overrides: Any) -> Run:
-    """Train a generative judge with GRPO on the ToolPRM prompt; returns the run.
+    """Train a generative judge with GRPO on the ToolPRM prompt; returns the run (seeds as `train_reward`).
     `generation_kwargs` go to TRL's sampling as they are (e.g. a model's recommended top_k)."""
     trl = _require_trl()
     from datasets import Dataset
@@ -382,7 +450,7 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
     _check_out(out)
     device = resolve_device(device)
     settings = settings_for("grpo", device, **overrides)
-    split, cases = _split(data, subsets, seed)
+    split, cases = _split(data, subsets, data_seed)
     rows = grpo_rows(split.cases, seed)
     tokenizer, tokenizer_changes = load_tokenizer(model)
     tokenizer.padding_side = "left"  # GRPO generates: prompts padded on the left
@@ -401,12 +469,14 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
                               processing_class=tokenizer, callbacks=[timer.callback])
     started = time.perf_counter()
     trainer.train()
+    _check_finite(trainer, out)
     trainer.save_model(str(out))
     losses = _losses(trainer.state.log_history)
     rewards = [float(e["reward"]) for e in trainer.state.log_history if "reward" in e]
     record = {
         "recipe": "grpo", "base_model": str(model), "device": device, "settings": dataclasses.asdict(settings),
-        "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data": split.describe(),
+        "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data_seed": data_seed,
+        "data": split.describe(),
         "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes,
         "losses": losses, "rewards": rewards, "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step,

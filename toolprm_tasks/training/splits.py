@@ -7,16 +7,20 @@ training files (BFCL, ToolSandbox), verified like its test files (`toolprm_tasks
 
 `training_split` loads the training cases of every source together with the same sources'
 test cases and refuses (rebuilt) or reports (official: the release was not split by cluster)
-any cluster the two share, so a trained judge is never scored on a conversation it saw.
+any cluster the two share, and any training case whose content (history and the two actions)
+is a test case's under another cluster name, so a trained judge is never scored on a
+conversation it saw.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolprm_tasks import data
+from toolprm_tasks.core.cases import Case, action_key
 from toolprm_tasks.core.names import DATA_KINDS, SPLITS, check_choice
 from toolprm_tasks.data import DataError, LoadedSubset, jsonio, pins
 
@@ -45,6 +49,23 @@ def manifest_cluster_overlap(manifest: Any) -> list[str]:
     return sorted(listed[0] & listed[1])
 
 
+def content_key(case: Case) -> str:
+    """What a judge learns from a case, whatever its id or cluster is called: the history (any
+    key order) and the two actions as the loader compares them (`action_key`), in either order
+    (the same pair with the preference reversed is the same conversation step)."""
+    try:
+        history = json.dumps(case.history, sort_keys=True, ensure_ascii=False, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        history = repr(case.history)
+    return json.dumps([history, sorted((action_key(case.chosen), action_key(case.rejected)))], ensure_ascii=False)
+
+
+def shared_content(train: Sequence[Case], test: Sequence[Case]) -> list[str]:
+    """Ids of the training cases whose `content_key` is a test case's."""
+    held_out = {content_key(case) for case in test}
+    return [case.id for case in train if content_key(case) in held_out]
+
+
 @dataclass
 class TrainingSplit:
     """A recipe's data: training cases per source, the held-out sources' test files, and the
@@ -54,6 +75,7 @@ class TrainingSplit:
     train: list[LoadedSubset]
     test: list[LoadedSubset]
     shared_clusters: dict[str, list[str]] = field(default_factory=dict)
+    shared_cases: dict[str, list[str]] = field(default_factory=dict)  # training case ids equal to a test case
 
     @property
     def cases(self) -> list[Any]:
@@ -65,7 +87,8 @@ class TrainingSplit:
                 "train": {item.subset: item.fingerprint() for item in self.train},
                 "held_out": {item.subset: item.fingerprint() for item in self.test},
                 "train_clusters": {item.subset: len({c.cluster for c in item.cases}) for item in self.train},
-                "clusters_shared_with_test": {k: len(v) for k, v in self.shared_clusters.items()}}
+                "clusters_shared_with_test": {k: len(v) for k, v in self.shared_clusters.items()},
+                "cases_equal_to_test": {k: len(v) for k, v in self.shared_cases.items()}}
 
 
 def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = None, seed: int = 0) -> TrainingSplit:
@@ -75,6 +98,7 @@ def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = N
     train = [load_split(s, "train", data_kind, seed) for s in subsets]
     test = [load_split(s, "test", data_kind, seed) for s in subsets]
     shared: dict[str, list[str]] = {}
+    equal: dict[str, list[str]] = {}
     for train_file, test_file in zip(train, test, strict=True):
         common = sorted({c.cluster for c in train_file.cases} & {c.cluster for c in test_file.cases})
         if common and data_kind == "rebuilt":
@@ -83,10 +107,17 @@ def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = N
                             "it saw; rebuild the data")
         if common:
             shared[train_file.subset] = common
+        same = shared_content(train_file.cases, test_file.cases)  # a cluster renamed is still the same case
+        if same and data_kind == "rebuilt":
+            raise DataError(f"{train_file.path}: {len(same)} training case(s) have the history and actions of a "
+                            f"case in the test split {test_file.path} (first: {same[0]}): a trained judge would "
+                            "be scored on cases it saw; rebuild the data")
+        if same:
+            equal[train_file.subset] = same
         manifest = train_file.path.parent / f"manifest_{train_file.subset}.json"
         if data_kind == "rebuilt" and manifest.is_file():
             listed = manifest_cluster_overlap(jsonio.read_json(manifest))
             if listed:
                 raise DataError(f"{manifest}: lists {len(listed)} cluster(s) under both splits (first: {listed[0]}); "
                                 "rebuild the data")
-    return TrainingSplit(data_kind, train, test, shared)
+    return TrainingSplit(data_kind, train, test, shared, equal)
