@@ -137,10 +137,11 @@ def _task_header(cell: Cell) -> str:
 
 def task_yaml(cell: Cell, subset: str) -> str:
     variant = cell.variant
+    # every key `task_`: lm-eval passes --metadata beside these, and one key in both is a TypeError
     lines = [f"include: _template_{variant.name}_yaml", f"task: {cell.task(subset)}", "dataset_kwargs:",
-             f"  subset: {subset}", f"  protocol: {variant.protocol}"]
+             f"  task_subset: {subset}", f"  task_protocol: {variant.protocol}"]
     if variant.for_backends:
-        lines.append(f"  norm: {variant.norm}")
+        lines.append(f"  task_norm: {variant.norm}")
     if cell.data != "official":
         lines.append(f"  task_data: {cell.data}")
     if cell.tier != "all":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -140,8 +141,10 @@ def test_pairwise_kind_generates_greedy_answers_within_limits(tiny_llama: Path) 
     # character decodes as U+FFFD)
     assert len(first_long) > len(short.rstrip("\ufffd")) and first_long.startswith(short.rstrip("\ufffd"))
     assert engine.stats.requests == 4
-    with pytest.raises(EngineError, match="judge prompt 0 has .* tokens; the context holds 64"):
-        engine.generate(["word " * 200])
+    # a prompt that fills the context is not sent: an empty answer, its reason, counted (not an error)
+    (unsent,) = engine.generate_detailed(["word " * 200])
+    assert unsent.text == "" and re.search("judge prompt 0 has .* tokens; the context holds 64", unsent.unsent)
+    assert engine.stats.unfit == 1
     with pytest.raises(ValueError, match="does not score single candidates"):
         engine.score(_requests()[:1])
 

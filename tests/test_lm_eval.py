@@ -123,3 +123,41 @@ def test_demo_command_table(data_env, tmp_path: Path) -> None:
     table = json.loads(out.read_text())["accuracy"]
     assert set(table) == {"random", "first", "longer", "schema", "grounding"}
     assert table["first"] == {**{s: 0.5 for s in SUBSETS}, "AVG": 0.5, "first_rate": 1.0}
+
+
+def test_metadata_never_collides_with_what_the_task_fixes(data_env) -> None:
+    """lm-eval calls load_docs(**metadata, **dataset_kwargs): a `--metadata` key the YAML also
+    set (`norm` on a _prm task) was a raw TypeError inside lm-eval. The YAML's norm is
+    `task_norm`; a user's norm that differs is refused naming it, an equal one is fine."""
+    import yaml
+
+    from toolprm_tasks.lm_eval_adapter.docs import load_docs
+
+    user_keys = {"order", "order_seed", "prompt", "norm"}
+    for path in task_yaml_dir().glob("toolprmbench*.yaml"):
+        kwargs = yaml.safe_load(path.read_text(encoding="utf-8")).get("dataset_kwargs") or {}
+        assert not set(kwargs) & user_keys, path.name
+    prm = yaml.safe_load((task_yaml_dir() / "toolprmbench_bfcl_prm.yaml").read_text(encoding="utf-8"))
+    metadata = {"version": "7-A", "norm": "char"}  # lm-eval: --metadata over the YAML's metadata
+    with pytest.raises(ValueError, match="`norm` cannot be 'char' with --metadata for this task: the task fixes "
+                                         "norm='none'"):
+        load_docs(**metadata, **prm["dataset_kwargs"])
+    rows = load_docs(**{**metadata, "norm": "none"}, **prm["dataset_kwargs"])["test"]
+    assert set(rows["norm"]) == {"none"}
+    assert set(load_docs(**prm["dataset_kwargs"])["test"]["norm"]) == {"none"}
+    for key in ("subset", "protocol", "data", "tier"):  # what the task is: never from --metadata
+        with pytest.raises(ValueError, match=f"`{key}` cannot be set with --metadata: the task decides it"):
+            load_docs(**{key: "x"}, **prm["dataset_kwargs"])
+    with pytest.raises(ValueError, match="`prompt` is empty"):  # was the default prompt, in silence
+        load_docs(prompt=" ", **prm["dataset_kwargs"])
+
+
+@pytest.mark.parametrize("seed", [1.9, True, "abc", None])
+def test_order_seed_must_be_a_whole_number(data_env, seed) -> None:
+    """int() made 1.9 and True seed 1, and 'abc' a bare traceback."""
+    from toolprm_tasks.engines.factory import OptionError
+    from toolprm_tasks.lm_eval_adapter.docs import load_docs
+
+    with pytest.raises(OptionError, match=f"order_seed must be a whole number, got {seed!r}"):
+        load_docs("bfcl", "generative", order_seed=seed)
+    assert set(load_docs("bfcl", "generative", order_seed=" 5 ")["test"]["order_seed"]) == {5}

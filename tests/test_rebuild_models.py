@@ -128,3 +128,67 @@ def test_interrupted_build_resumes_without_redoing_calls(tmp_path: Path) -> None
     build(["bfcl"], tmp_path / "fresh", models=Models(policy=_script(lambda p: answers[p]), sampling=("policy",)),
           limit=LIMIT)
     assert (tmp_path / "fresh" / "prmbench_rebuilt_bfcl.json").read_bytes() == first
+
+
+# An adversarial probe (2026-12-07) of the call cache, failing providers and the build command.
+
+
+def test_a_cache_line_torn_inside_a_character_is_one_rejected_line_and_the_next_entry_survives(tmp_path: Path) -> None:
+    from toolprm_tasks.rebuild.models import CallCache
+
+    path = tmp_path / "policy.jsonl"
+    cache = CallCache(path)
+    cache.put("a", "ok")
+    cache.put("b", "Olá")
+    data = path.read_bytes()
+    path.write_bytes(data[:data.rindex("á".encode()) + 1])  # an interrupted append: half of "á"
+    reread = CallCache(path)  # was UnicodeDecodeError on every later build
+    assert reread.entries == {"a": "ok"} and reread.rejected_lines == 1
+    reread.put("c", "next")  # was appended to the torn line: lost too
+    again = CallCache(path)
+    assert again.entries.get("c") == "next"
+    path.write_text('{"key": "x", "completion": ' + "[" * 200_000 + "\n")  # was RecursionError
+    assert CallCache(path).rejected_lines == 1
+
+
+def test_a_failing_call_is_an_empty_answer_and_all_failing_is_an_error_naming_the_model(tmp_path: Path) -> None:
+    from toolprm_tasks.rebuild.models import ModelCaller, ModelError
+
+    calls = {"n": 0}
+
+    def outputs(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        calls["n"] += 1
+        if "fail" in input[-1].text:
+            raise RuntimeError("provider 500: overloaded")
+        output = ModelOutput.from_content(model="mockllm", content="yes")
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    caller = ModelCaller("judge0", get_model("mockllm/model", custom_outputs=outputs), tmp_path / "calls")
+    assert caller.generate_all(["ok 1", "fail 2", "ok 3"]) == ["yes", "", "yes"]  # was a traceback for the build
+    assert len(caller.calls_failed) == 1 and "overloaded" in caller.calls_failed[0]
+    assert "fail 2" not in json.dumps(caller.cache.entries)  # never cached: a rerun asks again
+    with pytest.raises(ModelError, match="--judges .*all 2 calls failed .*overloaded"):
+        caller.generate_all(["fail a", "fail b"])
+
+
+def test_the_build_command_refuses_what_would_build_nothing_or_fail_late(tmp_path: Path, capsys) -> None:
+    from toolprm_tasks.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    for args, message in ((["--sampling", ""], "--sampling names no method"),
+                          (["--source", "tooltalk", "tooltalk"], "names a source twice"),
+                          (["--out", str(tmp_path / "afile" / "sub")], "is a file, not a folder")):
+        out = [] if "--out" in args else ["--out", str(tmp_path / "b")]
+        assert main(["build", "--source", "tooltalk", *args, *out] if "--source" not in args
+                    else ["build", *args, *out]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_build_without_judges_leaves_no_judged_files_of_an_earlier_build(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    out.mkdir()
+    for stale in ("review_tooltalk.json", "dropped_tooltalk.json"):
+        (out / stale).write_text("[]")
+    build(["tooltalk"], out, limit=4)
+    assert not (out / "review_tooltalk.json").exists() and not (out / "dropped_tooltalk.json").exists()

@@ -42,6 +42,8 @@ def _run(task, model, tmp_path: Path, **kwargs: Any) -> EvalLog:
     # found in review: accepted, then ran
     {"temperature": -1}, {"temperature": "hot"}, {"max_tokens": -5}, {"seed": "abc"}, {"seed": 1.5},
     {"judge_max_tokens": 0}, {"both_orders": "maybe"}, {"compare": "maybe"}, {"n": "three"},
+    # found by a probe: a TypeError, an AttributeError, and all categories for an empty value
+    {"category": 1}, {"category": ["base", None]}, {"category": None}, {"category": " "}, {"category": []},
 ])
 def test_bad_arguments_are_errors_before_anything_runs(args: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(args)).split("_")[0]):

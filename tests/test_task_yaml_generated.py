@@ -56,11 +56,12 @@ def test_grid_is_every_subset_under_every_protocol(generator: ModuleType) -> Non
     accepted = set(inspect.signature(load_docs).parameters) - {"others"}
     for name, kwargs in tasks.items():
         assert set(kwargs) <= accepted, name
-        assert kwargs["protocol"] in PROTOCOLS and kwargs.get("task_data", "official") in DATA_KINDS, name
+        assert kwargs["task_protocol"] in PROTOCOLS and kwargs.get("task_data", "official") in DATA_KINDS, name
         assert kwargs.get("task_tier", "all") in TIERS, name
-    official = {(k["subset"], k["protocol"]) for k in tasks.values() if "task_data" not in k}
+    official = {(k["task_subset"], k["task_protocol"]) for k in tasks.values() if "task_data" not in k}
     assert official == {(s, p) for s in SUBSETS for p in PROTOCOLS}
-    rebuilt = {(k["subset"], k["protocol"], k.get("task_tier", "all")) for k in tasks.values() if "task_data" in k}
+    rebuilt = {(k["task_subset"], k["task_protocol"], k.get("task_tier", "all")) for k in tasks.values()
+               if "task_data" in k}
     assert {(s, p, "all") for s in REBUILT_SUBSETS for p in PROTOCOLS} <= rebuilt
     assert {tier for *_, tier in rebuilt} == set(TIERS)
     for path in TASK_YAML.glob("toolprmbench*.yaml"):

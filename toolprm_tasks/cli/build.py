@@ -9,6 +9,7 @@ build anywhere else (read with TOOLPRMBENCH_REBUILT_DIR=DIR).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def _check_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> No
                              "GTA is not on PyPI)")
         if not Path(args.gta_dataset).is_file():
             raise UsageError(f"build: --gta-dataset {args.gta_dataset}: no such file")
+    if not sampling:  # `--sampling ""` or ",": no method, a build of no case
+        raise UsageError("build: --sampling names no method: give rule, policy or online (comma-separated)")
+    if len(set(args.source)) != len(args.source):
+        raise UsageError(f"build: --source names a source twice ({' '.join(args.source)})")
     if args.out is None:
         _check_default_build_args(args, sampling)
         return
@@ -47,6 +52,11 @@ def _check_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> No
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"build: --out {out}: exists and is not a folder")
+    above = next((p for p in out.absolute().parents if p.exists()), None)  # where it would be created
+    if above is not None and not above.is_dir():
+        raise UsageError(f"build: --out {out}: {above} is a file, not a folder (refused before any work)")
+    if above is not None and not os.access(above, os.W_OK | os.X_OK):
+        raise UsageError(f"build: --out {out}: {above} is not writable (refused before any work)")
 
 
 def _check_default_build_args(args: argparse.Namespace, sampling: tuple[str, ...]) -> None:

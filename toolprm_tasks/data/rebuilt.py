@@ -57,10 +57,23 @@ class NotBuilt(DataError):
         return (type(self), (self.subset, self.folder, self.seed))
 
 
-def default_built(subset: str, seed: int = 0) -> bool:
-    """Whether the default rebuilt folder holds `subset`'s cases and manifest."""
-    path, manifest = _rebuilt_files(default_rebuilt_dir(seed), subset)
-    return path.is_file() and manifest.is_file()
+def default_built(subset: str, seed: int = 0, *, verify: bool = False) -> bool:
+    """Whether the default rebuilt folder holds `subset`'s cases and manifest; with `verify`,
+    both splits and a manifest that records their sha256 (for `build --if-missing`, which the
+    make targets run: a half-written or changed build is built again; the loaders verify what
+    they read anyway)."""
+    folder = default_rebuilt_dir(seed)
+    path, manifest_path = _rebuilt_files(folder, subset)
+    if not verify:
+        return path.is_file() and manifest_path.is_file()
+    train, _ = _rebuilt_files(folder, subset, "train")
+    if not (path.is_file() and manifest_path.is_file() and train.is_file()):
+        return False
+    try:
+        files = manifest_files(jsonio.read_json(manifest_path), manifest_path)
+        return all(files.get(p.name) == digest_of(p, str(p)) for p in (path, train))
+    except (DataError, jsonio.JSONFileError, OSError):
+        return False
 
 
 def require_default_rebuilt(seed: int = 0, subsets: Iterable[str] = REBUILT_SUBSETS) -> Path:
@@ -79,7 +92,7 @@ def build_default(seed: int = 0, subsets: Iterable[str] = REBUILT_SUBSETS, *, mi
     # lazy: rebuild.build imports inspect_ai (rebuild.models): loading data stays framework-free
     from toolprm_tasks.rebuild.build import Models, build
 
-    wanted = [s for s in subsets if not (missing_only and default_built(s, seed))]
+    wanted = [s for s in subsets if not (missing_only and default_built(s, seed, verify=True))]
     if not wanted:
         return {}
     folder = default_rebuilt_dir(seed)

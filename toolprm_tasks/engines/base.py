@@ -17,7 +17,9 @@ Kinds of model and what each one scores (higher = better):
 Histories longer than the model's context are shortened by one deterministic rule: keep the
 tool descriptions, the first user turn (the instruction) and the most recent turns, drop the
 oldest turns in between; the candidate is never cut. Every shortened request is counted
-(per request in `Scored`, in total in `stats`).
+(per request in `Scored`, in total in `stats`). A request that cannot be sent (it does not fit
+even so, or its text cannot be tokenised) is that request's failure, never the batch's: NaN
+(a judge prompt: an empty answer with its reason), counted in `stats.unfit`.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ class Scored:
 @dataclass(frozen=True)
 class Generated:
     text: str
-    prompt_tokens: int  # the judge prompt, chat template applied
+    prompt_tokens: int  # the judge prompt, chat template applied (0: not sent, an unfit prompt)
     answer_tokens: int  # the answer's text, tokenised again (what the answer costs, to a token)
+    unsent: str = ""  # why the prompt was not sent (its answer is empty: a parse failure); "" when sent
 
 
 @dataclass
@@ -83,7 +86,9 @@ class EngineStats:
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0  # served from the prefix cache (vLLM)
     truncated: int = 0  # requests whose history was shortened to fit
-    unfit: int = 0  # requests that fit with no history at all (a candidate too long): not scored, NaN
+    # requests not sent: too long even with the shortest history (or a judge prompt longer than
+    # the context), or text the tokenizer cannot encode (a lone surrogate); NaN or an empty answer
+    unfit: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -151,7 +156,27 @@ class ScoringEngine(ABC):
         self.stats = EngineStats()
         # subclasses load `self.tokenizer` before this: label kinds check their labels at load
         self.label_ids = self.label_token_ids() if kind in ("verifier", "label-token") else []
+        if kind == "step":
+            self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
+            self._step_tail, self._step_tail_ids = self._template_tail()
         self.check_context()
+
+    def _template_tail(self) -> tuple[str, list[int]]:
+        """`step`: what the chat template writes after the assistant turn's content (its end
+        of turn), as text and token ids. The step tag is the token right before it; a tail that
+        holds the tag's token would be read instead of it (vLLM reads the last tag), refused."""
+        probe, tag = "candidate", self.fmt.step_tag
+        text = self.render(messages_for(self.kind, ScoreRequest([], None, probe), [], self.fmt))
+        at = text.rfind(probe + tag)
+        if at < 0:
+            raise EngineError(f"{self.model_path}: the chat template does not keep the step tag {tag!r} right after "
+                              "the candidate; choose another step_tag")
+        tail = text[at + len(probe + tag):]
+        tail_ids = self.tokenizer.encode(tail, add_special_tokens=False)
+        if self.step_id in tail_ids:
+            raise EngineError(f"{self.model_path}: the chat template's end of turn {tail!r} holds the step tag "
+                              f"{tag!r}; choose another step_tag")
+        return tail, tail_ids
 
     def check_context(self) -> None:
         """Refuse a context that cannot hold even the shortest prompt of the kind (the template
@@ -161,7 +186,7 @@ class ScoringEngine(ABC):
             prompt, room = self.render([{"role": "user", "content": ""}]), self.max_model_len - 1
         else:
             prompt, room = self.render(messages_for(self.kind, ScoreRequest([], None, ""), [], self.fmt)), self.max_length
-        shortest = self.count_tokens(prompt)
+        shortest = len(self.encode_prompt(prompt))
         if shortest > room:
             answer = f" and {self.max_model_len - room} answer token" if room < self.max_model_len else ""
             raise EngineError(f"{self.model_path}: max_length={self.max_model_len} cannot hold even the shortest "
@@ -178,6 +203,25 @@ class ScoringEngine(ABC):
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """A rendered prompt's token ids, as every engine sends them. `step`: the text before
+        the step tag, the tag's own id and the template's end of turn, tokenised apart, so the
+        tag never merges with the candidate's last characters (a tag that is not a special
+        token would: "call th" + "e" is "the") and the score is read at that tag. Text that
+        cannot be tokenised (a lone surrogate) raises EngineError: one request's failure."""
+        try:
+            if self.kind != "step":
+                return list(self.tokenizer.encode(text, add_special_tokens=False))
+            end = self.fmt.step_tag + self._step_tail
+            if not text.endswith(end):  # a template that rewrote this candidate's turn
+                raise EngineError(f"{self.model_path}: the step tag {self.fmt.step_tag!r} is not at the end of the "
+                                  "candidate's turn as rendered")
+            head = self.tokenizer.encode(text[: len(text) - len(end)], add_special_tokens=False)
+            return [*head, self.step_id, *self._step_tail_ids]
+        except (TypeError, ValueError) as exc:  # tokenizers: TypeError on a lone surrogate ("x\ud800")
+            raise EngineError(f"{self.model_path}: the prompt cannot be tokenised "
+                              f"({type(exc).__name__}: {exc})") from exc
 
     @abstractmethod
     def _score_prompts(self, prompts: Sequence[str]) -> list[float]: ...
@@ -208,25 +252,47 @@ class ScoringEngine(ABC):
         """Kind `pairwise`: greedy answers to the judge prompts (chat template applied), all in
         one call (with a prefix cache, both orders of a case share their history), with their
         token counts. An answer may use what the context leaves of its `max_tokens` (one for
-        all prompts, or one per prompt); a prompt that fills the context is an error."""
+        all prompts, or one per prompt). A prompt that fills the context or cannot be tokenised
+        is not sent: its answer is empty, with the reason in `unsent` (a parse failure to every
+        caller), counted in `stats.unfit`; the others are answered as if it were not there."""
         limits = [max_tokens] * len(prompts) if isinstance(max_tokens, int) else list(max_tokens)
         if len(limits) != len(prompts):
             raise ValueError(f"{len(limits)} max_tokens for {len(prompts)} prompts")
         if self.kind != "pairwise":
             raise ValueError(f"{self.model_path}: generate() is for kind 'pairwise', not {self.kind!r}")
-        token_ids = [self.tokenizer.encode(self.render([{"role": "user", "content": p}]), add_special_tokens=False)
-                     for p in prompts]
-        for index, ids in enumerate(token_ids):
-            if len(ids) >= self.max_model_len:
-                raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
-                                  f"holds {self.max_model_len} (raise max_length)")
-        with self._failures_named(f"generating {len(token_ids)} answers"):
-            texts, cached = self._generate(token_ids, [min(limit, self.max_model_len - len(ids))
-                                                       for limit, ids in zip(limits, token_ids, strict=True)])
+        token_ids: list[list[int] | None] = []
+        unsent: dict[int, str] = {}
+        for index, prompt in enumerate(prompts):
+            try:
+                ids = self.encode_prompt(self.render([{"role": "user", "content": prompt}]))
+                if len(ids) >= self.max_model_len:
+                    raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
+                                      f"holds {self.max_model_len} (raise max_length)")
+            except EngineError as exc:  # one prompt never fails the others
+                unsent[index] = str(exc)
+                self.stats.unfit += 1
+                logger.warning("%s; answered empty (an unscorable trial, counted)", exc)
+                token_ids.append(None)
+                continue
+            token_ids.append(ids)
+        sent = [(ids, limit) for ids, limit in zip(token_ids, limits, strict=True) if ids is not None]
+        texts: list[str] = []
+        cached = 0
+        if sent:
+            with self._failures_named(f"generating {len(sent)} answers"):
+                texts, cached = self._generate([ids for ids, _ in sent],
+                                               [min(limit, self.max_model_len - len(ids)) for ids, limit in sent])
         self.stats.requests += len(token_ids)
-        self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
+        self.stats.prompt_tokens += sum(len(ids) for ids, _ in sent)
         self.stats.cached_prompt_tokens += cached
-        return [Generated(text, len(ids), self.count_tokens(text)) for text, ids in zip(texts, token_ids, strict=True)]
+        answers, out = iter(texts), []
+        for index, ids in enumerate(token_ids):
+            if ids is None:
+                out.append(Generated("", 0, 0, unsent[index]))
+            else:
+                text = next(answers)
+                out.append(Generated(text, len(ids), self.count_tokens(text)))
+        return out
 
     def close(self) -> None:
         """Release what the engine holds outside this process (vLLM's engine core, a server);
@@ -253,11 +319,11 @@ class ScoringEngine(ABC):
     def _fitted(self, request: ScoreRequest) -> tuple[str, bool, int]:
         """`prompt_for`, with the prompt's length in tokens."""
         text = self.render(messages_for(self.kind, request, request.history, self.fmt))
-        if (tokens := self.count_tokens(text)) <= self.max_length:
+        if (tokens := len(self.encode_prompt(text))) <= self.max_length:
             return text, False, tokens
         for history in shortened_histories(request.history):
             text = self.render(messages_for(self.kind, request, history, self.fmt))
-            if (tokens := self.count_tokens(text)) <= self.max_length:
+            if (tokens := len(self.encode_prompt(text))) <= self.max_length:
                 self.stats.truncated += 1
                 return text, True, tokens
         raise EngineError(f"{self.model_path}: even the shortest history with the candidate exceeds "
@@ -267,7 +333,8 @@ class ScoringEngine(ABC):
         """One score per request, in order, each with its truncation flag. Requests sharing a
         history are sent together so that a prefix cache can serve the shared part. A request
         that cannot fit even without history gets NaN (both frameworks and the search count it
-        as unscorable) and `stats.unfit`, so one oversized candidate never fails the others."""
+        as unscorable) and `stats.unfit`, so one oversized candidate never fails the others; so
+        does a request whose text cannot be tokenised (a lone surrogate)."""
         built: list[tuple[str, bool, int] | None] = []
         for request in requests:
             try:

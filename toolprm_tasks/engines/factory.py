@@ -6,7 +6,8 @@
     vllm: tensor_parallel_size=N  dtype=...  gpu_memory_utilization=F  load_format=...
           enable_prefix_caching=false  enforce_eager=true (no torch.compile: starts in seconds, scores
           slower; default $TOOLPRMBENCH_VLLM_ENFORCE_EAGER)  server=true (start our own server)  base_url=URL (yours)
-          api_key=KEY (your server's key; default: $VLLM_API_KEY)
+          api_key=KEY (your server's key; default: $VLLM_API_KEY; with base_url the engine arguments
+          above and server=true are refused: your server has its own)
           served_model_name=NAME (the name your server knows the model by)
 
 `check_options` is the one check of our models' options (the engines', and the baseline and
@@ -161,6 +162,9 @@ ENGINE_OPTIONS: dict[str, dict[str, Rule]] = {
              "enforce_eager": flag, "server": flag, "base_url": url, "api_key": text, "served_model_name": text},
 }
 KNOWN_OPTIONS = {backend: tuple(rules) for backend, rules in ENGINE_OPTIONS.items()}
+# vLLM engine arguments: a server's own, so never with base_url (a server already running)
+SERVER_SIDE_OPTIONS = ("tensor_parallel_size", "dtype", "gpu_memory_utilization", "load_format",
+                       "enable_prefix_caching", "enforce_eager")
 # passed by the frameworks themselves whatever the model (lm-eval: batch size, device)
 FRAMEWORK_OPTIONS = ("batch_size", "max_batch_size", "device")
 _LABEL_PAIRS = (("yes_token", "no_token"), ("good_token", "bad_token"))
@@ -211,6 +215,12 @@ def make_engine(backend: str, model: str, options: Mapping[str, Any]) -> Scoring
         "enforce_eager": checked.get("enforce_eager"),
     }
     base_url = checked.get("base_url")
+    if base_url:
+        # a running server was started with its own engine arguments: these would do nothing
+        ignored = sorted([k for k in SERVER_SIDE_OPTIONS if k in checked] + (["server"] if checked.get("server") else []))
+        if ignored:
+            raise OptionError(f"toolprm-vllm: option(s) {', '.join(ignored)} cannot be used with base_url: the "
+                              "server you run was started with its own settings (set them when you start it)")
     if base_url or checked.get("server", False):
         return VLLMServerEngine(model, kind, base_url=base_url, api_key=checked.get("api_key"), max_length=max_length,
                                 fmt=fmt, served_model_name=checked.get("served_model_name"), **engine_args)

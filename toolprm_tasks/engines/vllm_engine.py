@@ -131,7 +131,8 @@ class PrefixCachedEngine(ScoringEngine):
         for number, wave in enumerate(waves):
             if not wave:
                 continue
-            token_ids = [self.tokenizer.encode(prompts[i], add_special_tokens=False) for i in wave]
+            # `encode_prompt`: a step tag is its own last token (STEP pooling reads the last tag)
+            token_ids = [self.encode_prompt(prompts[i]) for i in wave]
             self.stats.prompt_tokens += sum(len(ids) for ids in token_ids)
             wave_scores, cached = self._run(token_ids)
             self.stats.cached_prompt_tokens += cached  # includes prefixes shared across cases (tool specs)

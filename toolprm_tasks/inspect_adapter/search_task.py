@@ -44,14 +44,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 SelectorName, JudgeProtocol, Prompt = names.SelectorName, names.JudgeProtocol, names.PromptName
 
 
-def _categories(category: str | list[str] | None) -> tuple[str, ...]:
-    if category is None or category == "all":
+def _categories(category: Any) -> tuple[str, ...]:
+    """The BFCL categories `-T category=` names: `all`, or some of CATEGORIES (comma-separated
+    text or a list of texts). Anything else, an empty value included (`-T category=` reads
+    as null), is a ValueError naming `category`, never all categories by default."""
+    expected = f"expected some of {', '.join(CATEGORIES)} (comma-separated, or a list) or all"
+    if category == "all":
         return CATEGORIES
-    names = [c.strip() for c in (category.split(",") if isinstance(category, str) else category) if c.strip()]
+    if isinstance(category, str):
+        items = category.split(",")
+    elif isinstance(category, (list, tuple)) and all(isinstance(c, str) for c in category):
+        items = list(category)
+    else:
+        raise ValueError(f"category must be text or a list of texts, got {category!r}; {expected}")
+    names = [c.strip() for c in items if c.strip()]
+    if not names:
+        raise ValueError(f"category is empty ({category!r}); {expected}")
     unknown = [c for c in names if c not in CATEGORIES]
-    if unknown or not names:
-        raise ValueError(f"unknown category {unknown or category!r}; expected some of {', '.join(CATEGORIES)} "
-                         "(comma-separated) or all")
+    if unknown:
+        raise ValueError(f"unknown category {unknown!r}; {expected}")
     return tuple(dict.fromkeys(names))
 
 

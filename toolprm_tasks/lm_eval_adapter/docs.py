@@ -1,11 +1,14 @@
 """lm-eval documents for ToolPRMBench: one row per trial, built by `custom_dataset`.
 
-lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes `subset`,
-`protocol`, `task_data` (official or rebuilt) and, for the rebuilt hard tier, `task_tier`
-through `dataset_kwargs`; users choose
-`order`, `order_seed`, `prompt` and `norm` with `--metadata '{"order": "both"}'`. lm-eval
-0.4.13 merges the `--model_args` into this metadata too, which is why the seed is `order_seed`, not `seed` (vLLM's model args have a
-`seed`). Other keys (the YAML's `version`, model args) are ignored.
+lm-eval calls `load_docs(**metadata, **dataset_kwargs)`: the task YAML fixes what the task
+is through `dataset_kwargs`, every key with a `task_` prefix (`task_subset`, `task_protocol`,
+`task_data`: official or rebuilt, `task_tier` for the rebuilt hard tier, `task_norm` for the
+`_prm` tasks); users choose `order`, `order_seed`, `prompt` and `norm` with `--metadata
+'{"order": "both"}'`. A key in both would be a TypeError inside lm-eval, hence the prefix; a
+user's `subset`, `protocol`, `data` or `tier` is refused (the task decides them), as is a `norm`
+other than a `_prm` task's. lm-eval 0.4.13 merges the `--model_args` into this metadata too,
+which is why the seed is `order_seed`, not `seed` (vLLM's model args have a `seed`). Other keys
+(the YAML's `version`, model args) are ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import DEFAULT_SEED, PROTOCOLS, Trial, build_trials
 from toolprm_tasks.data import DataError, DataUnavailable, fingerprint, load_subsets
+from toolprm_tasks.engines.factory import check_value, whole
 from toolprm_tasks.rebuild.errors import SourceError
 
 
@@ -47,21 +51,36 @@ def trial_doc(trial: Trial, *, protocol: str, prompt: str, norm: str) -> dict[st
     return doc
 
 
-def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
-              prompt: str | None = None, norm: str = "char", task_data: str = "official", task_tier: str = "all",
-              **others: Any) -> Any:
+_TASK_DECIDES = {
+    "subset": "each subset has its own task (toolprmbench_bfcl, toolprmbench_tooltalk, ...)",
+    "protocol": "each protocol has its own task (toolprmbench_<subset>, _pairwise_ll, _pointwise, _prm)",
+    "data": "toolprmbench_rebuilt_* tasks run the rebuilt cases, toolprmbench_* the official ones",
+    "tier": "toolprmbench_rebuilt_hard* tasks run the hard tier, toolprmbench_rebuilt_* every rebuilt case",
+}
+
+
+def load_docs(task_subset: str, task_protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
+              prompt: str | None = None, norm: str | None = None, task_data: str = "official", task_tier: str = "all",
+              task_norm: str | None = None, **others: Any) -> Any:
     """`custom_dataset` for every ToolPRMBench lm-eval task: a DatasetDict with a test split.
 
-    `task_data` (official or rebuilt) comes from the task YAML only: a `data` key in
-    `--metadata` is refused, so rebuilt cases can never run under an official task's name."""
+    The `task_` arguments come from the task YAML only: `subset`, `protocol`, `data` or `tier`
+    in `--metadata` is refused (rebuilt cases can never run under an official task's name).
+    `task_norm` (the `_prm` tasks': none) is the YAML's too: a `norm` that differs is refused."""
     import datasets
 
-    if "data" in others:
-        raise ValueError("`data` cannot be set with --metadata: the task decides it (toolprmbench_rebuilt_* "
-                         "tasks run the rebuilt cases, toolprmbench_* the official ones)")
-    if "tier" in others:
-        raise ValueError("`tier` cannot be set with --metadata: the task decides it (toolprmbench_rebuilt_hard* "
-                         "tasks run the hard tier, toolprmbench_rebuilt_* every rebuilt case)")
+    subset, protocol = task_subset, task_protocol
+    for key, where in _TASK_DECIDES.items():
+        if key in others:
+            raise ValueError(f"`{key}` cannot be set with --metadata: the task decides it ({where})")
+    if prompt is not None and not str(prompt).strip():
+        raise ValueError("`prompt` is empty in --metadata: leave it out for the protocol's default, or name one "
+                         "(standard, toolprm)")
+    if task_norm is not None and norm is not None and norm != task_norm:
+        raise ValueError(f"`norm` cannot be {norm!r} with --metadata for this task: the task fixes norm={task_norm!r} "
+                         "(the _pointwise tasks take another norm)")
+    norm = task_norm if task_norm is not None else "char" if norm is None else norm
+    seed = check_value("order_seed", order_seed, whole())  # 1.9 or true must not run as seed 1
     data = check_choice("data", task_data, DATA_KINDS)
     check_choice("protocol", protocol, PROTOCOLS)
     check_choice("norm", norm, NORMS)
@@ -77,9 +96,9 @@ def load_docs(subset: str, protocol: str, order: str = "seeded", order_seed: int
         raise for_lm_eval(exc) from None
     data_fingerprint = fingerprint([loaded])
     rows = []
-    for trial in build_trials(loaded.cases, order=order, seed=int(order_seed)):
+    for trial in build_trials(loaded.cases, order=order, seed=seed):
         row = trial_doc(trial, protocol=protocol, prompt=prompt, norm=norm)
-        row["order_seed"] = int(order_seed)
+        row["order_seed"] = seed
         row["data_sha256"] = loaded.sha256
         row["data_unpinned"] = data_fingerprint["unpinned"]
         row["data"] = loaded.data

@@ -36,7 +36,7 @@ from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.rebuild.balance import choose
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
-from toolprm_tasks.rebuild.models import ModelCaller, describe
+from toolprm_tasks.rebuild.models import ModelCaller, call_notes, describe
 from toolprm_tasks.rebuild.operators import LENGTH_SIDES, iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint, equivalent
 from toolprm_tasks.rebuild.policy import INVALID, error_type_of, proposal_prompt, read_answer
@@ -429,6 +429,8 @@ def build_source(source: str, points: list[SourcePoint], conversations: list[Any
     for role in (policy, annotator, *judges):
         if role is not None:
             logger.info("toolprm-tasks build %s: %s", role.role, describe(role))
+            for note in call_notes(role):  # shown without any logging set up (Python's last-resort handler)
+                logger.warning("toolprm-tasks build %s: %s", source, note)
     return result
 
 
@@ -484,6 +486,7 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
     if result.review or result.dropped:
         files[f"review_{source}.json"] = _dump(result.review)
         files[f"dropped_{source}.json"] = _dump(result.dropped)
+
     checks = Counter("not applicable" if not r["execution_check"].get("applicable") else "passed"
                      for r in result.records)
     counts = _counts(result.records)
@@ -520,6 +523,9 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
             (Path(tmp) / name).write_bytes(data)
         for name in files:
             os.replace(Path(tmp) / name, out / name)
+    for stale in (f"review_{source}.json", f"dropped_{source}.json"):
+        if stale not in files:  # an earlier judged build's, in the same folder: it would mix two builds
+            (out / stale).unlink(missing_ok=True)
     return manifest
 
 

@@ -69,14 +69,20 @@ class CallCache:
         self.entries: dict[str, str] = {}
         self.rejected_lines = 0
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            # bytes, split at \n only and decoded per line: a line torn inside a UTF-8 character
+            # (an interrupted append) is one rejected line, not an error for the whole cache
+            for raw in path.read_bytes().split(b"\n"):
+                if not raw.strip():
+                    continue
                 try:
-                    entry = json.loads(line)
+                    entry = json.loads(raw.decode("utf-8"))
                     body = json.dumps([entry["key"], entry["completion"]], ensure_ascii=False)
                     if hashlib.sha256(body.encode()).hexdigest() != entry["sha256"]:
                         raise ValueError("digest mismatch")
+                    if not isinstance(entry["completion"], str):
+                        raise TypeError("a completion is text")
                     self.entries[entry["key"]] = entry["completion"]
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     self.rejected_lines += 1  # a torn last line after an interruption, or tampering
 
     def get(self, key: str) -> str | None:
@@ -88,10 +94,17 @@ class CallCache:
         body = json.dumps([key, completion], ensure_ascii=False)
         line = json.dumps({"key": key, "completion": completion,
                            "sha256": hashlib.sha256(body.encode()).hexdigest()}, ensure_ascii=False)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with open(self.path, "ab") as handle:
+            # after a torn last line, start a new one: appended to it, this entry would be lost too
+            torn = handle.tell() > 0 and self._last_byte() != b"\n"
+            handle.write((b"\n" if torn else b"") + (line + "\n").encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
+
+    def _last_byte(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1)
 
 
 class ModelCaller:
@@ -104,6 +117,7 @@ class ModelCaller:
         self.cache = CallCache(cache_dir / f"{role}.jsonl")
         self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens, seed=0)
         self.calls_made = 0
+        self.calls_failed: list[str] = []  # why each failed call failed (its answer: empty)
 
     def key(self, prompt: str) -> str:
         return hashlib.sha256(json.dumps([self.name, prompt, self.config.model_dump(exclude_none=True)],
@@ -114,19 +128,53 @@ class ModelCaller:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        output = await self.model.generate(prompt, config=self.config)
+        try:
+            output = await self.model.generate(prompt, config=self.config)
+        except Exception as exc:  # noqa: BLE001 - a provider's failure (timeout, 500) is this call's, not the build's
+            self.calls_failed.append(_reason(exc))
+            return ""  # an empty answer: every reader counts it (no action, unparsed vote, no annotation)
         self.calls_made += 1
-        self.cache.put(key, output.completion)
+        self.cache.put(key, output.completion)  # failures are never cached: a rerun asks again
         return output.completion
 
     def generate_all(self, prompts: list[str]) -> list[str]:
+        """Every prompt's answer; a call that fails answers "" (counted in `calls_failed`), and
+        a batch in which every call failed is a ModelError naming the option and the model."""
+        failed_before = len(self.calls_failed)
+
         async def run() -> list[str]:
             return list(await asyncio.gather(*(self.generate(p) for p in prompts)))
 
-        return asyncio.run(run())
+        answers = asyncio.run(run())
+        failed = self.calls_failed[failed_before:]
+        if prompts and len(failed) == len(prompts):
+            raise ModelError(f"{option_of(self.role)} {self.name}: all {len(prompts)} calls failed "
+                             f"(the first: {failed[0]})")
+        return answers
 
 
 def describe(caller: ModelCaller | None) -> dict[str, Any] | None:
     return None if caller is None else {"model": caller.name, "new_calls": caller.calls_made,
                                         "cached_calls": len(caller.cache.entries) - caller.calls_made,
+                                        "failed_calls": len(caller.calls_failed),
                                         "rejected_cache_lines": caller.cache.rejected_lines}
+
+
+def call_notes(caller: ModelCaller) -> list[str]:
+    """What a build's user must know about a role's calls (the manifest holds no call counts:
+    a rerun from the cache writes the same bytes): failed calls, rejected cache lines, and
+    answers taken from the cache, which is keyed by the model's name (new weights under the
+    same name would reuse old answers)."""
+    stats = describe(caller) or {}
+    notes = []
+    if stats["failed_calls"]:
+        notes.append(f"{caller.role} {caller.name}: {stats['failed_calls']} call(s) failed and count as empty "
+                     f"answers (the first: {caller.calls_failed[0]}); a rerun asks again")
+    if stats["rejected_cache_lines"]:
+        notes.append(f"{caller.role} {caller.name}: {stats['rejected_cache_lines']} line(s) of {caller.cache.path} "
+                     "rejected (torn or changed): those calls were made again")
+    if stats["cached_calls"]:
+        notes.append(f"{caller.role} {caller.name}: {stats['cached_calls']} answer(s) from the cache "
+                     f"{caller.cache.path} (keyed by the model's name and the prompt: after changing a model's "
+                     "weights under the same name, delete it or use another --out)")
+    return notes

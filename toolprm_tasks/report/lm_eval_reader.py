@@ -241,9 +241,11 @@ def _task_settings(file: _File, task: str) -> dict[str, Any]:
         version = canonical_version(file.versions.get(task, meta.get("version")))
     except VersionError as exc:
         raise ReportError(f"{file.path}: task {task}: {exc}") from None
-    protocol = v.choice(where, kwargs.get("protocol", "generative"), f"configs.{task}.dataset_kwargs.protocol",
-                        PROTOCOLS)
-    norm = v.text(where, kwargs.get("norm", meta.get("norm", "char")), f"configs.{task}.metadata.norm")
+    # task_protocol / task_norm from task version 7-A; protocol / norm before it
+    protocol = v.choice(where, kwargs.get("task_protocol", kwargs.get("protocol", "generative")),
+                        f"configs.{task}.dataset_kwargs.task_protocol", PROTOCOLS)
+    norm = v.text(where, kwargs.get("task_norm", kwargs.get("norm", meta.get("norm", "char"))),
+                  f"configs.{task}.metadata.norm")
     label = protocol
     if protocol == "pointwise" and norm != "none":
         label = f"pointwise norm={norm}"
