@@ -103,6 +103,11 @@ def test_online_rollouts_annotator_and_judges(tmp_path: Path) -> None:
     assert all(set(r["judge_votes"].values()) == {"no"} for r in dropped)
 
 
+class _Interrupted(BaseException):
+    """An interruption (Ctrl-C, a killed process): a provider's own failure is no longer one,
+    it is that call's empty answer (test_a_failing_call_is_an_empty_answer...)."""
+
+
 def test_interrupted_build_resumes_without_redoing_calls(tmp_path: Path) -> None:
     points, answers = _policy_script()
     calls = []
@@ -110,10 +115,10 @@ def test_interrupted_build_resumes_without_redoing_calls(tmp_path: Path) -> None
     def flaky(prompt: str) -> str:
         calls.append(prompt)
         if len(calls) == 3:
-            raise RuntimeError("interrupted")
+            raise _Interrupted("interrupted")
         return answers[prompt]
 
-    with pytest.raises(Exception, match="interrupted"):
+    with pytest.raises(_Interrupted, match="interrupted"):
         build(["bfcl"], tmp_path, models=Models(policy=_script(flaky), sampling=("policy",)), limit=LIMIT)
     cache = tmp_path / ".calls" / "bfcl" / "policy.jsonl"
     finished = len(cache.read_text().splitlines())

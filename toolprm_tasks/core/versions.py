@@ -31,7 +31,9 @@ TASK_VERSIONS: dict[str, str] = {
     "7-A": "2026-12-07: hostile answers are failures, not picks (a bare number joined to a label names both, "
            "a key twice in one JSON object, a label rejected before it, a reasoning block reopened or in "
            "<thinking>/<reasoning> tags, JSON too deep to decode around a label, NaN logprobs); a score that "
-           "is not a finite real number is unscored in lm-eval as in Inspect; the data is unchanged",
+           "is not a finite real number is unscored in lm-eval as in Inspect; a step tag is read at its own "
+           "token; lm-eval task YAMLs fix task_subset/task_protocol/task_norm (a --metadata norm collided); "
+           "the data is unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -342,9 +343,7 @@ def _check_finite(trainer: Any, out: Path) -> None:
 def _remove_non_finite_checkpoints(out: Path) -> list[str]:
     """The checkpoint-N folders of a diverged run whose weights are not all finite, removed (the
     folder was empty before the run: they are this run's); the finite ones stay."""
-    import shutil
-
-    import torch
+    import torch  # lazy: torch and safetensors load only where a run is checked
     from safetensors import safe_open
 
     removed = []
