@@ -89,6 +89,7 @@ class EngineStats:
     # requests not sent: too long even with the shortest history (or a judge prompt longer than
     # the context), or text the tokenizer cannot encode (a lone surrogate); NaN or an empty answer
     unfit: int = 0
+    bad_scores: int = 0  # scores a server returned that are no probability (NaN, inf, out of [0, 1]): NaN
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -55,6 +55,23 @@ from toolprm_tasks.engines.vllm_engine import PrefixCachedEngine, context_budget
 _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 VLLM_ENTRY_POINT = "vllm.entrypoints.openai.api_server"
 PORT_ATTEMPTS = 3  # a port taken between our choice and the server's bind: try another
+# a response body larger than this is no answer to our requests (a step PRM's token scores for
+# a batch of long prompts are tens of MB): refused before it fills the memory
+MAX_RESPONSE_BYTES = 512 * 2**20
+
+
+def redacted_url(url: str) -> str:
+    """A URL with any `user:password@` removed: what messages, logs and results may show."""
+    return re.sub(r"(?<=://)[^/@]*@", "", url)
+
+
+def _probability(value: Any) -> float:
+    """A score the server returned as a probability (every kind here reads one): a real number
+    in [0, 1], else NaN (the trial is unscored and counted; a server is hostile input too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float("nan")
+    number = float(value)
+    return number if 0.0 <= number <= 1.0 else float("nan")
 _PORT_TAKEN = "Address already in use"
 
 
@@ -130,11 +147,17 @@ class VLLMServer:
             launcher.append("--pdeathsig")  # the kernel's signal follows the thread that forks
         command = [*launcher, self.entry_point, "--model", self.model, "--host", "127.0.0.1",
                    "--port", str(self.port), *self.flags]
-        with open(self.log_path, "wb") as log:
-            # a session of its own: the engine core and workers it spawns are stopped with it,
-            # even when the server itself crashed or was killed (they would live on as orphans)
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env={**os.environ, "VLLM_API_KEY": self.api_key}, start_new_session=True)
+        try:
+            with open(self.log_path, "wb") as log:
+                # a session of its own: the engine core and workers it spawns are stopped with it,
+                # even when the server itself crashed or was killed (they would live on as orphans)
+                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, env={**os.environ, "VLLM_API_KEY": self.api_key},
+                                                start_new_session=True)
+        except BaseException:  # no server started: its log file is ours to remove
+            with contextlib.suppress(OSError):
+                os.unlink(self.log_path)
+            raise
         self._closed, self._owner = False, os.getpid()
         # a framework never tells its model it is done: stop with this process, however it ends
         self._hook = exit_hooks.register(self.close)
@@ -241,26 +264,45 @@ class VLLMServerEngine(PrefixCachedEngine):
             self.server.check_alive()  # while our server lives, no other process can hold its port
         try:
             with urllib.request.urlopen(request, timeout=3600) as response:
-                return response.read()
+                body = response.read(MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise EngineError(f"{self.model_path}: the vLLM server answered {exc.code} on {path}: "
-                              f"{exc.read().decode(errors='replace')[:500]}") from exc
+                              f"{self._scrubbed(exc.read(2000).decode(errors='replace'))[:500]}") from exc
         except (urllib.error.URLError, ConnectionError) as exc:
             if self.server is not None:
                 self.server.check_alive()
-            raise EngineError(f"{self.model_path}: the vLLM server at {self.base_url} is unreachable ({exc})") from exc
+            raise EngineError(f"{self.model_path}: the vLLM server at {redacted_url(self.base_url)} is unreachable "
+                              f"({self._scrubbed(str(exc))})") from exc
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise EngineError(f"{self.model_path}: the vLLM server's answer on {path} is larger than "
+                              f"{MAX_RESPONSE_BYTES} bytes: not an answer to these requests")
+        return body
+
+    def _scrubbed(self, text: str) -> str:
+        """Server text with our key and the URL's password taken out (a server may echo them)."""
+        if self.api_key:
+            text = text.replace(self.api_key, "***")
+        return text.replace(self.base_url, redacted_url(self.base_url))
 
     def _post(self, path: str, body: dict[str, Any], count: int, key: str = "data") -> list[dict[str, Any]]:
         """POST, and the response's items (under `key`) in request order, one per input (checked)."""
         items = json.loads(self._request(path, body)).get(key) or []
         if len(items) != count:
             raise EngineError(f"{self.model_path}: the vLLM server returned {len(items)} results for {count} inputs")
+        indices = [item.get("index") if isinstance(item, dict) else None for item in items]
+        if sorted(i for i in indices if isinstance(i, int) and not isinstance(i, bool)) != list(range(count)):
+            # a score under a wrong or repeated index would be another request's
+            raise EngineError(f"{self.model_path}: the vLLM server's results on {path} are not indexed 0..{count - 1}")
         return sorted(items, key=lambda item: item["index"])
 
     def cache_hits(self) -> float | None:
         """The server's prefix-cache hit counter (tokens); None when it exports none."""
-        hits = _CACHE_HITS.findall(self._request("/metrics").decode(errors="replace"))
-        return sum(float(h) for h in hits) if hits else None
+        try:
+            text = self._request("/metrics").decode(errors="replace")
+        except EngineError:  # a server without /metrics (or one that refuses it): no counter, not a failure
+            return None
+        total = sum(float(h) for h in _CACHE_HITS.findall(text)) if _CACHE_HITS.search(text) else None
+        return total if total is not None and total == total and abs(total) != float("inf") else None
 
     def _cached_since(self, before: float | None) -> int:
         after = self.cache_hits()
@@ -269,14 +311,15 @@ class VLLMServerEngine(PrefixCachedEngine):
     def _run(self, ids: list[list[int]]) -> tuple[list[float], int]:
         before = self.cache_hits()
         if self.kind == "classifier":
-            scores = [float(d["probs"][-1]) for d in self._post("/classify", {"input": ids}, len(ids))]
+            scores = [_probability(d["probs"][-1]) for d in self._post("/classify", {"input": ids}, len(ids))]
         elif self.kind == "step":  # P(correct) at the last step tag
             rows = self._post("/pooling", {"input": ids, "task": "token_classify"}, len(ids))
-            scores = [float(d["data"][-1][-1]) for d in rows]
+            scores = [_probability(d["data"][-1][-1]) for d in rows]
         else:
             body = {"query": [], "items": ids, "label_token_ids": self.label_ids, "apply_softmax": True,
                     "add_special_tokens": False}
-            scores = [float(d["score"]) for d in self._post("/generative_scoring", body, len(ids))]
+            scores = [_probability(d["score"]) for d in self._post("/generative_scoring", body, len(ids))]
+        self.stats.bad_scores += sum(score != score for score in scores)  # NaN: counted, never a guess
         return scores, self._cached_since(before)
 
     def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:
@@ -291,7 +334,7 @@ class VLLMServerEngine(PrefixCachedEngine):
         return [texts[i] for i in range(len(token_ids))], self._cached_since(before)
 
     def report(self) -> dict[str, Any]:
-        return {**super().report(), "base_url": self.base_url, "own_server": self.server is not None}
+        return {**super().report(), "base_url": redacted_url(self.base_url), "own_server": self.server is not None}
 
     def close(self) -> None:
         if self.server is not None:

@@ -1,0 +1,130 @@
+"""A vLLM server's answers are hostile input too (an adversarial probe, 2026-12-07): scores that
+are no probability are NaN and counted, results under wrong indices or too large are refused,
+our key and a URL's password never reach a message, a server without /metrics is no failure.
+A stub server on 127.0.0.1 answers each request as the test says; no vLLM is started."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from toolprm_tasks.engines import vllm_server
+from toolprm_tasks.engines.base import EngineError, EngineStats, PromptFormat, ScoreRequest
+from toolprm_tasks.engines.vllm_server import VLLMServerEngine, redacted_url
+
+KEY = "sk-secret-key-123"
+
+
+class _Tokenizer:
+    chat_template = None
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [ord(c) % 500 for c in text[:50]]
+
+
+@pytest.fixture
+def stub() -> Iterator[dict[str, Any]]:
+    """A server whose answer to /classify is `state["classify"](n_inputs)` and to /metrics
+    `state["metrics"]` (a status and a text)."""
+    state: dict[str, Any] = {"metrics": (200, "vllm:prefix_cache_hits_total 0.0\n")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status, text = state["metrics"]
+            self._send(status, text.encode())
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            count = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"])
+            status, body = state["classify"](count, dict(self.headers))
+            self._send(status, body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+
+
+def _engine(url: str) -> VLLMServerEngine:
+    engine = object.__new__(VLLMServerEngine)  # the client alone: no model, no server started
+    engine.model_path, engine.kind, engine.max_length, engine.max_model_len = "fake", "classifier", 4096, 4096
+    engine.fmt, engine.stats, engine.tokenizer, engine.label_ids = PromptFormat(), EngineStats(), _Tokenizer(), []
+    engine.served_model_name, engine.server, engine.api_key, engine.base_url = "fake", None, KEY, url
+    return engine
+
+
+REQUESTS = [ScoreRequest([{"role": "user", "content": "hi"}], None, "a"),
+            ScoreRequest([{"role": "user", "content": "yo"}], None, "b")]
+
+
+def _answers(probs: list[Any]) -> Callable[[int, dict], tuple[int, Any]]:
+    return lambda n, _: (200, {"data": [{"index": i, "probs": [0.5, p]} for i, p in enumerate(probs)]})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 7.5, -12.5, True, "0.9"])
+def test_a_score_that_is_no_probability_is_nan_and_counted(stub, bad) -> None:
+    stub["classify"] = lambda n, _: (200, json.dumps({"data": [{"index": 0, "probs": [0.5, 0.25]},
+                                                               {"index": 1, "probs": [0.5, bad]}]}).encode())
+    engine = _engine(stub["url"])
+    scores = [s.score for s in engine.score_detailed(REQUESTS)]
+    assert scores[0] == 0.25 and math.isnan(scores[1]) and engine.stats.bad_scores == 1  # were 1.0, inf, 7.5 ...
+
+
+@pytest.mark.parametrize("indices", [[100, 99], [0, 0], [1, "0"]])
+def test_results_under_wrong_indices_are_refused(stub, indices) -> None:
+    stub["classify"] = lambda n, _: (200, {"data": [{"index": i, "probs": [0.5, 0.5]} for i in indices]})
+    with pytest.raises(EngineError, match="not indexed 0..1"):  # were scores attached to the wrong requests
+        _engine(stub["url"]).score_detailed(REQUESTS)
+
+
+def test_a_body_past_the_limit_is_refused(stub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vllm_server, "MAX_RESPONSE_BYTES", 1000)
+    stub["classify"] = lambda n, _: (200, b"x" * 5000)
+    with pytest.raises(EngineError, match="larger than 1000 bytes"):
+        _engine(stub["url"]).score_detailed(REQUESTS)
+
+
+def test_neither_the_key_nor_a_password_reaches_a_message(stub) -> None:
+    stub["classify"] = lambda n, headers: (400, {"error": "bad", "echo": headers.get("Authorization")})
+    with pytest.raises(EngineError) as caught:
+        _engine(stub["url"]).score_detailed(REQUESTS)
+    assert KEY not in str(caught.value) and "***" in str(caught.value)
+    engine = _engine("http://user:pa55word@127.0.0.1:9/")  # nothing listens on port 9
+    with pytest.raises(EngineError) as unreachable:
+        engine.score_detailed(REQUESTS)
+    assert "pa55word" not in str(unreachable.value)
+    assert redacted_url("http://user:pa55word@host:8000/v1") == "http://host:8000/v1"
+
+
+def test_a_server_without_metrics_still_scores(stub) -> None:
+    stub["classify"] = _answers([0.5, 0.75])
+    for metrics in ((404, "not found"), (200, "vllm:prefix_cache_hits_total 1e999\n")):
+        stub["metrics"] = metrics  # were an EngineError for every call, and a ValueError
+        assert [s.score for s in _engine(stub["url"]).score_detailed(REQUESTS)] == [0.5, 0.75]
+
+
+def test_a_server_that_cannot_start_leaves_no_log_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(vllm_server.tempfile, "tempdir", str(tmp_path))
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(vllm_server.subprocess, "Popen", refuse)
+    with pytest.raises(OSError, match="Too many open files"):
+        vllm_server.VLLMServer("m", [])
+    assert list(tmp_path.iterdir()) == []  # was one vllm-server-*.log per try
