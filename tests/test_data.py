@@ -464,3 +464,110 @@ def test_an_unreadable_data_file_is_a_data_error_naming_it(tmp_path: Path, monke
     monkeypatch.setattr(data.loaded, "sha256_file", denied)
     with pytest.raises(data.DataError, match=r"prmbench_GTA\.json: cannot be read"):
         data.load_subset("gta")
+
+
+# ----------------------------------------------------------------------------- cache records, settings, messages
+
+@pytest.mark.parametrize("damage", ['{"written_by": "someone"}', '{"written_by": "toolprm-tasks"}'])
+def test_a_damaged_first_use_record_beside_a_good_copy_downloads_nothing(server, tmp_path: Path, monkeypatch,
+                                                                         damage: str) -> None:
+    """Not ours, or ours without its sha256: named at once (LocalRecordError), never "repaired" by a
+    download, never retried as a mirror problem, never reported as "not available offline"."""
+    server.body = TS_BODY
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    data.load_subset("toolsandbox")
+    record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
+    record.write_text(damage, encoding="utf-8")
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
+    before = server.requests
+    with pytest.raises(data.LocalRecordError) as info:
+        data.load_subset("toolsandbox")
+    assert str(record) in str(info.value) and server.requests == before  # no download
+    assert record.read_text(encoding="utf-8") == damage
+
+
+def test_a_first_use_record_without_its_digest_is_named_not_retried(server, tmp_path: Path, monkeypatch) -> None:
+    server.body = TS_BODY
+    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
+    data.load_subset("toolsandbox")
+    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])  # forces a new download
+    record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
+    record.write_text('{"written_by": "toolprm-tasks", "records": 2}', encoding="utf-8")
+    monkeypatch.setattr(data.loaded, "_LOADED", {})
+    before = server.requests
+    with pytest.raises(data.LocalRecordError) as info:
+        data.load_subset("toolsandbox")
+    message = str(info.value)
+    assert str(record) in message and "field 'sha256'" in message and "offline" not in message
+    assert server.requests - before == 1  # the one download that found it; no retries
+
+
+def test_concurrent_ledger_updates_keep_every_entry(tmp_path: Path, monkeypatch) -> None:
+    """Two downloads listing their files at once: the second waits for the first's read-modify-write
+    instead of overwriting it (a dropped entry makes a file the tool wrote "not its own")."""
+    from toolprm_tasks.data import cache
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    read_ledger = cache._ledger
+    first_read, go_on = threading.Event(), threading.Event()
+
+    def slow_ledger(where: Path) -> dict[str, str]:
+        files = read_ledger(where)
+        if threading.current_thread().name == "first":  # read, then pause before writing
+            first_read.set()
+            go_on.wait(10)
+        return files
+
+    monkeypatch.setattr(cache, "_ledger", slow_ledger)
+    first = threading.Thread(target=cache.record_written, args=(folder, "a.json", "1" * 64), name="first")
+    second = threading.Thread(target=cache.record_written, args=(folder, "b.json", "2" * 64), name="second")
+    first.start()
+    assert first_read.wait(10)
+    second.start()
+    second.join(0.3)  # unlocked, it would write {b} now, and the first then {a}
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert read_ledger(folder) == {"a.json": "1" * 64, "b.json": "2" * 64}
+
+
+@pytest.mark.parametrize("name, value", [
+    ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "inf"), ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "1e400"),
+    ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "0.5"), ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "2048.5"),
+    ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "nan"), ("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "0"),
+    ("TOOLPRMBENCH_DOWNLOAD_DEADLINE", "inf"), ("TOOLPRMBENCH_DOWNLOAD_DEADLINE", "nan"),
+    ("TOOLPRMBENCH_DOWNLOAD_DEADLINE", "-1"),
+])
+def test_download_settings_must_be_finite(server, tmp_path: Path, monkeypatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(data.DataError, match=f"{name}='{value}': expected a"):
+        data.download(_ts_pin(), retries=1, backoff=0)
+    assert server.requests == 0 and _files(tmp_path / "cache") == []
+
+
+def test_a_whole_byte_limit_in_any_notation_is_taken(server, monkeypatch) -> None:
+    server.body = TS_BODY
+    monkeypatch.setenv("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "2e1")  # 20 bytes
+    with pytest.raises(data.DataError, match="more than 20 bytes"):
+        data.download(_ts_pin(), retries=1, backoff=0)
+
+
+def test_a_mirror_serving_another_file_is_not_called_offline(server, tmp_path: Path) -> None:
+    server.mode = "corrupt"
+    with pytest.raises(data.DataError) as info:
+        data.download(_pin(), retries=2, backoff=0)
+    message = str(info.value)
+    assert not isinstance(info.value, data.DataUnavailable) and "offline" not in message
+    assert "the server's copy does not match the pin" in message and hashlib.sha256(BODY).hexdigest() in message
+    assert "TOOLPRMBENCH_DATA_DIR" in message and "local copies only" in message
+    assert "to evaluate this copy anyway" not in message
+    assert message.endswith(".") and ".." not in message
+    assert server.requests == 2 and _files(tmp_path / "cache") == []  # retried (a garbled transfer), nothing cached
+
+
+def test_an_announced_length_over_the_limit_is_not_retried(server, tmp_path: Path) -> None:
+    server.mode = "huge_declared"
+    with pytest.raises(data.DataError, match=f"announces {200 << 20} bytes: more than {len(BODY)} bytes"):
+        data.download(_pin(), retries=3, backoff=0)
+    assert server.requests == 1 and _files(tmp_path / "cache") == []

@@ -31,7 +31,13 @@ PARTIAL_PREFIX = ".toolprm-partial-"
 
 
 class FetchError(Exception):
-    """No acceptable transfer within the attempts and the deadline; the message says why."""
+    """No acceptable transfer within the attempts and the deadline; the message says why.
+    `rejected`: the last attempt's `Rejected` where the server answered with something that is
+    not the file (a caller may word that differently from an unreachable server), else None."""
+
+    def __init__(self, message: str, rejected: Rejected | None = None) -> None:
+        super().__init__(message)
+        self.rejected = rejected
 
 
 class LocalWriteError(Exception):
@@ -43,7 +49,12 @@ class LocalWriteError(Exception):
 
 
 class Rejected(Exception):
-    """Raised by `accept`: the transfer completed but is not the file (retried)."""
+    """Raised by `accept`: the transfer completed but is not the file (retried, unless `final`:
+    another attempt cannot help, e.g. the server announces more than the limit)."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
 
 
 class _Deadline(Exception):
@@ -111,7 +122,7 @@ def _stream(url: str, out: BinaryIO, folder: Path, *, limit: int, why: str, time
         declared = resp.headers.get("Content-Length")
         expected = int(declared) if declared is not None and declared.strip().isdigit() else None
         if expected is not None and expected > limit:
-            raise Rejected(f"the server announces {expected} bytes: more than {limit} bytes ({why})")
+            raise Rejected(f"the server announces {expected} bytes: more than {limit} bytes ({why})", final=True)
         written = 0
         while True:
             if time.monotonic() > stop_at:
@@ -138,17 +149,19 @@ def _stream(url: str, out: BinaryIO, folder: Path, *, limit: int, why: str, time
 def fetch(url: str, folder: Path, accept: Callable[[Path], None], *, limit: int, why: str, retries: int,
           timeout: float, backoff: float, deadline: float, deadline_name: str) -> None:
     """Download `url` into a partial file in `folder` and hand it to `accept`, which verifies
-    it and moves it into place (raising `Rejected` to try again; any other exception ends the
-    fetch). Transient network errors and 5xx/429 are retried with back-off, all within
+    it and moves it into place (raising `Rejected` to try again, a final one to stop; any other
+    exception ends the fetch). Transient network errors and 5xx/429 are retried with back-off, all within
     `deadline` seconds (`deadline_name` names its setting in the message)."""
     started = time.monotonic()
     last_error = "unknown error"
+    rejected: Rejected | None = None  # the last attempt's failure, where it was a rejection
     with removing_partial_files_on_signals():
         for attempt in range(1, retries + 1):
             remaining = deadline - (time.monotonic() - started)
             if remaining <= 0:
                 break
             handle, tmp = partial_file(folder)
+            rejected = None
             try:
                 with os.fdopen(handle, "wb") as out:
                     _stream(url, out, folder, limit=limit, why=why, timeout=min(timeout, remaining),
@@ -162,7 +175,9 @@ def fetch(url: str, folder: Path, accept: Callable[[Path], None], *, limit: int,
             except _Deadline:
                 break
             except Rejected as exc:
-                last_error = str(exc)
+                last_error, rejected = str(exc), exc
+                if exc.final:
+                    break  # the same server will announce the same length again
             except LocalWriteError:
                 raise
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
@@ -173,8 +188,8 @@ def fetch(url: str, folder: Path, accept: Callable[[Path], None], *, limit: int,
                 time.sleep(max(0.0, min(backoff * 2 ** (attempt - 1), deadline - (time.monotonic() - started))))
     if time.monotonic() - started >= deadline:
         raise FetchError(f"no complete transfer within the {deadline:g} s deadline ({deadline_name})"
-                         + (f"; last error: {last_error}" if last_error != "unknown error" else ""))
-    raise FetchError(last_error)
+                         + (f"; last error: {last_error}" if last_error != "unknown error" else ""), rejected)
+    raise FetchError(last_error, rejected)
 
 
 def sha256_file(path: Path) -> str:

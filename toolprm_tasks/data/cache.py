@@ -8,6 +8,7 @@ used on this machine, the reference every later copy must match. Files are writt
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from toolprm_tasks.data.pins import PINNED_COMMIT, PinnedFile
 logger = logging.getLogger(__name__)
 
 LEDGER_NAME = ".toolprm-tasks-files.json"  # in the cache folder: the files this tool wrote there
+LEDGER_LOCK_NAME = ".toolprm-tasks-files.lock"  # beside it: held while the ledger is updated
 _MARK = "toolprm-tasks"  # `written_by` in the ledger and first-use records: recognisably ours
 
 
@@ -121,8 +123,22 @@ def owned(path: Path) -> bool:
 
 
 def record_written(folder: Path, name: str, digest: str) -> None:
-    files = _ledger(folder)
-    _write_json_atomic(folder / LEDGER_NAME, {"written_by": _MARK, "files": {**files, name: digest}})
+    """List `name` in the folder's ledger. The read-modify-write holds an exclusive lock on a
+    file beside the ledger, so two processes downloading at once never drop each other's entry
+    (a file the tool wrote would then be refused as not its own); the write stays atomic."""
+    try:
+        lock = os.open(folder / LEDGER_LOCK_NAME, os.O_CREAT | os.O_WRONLY, 0o644)
+    except OSError as exc:
+        raise DataError(not_writable(folder, exc)) from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError as exc:  # a file system without flock: update it unlocked rather than not at all
+            logger.warning("toolprm-tasks: could not lock %s (%s)", folder / LEDGER_LOCK_NAME, exc.strerror or exc)
+        files = _ledger(folder)
+        _write_json_atomic(folder / LEDGER_NAME, {"written_by": _MARK, "files": {**files, name: digest}})
+    finally:
+        os.close(lock)  # releases the lock
 
 
 # ----------------------------------------------------------------------------- trust on first use
@@ -136,7 +152,11 @@ def first_use_record(pin: PinnedFile) -> dict[str, Any] | None:
     """The first-use record of a file without a published digest; None before its first use."""
     record = _read_ours(first_use_path(pin))
     if record is not None and not isinstance(record.get("sha256"), str):
-        raise DataError(f"{first_use_path(pin)}: no sha256 in this first-use record; delete it to trust the next copy used")
+        raise LocalRecordError(
+            f"{first_use_path(pin)}: field 'sha256' is missing or not a string in this first-use record of "
+            f"{pin.filename}; it is left untouched and downloading again cannot fix it: move it away (a first-use "
+            f"record is then written again from the next verified copy, which resets trust on first use for "
+            f"that file)")
     return record
 
 

@@ -16,6 +16,7 @@ Environment:
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,17 +52,19 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
-def _env_number(name: str, default: float) -> float:
+def _env_number(name: str, default: float, *, whole: bool = False) -> float:
+    """A finite number > 0 from the environment; `whole`: a whole number >= 1 (a byte count)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise DataError(f"{name}={raw!r}: expected a positive number (or unset it for the default, {default:g})")
-    return value
+        value = math.nan
+    if not (math.isfinite(value) and value > 0 and (not whole or (value >= 1 and value.is_integer()))):
+        expected = "a whole number, at least 1" if whole else "a finite positive number"
+        raise DataError(f"{name}={raw!r}: expected {expected} (or unset it for the default, {default:g})")
+    return int(value) if whole else value
 
 
 def _url(pin: PinnedFile) -> str:
@@ -71,6 +74,14 @@ def _url(pin: PinnedFile) -> str:
 
 class _Untrusted(DataError):
     """A file without a published digest that differs from the copy first used here."""
+
+
+class _NotPinned(DataError):
+    """A downloaded file whose sha256 is not the pinned one."""
+
+
+class _NotPinnedCopy(fetch.Rejected):
+    """The server's copy does not match the pin (retried: a transfer may have been garbled)."""
 
 
 # ----------------------------------------------------------------------------- verification
@@ -98,7 +109,9 @@ def _verify(pin: PinnedFile, path: Path, *, label: str, allow_unpinned: bool, do
         size = path.stat().st_size
         if downloaded and pin.size is not None and size != pin.size:
             raise DataError(f"{label}: size {size} bytes, expected {pin.size}")
-        if downloaded or not allow_unpinned:
+        if downloaded:  # the opt-in is for local copies only
+            raise _NotPinned(f"{label}: sha256 {digest} does not match the pinned {pin.sha256}")
+        if not allow_unpinned:
             raise DataError(
                 f"{label}: sha256 {digest} does not match the pinned {pin.sha256} "
                 f"({PINNED_REPO}@{PINNED_COMMIT[:12]}, {pin.filename}). Use the pinned file, or set "
@@ -146,7 +159,7 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
     if pin.size is not None:
         limit, why = pin.size, "the pinned size"
     else:
-        limit = max_bytes or int(_env_number("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", DEFAULT_MAX_BYTES))
+        limit = max_bytes or int(_env_number("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", DEFAULT_MAX_BYTES, whole=True))
         why = "TOOLPRMBENCH_MAX_DOWNLOAD_BYTES; no size is pinned"
     folder = writable_cache()
     target = folder / pin.filename
@@ -160,6 +173,8 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
             verdict = _verify(pin, tmp, label="the downloaded file", allow_unpinned=allow, downloaded=True)
         except (_Untrusted, LocalRecordError):
             raise  # another file than the first used, or a damaged record of ours: retrying will not help
+        except _NotPinned as exc:
+            raise _NotPinnedCopy(str(exc)) from None
         except (DataError, RecordError) as exc:
             raise fetch.Rejected(str(exc)) from None
         record_written(folder, pin.filename, verdict.digest)  # before the rename: never unlisted
@@ -174,6 +189,13 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
         fetch.fetch(url, folder, accept, limit=limit, why=why, retries=retries, timeout=timeout, backoff=backoff,
                     deadline=deadline, deadline_name="TOOLPRMBENCH_DOWNLOAD_DEADLINE")
     except fetch.FetchError as exc:
+        if isinstance(exc.rejected, _NotPinnedCopy):  # the server answers, with another file: not "offline"
+            raise DataError(
+                f"could not download {pin.filename} from {url}: the server's copy does not match the pin "
+                f"({PINNED_REPO}@{PINNED_COMMIT[:12]}): {exc.rejected}; nothing was cached. Supply a verified copy: "
+                f"put the release's {pin.filename} in a folder and set TOOLPRMBENCH_DATA_DIR to that folder (it is "
+                f"verified against the pin), or set TOOLPRMBENCH_BASE_URL to a mirror that serves the release. "
+                f"TOOLPRMBENCH_ALLOW_UNPINNED=1 applies to local copies only, never to downloads.") from None
         raise DataUnavailable(pin.subset, f"could not download {pin.filename} from {url}: {exc}") from None
     except fetch.LocalWriteError as exc:
         raise DataError(not_writable(folder, exc.error)) from None
@@ -230,6 +252,8 @@ def cached(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSub
     if path.is_file():
         try:
             return _load_verified(pin, path, allow_unpinned=allow)
+        except LocalRecordError:
+            raise  # a damaged record of ours: downloading again cannot fix it
         except DataError as exc:
             if not owned(path):
                 raise DataError(not_ours(path, f"it does not verify ({exc})")) from None
