@@ -76,8 +76,8 @@ def _answers(probs: list[Any]) -> Callable[[int, dict], tuple[int, Any]]:
     return lambda n, _: (200, {"data": [{"index": i, "probs": [0.5, p]} for i, p in enumerate(probs)]})
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, 7.5, -12.5, True, "0.9"])
-def test_a_score_that_is_no_probability_is_nan_and_counted(stub, bad) -> None:
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, True, "0.9", None])
+def test_a_score_that_is_no_number_is_nan_and_counted(stub, bad) -> None:
     stub["classify"] = lambda n, _: (200, json.dumps({"data": [{"index": 0, "probs": [0.5, 0.25]},
                                                                {"index": 1, "probs": [0.5, bad]}]}).encode())
     engine = _engine(stub["url"])
@@ -128,3 +128,12 @@ def test_a_server_that_cannot_start_leaves_no_log_file(monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="Too many open files"):
         vllm_server.VLLMServer("m", [])
     assert list(tmp_path.iterdir()) == []  # was one vllm-server-*.log per try
+
+
+def test_a_classifiers_raw_logit_is_a_score_and_a_probability_outside_0_1_is_not(stub) -> None:
+    """vLLM applies no activation to a regression head: its /classify scores are logits."""
+    stub["classify"] = _answers([3.2, -1.5])
+    assert [s.score for s in _engine(stub["url"]).score_detailed(REQUESTS)] == [3.2, -1.5]
+    from toolprm_tasks.engines.vllm_server import _server_score
+
+    assert math.isnan(_server_score(7.5, probability=True)) and _server_score(0.75, probability=True) == 0.75

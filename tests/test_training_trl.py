@@ -88,6 +88,7 @@ def test_reward_recipe_trains_and_saves_a_classifier_folder(trained: tuple[Path,
 
     out, printed = trained
     assert printed.strip().splitlines()[-1] == str(out)  # the last line is the folder
+    assert not list(out.glob("checkpoint-*"))  # no --save-steps: no checkpoint (a second copy of the weights)
     record = json.loads((out / "toolprm_training.json").read_text())
     assert record["global_step"] == 2 and len(record["losses"]) == 2
     assert all(math.isfinite(loss) for loss in record["losses"])
@@ -296,6 +297,12 @@ def test_a_run_that_diverges_is_refused_not_saved(base_model: Path, data_in, tmp
     from toolprm_tasks.training.recipes import TrainingError, train_reward
 
     out = tmp_path / "nan"
-    with pytest.raises(TrainingError, match=r"the run diverged \(logged loss 2 of 2 is nan\).*removed checkpoint-2"):
+    with pytest.raises(TrainingError, match=r"the run diverged \(logged loss 2 of 2 is nan\)"):
         train_reward(str(base_model), out, max_steps=2, device="cpu", learning_rate=1e39, subsets=["tooltalk"])
     assert not list(out.glob("*.safetensors")) and not list(out.glob("checkpoint-*"))
+    # with --save-steps, the checkpoints it wrote with nan weights are removed too
+    saved = tmp_path / "nan-saved"
+    with pytest.raises(TrainingError, match=r"removed checkpoint-2"):
+        train_reward(str(base_model), saved, max_steps=2, device="cpu", learning_rate=1e39, subsets=["tooltalk"],
+                     save_steps=2)
+    assert not list(saved.glob("checkpoint-*"))

@@ -94,7 +94,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
             say(f"the default rebuilt set is built already: {out}")
     else:
         out = Path(args.out)
-        manifests = build(args.source, out, seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
+        try:
+            manifests = build(args.source, out, seed=args.seed, gta_dataset=gta, models=models, limit=args.limit)
+        except ModelError as exc:  # a provider's failure mid-build: one line naming the model (exit 2)
+            raise UsageError(f"build: {exc}") from None
     for source, manifest in manifests.items():
         say(f"{source}: {manifest['cases']} cases -> {out}  fingerprint {manifest['fingerprint'][:16]}")
         say(f"  error types: {manifest['by_error_type']}")

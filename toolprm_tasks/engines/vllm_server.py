@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -54,6 +55,7 @@ from toolprm_tasks.engines.vllm_engine import PrefixCachedEngine, context_budget
 
 _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 VLLM_ENTRY_POINT = "vllm.entrypoints.openai.api_server"
+logger = logging.getLogger(__name__)
 PORT_ATTEMPTS = 3  # a port taken between our choice and the server's bind: try another
 # a response body larger than this is no answer to our requests (a step PRM's token scores for
 # a batch of long prompts are tens of MB): refused before it fills the memory
@@ -65,13 +67,17 @@ def redacted_url(url: str) -> str:
     return re.sub(r"(?<=://)[^/@]*@", "", url)
 
 
-def _probability(value: Any) -> float:
-    """A score the server returned as a probability (every kind here reads one): a real number
-    in [0, 1], else NaN (the trial is unscored and counted; a server is hostile input too)."""
+def _server_score(value: Any, probability: bool) -> float:
+    """A score the server returned: a finite real number, and for a probability (a step tag's
+    P(correct), a generative score after softmax) one in [0, 1]; else NaN (the trial is
+    unscored and counted: a server is hostile input too). A classifier's score may be a raw
+    logit: vLLM applies no activation to a regression head (`problem_type: regression`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return float("nan")
     number = float(value)
-    return number if 0.0 <= number <= 1.0 else float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        return float("nan")
+    return number if not probability or 0.0 <= number <= 1.0 else float("nan")
 _PORT_TAKEN = "Address already in use"
 
 
@@ -311,15 +317,22 @@ class VLLMServerEngine(PrefixCachedEngine):
     def _run(self, ids: list[list[int]]) -> tuple[list[float], int]:
         before = self.cache_hits()
         if self.kind == "classifier":
-            scores = [_probability(d["probs"][-1]) for d in self._post("/classify", {"input": ids}, len(ids))]
+            scores = [_server_score(d["probs"][-1], probability=False)
+                      for d in self._post("/classify", {"input": ids}, len(ids))]
         elif self.kind == "step":  # P(correct) at the last step tag
             rows = self._post("/pooling", {"input": ids, "task": "token_classify"}, len(ids))
-            scores = [_probability(d["data"][-1][-1]) for d in rows]
+            scores = [_server_score(d["data"][-1][-1], probability=True) for d in rows]
         else:
             body = {"query": [], "items": ids, "label_token_ids": self.label_ids, "apply_softmax": True,
                     "add_special_tokens": False}
-            scores = [_probability(d["score"]) for d in self._post("/generative_scoring", body, len(ids))]
-        self.stats.bad_scores += sum(score != score for score in scores)  # NaN: counted, never a guess
+            scores = [_server_score(d["score"], probability=True)
+                      for d in self._post("/generative_scoring", body, len(ids))]
+        bad = sum(score != score for score in scores)  # NaN: counted, never a guess
+        if bad:
+            self.stats.bad_scores += bad
+            logger.warning("%s: %d of %d scores from the vLLM server are unusable (NaN, infinite, not a number%s): "
+                           "those trials are unscored", self.model_path, bad, len(scores),
+                           "" if self.kind == "classifier" else ", or outside [0, 1]")
         return scores, self._cached_since(before)
 
     def _generate(self, token_ids: list[list[int]], max_tokens: list[int]) -> tuple[list[str], int]:

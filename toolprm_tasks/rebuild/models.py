@@ -117,7 +117,6 @@ class ModelCaller:
         self.cache = CallCache(cache_dir / f"{role}.jsonl")
         self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens, seed=0)
         self.calls_made = 0
-        self.calls_failed: list[str] = []  # why each failed call failed (its answer: empty)
 
     def key(self, prompt: str) -> str:
         return hashlib.sha256(json.dumps([self.name, prompt, self.config.model_dump(exclude_none=True)],
@@ -130,46 +129,37 @@ class ModelCaller:
             return cached
         try:
             output = await self.model.generate(prompt, config=self.config)
-        except Exception as exc:  # noqa: BLE001 - a provider's failure (timeout, 500) is this call's, not the build's
-            self.calls_failed.append(_reason(exc))
-            return ""  # an empty answer: every reader counts it (no action, unparsed vote, no annotation)
+        except Exception as exc:  # noqa: BLE001 - any provider's failure (a timeout, a 500), named
+            # the build stops: an empty answer in its place would change the build's bytes in
+            # silence (a vote unparsed, a rollout cut). Finished calls are cached: a rerun resumes.
+            raise ModelError(f"{option_of(self.role)} {self.name}: a call failed ({_reason(exc)}); the finished "
+                             f"calls are cached in {self.cache.path.parent}: run the same build again to "
+                             "resume") from exc
         self.calls_made += 1
-        self.cache.put(key, output.completion)  # failures are never cached: a rerun asks again
+        self.cache.put(key, output.completion)
         return output.completion
 
     def generate_all(self, prompts: list[str]) -> list[str]:
-        """Every prompt's answer; a call that fails answers "" (counted in `calls_failed`), and
-        a batch in which every call failed is a ModelError naming the option and the model."""
-        failed_before = len(self.calls_failed)
-
+        """Every prompt's answer (a failed call: ModelError, see `generate`)."""
         async def run() -> list[str]:
             return list(await asyncio.gather(*(self.generate(p) for p in prompts)))
 
-        answers = asyncio.run(run())
-        failed = self.calls_failed[failed_before:]
-        if prompts and len(failed) == len(prompts):
-            raise ModelError(f"{option_of(self.role)} {self.name}: all {len(prompts)} calls failed "
-                             f"(the first: {failed[0]})")
-        return answers
+        return asyncio.run(run())
 
 
 def describe(caller: ModelCaller | None) -> dict[str, Any] | None:
     return None if caller is None else {"model": caller.name, "new_calls": caller.calls_made,
                                         "cached_calls": len(caller.cache.entries) - caller.calls_made,
-                                        "failed_calls": len(caller.calls_failed),
                                         "rejected_cache_lines": caller.cache.rejected_lines}
 
 
 def call_notes(caller: ModelCaller) -> list[str]:
     """What a build's user must know about a role's calls (the manifest holds no call counts:
-    a rerun from the cache writes the same bytes): failed calls, rejected cache lines, and
-    answers taken from the cache, which is keyed by the model's name (new weights under the
-    same name would reuse old answers)."""
+    a rerun from the cache writes the same bytes): rejected cache lines, and answers taken
+    from the cache, which is keyed by the model's name (new weights under the same name would
+    reuse old answers)."""
     stats = describe(caller) or {}
     notes = []
-    if stats["failed_calls"]:
-        notes.append(f"{caller.role} {caller.name}: {stats['failed_calls']} call(s) failed and count as empty "
-                     f"answers (the first: {caller.calls_failed[0]}); a rerun asks again")
     if stats["rejected_cache_lines"]:
         notes.append(f"{caller.role} {caller.name}: {stats['rejected_cache_lines']} line(s) of {caller.cache.path} "
                      "rejected (torn or changed): those calls were made again")

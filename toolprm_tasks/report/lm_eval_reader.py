@@ -245,7 +245,7 @@ def _task_settings(file: _File, task: str) -> dict[str, Any]:
     protocol = v.choice(where, kwargs.get("task_protocol", kwargs.get("protocol", "generative")),
                         f"configs.{task}.dataset_kwargs.task_protocol", PROTOCOLS)
     norm = v.text(where, kwargs.get("task_norm", kwargs.get("norm", meta.get("norm", "char"))),
-                  f"configs.{task}.metadata.norm")
+                  f"configs.{task}.dataset_kwargs.task_norm")
     label = protocol
     if protocol == "pointwise" and norm != "none":
         label = f"pointwise norm={norm}"

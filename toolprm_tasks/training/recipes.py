@@ -302,7 +302,9 @@ def _common_args(settings: Settings, out: Path, device: str, max_steps: int | No
         "max_steps": max_steps if max_steps else -1, "bf16": settings.bf16, "fp16": False,
         "gradient_checkpointing": settings.gradient_checkpointing, "warmup_steps": settings.warmup_ratio,  # a float below 1: a share of the steps
         "use_cpu": device == "cpu", "seed": seed, "data_seed": seed, "report_to": "none",
-        "logging_steps": logging_steps, "logging_nan_inf_filter": False,  # a nan loss is logged as nan, not hidden "save_strategy": "steps" if save_steps else "no",
+        # a nan loss is logged as nan, not hidden (transformers' default filters it out)
+        "logging_steps": logging_steps, "logging_nan_inf_filter": False,
+        "save_strategy": "steps" if save_steps else "no",
         "save_steps": save_steps or 500, "save_only_model": True, "save_total_limit": None,
         "disable_tqdm": True, "dataloader_num_workers": 0,
     }
