@@ -221,31 +221,33 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
 # ----------------------------------------------------------------------------- picks from scores
 
 
-def usable_score(value: Any) -> float | None:
-    """A judge's score as the protocols compare it: a finite real number (int or float, not a
-    bool) as a float, else None: a score that is text, a flag, NaN or infinite is the judge's
-    failure on that trial (unscored, counted in `parse_fail`), never a crash and never a win.
-    The one rule for lm-eval, Inspect and the search's pointwise judges."""
+def _real(value: Any) -> float | None:
+    """A real number (int or float; numpy's scalars are Real too: a backend may return
+    np.float32) as a float, else None: text, a flag (bool, numpy's bool_), an int past a
+    float's range."""
     if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Real):
-        return None  # numpy's scalars are Real (a backend may return np.float32); its bool_ is no score
-    try:
-        number = float(value)
-    except (OverflowError, ValueError, TypeError):  # an int past a float's range
         return None
-    return number if math.isfinite(number) else None
+    try:
+        return float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def usable_score(value: Any) -> float | None:
+    """A judge's score as the protocols compare it: a finite real number as a float, else
+    None: a score that is text, a flag, NaN or infinite is the judge's failure on that trial
+    (unscored, counted in `parse_fail`), never a crash and never a win. The one rule for
+    lm-eval, Inspect, the search's pointwise judges and the vLLM server client."""
+    number = _real(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def usable_logprob(value: Any) -> float | None:
     """A label's log-probability as protocol c compares it (lm-eval's log-likelihood, Inspect's
     top logprobs): a real number that is not NaN and not +inf; -inf is a possible value (the
     label cannot follow). None otherwise: unscored, never a crash."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Real):
-        return None
-    try:
-        number = float(value)
-    except (OverflowError, ValueError, TypeError):
-        return None
-    return None if math.isnan(number) or number == math.inf else number
+    number = _real(value)
+    return None if number is None or math.isnan(number) or number == math.inf else number
 
 
 def first_from_scores(score_1: float, score_2: float) -> float | None:

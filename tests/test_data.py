@@ -379,17 +379,25 @@ def test_a_users_own_file_in_the_cache_folder_is_never_replaced(server, tmp_path
     assert (cache / "prmbench_GTA.json").read_bytes() == own and _files(cache) == ["prmbench_GTA.json"]
 
 
-def test_a_damaged_first_use_record_is_named_not_blamed_on_the_mirror(server, tmp_path: Path, monkeypatch) -> None:
-    """A broken record of our own is a local problem: downloading again cannot fix it, so the error
-    names the record at once (no retries, no 'could not download')."""
+def _damaged_record(server, tmp_path: Path, monkeypatch, content: str, *, refetch: bool) -> tuple[Path, int]:
+    """ToolSandbox downloaded once, its first-use record replaced by `content` (with `refetch`,
+    the cached copy cut short too, so the next load downloads again); the record's path and the
+    server's request count so far."""
     server.body = TS_BODY
     monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
     data.load_subset("toolsandbox")
-    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])  # forces a new download
+    if refetch:
+        (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])  # forces a new download
     record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
-    record.write_text("{broken", encoding="utf-8")
+    record.write_text(content, encoding="utf-8")
     monkeypatch.setattr(data.loaded, "_LOADED", {})
-    before = server.requests
+    return record, server.requests
+
+
+def test_a_damaged_first_use_record_is_named_not_blamed_on_the_mirror(server, tmp_path: Path, monkeypatch) -> None:
+    """A broken record of our own is a local problem: downloading again cannot fix it, so the error
+    names the record at once (no retries, no 'could not download')."""
+    record, before = _damaged_record(server, tmp_path, monkeypatch, "{broken", refetch=True)
     with pytest.raises(data.DataError) as info:
         data.load_subset("toolsandbox")
     message = str(info.value)
@@ -473,13 +481,7 @@ def test_a_damaged_first_use_record_beside_a_good_copy_downloads_nothing(server,
                                                                          damage: str) -> None:
     """Not ours, or ours without its sha256: named at once (LocalRecordError), never "repaired" by a
     download, never retried as a mirror problem, never reported as "not available offline"."""
-    server.body = TS_BODY
-    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
-    data.load_subset("toolsandbox")
-    record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
-    record.write_text(damage, encoding="utf-8")
-    monkeypatch.setattr(data.loaded, "_LOADED", {})
-    before = server.requests
+    record, before = _damaged_record(server, tmp_path, monkeypatch, damage, refetch=False)
     with pytest.raises(data.LocalRecordError) as info:
         data.load_subset("toolsandbox")
     assert str(record) in str(info.value) and server.requests == before  # no download
@@ -487,14 +489,8 @@ def test_a_damaged_first_use_record_beside_a_good_copy_downloads_nothing(server,
 
 
 def test_a_first_use_record_without_its_digest_is_named_not_retried(server, tmp_path: Path, monkeypatch) -> None:
-    server.body = TS_BODY
-    monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
-    data.load_subset("toolsandbox")
-    (tmp_path / "cache" / "prmbench_ToolSandbox.json").write_bytes(TS_BODY[:10])  # forces a new download
-    record = tmp_path / "cache" / "prmbench_ToolSandbox.json.first-use.json"
-    record.write_text('{"written_by": "toolprm-tasks", "records": 2}', encoding="utf-8")
-    monkeypatch.setattr(data.loaded, "_LOADED", {})
-    before = server.requests
+    record, before = _damaged_record(server, tmp_path, monkeypatch, '{"written_by": "toolprm-tasks", "records": 2}',
+                                     refetch=True)
     with pytest.raises(data.LocalRecordError) as info:
         data.load_subset("toolsandbox")
     message = str(info.value)

@@ -48,6 +48,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from scorers.core import usable_score
 from toolprm_tasks.engines import exit_hooks
 from toolprm_tasks.engines.base import EngineError, PromptFormat
 from toolprm_tasks.engines.server_launcher import DEFAULT_GRACE, group_members, stop_group
@@ -57,6 +58,7 @@ _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.e
 VLLM_ENTRY_POINT = "vllm.entrypoints.openai.api_server"
 logger = logging.getLogger(__name__)
 PORT_ATTEMPTS = 3  # a port taken between our choice and the server's bind: try another
+_PORT_TAKEN = "Address already in use"
 # a response body larger than this is no answer to our requests (a step PRM's token scores for
 # a batch of long prompts are tens of MB): refused before it fills the memory
 MAX_RESPONSE_BYTES = 512 * 2**20
@@ -68,17 +70,15 @@ def redacted_url(url: str) -> str:
 
 
 def _server_score(value: Any, probability: bool) -> float:
-    """A score the server returned: a finite real number, and for a probability (a step tag's
-    P(correct), a generative score after softmax) one in [0, 1]; else NaN (the trial is
-    unscored and counted: a server is hostile input too). A classifier's score may be a raw
-    logit: vLLM applies no activation to a regression head (`problem_type: regression`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A score the server returned: usable (`scorers.core.usable_score`: a finite real number),
+    and for a probability (a step tag's P(correct), a generative score after softmax) one in
+    [0, 1]; else NaN (the trial is unscored and counted: a server is hostile input too). A
+    classifier's score may be a raw logit: vLLM applies no activation to a regression head
+    (`problem_type: regression`)."""
+    number = usable_score(value)
+    if number is None or (probability and not 0.0 <= number <= 1.0):
         return float("nan")
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        return float("nan")
-    return number if not probability or 0.0 <= number <= 1.0 else float("nan")
-_PORT_TAKEN = "Address already in use"
+    return number
 
 
 def server_flags(args: dict[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core import safe_text
-from toolprm_tasks.core.files import write_atomic  # noqa: F401 - writers.write_atomic, as before
+from toolprm_tasks.core.files import write_atomic
 from toolprm_tasks.core.safe_text import html_text, md_cell, md_code_span
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.runs import FLAGS

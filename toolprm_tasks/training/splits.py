@@ -101,19 +101,15 @@ def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = N
     equal: dict[str, list[str]] = {}
     for train_file, test_file in zip(train, test, strict=True):
         common = sorted({c.cluster for c in train_file.cases} & {c.cluster for c in test_file.cases})
-        if common and data_kind == "rebuilt":
-            raise DataError(f"{train_file.path}: {len(common)} conversation cluster(s) are also in the test split "
-                            f"{test_file.path} (first: {common[0]}): a trained judge would be scored on conversations "
-                            "it saw; rebuild the data")
-        if common:
-            shared[train_file.subset] = common
         same = shared_content(train_file.cases, test_file.cases)  # a cluster renamed is still the same case
-        if same and data_kind == "rebuilt":
-            raise DataError(f"{train_file.path}: {len(same)} training case(s) have the history and actions of a "
-                            f"case in the test split {test_file.path} (first: {same[0]}): a trained judge would "
-                            "be scored on cases it saw; rebuild the data")
-        if same:
-            equal[train_file.subset] = same
+        for found, store, what in ((common, shared, "conversation cluster(s) are also in the test split"),
+                                   (same, equal, "training case(s) have the history and actions of a case in "
+                                                 "the test split")):
+            if found and data_kind == "rebuilt":  # the release was not split by cluster: counted there
+                raise DataError(f"{train_file.path}: {len(found)} {what} {test_file.path} (first: {found[0]}): a "
+                                "trained judge would be scored on what it saw; rebuild the data")
+            if found:
+                store[train_file.subset] = found
         manifest = train_file.path.parent / f"manifest_{train_file.subset}.json"
         if data_kind == "rebuilt" and manifest.is_file():
             listed = manifest_cluster_overlap(jsonio.read_json(manifest))
