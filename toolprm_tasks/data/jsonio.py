@@ -279,8 +279,15 @@ def _is_json_lines(source: _Text) -> bool:
         return False
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _read(path: Path, name: str | None, *, constants_ok: bool, collect: bool, lines: bool | None) -> ReadResult:
-    source = _Text(name or str(path), path.read_bytes())
+    raw = path.read_bytes()
+    if raw.startswith(_BOM):  # JSON text has none (RFC 8259); json's own message is "Expecting value"
+        return ReadResult(None, [JSONProblem(name or str(path), "starts with a UTF-8 byte order mark (BOM), which "
+                                 "JSON does not allow: save the file as UTF-8 without a BOM", None, 1, 1)])
+    source = _Text(name or str(path), raw)
     if not source.text.strip():
         if lines:  # JSON Lines: an empty file is an empty list; record files must have records
             return ReadResult([])
@@ -289,6 +296,8 @@ def _read(path: Path, name: str | None, *, constants_ok: bool, collect: bool, li
     if as_lines:
         return _read_lines(source, constants_ok, collect)
     result = _read_document(source, constants_ok, collect)
+    if lines is None and isinstance(result.value, dict) and len(source.text.strip().split("\n")) == 1:
+        result.value = [result.value]  # a one-record JSON Lines file (a release file is a list or JSON Lines)
     result.problems = source.utf8_problems(lambda pos: source.layout.record_at(pos)) + result.problems
     return result
 
