@@ -176,6 +176,9 @@ def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp
     records = json.loads((tmp_path / "prmbench_rebuilt_bfcl.json").read_text())
     failures = [f for f in json.loads((tmp_path / "check_failures_bfcl.json").read_text()) if f["sampling"] == "policy"]
     assert records == [] and len(failures) == tested  # no action is never a case: each is counted
+    # each failure says where it was, as the rule-made ones do (an answer that is no action lacked its split)
+    assert all(set(f) == {"source_id", "step_index", "split", "sampling", "reasons"} and f["split"] == "test"
+               for f in failures)
     assert all(f["sampling"] == "policy" and f["reasons"][0].startswith("policy answer is no action: call "
                                                                         "arguments are not JSON values")
                for f in failures)

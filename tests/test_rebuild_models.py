@@ -87,6 +87,9 @@ def test_online_rollouts_annotator_and_judges(tmp_path: Path) -> None:
     failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
     failed_rollouts = manifest["models"]["online"]["failed_rollouts"]
     assert failed_rollouts >= 1 and len(review) + len(kept) + len(failures) == failed_rollouts
+    # every failure names its split and step (None: a rollout with no step to point at), like the rule-made ones
+    assert all(set(f) == {"source_id", "step_index", "split", "sampling", "reasons"} and f["split"] == "test"
+               for f in failures)
     for record in review:
         assert record["action_rejected"] == "I'm done."
         assert record["error type"] == "should call a tool but chatted"
@@ -196,3 +199,15 @@ def test_a_build_without_judges_leaves_no_judged_files_of_an_earlier_build(tmp_p
         (out / stale).write_text("[]")
     build(["tooltalk"], out, limit=4)
     assert not (out / "review_tooltalk.json").exists() and not (out / "dropped_tooltalk.json").exists()
+
+
+def test_online_failures_name_their_split(tmp_path: Path) -> None:
+    """An annotator whose answer points at no step: each failed rollout is a failure record with
+    the fields every other failure has (it lacked `split` and `step_index`)."""
+    models = Models(policy=_script(lambda prompt: "I'm done."), annotator=_script(lambda prompt: "no idea"),
+                    sampling=("online",))
+    manifest = build(["bfcl"], tmp_path, models=models, limit=LIMIT)["bfcl"]
+    failures = json.loads((tmp_path / "check_failures_bfcl.json").read_text())
+    assert len(failures) == manifest["models"]["online"]["failed_rollouts"] >= 1
+    assert all(f == {"source_id": f["source_id"], "step_index": None, "split": "test", "sampling": "online",
+                     "reasons": f["reasons"]} for f in failures)

@@ -242,9 +242,8 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
                 taken.add(extra.key)
     for item, found, pick, reasons in zip(points, slots, chosen, reasons_of, strict=True):
         if pick is None:
-            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
-                                    "split": item.split, "sampling": "rule",
-                                    "reasons": reasons or ["no operator applies"]})
+            result.failures.append(_failure(item.point.source_id, item.point.step, item.split, "rule",
+                                            reasons or ["no operator applies"]))
             continue
         candidate = found[pick]
         point, proposal = candidate.point, candidate.proposal
@@ -254,14 +253,20 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
                                       difficulty(proposal.operator.split(":")[0], proposal.relation)))
 
 
+def _failure(source_id: str, step: int | None, split: str, sampling: str, reasons: list[str]) -> dict[str, Any]:
+    """A slot without a case, as `check_failures_<source>.json` lists it: every record the same
+    fields (`step_index` None where a rollout gave no step to point at)."""
+    return {"source_id": source_id, "step_index": step, "split": split, "sampling": sampling, "reasons": reasons}
+
+
 def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, version: str,
                   result: BuildResult) -> None:
     answers = policy.generate_all([proposal_prompt(item.point) for item in points])
     for item, answer in zip(points, answers, strict=True):
         action = read_answer(answer)
         if action.kind == INVALID:  # counted with its reason, never a case
-            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
-                                    "sampling": "policy", "reasons": [f"policy answer is no action: {action.why}"]})
+            result.failures.append(_failure(item.point.source_id, item.point.step, item.split, "policy",
+                                            [f"policy answer is no action: {action.why}"]))
             continue
         rejected = action.value
         if equivalent(item.point.gold, rejected, item.point.functions):
@@ -269,16 +274,16 @@ def _policy_cases(points: list[SourcePoint], policy: ModelCaller, seed: int, ver
             continue
         passed, info = _run_check(item.check, item.point, rejected, 1)
         if not passed:
-            result.failures.append({"source_id": item.point.source_id, "step_index": item.point.step,
-                                    "split": item.split, "sampling": "policy", "reasons": [info["reason"]]})
+            result.failures.append(_failure(item.point.source_id, item.point.step, item.split, "policy",
+                                            [info["reason"]]))
             continue
         result.records.append(_record(item.point, rejected, error_type_of(item.point.gold, rejected),
                                       f"policy:{policy.name}", seed, version, info, item.extra,
                                       difficulty("policy", "model")))
 
 
-def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: ModelCaller, seed: int, version: str,
-                  result: BuildResult) -> None:
+def _online_cases(conversations: list[Any], split: str, policy: ModelCaller, annotator: ModelCaller, seed: int,
+                  version: str, result: BuildResult) -> None:
     from toolprm_tasks.rebuild.bfcl_points import execution_check, task_of
     from toolprm_tasks.rebuild.online import annotated_points, rollouts
 
@@ -287,11 +292,11 @@ def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: Mode
     result.models["online"] = {"rollouts": len(runs), "failed_rollouts": len(failed)}
     for run, point, rejected, problem in annotated_points(failed, annotator):
         if point is None:
-            result.failures.append({"source_id": run.conversation.id, "sampling": "online", "reasons": [problem]})
+            result.failures.append(_failure(run.conversation.id, None, split, "online", [problem]))
             continue
         if isinstance(rejected, str) and not rejected.strip():
-            result.failures.append({"source_id": run.conversation.id, "step_index": point.step, "sampling": "online",
-                                    "reasons": ["policy step is an empty reply: no action"]})
+            result.failures.append(_failure(run.conversation.id, point.step, split, "online",
+                                            ["policy step is an empty reply: no action"]))
             continue
         if equivalent(point.gold, rejected, point.functions):
             result.discarded_equivalent += 1
@@ -299,8 +304,7 @@ def _online_cases(conversations: list[Any], policy: ModelCaller, annotator: Mode
         outcome = execution_check(run.conversation, point, rejected)
         info = {"applicable": True, "passed": outcome.passed, "reason": outcome.reason, "tried": 1}
         if not outcome.passed:
-            result.failures.append({"source_id": run.conversation.id, "step_index": point.step,
-                                    "sampling": "online", "reasons": [outcome.reason]})
+            result.failures.append(_failure(run.conversation.id, point.step, split, "online", [outcome.reason]))
             continue
         result.records.append(_record(point, rejected, error_type_of(point.gold, rejected),
                                       f"online:{policy.name}+{annotator.name}", seed, version, info,
@@ -402,8 +406,9 @@ def gta_points(seed: int, dataset: Path | None, limit: int | None = None) -> Sou
 
 
 def build_source(source: str, points: list[SourcePoint], conversations: list[Any], version: str, seed: int,
-                 models: Models, calls_dir: Path) -> BuildResult:
-    """Rule-based, policy and online cases for one source, then the judges' filter."""
+                 models: Models, calls_dir: Path, split: str = "test") -> BuildResult:
+    """Rule-based, policy and online cases for one source, then the judges' filter
+    (`split`: the split that `conversations` are of, for the failures online sampling reports)."""
     result = BuildResult()
     caller = lambda role, model: ModelCaller(role, model, calls_dir, models.max_tokens)  # noqa: E731
     policy = caller("policy", models.policy) if models.policy is not None else None
@@ -419,7 +424,7 @@ def build_source(source: str, points: list[SourcePoint], conversations: list[Any
             raise ValueError("online sampling needs an executable environment: only --source bfcl")
         if policy is None or annotator is None:
             raise ValueError("online sampling needs --policy MODEL and --annotator MODEL")
-        _online_cases(conversations, policy, annotator, seed, version, result)
+        _online_cases(conversations, split, policy, annotator, seed, version, result)
     judges = [caller(f"judge{i}", judge) for i, judge in enumerate(models.judges)]
     if judges:
         _judge(result, judges)
@@ -545,7 +550,8 @@ def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | 
             raise ValueError(f"unknown source {source!r}; expected one of {', '.join(collectors)}")
         data = collectors[source]()
         result = build_source(source, data.points["test"], data.conversations["test"], data.version, seed, models,
-                              out / ".calls" / source)
-        train = build_source(source, data.points["train"], [], data.version, seed, Models(), out / ".calls" / source)
+                              out / ".calls" / source, "test")
+        train = build_source(source, data.points["train"], [], data.version, seed, Models(), out / ".calls" / source,
+                             "train")
         manifests[source] = write_build(source, result, out, seed, models.audit_model, train, data.clusters)
     return manifests
