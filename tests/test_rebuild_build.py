@@ -502,3 +502,31 @@ def test_reading_packet_round_trip(built: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"answers.jsonl: line 1: field 'item'"):
         answers.write_text('{"choice": "Action1"}\n')
         reading.load_answers(answers)
+
+
+def test_a_killed_builds_partial_folder_is_removed_by_the_next_but_never_a_live_one(tmp_path: Path) -> None:
+    """A build killed outright between writing its files and renaming them left `.build-*` in
+    the output folder for good; the next build removes it, never one whose writer still runs."""
+    import subprocess
+    import sys
+
+    from toolprm_tasks.core.files import LOCK_NAME, partial_folder
+    from toolprm_tasks.rebuild.build import PARTIAL_PREFIX, BuildResult, write_build
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    killed = out / f"{PARTIAL_PREFIX}{dead}-abc"  # its lock file: nobody holds it now
+    killed.mkdir()
+    (killed / LOCK_NAME).touch()
+    (killed / "prmbench_rebuilt_bfcl.json").write_text("[]", encoding="utf-8")
+    unlocked = out / f"{PARTIAL_PREFIX}{dead}-def"  # killed before it made its lock file: its pid is gone
+    unlocked.mkdir()
+    with partial_folder(out, PARTIAL_PREFIX) as live:  # another process's build, still writing
+        write_build("bfcl", BuildResult(), out, seed=0)
+        assert live.is_dir() and not killed.exists() and not unlocked.exists()
+    assert not live.exists()
+    # the build's own partial folder is gone too
+    assert sorted(p.name for p in out.iterdir()) == ["check_failures_bfcl.json", "manifest_bfcl.json",
+                                                    "prmbench_rebuilt_bfcl.json", "prmbench_rebuilt_bfcl_train.json"]

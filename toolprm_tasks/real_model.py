@@ -25,22 +25,18 @@ uses the network (the wheel is the only source).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import json
 import logging
 import os
 import shutil
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_cache_dir
 
 from toolprm_tasks.core import fetch
+from toolprm_tasks.core import files as partial_files
 from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.data.errors import env_path
 
@@ -62,7 +58,7 @@ LOGIT_TOLERANCE = 1e-3
 CHECK_MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 CHECK_TEXT = "The capital of France is"  # greedy next token recorded in the manifest (" Paris")
 PARTIAL_PREFIX = ".partial-"  # + "<pid>-<random>": a conversion in progress (or a killed one)
-LOCK_NAME = ".lock"  # inside a partial folder: locked while its process lives
+LOCK_NAME = partial_files.LOCK_NAME
 LEGACY_STALE_S = 3600.0  # a partial folder of an older version (no pid, no lock) untouched this long
 
 
@@ -221,69 +217,10 @@ def check_folder(folder: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- partial folders
 
 
-@contextlib.contextmanager
-def _partial_folder(parent: Path) -> Iterator[Path]:
-    """A new `.partial-<pid>-...` folder in `parent`, locked while this process converts into it
-    and removed when the block ends (an exception, KeyboardInterrupt, and through
-    `fetch.removing_partial_files_on_signals` SIGTERM and SIGHUP too)."""
-    with fetch.removing_partial_files_on_signals():
-        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=parent))
-        lock = os.open(tmp / LOCK_NAME, os.O_CREAT | os.O_WRONLY, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield tmp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.close(lock)
-
-
-def _writer_alive(folder: Path) -> bool:
-    """Whether a live process may still be writing a partial folder of ours: its lock is held;
-    without a lock file (an older version, or killed before it made one), its pid runs or, for a
-    name without one, it changed within LEGACY_STALE_S."""
-    try:
-        lock = os.open(folder / LOCK_NAME, os.O_RDONLY)
-    except FileNotFoundError:
-        pid = folder.name[len(PARTIAL_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and "-" in folder.name[len(PARTIAL_PREFIX):]:
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True  # another user's live process
-            return True
-        return time.time() - folder.stat().st_mtime < LEGACY_STALE_S
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:  # a file system without flock: assume the writer lives (never remove a live one)
-        return True
-    finally:
-        os.close(lock)
-    return False
-
-
 def remove_stale_partials(parent: Path) -> list[Path]:
     """Remove the partial folders in `parent` that no live process writes (a conversion killed
     outright leaves one behind, about 520 MB); returns what was removed."""
-    removed = []
-    with contextlib.suppress(FileNotFoundError):
-        for folder in sorted(parent.iterdir()):
-            if not folder.name.startswith(PARTIAL_PREFIX) or not folder.is_dir() or folder.is_symlink():
-                continue
-            try:
-                if _writer_alive(folder):
-                    continue
-            except OSError:
-                continue  # gone meanwhile, or unreadable: not ours to judge
-            shutil.rmtree(folder, ignore_errors=True)
-            if not folder.exists():
-                removed.append(folder)
-                logger.warning("toolprm-tasks: removed %s, the partial folder of a conversion that did not finish",
-                               folder)
-    return removed
+    return partial_files.remove_stale_partials(parent, PARTIAL_PREFIX, "a conversion", LEGACY_STALE_S)
 
 
 def ensure_model(force: bool = False) -> Path:
@@ -297,7 +234,7 @@ def ensure_model(force: bool = False) -> Path:
     gguf = verified_gguf()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with _partial_folder(target.parent) as tmp:
+        with partial_files.partial_folder(target.parent, PARTIAL_PREFIX) as tmp:
             verification = _convert(gguf, tmp)
             files = _files(tmp)
             manifest = {"model": "SmolLM2-135M-Instruct", "quantisation": "Q4_1 (GGUF), de-quantised to float32",

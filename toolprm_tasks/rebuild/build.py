@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from toolprm_tasks.core.baselines import JUDGES
+from toolprm_tasks.core.files import partial_folder, remove_stale_partials
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.rebuild.balance import choose
@@ -53,6 +53,7 @@ _CODE_MODULES = ("toolprm_tasks/rebuild", "toolprm_tasks/envs", "toolprm_tasks/c
                  "toolprm_tasks/data/jsonio.py", "toolprm_tasks/audit.py", "toolprm_tasks/core/baselines.py",
                  "toolprm_tasks/core/grounding.py", "toolprm_tasks/model_check.py")
 SOURCES = ("bfcl", "tooltalk", "gta")
+PARTIAL_PREFIX = ".build-"  # + "<pid>-<random>": the files of a build being written (or of a killed one)
 MAX_PROPOSALS = 16  # proposals tried per option of a slot
 MAX_OPTIONS = 8  # options (points and types) tried per slot before it is reported as failing the check
 CANDIDATES = 4  # cases of a slot's own label collected for the balancing choice
@@ -523,11 +524,12 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
     manifest.update(audits)
     manifest["fingerprint"] = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
     files[f"manifest_{source}.json"] = _dump(manifest)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as tmp:
+    remove_stale_partials(out, PARTIAL_PREFIX, "a build")  # a build killed outright (SIGKILL) left it
+    with partial_folder(out, PARTIAL_PREFIX) as tmp:
         for name, data in files.items():
-            (Path(tmp) / name).write_bytes(data)
+            (tmp / name).write_bytes(data)
         for name in files:
-            os.replace(Path(tmp) / name, out / name)
+            os.replace(tmp / name, out / name)
     for stale in (f"review_{source}.json", f"dropped_{source}.json"):
         if stale not in files:  # an earlier judged build's, in the same folder: it would mix two builds
             (out / stale).unlink(missing_ok=True)
