@@ -240,8 +240,11 @@ def test_unpublished_digest_file_is_validated_before_caching(server, tmp_path: P
                                                                body: bytes, reason: str) -> None:
     server.mode, server.body = mode, body
     monkeypatch.setitem(data.PINNED_FILES, "toolsandbox", _ts_pin())
-    with pytest.raises(data.DataError, match=reason):
+    with pytest.raises(data.DataError, match=reason) as info:
         data.download(data.PINNED_FILES["toolsandbox"], retries=1, backoff=0)
+    # the server answered: that is not being offline, and the message does not say it is
+    assert "the server answered, but not with the file" in str(info.value)
+    assert "not available offline" not in str(info.value)
     assert _files(tmp_path / "cache") == []  # nothing cached, no first-use digest recorded
     with pytest.raises(data.DataError, match=reason):
         data.load_subset("toolsandbox")
@@ -449,6 +452,7 @@ def test_a_file_replaced_while_it_is_read_is_refused(tmp_path: Path, monkeypatch
 
 @pytest.mark.parametrize("error", [
     data.DataUnavailable("gta", "offline", "lm-eval", "_prm", "download"),
+    data.DataUnavailable("gta", "an HTML page", "inspect", answered=True),
     data.NotBuilt("bfcl", Path("some/folder"), 3),
 ])
 def test_data_errors_survive_a_process_boundary(error: data.DataError) -> None:

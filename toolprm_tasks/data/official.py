@@ -196,7 +196,9 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
                 f"put the release's {pin.filename} in a folder and set TOOLPRMBENCH_DATA_DIR to that folder (it is "
                 f"verified against the pin), or set TOOLPRMBENCH_BASE_URL to a mirror that serves the release. "
                 f"TOOLPRMBENCH_ALLOW_UNPINNED=1 applies to local copies only, never to downloads.") from None
-        raise DataUnavailable(pin.subset, f"could not download {pin.filename} from {url}: {exc}") from None
+        # a server that answered with something else (an HTML page, a body over the limit) is not "offline"
+        raise DataUnavailable(pin.subset, f"could not download {pin.filename} from {url}: {exc}",
+                              answered=exc.rejected is not None) from None
     except fetch.LocalWriteError as exc:
         raise DataError(not_writable(folder, exc.error)) from None
     return target

@@ -10,6 +10,8 @@ supply. Front ends: `lm-eval` (task names), `inspect` (`-T data=rebuilt`), `tool
 
 from __future__ import annotations
 
+from typing import Any
+
 from toolprm_tasks.core.safe_text import visible
 from toolprm_tasks.data import cache, pins
 from toolprm_tasks.data.errors import DataError
@@ -64,11 +66,15 @@ def no_rebuilt_set(subset: str, front_end: str = "any") -> str:
 
 
 def unavailable_message(subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
-                        command: str = "") -> str:
-    """The message of `data.DataUnavailable`: a few lines, the offline route first."""
+                        command: str = "", answered: bool = False) -> str:
+    """The message of `data.DataUnavailable`: a few lines, the offline route first. `answered`:
+    the server was reached and sent something that is not the file (an HTML page, a body over
+    the limit), which is not being offline and is not said to be."""
     if front_end not in FRONT_ENDS:
         raise ValueError(f"front_end {front_end!r}: expected one of {', '.join(FRONT_ENDS)}")
-    lines = [f"the official ToolPRMBench data is not available offline: {reason}."]
+    headline = ("the official ToolPRMBench data could not be had: the server answered, but not with the file"
+                if answered else "the official ToolPRMBench data is not available offline")
+    lines = [f"{headline}: {reason}."]
     route = rebuilt_route(subset if subset in REBUILT_SUBSETS else None, front_end, task_suffix, command)
     if subset in REBUILT_SUBSETS:
         lines.append(f"Offline, run the rebuilt cases instead ({REBUILT}): {route}.")
@@ -85,16 +91,16 @@ class DataUnavailable(DataError):
     for the command in use (`worded_for`)."""
 
     def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
-                 command: str = "") -> None:
-        self.subset, self.reason = subset, reason
-        self._args = (subset, reason, front_end, task_suffix, command)
-        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command))
+                 command: str = "", answered: bool = False) -> None:
+        self.subset, self.reason, self.answered = subset, reason, answered
+        self._args = (subset, reason, front_end, task_suffix, command, answered)
+        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command, answered))
 
-    def __reduce__(self) -> tuple[type[DataUnavailable], tuple[str, ...]]:
+    def __reduce__(self) -> tuple[type[DataUnavailable], tuple[Any, ...]]:
         # the default pickles only the message, which is not this __init__'s signature
         return (type(self), self._args)
 
     def worded_for(self, front_end: str, task_suffix: str = "", command: str = "") -> DataUnavailable:
         """The same error with the offline route of `front_end` (lm-eval, inspect, toolprmbench;
         `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench command)."""
-        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command)
+        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command, self.answered)
