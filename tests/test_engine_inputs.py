@@ -137,3 +137,40 @@ def test_server_side_options_with_base_url_are_refused(tiny_classifier: Path, op
     """They configure a server we start; against yours they were accepted and did nothing."""
     with pytest.raises(OptionError, match=f"option\\(s\\) {named} cannot be used with base_url"):
         make_engine("vllm", str(tiny_classifier), {"base_url": "http://127.0.0.1:9", **options})
+
+
+def _labels_after_tag(engine: HFEngine, text: str) -> float:
+    """P(good) against P(bad) computed by hand for the token after the step tag: the tokens
+    up to the tag, with the candidate and the tag tokenised apart, through the model once."""
+    import torch
+
+    tag = engine.fmt.step_tag
+    at = text.rindex(tag)
+    ids = [*engine.tokenizer.encode(text[:at], add_special_tokens=False),
+           *engine.tokenizer.encode(tag, add_special_tokens=False)]
+    with torch.no_grad():
+        logits = engine.model(input_ids=torch.tensor([ids])).logits.float()
+    return float(torch.softmax(logits[0, -1, engine.label_ids], -1)[0])
+
+
+@pytest.mark.parametrize("templated", [False, True])
+def test_label_token_reads_the_label_right_after_the_tag(tiny_llama: Path, tmp_path: Path, templated: bool) -> None:
+    """The label was read after the whole rendered text: after the template's end of turn (not
+    where a Math-Shepherd PRM puts it), and with the tag merged into the candidate's last
+    characters ("call th" + "e")."""
+    from transformers import AutoTokenizer
+
+    model = tiny_llama
+    if templated:
+        model = tmp_path / "templated"
+        shutil.copytree(tiny_llama, model)
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        tokenizer.chat_template = "{% for m in messages %}{{ m.role }}: {{ m.content }}</s>\n{% endfor %}"
+        tokenizer.save_pretrained(model)
+    engine = HFEngine(str(model), "label-token", fmt=PromptFormat(step_tag="e"))
+    request = ScoreRequest(USER, None, "call th")
+    text = engine.prompt_for(request)[0]
+    assert text.endswith("call the</s>\n" if templated else "call the")
+    ids = engine.encode_prompt(text)
+    assert ids[-1:] == engine.tokenizer.encode("e", add_special_tokens=False) and "</s>" not in engine.tokenizer.decode(ids[-3:])
+    assert engine.score([request]) == pytest.approx([_labels_after_tag(engine, text)], abs=1e-6)

@@ -7,7 +7,8 @@ Kinds of model and what each one scores (higher = better):
 - `step`: a step-tag PRM (token classification); the candidate is the last step, followed by
   the step tag; P(correct) at that tag.
 - `label-token`: a Math-Shepherd-style PRM; the candidate followed by the step tag; the
-  next-token probability of the good label against the bad one.
+  probability of the good label against the bad one for the token right after the tag (the
+  template's end of turn is not sent: the label would be read after it).
 - `verifier`: a chat LLM asked whether the candidate is a correct next step;
   P(yes) / (P(yes) + P(no)) from the exact label tokens.
 - `pairwise`: a chat LLM judging with the paper's pairwise prompt (the task's prompt text,
@@ -159,13 +160,19 @@ class ScoringEngine(ABC):
         self.label_ids = self.label_token_ids() if kind in ("verifier", "label-token") else []
         if kind == "step":
             self.step_id = single_token_id(self.tokenizer, self.fmt.step_tag, model)
+        if kind in ("step", "label-token"):
             self._step_tail, self._step_tail_ids = self._template_tail()
+        if kind == "label-token":  # any number of tokens, tokenised apart from the candidate
+            self._tag_ids = list(self.tokenizer.encode(self.fmt.step_tag, add_special_tokens=False))
+            if not self._tag_ids:
+                raise EngineError(f"{model}: the step tag {self.fmt.step_tag!r} is no token of this tokenizer")
         self.check_context()
 
     def _template_tail(self) -> tuple[str, list[int]]:
-        """`step`: what the chat template writes after the assistant turn's content (its end
-        of turn), as text and token ids. The step tag is the token right before it; a tail that
-        holds the tag's token would be read instead of it (vLLM reads the last tag), refused."""
+        """`step`, `label-token`: what the chat template writes after the assistant turn's
+        content (its end of turn), as text and token ids. `step`: the tag is the token right
+        before it; a tail that holds the tag's token would be read instead of it (vLLM reads the
+        last tag), refused. `label-token` sends no tail (the label follows the tag)."""
         probe, tag = "candidate", self.fmt.step_tag
         text = self.render(messages_for(self.kind, ScoreRequest([], None, probe), [], self.fmt))
         at = text.rfind(probe + tag)
@@ -174,7 +181,7 @@ class ScoringEngine(ABC):
                               "the candidate; choose another step_tag")
         tail = text[at + len(probe + tag):]
         tail_ids = self.tokenizer.encode(tail, add_special_tokens=False)
-        if self.step_id in tail_ids:
+        if self.kind == "step" and self.step_id in tail_ids:
             raise EngineError(f"{self.model_path}: the chat template's end of turn {tail!r} holds the step tag "
                               f"{tag!r}; choose another step_tag")
         return tail, tail_ids
@@ -209,16 +216,21 @@ class ScoringEngine(ABC):
         """A rendered prompt's token ids, as every engine sends them. `step`: the text before
         the step tag, the tag's own id and the template's end of turn, tokenised apart, so the
         tag never merges with the candidate's last characters (a tag that is not a special
-        token would: "call th" + "e" is "the") and the score is read at that tag. Text that
-        cannot be tokenised (a lone surrogate) raises EngineError: one request's failure."""
+        token would: "call th" + "e" is "the") and the score is read at that tag.
+        `label-token`: the text before the tag and the tag, tokenised apart, and nothing after:
+        the label is the token right after the tag (where Math-Shepherd reads it), not the one
+        after the template's end of turn. Text that cannot be tokenised (a lone surrogate)
+        raises EngineError: one request's failure."""
         try:
-            if self.kind != "step":
+            if self.kind not in ("step", "label-token"):
                 return list(self.tokenizer.encode(text, add_special_tokens=False))
             end = self.fmt.step_tag + self._step_tail
             if not text.endswith(end):  # a template that rewrote this candidate's turn
                 raise EngineError(f"{self.model_path}: the step tag {self.fmt.step_tag!r} is not at the end of the "
                                   "candidate's turn as rendered")
             head = self.tokenizer.encode(text[: len(text) - len(end)], add_special_tokens=False)
+            if self.kind == "label-token":
+                return [*head, *self._tag_ids]
             return [*head, self.step_id, *self._step_tail_ids]
         except (TypeError, ValueError) as exc:  # tokenizers: TypeError on a lone surrogate ("x\ud800")
             raise EngineError(f"{self.model_path}: the prompt cannot be tokenised "
