@@ -530,3 +530,27 @@ def test_a_killed_builds_partial_folder_is_removed_by_the_next_but_never_a_live_
     # the build's own partial folder is gone too
     assert sorted(p.name for p in out.iterdir()) == ["check_failures_bfcl.json", "manifest_bfcl.json",
                                                     "prmbench_rebuilt_bfcl.json", "prmbench_rebuilt_bfcl_train.json"]
+
+
+def test_validate_lists_every_problem_of_a_builds_folder(built: Path, tmp_path: Path, capsys) -> None:
+    """`toolprmbench validate DIR` read release files only: a build's folder was four missing files."""
+    import shutil
+
+    from toolprm_tasks.cli import main as cli_main
+
+    folder = tmp_path / "build"
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns(".*"))
+    assert cli_main(["validate", str(folder)]) == 0
+    assert "0 problem(s)" in capsys.readouterr().out
+    records = json.loads((folder / "prmbench_rebuilt_tooltalk.json").read_text(encoding="utf-8"))
+    records[3]["action_chosen"] = 7
+    (folder / "prmbench_rebuilt_tooltalk.json").write_text(json.dumps(records[:-1]), encoding="utf-8")
+    (folder / "prmbench_rebuilt_bfcl_train.json").unlink()
+    assert cli_main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"{folder}/prmbench_rebuilt_bfcl_train.json: missing (listed in manifest_bfcl.json)" in out
+    assert f"{folder}/prmbench_rebuilt_tooltalk.json: sha256 " in out and "differs from its manifest" in out
+    assert f"{folder}/prmbench_rebuilt_tooltalk.json: record 3: field 'action_chosen'" in out
+    assert f"{folder}/prmbench_rebuilt_tooltalk.json: {len(records) - 1} records, its manifest says {len(records)}" in out
+    assert "prmbench_bfcl.json: missing" not in out  # a build's folder holds no release files
+    assert "4 problem(s)" in out

@@ -1,4 +1,5 @@
-"""`toolprmbench validate DIR`: every problem of a local copy of the release files, and warnings."""
+"""`toolprmbench validate DIR`: every problem of a local copy of the release files, or of a
+build's folder (`toolprmbench build --out DIR`: the files its manifests list), and warnings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from toolprm_tasks.cli.common import UsageError, say
 from toolprm_tasks.core.cases import check_records
-from toolprm_tasks.data import PINNED_COMMIT, first_use_path, jsonio, pins, sha256_file
+from toolprm_tasks.data import PINNED_COMMIT, DataError, first_use_path, jsonio, pins, sha256_file
+from toolprm_tasks.data.rebuilt import manifest_files
 
 
 def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
@@ -42,15 +44,75 @@ def _validate_file(subset: str, path: Path) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+REBUILT_PREFIX = "prmbench_rebuilt_"
+
+
+def _records_problems(path: Path, subset: str, counted: Any) -> tuple[list[str], list[str]]:
+    """Every problem and warning of one build's case file (`counted`: its manifest's count)."""
+    result = jsonio.inspect_records(path)
+    problems = [str(p) for p in result.problems]
+    if result.value is None:
+        return problems or [f"{path}: expected a JSON list of records, got null"], []
+    check = check_records(result.value, subset=subset, source=path.name, skip=result.unreadable)
+    problems += [f"{path.parent}/{e}" for e in check.errors]
+    if isinstance(result.value, list) and counted != len(result.value):
+        problems.append(f"{path}: {len(result.value)} records, its manifest says {counted!r}")
+    return problems, [f"{path.parent}/{w}" for w in check.warnings]
+
+
+def _validate_build(manifest_path: Path) -> tuple[list[str], list[str]]:
+    """Every problem of one source's build: its manifest, each file it lists (present, digest),
+    and every record of its case files (read leniently, like a release file)."""
+    source = manifest_path.stem[len("manifest_"):]
+    try:
+        manifest = jsonio.read_json(manifest_path)
+        files = manifest_files(manifest, manifest_path)
+    except (jsonio.JSONFileError, DataError) as exc:
+        return [str(exc)], []
+    problems: list[str] = []
+    warnings: list[str] = []
+    splits = manifest.get("splits") if isinstance(manifest.get("splits"), dict) else {}
+    for name, expected in sorted(files.items()):
+        path = manifest_path.parent / str(name)
+        if not path.is_file():
+            problems.append(f"{path}: missing (listed in {manifest_path.name})")
+            continue
+        try:
+            digest = sha256_file(path)
+            if digest != expected:
+                problems.append(f"{path}: sha256 {digest} differs from its manifest {manifest_path.name} ({expected})")
+            if str(name) == f"{REBUILT_PREFIX}{source}.json":
+                file_problems, file_warnings = _records_problems(path, source, manifest.get("cases"))
+            elif str(name) == f"{REBUILT_PREFIX}{source}_train.json":
+                counted = (splits.get("train") or {}).get("cases") if isinstance(splits.get("train"), dict) else None
+                file_problems, file_warnings = _records_problems(path, source, counted)
+            else:
+                continue
+        except OSError as exc:
+            file_problems, file_warnings = [f"{path}: cannot be read ({exc.strerror or exc})"], []
+        problems += file_problems
+        warnings += file_warnings
+    return problems, warnings
+
+
 def validate_dir(directory: Path) -> tuple[list[str], list[str]]:
     """Every problem of every file in a local copy (missing files, digests, unreadable JSON,
-    every bad record and field), and warnings about suspicious records."""
+    every bad record and field), and warnings about suspicious records. A folder with build
+    manifests (`manifest_<source>.json`) is a build: its listed files are validated, and
+    release files only where one is there."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a folder")
     problems: list[str] = []
     warnings: list[str] = []
+    manifests = sorted(directory.glob("manifest_*.json"))
+    for manifest_path in manifests:
+        build_problems, build_warnings = _validate_build(manifest_path)
+        problems += build_problems
+        warnings += build_warnings
     for subset, pin in pins.PINNED_FILES.items():
         path = directory / pin.filename
+        if manifests and not path.exists():
+            continue  # a build's folder holds no release files
         if not path.is_file():
             problems.append(f"{path}: missing (subset {subset})")
             continue
@@ -77,5 +139,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the subcommand to `toolprmbench` (cli.build_parser)."""
     validate = sub.add_parser("validate", help="check a local copy of the data folder: every problem, and warnings")
-    validate.add_argument("directory", help="a folder holding the four release files")
+    validate.add_argument("directory", help="a folder holding the four release files, or a build's folder "
+                                            "(`toolprmbench build --out DIR`)")
     validate.set_defaults(fn=_cmd_validate)
