@@ -674,3 +674,32 @@ def test_html_report_in_headless_chromium(report, chromium: DevTools, tmp_path: 
     assert screenshot[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(screenshot[16:20], "big"), int.from_bytes(screenshot[20:24], "big")
     assert width >= 1300 and height > 3000  # the whole page (less a scrollbar): tables and every plot
+
+
+def test_hard_tier_runs_have_their_own_section(outputs: Outputs, tmp_path: Path) -> None:
+    """The hard tier's tasks (lm-eval `toolprmbench_rebuilt_hard`, Inspect `-T tier=hard`) were
+    refused as "not a ToolPRMBench task" or dropped; they are reported in a section of their
+    own, never in the full rebuilt set's rows (other cases, other numbers)."""
+    from toolprm_tasks.report.readme import readme_section
+    from toolprm_tasks.toolprmbench import toolprmbench
+
+    env = outputs.root
+    lm_hard = lm_eval_run(tmp_path / "lm-hard", "first", ["toolprmbench_rebuilt_hard"], {"order": "both"})
+    inspect_hard = inspect_run(tmp_path / "logs-hard", toolprmbench(order="both", data="rebuilt", tier="hard"),
+                               "toolprm-baseline/first")
+    report = build([tmp_path / "lm-hard", tmp_path / "logs-hard", env / "lm-rebuilt", env / "logs-rebuilt"])
+    assert set(report["sections"]) == {"rebuilt", "rebuilt_hard"}
+    hard = rows(report, "rebuilt_hard")
+    assert {(r["framework"], r["model"]) for r in hard} == {("lm-eval", "first"), ("inspect", "first")}
+    lm = row_of(report, "rebuilt_hard", framework="lm-eval", model="first")
+    assert lm["avg"] == lm_hard["results"]["toolprmbench_rebuilt_hard"]["acc,none"] == 0.5
+    assert lm["trials"] == sum(lm_hard["n-samples"][t]["effective"] for t in lm_hard["n-samples"])
+    inspect = row_of(report, "rebuilt_hard", framework="inspect", model="first")
+    assert inspect["avg"] == log_metrics(inspect_hard)["avg"] == 0.5 and inspect["trials"] == lm["trials"]
+    # the full set's rows are the same runs as without the hard ones
+    assert {(r["framework"], r["model"], r["trials"]) for r in rows(report, "rebuilt")} == {
+        (r["framework"], r["model"], r["trials"])
+        for r in rows(build([env / "lm-rebuilt", env / "logs-rebuilt"]), "rebuilt")}
+    assert all(run["tier"] == ("hard" if "hard" in run["path"] else "all") for run in report["inputs"]["runs"])
+    section = readme_section(report)
+    assert "### Rebuilt offline data, hard tier" in section

@@ -24,9 +24,10 @@ from toolprm_tasks.report.compat import POOLED_OVER_TRIALS, TASK_VERSION
 from toolprm_tasks.report.paper import PAPER, TABLE2, paper_match, table2_row
 from toolprm_tasks.report.runs import FRAMEWORK_METRIC, RECOMPUTED, ReportError, Run, SubsetResult, finite
 
-KINDS: tuple[str, ...] = ("official", "rebuilt")
+KINDS: tuple[str, ...] = ("official", "rebuilt", "rebuilt_hard")  # report sections (`Run.section`)
 KIND_TITLES = {"official": "Official data (the paper's release)",
-               "rebuilt": "Rebuilt offline data (rebuilt from BFCL/ToolTalk sources: NOT the paper's data)"}
+               "rebuilt": "Rebuilt offline data (rebuilt from BFCL/ToolTalk sources: NOT the paper's data)",
+               "rebuilt_hard": "Rebuilt offline data, hard tier (its cases only: NOT the paper's data)"}
 _KEY_FIELDS = ("framework", "model", "backend", "model_args", "protocol", "prompt", "order", "seed", "task_version")
 _NO_MERGE_FLAGS = {"unpinned", "data-unknown", "limit"}
 AVG_MEAN = "derived: unweighted mean of the subsets' accuracies (the paper's AVG)"
@@ -180,7 +181,7 @@ def build_rows(runs: list[Run], references: dict[str, str] | None = None) -> dic
     references = references or {}
     sections: dict[str, list[Row]] = {}
     for kind in KINDS:
-        groups = _group_runs([r for r in runs if r.data_kind == kind])
+        groups = _group_runs([r for r in runs if r.section == kind])
         rows = [_row(kind, g) for g in groups]
         _disambiguate(rows)
         for row in rows:

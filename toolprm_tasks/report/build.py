@@ -29,7 +29,8 @@ class Options:
 def _run_entry(run: Run) -> dict[str, Any]:
     return {"path": run.path, "framework": run.framework, "model": run.model, "backend": run.backend,
             "protocol": run.protocol, "prompt": run.prompt, "order": run.order, "seed": run.seed,
-            "data_kind": run.data_kind, "task_version": run.task_version, "subsets": list(run.subsets),
+            "data_kind": run.data_kind, "tier": run.tier, "task_version": run.task_version,
+            "subsets": list(run.subsets),
             "trials": run.trials, "cases": run.cases(), "avg": run.avg,
             "subset_metrics": {s: r.metrics for s, r in run.subsets.items()},
             "data_sha256": {s: r.sha256 for s, r in run.subsets.items()},
@@ -42,8 +43,11 @@ def _section(kind: str, rows: list[board.Row]) -> dict[str, Any]:
     notes = []
     if kind == "official" and any(r.first.data_kind == "official" for r in rows):
         notes.append("ToolSandbox's file digest is not published by the authors: it is pinned by commit only.")
-    if kind == "rebuilt":
+    if kind in ("rebuilt", "rebuilt_hard"):
         notes.append("Rebuilt cases are not the paper's data: no Table 2 comparison is made.")
+    if kind == "rebuilt_hard":
+        notes.append("The hard tier is a rule over each rebuilt case's difficulty field (docs/rebuild.md): "
+                     "other cases than the full rebuilt set's, so its numbers are not comparable with them.")
     return {"title": board.KIND_TITLES[kind], "leaderboard": board.leaderboard(kind, rows),
             "error_types": board.error_types(rows), "position_bias": board.position_bias(rows),
             "cost": board.cost(rows), "notes": notes}
@@ -52,7 +56,8 @@ def _section(kind: str, rows: list[board.Row]) -> dict[str, Any]:
 def _plots(report: dict[str, Any], out: Path) -> list[plots.Plot]:
     made: list[plots.Plot | None] = []
     for kind, section in report["sections"].items():
-        title = "official data" if kind == "official" else "rebuilt data (not the paper's)"
+        title = {"official": "official data", "rebuilt_hard": "rebuilt data, hard tier (not the paper's)"}.get(
+            kind, "rebuilt data (not the paper's)")
         style = plots.judge_styles([r["judge"] for r in section["leaderboard"]["rows"]])
         made.append(plots.accuracy(kind, section["leaderboard"], out, title))
         made.append(plots.error_types(kind, section["error_types"], out, title))

@@ -10,7 +10,7 @@ from typing import Any
 
 from scorers.core import TrialOutcome, aggregate
 from toolprm_tasks.core.cases import SUBSETS
-from toolprm_tasks.core.names import DATA_KINDS
+from toolprm_tasks.core.names import DATA_KINDS, TIERS
 from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
@@ -27,7 +27,8 @@ from toolprm_tasks.report.runs import (
     finite,
 )
 
-_TASK = re.compile(r"^toolprmbench(?P<rebuilt>_rebuilt)?(?:_(?P<subset>" + "|".join(SUBSETS) + r"))?$")
+_TASK = re.compile(r"^toolprmbench(?:(?P<rebuilt>_rebuilt)(?P<hard>_hard)?)?(?:_(?P<subset>" + "|".join(SUBSETS)
+                   + r"))?$")
 _POOLED = ("acc", "acc_cluster_se", "consistency", "first_rate", "parse_fail")
 
 
@@ -192,7 +193,8 @@ def _run(path: Path, log: Any, version: str) -> Run:
               data_kind=v.choice(where, meta.get("data_kind", data.get("data", "official")), "eval.metadata.data_kind",
                                  DATA_KINDS),
               task_version=version, subsets=results, avg=found.get("avg") if not single else None,
-              outcomes=outcomes)
+              outcomes=outcomes,
+              tier=v.choice(where, meta.get("tier", "all"), "eval.metadata.tier", TIERS))
     started = v.iso_time(where, log.stats.started_at, "stats.started_at")
     run.started = str(log.stats.started_at or "")
     run.pooled = {k: value for k, value in found.items()

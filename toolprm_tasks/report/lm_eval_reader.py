@@ -34,7 +34,7 @@ from toolprm_tasks.report.runs import (
     SubsetResult,
 )
 
-_TASK = re.compile(r"^toolprmbench(?P<rebuilt>_rebuilt)?_(?P<subset>" + "|".join(SUBSETS)
+_TASK = re.compile(r"^toolprmbench(?:(?P<rebuilt>_rebuilt)(?P<hard>_hard)?)?_(?P<subset>" + "|".join(SUBSETS)
                    + r")(?P<variant>_pairwise_ll|_pointwise|_prm)?$")
 _TIMESTAMP = re.compile(r"^results_(?P<ts>.+)\.json$")
 # the model argument that names what was judged, per lm-eval backend (else `model_name`)
@@ -206,13 +206,14 @@ def read_results(path: Path) -> list[Run]:
     file = _parts(path, data)
     backend = v.text(file.where, file.config.get("model"), "config.model", default="unknown") or "unknown"
     args = _model_args(file.config, file.where)
-    families: dict[tuple[str, str], list[str]] = {}
+    families: dict[tuple[str, str, str], list[str]] = {}
     for task in ours:
         match = _TASK.match(task)
         kind = "rebuilt" if match.group("rebuilt") else "official"  # type: ignore[union-attr]
-        families.setdefault((kind, match.group("variant") or ""), []).append(task)  # type: ignore[union-attr]
+        tier = "hard" if match.group("hard") else "all"  # type: ignore[union-attr]
+        families.setdefault((kind, tier, match.group("variant") or ""), []).append(task)  # type: ignore[union-attr]
     ignored = sorted(t for t in data["results"] if not _TASK.match(t) and t not in _group_names(families))
-    runs = [_run(file, backend, args, kind, variant, tasks) for (kind, variant), tasks in sorted(families.items())]
+    runs = [_run(file, backend, args, family, tasks) for family, tasks in sorted(families.items())]
     for run in runs:
         if ignored:
             run.notes.append(f"other tasks in the file not read: {', '.join(ignored)}")
@@ -222,12 +223,13 @@ def read_results(path: Path) -> list[Run]:
     return runs
 
 
-def _group_names(families: dict[tuple[str, str], list[str]]) -> set[str]:
-    return {_group(kind, variant) for kind, variant in families}
+def _group_names(families: dict[tuple[str, str, str], list[str]]) -> set[str]:
+    return {_group(*family) for family in families}
 
 
-def _group(kind: str, variant: str) -> str:
-    return "toolprmbench" + ("_rebuilt" if kind == "rebuilt" else "") + variant
+def _group(kind: str, tier: str, variant: str) -> str:
+    """The lm-eval group over a family's subset tasks (`toolprmbench_rebuilt_hard_prm`, ...)."""
+    return "toolprmbench" + ("_rebuilt" if kind == "rebuilt" else "") + ("_hard" if tier == "hard" else "") + variant
 
 
 def _task_settings(file: _File, task: str) -> dict[str, Any]:
@@ -255,7 +257,8 @@ def _task_settings(file: _File, task: str) -> dict[str, Any]:
             "seed": v.integer(where, meta.get("order_seed"), f"configs.{task}.metadata.order_seed", default=DEFAULT_SEED)}
 
 
-def _run(file: _File, backend: str, args: dict[str, str], kind: str, variant: str, tasks: list[str]) -> Run:
+def _run(file: _File, backend: str, args: dict[str, str], family: tuple[str, str, str], tasks: list[str]) -> Run:
+    kind, tier, variant = family
     path, where = file.path, file.where
     settings = {task: _task_settings(file, task) for task in tasks}
     distinct = {json.dumps(s, sort_keys=True) for s in settings.values()}
@@ -279,8 +282,8 @@ def _run(file: _File, backend: str, args: dict[str, str], kind: str, variant: st
               prompt=first["prompt"], order=first["order"],
               seed=first["seed"], data_kind=kind, task_version=first["version"], subsets=subsets,
               outcomes=all_outcomes if have_samples else None,
-              started=v.epoch_date(where, file.data.get("date"), "date"))
-    name = _group(kind, variant)
+              started=v.epoch_date(where, file.data.get("date"), "date"), tier=tier)
+    name = _group(kind, tier, variant)
     group = file.groups.get(name) or file.results.get(name)
     group = v.mapping(where, group, f"groups.{name}") if group is not None else None
     if group is not None:

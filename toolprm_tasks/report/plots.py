@@ -298,7 +298,8 @@ def search_gain(kind: str, table: dict[str, Any], out: Path) -> Plot | None:
     ax.axhline(0, color="black", linewidth=0.8)
     _coin_line(ax)
     ax.set_xlim(0, 100)
-    data = "official" if kind == "official" else "rebuilt (not the paper's)"
+    data = {"official": "official", "rebuilt_hard": "rebuilt hard-tier (not the paper's)"}.get(
+        kind, "rebuilt (not the paper's)")
     ax.set_xlabel(f"judge accuracy on ToolPRMBench {name}, {data} data (%)")
     ax.set_ylabel("search gain: success with the judge − without (points)")
     ax.set_title(f"Best-of-N search in {name}'s environments: gain against judge accuracy")

@@ -52,6 +52,10 @@ def readme_section(report: dict[str, Any]) -> str:
     if rebuilt and rebuilt["leaderboard"]["rows"]:
         out += ["### Rebuilt offline data (not the paper's data; not comparable with Table 2)\n",
                 md_table(*_result_rows(rebuilt, reference=False)), ""]
+    hard = report["sections"].get("rebuilt_hard")
+    if hard and hard["leaderboard"]["rows"]:
+        out += ["### Rebuilt offline data, hard tier (its cases only; not the paper's data)\n",
+                md_table(*_result_rows(hard, reference=False)), ""]
     commands = sorted({run["command"] for run in report["inputs"]["runs"] if run["command"]})
     if commands:
         out += ["The runs (OUT: the folders given to the report):", "", md_code_block(commands, "bash"), ""]

@@ -79,6 +79,13 @@ class Run:
     started: str = ""
     notes: list[str] = field(default_factory=list)
     command: str = ""  # the framework command that reproduces this run (output location left open)
+    tier: str = "all"  # rebuilt data: "hard" for the hard tier's tasks (their own section, never mixed)
+
+    @property
+    def section(self) -> str:
+        """The report section (and leaderboard) the run belongs to: its data kind, and the rebuilt
+        hard tier apart (other cases, other numbers)."""
+        return "rebuilt_hard" if self.data_kind == "rebuilt" and self.tier == "hard" else self.data_kind
 
     @property
     def trials(self) -> int:
