@@ -144,3 +144,11 @@ def test_a_damaged_manifest_is_an_error_naming_it(folder: Path, tmp_path: Path, 
         assert cli_main(["audit", str(folder), "--packet", str(tmp_path / "p")]) == 2  # were tracebacks
         err = capsys.readouterr().err
         assert "manifest_tooltalk.json" in err and message in err, err
+
+
+def test_a_reader_inspect_cannot_make_is_one_line_naming_the_option(packet: Path, capsys) -> None:
+    """It was a ModelError traceback (exit 1) telling the user to run 'the same build' again."""
+    assert cli_main(["audit", "--read-packet", str(packet), "--reader", "nosuchprovider/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("toolprmbench: --reader nosuchprovider/x: Inspect cannot make this model")
+    assert "Traceback" not in err and err.count("\n") == 1

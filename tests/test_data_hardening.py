@@ -111,17 +111,6 @@ def test_a_byte_order_mark_is_named(tmp_path: Path) -> None:
     assert "byte order mark" in jsonio.inspect_records(path).problems[0].problem
 
 
-def test_a_one_record_json_lines_file_is_one_record(tmp_path: Path) -> None:
-    record = RECORDS["bfcl"]()[0]
-    path = tmp_path / "train.json"
-    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    assert jsonio.read_records(path) == [record]  # not the record's own fields as the "records"
-    assert jsonio.inspect_records(path).value == [record]
-    assert jsonio.read_json(path) == record  # a JSON document is what read_json asks for
-    path.write_text(json.dumps(record, indent=1), encoding="utf-8")  # one object over many lines: no records
-    assert jsonio.read_records(path) == record
-
-
 @pytest.mark.parametrize("body", [b"[]", b"  \n", b"[]\n"])
 def test_an_empty_file_or_record_list_is_an_error(local_copy: Path, body: bytes, capsys) -> None:
     (local_copy / "prmbench_GTA.json").write_bytes(body)

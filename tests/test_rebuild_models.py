@@ -174,7 +174,7 @@ def test_a_failing_call_stops_the_build_naming_the_model_and_a_rerun_resumes(tmp
 
     caller = ModelCaller("judge0", get_model("mockllm/model", custom_outputs=outputs), tmp_path / "calls")
     assert caller.generate_all(["ok 1"]) == ["yes"]
-    with pytest.raises(ModelError, match="--judges .*a call failed .*overloaded.*run the same build again"):
+    with pytest.raises(ModelError, match="--judges .*a call failed .*overloaded.*run the same command again"):
         caller.generate_all(["ok 1", "fail 2"])
     assert ModelCaller("judge0", caller.model, tmp_path / "calls").cache.entries == caller.cache.entries  # kept
 

@@ -173,9 +173,11 @@ def _reading(args: argparse.Namespace) -> int:
         if not args.reader:
             raise DataError("--read-packet needs --reader MODEL (any Inspect model)")
         out = Path(args.answers) if args.answers else reading.reader_answers_path(packet)
+        from toolprm_tasks.rebuild.models import ModelError  # lazy: Inspect's model layer
+
         try:
             answers = reading.read_packet(packet, args.reader, out)
-        except ValueError as exc:
+        except (ValueError, ModelError) as exc:  # a model Inspect cannot make, or a provider's failure: one line
             raise DataError(str(exc)) from None
     else:
         if not args.answers:

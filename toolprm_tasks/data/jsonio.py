@@ -296,8 +296,6 @@ def _read(path: Path, name: str | None, *, constants_ok: bool, collect: bool, li
     if as_lines:
         return _read_lines(source, constants_ok, collect)
     result = _read_document(source, constants_ok, collect)
-    if lines is None and isinstance(result.value, dict) and len(source.text.strip().split("\n")) == 1:
-        result.value = [result.value]  # a one-record JSON Lines file (a release file is a list or JSON Lines)
     result.problems = source.utf8_problems(lambda pos: source.layout.record_at(pos)) + result.problems
     return result
 

@@ -25,7 +25,8 @@ class ModelError(RuntimeError):
 
 
 def option_of(role: str) -> str:
-    """The `toolprmbench build` option that names a role's model (judge0, judge1: --judges)."""
+    """The option that names a role's model (`toolprmbench build`'s; judge0, judge1: --judges;
+    the blind reading's reader: `audit --reader`)."""
     return "--judges" if role.startswith("judge") else f"--{role}"
 
 
@@ -133,8 +134,8 @@ class ModelCaller:
             # the build stops: an empty answer in its place would change the build's bytes in
             # silence (a vote unparsed, a rollout cut). Finished calls are cached: a rerun resumes.
             raise ModelError(f"{option_of(self.role)} {self.name}: a call failed ({_reason(exc)}); the finished "
-                             f"calls are cached in {self.cache.path.parent}: run the same build again to "
-                             "resume") from exc
+                             f"calls are cached in {self.cache.path.parent}: run the same command again "
+                             "to resume") from exc
         self.calls_made += 1
         self.cache.put(key, output.completion)
         return output.completion
