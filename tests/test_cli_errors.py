@@ -173,3 +173,20 @@ def test_an_empty_or_folder_output_name_is_refused_before_any_work(tmp_path: Pat
         cli_main(argv)
     assert info.value.code == 2 and f"argument {option}" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["demo", "--output", "x", "--output", "y"], "--output"),
+    (["audit", "--tier", "hard", "--tier", "all"], "--tier"),
+    (["audit", "--per-type", "1", "--per-type", "2"], "--per-type"),
+    (["report", "runs", "--out", "a", "--out", "b"], "--out"),
+    (["export", "--format", "reward", "--format", "grpo", "--out", "o"], "--format"),
+    (["train", "reward", "--model", "m", "--out", "o", "--device", "cpu", "--device", "gpu"], "--device"),
+    (["shortcuts", "--model", "none", "--model", "auto"], "--model"),
+])
+def test_every_single_valued_option_given_twice_differently_is_refused(argv: list[str], option: str, capsys) -> None:
+    """Only `build` and `info` refused it; elsewhere the last value won in silence."""
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and f"{option} given twice" in capsys.readouterr().err
+    build_parser().parse_args([*argv[: argv.index(option) + 2], *argv[argv.index(option) + 2 + 2:]])  # once: fine

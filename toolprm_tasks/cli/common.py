@@ -50,7 +50,14 @@ class Once(argparse.Action):
 class SafeParser(argparse.ArgumentParser):
     """argparse echoes arguments in its errors (`invalid choice: ...`): shown through safe_text,
     so a control character in an argument never reaches the terminal. Its subparsers are of
-    this class too (argparse makes them with the parent's class)."""
+    this class too (argparse makes them with the parent's class). A plain single-valued option
+    (argparse's default `store`) is `Once`: given twice with different values it is refused,
+    in every subcommand (repeatable options say so with their own action, e.g. `Extend`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, Once)
+        self.register("action", "store", Once)
 
     def _print_message(self, message: str, file: Any = None) -> None:
         super()._print_message(visible(message) if message else message, file)
