@@ -124,6 +124,10 @@ def test_cache_and_data_folder_errors_name_the_path_and_the_fix(tmp_path: Path, 
     monkeypatch.delenv("TOOLPRMBENCH_DATA_DIR")
     assert cli_main(["download", "--subset", "bfcl"]) == 2
     _refused(capsys, "TOOLPRMBENCH_DOWNLOAD_DEADLINE='soon'", "unset it for the default")
+    monkeypatch.delenv("TOOLPRMBENCH_DOWNLOAD_DEADLINE")
+    monkeypatch.setenv("TOOLPRMBENCH_MAX_DOWNLOAD_BYTES", "inf")  # read for a file without a pinned size
+    assert cli_main(["download", "--subset", "toolsandbox"]) == 2
+    _refused(capsys, "TOOLPRMBENCH_MAX_DOWNLOAD_BYTES='inf'", f"the default, {data.official.DEFAULT_MAX_BYTES})")
 
 
 # ----------------------------------------------------------------------------- control characters

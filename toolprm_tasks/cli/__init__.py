@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        code = args.fn(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone away (`| head`) is handled below
+        return code
+    except BrokenPipeError:  # the reader of our output closed it (`| head`): nothing more to say
+        _quiet_stdout()
+        return 1  # as Python does on EPIPE; no message to a pipe nobody reads
     except DataUnavailable as exc:  # no network: the offline route in this command's words
         print(f"toolprmbench: {visible(exc.worded_for('toolprmbench', command=args.command))}", file=sys.stderr)
         return 2
@@ -54,3 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"toolprmbench: {visible(exc)}", file=sys.stderr)
         return 2
 
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit raises no second
+    BrokenPipeError ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to quiet
+        pass

@@ -63,7 +63,8 @@ def _env_number(name: str, default: float, *, whole: bool = False) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0 and (not whole or (value >= 1 and value.is_integer()))):
         expected = "a whole number, at least 1" if whole else "a finite positive number"
-        raise DataError(f"{name}={raw!r}: expected {expected} (or unset it for the default, {default:g})")
+        shown = f"{int(default)}" if whole else f"{default:g}"  # a byte count in full, never 3.35544e+07
+        raise DataError(f"{name}={raw!r}: expected {expected} (or unset it for the default, {shown})")
     return int(value) if whole else value
 
 
