@@ -215,8 +215,10 @@ def _bounded_arguments(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     bound = signature.bind(*args, **kwargs)  # TypeError: an error observation
     values = bound.arguments
     for name, value in values.items():
-        if signature.parameters[name].annotation is int and isinstance(value, int) and abs(value) > MAX_MATH_INT:
-            raise ValueError(f"{name}={value} is out of range (at most {MAX_MATH_INT} here)")
+        # a float too (JSON `1e9` is a float): BFCL passes it on to mpmath as it is, and the run hangs
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if signature.parameters[name].annotation is int and number and not abs(value) <= MAX_MATH_INT:
+            raise ValueError(f"{name}={value!r} is out of range (at most {MAX_MATH_INT} here)")
     base, exponent = values.get("base"), values.get("exponent")
     if method.__name__ == "power" and all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent)):
         if exponent > 0 and abs(base) > 1 and exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
