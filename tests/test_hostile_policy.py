@@ -196,6 +196,12 @@ def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp
     ('cd(folder="a", folder="b")', "given twice"),  # Python refuses it; ast.parse did not (was folder='b')
     ("<think>a</think><think>I will call cd", "reasoning not closed"),  # was a reply
     (b"f()", "not text"), (5, "not text"), ({"name": "f"}, "not text"),  # were TypeError/AttributeError
+    # a lone surrogate (JSON's escape decodes to one): chosen in a search, the next prompt and the
+    # log could not be serialised and Inspect ended the whole run with no sample written
+    ('{"name": "cd", "parameters": {"folder": "\\ud800"}}', "not valid Unicode"),
+    ('{"name": "\\udfff", "parameters": {}}', "not valid Unicode"),
+    ('cd(folder="\\ud800")', "not valid Unicode"),
+    ("I moved it \ud800", "not valid Unicode"),
 ])
 def test_hostile_policy_answers_are_no_action(text, why: str) -> None:
     action = read_answer(text)
