@@ -68,6 +68,37 @@ def test_python_pointwise_needs_a_scoring_provider(data_env, tmp_path: Path) -> 
     assert "no 'toolprm_score'" in log.error.message
 
 
+def test_python_pointwise_a_trial_without_a_usable_score_is_counted_not_the_end(data_env, tmp_path: Path) -> None:
+    """A scoring provider that says `toolprm_score` with no value on one trial ended the whole run
+    (NaN was already counted); lm-eval counts it. Here the first candidate always scores higher."""
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    from toolprm_tasks.gta import gta
+
+    failed: list[str] = []
+
+    def scores(input, tools, tool_choice, config):  # noqa: A002 - Inspect's signature
+        output = ModelOutput.from_content(model="mockllm", content="")
+        position, trial = input[-1].metadata["toolprm_position"], input[-1].metadata["toolprm_judge_view"]
+        failed[:] = failed or [trial]  # the first trial asked about: no usable score for either candidate
+        if trial == failed[0]:
+            output.metadata = {"toolprm_score": None}
+        else:
+            output.metadata = {"toolprm_score": 1.0 if position == 1 else 0.0}
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    log = inspect_eval(gta(protocol="pointwise"), model=get_model("mockllm/model", custom_outputs=scores),
+                       log_dir=str(tmp_path), display="none")[0]
+    assert log.status == "success", log.error
+    unscored = [s for s in log.samples if s.metadata["toolprm_scores"] == [None, None]]
+    assert len(unscored) == 1
+    right = sum(s.target == "Action1" for s in log.samples if s not in unscored)  # first wins where scored
+    metrics = log_metrics(log)
+    assert metrics["parse_fail"] == pytest.approx(1 / len(log.samples))
+    assert metrics["acc"] == pytest.approx(right / len(log.samples))
+
+
 @pytest.mark.parametrize("protocol", ["generative", "pairwise_ll", "pointwise"])
 def test_lm_eval_and_inspect_report_the_same_numbers(data_env, tmp_path: Path, protocol: str) -> None:
 

@@ -101,7 +101,10 @@ def score_candidates() -> Solver:
                            config=GenerateConfig(max_tokens=1))
             for position, candidate in enumerate(candidates, start=1)))
         raw = [(output.metadata or {}).get(SCORE_KEY) for output in outputs]
-        if all(score is None for score in raw):
+        # a provider that never says `toolprm_score` is no scoring provider (a chat LLM): a setup
+        # error, said at once. One that says it with no usable value (None, NaN) failed on this
+        # trial: unscored and counted, as in lm-eval, never the end of the run
+        if not any(SCORE_KEY in (output.metadata or {}) for output in outputs):
             raise RuntimeError(
                 f"model {model.name} returned no '{SCORE_KEY}' in ModelOutput.metadata: the pointwise "
                 "protocol needs a scoring provider (toolprm-baseline/NAME, or a PRM provider). "
