@@ -173,3 +173,67 @@ def test_inspect_gta_offline_says_which_file_to_supply(offline: dict, tmp_path: 
     assert "Traceback" not in output and len(output.splitlines()) < 25, output  # Inspect wraps at 80 columns
     flat = " ".join(output.split())
     assert "--gta-dataset PATH/dataset.json" in flat and "prmbench_GTA.json" in flat and "-T data=rebuilt" in flat
+
+
+# ----------------------------------------------------------------------------- refused options, briefly
+
+@pytest.mark.parametrize("make, kind, says", [
+    (lambda: __import__("toolprm_tasks.tooltalk", fromlist=["x"]).tooltalk(order="sideways"), ValueError,
+     "unknown order 'sideways'"),
+    (lambda: __import__("toolprm_tasks.tooltalk", fromlist=["x"]).tooltalk(max_tokens=0), ValueError,
+     "task parameter max_tokens must be a whole number >= 1, got 0"),
+    (lambda: __import__("toolprm_tasks.search", fromlist=["x"]).toolprm_search(n=0), ValueError,
+     "toolprm_search: task parameter n must be a whole number >= 1, got 0"),
+    (lambda: __import__("inspect_ai.model", fromlist=["x"]).get_model("toolprm-baseline/bogus"), ValueError,
+     "NAME is the judge"),
+    (lambda: __import__("inspect_ai.model", fromlist=["x"]).get_model("toolprm-replay/4", order="x"), ValueError,
+     "option order must be one of"),
+])
+def test_refused_inspect_parameters_are_errors_inspect_prints_alone(make, kind: type, says: str) -> None:
+    """They were plain errors: Inspect's command line printed a 100-280 line traceback first.
+    Callers still catch the same kind of error."""
+    from inspect_ai._util.error import PrerequisiteError
+
+    with pytest.raises(kind) as info:
+        make()
+    assert isinstance(info.value, PrerequisiteError) and says in str(info.value)
+    assert info.value.message.startswith("toolprm-tasks: ") and says in info.value.message
+
+
+def test_refused_lm_eval_options_are_marked_for_the_brief_hook() -> None:
+    """Refused --metadata and --model_args values are the same ValueError, marked so that the
+    lm_eval command's hook prints their message alone (it printed 60 lines of traceback)."""
+    from toolprm_tasks.brief_errors import _marked
+    from toolprm_tasks.engines.factory import OptionError
+    from toolprm_tasks.lm_eval_adapter.baseline_model import BaselineJudgeLM
+    from toolprm_tasks.lm_eval_adapter.docs import load_docs
+
+    for make, kind, says in [
+        (lambda: load_docs("bfcl", "generative", order="sideways"), ValueError, "unknown order 'sideways'"),
+        (lambda: load_docs("bfcl", "generative", order_seed="abc"), ValueError, "order_seed must be a whole number"),
+        (lambda: BaselineJudgeLM(judge="bogus"), OptionError, "option judge must be one of"),
+        (lambda: BaselineJudgeLM(), OptionError, "needs a judge"),
+    ]:
+        with pytest.raises(kind, match=says) as info:
+            make()
+        assert _marked(info.value) is info.value
+
+
+@pytest.mark.cli
+def test_refused_options_on_the_command_lines_are_one_message(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    runs = [
+        (("inspect", "eval", "toolprm_tasks/tooltalk.py", "--model", "toolprm-baseline/first", "-T", "order=sideways",
+          "--log-dir", str(tmp_path / "logs")), "unknown order 'sideways'"),
+        (("inspect", "eval", "toolprm_tasks/search.py", "--model", "toolprm-replay/4", "-M", "seed=x",
+          "--log-dir", str(tmp_path / "logs")), "option seed must be a whole number"),
+        (("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=bogus", "--tasks",
+          "toolprmbench_rebuilt_tooltalk"), "option judge must be one of"),
+        (("lm_eval", "--model", "toolprm-baseline", "--model_args", "judge=first", "--tasks",
+          "toolprmbench_rebuilt_tooltalk", "--metadata", '{"order": "sideways"}'), "unknown order 'sideways'"),
+    ]
+    for argv, says in runs:
+        proc = cli(*argv, check=False, cwd=repo)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 1 and "Traceback" not in output, output
+        assert says in " ".join(output.split()) and len(output.splitlines()) < 15, output

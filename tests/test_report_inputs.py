@@ -311,3 +311,29 @@ def test_report_files_get_the_mode_of_a_new_file(runs: Runs, tmp_path: Path, cap
         assert code == 0, err
         for name in ("report.md", "report.html", "report.json", "readme_section.md"):
             assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, (name, oct((out / name).stat().st_mode))
+
+
+def test_a_run_met_twice_is_read_once(runs: Runs, tmp_path: Path) -> None:
+    """The same folder given twice, or a copy of a run beside it, were two rows labelled "run 1"
+    and "run 2" with equal numbers: a rerun that never happened."""
+    from toolprm_tasks.report.discover import collect
+
+    once = collect([runs.lm_eval, runs.inspect])
+    copies = tmp_path / "copies"
+    shutil.copytree(runs.lm_eval, copies / "lm")
+    shutil.copy(runs.inspect, copies / runs.inspect.name)
+    for paths in ([runs.lm_eval, runs.lm_eval, runs.inspect, runs.inspect], [runs.lm_eval, runs.inspect, copies]):
+        inputs = collect(paths)
+        assert [(r.framework, r.model, r.trials) for r in inputs.runs] == [
+            (r.framework, r.model, r.trials) for r in once.runs]
+        assert sum("(read once)" in line for line in inputs.not_read) == 2
+
+
+def test_nothing_to_report_says_why_each_file_was_passed_over(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "results_2026-12-07T00-00-00.json").write_text(json.dumps(
+        {"results": {"hellaswag": {"acc,none": 0.5}}, "configs": {"hellaswag": {}}}), encoding="utf-8")
+    code, _, err = report_command(str(folder), "--out", str(tmp_path / "out"), capsys=capsys)
+    assert code != 0
+    assert "nothing to report in" in err and "no ToolPRMBench task in this lm-eval results file (tasks: hellaswag)" in err

@@ -61,6 +61,10 @@ def whole(minimum: int | None = None) -> Rule:
     expected = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
 
     def parse(value: Any) -> int:
+        # a whole-valued float is that number: lm-eval's --model_args reads "-1" as -1.0 ("-1"
+        # is not str.isnumeric), so seed=-1 was refused as "got -1.0"; 2.5 and inf are not
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError(expected)
         try:

@@ -27,6 +27,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from toolprm_tasks.brief_errors import inspect_brief
 from toolprm_tasks.core.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.factory import OptionError, check_options, whole
@@ -45,11 +46,12 @@ class BaselineJudgeAPI(ModelAPI):
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
                  **model_args: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
-        if model_name not in JUDGES:
-            raise OptionError(f"toolprm-baseline/NAME: NAME is the judge, one of {', '.join(JUDGES)}; "
-                              f"got {model_name!r}")
-        self.judge = check_judge(model_name)
-        self.seed = check_options(f"toolprm-baseline/{model_name}", model_args, {"seed": whole()}).get("seed", 0)
+        with inspect_brief(ValueError):  # a refused judge or option: its message alone on Inspect's command line
+            if model_name not in JUDGES:
+                raise OptionError(f"toolprm-baseline/NAME: NAME is the judge, one of {', '.join(JUDGES)}; "
+                                  f"got {model_name!r}")
+            self.judge = check_judge(model_name)
+            self.seed = check_options(f"toolprm-baseline/{model_name}", model_args, {"seed": whole()}).get("seed", 0)
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:

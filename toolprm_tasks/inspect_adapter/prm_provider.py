@@ -20,8 +20,9 @@ from typing import Any, Generic, TypeVar
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from toolprm_tasks.brief_errors import inspect_brief
 from toolprm_tasks.core.trials import JudgeView
-from toolprm_tasks.engines.base import Generated, Scored, ScoreRequest
+from toolprm_tasks.engines.base import EngineError, Generated, Scored, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 from toolprm_tasks.inspect_adapter.keys import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
@@ -104,7 +105,8 @@ class PRMScoringAPI(ModelAPI):
             return
         if base_url:  # --model-base-url (and --model-api-key): a vLLM server of yours
             options = {**options, "base_url": base_url, **({"api_key": api_key} if api_key else {})}
-        self.engine = make_engine(self.backend, model_name, options)
+        with inspect_brief(ValueError, EngineError):  # a refused option or model: its message alone
+            self.engine = make_engine(self.backend, model_name, options)
 
     def max_connections(self) -> int:
         """Effectively the batch size (as for Inspect's `hf` provider)."""

@@ -26,6 +26,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from toolprm_tasks.agent_search.replay import StepInfo, replay_answers
+from toolprm_tasks.brief_errors import inspect_brief
 from toolprm_tasks.core.names import REPLAY_ORDERS
 from toolprm_tasks.engines.factory import OptionError, check_options, choice, whole
 from toolprm_tasks.inspect_adapter.keys import STEP_KEY
@@ -37,11 +38,13 @@ class ReplayPolicyAPI(ModelAPI):
                  config: GenerateConfig = GenerateConfig(),  # noqa: B008 (ModelAPI's own signature)
                  **model_args: Any) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
-        try:
-            self.k = whole(1)(model_name)
-        except ValueError as exc:
-            raise OptionError(f"toolprm-replay/K: K must be {exc}, got {model_name!r}") from None
-        checked = check_options(f"toolprm-replay/{model_name}", model_args, {"seed": whole(), "order": choice(*REPLAY_ORDERS)})
+        with inspect_brief(ValueError):  # a refused K or option: its message alone on Inspect's command line
+            try:
+                self.k = whole(1)(model_name)
+            except ValueError as exc:
+                raise OptionError(f"toolprm-replay/K: K must be {exc}, got {model_name!r}") from None
+            checked = check_options(f"toolprm-replay/{model_name}", model_args,
+                                    {"seed": whole(), "order": choice(*REPLAY_ORDERS)})
         self.seed = checked.get("seed", 0)
         self.order = checked.get("order", "seeded")
 

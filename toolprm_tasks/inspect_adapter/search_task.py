@@ -28,6 +28,7 @@ from toolprm_tasks.agent_search.check import reference
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.selector import make_selector
+from toolprm_tasks.brief_errors import inspect_brief
 from toolprm_tasks.core import names
 from toolprm_tasks.core.versions import SEARCH_VERSION, package_versions
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
@@ -245,23 +246,24 @@ def search_task(
         other: the entry file's `**other`, parameters it does not take: refused (a renamed
             one, e.g. select, names its new name).
     """
-    names.refuse_other_params("toolprm_search", other or {})
-    categories = _categories(category)
-    # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
-    what = "toolprm_search: task parameter"
-    n, max_steps, seed, max_tokens, judge_max_tokens = (
-        check_value(f"{what} {name}", value, rule) for name, value, rule in (
-            ("n", n, whole(1)), ("max_steps", max_steps, whole(1)), ("seed", seed, whole()),
-            ("max_tokens", max_tokens, whole(1)), ("judge_max_tokens", judge_max_tokens, whole(1))))
-    if temperature is not None:
-        temperature = check_value(f"{what} temperature", temperature, number(0))
-    both_orders = check_value(f"{what} both_orders", both_orders, flag)
-    if compare is not None:
-        compare = check_value(f"{what} compare", compare, flag)
-    if selector is not None:
-        names.check_choice("selector", selector, names.SELECTORS)
-    names.check_choice("judge_protocol", judge_protocol, names.JUDGE_PROTOCOLS)
-    names.check_choice("prompt", prompt, names.PROMPT_NAMES)
+    with inspect_brief(ValueError):  # a refused parameter: its message alone on Inspect's command line
+        names.refuse_other_params("toolprm_search", other or {})
+        categories = _categories(category)
+        # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
+        what = "toolprm_search: task parameter"
+        n, max_steps, seed, max_tokens, judge_max_tokens = (
+            check_value(f"{what} {name}", value, rule) for name, value, rule in (
+                ("n", n, whole(1)), ("max_steps", max_steps, whole(1)), ("seed", seed, whole()),
+                ("max_tokens", max_tokens, whole(1)), ("judge_max_tokens", judge_max_tokens, whole(1))))
+        if temperature is not None:
+            temperature = check_value(f"{what} temperature", temperature, number(0))
+        both_orders = check_value(f"{what} both_orders", both_orders, flag)
+        if compare is not None:
+            compare = check_value(f"{what} compare", compare, flag)
+        if selector is not None:
+            names.check_choice("selector", selector, names.SELECTORS)
+        names.check_choice("judge_protocol", judge_protocol, names.JUDGE_PROTOCOLS)
+        names.check_choice("prompt", prompt, names.PROMPT_NAMES)
     conversations = _conversations(categories)
     too_long = sum(1 for c in conversations.values() if any(len(turn) > max_steps for turn in c.gold))
     return Task(

@@ -21,7 +21,7 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from scorers.core import usable_score
-from toolprm_tasks.brief_errors import for_inspect
+from toolprm_tasks.brief_errors import for_inspect, inspect_brief
 from toolprm_tasks.core import names
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.prompts import pairwise_prompt
@@ -144,16 +144,18 @@ def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, pr
                     data: str, tier: str = "all", other: dict[str, object] | None = None) -> tuple[int, int]:
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
     `max_tokens=-5` once ran; `other`: parameters the task does not take, refused); the order
-    seed and max_tokens as numbers."""
-    names.refuse_other_params(task, other or {})
-    names.check_choice("protocol", protocol, PROTOCOLS)
-    names.check_choice("order", order, names.ORDERS)
-    if prompt is not None:
-        names.check_choice("prompt", prompt, names.PROMPT_NAMES)
-    names.check_choice("data", data, names.DATA_KINDS)
-    names.check_choice("tier", tier, names.TIERS)
-    return (check_value(f"{task}: task parameter order_seed", order_seed, whole()),
-            check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
+    seed and max_tokens as numbers. A refused one is a ValueError that Inspect's command line
+    shows as its message alone (`brief_errors.inspect_brief`)."""
+    with inspect_brief(ValueError):
+        names.refuse_other_params(task, other or {})
+        names.check_choice("protocol", protocol, PROTOCOLS)
+        names.check_choice("order", order, names.ORDERS)
+        if prompt is not None:
+            names.check_choice("prompt", prompt, names.PROMPT_NAMES)
+        names.check_choice("data", data, names.DATA_KINDS)
+        names.check_choice("tier", tier, names.TIERS)
+        return (check_value(f"{task}: task parameter order_seed", order_seed, whole()),
+                check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
 
 
 def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generative", order: str = "seeded",
@@ -164,7 +166,8 @@ def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generat
     hard tier; `subsets` None: every subset of the chosen data; `other`: the entry file's
     `**other`, refused)."""
     if subsets is None:
-        subsets = SUBSETS if names.check_choice("data", data, names.DATA_KINDS) == "official" else REBUILT_SUBSETS
+        with inspect_brief(ValueError):
+            subsets = SUBSETS if names.check_choice("data", data, names.DATA_KINDS) == "official" else REBUILT_SUBSETS
     task_name = "toolprmbench" if len(subsets) > 1 else f"toolprmbench_{subsets[0]}"
     order_seed, max_tokens = check_task_args(task_name, protocol=protocol, order=order, order_seed=order_seed,
                                              prompt=prompt, max_tokens=max_tokens, data=data, tier=tier, other=other)

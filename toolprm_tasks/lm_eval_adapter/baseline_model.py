@@ -16,6 +16,7 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
+from toolprm_tasks.brief_errors import lm_eval_brief
 from toolprm_tasks.core.baselines import JUDGES, candidate_scores, check_judge, generative_answer, generative_pick
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.factory import FRAMEWORK_OPTIONS, OptionError, check_options, choice, whole
@@ -29,11 +30,13 @@ class BaselineJudgeLM(LM):
         batch_size, max_batch_size and device, meaningless here. Checked by the one option
         check (`engines.factory.check_options`)."""
         super().__init__()
-        checked = check_options("toolprm-baseline", options, OPTIONS, FRAMEWORK_OPTIONS)
-        if "judge" not in checked:
-            raise OptionError(f"toolprm-baseline needs a judge: --model_args judge=NAME, NAME one of {', '.join(JUDGES)}")
-        self.judge = check_judge(checked["judge"])
-        self.seed = checked.get("seed", 0)
+        with lm_eval_brief(ValueError):  # a refused --model_args value: its message alone on lm_eval's command line
+            checked = check_options("toolprm-baseline", options, OPTIONS, FRAMEWORK_OPTIONS)
+            if "judge" not in checked:
+                raise OptionError("toolprm-baseline needs a judge: --model_args judge=NAME, NAME one of "
+                                  f"{', '.join(JUDGES)}")
+            self.judge = check_judge(checked["judge"])
+            self.seed = checked.get("seed", 0)
 
     @staticmethod
     def _doc(request: Any) -> dict[str, Any]:

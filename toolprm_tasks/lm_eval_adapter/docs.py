@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from scorers.core import NORMS
-from toolprm_tasks.brief_errors import for_lm_eval
-from toolprm_tasks.core.names import DATA_KINDS, check_choice
+from toolprm_tasks.brief_errors import for_lm_eval, lm_eval_brief
+from toolprm_tasks.core.names import DATA_KINDS, ORDERS, check_choice
 from toolprm_tasks.core.prompts import pairwise_prompt
 from toolprm_tasks.core.protocols import DEFAULT_PROMPT
 from toolprm_tasks.core.protocols import protocol as protocol_named
@@ -70,22 +70,24 @@ def load_docs(task_subset: str, task_protocol: str, order: str = "seeded", order
     import datasets
 
     subset, protocol = task_subset, task_protocol
-    for key, where in _TASK_DECIDES.items():
-        if key in others:
-            raise ValueError(f"`{key}` cannot be set with --metadata: the task decides it ({where})")
-    if prompt is not None and not str(prompt).strip():
-        raise ValueError("`prompt` is empty in --metadata: leave it out for the protocol's default, or name one "
-                         "(standard, toolprm)")
-    if task_norm is not None and norm is not None and norm != task_norm:
-        raise ValueError(f"`norm` cannot be {norm!r} with --metadata for this task: the task fixes norm={task_norm!r} "
-                         "(the _pointwise tasks take another norm)")
-    norm = task_norm if task_norm is not None else "char" if norm is None else norm
-    seed = check_value("order_seed", order_seed, whole())  # 1.9 or true must not run as seed 1
-    data = check_choice("data", task_data, DATA_KINDS)
-    check_choice("protocol", protocol, PROTOCOLS)
-    check_choice("norm", norm, NORMS)
-    prompt = prompt or DEFAULT_PROMPT[protocol]
-    pairwise_prompt(prompt)  # validates the name
+    with lm_eval_brief(ValueError):  # a refused --metadata value: its message alone on lm_eval's command line
+        for key, where in _TASK_DECIDES.items():
+            if key in others:
+                raise ValueError(f"`{key}` cannot be set with --metadata: the task decides it ({where})")
+        if prompt is not None and not str(prompt).strip():
+            raise ValueError("`prompt` is empty in --metadata: leave it out for the protocol's default, or name one "
+                             "(standard, toolprm)")
+        if task_norm is not None and norm is not None and norm != task_norm:
+            raise ValueError(f"`norm` cannot be {norm!r} with --metadata for this task: the task fixes norm={task_norm!r} "
+                             "(the _pointwise tasks take another norm)")
+        norm = task_norm if task_norm is not None else "char" if norm is None else norm
+        seed = check_value("order_seed", order_seed, whole())  # 1.9 or true must not run as seed 1
+        data = check_choice("data", task_data, DATA_KINDS)
+        check_choice("protocol", protocol, PROTOCOLS)
+        check_choice("order", order, ORDERS)
+        check_choice("norm", norm, NORMS)
+        prompt = prompt or DEFAULT_PROMPT[protocol]
+        pairwise_prompt(prompt)  # validates the name
     try:
         (loaded,) = load_subsets([subset], data=data, tier=task_tier)
     except (DataError, SourceError) as exc:

@@ -19,8 +19,9 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
+from toolprm_tasks.brief_errors import lm_eval_brief
 from toolprm_tasks.core.trials import JudgeView
-from toolprm_tasks.engines.base import ScoreRequest
+from toolprm_tasks.engines.base import EngineError, ScoreRequest
 from toolprm_tasks.engines.factory import make_engine
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ class PRMBackendLM(LM):
 
     def __init__(self, pretrained: str, **options: Any) -> None:
         super().__init__()
-        self.engine = make_engine(self.backend, str(pretrained), options)
+        with lm_eval_brief(ValueError, EngineError):  # a refused option or model: its message alone on lm_eval's CLI
+            self.engine = make_engine(self.backend, str(pretrained), options)
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool, bool]]:
         # both candidates of a case arrive together (lm-eval keeps a doc's choices adjacent)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolprm_tasks.core.fetch import sha256_file
 from toolprm_tasks.report import inspect_reader, lm_eval_reader, search_reader
 from toolprm_tasks.report.runs import ForeignInput, ReportError, Run
 
@@ -69,20 +70,45 @@ def _dispatch(path: Path, inputs: Inputs, explicit: bool) -> None:
         inputs.not_read.append(str(path))
 
 
+def _may_hold_runs(path: Path) -> bool:
+    return lm_eval_reader.is_results_file(path) or path.suffix in (".eval", ".json")
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None  # the reader says what is wrong with it
+
+
+_LISTED = 5  # reasons named in "nothing to report"; the rest counted
+
+
 def collect(paths: list[Path]) -> Inputs:
-    """Every run under the given files and folders (ReportError on a bad or foreign file)."""
+    """Every run under the given files and folders (ReportError on a bad or foreign file). A
+    file met twice (named twice, a folder and a file in it, or a byte-identical copy) is read
+    once: the same run twice would be two rows that look like a rerun."""
     inputs = Inputs()
+    seen: dict[str, Path] = {}
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            for file in files:
-                _read_file(file, inputs, explicit=False)
+            files = [(p, False) for p in sorted(path.rglob("*")) if p.is_file()]
         elif path.is_file():
-            _read_file(path, inputs, explicit=True)
+            files = [(path, True)]
         else:
             raise ReportError(f"{path}: no such file or folder")
+        for file, explicit in files:
+            digest = _digest(file) if _may_hold_runs(file) else None
+            if digest is not None and digest in seen:
+                inputs.not_read.append(f"{file}: the same file as {seen[digest]} (read once)")
+                continue
+            _read_file(file, inputs, explicit=explicit)
+            if digest is not None:
+                seen[digest] = file
     if not inputs.runs and not inputs.search:
-        found = "; ".join(inputs.skipped) or "no lm-eval results or Inspect logs"
+        reasons = inputs.skipped + inputs.not_read  # why each file found was passed over
+        found = "; ".join(reasons[:_LISTED]) + (f"; and {len(reasons) - _LISTED} more" if len(reasons) > _LISTED
+                                                else "") if reasons else "no lm-eval results or Inspect logs"
         raise ReportError(f"nothing to report in {', '.join(map(str, paths))}: {found}")
     return inputs
 
