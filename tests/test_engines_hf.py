@@ -342,6 +342,21 @@ def test_typed_and_text_option_values_read_alike() -> None:
                                 "no_token": "0"}
 
 
+def test_a_whole_valued_float_is_a_whole_number() -> None:
+    """lm-eval's --model_args reads "-1" as -1.0 ("-1".isnumeric() is false): seed=-1 was refused
+    as "got -1.0" in lm-eval while Inspect ran it; 2.5, inf, NaN and True are still no whole number."""
+    import math
+
+    from toolprm_tasks.engines.factory import whole
+
+    assert [whole()(v) for v in (-1.0, 3.0, "-1", 7)] == [-1, 3, -1, 7]
+    for bad in (2.5, math.inf, math.nan, True, "1.0", None):
+        with pytest.raises(ValueError, match="a whole number"):
+            whole()(bad)
+    with pytest.raises(ValueError, match=">= 1"):
+        whole(1)(0.0)
+
+
 @pytest.mark.parametrize("kind, fixture", [("classifier", "tiny_classifier"), ("verifier", "tiny_llama"),
                                            ("pairwise", "tiny_llama")])
 def test_a_context_too_short_for_any_prompt_is_refused(kind: str, fixture: str,
