@@ -208,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tier != "all":
         what += f", {args.tier} tier"
     if not reports:
-        raise DataError("nothing to audit: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+        # one subset's message per line: each is several sentences of its own
+        raise DataError("nothing to audit:\n" + "\n".join(f"- {k}: {v}" for k, v in unavailable.items()))
     try:
         model = resolve_model(args.model, option="--model")  # the real-model column (model_check.py)
     except ValueError as exc:
