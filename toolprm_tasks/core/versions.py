@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "7-A"
+TASK_VERSION = "8-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -34,11 +34,15 @@ TASK_VERSIONS: dict[str, str] = {
            "is not a finite real number is unscored in lm-eval as in Inspect; a step tag is read at its own "
            "token; lm-eval task YAMLs fix task_subset/task_protocol/task_norm (a --metadata norm collided); "
            "the data is unchanged",
+    "8-A": "2026-12-07: a label-token PRM's label is read for the token right after the step tag, the tag "
+           "tokenised apart from the candidate (it was read after the chat template's end of turn); an Inspect "
+           "pointwise trial whose scoring provider gives no usable score is unscored and counted (it ended the "
+           "run); a whole-valued float option is that number; the data is unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "5-A"
+SEARCH_VERSION = "6-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
@@ -50,7 +54,10 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                           "TravelAPI shared card balances across conversations); a state too "
                                           "large to compare matches nothing; policy answers with a key or "
                                           "keyword twice, two argument sets or a number past a float's range "
-                                          "are invalid; the task version's parser"}
+                                          "are invalid; the task version's parser",
+                                   "6-A": "2026-12-07: a float past MathAPI's bound on an int parameter "
+                                          "(precision=1e9) is refused like an int (it hung the run); a policy "
+                                          "answer holding a lone surrogate is invalid (it ended the run)"}
 
 
 NOT_INSTALLED = "not installed"
