@@ -194,3 +194,15 @@ def test_every_single_valued_option_given_twice_differently_is_refused(argv: lis
         build_parser().parse_args(argv)
     assert exit_info.value.code == 2 and f"{option} given twice" in capsys.readouterr().err
     build_parser().parse_args([*argv[: argv.index(option) + 2], *argv[argv.index(option) + 2 + 2:]])  # once: fine
+
+
+def test_repeated_subset_flags_add_up_everywhere(capsys) -> None:
+    """Repeated flags add up (docs/data.md); audit's and export's --subset were refused as
+    "given twice" once every plain option became single-valued. A source named twice is still
+    refused by export (it would export every case twice)."""
+    parse = build_parser().parse_args
+    assert parse(["audit", "--subset", "bfcl", "--subset", "tooltalk"]).subset == ["bfcl", "tooltalk"]
+    assert parse(["export", "--format", "reward", "--out", "o", "--subset", "bfcl", "--subset", "tooltalk"]).subset \
+        == ["bfcl", "tooltalk"]
+    assert cli_main(["export", "--format", "reward", "--out", "o", "--subset", "bfcl", "--subset", "bfcl"]) == 2
+    _refused(capsys, "--subset bfcl given twice")

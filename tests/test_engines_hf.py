@@ -350,7 +350,8 @@ def test_a_whole_valued_float_is_a_whole_number() -> None:
     from toolprm_tasks.engines.factory import whole
 
     assert [whole()(v) for v in (-1.0, 3.0, "-1", 7)] == [-1, 3, -1, 7]
-    for bad in (2.5, math.inf, math.nan, True, "1.0", None):
+    assert whole()(2.0 ** 53) == 2 ** 53
+    for bad in (2.5, math.inf, math.nan, True, "1.0", None, 1e300, -2.0 ** 60):  # past 2**53 a float is no exact int
         with pytest.raises(ValueError, match="a whole number"):
             whole()(bad)
     with pytest.raises(ValueError, match=">= 1"):

@@ -507,6 +507,7 @@ def test_reading_packet_round_trip(built: Path, tmp_path: Path) -> None:
 def test_a_killed_builds_partial_folder_is_removed_by_the_next_but_never_a_live_one(tmp_path: Path) -> None:
     """A build killed outright between writing its files and renaming them left `.build-*` in
     the output folder for good; the next build removes it, never one whose writer still runs."""
+    import os
     import subprocess
     import sys
 
@@ -523,10 +524,15 @@ def test_a_killed_builds_partial_folder_is_removed_by_the_next_but_never_a_live_
     (killed / "prmbench_rebuilt_bfcl.json").write_text("[]", encoding="utf-8")
     unlocked = out / f"{PARTIAL_PREFIX}{dead}-def"  # killed before it made its lock file: its pid is gone
     unlocked.mkdir()
+    legacy, recent = out / f"{PARTIAL_PREFIX}k3j2h1g0", out / f"{PARTIAL_PREFIX}z9y8x7w6"  # older versions' names
+    legacy.mkdir()
+    recent.mkdir()
+    os.utime(legacy, (0, 0))  # untouched for decades: its build is long gone; `recent` may be writing
     with partial_folder(out, PARTIAL_PREFIX) as live:  # another process's build, still writing
         write_build("bfcl", BuildResult(), out, seed=0)
-        assert live.is_dir() and not killed.exists() and not unlocked.exists()
-    assert not live.exists()
+        assert live.is_dir() and not killed.exists() and not unlocked.exists() and not legacy.exists()
+    assert not live.exists() and recent.is_dir()
+    recent.rmdir()
     # the build's own partial folder is gone too
     assert sorted(p.name for p in out.iterdir()) == ["check_failures_bfcl.json", "manifest_bfcl.json",
                                                     "prmbench_rebuilt_bfcl.json", "prmbench_rebuilt_bfcl_train.json"]
@@ -554,3 +560,8 @@ def test_validate_lists_every_problem_of_a_builds_folder(built: Path, tmp_path: 
     assert f"{folder}/prmbench_rebuilt_tooltalk.json: {len(records) - 1} records, its manifest says {len(records)}" in out
     assert "prmbench_bfcl.json: missing" not in out  # a build's folder holds no release files
     assert "4 problem(s)" in out
+    manifest = json.loads((folder / "manifest_bfcl.json").read_text(encoding="utf-8"))
+    manifest["files"]["../outside.json"] = "0" * 64  # a manifest never sends the check outside its folder
+    (folder / "manifest_bfcl.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert cli_main(["validate", str(folder)]) == 1
+    assert "field 'files': '../outside.json' is not a file name of this folder" in capsys.readouterr().out

@@ -27,7 +27,7 @@ from typing import Any
 from toolprm_tasks import reading
 from toolprm_tasks.audit import audit_cases, audit_records, format_report
 from toolprm_tasks.cli.arg_types import positive_int
-from toolprm_tasks.cli.common import say
+from toolprm_tasks.cli.common import Extend, say
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.names import DATA_KINDS, TIERS
 from toolprm_tasks.data import (
@@ -239,7 +239,7 @@ def register(subparsers: Any) -> None:
                        help="a folder of data files (a build's output or release files); default: --data")
     audit.add_argument("--data", choices=DATA_KINDS, default="rebuilt",
                        help="without a folder: the rebuilt offline default (default) or the official files")
-    audit.add_argument("--subset", nargs="+", choices=SUBSETS, default=None,
+    audit.add_argument("--subset", nargs="+", action=Extend, choices=SUBSETS, default=None,
                        help="these subsets only: of --data, of the folder's files, or of a --packet's sources "
                             "(default: all)")
     audit.add_argument("--tier", choices=TIERS, default="all",

@@ -127,7 +127,8 @@ def _positive_float(text: str) -> float:
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", choices=DATA_KINDS, default="rebuilt",
                         help="rebuilt offline cases (default) or the official release's training files")
-    parser.add_argument("--subset", nargs="+", default=None, choices=SUBSETS,
+    # repeated flags add up (docs/data.md); argparse's "extend" keeps a source named twice, refused in _subsets
+    parser.add_argument("--subset", nargs="+", action="extend", default=None, choices=SUBSETS,
                         help="sources, each once (default: every source with a training split)")
     parser.add_argument("--data-seed", type=int, default=0, help="the rebuilt set's build seed (default 0)")
 

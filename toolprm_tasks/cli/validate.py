@@ -73,6 +73,9 @@ def _validate_build(manifest_path: Path) -> tuple[list[str], list[str]]:
     warnings: list[str] = []
     splits = manifest.get("splits") if isinstance(manifest.get("splits"), dict) else {}
     for name, expected in sorted(files.items()):
+        if Path(str(name)).name != str(name) or str(name) in ("", ".", ".."):  # never read outside the folder
+            problems.append(f"{manifest_path}: field 'files': {str(name)!r} is not a file name of this folder")
+            continue
         path = manifest_path.parent / str(name)
         if not path.is_file():
             problems.append(f"{path}: missing (listed in {manifest_path.name})")

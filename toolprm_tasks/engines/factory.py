@@ -63,7 +63,7 @@ def whole(minimum: int | None = None) -> Rule:
     def parse(value: Any) -> int:
         # a whole-valued float is that number: lm-eval's --model_args reads "-1" as -1.0 ("-1"
         # is not str.isnumeric), so seed=-1 was refused as "got -1.0"; 2.5 and inf are not
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:  # exact as a float
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError(expected)

@@ -204,6 +204,23 @@ MAX_MATH_INT = 1_000  # MathAPI's int parameters (precision, decimal places): la
 MAX_RESULT_DIGITS = 4_300  # Python refuses to print a longer int: BFCL could not show such a result either
 
 
+def _within_math_bound(value: Any) -> bool:
+    """Whether an int parameter's value is harmless: BFCL hands it to mpmath, which takes
+    whatever `int()` takes (a float such as JSON's `1e9`, a numeric string such as "2000000"),
+    so each of those is bounded as the number it is; anything `int()` refuses fails in BFCL's
+    own code at once."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return abs(value) <= MAX_MATH_INT  # NaN and inf are no number within it
+    if isinstance(value, str):
+        try:
+            return abs(int(value)) <= MAX_MATH_INT
+        except ValueError:  # not an int's text (or one past Python's digit limit): BFCL refuses it
+            return True
+    return True
+
+
 def _bounded_arguments(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple, dict]:
     """Refuse MathAPI calls that would run for minutes on a proposed call: an int parameter
     (precision, decimal places) above MAX_MATH_INT, or an integer `power` whose result has more
@@ -215,9 +232,7 @@ def _bounded_arguments(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     bound = signature.bind(*args, **kwargs)  # TypeError: an error observation
     values = bound.arguments
     for name, value in values.items():
-        # a float too (JSON `1e9` is a float): BFCL passes it on to mpmath as it is, and the run hangs
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if signature.parameters[name].annotation is int and number and not abs(value) <= MAX_MATH_INT:
+        if signature.parameters[name].annotation is int and not _within_math_bound(value):
             raise ValueError(f"{name}={value!r} is out of range (at most {MAX_MATH_INT} here)")
     base, exponent = values.get("base"), values.get("exponent")
     if method.__name__ == "power" and all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent)):

@@ -23,7 +23,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 from toolprm_tasks.brief_errors import inspect_brief
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.base import EngineError, Generated, Scored, ScoreRequest
-from toolprm_tasks.engines.factory import make_engine
+from toolprm_tasks.engines.factory import OptionError, make_engine
 from toolprm_tasks.inspect_adapter.keys import POSITION_KEY, SCORE_KEY, TRUNCATED_KEY, VIEW_KEY
 
 T = TypeVar("T")
@@ -105,7 +105,9 @@ class PRMScoringAPI(ModelAPI):
             return
         if base_url:  # --model-base-url (and --model-api-key): a vLLM server of yours
             options = {**options, "base_url": base_url, **({"api_key": api_key} if api_key else {})}
-        with inspect_brief(ValueError, EngineError):  # a refused option or model: its message alone
+        # a refused option, or a model the engine cannot load as that kind: its message alone (any
+        # other error of the load keeps its traceback: it may be a bug)
+        with inspect_brief(OptionError, EngineError):
             self.engine = make_engine(self.backend, model_name, options)
 
     def max_connections(self) -> int:

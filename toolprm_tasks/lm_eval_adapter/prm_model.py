@@ -22,7 +22,7 @@ from lm_eval.api.model import LM
 from toolprm_tasks.brief_errors import lm_eval_brief
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.base import EngineError, ScoreRequest
-from toolprm_tasks.engines.factory import make_engine
+from toolprm_tasks.engines.factory import OptionError, make_engine
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ class PRMBackendLM(LM):
 
     def __init__(self, pretrained: str, **options: Any) -> None:
         super().__init__()
-        with lm_eval_brief(ValueError, EngineError):  # a refused option or model: its message alone on lm_eval's CLI
+        # a refused option, or a model the engine cannot load as that kind: its message alone on
+        # lm_eval's command line (any other error of the load keeps its traceback: it may be a bug)
+        with lm_eval_brief(OptionError, EngineError):
             self.engine = make_engine(self.backend, str(pretrained), options)
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool, bool]]:

@@ -524,7 +524,9 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
     manifest.update(audits)
     manifest["fingerprint"] = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
     files[f"manifest_{source}.json"] = _dump(manifest)
-    remove_stale_partials(out, PARTIAL_PREFIX, "a build")  # a build killed outright (SIGKILL) left it
+    # a build killed outright (SIGKILL) left it; an older version's (no pid, no lock) is stale after
+    # an hour (a build writes its files in seconds)
+    remove_stale_partials(out, PARTIAL_PREFIX, "a build", legacy_stale_s=3600.0)
     with partial_folder(out, PARTIAL_PREFIX) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -17,7 +17,7 @@ from toolprm_tasks.envs.bfcl import Conversation, function_docs, replay_gold
 from toolprm_tasks.rebuild.bfcl_points import environment, functions_at, run_action
 from toolprm_tasks.rebuild.models import ModelCaller
 from toolprm_tasks.rebuild.points import DecisionPoint
-from toolprm_tasks.rebuild.policy import action_json, parse_action, policy_prompt
+from toolprm_tasks.rebuild.policy import action_json, encodable, parse_action, policy_prompt
 
 MAX_STEPS_PER_TURN = 8
 
@@ -79,7 +79,7 @@ def parse_annotation(text: str | None) -> tuple[int, Any] | None:
     answer; None when there is none or it is not that (counted by the caller): a step that is
     not an integer (`true` is no step), a corrected call whose arguments are not one JSON
     object (under `parameters` or `arguments`; both, differing, is two answers), a key twice
-    (`answers.loads` refuses it). Never raises."""
+    (`answers.loads` refuses it), text that is not valid Unicode (a lone surrogate). Never raises."""
     value = next((v for v in answers.json_values(answers.answer_text(text) or "") if isinstance(v, dict)), None)
     if not isinstance(value, dict):
         return None
@@ -95,6 +95,8 @@ def parse_annotation(text: str | None) -> tuple[int, Any] | None:
             return None
         corrected = {"name": corrected["name"], "parameters": arguments}
     elif not (isinstance(corrected, str) and corrected.strip()):
+        return None
+    if not encodable(json.dumps(corrected, ensure_ascii=False)):  # a lone surrogate: the build could not write it
         return None
     return step, corrected
 

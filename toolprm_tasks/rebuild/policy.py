@@ -55,7 +55,7 @@ def read_answer(text: str | None) -> Action:
     """A policy's answer as an action (see the module's notes). Never raises."""
     if text is not None and not isinstance(text, str):
         return Action(INVALID, "", f"answer is not text ({type(text).__name__})")
-    if text is not None and not _encodable(text):
+    if text is not None and not encodable(text):
         return Action(INVALID, "", "answer is not valid Unicode text (a lone surrogate)")
     answer = answer_text(text)
     if answer is None:
@@ -72,7 +72,7 @@ def read_answer(text: str | None) -> Action:
         if not readable_arguments(arguments):
             return Action(INVALID, text, "call arguments are not a JSON object of named values")
         call = {"name": calls[0].name, "parameters": arguments}
-        if not _encodable(json.dumps(call, ensure_ascii=False)):  # "\ud800" in JSON decodes to a lone surrogate
+        if not encodable(json.dumps(call, ensure_ascii=False)):  # "\ud800" in JSON decodes to a lone surrogate
             return Action(INVALID, text, "call holds text that is not valid Unicode (a lone surrogate)")
         return Action(CALL, call)
     if re.match(r"[\[{]", answer):
@@ -80,7 +80,7 @@ def read_answer(text: str | None) -> Action:
     return Action(REPLY, answer)
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
     """Whether text can be written as UTF-8: a lone surrogate cannot, and a log, a history or
     the next prompt that holds one fails to serialise (Inspect ended the whole run)."""
     try:

@@ -64,7 +64,7 @@ def _plots(report: dict[str, Any], out: Path) -> list[plots.Plot]:
         made.append(plots.position_bias(kind, section["position_bias"], out, title, style))
         made.append(plots.accuracy_vs_consistency(kind, section["position_bias"], out, title, style))
         made.append(plots.cost(kind, section["cost"], out, title, style))
-    for kind in ("official", "rebuilt"):
+    for kind in board.KINDS:  # the judge's accuracy on each section's data, the hard tier's too
         made.append(plots.search_gain(kind, report["search"], out))
     return [p for p in made if p is not None]
 

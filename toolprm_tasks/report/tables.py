@@ -99,7 +99,9 @@ def cost(table: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def runs(entries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     header = ["file", "framework", "judge", "data", "task version", "subsets", "trials", "flags", "notes"]
-    rows = [[e["path"], e["framework"], e["model"], e["data_kind"], e["task_version"], ", ".join(e["subsets"]),
+    rows = [[e["path"], e["framework"], e["model"],
+             e["data_kind"] + (f" ({e['tier']} tier)" if e.get("tier", "all") != "all" else ""),
+             e["task_version"], ", ".join(e["subsets"]),
              str(e["trials"]), ", ".join(e["flags"]) or DASH, "; ".join(e["notes"]) or DASH] for e in entries]
     return header, rows
 
