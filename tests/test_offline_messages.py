@@ -237,3 +237,15 @@ def test_refused_options_on_the_command_lines_are_one_message(tmp_path: Path) ->
         output = proc.stdout + proc.stderr
         assert proc.returncode == 1 and "Traceback" not in output, output
         assert says in " ".join(output.split()) and len(output.splitlines()) < 15, output
+
+
+def test_an_official_training_file_offline_is_named_with_a_remedy_that_works() -> None:
+    """The message named the test file (prmbench_bfcl.json) and a `toolprmbench download` cache,
+    which holds test files only; export and train are told their own rebuilt route."""
+    message = data.DataUnavailable("bfcl", "offline", "toolprmbench", command="export",
+                                   filename="prmbench_bfcl_train.json").args[0]
+    assert "put the paper's prmbench_bfcl_train.json" in message and "prmbench_bfcl.json " not in message
+    assert "toolprmbench download" not in message
+    assert "toolprmbench export --data rebuilt" in message
+    test_file = data.DataUnavailable("bfcl", "offline", "toolprmbench", command="info").args[0]
+    assert "put the paper's prmbench_bfcl.json" in test_file and "toolprmbench download" in test_file

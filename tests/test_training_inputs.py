@@ -94,6 +94,25 @@ def test_options_the_recipe_does_not_read_or_cannot_use_are_refused(argv: list[s
     assert says in err and "Traceback" not in err
 
 
+def test_max_steps_and_epochs_together_are_refused(tmp_path: Path, capsys) -> None:
+    """transformers' max_steps overrides the epochs: --epochs 0.5 --max-steps 6 trained 2 epochs and
+    recorded 0.5."""
+    pytest.importorskip("trl", reason="the recipe needs TRL first")
+    err = _refused(["train", "reward", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "o"),
+                    "--max-steps", "6", "--epochs", "0.5"], capsys)
+    assert "--max-steps and --epochs: give one" in err and not (tmp_path / "o").exists()
+
+
+def test_device_gpu_without_cuda_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("trl", reason="the recipe needs TRL first")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device gpu is usable here")
+    err = _refused(["train", "reward", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "o"),
+                    "--device", "gpu"], capsys)
+    assert "--device gpu: torch sees no CUDA device here" in err and "Traceback" not in err
+
+
 def test_the_recipes_refuse_the_other_recipes_fields() -> None:
     with pytest.raises(recipes.TrainingError, match="train_layers: only the reward recipe reads it, not grpo"):
         recipes.settings_for("grpo", "cpu", train_layers=2)
@@ -178,6 +197,18 @@ def test_train_seed_and_data_seed_are_separate(build, tmp_path: Path, monkeypatc
     assert (seen["seed"], seen["data_seed"]) == (5, 0)
     _refused(["train", "reward", "--model", "m", "--out", str(tmp_path / "o"), "--data-seed", "3"], capsys)
     assert (seen["seed"], seen["data_seed"]) == (0, 3)
+
+
+def test_a_data_seed_that_is_not_the_named_folders_build_is_refused(build, tmp_path: Path, capsys) -> None:
+    """TOOLPRMBENCH_REBUILT_DIR names a folder whatever --data-seed says: seed 7 was recorded while
+    the seed-0 build's cases were exported and trained on."""
+    manifest = json.loads((build / "manifest_tooltalk.json").read_text())
+    (build / "manifest_tooltalk.json").write_text(json.dumps({**manifest, "seed": 0}))
+    data.loaded._LOADED.clear()
+    err = _refused(["export", "--format", "reward", "--subset", "tooltalk", "--data-seed", "7",
+                    "--out", str(tmp_path / "o")], capsys)
+    assert "the rebuilt data there is build seed 0, not the data seed 7 asked for" in err
+    assert cli_main(["export", "--format", "reward", "--subset", "tooltalk", "--out", str(tmp_path / "o")]) == 0
 
 
 def test_the_recipe_loads_the_build_of_data_seed(monkeypatch, tmp_path: Path) -> None:

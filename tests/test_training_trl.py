@@ -94,6 +94,9 @@ def test_reward_recipe_trains_and_saves_a_classifier_folder(trained: tuple[Path,
     assert all(math.isfinite(loss) for loss in record["losses"])
     assert record["data"]["clusters_shared_with_test"] == {} and record["data"]["cases_equal_to_test"] == {}
     assert (record["seed"], record["data_seed"]) == (0, 0)  # the head and order; the data build
+    # --max-steps is the run's length: the epochs decided nothing and are recorded as such
+    assert record["settings"]["epochs"] is None and record["max_steps"] == 2
+    assert "max_steps=2 (the run's length" in printed and "epochs=" not in printed
     fitted = {subset: sum(tally.values()) for subset, tally in record["fitting"].items()}
     assert fitted == {"bfcl": 6, "tooltalk": 6}  # every training pair, fitted one way or another
     config = AutoConfig.from_pretrained(out)
@@ -107,6 +110,15 @@ def test_reward_recipe_trains_and_saves_a_classifier_folder(trained: tuple[Path,
              for name, param in base.state_dict().items() if name in trained_model.state_dict()}
     assert len(moved) > 10 and all(delta > 0 for delta in moved.values()), moved
     assert torch.isfinite(trained_model.score.weight).all()
+
+
+def test_a_max_length_below_the_prompt_skeleton_is_one_message(data_in, base_model: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    """It was an EngineError traceback (exit 1) naming max_length, not the option."""
+    code = cli_main(["train", "reward", "--model", str(base_model), "--out", str(tmp_path / "o"), "--max-length", "5",
+                     "--max-steps", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--max-length 5: " in err and "cannot hold even the shortest" in err and "Traceback" not in err
 
 
 def test_trls_own_tokenisation_of_the_export_is_what_the_recipe_trains_on(data_in, base_model: Path) -> None:

@@ -89,7 +89,9 @@ def _train(args: argparse.Namespace) -> int:
     settings = record["settings"]
     timing = record["timing"]
     print(f"{args.recipe} on {record['device']} settings ({'the paper' if record['device'] == 'gpu' else 'small CPU'}): "
-          + ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (0, 0.0)))
+          + ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (0, 0.0, None))
+          + (f", max_steps={record['max_steps']} (the run's length: the epochs decide nothing)"
+             if record.get("max_steps") else ""))
     for subset, tally in record["fitting"].items():
         print(f"  {subset}: {', '.join(f'{k} {v}' for k, v in sorted(tally.items()))}")
     if record["export"]["duplicates"]["count"]:
@@ -150,7 +152,8 @@ def register(sub: Any) -> None:
     train.add_argument("recipe", choices=RECIPES, help="reward: scalar reward model; grpo: the paper's GRPO judge")
     train.add_argument("--model", required=True, help="the base model's HF folder")
     train.add_argument("--out", required=True, help="a new (or empty) folder for the trained model")
-    train.add_argument("--max-steps", type=_positive, default=None, help="stop after N optimizer steps")
+    train.add_argument("--max-steps", type=_positive, default=None,
+                       help="train N optimizer steps: the run's length, overriding the epochs (not with --epochs)")
     train.add_argument("--save-steps", type=_positive, default=None,
                        help="a model-only checkpoint-N folder every N steps (default: none)")
     train.add_argument("--device", choices=DEVICES, default="auto",
@@ -164,7 +167,7 @@ def register(sub: Any) -> None:
     train.add_argument("--epochs", type=_positive_float, default=None, help="override the settings' epochs")
     train.add_argument("--batch-size", type=_positive, default=None, help="per device: pairs or completions")
     train.add_argument("--grad-accum", type=_positive, default=None, help="gradient accumulation steps")
-    train.add_argument("--train-layers", type=int, default=None,
+    train.add_argument("--train-layers", type=_positive, default=None,
                        help="reward: train only the top N decoder layers, the final norm and the head (CPU speed)")
     train.add_argument("--num-generations", type=_positive, default=None, help="grpo: G")
     train.add_argument("--max-completion-length", type=_positive, default=None, help="grpo: new tokens per answer")

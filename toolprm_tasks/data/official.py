@@ -39,7 +39,7 @@ from toolprm_tasks.data.cache import (
 from toolprm_tasks.data.errors import DataError, LocalRecordError, env_path
 from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import DataUnavailable
-from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_REPO, PinnedFile, pinned_file
+from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_FILES, PINNED_REPO, PinnedFile, pinned_file
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def download(pin: PinnedFile, *, retries: int = 3, timeout: float = 60.0, backof
                 f"TOOLPRMBENCH_ALLOW_UNPINNED=1 applies to local copies only, never to downloads.") from None
         # a server that answered with something else (an HTML page, a body over the limit) is not "offline"
         raise DataUnavailable(pin.subset, f"could not download {pin.filename} from {url}: {exc}",
-                              answered=exc.rejected is not None) from None
+                              answered=exc.rejected is not None, filename=pin.filename) from None
     except fetch.LocalWriteError as exc:
         raise DataError(not_writable(folder, exc.error)) from None
     return target
@@ -262,8 +262,9 @@ def cached(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSub
                 raise DataError(not_ours(path, f"it does not verify ({exc})")) from None
             logger.warning("toolprm-tasks: the cached %s does not verify (%s): fetching it again", path, exc)
     if not fetch:
+        fetched_by = "fetches it" if pin.filename == PINNED_FILES[subset].filename else "fetches test files only"
         raise DataUnavailable(subset, f"{pin.filename} is not in the cache {cache_dir()} (`toolprmbench download` "
-                                      "fetches it)")
+                                      f"{fetched_by})", filename=pin.filename)
     download(pin)
     return _load_verified(pin, path, allow_unpinned=allow)
 

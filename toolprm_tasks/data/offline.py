@@ -38,35 +38,41 @@ def rebuilt_route(subset: str | None, front_end: str, task_suffix: str = "", com
     toolprmbench = "toolprmbench info, audit and demo (the rebuilt cases are their default)"
     if command in _DATA_COMMANDS:
         toolprmbench = f"toolprmbench {command} --data rebuilt (the default of {', '.join(_DATA_COMMANDS)})"
+    elif command in ("export", "train"):  # the rebuilt training split: their default too
+        toolprmbench = f"toolprmbench {command} --data rebuilt (its default: the rebuilt training split)"
     routes = {"lm-eval": f"lm_eval ... {lm_eval}", "inspect": inspect, "toolprmbench": toolprmbench}
     if front_end == "any":
         return "; ".join(routes.values())
     return routes[front_end]
 
 
-def official_supply(subset: str) -> str:
-    """How to supply one official file without network."""
-    return (f"put the paper's {pins.PINNED_FILES[subset].filename} (downloaded where there is network) in a folder and "
-            "set TOOLPRMBENCH_DATA_DIR to that folder (verified against its pin), or copy a cache filled by "
-            f"`toolprmbench download` to {cache.cache_dir()}")
+def official_supply(subset: str, filename: str | None = None) -> str:
+    """How to supply one official file without network (`filename`: another file of the subset
+    than its test file, e.g. its training file, which `toolprmbench download` does not fetch)."""
+    name = filename or pins.PINNED_FILES[subset].filename
+    supply = (f"put the paper's {name} (downloaded where there is network) in a folder and set "
+              "TOOLPRMBENCH_DATA_DIR to that folder (verified against its pin)")
+    if name != pins.PINNED_FILES[subset].filename:
+        return supply
+    return f"{supply}, or copy a cache filled by `toolprmbench download` to {cache.cache_dir()}"
 
 
-def no_rebuilt_set(subset: str, front_end: str = "any") -> str:
+def no_rebuilt_set(subset: str, front_end: str = "any", filename: str | None = None) -> str:
     """Why `subset` has no offline set built for you, and the one file to supply."""
     if subset == "gta":
         rebuilt = ("inspect eval toolprm_tasks/gta.py -T data=rebuilt" if front_end in ("inspect", "any")
                    else "the Inspect task toolprm_tasks/gta.py -T data=rebuilt (lm-eval has no rebuilt GTA task)")
         return ("GTA has no offline set built for you (GTA is not on PyPI). Supply one of two files:\n"
-                f"  - {official_supply(subset)};\n"
+                f"  - {official_supply(subset, filename)};\n"
                 "  - or rebuild cases from GTA's own dataset.json (from GTA's release; toolmeta.json beside it is "
                 "used): `toolprmbench build --source gta --gta-dataset PATH/dataset.json --out DIR`, then TOOLPRMBENCH_REBUILT_DIR=DIR "
                 f"with {rebuilt}.")
     rebuilt = " and ".join(_SHOWN[s] for s in REBUILT_SUBSETS)
-    return f"{_SHOWN[subset]} has no rebuilt set (only {rebuilt} are rebuilt). Supply the file: {official_supply(subset)}."
+    return f"{_SHOWN[subset]} has no rebuilt set (only {rebuilt} are rebuilt). Supply the file: {official_supply(subset, filename)}."
 
 
 def unavailable_message(subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
-                        command: str = "", answered: bool = False) -> str:
+                        command: str = "", answered: bool = False, filename: str | None = None) -> str:
     """The message of `data.DataUnavailable`: a few lines, the offline route first. `answered`:
     the server was reached and sent something that is not the file (an HTML page, a body over
     the limit), which is not being offline and is not said to be."""
@@ -78,9 +84,9 @@ def unavailable_message(subset: str, reason: str, front_end: str = "any", task_s
     route = rebuilt_route(subset if subset in REBUILT_SUBSETS else None, front_end, task_suffix, command)
     if subset in REBUILT_SUBSETS:
         lines.append(f"Offline, run the rebuilt cases instead ({REBUILT}): {route}.")
-        lines.append(f"Or supply the official file: {official_supply(subset)}. See docs/data.md.")
+        lines.append(f"Or supply the official file: {official_supply(subset, filename)}. See docs/data.md.")
     else:
-        lines.append(no_rebuilt_set(subset, front_end))
+        lines.append(no_rebuilt_set(subset, front_end, filename))
         lines.append(f"Offline without {_SHOWN[subset]}, the rebuilt cases ({REBUILT}): {route}. See docs/data.md.")
     return visible("\n".join(lines))
 
@@ -91,10 +97,10 @@ class DataUnavailable(DataError):
     for the command in use (`worded_for`)."""
 
     def __init__(self, subset: str, reason: str, front_end: str = "any", task_suffix: str = "",
-                 command: str = "", answered: bool = False) -> None:
-        self.subset, self.reason, self.answered = subset, reason, answered
-        self._args = (subset, reason, front_end, task_suffix, command, answered)
-        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command, answered))
+                 command: str = "", answered: bool = False, filename: str | None = None) -> None:
+        self.subset, self.reason, self.answered, self.filename = subset, reason, answered, filename
+        self._args = (subset, reason, front_end, task_suffix, command, answered, filename)
+        super().__init__(unavailable_message(subset, reason, front_end, task_suffix, command, answered, filename))
 
     def __reduce__(self) -> tuple[type[DataUnavailable], tuple[Any, ...]]:
         # the default pickles only the message, which is not this __init__'s signature
@@ -103,4 +109,5 @@ class DataUnavailable(DataError):
     def worded_for(self, front_end: str, task_suffix: str = "", command: str = "") -> DataUnavailable:
         """The same error with the offline route of `front_end` (lm-eval, inspect, toolprmbench;
         `task_suffix`: the lm-eval task's protocol suffix; `command`: the toolprmbench command)."""
-        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command, self.answered)
+        return DataUnavailable(self.subset, self.reason, front_end, task_suffix, command, self.answered,
+                               self.filename)

@@ -113,10 +113,13 @@ def resolve_device(device: str) -> str:
     """`auto`: `gpu` when torch sees CUDA, else `cpu`."""
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
-    if device != "auto":
-        return device
     import torch
 
+    if device == "gpu" and not torch.cuda.is_available():  # transformers' own refusal is a traceback, after loading
+        raise TrainingError("--device gpu: torch sees no CUDA device here; use --device cpu (the small CPU "
+                            "settings) or auto")
+    if device != "auto":
+        return device
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
@@ -383,6 +386,22 @@ def _split(data: str, subsets: Sequence[str] | None, data_seed: int) -> tuple[Tr
     return split, cases
 
 
+def _check_run_length(max_steps: int | None, overrides: dict[str, Any]) -> None:
+    """`max_steps` is transformers' `max_steps`: the run's length in optimizer steps, past the
+    epochs if need be (it overrides them). Both given, one would be ignored in silence."""
+    if max_steps and overrides.get("epochs") is not None:
+        raise TrainingError("--max-steps and --epochs: give one; --max-steps sets the run's length in optimizer "
+                            "steps and overrides the epochs (transformers' max_steps)")
+
+
+def _settings_record(settings: Settings, max_steps: int | None) -> dict[str, Any]:
+    """The settings as the run used them: with `max_steps`, the epochs decided nothing."""
+    record = dataclasses.asdict(settings)
+    if max_steps:
+        record["epochs"] = None
+    return record
+
+
 def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequence[str] | None = None,
                  max_steps: int | None = None, device: str = "auto", save_steps: int | None = None, seed: int = 0,
                  data_seed: int = 0, logging_steps: int | None = None, **overrides: Any) -> Run:
@@ -393,12 +412,16 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
 
     out = Path(out)
     _check_out(out)
+    _check_run_length(max_steps, overrides)
     device = resolve_device(device)
     settings = settings_for("reward", device, **overrides)
     split, cases = _split(data, subsets, data_seed)
     rows = reward_rows(split.cases)
     tokenizer, tokenizer_changes = load_tokenizer(model)
-    pairs, fitting = tokenized_pairs(rows, cases, tokenizer, settings.max_length)
+    try:
+        pairs, fitting = tokenized_pairs(rows, cases, tokenizer, settings.max_length)
+    except EngineError as exc:  # the prompt skeleton alone is longer than --max-length
+        raise TrainingError(f"--max-length {settings.max_length}: {exc}") from None
     if not pairs:
         raise TrainingError(f"no training pair to train on ({rows.summary()['skipped']})")
     dataset = Dataset.from_list(pairs)
@@ -424,7 +447,7 @@ def train_reward(model: str, out: Path, *, data: str = "rebuilt", subsets: Seque
     _check_finite(trainer, out)
     trainer.save_model(str(out))
     record = {
-        "recipe": "reward", "base_model": str(model), "device": device, "settings": dataclasses.asdict(settings),
+        "recipe": "reward", "base_model": str(model), "device": device, "settings": _settings_record(settings, max_steps),
         "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data_seed": data_seed,
         "data": split.describe(),
         "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes, "parameters": frozen,
@@ -449,6 +472,7 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
 
     out = Path(out)
     _check_out(out)
+    _check_run_length(max_steps, overrides)
     device = resolve_device(device)
     settings = settings_for("grpo", device, **overrides)
     split, cases = _split(data, subsets, data_seed)
@@ -475,7 +499,7 @@ def train_grpo(model: str, out: Path, *, data: str = "rebuilt", subsets: Sequenc
     losses = _losses(trainer.state.log_history)
     rewards = [float(e["reward"]) for e in trainer.state.log_history if "reward" in e]
     record = {
-        "recipe": "grpo", "base_model": str(model), "device": device, "settings": dataclasses.asdict(settings),
+        "recipe": "grpo", "base_model": str(model), "device": device, "settings": _settings_record(settings, max_steps),
         "max_steps": max_steps, "save_steps": save_steps, "seed": seed, "data_seed": data_seed,
         "data": split.describe(),
         "export": rows.summary(), "fitting": fitting, "tokenizer_changes": tokenizer_changes,

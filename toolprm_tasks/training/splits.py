@@ -37,7 +37,16 @@ def load_split(subset: str, split: str, data_kind: str = "rebuilt", seed: int = 
     check_choice("split", split, SPLITS)
     if check_choice("data", data_kind, DATA_KINDS) == "official":
         return data.load_subset(subset, split=split)
-    return data.load_rebuilt(subset, seed=seed, split=split)
+    loaded = data.load_rebuilt(subset, seed=seed, split=split)
+    # TOOLPRMBENCH_REBUILT_DIR names a folder whatever its seed: a seed that is not its build's
+    # would be recorded as the data's while another build's cases are read
+    manifest = loaded.path.parent / f"manifest_{subset}.json"
+    built = jsonio.read_json(manifest).get("seed") if manifest.is_file() else None
+    if isinstance(built, int) and built != seed:
+        raise DataError(f"{manifest}: the rebuilt data there is build seed {built}, not the data seed {seed} asked "
+                        f"for (--data-seed): pass --data-seed {built}, or unset TOOLPRMBENCH_REBUILT_DIR to read the "
+                        f"default build of seed {seed}")
+    return loaded
 
 
 def manifest_cluster_overlap(manifest: Any) -> list[str]:
