@@ -318,3 +318,20 @@ def test_an_unclosed_string_full_of_escaped_quotes_is_one_token(tmp_path: Path, 
         assert "hostile.json" in str(exc)
     else:
         assert result.problems and "hostile.json" in str(result.problems[0])
+
+
+def test_text_that_is_not_valid_unicode_is_refused_naming_record_and_field(tmp_path: Path, capsys) -> None:
+    """JSON's \\ud800 escape decodes to a lone surrogate: the loader passed it, then lm-eval's
+    datasets and Inspect's log could not encode it and the whole run ended in a traceback."""
+    from toolprm_tasks.core.cases import check_records
+
+    records = RECORDS["tooltalk"]()
+    records[1]["action_rejected"] = "I cannot do that \ud800 sorry"
+    records[2]["history"][0]["content"] += "\udfff"
+    check = check_records(records, subset="tooltalk", source="prmbench_tooltalk.json")
+    assert [(e.index, e.field_name) for e in check.errors] == [(1, "action_rejected"), (2, "history")]
+    assert all("not valid Unicode (a lone surrogate" in e.problem for e in check.errors)
+    (tmp_path / "prmbench_tooltalk.json").write_text(json.dumps(records), encoding="utf-8")  # as \ud800 escapes
+    assert cli_main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "prmbench_tooltalk.json: record 1: field 'action_rejected': text that is not valid Unicode" in out

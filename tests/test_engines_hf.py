@@ -149,6 +149,23 @@ def test_pairwise_kind_generates_greedy_answers_within_limits(tiny_llama: Path) 
         engine.score(_requests()[:1])
 
 
+def test_a_kind_that_does_not_fit_the_task_is_one_message(tiny_llama: Path) -> None:
+    """kind=pairwise on a _prm task, or a scoring kind on a generative task, ended lm_eval in a
+    traceback (the pairwise one naming no task to use); now a marked error the command prints alone."""
+    from types import SimpleNamespace
+
+    from toolprm_tasks.brief_errors import _marked
+    from toolprm_tasks.lm_eval_adapter.prm_model import HFPRMLM
+
+    with pytest.raises(ValueError, match="kind=pairwise answers the paper's pairwise prompt: run it on the "
+                                         "generative tasks") as info:
+        HFPRMLM(str(tiny_llama), kind="pairwise").loglikelihood([SimpleNamespace(doc={}, idx=0)])
+    assert _marked(info.value) is info.value
+    with pytest.raises(NotImplementedError, match="kind=verifier scores candidates: use the toolprmbench_\\*_prm") as info:
+        HFPRMLM(str(tiny_llama), kind="verifier").generate_until([SimpleNamespace(args=("q", {}))])
+    assert _marked(info.value) is info.value
+
+
 def test_lm_eval_until_cuts_generated_answers() -> None:
     from toolprm_tasks.lm_eval_adapter.prm_model import _cut_at_stop
 
@@ -233,7 +250,8 @@ def test_a_candidate_too_long_for_any_context_is_counted_not_fatal(tiny_classifi
     huge = ScoreRequest(case.history, case.functions, {"name": "f", "arguments": {"x": "y " * 20_000}})
     mixed = engine.score_detailed([request, huge, request])
     assert [s.score for s in (mixed[0], mixed[2])] == [alone.score, alone.score]
-    assert math.isnan(mixed[1].score) and mixed[1].truncated
+    assert math.isnan(mixed[1].score) and not mixed[1].truncated  # unsent, not shortened (stats.truncated agrees)
+    assert engine.stats.truncated == 0
     assert engine.stats.unfit == 1 and engine.stats.requests == 4
     assert all(math.isnan(s.score) for s in engine.score_detailed([huge]))  # nothing left to run: no call
 
@@ -309,6 +327,10 @@ BAD_OPTIONS = [
      "options yes_token and no_token must differ \\(both 'Yes'\\)"),
     ("hf", {"kind": "label-token", "good_token": "+", "bad_token": "+"}, "options good_token and bad_token must differ"),
     ("hf", {"step_tag": ""}, "option step_tag must be a non-empty text, got ''"),
+    # Inspect's -M is YAML: `-M yes_token=Yes` arrives as True, `-M bad_token=-` as [None] (was "label '[None]'")
+    ("hf", {"kind": "verifier", "yes_token": True}, "option yes_token must be a non-empty text; Inspect reads -M values "
+                                                    "as YAML, which made this bool: quote the text"),
+    ("hf", {"kind": "label-token", "bad_token": [None]}, "which made this list: quote the text"),
     ("vllm", {"tensor_parallel_size": "two"}, "toolprm-vllm: option tensor_parallel_size must be a whole number >= 1"),
     ("vllm", {"gpu_memory_utilization": 1.5}, "option gpu_memory_utilization must be a number greater than 0 and at "
                                               "most 1, got 1.5"),
@@ -448,3 +470,16 @@ def test_closing_an_inspect_model_closes_its_engine(tiny_classifier: Path) -> No
     with model:
         pass
     assert closed == [True]
+
+
+def test_inspect_pointwise_with_an_answering_kind_names_the_kind(data_env, tmp_path: Path, tiny_llama: Path) -> None:
+    """kind=pairwise under -T protocol=pointwise generated answers, then failed as "no
+    'toolprm_score' ... needs a scoring provider" though a PRM provider was in use."""
+    from inspect_ai import eval as inspect_eval
+
+    from toolprm_tasks.gta import gta
+
+    log = inspect_eval(gta(protocol="pointwise"), model=f"toolprm-hf/{tiny_llama}", model_args={"kind": "pairwise"},
+                       limit=1, display="none", log_dir=str(tmp_path))[0]
+    assert log.status == "error" and "with kind=pairwise answers the paper's pairwise prompt: use -T " \
+                                      "protocol=generative" in log.error.message

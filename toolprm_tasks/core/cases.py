@@ -156,6 +156,23 @@ def record_problems(record: Any, *, index: int, source: str) -> list[RecordError
     raw_error = record.get("error type", record.get("error_type"))
     if raw_error is not None and not isinstance(raw_error, str):
         problems.append(RecordError(source, index, "error type", f"expected a string, got {_type_name(raw_error)}"))
+    problems += _unicode_problems(source, index, record)
+    return problems
+
+
+def _unicode_problems(source: str, index: int, record: dict[str, Any]) -> list[RecordError]:
+    """Fields holding text that is not valid Unicode: JSON's `\\ud800` escape decodes to a lone
+    surrogate, which no framework can carry (lm-eval's datasets and Inspect's logs fail to
+    encode it and end the whole run)."""
+    problems = []
+    for key, value in record.items():
+        try:
+            json.dumps({key: value}, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(RecordError(source, index, str(key).encode("utf-8", "backslashreplace").decode(),
+                                        "text that is not valid Unicode (a lone surrogate such as \\ud800)"))
+        except (TypeError, ValueError, RecursionError):  # other problems are reported by their own checks
+            continue
     return problems
 
 

@@ -280,7 +280,7 @@ class ScoringEngine(ABC):
                 ids = self.encode_prompt(self.render([{"role": "user", "content": prompt}]))
                 if len(ids) >= self.max_model_len:
                     raise EngineError(f"{self.model_path}: judge prompt {index} has {len(ids)} tokens; the context "
-                                      f"holds {self.max_model_len} (raise max_length)")
+                                      f"holds {self.max_model_len} (raise max_length where the model allows a longer context)")
             except EngineError as exc:  # one prompt never fails the others
                 unsent[index] = str(exc)
                 self.stats.unfit += 1
@@ -334,7 +334,13 @@ class ScoringEngine(ABC):
         text = self.render(messages_for(self.kind, request, request.history, self.fmt))
         if (tokens := len(self.encode_prompt(text))) <= self.max_length:
             return text, False, tokens
-        for history in shortened_histories(request.history):
+        variants = shortened_histories(request.history)
+        # the shortest first: a candidate that fits with no history to spare is settled in one try
+        # (a huge one took minutes, every shorter history tokenised before it was called unfit)
+        if variants and len(self.encode_prompt(self.render(messages_for(self.kind, request, variants[-1],
+                                                                        self.fmt)))) > self.max_length:
+            variants = []
+        for history in variants:
             text = self.render(messages_for(self.kind, request, history, self.fmt))
             if (tokens := len(self.encode_prompt(text))) <= self.max_length:
                 self.stats.truncated += 1
@@ -360,7 +366,9 @@ class ScoringEngine(ABC):
         fitting = [item for item in built if item is not None]
         with self._failures_named(f"scoring {len(fitting)} prompts"):
             scores = iter(self._score_prompts([text for text, _, _ in fitting]) if fitting else [])
-        return [Scored(math.nan, True) if item is None else Scored(next(scores), item[1], item[2]) for item in built]
+        # an unsent request's history was not shortened (`truncated` is the share of shortened
+        # histories, as stats.truncated counts them): it is unscored, counted in `unfit`
+        return [Scored(math.nan, False) if item is None else Scored(next(scores), item[1], item[2]) for item in built]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[float]:
         return [scored.score for scored in self.score_detailed(requests)]

@@ -116,8 +116,13 @@ def choice(*choices: str) -> Rule:
 
 
 def text(value: Any) -> str:
-    """A non-empty text."""
-    if isinstance(value, bool) or value is None or not str(value):
+    """A non-empty text (a number is its text). Inspect reads `-M` values as YAML, where `Yes`,
+    `No`, `on` or `off` is a boolean and a bare `-` a list: those are refused saying how to quote
+    them, never turned into "True" or "[None]"."""
+    if isinstance(value, (bool, list, dict)) or value is None:
+        raise ValueError(f"a non-empty text; Inspect reads -M values as YAML, which made this {type(value).__name__}: "
+                         "quote the text, e.g. -M 'yes_token=\"Yes\"' or -M 'bad_token=\"-\"'")
+    if not str(value):
         raise ValueError("a non-empty text")
     return str(value)
 

@@ -131,6 +131,10 @@ class PRMScoringAPI(ModelAPI):
                        config: GenerateConfig) -> ModelOutput:
         batch = config.max_connections or self.max_connections()
         if getattr(self.engine, "kind", None) == "pairwise":
+            if any(m.metadata and POSITION_KEY in m.metadata for m in input):  # a score asked of an answering kind
+                raise ValueError(f"toolprm-{self.backend}/{self.model_name} with kind=pairwise answers the paper's "
+                                 "pairwise prompt: use -T protocol=generative, or a scoring kind (-M kind=verifier, "
+                                 "label-token, classifier, step) with -T protocol=pointwise")
             answer = await self.answers.submit((input[-1].text, config.max_tokens or 1024), batch)
             output = ModelOutput.from_content(model=self.model_name, content=answer.text)
             output.usage = token_usage(answer.prompt_tokens, answer.answer_tokens)

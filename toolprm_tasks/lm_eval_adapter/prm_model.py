@@ -19,7 +19,7 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from toolprm_tasks.brief_errors import lm_eval_brief
+from toolprm_tasks.brief_errors import for_lm_eval, lm_eval_brief
 from toolprm_tasks.core.trials import JudgeView
 from toolprm_tasks.engines.base import EngineError, ScoreRequest
 from toolprm_tasks.engines.factory import OptionError, make_engine
@@ -32,8 +32,9 @@ def score_requests(requests: list[Any]) -> list[ScoreRequest]:
     for request in requests:
         doc = getattr(request, "doc", None)
         if not isinstance(doc, dict) or "judge_view" not in doc:
-            raise ValueError("toolprm PRM backends score only ToolPRMBench pointwise tasks (toolprmbench_*_prm); "
-                             f"got a request from task {getattr(request, 'task_name', '?')!r}")
+            raise for_lm_eval(ValueError("toolprm PRM backends score only ToolPRMBench pointwise tasks "
+                                         f"(toolprmbench_*_prm); got a request from task "
+                                         f"{getattr(request, 'task_name', '?')!r}"))
         view = JudgeView.from_json(doc["judge_view"])
         out.append(ScoreRequest(view.history, view.functions, view.candidates[request.idx]))
     return out
@@ -60,6 +61,10 @@ class PRMBackendLM(LM):
             self.engine = make_engine(self.backend, str(pretrained), options)
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool, bool]]:
+        if getattr(self.engine, "kind", None) == "pairwise":  # a setup error: the message alone on lm_eval's CLI
+            raise for_lm_eval(ValueError(f"toolprm-{self.backend} with kind=pairwise answers the paper's pairwise "
+                                         "prompt: run it on the generative tasks (toolprmbench_<subset>, "
+                                         "toolprmbench_rebuilt_<subset>), or use a scoring kind on the _prm tasks"))
         # both candidates of a case arrive together (lm-eval keeps a doc's choices adjacent)
         scored = self.engine.score_detailed(score_requests(requests))
         logger.info("toolprm-%s: %s", self.backend, self.engine.report())
@@ -72,8 +77,9 @@ class PRMBackendLM(LM):
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
         if getattr(self.engine, "kind", None) != "pairwise":
-            raise NotImplementedError(f"toolprm-{self.backend} scores candidates; use the toolprmbench_*_prm tasks "
-                                      "(or kind=pairwise with the generative tasks)")
+            raise for_lm_eval(NotImplementedError(f"toolprm-{self.backend} with kind={self.engine.kind} scores "
+                                                  "candidates: use the toolprmbench_*_prm tasks (or kind=pairwise "
+                                                  "with the generative tasks)"))
         texts = self.engine.generate([r.args[0] for r in requests],
                                      max_tokens=[int(r.args[1].get("max_gen_toks", 1024)) for r in requests])
         logger.info("toolprm-%s: %s", self.backend, self.engine.report())
