@@ -24,7 +24,7 @@ from typing import Any
 
 from toolprm_tasks.core import fetch
 from toolprm_tasks.core.cases import Case, RecordError
-from toolprm_tasks.data import jsonio
+from toolprm_tasks.data import jsonio, pins
 from toolprm_tasks.data.cache import (
     cache_dir,
     first_use_path,
@@ -39,7 +39,7 @@ from toolprm_tasks.data.cache import (
 from toolprm_tasks.data.errors import DataError, LocalRecordError, env_path
 from toolprm_tasks.data.loaded import LoadedSubset, digest_of, read_cases, remembered
 from toolprm_tasks.data.offline import DataUnavailable
-from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_FILES, PINNED_REPO, PinnedFile, pinned_file
+from toolprm_tasks.data.pins import DEFAULT_BASE_URL, PINNED_COMMIT, PINNED_REPO, PinnedFile, pinned_file
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def cached(subset: str, *, fetch: bool = True, split: str = "test") -> LoadedSub
                 raise DataError(not_ours(path, f"it does not verify ({exc})")) from None
             logger.warning("toolprm-tasks: the cached %s does not verify (%s): fetching it again", path, exc)
     if not fetch:
-        fetched_by = "fetches it" if pin.filename == PINNED_FILES[subset].filename else "fetches test files only"
+        fetched_by = "fetches it" if pin.filename == pins.PINNED_FILES[subset].filename else "fetches test files only"
         raise DataUnavailable(subset, f"{pin.filename} is not in the cache {cache_dir()} (`toolprmbench download` "
                                       f"{fetched_by})", filename=pin.filename)
     download(pin)
