@@ -152,6 +152,8 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     ({"prompt": "mine"}, "unknown prompt 'mine'"),
     ({"protocol": "vote"}, "unknown protocol 'vote'"),
     ({"tier": "medium"}, "unknown tier 'medium'"),
+    # a pointwise judge is shown no prompt: `prompt=toolprm` ran as without it, and was recorded
+    ({"protocol": "pointwise", "prompt": "toolprm"}, "`prompt` does not apply to the pointwise protocol"),
 ])
 def test_benchmark_task_parameters_are_checked_before_anything_loads(args: dict, message: str,
                                                                       tmp_path: Path) -> None:

@@ -150,6 +150,10 @@ def test_metadata_never_collides_with_what_the_task_fixes(data_env) -> None:
             load_docs(**{key: "x"}, **prm["dataset_kwargs"])
     with pytest.raises(ValueError, match="`prompt` is empty"):  # was the default prompt, in silence
         load_docs(prompt=" ", **prm["dataset_kwargs"])
+    with pytest.raises(ValueError, match="`prompt` does not apply to the pointwise protocol"):  # ran as without it
+        load_docs(prompt="toolprm", **prm["dataset_kwargs"])
+    pair = yaml.safe_load((task_yaml_dir() / "toolprmbench_bfcl.yaml").read_text(encoding="utf-8"))
+    assert set(load_docs(prompt="toolprm", **pair["dataset_kwargs"])["test"]["prompt_name"]) == {"toolprm"}
 
 
 @pytest.mark.parametrize("seed", [1.9, True, "abc", None])

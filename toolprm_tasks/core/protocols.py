@@ -62,3 +62,11 @@ DEFAULT_PROMPT: dict[str, str] = {name: p.default_prompt for name, p in REGISTRY
 def protocol(name: str) -> JudgingProtocol:
     """The registered protocol `name` (a ValueError naming the choices otherwise)."""
     return REGISTRY[check_choice("protocol", name, PROTOCOLS)]
+
+
+def check_prompt_fits(name: str, prompt: str | None) -> None:
+    """Refuse a prompt the protocol never shows: a pointwise judge sees the history alone, so
+    `prompt=toolprm` there ran exactly as without it while the run recorded it."""
+    if prompt is not None and protocol(name).scores_each_candidate:
+        raise ValueError(f"`prompt` does not apply to the {name} protocol: each candidate is scored after the "
+                         "history alone, no prompt is shown; leave it out")

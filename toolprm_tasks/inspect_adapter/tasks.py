@@ -25,7 +25,7 @@ from toolprm_tasks.brief_errors import for_inspect, inspect_brief
 from toolprm_tasks.core import names
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.prompts import pairwise_prompt
-from toolprm_tasks.core.protocols import DEFAULT_PROMPT
+from toolprm_tasks.core.protocols import DEFAULT_PROMPT, check_prompt_fits
 from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import PROTOCOLS, Trial, build_trials
@@ -152,6 +152,7 @@ def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, pr
         names.check_choice("order", order, names.ORDERS)
         if prompt is not None:
             names.check_choice("prompt", prompt, names.PROMPT_NAMES)
+        check_prompt_fits(protocol, prompt)
         names.check_choice("data", data, names.DATA_KINDS)
         names.check_choice("tier", tier, names.TIERS)
         return (check_value(f"{task}: task parameter order_seed", order_seed, whole()),

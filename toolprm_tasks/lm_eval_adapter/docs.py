@@ -19,7 +19,7 @@ from scorers.core import NORMS
 from toolprm_tasks.brief_errors import for_lm_eval, lm_eval_brief
 from toolprm_tasks.core.names import DATA_KINDS, ORDERS, check_choice
 from toolprm_tasks.core.prompts import pairwise_prompt
-from toolprm_tasks.core.protocols import DEFAULT_PROMPT
+from toolprm_tasks.core.protocols import DEFAULT_PROMPT, check_prompt_fits
 from toolprm_tasks.core.protocols import protocol as protocol_named
 from toolprm_tasks.core.render import render_action
 from toolprm_tasks.core.trials import DEFAULT_SEED, PROTOCOLS, Trial, build_trials
@@ -84,6 +84,7 @@ def load_docs(task_subset: str, task_protocol: str, order: str = "seeded", order
         seed = check_value("order_seed", order_seed, whole())  # 1.9 or true must not run as seed 1
         data = check_choice("data", task_data, DATA_KINDS)
         check_choice("protocol", protocol, PROTOCOLS)
+        check_prompt_fits(protocol, prompt)
         check_choice("order", order, ORDERS)
         check_choice("norm", norm, NORMS)
         prompt = prompt or DEFAULT_PROMPT[protocol]
