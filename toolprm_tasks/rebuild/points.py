@@ -70,9 +70,12 @@ class DecisionPoint:
 _QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,80}?)'(?!\w)|(?<!\w)\"([^\"\n]{1,80}?)\"(?!\w)")
 # values a user or an observation names in running text: files, paths, e-mail addresses,
 # dates and times, identifiers with digits, numbers
-_ENTITY = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+# The two alternatives that need a character after a run ('@', '.ext') start only where the run
+# starts: a match tried inside the run reaches the same '@' or '.' and fails as the run's start
+# did, so trying each position of a long run ('x' * 100000) was quadratic: minutes.
+_ENTITY = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.]+|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
                      r"|\b\d+\.\d+\b"  # a decimal number whole (15.5 is no 15)
-                     r"|[\w-]+\.(?:txt|pdf|csv|docx?|md|json|py|jpg|png|log|xlsx?)\b|\b[\w]*\d[\w-]*\b")
+                     r"|(?<![\w-])[\w-]+\.(?:txt|pdf|csv|docx?|md|json|py|jpg|png|log|xlsx?)\b|\b[\w]*\d[\w-]*\b")
 _MAX_TEXT = 60
 
 
