@@ -283,11 +283,14 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _read(path: Path, name: str | None, *, constants_ok: bool, collect: bool, lines: bool | None) -> ReadResult:
-    raw = path.read_bytes()
+    return _read_bytes(path.read_bytes(), name or str(path), constants_ok=constants_ok, collect=collect, lines=lines)
+
+
+def _read_bytes(raw: bytes, name: str, *, constants_ok: bool, collect: bool, lines: bool | None) -> ReadResult:
     if raw.startswith(_BOM):  # JSON text has none (RFC 8259); json's own message is "Expecting value"
-        return ReadResult(None, [JSONProblem(name or str(path), "starts with a UTF-8 byte order mark (BOM), which "
+        return ReadResult(None, [JSONProblem(name, "starts with a UTF-8 byte order mark (BOM), which "
                                  "JSON does not allow: save the file as UTF-8 without a BOM", None, 1, 1)])
-    source = _Text(name or str(path), raw)
+    source = _Text(name, raw)
     if not source.text.strip():
         if lines:  # JSON Lines: an empty file is an empty list; record files must have records
             return ReadResult([])
@@ -311,6 +314,15 @@ def read_json(path: Path, name: str | None = None, *, allow_nonstandard: bool = 
     """One strict JSON document (`name`, if given, stands for the file in messages).
     `allow_nonstandard` accepts NaN and Infinity (e.g. files lm-eval writes), nothing else."""
     return _strict(path, name, False, allow_nonstandard)
+
+
+def parse_json_bytes(raw: bytes, name: str) -> Any:
+    """`read_json` of bytes already read (`name` stands for them in messages): a caller that
+    also hashes the file parses exactly what it hashed."""
+    result = _read_bytes(raw, name, constants_ok=False, collect=False, lines=False)
+    if result.problems:
+        raise JSONFileError(result.problems[0], len(result.problems) - 1)
+    return result.value
 
 
 def read_jsonl(path: Path, name: str | None = None, *, allow_nonstandard: bool = False) -> list[Any]:

@@ -336,6 +336,8 @@ class SourceData:
     conversations: dict[str, list[Any]]  # split -> conversations (BFCL; online sampling)
     version: str
     clusters: dict[str, list[str]]  # split -> clusters
+    # split -> conversations that gave no slot, as check-failure records (GTA: a dialog with no call)
+    skipped: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _split_clusters(clusters: dict[str, str], seed: int, source: str) -> dict[str, str]:
@@ -387,23 +389,34 @@ def tooltalk_points(seed: int, limit: int | None = None) -> SourceData:
 
 
 def gta_points(seed: int, dataset: Path | None, limit: int | None = None) -> SourceData:
-    from toolprm_tasks.rebuild.gta import decision_points, load_queries, pick_point
+    from toolprm_tasks.rebuild.gta import check_toolmeta, decision_points, load_dataset, pick_point, read_source_json
 
     if dataset is None:
         raise ValueError("GTA is not on PyPI: pass the path of your copy of its dataset.json (--gta-dataset)")
     toolmeta_path = dataset.parent / "toolmeta.json"
-    toolmeta = json.loads(toolmeta_path.read_text(encoding="utf-8")) if toolmeta_path.is_file() else None
-    queries = load_queries(dataset)[:limit]
+    toolmeta, meta_raw = None, b""
+    if os.path.lexists(toolmeta_path):  # a folder or a dead link there is an error, not "no toolmeta"
+        value, meta_raw = read_source_json(toolmeta_path)
+        toolmeta = check_toolmeta(toolmeta_path, value)
+    queries, dataset_raw = load_dataset(dataset)
+    queries = queries[:limit]
     clusters = {query.id: query.id for query in queries}  # the cases' task
     splits = _split_clusters(clusters, seed, "gta")
     out: dict[str, list[SourcePoint]] = {split: [] for split in SPLITS}
+    skipped: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
     for query in queries:
         rng = random.Random(seeded_key(seed, f"gta/{query.id}"))
         point = pick_point(decision_points(query, toolmeta), rng)
-        if point is not None:
-            out[splits[query.id]].append(SourcePoint(((point, None),), None, {"task": query.id}, splits[query.id]))
-    return SourceData(out, {s: [] for s in SPLITS}, "gta:" + hashlib.sha256(dataset.read_bytes()).hexdigest()[:16],
-                      _clusters_by_split(clusters, splits))
+        if point is None:  # counted in check_failures, never dropped in silence
+            skipped[splits[query.id]].append(_failure(query.id, None, splits[query.id], "rule", [
+                "no decision point: the dialog has no tool call (a final answer is judged only after one)"]))
+            continue
+        out[splits[query.id]].append(SourcePoint(((point, None),), None, {"task": query.id}, splits[query.id]))
+    # the tool specs come from toolmeta.json: another toolmeta is another source
+    version = "gta:" + hashlib.sha256(dataset_raw).hexdigest()[:16]
+    if toolmeta is not None:
+        version += "+toolmeta:" + hashlib.sha256(meta_raw).hexdigest()[:16]
+    return SourceData(out, {s: [] for s in SPLITS}, version, _clusters_by_split(clusters, splits), skipped)
 
 
 def build_source(source: str, points: list[SourcePoint], conversations: list[Any], version: str, seed: int,
@@ -557,5 +570,7 @@ def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | 
                               out / ".calls" / source, "test")
         train = build_source(source, data.points["train"], [], data.version, seed, Models(), out / ".calls" / source,
                              "train")
+        result.failures += data.skipped.get("test", [])
+        train.failures += data.skipped.get("train", [])
         manifests[source] = write_build(source, result, out, seed, models.audit_model, train, data.clusters)
     return manifests
