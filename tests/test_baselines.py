@@ -40,6 +40,22 @@ def test_violations(action, count: int) -> None:
     assert violations(action, BFCL_FUNCTIONS) == count
 
 
+@pytest.mark.parametrize("parameters, count", [
+    ({"type": "dict", "properties": [1, 2], "required": "folder"}, 1),  # "folder" unknown: no properties
+    ({"type": "dict", "properties": "abc", "required": 5}, 1),
+    ({"type": "dict", "properties": {"folder": {"type": "string"}}, "required": [[1], "folder", 3]}, 0),
+    ({"type": "dict", "properties": {"folder": {"type": "string"}}, "required": "folder"}, 0),
+    ([1, 2], 1),  # parameters not an object: nothing known of them
+])
+def test_a_malformed_spec_counts_what_it_states_and_never_raises(parameters, count: int) -> None:
+    """Found by a probe: properties a list, required a number or a list holding a list raised
+    (AttributeError, TypeError, unhashable) in `shortcuts`, `audit`, Inspect and lm-eval; required
+    a string was iterated ("folder": six one-letter parameters missing). A bare string is no list of
+    names: nothing is required; a property list is no object: every argument is unknown."""
+    functions = [{"name": "cd", "description": "change folder", "parameters": parameters}]
+    assert violations({"name": "cd", "parameters": {"folder": "a"}}, functions) == count
+
+
 def test_call_strings_are_parsed_never_evaluated(tmp_path) -> None:
     marker = tmp_path / "pwned"
     for text in (f"__import__('os').system('touch {marker}')", f"open('{marker}', 'w')",

@@ -33,6 +33,7 @@ from scorers.core import parse_pairwise_answer
 from toolprm_tasks.core.cases import error_type_slug
 from toolprm_tasks.core.files import write_atomic
 from toolprm_tasks.core.render import render_action, render_functions, render_history
+from toolprm_tasks.core.tool_calls import spec_properties
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.data import DataError, read_records
 from toolprm_tasks.data.jsonio import read_json, read_jsonl
@@ -138,7 +139,7 @@ def _render_tools(functions: Any) -> str:
         if isinstance(item, dict) and isinstance(item.get("function"), dict):
             item = item["function"]
         if isinstance(item, dict):
-            params = ", ".join((item.get("parameters") or {}).get("properties") or {})
+            params = ", ".join(spec_properties(item.get("parameters")))
             lines.append(f"- `{item.get('name')}({params})`: {item.get('description', '')}")
     return "\n".join(lines) or render_functions(functions)
 

@@ -264,6 +264,20 @@ def _type_ok(value: Any, declared: Any) -> bool:
     return False
 
 
+def spec_properties(params: Any) -> dict[str, Any]:
+    """A parameter spec's `properties` (name -> schema); {} where absent or not an object (the
+    data's, read as it is: a list there crashed every judge that reads specs)."""
+    properties = params.get("properties") if isinstance(params, dict) else None
+    return properties if isinstance(properties, dict) else {}
+
+
+def spec_required(params: Any) -> list[str]:
+    """A parameter spec's `required` names; the strings of a list only (a bare string is no
+    list of names: iterated, "folder" required six one-letter parameters)."""
+    required = params.get("required") if isinstance(params, dict) else None
+    return [name for name in required if isinstance(name, str)] if isinstance(required, list) else []
+
+
 def violations(action: Any, functions: Any) -> int:
     """Schema violations of an action: unknown tool, missing required or unknown parameters,
     wrong types, values outside an enum. A chat reply, or a case without specs, has none."""
@@ -277,8 +291,7 @@ def violations(action: Any, functions: Any) -> int:
         if spec is None:
             count += 1
             continue
-        properties = spec.get("properties") or {}
-        required = spec.get("required") or []
+        properties, required = spec_properties(spec), spec_required(spec)
         count += sum(1 for name in required if name not in call.arguments)
         for name, value in call.arguments.items():
             prop = properties.get(name)
