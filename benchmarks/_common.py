@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent / "out"
+# where results go: benchmarks/out, or TOOLPRMBENCH_BENCH_OUT (the tests run the scripts there)
+OUT = Path(os.environ.get("TOOLPRMBENCH_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 
 
 def machine() -> dict[str, Any]:

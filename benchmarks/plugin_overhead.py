@@ -2,7 +2,8 @@
 
 Runs the whole benchmark (all four subsets) with a baseline judge through both frameworks in
 one process, timing only our code inside each framework (the functions the frameworks call
-are wrapped with timers), and the frameworks' total wall time for context.
+are wrapped with timers), and the frameworks' total wall time for context. Both frameworks
+are imported before either runs; lm-eval's `parse+score` is Inspect's `parse` plus `score`.
 Data: TOOLPRMBENCH_DATA_DIR if set, else a synthetic stand-in of the release's size
 (benchmarks/synthetic_release.py). Goal: < 1 ms per case. Writes benchmarks/out/plugin_overhead.json.
 
@@ -57,8 +58,24 @@ def run_inspect(judge: str, order: str, log_dir: str) -> dict[str, Any]:
     from toolprm_tasks.inspect_adapter import scorer as inspect_adapter
     from toolprm_tasks.inspect_adapter import tasks as inspect_tasks
 
-    inspect_adapter._first_and_answer = timed("inspect.parse", inspect_adapter._first_and_answer)
-    inspect_adapter.outcome = timed("inspect.score", inspect_adapter.outcome)
+    # parse: the answer readers the scorer dispatches to; score: the outcome of a trial, timed
+    # only when the scorer makes it (the metrics rebuild outcomes too: that is aggregation)
+    for reads, reader in list(inspect_adapter.READERS.items()):
+        inspect_adapter.READERS[reads] = timed("inspect.parse", reader)
+    in_metrics = [False]
+    score_outcome = timed("inspect.score", inspect_adapter.outcome)
+    plain_outcome = inspect_adapter.outcome
+    inspect_adapter.outcome = lambda *a, **k: (plain_outcome if in_metrics[0] else score_outcome)(*a, **k)
+    outcomes = inspect_adapter._outcomes
+
+    def metric_outcomes(scores: Any) -> Any:
+        in_metrics[0] = True
+        try:
+            return outcomes(scores)
+        finally:
+            in_metrics[0] = False
+
+    inspect_adapter._outcomes = timed("inspect.aggregate", metric_outcomes)
     inspect_adapter.aggregate = timed("inspect.aggregate", inspect_adapter.aggregate)
     _reset_cache()
     start = time.perf_counter()
@@ -90,6 +107,14 @@ def main() -> int:
         from toolprm_tasks.data import load_subsets
 
         cases = sum(len(s.cases) for s in load_subsets(["gta", "tooltalk", "bfcl", "toolsandbox"]))
+        # both frameworks and our adapters imported before either is timed: the first one run
+        # paid the imports (lm-eval, always first, ran cold)
+        import inspect_ai  # noqa: F401
+        import lm_eval  # noqa: F401
+
+        import toolprm_tasks.inspect_adapter.tasks  # noqa: F401
+        import toolprm_tasks.lm_eval_adapter.scoring  # noqa: F401
+        TIMERS.clear()
         trials = cases * (2 if args.order == "both" else 1)
         lm = run_lm_eval(args.judge, args.order)
         ins = run_inspect(args.judge, args.order, str(Path(tmp) / "logs"))

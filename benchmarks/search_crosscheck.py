@@ -80,7 +80,7 @@ def main() -> None:
         for conversation in conversations[:args.limit or None]:
             ref = reference(conversation)
             trajectories = variants(conversation, ref)
-            rollout = asyncio.run(run_conversation(ref, Replay(4), make_selector("first"), selector="first", n=1))
+            rollout = asyncio.run(run_conversation(ref, Replay(4), make_selector("first"), selector_name="first", n=1))
             if not rollout.force_terminated:
                 trajectories["replay_first_k4"] = [
                     [s["candidates"][s["chosen"]]["action"]["value"] for s in turn["steps"]

@@ -75,7 +75,7 @@ def run_loop(conversations: list[Any], k: int) -> dict[str, Any]:
     for ref in references:
         t0 = time.perf_counter()
         rollout = asyncio.run(loop.run_conversation(ref, TimedReplay(k), make_selector("judge",
-                                                    pointwise_judge=InstantJudge()), selector="judge", n=k))
+                                                    pointwise_judge=InstantJudge()), selector_name="judge", n=k))
         per_conversation.append((time.perf_counter() - t0) / max(rollout.counts["steps"], 1))
         steps += rollout.counts["steps"]
     wall = time.perf_counter() - start

@@ -337,3 +337,53 @@ def test_nothing_to_report_says_why_each_file_was_passed_over(tmp_path: Path, ca
     code, _, err = report_command(str(folder), "--out", str(tmp_path / "out"), capsys=capsys)
     assert code != 0
     assert "nothing to report in" in err and "no ToolPRMBench task in this lm-eval results file (tasks: hellaswag)" in err
+
+
+def test_an_eval_set_folder_is_read(runs: Runs, tmp_path: Path) -> None:
+    """`inspect eval-set` writes logs.json beside the logs: an index whose entries hold "version"
+    and "eval", so it was taken for a log and the whole report failed on it."""
+    from toolprm_tasks.report.discover import collect
+
+    folder = tmp_path / "eval-set"
+    folder.mkdir()
+    shutil.copy(runs.inspect, folder / runs.inspect.name)
+    (folder / "logs.json").write_text(json.dumps({runs.inspect.name: {"version": 2, "status": "success",
+                                                                      "eval": {"task": TASK}}}), encoding="utf-8")
+    (folder / "eval-set.json").write_text(json.dumps({"eval_set_id": "x", "tasks": []}), encoding="utf-8")
+    inputs = collect([folder])
+    assert [r.framework for r in inputs.runs] == ["inspect"] and inputs.not_read == []
+
+
+def test_links_in_a_folder_are_named_not_passed_over(runs: Runs, tmp_path: Path) -> None:
+    """rglob does not enter a linked folder and skips a dead link: a run was left out in silence."""
+    from toolprm_tasks.report.discover import collect
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    shutil.copy(runs.inspect, folder / runs.inspect.name)
+    (folder / "linked").symlink_to(runs.lm_eval, target_is_directory=True)
+    (folder / "dead.eval").symlink_to(tmp_path / "nowhere.eval")
+    inputs = collect([folder])
+    assert len(inputs.runs) == 1
+    assert any("linked: a linked folder (not followed" in line for line in inputs.not_read), inputs.not_read
+    assert any("dead.eval: not a regular file" in line for line in inputs.not_read), inputs.not_read
+    assert len(collect([folder, folder / "linked"]).runs) == 2  # named, it is read
+
+
+def test_a_reused_out_keeps_no_file_of_an_earlier_report(runs: Runs, tmp_path: Path, capsys) -> None:
+    """A second report into the same folder left the first one's plots and register entry there,
+    claiming runs the new report does not hold."""
+    out = tmp_path / "out"
+    code, _, err = report_command(str(runs.lm_eval), str(runs.inspect), "--out", str(out), "--register-entry",
+                                  "https://github.com/x/y", "--commit", "0" * 40, capsys=capsys)
+    assert code == 0, err
+    first = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    # the command that made it, whole (the two options change what is written)
+    assert first["command"].endswith(f"--commit {'0' * 40} --register-entry https://github.com/x/y"), first["command"]
+    plots = [out / p[k] for p in first["plots"] for k in ("png", "svg")]
+    assert plots and all(p.exists() for p in plots) and (out / "register_entry.yaml").exists()
+    (out / "mine.txt").write_text("a user's file", encoding="utf-8")
+    code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
+    assert code == 0, err
+    assert not any(p.exists() for p in plots) and not (out / "register_entry.yaml").exists()
+    assert (out / "mine.txt").exists() and (out / "report.json").exists()

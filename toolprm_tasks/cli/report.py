@@ -40,6 +40,8 @@ def _command_line(args: argparse.Namespace) -> str:
     parts += [f"--reference={item}" for item in args.reference]
     parts += ["--no-plots"] if args.no_plots else []
     parts += ["--readme-section"] if args.readme_section else []
+    parts += ["--commit", args.commit] if args.commit != "unknown" else []  # they change what is written
+    parts += ["--register-entry", args.register_entry] if args.register_entry else []
     return " ".join(shlex.quote(p) for p in parts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -88,6 +89,7 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
     }
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        earlier = _earlier_files(out)
         if options.plots:
             report["plots"] = [{"name": p.name, "title": p.title, "caption": p.caption, "png": p.png.name,
                                 "svg": p.svg.name} for p in _plots(report, out)]
@@ -105,4 +107,24 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
             entry = readme.register_entry(ours, options.repository_url, options.commit, block)
             writers.write_atomic(out / "register_entry.yaml",
                                  yaml.safe_dump(writers.clean_json(entry), sort_keys=False, allow_unicode=True, width=100))
+        written = {"evaluation_report.yaml"} if block is not None else set()
+        written |= {"register_entry.yaml"} if options.repository_url else set()
+        written |= {name for p in report["plots"] for name in (p["png"], p["svg"])}
+        for name in earlier - written:  # an earlier report's, in the same folder: it would pass for this one's
+            (out / name).unlink(missing_ok=True)
     return report
+
+
+def _earlier_files(out: Path) -> set[str]:
+    """The files an earlier report in `out` wrote that this one may not write again (its plots,
+    as its report.json lists them, and the two YAML files); never a file no report wrote."""
+    names = {"evaluation_report.yaml", "register_entry.yaml"}
+    try:
+        earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        plots = earlier.get("plots") if isinstance(earlier, dict) else None
+        for plot in plots if isinstance(plots, list) else []:
+            if isinstance(plot, dict):
+                names |= {plot.get(k) for k in ("png", "svg") if isinstance(plot.get(k), str)}
+    except (OSError, ValueError):
+        pass  # no earlier report here, or not one of ours: only the two YAML names
+    return {name for name in names if name and Path(name).name == name}  # a bare file name in `out`

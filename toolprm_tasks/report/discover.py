@@ -59,6 +59,8 @@ def _read_file(path: Path, inputs: Inputs, explicit: bool) -> None:
 
 
 def _dispatch(path: Path, inputs: Inputs, explicit: bool) -> None:
+    if not explicit and any(path.match(pattern) for pattern in _COMPANIONS):
+        return  # a run's companion (eval-set's logs.json looks like a log: version and eval keys)
     if lm_eval_reader.is_results_file(path):
         inputs.runs.extend(lm_eval_reader.read_results(path))
     elif path.suffix == ".eval" or (path.suffix == ".json" and (explicit or _is_inspect_json(path))):
@@ -66,7 +68,7 @@ def _dispatch(path: Path, inputs: Inputs, explicit: bool) -> None:
     elif explicit:
         raise ReportError(f"{path}: neither an lm-eval results file (results_*.json) nor an Inspect log "
                           "(.eval, .json)")
-    elif not any(path.match(pattern) for pattern in _COMPANIONS):
+    else:
         inputs.not_read.append(str(path))
 
 
@@ -92,7 +94,13 @@ def collect(paths: list[Path]) -> Inputs:
     seen: dict[str, Path] = {}
     for path in paths:
         if path.is_dir():
-            files = [(p, False) for p in sorted(path.rglob("*")) if p.is_file()]
+            found = sorted(path.rglob("*"))
+            files = [(p, False) for p in found if p.is_file()]
+            # never passed over in silence: rglob does not enter a linked folder, and a dead link
+            # or a pipe is no file
+            inputs.not_read += [f"{p}: a linked folder (not followed: name it to read it)" if p.is_dir()
+                                else f"{p}: not a regular file" for p in found
+                                if not p.is_file() and (p.is_symlink() or not p.is_dir())]
         elif path.is_file():
             files = [(path, True)]
         else:
