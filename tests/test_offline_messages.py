@@ -73,8 +73,8 @@ def test_inspect_task_error_is_a_data_error_inspect_prints_alone(offline: dict) 
     assert printed.startswith("toolprm-tasks: ") and printed.count("\n") < 8
     for says in ("prmbench_GTA.json", "TOOLPRMBENCH_DATA_DIR", "dataset.json",
                  "toolprmbench build --source gta --gta-dataset PATH/dataset.json",
-                 "inspect eval toolprm_tasks/gta.py -T data=rebuilt",
-                 "inspect eval toolprm_tasks/toolprmbench.py -T data=rebuilt"):
+                 "inspect eval toolprm_tasks/gta -T data=rebuilt",
+                 "inspect eval toolprm_tasks/toolprmbench -T data=rebuilt"):
         assert says in printed
 
 

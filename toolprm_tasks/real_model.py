@@ -105,9 +105,22 @@ def verified_gguf() -> Path:
     return path
 
 
+# what converting the GGUF needs: transformers reads GGUF with gguf, and (transformers 5) only
+# with accelerate installed; the `realmodel` extra brings them all
+READERS = ("torch", "transformers", "gguf", "accelerate")
+EXTRA = 'pip install "toolprm-tasks[realmodel]"'
+
+
+def missing_readers() -> list[str]:
+    """The packages the conversion needs that are not installed (nothing is imported)."""
+    return [name for name in READERS if importlib.util.find_spec(name) is None]
+
+
 def _require_gguf_reader() -> None:
-    if importlib.util.find_spec("gguf") is None:
-        raise RealModelError(f"transformers reads GGUF files with the package gguf: pip install gguf ({INSTALL})")
+    missing = missing_readers()
+    if missing:  # they failed later as a traceback, or as "could not read" blaming the file
+        raise RealModelError(f"converting the real model needs {', '.join(missing)}, not installed: {EXTRA} "
+                             f"(with {INSTALL})")
 
 
 def _check_inputs(tokenizer: Any) -> tuple[list[int], list[int]]:

@@ -12,7 +12,7 @@ import fcntl
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ def record_first_use(pin: PinnedFile, digest: str, size: int, records: int, sour
     path = first_use_path(pin)
     record = {"written_by": _MARK, "file": pin.filename, "sha256": digest, "size": size, "records": records,
               "source": source, "commit": PINNED_COMMIT,
-              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         writable_cache()
         _write_json_atomic(path, record)

@@ -33,8 +33,9 @@ def rebuilt_route(subset: str | None, front_end: str, task_suffix: str = "", com
     same = subset in REBUILT_SUBSETS
     lm_eval = (f"--tasks {_lm_eval_task(subset, task_suffix)} (both: toolprmbench_rebuilt{task_suffix})" if same
                else f"--tasks toolprmbench_rebuilt{task_suffix}")
-    inspect = (f"inspect eval toolprm_tasks/{subset}.py -T data=rebuilt" if same
-               else "inspect eval toolprm_tasks/toolprmbench.py -T data=rebuilt")
+    # the registry name (no .py): it works wherever the package is installed, a file path only in a checkout
+    inspect = (f"inspect eval toolprm_tasks/{subset} -T data=rebuilt" if same
+               else "inspect eval toolprm_tasks/toolprmbench -T data=rebuilt")
     toolprmbench = "toolprmbench info, audit and demo (the rebuilt cases are their default)"
     if command in _DATA_COMMANDS:
         toolprmbench = f"toolprmbench {command} --data rebuilt (the default of {', '.join(_DATA_COMMANDS)})"
@@ -60,8 +61,8 @@ def official_supply(subset: str, filename: str | None = None) -> str:
 def no_rebuilt_set(subset: str, front_end: str = "any", filename: str | None = None) -> str:
     """Why `subset` has no offline set built for you, and the one file to supply."""
     if subset == "gta":
-        rebuilt = ("inspect eval toolprm_tasks/gta.py -T data=rebuilt" if front_end in ("inspect", "any")
-                   else "the Inspect task toolprm_tasks/gta.py -T data=rebuilt (lm-eval has no rebuilt GTA task)")
+        rebuilt = ("inspect eval toolprm_tasks/gta -T data=rebuilt" if front_end in ("inspect", "any")
+                   else "the Inspect task toolprm_tasks/gta -T data=rebuilt (lm-eval has no rebuilt GTA task)")
         return ("GTA has no offline set built for you (GTA is not on PyPI). Supply one of two files:\n"
                 f"  - {official_supply(subset, filename)};\n"
                 "  - or rebuild cases from GTA's own dataset.json (from GTA's release; toolmeta.json beside it is "

@@ -75,7 +75,7 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
     options = options or Options()
     inputs = discover.collect(paths)
     sections = board.build_rows(inputs.runs, options.references)
-    now = options.now or dt.datetime.now(dt.timezone.utc)
+    now = options.now or dt.datetime.now(dt.UTC)
     report: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="seconds"), "command": options.command,
         "versions": package_versions("toolprm-tasks", "inspect-ai", "lm-eval", "matplotlib"), "task_version": TASK_VERSION, "task_versions_known": list(KNOWN_TASK_VERSIONS),

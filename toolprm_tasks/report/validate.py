@@ -29,7 +29,7 @@ from toolprm_tasks.report.runs import ReportError
 MAX_COUNT = 10**12  # trials, cases, samples: far above any benchmark
 MAX_TOKENS = 10**15  # tokens of a run
 MAX_SECONDS = 10**9  # about 31 years of wall clock
-_LAST_DATE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc).timestamp()  # what a date can show
+_LAST_DATE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp()  # what a date can show
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INTEGER = re.compile(r"^[+-]?\d{1,30}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -182,7 +182,7 @@ def epoch_date(where: Where, value: Any, field: str) -> str:
     found = number(where, value, field, 0.0, _LAST_DATE, text_ok=True)
     if found is None:
         raise where.error(field, "a time in seconds since 1970", value)
-    return dt.datetime.fromtimestamp(found, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(found, tz=dt.UTC).isoformat(timespec="seconds")
 
 
 def iso_time(where: Where, value: Any, field: str) -> dt.datetime | None:
@@ -194,7 +194,7 @@ def iso_time(where: Where, value: Any, field: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(found)
     except ValueError:
         raise where.error(field, "an ISO 8601 time", value) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def duration(where: Where, started: dt.datetime | None, completed: dt.datetime | None, field: str) -> float | None:
