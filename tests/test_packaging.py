@@ -33,6 +33,25 @@ def test_wheel_layout(wheel: zipfile.ZipFile) -> None:
     assert expected | {"utils.py", "toolprmbench.yaml", "_template_generative_yaml"} <= yamls
     assert {"scorers/core.py", "toolprm_tasks/lm_eval_adapter/scoring.py", "toolprm_tasks/gta.py", "toolprm_tasks/eval.yaml"} <= names
     assert not any(n.startswith(("tests/", "benchmarks/", "task_yaml/")) for n in names)
+    # the license its metadata states, as a file (PEP 639; there was none)
+    (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert "Apache License" in wheel.read(license_file).decode()
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    meta = wheel.read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in meta and "License-File: LICENSE" in meta
+    assert "Requires-Python: >=3.11" in meta  # inspect-ai 0.3.285 needs it: 3.10 could not install
+
+
+def test_sdist_ships_the_docs_its_messages_cite(tmp_path: Path) -> None:
+    import tarfile
+
+    subprocess.run([sys.executable, "-c", "import hatchling.build as b, sys; b.build_sdist(sys.argv[1])", str(tmp_path)],
+                   check=True, capture_output=True, cwd=REPO)
+    (path,) = tmp_path.glob("toolprm_tasks-*.tar.gz")
+    with tarfile.open(path) as sdist:
+        names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert {"LICENSE", "README.md", "CHANGELOG.md", "docs/data.md", "docs/engines.md", "docs/training.md",
+            "toolprm_tasks/gta.py", "task_yaml/toolprmbench.yaml"} <= names
 
 
 def _package_references(wheel: zipfile.ZipFile) -> set[str]:

@@ -164,3 +164,33 @@ def test_a_query_without_a_call_is_counted_and_toolmeta_is_in_the_version(tmp_pa
     other = build(["gta"], tmp_path / "out2", seed=0, gta_dataset=tmp_path / "dataset.json")["gta"]["source_version"]
     assert version.startswith("gta:") and "+toolmeta:" in version and other != version
     assert other.split("+")[0] == version.split("+")[0]  # the same dataset.json
+
+
+def test_a_one_query_build_validates(tmp_path: Path, capsys) -> None:
+    """One query: round(0.25 * 1) = 0 go to the training split, whose file is an empty list, as
+    its manifest says; `validate` failed the build for it ("no records")."""
+    from tests.gta_fixture import DATASET, TOOLMETA
+    from toolprm_tasks.cli import main as cli_main
+
+    (tmp_path / "dataset.json").write_text(json.dumps({"0": DATASET["0"]}), encoding="utf-8")
+    (tmp_path / "toolmeta.json").write_text(json.dumps(TOOLMETA), encoding="utf-8")
+    manifest = build(["gta"], tmp_path / "out", seed=0, gta_dataset=tmp_path / "dataset.json")["gta"]
+    assert manifest["cases"] == 1 and manifest["splits"]["train"]["cases"] == 0
+    capsys.readouterr()
+    assert cli_main(["validate", str(tmp_path / "out")]) == 0, capsys.readouterr()
+    (tmp_path / "out" / "prmbench_rebuilt_gta.json").write_text("[]\n", encoding="utf-8")  # its manifest says 1
+    assert cli_main(["validate", str(tmp_path / "out")]) == 1
+
+
+def test_every_missing_source_package_is_named_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A fresh install named bfcl-eval, then (installed) nvidia-tooltalk: one try per package."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("bfcl_eval", "tooltalk") else real_find_spec(name, *a))
+    with pytest.raises(SourceError) as info:
+        build(["bfcl", "tooltalk"], tmp_path / "out", seed=0)
+    message = str(info.value)
+    assert "bfcl-eval is not installed" in message and "nvidia-tooltalk is not installed" in message
+    assert not (tmp_path / "out").exists()

@@ -35,6 +35,7 @@ from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.core.versions import package_versions
 from toolprm_tasks.rebuild.balance import choose
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
+from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, call_notes, describe
 from toolprm_tasks.rebuild.operators import LENGTH_SIDES, iter_proposals
@@ -551,6 +552,22 @@ def write_build(source: str, result: BuildResult, out: Path, seed: int, audit_mo
     return manifest
 
 
+def _require_source_packages(sources: list[str]) -> None:
+    """Every missing source package named at once (one was named per try)."""
+    from toolprm_tasks.envs.bfcl import data_dir
+    from toolprm_tasks.rebuild.tooltalk import package_dir
+
+    missing = []
+    for source, locate in (("bfcl", data_dir), ("tooltalk", package_dir)):
+        if source in sources:
+            try:
+                locate()
+            except SourceError as exc:
+                missing.append(str(exc))
+    if missing:
+        raise SourceError("; ".join(missing))
+
+
 def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | None = None,
           models: Models | None = None, limit: int | None = None) -> dict[str, dict[str, Any]]:
     """Build each source's cases of both splits into `out` (see the module docstring). Model
@@ -561,6 +578,8 @@ def build(sources: Iterable[str], out: Path, seed: int = 0, gta_dataset: Path | 
         "bfcl": lambda: bfcl_points(seed, limit), "tooltalk": lambda: tooltalk_points(seed, limit),
         "gta": lambda: gta_points(seed, gta_dataset, limit),
     }
+    sources = list(sources)
+    _require_source_packages(sources)
     manifests = {}
     for source in sources:
         if source not in collectors:
