@@ -703,3 +703,20 @@ def test_hard_tier_runs_have_their_own_section(outputs: Outputs, tmp_path: Path)
     assert all(run["tier"] == ("hard" if "hard" in run["path"] else "all") for run in report["inputs"]["runs"])
     section = readme_section(report)
     assert "### Rebuilt offline data, hard tier" in section
+
+
+def test_a_reference_names_a_judge_of_the_official_data(outputs: Outputs) -> None:
+    """`--reference JUDGE=ROW` places a judge next to a Table 2 row; a judge name that matches no
+    row did nothing, in silence (a typo looked like a report without a reference)."""
+    from toolprm_tasks.report.board import TABLE2
+    from toolprm_tasks.report.discover import ReportError
+
+    paths = [outputs.root / "lm-schema"]
+    paper = next(iter(TABLE2))
+    (row,) = rows(build(paths, references={"schema": paper}), "official")
+    assert row["paper_row"] == paper
+    with pytest.raises(ReportError, match=r"--reference names no judge of the official data: \['shcema'\]; "
+                                          r"judges are .*schema"):
+        build(paths, references={"shcema": paper})
+    with pytest.raises(ReportError, match="judges are none: the report has no run on the official data"):
+        build([outputs.root / "lm-rebuilt"], references={"schema": paper})

@@ -141,3 +141,10 @@ def test_a_json_document_reads_back_the_same_with_nothing_a_terminal_acts_on(val
     document = json_document(json.dumps(value, ensure_ascii=False))
     assert json.loads(document) == value
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029]", document)
+
+
+def test_a_dollar_sign_is_escaped_in_a_markdown_cell() -> None:
+    """GitHub renders `$...$` as math: a model named sch$e$ma showed as 'sch' and an italic e."""
+    from toolprm_tasks.core.safe_text import md_cell
+
+    assert md_cell("sch$e$ma") == "sch\\$e\\$ma"

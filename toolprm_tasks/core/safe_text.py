@@ -57,7 +57,7 @@ LINE_LIMIT = 4000  # one command line in a code block
 # what Markdown (CommonMark with GitHub's tables) would read as markup inside a table cell or a
 # line of text: escapes, cell separators, links and images ([ ]), code spans, emphasis and strike,
 # raw HTML and entities (< &)
-_MD_SPECIAL = re.compile(r"[\\|\[\]`*_~]")
+_MD_SPECIAL = re.compile(r"[\\|\[\]`*_~$]")  # $: GitHub renders $...$ as math
 _BACKTICKS = re.compile("`+")
 # in a JSON document only strings hold non-ASCII: these are written as \\u escapes there
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029]")

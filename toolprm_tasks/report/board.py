@@ -180,12 +180,14 @@ def build_rows(runs: list[Run], references: dict[str, str] | None = None) -> dic
     """Rows per data kind, best AVG first (rows without AVG last)."""
     references = references or {}
     sections: dict[str, list[Row]] = {}
+    judges: list[str] = []  # what a --reference may name: an official row's label or model
     for kind in KINDS:
         groups = _group_runs([r for r in runs if r.section == kind])
         rows = [_row(kind, g) for g in groups]
         _disambiguate(rows)
         for row in rows:
             if kind == "official":
+                judges += [row.label, row.first.model]
                 row.paper_row = references.get(row.label) or references.get(row.first.model) or paper_match(
                     row.first.model)
         rows.sort(key=lambda r: (r.avg is None, -(r.avg or 0.0), -(r.headline or 0.0), r.label))
@@ -194,6 +196,10 @@ def build_rows(runs: list[Run], references: dict[str, str] | None = None) -> dic
     unknown = set(references.values()) - set(TABLE2)
     if unknown:
         raise ReportError(f"--reference names no Table 2 row: {sorted(unknown)}; rows are {', '.join(TABLE2)}")
+    strangers = sorted(set(references) - set(judges))  # a typo there did nothing, in silence
+    if strangers:
+        named = ", ".join(sorted(set(judges))) if judges else "none: the report has no run on the official data"
+        raise ReportError(f"--reference names no judge of the official data: {strangers}; judges are {named}")
     return sections
 
 
