@@ -1,5 +1,6 @@
-"""Build time of the rebuilt data set: full BFCL (800 conversations) and ToolTalk (78), rule
-sampling with execution checks, cases per second. Writes benchmarks/out/build_time.json.
+"""Build time of the rebuilt data set: full BFCL (800 conversations: 600 test cases) and
+ToolTalk (78: 102 test cases), rule sampling with execution checks, both splits and the
+manifest's audit; test cases per second. Writes benchmarks/out/build_time.json.
 
     python benchmarks/build_time.py [--repeats 3]
 """
