@@ -720,3 +720,16 @@ def test_a_reference_names_a_judge_of_the_official_data(outputs: Outputs) -> Non
         build(paths, references={"shcema": paper})
     with pytest.raises(ReportError, match="judges are none: the report has no run on the official data"):
         build([outputs.root / "lm-rebuilt"], references={"schema": paper})
+
+
+def test_a_row_of_fewer_subsets_is_labelled_by_its_subsets_not_as_other_data(outputs: Outputs, tmp_path: Path) -> None:
+    """The same judge on all subsets and on BFCL alone, the same files: the two rows were told
+    apart as "data <digest>" (a digest over fewer files), as if they had run on other data."""
+    from toolprm_tasks.bfcl import bfcl
+
+    inspect_run(tmp_path / "bfcl-only", bfcl(order="both"), "toolprm-baseline/schema")
+    report = build([Path(outputs.inspect_schema.location), tmp_path / "bfcl-only"])
+    labels = sorted(r["judge"] for r in rows(report, "official"))
+    assert labels == ["schema · subsets bfcl", "schema · subsets gta+tooltalk+bfcl+toolsandbox"], labels
+    whole, alone = (row_of(report, "official", framework="inspect", model="schema", judge=label) for label in labels[::-1])
+    assert whole["subsets"]["bfcl"]["acc"] == alone["subsets"]["bfcl"]["acc"]  # the same trials

@@ -54,7 +54,7 @@ class Row:
     seconds: float | None
     tokens: int | None
     headline: float | None  # AVG, else the mean over the subsets it has (flagged partial)
-    fingerprint: str  # short digest over the subsets' data files, or "unknown"
+    fingerprint: str  # short digest over the data files of the subsets the row covers, or "unknown"
     paper_row: str | None = None  # the Table 2 row this judge is (same model name, or --reference)
     notes: list[str] = field(default_factory=list)
 
@@ -160,7 +160,10 @@ def _disambiguate(rows: list[Row]) -> None:
     that differs between them (backend, protocol, ...), until labels are unique."""
     parts = (lambda r: r.first.backend, lambda r: r.first.model_args or "default args", lambda r: r.first.protocol, lambda r: f"prompt={r.first.prompt}",
              lambda r: f"order={r.first.order}", lambda r: r.first.framework, lambda r: f"seed={r.first.seed}",
-             lambda r: f"v{r.first.task_version}", lambda r: f"data {r.fingerprint}")
+             lambda r: f"v{r.first.task_version}",
+             # the subsets before the data: a partial run's digest (over fewer files) differs from a
+             # whole run's though it ran on the same files ("data ..." told of other data)
+             lambda r: "subsets " + "+".join(r.subsets), lambda r: f"data {r.fingerprint}")
     for part in parts:
         by_label: dict[str, list[Row]] = {}
         for row in rows:
