@@ -387,3 +387,21 @@ def test_a_reused_out_keeps_no_file_of_an_earlier_report(runs: Runs, tmp_path: P
     assert code == 0, err
     assert not any(p.exists() for p in plots) and not (out / "register_entry.yaml").exists()
     assert (out / "mine.txt").exists() and (out / "report.json").exists()
+
+
+def test_versions_a_run_recorded_are_read_and_other_ones_said(runs: Runs, tmp_path: Path, capsys) -> None:
+    """The README section's "Implementation" names the versions of the machine making the report;
+    a run made with another lm-eval passed for one made with these."""
+    from toolprm_tasks.core.versions import package_versions
+    from toolprm_tasks.report.discover import collect
+
+    here = package_versions("toolprm-tasks", "inspect-ai", "lm-eval")
+    inspect_run, = collect([runs.inspect]).runs
+    assert inspect_run.made_with == {"toolprm-tasks": here["toolprm-tasks"], "inspect-ai": here["inspect-ai"]}
+    code, out, err = report_command(str(runs.lm_eval), str(runs.inspect), "--readme-section", capsys=capsys)
+    assert code == 0 and "recorded other versions" not in out, err  # made here: nothing to say
+    lm_eval_copy(runs, tmp_path / "elsewhere", lambda data: data.update(lm_eval_version="0.5.0.dev1"))
+    assert collect([tmp_path / "elsewhere"]).runs[0].made_with == {"lm-eval": "0.5.0.dev1"}
+    code, out, err = report_command(str(tmp_path / "elsewhere"), "--readme-section", capsys=capsys)
+    assert code == 0, err
+    assert "The runs recorded other versions than these: lm-eval 0.5.0.dev1" in out

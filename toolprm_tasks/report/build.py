@@ -37,7 +37,7 @@ def _run_entry(run: Run) -> dict[str, Any]:
             "data_sha256": {s: r.sha256 for s, r in run.subsets.items()},
             "pooled": run.pooled, "pooled_sources": run.pooled_sources, "samples_read": run.outcomes is not None,
             "flags": sorted(run.flags), "notes": run.notes, "seconds": run.seconds, "tokens": run.tokens,
-            "started": run.started, "command": run.command}
+            "started": run.started, "command": run.command, "made_with": run.made_with}
 
 
 def _section(kind: str, rows: list[board.Row]) -> dict[str, Any]:

@@ -195,6 +195,7 @@ def _run(path: Path, log: Any, version: str) -> Run:
               task_version=version, subsets=results, avg=found.get("avg") if not single else None,
               outcomes=outcomes,
               tier=v.choice(where, meta.get("tier", "all"), "eval.metadata.tier", TIERS))
+    run.made_with = _made_with(where, log, meta)
     started = v.iso_time(where, log.stats.started_at, "stats.started_at")
     run.started = str(log.stats.started_at or "")
     run.pooled = {k: value for k, value in found.items()
@@ -241,3 +242,16 @@ def _command(log: Any) -> str:
     parts += ["--limit", str(spec.config.limit)] if spec.config.limit is not None else []
     parts += ["--epochs", str(spec.config.epochs)] if (spec.config.epochs or 1) > 1 else []
     return " ".join(shlex.quote(str(p)) for p in parts) + " --log-dir OUT"
+
+
+def _made_with(where: v.Where, log: Any, meta: dict[str, Any]) -> dict[str, str]:
+    """The versions the run recorded: Inspect's own (`eval.packages`) and our task's metadata
+    (`versions`: toolprm-tasks, inspect-ai, lm-eval as the task saw them)."""
+    recorded = v.mapping(where, meta.get("versions"), "eval.metadata.versions")
+    out = {name: v.text(where, recorded[name], f"eval.metadata.versions.{name}")
+           for name in ("toolprm-tasks", "inspect-ai") if recorded.get(name) is not None}
+    packages = log.eval.packages if isinstance(log.eval.packages, dict) else {}
+    if isinstance(packages.get("inspect_ai"), str):
+        out["inspect-ai"] = packages["inspect_ai"]
+    return out
+

@@ -292,6 +292,8 @@ def _run(file: _File, backend: str, args: dict[str, str], family: tuple[str, str
     _flags(run, file, tasks)
     run.command = _command(file, args, tasks, name if group is not None else None, samples=run.outcomes is not None)
     run.seconds = v.seconds(where, file.data.get("total_evaluation_time_seconds"), "total_evaluation_time_seconds")
+    made_with = v.text(where, file.data.get("lm_eval_version"), "lm_eval_version", default="")
+    run.made_with = {"lm-eval": made_with} if made_with else {}  # (lm-eval records no task package version)
     engine = v.mapping(where, file.config.get("toolprm_engine"), "config.toolprm_engine")
     if engine.get("prompt_tokens") is not None:
         tokens = v.count(where, engine["prompt_tokens"], "config.toolprm_engine.prompt_tokens", maximum=v.MAX_TOKENS)

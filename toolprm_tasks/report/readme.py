@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolprm_tasks.core.safe_text import md_code_block
+from toolprm_tasks.core.safe_text import md_cell, md_code_block
 from toolprm_tasks.report import tables
 from toolprm_tasks.report.paper import table2_row
 from toolprm_tasks.report.writers import md_table
@@ -30,6 +30,22 @@ def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], l
     return header, rows
 
 
+def _other_versions(report: dict[str, Any]) -> list[str]:
+    """A line, where runs recorded other versions than the report's machine has (the line above
+    names the machine's: a run made elsewhere would pass for one made with them)."""
+    here = report["versions"]
+    other: dict[str, set[str]] = {}
+    for run in report["inputs"]["runs"]:
+        for name, version in (run.get("made_with") or {}).items():
+            if version != here.get(name):
+                other.setdefault(name, set()).add(version)
+    if not other:
+        return []
+    listed = "; ".join(f"{md_cell(name)} {', '.join(md_cell(x) for x in sorted(found))}"
+                       for name, found in sorted(other.items()))
+    return [f"The runs recorded other versions than these: {listed} (report.json: each run's `made_with`).", ""]
+
+
 def readme_section(report: dict[str, Any]) -> str:
     """Markdown for the README: a dated table per data kind and the command that made it."""
     versions = report["versions"]
@@ -40,6 +56,7 @@ def readme_section(report: dict[str, Any]) -> str:
            f"Implementation: toolprm-tasks {versions['toolprm-tasks']} ({task_version}), "
            f"inspect-ai {versions['inspect-ai']}, lm-eval {versions['lm-eval']}. Generated "
            f"{report['generated_at'][:10]} by:", "", md_code_block([report["command"]], "bash"), "",
+           *_other_versions(report),
            "AVG: the paper's unweighted mean of the subsets' accuracies; Samples: trials scored; Stderr: "
            "cluster-robust standard error of AVG, in points; Time: wall clock of the run.", ""]
     official = report["sections"].get("official")

@@ -80,6 +80,7 @@ class Run:
     notes: list[str] = field(default_factory=list)
     command: str = ""  # the framework command that reproduces this run (output location left open)
     tier: str = "all"  # rebuilt data: "hard" for the hard tier's tasks (their own section, never mixed)
+    made_with: dict[str, str] = field(default_factory=dict)  # package -> version, as the run records it
 
     @property
     def section(self) -> str:
