@@ -41,7 +41,8 @@ def test_error_type_slugs(raw: str | None, slug: str) -> None:
 
 
 @pytest.mark.parametrize("mutate, field, problem", [
-    (lambda r: r.pop("history"), "history", "expected a list"),
+    (lambda r: r.pop("history"), "history", "missing"),
+    (lambda r: r.update(history=None), "history", "expected a list of turns, got null"),
     (lambda r: r.__setitem__("history", []), "history", "is empty"),
     (lambda r: r["history"][0].__setitem__("role", 3), "history[0].role", "expected a string, got int"),
     (lambda r: r["history"][0].pop("content"), "history[0].content", "missing"),

@@ -176,6 +176,10 @@ def test_validate_reports_every_bad_record(tmp_path: Path, capsys) -> None:
     assert "prmbench_bfcl.json: record 0: field 'action_rejected': missing" in out
     assert "prmbench_bfcl.json: record 1: field 'action_rejected': missing" in out
     assert "differs from the pinned" in out
+    text = bfcl.read_text().replace('"history"', '"histroy"', 1)  # was "expected a list of turns, got null"
+    bfcl.write_text(text)
+    assert cli_main(["validate", str(tmp_path)]) == 1
+    assert "prmbench_bfcl.json: record 0: field 'history': missing" in capsys.readouterr().out
 
 
 def test_info_json(data_env, capsys) -> None:

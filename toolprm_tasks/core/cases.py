@@ -139,14 +139,16 @@ def _action_problems(source: str, index: int, name: str, record: dict[str, Any])
         if not action:
             yield RecordError(source, index, name, f"is an empty {_type_name(action)}")
     else:
-        yield RecordError(source, index, name, f"expected a string or a JSON object, got {_type_name(action)}")
+        yield RecordError(source, index, name, f"expected a string, a JSON object or a list, got {_type_name(action)}")
 
 
 def record_problems(record: Any, *, index: int, source: str) -> list[RecordError]:
     """Every problem of one release record (empty: it is valid)."""
     if not isinstance(record, dict):
         return [RecordError(source, index, "<record>", f"expected an object, got {_type_name(record)}")]
-    problems = [*_history_problems(source, index, record.get("history")),
+    history = [RecordError(source, index, "history", "missing")] if "history" not in record else list(
+        _history_problems(source, index, record["history"]))
+    problems = [*history,
                 *_action_problems(source, index, "action_chosen", record),
                 *_action_problems(source, index, "action_rejected", record)]
     functions = record.get("functions")
