@@ -506,6 +506,12 @@ def test_an_inspect_limit_run_of_the_combined_task_is_a_flagged_row(outputs: Out
     for subset in reached:
         assert limited["subsets"][subset]["acc"] == metrics[f"acc_{subset}"]
     assert {"limit", "partial"} <= set(limited["flags"]) and limited["avg"] is None and limited["trials"] == 5
+    from toolprm_tasks.report.readme import _result_rows
+
+    header, cells = _result_rows(report["sections"]["official"], reference=True)
+    (shown,) = [c for c in cells if c[0] == limited["judge"]]
+    # no AVG, so no Stderr of it (the SE of a mean of fewer subsets stood next to "AVG —")
+    assert shown[header.index("AVG (%)")] == shown[header.index("Stderr")] == "—"
     full = row_of(report, "official", framework="inspect", model="schema", protocol="generative",
                   sources=[outputs.inspect_schema.location])
     assert "limit" not in full["flags"] and full["avg"] == log_metrics(outputs.inspect_schema)["avg"]

@@ -24,7 +24,8 @@ def _result_rows(section: dict[str, Any], reference: bool) -> tuple[list[str], l
             ref = table2_row(row["paper_row"])["AVG"] if row["paper_row"] else None
             delta = tables.DASH if ref is None or row["avg"] is None else f"{100 * (row['avg'] - ref):+.1f}"
             cells += [tables.pct(ref) + (f" ({row['paper_row']})" if ref is not None else ""), delta]
-        se = tables.DASH if row["avg_se"] is None else f"{100 * row['avg_se']:.1f}"
+        # the Stderr of AVG: none where AVG is not shown (a partial row's SE is of a mean of fewer subsets)
+        se = tables.DASH if row["avg_se"] is None or row["avg"] is None else f"{100 * row['avg_se']:.1f}"
         cells += [str(row["trials"]), se, tables.seconds(row["seconds"]), ", ".join(row["flags"]) or tables.DASH]
         rows.append(cells)
     return header, rows
