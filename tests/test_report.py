@@ -739,3 +739,20 @@ def test_a_row_of_fewer_subsets_is_labelled_by_its_subsets_not_as_other_data(out
     assert labels == ["schema · subsets bfcl", "schema · subsets gta+tooltalk+bfcl+toolsandbox"], labels
     whole, alone = (row_of(report, "official", framework="inspect", model="schema", judge=label) for label in labels[::-1])
     assert whole["subsets"]["bfcl"]["acc"] == alone["subsets"]["bfcl"]["acc"]  # the same trials
+
+
+def test_first_rate_interval_is_never_zero_width(report, outputs: Outputs) -> None:
+    """`first` answers the first candidate every time: every parsed `first` is 1, the cluster-robust
+    SE is 0 and the interval was [100%, 100%], certainty from any number of trials. It is Wilson's
+    then: from 1 down to n / (n + z^2) at a rate of 1 (derived by hand from Wilson's formula)."""
+    report, _ = report
+    row = row_of(report, "official", framework="inspect", model="first")
+    (bias,) = [b for b in report["sections"]["official"]["position_bias"]["rows"] if b["judge"] == row["judge"]]
+    n = row["trials"]  # every answer of a baseline parses
+    z = 1.959963984540054
+    assert bias["first_rate"] == 1.0 and bias["interval"].startswith("Wilson 95% (every parsed answer the same")
+    assert bias["high"] == 1.0 and bias["low"] == pytest.approx(n / (n + z * z))
+    schema = row_of(report, "official", framework="inspect", model="schema", protocol="generative",
+                    sources=[outputs.inspect_schema.location])
+    (other,) = [b for b in report["sections"]["official"]["position_bias"]["rows"] if b["judge"] == schema["judge"]]
+    assert other["interval"] == "cluster-robust 95%" and other["low"] < other["first_rate"] < other["high"]

@@ -277,19 +277,27 @@ def first_rate_interval(row: Row) -> tuple[float, float, str] | None:
             se = avg_se([se_of([o for o in row.outcomes if o.subset == s]) for s in subsets])
         else:
             se = se_of(row.outcomes)
-        if se is not None:
+        if se is not None and se > 0:
             return max(0.0, rate - Z95 * se), min(1.0, rate + Z95 * se), "cluster-robust 95%"
+        if se == 0:  # every parsed answer the same side: a zero-width interval would claim certainty
+            return _wilson(rate, sum(1 for o in row.outcomes if o.parsed),
+                           "Wilson 95% (every parsed answer the same side: no cluster-robust SE)")
     # without samples: the parsed answers are each subset's trials less its parse failures (a
     # combined run's parse_fail is a mean over subsets, not a share of all trials)
     per_subset = [(r.trials, r.metrics.get("parse_fail")) for r in row.subsets.values()]
     if not per_subset or any(fail is None for _, fail in per_subset):
         return None
     n = sum(trials * (1.0 - fail) for trials, fail in per_subset)  # type: ignore[operator]
+    return _wilson(rate, n, "Wilson 95% (ignores clustering)")
+
+
+def _wilson(rate: float, n: float, how: str) -> tuple[float, float, str] | None:
+    """Wilson's 95% binomial interval of a rate over `n` answers (None when there are none)."""
     if n <= 0:
         return None
     centre = (rate + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)
     half = Z95 * math.sqrt(rate * (1 - rate) / n + Z95 ** 2 / (4 * n * n)) / (1 + Z95 ** 2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half), "Wilson 95% (ignores clustering)"
+    return max(0.0, centre - half), min(1.0, centre + half), how
 
 
 def position_bias(rows: list[Row]) -> dict[str, Any]:
