@@ -132,6 +132,8 @@ def test_missing_readers_are_named_before_any_work(models_dir: Path, tmp_path: P
         real_model.ensure_model()
     folder, why = demo._real_model("auto")
     assert folder is None and why.startswith("transformers, accelerate not installed (pip install")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
+    assert real_model.missing_readers() == ["gguf"] and real_model.missing_readers(converting=False) == []
     assert not models_dir.exists() or not any(models_dir.iterdir())
 
 

@@ -108,6 +108,13 @@ def _set(path: str, value):
     (_set("0/dialogs/3/tool_calls/0/function/arguments", "{bad"), "a string that is not a JSON object"),
     (_set("0/dialogs/3/tool_calls/0/function/arguments", None), "expected an object, or a JSON string of one"),
     (_set("0/dialogs/0/content", ["a"]), "record 0: field 'dialogs[0].content'"),
+    # found in review: infinity (1e999) was written as Infinity, a lone surrogate a UnicodeEncodeError
+    (lambda d: json.dumps(d).replace('"image/receipt.jpg"}', "1e999}", 1),
+     "record 0: field 'files[0].path': a number out of range"),
+    (_set("0/dialogs/3/tool_calls/0/function/arguments", '{"expression": 1e999}'),
+     "a number out of range (it reads as infinity, which JSON cannot hold) at expression"),
+    (lambda d: json.dumps(d).replace("What is the total", "\\ud800 total", 1),
+     "record 0: field 'dialogs[0].content': text that is not valid Unicode"),
     (_set("0/dialogs/5/content", 5.6), "record 0: field 'dialogs[5].content'"),
 ])
 def test_a_malformed_dataset_is_one_named_error(tmp_path: Path, change, says: str) -> None:
@@ -126,6 +133,7 @@ def test_a_malformed_dataset_is_one_named_error(tmp_path: Path, change, says: st
     (b'{"OCR": "a string"}', "record 'OCR': field '<tool>'"),
     (b'{"OCR": {"inputs": "image"}}', "record 'OCR': field 'inputs'"),
     (b'{"OCR": {"inputs": [{"name": "image", "type": 5}]}}', "record 'OCR': field 'inputs[0].type'"),
+    (b'{"OCR": {"description": "\\ud800"}}', "record 'OCR': field 'OCR.description': text that is not valid"),
 ])
 def test_a_malformed_toolmeta_is_one_named_error(tmp_path: Path, toolmeta: bytes, says: str) -> None:
     dataset = _mutated(tmp_path, lambda d: None, toolmeta)
@@ -178,8 +186,10 @@ def test_a_one_query_build_validates(tmp_path: Path, capsys) -> None:
     assert manifest["cases"] == 1 and manifest["splits"]["train"]["cases"] == 0
     capsys.readouterr()
     assert cli_main(["validate", str(tmp_path / "out")]) == 0, capsys.readouterr()
+    capsys.readouterr()
     (tmp_path / "out" / "prmbench_rebuilt_gta.json").write_text("[]\n", encoding="utf-8")  # its manifest says 1
     assert cli_main(["validate", str(tmp_path / "out")]) == 1
+    assert "prmbench_rebuilt_gta.json: no records" in capsys.readouterr().out  # a test file: never empty
 
 
 def test_every_missing_source_package_is_named_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -405,3 +405,28 @@ def test_versions_a_run_recorded_are_read_and_other_ones_said(runs: Runs, tmp_pa
     code, out, err = report_command(str(tmp_path / "elsewhere"), "--readme-section", capsys=capsys)
     assert code == 0, err
     assert "The runs recorded other versions than these: lm-eval 0.5.0.dev1" in out
+
+
+def test_a_report_removes_no_file_it_did_not_write_before(runs: Runs, tmp_path: Path, capsys) -> None:
+    """Found in review: the removal trusted any report.json's plot names (it deleted notes.txt and
+    the new report.json itself, failed on a folder name) and removed the YAML names with no
+    earlier report there at all."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("evaluation_report.yaml", "notes.txt", "readme_section.md"):
+        (out / name).write_text("the user's", encoding="utf-8")
+    (out / "sub").mkdir()
+    code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
+    assert code == 0 and (out / "evaluation_report.yaml").read_text(encoding="utf-8") == "the user's", err
+    planted = {"generated_at": "x", "task_versions_known": [], "plots": [
+        {"png": "notes.txt", "svg": "report.json"}, {"png": "readme_section.md", "svg": "sub"},
+        {"png": "../outside.png", "svg": "sub.svg"}]}
+    (out / "report.json").write_text(json.dumps(planted), encoding="utf-8")
+    (out / "sub.svg").mkdir()
+    code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
+    assert code == 0, err
+    assert (out / "notes.txt").exists() and (out / "sub").is_dir() and (out / "sub.svg").is_dir()
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["plots"] == []  # this report's own
+    (out / "report.json").write_text("[" * 200_000, encoding="utf-8")  # not ours, and too deep to read
+    code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
+    assert code == 0 and "Traceback" not in err, err

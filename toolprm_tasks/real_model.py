@@ -111,9 +111,10 @@ READERS = ("torch", "transformers", "gguf", "accelerate")
 EXTRA = 'pip install "toolprm-tasks[realmodel]"'
 
 
-def missing_readers() -> list[str]:
-    """The packages the conversion needs that are not installed (nothing is imported)."""
-    return [name for name in READERS if importlib.util.find_spec(name) is None]
+def missing_readers(converting: bool = True) -> list[str]:
+    """The packages the conversion (`converting`), or running the converted model, needs that
+    are not installed (nothing is imported); gguf only converts."""
+    return [name for name in READERS if (converting or name != "gguf") and importlib.util.find_spec(name) is None]
 
 
 def _require_gguf_reader() -> None:

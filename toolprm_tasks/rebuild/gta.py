@@ -11,8 +11,11 @@ only the tool names are known. As in the release, the tools are described in the
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from toolprm_tasks.data import jsonio
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.points import DecisionPoint
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _Where = Callable[[str, str], SourceError]  # (field, problem) -> the error naming file and query
 
 _TYPES = {"text": "string", "str": "string", "string": "string", "image": "string", "int": "integer",
@@ -39,11 +43,10 @@ def _fail(source: str, index: Any, field: str, problem: str) -> SourceError:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    twice = sorted({key for key in keys if keys.count(key) > 1})
-    if twice:  # json keeps the last: a query (or a field) would vanish without a word
-        raise _DuplicateKey(twice[0])
-    return dict(pairs)
+    out = dict(pairs)
+    if len(out) != len(pairs):  # json keeps the last: a query (or a field) would vanish without a word
+        raise _DuplicateKey(min(key for key, n in Counter(key for key, _ in pairs).items() if n > 1))
+    return out
 
 
 class _DuplicateKey(ValueError):
@@ -99,9 +102,32 @@ def _check_turn(where: _Where, turn: Any, path: str) -> None:
         raise where(f"{path}.content", "an assistant turn without tool_calls is the answer: expected a string")
 
 
+def _unwritable(value: Any, path: str) -> tuple[str, str] | None:
+    """The first value a build could not write as standard JSON text: a number past float's range
+    (`1e999` reads as infinity) or a lone surrogate (JSON's `\\ud800` escape); (field, problem)."""
+    stack = [(value, path)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return at, "a number out of range (it reads as infinity, which JSON cannot hold)"
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return at, "text that is not valid Unicode (a lone surrogate, JSON's \\ud800 escape)"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return at, f"a key that is not valid Unicode ({key!r})"
+                stack.append((child, f"{at}.{key}" if at else key))
+        elif isinstance(item, list):
+            stack += [(child, f"{at}[{i}]") for i, child in enumerate(item)]
+    return None
+
+
 def _check_record(where: _Where, record: Any) -> None:
     if not isinstance(record, dict):
         raise where("<record>", "expected an object")
+    found = _unwritable(record, "")
+    if found is not None:
+        raise where(found[0] or "<record>", found[1])
     if not isinstance(record.get("dialogs"), list) or not record["dialogs"]:
         raise where("dialogs", "expected a non-empty list")
     if not isinstance(record.get("tools"), list):
@@ -148,6 +174,9 @@ def check_toolmeta(path: Path, toolmeta: Any) -> dict[str, Any]:
         where = lambda field, problem, name=name: _fail(str(path), repr(name), field, problem)  # noqa: E731
         if not isinstance(meta, dict):
             raise where("<tool>", "expected an object")
+        found = _unwritable({name: meta}, "")
+        if found is not None:
+            raise where(found[0], found[1])
         if not isinstance(meta.get("description", ""), str):
             raise where("description", "expected a string")
         inputs = meta.get("inputs", [])
@@ -195,6 +224,9 @@ def _arguments(raw: Any, fail: Callable[[str], SourceError]) -> dict[str, Any]:
             reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
             raise fail(f"a string that is not a JSON object ({reason})") from None
         if isinstance(value, dict):
+            found = _unwritable(value, "")
+            if found is not None:
+                raise fail(f"{found[1]} at {found[0] or 'the top'}")
             return value
     raise fail("expected an object, or a JSON string of one")
 

@@ -71,8 +71,10 @@ _QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,80}?)'(?!\w)|(?<!\w)\"([^\"\n]{1,80}?)\
 # values a user or an observation names in running text: files, paths, e-mail addresses,
 # dates and times, identifiers with digits, numbers
 # The two alternatives that need a character after a run ('@', '.ext') start only where the run
-# starts: a match tried inside the run reaches the same '@' or '.' and fails as the run's start
-# did, so trying each position of a long run ('x' * 100000) was quadratic: minutes.
+# starts: tried at each position of a long run ('x' * 100000) they were quadratic (minutes). A
+# match inside the run reaches the same '@' or '.' as one at its start, so the values are the
+# same, except after a date or time that ends inside a run ('2020-01-01_notes.txt' gave the date
+# and '_notes.txt', now the date alone); on all 3,540 texts of the default build they are equal.
 _ENTITY = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.]+|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
                      r"|\b\d+\.\d+\b"  # a decimal number whole (15.5 is no 15)
                      r"|(?<![\w-])[\w-]+\.(?:txt|pdf|csv|docx?|md|json|py|jpg|png|log|xlsx?)\b|\b[\w]*\d[\w-]*\b")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -115,16 +116,26 @@ def build_report(paths: list[Path], out: Path | None, options: Options | None = 
     return report
 
 
+# what a report writes that a later one may not write again: its plots (`plots.py`: <name>_<data>)
+# and the two YAML files; never its four own files, which every report writes
+_PLOT_FILE = re.compile(r"[a-z0-9_]+\.(?:png|svg)")
+_ALWAYS_WRITTEN = frozenset({"report.json", "report.md", "report.html", "readme_section.md"})
+
+
 def _earlier_files(out: Path) -> set[str]:
-    """The files an earlier report in `out` wrote that this one may not write again (its plots,
-    as its report.json lists them, and the two YAML files); never a file no report wrote."""
-    names = {"evaluation_report.yaml", "register_entry.yaml"}
+    """The files an earlier report in `out` wrote that this one may not write again: its plots,
+    as its report.json lists them, and the two YAML files. Only where that report.json is one
+    of ours (a user's own files are never touched), only plot-shaped names, only plain files."""
     try:
         earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
-        plots = earlier.get("plots") if isinstance(earlier, dict) else None
-        for plot in plots if isinstance(plots, list) else []:
-            if isinstance(plot, dict):
-                names |= {plot.get(k) for k in ("png", "svg") if isinstance(plot.get(k), str)}
-    except (OSError, ValueError):
-        pass  # no earlier report here, or not one of ours: only the two YAML names
-    return {name for name in names if name and Path(name).name == name}  # a bare file name in `out`
+    except (OSError, ValueError, RecursionError):
+        return set()  # no earlier report here, or not one of ours
+    if not (isinstance(earlier, dict) and "generated_at" in earlier and "task_versions_known" in earlier):
+        return set()
+    names = {"evaluation_report.yaml", "register_entry.yaml"}
+    plots = earlier.get("plots")
+    for plot in plots if isinstance(plots, list) else []:
+        if isinstance(plot, dict):
+            names |= {plot[k] for k in ("png", "svg") if isinstance(plot.get(k), str) and _PLOT_FILE.fullmatch(plot[k])}
+    return {name for name in names - _ALWAYS_WRITTEN
+            if (out / name).is_file() and not (out / name).is_symlink()}
