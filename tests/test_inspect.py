@@ -154,6 +154,9 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     ({"tier": "medium"}, "unknown tier 'medium'"),
     # a pointwise judge is shown no prompt: `prompt=toolprm` ran as without it, and was recorded
     ({"protocol": "pointwise", "prompt": "toolprm"}, "`prompt` does not apply to the pointwise protocol"),
+    # ... nor a generation budget to the protocols that write no answer (it was ignored)
+    ({"protocol": "pairwise_ll", "max_tokens": 64}, "max_tokens does not apply to the pairwise_ll protocol"),
+    ({"protocol": "pointwise", "max_tokens": 64}, "max_tokens does not apply to the pointwise protocol"),
 ])
 def test_benchmark_task_parameters_are_checked_before_anything_loads(args: dict, message: str,
                                                                       tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ TASK_ARGS_DOC = """
             task version 3-A, which is refused with its new name).
         prompt: standard (paper's evaluation prompt) or toolprm (ToolPRM prompt);
             default: standard, toolprm for pairwise_ll.
-        max_tokens: generation budget of the generative protocol.
+        max_tokens: generation budget of the generative protocol (default 1024; refused under
+            the others, which write no answer of that length).
         data: official (the paper's release) or rebuilt (offline cases rebuilt from
             executable sources: BFCL and ToolTalk only; not the paper's data).
         tier: all, or hard (with data=rebuilt: the hard tier, a rule over each case's
@@ -140,6 +141,9 @@ def _solver(protocol: str, max_tokens: int) -> Solver:
     return SOLVERS[protocol_named(protocol).reads](max_tokens)
 
 
+GENERATIVE_MAX_TOKENS = 1024  # the generative protocol's answer budget unless -T max_tokens says
+
+
 def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, prompt: str | None, max_tokens: Any,
                     data: str, tier: str = "all", other: dict[str, object] | None = None) -> tuple[int, int]:
     """The parameters of a benchmark task, checked before anything loads (`-T seed=abc` or
@@ -155,12 +159,16 @@ def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, pr
         check_prompt_fits(protocol, prompt)
         names.check_choice("data", data, names.DATA_KINDS)
         names.check_choice("tier", tier, names.TIERS)
+        if max_tokens is not None and protocol_named(protocol).reads != "text":  # it was ignored, in silence
+            raise ValueError(f"{task}: task parameter max_tokens does not apply to the {protocol} protocol (only "
+                             "generative writes an answer); leave it out")
         return (check_value(f"{task}: task parameter order_seed", order_seed, whole()),
+                GENERATIVE_MAX_TOKENS if max_tokens is None else
                 check_value(f"{task}: task parameter max_tokens", max_tokens, whole(1)))
 
 
 def toolprmbench_task(subsets: Sequence[str] | None, *, protocol: str = "generative", order: str = "seeded",
-                      order_seed: int = 0, prompt: str | None = None, max_tokens: int = 1024,
+                      order_seed: int = 0, prompt: str | None = None, max_tokens: int | None = None,
                       data: str = "official", tier: str = "all", other: dict[str, object] | None = None) -> Task:
     """Build the Inspect task for one or more subsets (`data="rebuilt"`: the offline cases
     rebuilt from executable sources, never mixed with the official data; `tier="hard"`: their
