@@ -14,7 +14,6 @@ import json
 import math
 import os
 import random
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from typing import Any
 from toolprm_tasks.data import jsonio
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.points import DecisionPoint
+from toolprm_tasks.rebuild.policy import encodable  # the one rule for text a build can write
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _Where = Callable[[str, str], SourceError]  # (field, problem) -> the error naming file and query
 
 _TYPES = {"text": "string", "str": "string", "string": "string", "image": "string", "int": "integer",
@@ -110,11 +109,11 @@ def _unwritable(value: Any, path: str) -> tuple[str, str] | None:
         item, at = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
             return at, "a number out of range (it reads as infinity, which JSON cannot hold)"
-        if isinstance(item, str) and _SURROGATE.search(item):
+        if isinstance(item, str) and not encodable(item):
             return at, "text that is not valid Unicode (a lone surrogate, JSON's \\ud800 escape)"
         if isinstance(item, dict):
             for key, child in item.items():
-                if _SURROGATE.search(key):
+                if not encodable(key):
                     return at, f"a key that is not valid Unicode ({key!r})"
                 stack.append((child, f"{at}.{key}" if at else key))
         elif isinstance(item, list):
