@@ -147,6 +147,8 @@ MUTATIONS: list[tuple[str, str, Any, str, str]] = [
     ("groups text", "results", _set("groups", "all"), "groups", ""),
     ("config text", "results", _set("config", "hf"), "config", ""),
     ("order_seed 'abc'", "results", _set(f"configs.{TASK}.metadata.order_seed", "abc"), "order_seed", f"task {TASK}"),
+    ("package version a list", "results", _set(f"configs.{TASK}.metadata.toolprm_tasks_version", [1]),
+     "toolprm_tasks_version", f"task {TASK}"),
     ("tokens 10**400", "results", _set("config.toolprm_engine", {"prompt_tokens": 10**400}), "prompt_tokens", ""),
     ("accuracy 7.5", "results", _set(f"results.{TASK}.acc,none", 7.5), "acc,none", f"task {TASK}"),
     ("accuracy 'zzz'", "results", _set(f"results.{TASK}.acc,none", "zzz"), "acc,none", f"task {TASK}"),
@@ -400,8 +402,17 @@ def test_versions_a_run_recorded_are_read_and_other_ones_said(runs: Runs, tmp_pa
     assert inspect_run.made_with == {"toolprm-tasks": here["toolprm-tasks"], "inspect-ai": here["inspect-ai"]}
     code, out, err = report_command(str(runs.lm_eval), str(runs.inspect), "--readme-section", capsys=capsys)
     assert code == 0 and "recorded other versions" not in out, err  # made here: nothing to say
+    lm_eval_run, = collect([runs.lm_eval]).runs  # our task classes record the package in lm-eval's file
+    assert lm_eval_run.made_with == {"lm-eval": here["lm-eval"], "toolprm-tasks": here["toolprm-tasks"]}
     lm_eval_copy(runs, tmp_path / "elsewhere", lambda data: data.update(lm_eval_version="0.5.0.dev1"))
-    assert collect([tmp_path / "elsewhere"]).runs[0].made_with == {"lm-eval": "0.5.0.dev1"}
+    assert collect([tmp_path / "elsewhere"]).runs[0].made_with == {"lm-eval": "0.5.0.dev1",
+                                                                    "toolprm-tasks": here["toolprm-tasks"]}
+
+    def older(data: dict[str, Any]) -> None:  # results written before the package version was recorded
+        for config in data["configs"].values():
+            del config["metadata"]["toolprm_tasks_version"]
+    lm_eval_copy(runs, tmp_path / "older", older)
+    assert collect([tmp_path / "older"]).runs[0].made_with == {"lm-eval": here["lm-eval"]}
     code, out, err = report_command(str(tmp_path / "elsewhere"), "--readme-section", capsys=capsys)
     assert code == 0, err
     assert "The runs recorded other versions than these: lm-eval 0.5.0.dev1" in out

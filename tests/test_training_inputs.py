@@ -169,6 +169,22 @@ def test_a_test_case_under_another_cluster_name_is_refused(build) -> None:
         splits.training_split("rebuilt", ["bfcl"])
 
 
+def test_the_tools_offered_are_part_of_a_cases_content(build) -> None:
+    """A step with another tool list (a withheld tool) is another step; the same tools listed in
+    another order are the same step."""
+    test = _records(build, "bfcl", "test")
+    tools = test[0]["functions"]
+    assert isinstance(tools, list) and len(tools) > 1
+    reordered = {**test[0], "sample_id": f"fresh-{test[0]['sample_id']}", "functions": tools[::-1]}
+    _rewrite(build, "bfcl", "train", _records(build, "bfcl", "train") + [reordered])
+    with pytest.raises(data.DataError, match="1 training case.*history and actions of a case in the test split"):
+        splits.training_split("rebuilt", ["bfcl"])
+    fewer = {**reordered, "functions": tools[1:]}
+    _rewrite(build, "bfcl", "train", _records(build, "bfcl", "train")[:-1] + [fewer])
+    split = splits.training_split("rebuilt", ["bfcl"])
+    assert split.describe()["cases_equal_to_test"] == {}
+
+
 def test_official_training_cases_equal_to_test_cases_are_counted(data_env) -> None:
     from tests.fixture_data import RECORDS
     from tests.test_training import jsonl

@@ -62,6 +62,10 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
 
 NOT_INSTALLED = "not installed"
 
+# the metadata key under which our lm-eval tasks record this package's version in lm-eval's
+# results file (`configs.<task>.metadata`; written by lm_eval_adapter/task_classes.py)
+LM_EVAL_PACKAGE_VERSION_KEY = "toolprm_tasks_version"
+
 
 def _installed(name: str) -> str | None:
     try:

@@ -32,6 +32,8 @@ except ImportError:  # lm-eval 0.4: ConfigurableTask serves every output type
     GenerateTask = MultipleChoiceTask = None
 from lm_eval.api.task import ConfigurableTask
 
+from toolprm_tasks.core.versions import LM_EVAL_PACKAGE_VERSION_KEY, package_version
+
 LM_EVAL_05 = GenerateTask is not None
 
 
@@ -41,6 +43,16 @@ def _task_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if config is None:
         raise ValueError("toolprm-tasks: a task class of task_yaml/ is built from its YAML config")
     return {key: value for key, value in config.items() if key != "class"}
+
+
+def _record_package_version(task: ConfigurableTask) -> None:
+    """Write this package's installed version into the task's metadata, which lm-eval dumps
+    into its results file (`configs.<task>.metadata`): lm-eval records its own version only,
+    and a result should say which toolprm-tasks scored it (the report reads it as `made_with`).
+    Set after lm-eval built the task, so the value is never one given with `--metadata`, and
+    the docs loader never sees the key."""
+    metadata = task.config.metadata if isinstance(task.config.metadata, dict) else {}
+    task.config.metadata = {**metadata, LM_EVAL_PACKAGE_VERSION_KEY: package_version()}
 
 
 def process_results_metric(name: str) -> Callable[..., Any]:
@@ -68,6 +80,7 @@ class _Lm05AsLm04:
             if isinstance(entry.get("metric"), str):
                 entry["metric"] = process_results_metric(entry["metric"])
         super().__init__(config={**config, "metric_list": entries})  # type: ignore[call-arg]
+        _record_package_version(self)  # type: ignore[arg-type]
 
     def higher_is_better(self) -> dict[str, bool | None]:
         directions = super().higher_is_better()  # type: ignore[misc]
@@ -96,5 +109,6 @@ else:
 
         def __init__(self, config: Mapping[str, Any] | None = None) -> None:
             super().__init__(config=_task_config(config))
+            _record_package_version(self)
 
     ToolPRMGenerateTask = ToolPRMChoiceTask = ToolPRMTask

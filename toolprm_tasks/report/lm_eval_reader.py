@@ -19,6 +19,7 @@ from scorers.core import METRICS, TrialOutcome, aggregate
 from toolprm_tasks.core.cases import SUBSETS
 from toolprm_tasks.core.safe_text import one_line
 from toolprm_tasks.core.trials import DEFAULT_PROMPT, DEFAULT_SEED, PROTOCOLS
+from toolprm_tasks.core.versions import LM_EVAL_PACKAGE_VERSION_KEY as PACKAGE_VERSION_KEY
 from toolprm_tasks.data import pins  # read at call time: a patched pin applies here too
 from toolprm_tasks.data.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report import validate as v
@@ -254,7 +255,9 @@ def _task_settings(file: _File, task: str) -> dict[str, Any]:
     prompt = v.text(where, meta.get("prompt"), f"configs.{task}.metadata.prompt", default="") or DEFAULT_PROMPT[protocol]
     return {"version": version, "protocol": label, "prompt": prompt,
             "order": v.text(where, meta.get("order"), f"configs.{task}.metadata.order", default="seeded"),
-            "seed": v.integer(where, meta.get("order_seed"), f"configs.{task}.metadata.order_seed", default=DEFAULT_SEED)}
+            "seed": v.integer(where, meta.get("order_seed"), f"configs.{task}.metadata.order_seed", default=DEFAULT_SEED),
+            # recorded by our task classes (lm_eval_adapter/task_classes.py); absent in older results
+            "package": v.text(where, meta.get(PACKAGE_VERSION_KEY), f"configs.{task}.metadata.{PACKAGE_VERSION_KEY}", default="")}
 
 
 def _run(file: _File, backend: str, args: dict[str, str], family: tuple[str, str, str], tasks: list[str]) -> Run:
@@ -293,7 +296,9 @@ def _run(file: _File, backend: str, args: dict[str, str], family: tuple[str, str
     run.command = _command(file, args, tasks, name if group is not None else None, samples=run.outcomes is not None)
     run.seconds = v.seconds(where, file.data.get("total_evaluation_time_seconds"), "total_evaluation_time_seconds")
     made_with = v.text(where, file.data.get("lm_eval_version"), "lm_eval_version", default="")
-    run.made_with = {"lm-eval": made_with} if made_with else {}  # (lm-eval records no task package version)
+    run.made_with = {"lm-eval": made_with} if made_with else {}
+    if first["package"]:  # one lm_eval process, one install: its tasks agree (checked above)
+        run.made_with["toolprm-tasks"] = first["package"]
     engine = v.mapping(where, file.config.get("toolprm_engine"), "config.toolprm_engine")
     if engine.get("prompt_tokens") is not None:
         tokens = v.count(where, engine["prompt_tokens"], "config.toolprm_engine.prompt_tokens", maximum=v.MAX_TOKENS)

@@ -7,7 +7,7 @@ training files (BFCL, ToolSandbox), verified like its test files (`toolprm_tasks
 
 `training_split` loads the training cases of every source together with the same sources'
 test cases and refuses (rebuilt) or reports (official: the release was not split by cluster)
-any cluster the two share, and any training case whose content (history and the two actions)
+any cluster the two share, and any training case whose content (history, tools and the two actions)
 is a test case's under another cluster name, so a trained judge is never scored on a
 conversation it saw.
 """
@@ -58,15 +58,23 @@ def manifest_cluster_overlap(manifest: Any) -> list[str]:
     return sorted(listed[0] & listed[1])
 
 
+def _canonical(value: Any) -> str:
+    """`value` as JSON with keys sorted (data a loader accepted, but not necessarily JSON-safe)."""
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return repr(value)
+
+
 def content_key(case: Case) -> str:
     """What a judge learns from a case, whatever its id or cluster is called: the history (any
-    key order) and the two actions as the loader compares them (`action_key`), in either order
-    (the same pair with the preference reversed is the same conversation step)."""
-    try:
-        history = json.dumps(case.history, sort_keys=True, ensure_ascii=False, default=repr)
-    except (ValueError, TypeError, RecursionError):
-        history = repr(case.history)
-    return json.dumps([history, sorted((action_key(case.chosen), action_key(case.rejected)))], ensure_ascii=False)
+    key order), the tools offered (in any order: a withheld tool makes another step, a reordered
+    list does not) and the two actions as the loader compares them (`action_key`), in either
+    order (the same pair with the preference reversed is the same conversation step)."""
+    tools = case.functions
+    tools = sorted(map(_canonical, tools)) if isinstance(tools, list) else _canonical(tools)
+    return json.dumps([_canonical(case.history), tools, sorted((action_key(case.chosen), action_key(case.rejected)))],
+                      ensure_ascii=False)
 
 
 def shared_content(train: Sequence[Case], test: Sequence[Case]) -> list[str]:
