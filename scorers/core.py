@@ -39,37 +39,46 @@ _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "an
                           "choice", "correct action", "chosen", "selected action", "preferred action"})
 # a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
-_NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
+_NEGATION = (r"(?:'s(?:[ \t]+[A-Za-z_]+){0,3}?)?"  # "Action1's call fails"
+             r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
              r"(?:(?:the|a|an)[ \t]+)?"
              r"(?:not\b(?![ \t]+(?:the[ \t]+)?" + _LABEL_CORE.replace("([12])", "[12]") + r")|"
              r"n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
-             r"incorrect|wrong|invalid|worse|bad\b|inferior|unnecessary|fails?\b)")
+             r"incorrect|wrong|invalid|worse|worst|bad\b|inferior|unnecessary|fail(?:s|ed|ing)?\b|flawed|"
+             r"inappropriate|avoided|problematic|harmful|suboptimal|mistaken)")
 # ("Action1, not Action2": a "not" before the other label contrasts the two, it does not reject
 # the first; the second is judged negatively by _AGAINST_BEFORE)
 # any negative word in a label's sentence: without a stated choice, such a sentence rejects
 # or doubts the label ("Avoid Action1.", "The answer is not Action1.") and never picks it
-_NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
-                            r"unnecessary|fails?|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?;\n]")  # a sentence ends here (for the negative-word rule)
+# (a hedge counts too: "I doubt Action2 ...", "If Action2 ...", "Maybe Action1")
+_NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid(?:s|ed|ing)?|reject(?:ed|s)?|wrong|incorrect|invalid|worse|"
+                            r"worst|inferior|unnecessary|fail(?:s|ed|ing)?|flawed|inappropriate|problematic|"
+                            r"harmful|suboptimal|mistaken|cannot|neither|nor|doubt(?:s|ed|ful)?|disagree|unsure|"
+                            r"if|whether|unless|maybe|perhaps)\b|n't\b", re.IGNORECASE)
+# a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
+_SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
 # "Action1 and also Action2"): the two named together, a hedge, never a choice
 _JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly))?[ \t]*"
            r"(?<![A-Za-z0-9_])(?:action[ \t_\-#]*)?([12])(?![A-Za-z0-9_])"  # a hedge: a bare number too
-           r"|[ \t]*(?:and|,)(?:[ \t]+(?:also|maybe|perhaps|possibly))?[ \t]*"  # a list: a whole label only
-           r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_]))")
+           r"|[ \t]*(?:and|,)(?:[ \t]+(?:also|maybe|perhaps|possibly))?[ \t]*"  # a list: a whole label,
+           r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
+           # or "Action 1 and 2" ending its clause ("Action 1, 2 is wrong" contrasts the two)
+           r"|[ \t]+and[ \t]+([12])(?=[ \t]*(?:$|[.!?;:)\n*]|,[ \t]|[ \t](?:are|both|each|seem|look)\b)))")
 _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
-    r"\bi[ \t]+(?:choose|chose|pick|select|prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with))"
+    r"\bi[ \t]+(?:prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with)|\b(?:choose|chose|pick|select))"
     r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
     + _SECOND,
     re.IGNORECASE,
 )
 # "Action2 is the correct one", "Action1 is better"
 _CUE_AFTER = re.compile(
-    _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|better|right|best)\b",
+    _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:(?:also|equally|too)[ \t]+)?(?:the[ \t]+)?"
+    r"(?:correct|better|right|best)\b(?![ \t*]*\?)",  # "Action2 is correct?" asks
     re.IGNORECASE,
 )
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
@@ -77,6 +86,15 @@ _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
 _AGAINST_BEFORE = re.compile(
     r"(?:\b(?:not|never|avoid|reject|cannot)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
     r"(?:the[ \t]+)?" + _LABEL_CORE, re.IGNORECASE)
+# a label a hedge governs: "Neither Action1 nor Action2 is correct", "I doubt Action2 is better",
+# "If Action2 is correct, ...", "Some might say Action2 is better"
+_HEDGED_BEFORE = re.compile(
+    r"\b(?:neither|nor|if|whether|unless|doubt(?:s|ed)?(?:[ \t]+(?:that|whether))?|not[ \t]+sure(?:[ \t]+(?:that|whether|if))?|"
+    r"(?:might|may|could|would)[ \t]+(?:say|argue|think|claim)(?:[ \t]+that)?)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
+    re.IGNORECASE)
+# a choice taken back: "Final answer: Action 1. No wait, Action 2."
+_RETRACTION = re.compile(r"\b(?:wait|actually|on[ \t]+second[ \t]+thought|change[ \t]+my[ \t]+mind|correction|"
+                         r"scratch[ \t]+that|i[ \t]+mean|kidding)\b", re.IGNORECASE)
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
 
@@ -145,15 +163,31 @@ def _outside(text: str, spans: list[tuple[int, int]]) -> str:
 
 def _cue_decisions(answer: str) -> tuple[list[int], set[int], bool]:
     """Labels stated as the choice by a cue, labels judged negatively, and whether a cue
-    named both labels ("final answer: Action1 or Action2")."""
+    named both labels ("final answer: Action1 or Action2"). A cue on a label that a rejection
+    or a hedge governs ("don't choose Action1", "I doubt Action2 is correct") states nothing."""
+    governed: dict[int, int] = {}  # a governed label's position -> its number
+    for pattern in (_AGAINST_BEFORE, _HEDGED_BEFORE):
+        governed |= {match.start(1): int(match.group(1)) for match in pattern.finditer(answer)}
     picks: list[int] = []
     both = False
-    for first, *seconds in _CUE.findall(answer):
+    for match in _CUE.finditer(answer):
+        if match.start(1) in governed:
+            continue
+        first, *seconds = match.groups()
         picks.append(int(first))
         both = both or any(second and second != first for second in seconds)
-    picks += [int(m) for m in _CUE_AFTER.findall(answer)]
-    against = {int(m) for m in _AGAINST.findall(answer)} | {int(m) for m in _AGAINST_BEFORE.findall(answer)}
+    picks += [int(match.group(1)) for match in _CUE_AFTER.finditer(answer) if match.start(1) not in governed]
+    against = {int(m) for m in _AGAINST.findall(answer)} | set(governed.values())
     return picks, against, both
+
+
+def _sentences(text: str) -> list[str]:
+    return [sentence for sentence in _SENTENCE.findall(text) if sentence]
+
+
+def _taken_back(text: str, pick: int) -> bool:
+    """Whether a sentence that takes a choice back ("No wait, Action 2") names another label."""
+    return any(_RETRACTION.search(sentence) and (_labels_in(sentence) - {pick}) for sentence in _sentences(text))
 
 
 def _parse(answer: str) -> ParsedAnswer:
@@ -171,7 +205,10 @@ def _parse(answer: str) -> ParsedAnswer:
     if len(decided) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
     if decided:
-        return ParsedAnswer(decided.pop(), "json" if json_picks else "cue")
+        pick = decided.pop()
+        if _taken_back(_KEY_USE.sub(" ", _outside(answer, spans)), pick):
+            return ParsedAnswer(None, "conflicting_answers")
+        return ParsedAnswer(pick, "json" if json_picks else "cue")
     if problems:
         return ParsedAnswer(None, problems[0])
     if against:  # only rejections ("Action2 is incorrect"): no choice was stated
@@ -184,7 +221,8 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, "ambiguous")
     if not named:
         return ParsedAnswer(None, "no_label")
-    if any(_LABEL.search(sentence) and _NEGATIVE_WORD.search(sentence) for sentence in _SENTENCE_END.split(free_text)):
+    if any(_LABEL.search(sentence) and (_NEGATIVE_WORD.search(sentence) or sentence.rstrip().endswith("?"))
+           for sentence in _sentences(free_text)):
         return ParsedAnswer(None, "no_choice_stated")
     return ParsedAnswer(named.pop(), "single_label")
 
