@@ -249,6 +249,10 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
     ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "unparsed"),
     ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "unparsed"),
     ("<think>a</think><think>yes", "unparsed"), (b"yes", "unparsed"), (None, "unparsed"),
+    # a "no" in the reasoning is no vote (hostile-output probe: these dropped good cases)
+    ("No doubt A is better.", "unparsed"), ("A has no errors; B calls the wrong tool.", "unparsed"),
+    ("There is no question: A is better.", "unparsed"), ("Absolutely, A is strictly better (no ambiguity).", "unparsed"),
+    ("**Yes** - A reads the file first", "yes"), ("Verdict: no", "no"), ("B skips the login, so yes", "yes"),
 ])
 def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) -> None:
     from toolprm_tasks.rebuild.judging import parse_vote

@@ -49,7 +49,8 @@ def stub() -> Iterator[dict[str, Any]]:
             self._send(status, text.encode())
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            count = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"])
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            count = len(body["input"] if "input" in body else body["prompt"])
             status, body = state["classify"](count, dict(self.headers))
             self._send(status, body if isinstance(body, bytes) else json.dumps(body).encode())
 
@@ -113,7 +114,8 @@ def test_neither_the_key_nor_a_password_reaches_a_message(stub) -> None:
 
 def test_a_server_without_metrics_still_scores(stub) -> None:
     stub["classify"] = _answers([0.5, 0.75])
-    for metrics in ((404, "not found"), (200, "vllm:prefix_cache_hits_total 1e999\n")):
+    for metrics in ((404, "not found"), (200, "vllm:prefix_cache_hits_total 1e999\n"),
+                    (200, "vllm:prefix_cache_hits_total 1.2.3\n")):  # was a ValueError that stopped scoring
         stub["metrics"] = metrics  # were an EngineError for every call, and a ValueError
         assert [s.score for s in _engine(stub["url"]).score_detailed(REQUESTS)] == [0.5, 0.75]
 
@@ -137,3 +139,38 @@ def test_a_classifiers_raw_logit_is_a_score_and_a_probability_outside_0_1_is_not
     from toolprm_tasks.engines.vllm_server import _server_score
 
     assert math.isnan(_server_score(7.5, probability=True)) and _server_score(0.75, probability=True) == 0.75
+
+
+class _StrictTokenizer(_Tokenizer):
+    """Refuses what a Hugging Face fast tokenizer refuses: text that is not a string, and a lone
+    surrogate (its TypeError)."""
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        if not isinstance(text, str):
+            raise ValueError("text input must be of type `str`")
+        text.encode("utf-8")  # a lone surrogate: UnicodeEncodeError, as the Rust tokenizer's TypeError
+        return super().encode(text, add_special_tokens)
+
+
+def _judge(url: str) -> VLLMServerEngine:
+    engine = _engine(url)
+    engine.kind, engine.tokenizer = "pairwise", _StrictTokenizer()
+    return engine
+
+
+def test_a_server_answer_holding_a_lone_surrogate_is_kept_and_read(stub) -> None:
+    """It ended the run in the tokenizer that counts the answer's tokens (hostile-output probe)."""
+    from scorers.core import parse_pairwise_answer
+
+    stub["classify"] = lambda n, _: (200, {"choices": [{"index": 0, "text": "Action 1\ud800"},
+                                                       {"index": 1, "text": "Action 2"}]})
+    answers = _judge(stub["url"]).generate_detailed(["p", "q"], max_tokens=8)
+    assert [a.text for a in answers] == ["Action 1\ud800", "Action 2"] and answers[0].answer_tokens > 0
+    assert [parse_pairwise_answer(a.text).pick for a in answers] == [1, 2]  # the parser reads it as any answer
+
+
+@pytest.mark.parametrize("text", [None, 1, ["Action 1"]])
+def test_a_completion_without_text_is_a_named_engine_error(stub, text) -> None:
+    stub["classify"] = lambda n, _: (200, {"choices": [{"index": 0, "text": text}, {"index": 1, "text": "Action 2"}]})
+    with pytest.raises(EngineError, match=r"completion 0 has no text \(choices\[\]\.text is"):
+        _judge(stub["url"]).generate_detailed(["p", "q"], max_tokens=8)

@@ -307,7 +307,10 @@ class VLLMServerEngine(PrefixCachedEngine):
             text = self._request("/metrics").decode(errors="replace")
         except EngineError:  # a server without /metrics (or one that refuses it): no counter, not a failure
             return None
-        total = sum(float(h) for h in _CACHE_HITS.findall(text)) if _CACHE_HITS.search(text) else None
+        try:
+            total = sum(float(h) for h in _CACHE_HITS.findall(text)) if _CACHE_HITS.search(text) else None
+        except ValueError:  # a counter that is no number ("1.2.3"): no counter, not a failure
+            return None
         return total if total is not None and total == total and abs(total) != float("inf") else None
 
     def _cached_since(self, before: float | None) -> int:
@@ -343,7 +346,11 @@ class VLLMServerEngine(PrefixCachedEngine):
             indices = [i for i, m in enumerate(max_tokens) if m == limit]
             body = {"prompt": [token_ids[i] for i in indices], "max_tokens": limit, "temperature": 0.0}
             for index, choice in zip(indices, self._post("/v1/completions", body, len(indices), key="choices"), strict=True):
-                texts[index] = choice["text"]
+                text = choice.get("text")
+                if not isinstance(text, str):  # a malformed body, as a missing field is (a text's content is the model's)
+                    raise EngineError(f"{self.model_path}: the vLLM server's completion {index} has no text "
+                                      f"(choices[].text is {type(text).__name__})")
+                texts[index] = text
         return [texts[i] for i in range(len(token_ids))], self._cached_since(before)
 
     def report(self) -> dict[str, Any]:

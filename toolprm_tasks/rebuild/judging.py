@@ -31,18 +31,27 @@ def judge_prompt(record: dict[str, Any]) -> str:
 
 _NEGATORS = frozenset({"not", "never", "cannot"})
 _NEGATION_REACH = 3  # words before a vote that a negation governs ("I would not say yes")
+# where a yes/no word is the vote: the answer's first word standing alone ("No.", "**Yes**,"),
+# after an answer cue ("the answer is: no", "Verdict - yes"), or the answer's last word. A "no" in
+# the reasoning ("No doubt A is better", "A has no errors") is no vote.
+_STATED = re.compile(r"^\W*(yes|no)(?=\W*$|[ \t]*[.,!:;)\-\n*]|[ \t]+[-\u2013\u2014])"
+                     r"|\b(?:answer|verdict|vote)\W{0,6}(?:is\W{0,6})?(yes|no)\b"
+                     r"|\b(yes|no)\W*$")
 
 
 def parse_vote(text: str | None) -> str:
     """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, naming both
-    ("yes or no", "No doubt, yes"), or a vote behind a negation ("I would not say yes", "the
-    answer is not no"). A negation elsewhere is the judge's reasoning ("No. A is not better")."""
-    text = answer_text(text) or ""
-    words = re.findall(r"[a-z]+", text.casefold().replace("n't", " not"))
+    ("yes or no", "No doubt, yes"), a yes/no word only in the reasoning ("No doubt A is
+    better"), or a vote behind a negation ("I would not say yes", "the answer is not no"). A
+    negation elsewhere is the judge's reasoning ("No. A is not better")."""
+    text = (answer_text(text) or "").casefold().replace("n't", " not")
+    words = re.findall(r"[a-z]+", text)
     found = {w for w in words if w in ("yes", "no")}
     if len(found) != 1:
         return "unparsed"
     vote = found.pop()
+    if not any(vote in match.groups() for match in _STATED.finditer(text)):
+        return "unparsed"
     for index, word in enumerate(words):
         if word == vote and _NEGATORS & set(words[max(0, index - _NEGATION_REACH):index]):
             return "unparsed"
