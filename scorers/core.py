@@ -297,6 +297,14 @@ def first_from_scores(score_1: float, score_2: float) -> float | None:
     return 1.0 if score_1 > score_2 else 0.0
 
 
+def first_from_logprobs(logprob_1: float | None, logprob_2: float | None) -> float | None:
+    """Protocol c: the more likely label wins. Both at -inf (neither label can follow) is no
+    evidence either way: unscored, never a tie of half a win."""
+    if logprob_1 == -math.inf and logprob_2 == -math.inf:
+        return None
+    return first_from_scores(logprob_1, logprob_2)  # type: ignore[arg-type]
+
+
 NORMS: tuple[str, ...] = ("char", "none")  # pointwise log-likelihood normalisations
 
 
@@ -345,7 +353,7 @@ def first_from_token_logprobs(tokens: Sequence[TokenLogprob], labels: tuple[str,
                     return None  # a NaN is no evidence either way: never "less likely"
                 best[number] = max(best.get(number, -math.inf), usable)
         if best:
-            return first_from_scores(best.get(1, -math.inf), best.get(2, -math.inf))
+            return first_from_logprobs(best.get(1, -math.inf), best.get(2, -math.inf))
         prefix += position.token
     return None
 

@@ -153,6 +153,11 @@ def test_json_values_pass_the_check(value) -> None:
     json.dumps(value)
 
 
+def test_replies_with_brackets_stay_replies() -> None:
+    for text in ("Done (all files moved).", "Moved report.txt (2 KB) to archive", "Sure: see the list (above)"):
+        assert read_answer(text).kind == "reply"
+
+
 def test_json_literal_calls_are_unchanged() -> None:
     """Tuples are JSON arrays (BFCL's gold calls hold some) and stay tuples for the environment."""
     call = parse_python_call("f(x=(1, 2), y={'a': [True, None]}, z=-3.5)")
@@ -204,6 +209,11 @@ def test_a_policy_build_with_calls_json_cannot_hold_finishes_and_counts_them(tmp
     ('{"name": "\\udfff", "parameters": {}}', "not valid Unicode"),
     ('cd(folder="\\ud800")', "not valid Unicode"),
     ("I moved it \ud800", "not valid Unicode"),
+    # calls written as Python that are no call of literal values were replies, and matched a gold
+    # reply (hostile-output probe); written as JSON the same mistakes were already invalid
+    ("cd(folder='x'); ls()", "written as Python"), ("cd(folder=float('nan'))", "written as Python"),
+    ("cd(folder=x)", "written as Python"), ("cd(**{'folder': 'x'})", "written as Python"),
+    ("cd(folder=" + "1" * 5_000 + ")", "written as Python"), ("a.b.c.d.e.f.g.h.i.j()", "written as Python"),
 ])
 def test_hostile_policy_answers_are_no_action(text, why: str) -> None:
     action = read_answer(text)

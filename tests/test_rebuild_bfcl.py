@@ -157,6 +157,24 @@ def test_equal_calls_with_an_int_past_a_floats_range_compare_without_raising() -
     assert equivalent(big, json.loads(json.dumps(big)), [])
 
 
+def test_calls_that_nest_directories_past_the_stack_are_a_state_that_matches_nothing(conversations) -> None:
+    """`mkdir d; cd d` 200 times nests the state past Python's stack: the oracle's copy and the
+    snapshot raised RecursionError, which ended a search sample (hostile-output probe). The
+    deepest state of BFCL's 800 gold replays nests 10 levels of the snapshot's 120."""
+    from toolprm_tasks.agent_search.actions import CALL, Action
+    from toolprm_tasks.agent_search.check import effect, matches_gold
+    from toolprm_tasks.envs.bfcl import StateTooLarge
+
+    conversation = next(c for c in conversations if c.id == "multi_turn_base_2")
+    env = Environment(conversation.involved_classes, conversation.initial_config)
+    for _ in range(200):
+        assert env.execute("mkdir(dir_name='d')").ok and env.execute("cd(folder='d')").ok
+    with pytest.raises(StateTooLarge, match="deeper than"):
+        env.state()
+    tried = effect(env, Action(CALL, {"name": "pwd", "parameters": {}}))
+    assert tried.state is None and not matches_gold(tried, tried)
+
+
 def test_calls_that_share_directories_cannot_make_a_snapshot_run_for_minutes(conversations) -> None:
     """GorillaFileSystem's cp/mv share directory objects: each round of these five calls doubled
     the snapshot's work (70 calls: over two minutes). Past MAX_STATE_NODES the state is one

@@ -192,3 +192,8 @@ def test_numpy_scores_are_scores_and_protocol_c_reads_logprobs_alike_in_both_fra
     assert process_pairwise_ll(doc, [(-0.5, False), (-math.inf, False)])["acc"]["correct"] == 1.0
     tokens = [TokenLogprob("Action", -0.1, []), TokenLogprob("1", -0.5, [("2", -math.inf)])]
     assert first_from_token_logprobs(tokens, ("Action1", "Action2")) == 1.0
+    # neither label can follow: no evidence, unscored in both (was a tie, half a win; probe 2026-12-07)
+    both = process_pairwise_ll(doc, [(-math.inf, False), (-math.inf, False)])
+    assert both["acc"]["correct"] == 0.0 and both["parse_fail"]["parsed"] == 0.0
+    impossible = [TokenLogprob("Action", -0.1, []), TokenLogprob("1", -math.inf, [])]  # label 2 absent
+    assert first_from_token_logprobs(impossible, ("Action1", "Action2")) is None

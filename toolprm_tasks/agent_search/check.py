@@ -107,7 +107,10 @@ def effect(env: Environment, action: Action) -> Effect:
     """The action tried in a deep copy of the environment (the real one is untouched)."""
     if action.kind != CALL:
         return Effect(action.kind, None, None)
-    trial = copy.deepcopy(env)
+    try:
+        trial = copy.deepcopy(env)
+    except RecursionError:  # hostile calls nested the state past Python's stack (mkdir; cd, 160 times)
+        return Effect(CALL, None, None)  # no state we compare: it matches nothing, as a too-large one
     observation = run_action(trial, action.value)
     return Effect(CALL, observation.text if observation else None, trial.state_or_none())
 

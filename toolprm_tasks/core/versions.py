@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "8-A"
+TASK_VERSION = "9-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -38,11 +38,15 @@ TASK_VERSIONS: dict[str, str] = {
            "tokenised apart from the candidate (it was read after the chat template's end of turn); an Inspect "
            "pointwise trial whose scoring provider gives no usable score is unscored and counted (it ended the "
            "run); a whole-valued float option is that number; the data is unchanged",
+    "9-A": "2026-12-07: more hostile answers are failures, not picks (a choice taken back, a label a hedge "
+           "or a rejection governs, a label only in a question, 'Action 1 and 2', more negative words); "
+           "protocol c with neither label able to follow (both -inf) is unscored, not a tie; the data is "
+           "unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "6-A"
+SEARCH_VERSION = "7-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
@@ -57,7 +61,12 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                           "are invalid; the task version's parser",
                                    "6-A": "2026-12-07: a float past MathAPI's bound on an int parameter "
                                           "(precision=1e9) is refused like an int (it hung the run); a policy "
-                                          "answer holding a lone surrogate is invalid (it ended the run)"}
+                                          "answer holding a lone surrogate is invalid (it ended the run)",
+                                   "7-A": "2026-12-07: a policy answer written as Python calls that is no "
+                                          "one call of literal values is invalid (it was a reply, and matched "
+                                          "a gold reply); a state nested past 120 levels, or past Python's "
+                                          "stack in the oracle's copy, matches nothing (it ended the sample); "
+                                          "the task version's parser"}
 
 
 NOT_INSTALLED = "not installed"

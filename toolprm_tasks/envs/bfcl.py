@@ -172,18 +172,28 @@ def function_docs(classes: list[str], root: Path | None = None) -> list[dict[str
 MAX_STATE_NODES = 200_000
 
 
+# Levels one snapshot may descend. BFCL's initial states nest under 20; a policy that repeats
+# `mkdir d; cd d` nests a directory per two calls, and a snapshot (or a copy) of a few hundred
+# levels exceeds Python's stack: past this depth it is no state we compare.
+MAX_STATE_DEPTH = 120
+
+
 class StateTooLarge(Exception):
-    """A state whose snapshot would visit more than MAX_STATE_NODES nodes."""
+    """A state whose snapshot would visit more than MAX_STATE_NODES nodes, or nest deeper than
+    MAX_STATE_DEPTH."""
 
 
 def to_plain(value: Any, _path: frozenset[int] = frozenset(), _budget: list[int] | None = None) -> Any:
     """A JSON-like snapshot of environment state: public attributes, recursively. A back
     reference (a directory's `parent`) becomes a marker instead of a cycle. Raises
-    StateTooLarge past MAX_STATE_NODES nodes (`_budget`: the nodes left, shared by one snapshot)."""
+    StateTooLarge past MAX_STATE_NODES nodes (`_budget`: the nodes left, shared by one snapshot)
+    or MAX_STATE_DEPTH levels."""
     budget = [MAX_STATE_NODES] if _budget is None else _budget
     budget[0] -= 1
     if budget[0] < 0:
         raise StateTooLarge(f"the environment's state has more than {MAX_STATE_NODES} nodes")
+    if len(_path) > MAX_STATE_DEPTH:
+        raise StateTooLarge(f"the environment's state nests deeper than {MAX_STATE_DEPTH} levels")
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if id(value) in _path:

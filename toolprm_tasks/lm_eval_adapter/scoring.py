@@ -14,6 +14,7 @@ from scorers.core import (
     METRICS,
     TrialOutcome,
     aggregate,
+    first_from_logprobs,
     first_from_scores,
     normalise_loglikelihood,
     outcome,
@@ -51,7 +52,8 @@ def _truncated(results: Sequence[tuple[Any, ...]]) -> bool | None:
 def process_pairwise_ll(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Protocol c: log-probability of label 1 vs label 2 after the prompt."""
     scores = [usable_logprob(r[0]) for r in results]  # -inf may be a label's log-likelihood
-    return _per_metric(doc, _first(scores), truncated=_truncated(results), scores=scores)
+    first = None if None in scores else first_from_logprobs(scores[0], scores[1])
+    return _per_metric(doc, first, truncated=_truncated(results), scores=scores)
 
 
 def process_pointwise(doc: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> dict[str, Any]:

@@ -77,7 +77,16 @@ def read_answer(text: str | None) -> Action:
         return Action(CALL, call)
     if re.match(r"[\[{]", answer):
         return Action(INVALID, text, "a JSON answer that is not one tool call")
+    if _CALL_SHAPED.match(answer.strip()):
+        return Action(INVALID, text, "a call written as Python that is not one call with literal arguments")
     return Action(REPLY, answer)
+
+
+# An answer written as Python calls that `as_tool_calls` could not read as one call of literal
+# values ("cd(folder='x'); ls()", "cd(folder=x)", an argument past Python's digit limit): a call
+# attempt gone wrong, never a reply (a reply read as a reply would match a gold reply). A name
+# directly followed by "(" and a ")" at the end: "Done (all moved)" stays a reply.
+_CALL_SHAPED = re.compile(r"[A-Za-z_][\w.]*\(.*\)[ \t]*;?\Z", re.DOTALL)
 
 
 def encodable(text: str) -> bool:
