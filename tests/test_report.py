@@ -756,3 +756,20 @@ def test_first_rate_interval_is_never_zero_width(report, outputs: Outputs) -> No
                     sources=[outputs.inspect_schema.location])
     (other,) = [b for b in report["sections"]["official"]["position_bias"]["rows"] if b["judge"] == schema["judge"]]
     assert other["interval"] == "cluster-robust 95%" and other["low"] < other["first_rate"] < other["high"]
+
+
+def test_a_wilson_interval_holds_its_rate_at_0_and_1_and_plots(tmp_path: Path) -> None:
+    """At a rate of 1 over 1,404 answers (the README's `first` runs) Wilson's upper bound came out
+    1 - 2e-16, below the rate: the position-bias plot's error bar refused the negative length and
+    the README's report command ended in a ValueError."""
+    from toolprm_tasks.report import plots
+    from toolprm_tasks.report.board import _wilson
+
+    for n in range(1, 3000):
+        for rate in (0.0, 1.0):
+            low, high, _ = _wilson(rate, n, "w")
+            assert 0.0 <= low <= rate <= high <= 1.0, (rate, n, low, high)
+    low, high, how = _wilson(1.0, 1404, "Wilson 95%")
+    table = {"rows": [{"judge": "first", "first_rate": 1.0, "low": low, "high": high, "interval": how}]}
+    plot = plots.position_bias("rebuilt", table, tmp_path, "rebuilt data", {"first": ("black", "o")})
+    assert plot is not None and (tmp_path / plot.png).exists()

@@ -297,7 +297,9 @@ def _wilson(rate: float, n: float, how: str) -> tuple[float, float, str] | None:
         return None
     centre = (rate + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)
     half = Z95 * math.sqrt(rate * (1 - rate) / n + Z95 ** 2 / (4 * n * n)) / (1 + Z95 ** 2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half), how
+    # the rate itself always inside: at 0 and 1 rounding put a bound a hair past it (1 - 2e-16),
+    # and the plot's error bar refused the negative length
+    return max(0.0, min(rate, centre - half)), min(1.0, max(rate, centre + half)), how
 
 
 def position_bias(rows: list[Row]) -> dict[str, Any]:
