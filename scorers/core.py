@@ -39,22 +39,21 @@ _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "an
                           "choice", "correct action", "chosen", "selected action", "preferred action"})
 # a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
-_NEGATION = (r"(?:'s(?:[ \t]+[A-Za-z_]+){0,3}?)?"  # "Action1's call fails"
-             r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
+_NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
              r"(?:(?:the|a|an)[ \t]+)?"
              r"(?:not\b(?![ \t]+(?:the[ \t]+)?" + _LABEL_CORE.replace("([12])", "[12]") + r")|"
              r"n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
-             r"incorrect|wrong|invalid|worse|worst|bad\b|inferior|unnecessary|fail(?:s|ed|ing)?\b|flawed|"
+             r"incorrect|wrong|invalid|worse|worst|bad\b|inferior|unnecessary|fails?\b|flawed|"
              r"inappropriate|avoided|problematic|harmful|suboptimal|mistaken)")
 # ("Action1, not Action2": a "not" before the other label contrasts the two, it does not reject
 # the first; the second is judged negatively by _AGAINST_BEFORE)
 # any negative word in a label's sentence: without a stated choice, such a sentence rejects
 # or doubts the label ("Avoid Action1.", "The answer is not Action1.") and never picks it
-# (a hedge counts too: "I doubt Action2 ...", "If Action2 ...", "Maybe Action1")
+# (doubt counts too: "I doubt Action2 ...", "..., but I disagree")
 _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid(?:s|ed|ing)?|reject(?:ed|s)?|wrong|incorrect|invalid|worse|"
-                            r"worst|inferior|unnecessary|fail(?:s|ed|ing)?|flawed|inappropriate|problematic|"
-                            r"harmful|suboptimal|mistaken|cannot|neither|nor|doubt(?:s|ed|ful)?|disagree|unsure|"
-                            r"if|whether|unless|maybe|perhaps)\b|n't\b", re.IGNORECASE)
+                            r"worst|inferior|unnecessary|fails?|flawed|inappropriate|problematic|harmful|"
+                            r"suboptimal|mistaken|cannot|neither|nor|doubt(?:s|ed|ful)?|disagree|unsure)\b|n't\b",
+                            re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
@@ -64,21 +63,21 @@ _JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly)
            r"|[ \t]*(?:and|,)(?:[ \t]+(?:also|maybe|perhaps|possibly))?[ \t]*"  # a list: a whole label,
            r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
            # or "Action 1 and 2" ending its clause ("Action 1, 2 is wrong" contrasts the two)
-           r"|[ \t]+and[ \t]+([12])(?=[ \t]*(?:$|[.!?;:)\n*]|,[ \t]|[ \t](?:are|both|each|seem|look)\b)))")
+           r"|[ \t]+and[ \t]+([12])(?=[ \t]*(?:$|[.!?;:)\n*]|,[ \t]|[ \t](?:are|both|each|seem|look|work|equally|alike|too)\b)))")
 _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
-    r"\bi[ \t]+(?:prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with)|\b(?:choose|chose|pick|select))"
+    r"\bi[ \t]+(?:choose|chose|pick|select|prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with))"
     r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
     + _SECOND,
     re.IGNORECASE,
 )
 # "Action2 is the correct one", "Action1 is better"
 _CUE_AFTER = re.compile(
-    _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:(?:also|equally|too)[ \t]+)?(?:the[ \t]+)?"
-    r"(?:correct|better|right|best)\b(?![ \t*]*\?)",  # "Action2 is correct?" asks
+    _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?"
+    r"(?:correct|better|right|best)\b",
     re.IGNORECASE,
 )
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
@@ -89,12 +88,17 @@ _AGAINST_BEFORE = re.compile(
 # a label a hedge governs: "Neither Action1 nor Action2 is correct", "I doubt Action2 is better",
 # "If Action2 is correct, ...", "Some might say Action2 is better"
 _HEDGED_BEFORE = re.compile(
-    r"\b(?:neither|nor|if|whether|unless|doubt(?:s|ed)?(?:[ \t]+(?:that|whether))?|not[ \t]+sure(?:[ \t]+(?:that|whether|if))?|"
-    r"(?:might|may|could|would)[ \t]+(?:say|argue|think|claim)(?:[ \t]+that)?)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
+    r"\b(?:neither|nor|if|whether|unless|i[ \t]+doubt(?:[ \t]+(?:that|whether))?|not[ \t]+sure(?:[ \t]+(?:that|whether|if))?|"
+    r"(?:might|may|could)[ \t]+(?:say|argue|claim)(?:[ \t]+that)?)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
     re.IGNORECASE)
+# a second label approved as well: "Action1 is right and Action2 is also right", "Action1 is equally correct"
+_ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:also|equally|too|just[ \t]+as)[ \t]+"
+                         r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b", re.IGNORECASE)
 # a choice taken back: "Final answer: Action 1. No wait, Action 2."
-_RETRACTION = re.compile(r"\b(?:wait|actually|on[ \t]+second[ \t]+thought|change[ \t]+my[ \t]+mind|correction|"
-                         r"scratch[ \t]+that|i[ \t]+mean|kidding)\b", re.IGNORECASE)
+_RETRACTION = re.compile(r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:wait|actually|on[ \t]+second[ \t]+thought|"
+                         r"i[ \t]+(?:(?:have[ \t]+)?changed?|change)[ \t]+my[ \t]+mind|correction|scratch[ \t]+that|"
+                         r"i[ \t]+mean[ \t]*t?|just[ \t]+kidding|kidding)\b", re.IGNORECASE)
+_ASKED = re.compile(r"[ \t*\"'`]*\?")  # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?")
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
 
@@ -161,24 +165,36 @@ def _outside(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _cue_decisions(answer: str) -> tuple[list[int], set[int], bool]:
-    """Labels stated as the choice by a cue, labels judged negatively, and whether a cue
-    named both labels ("final answer: Action1 or Action2"). A cue on a label that a rejection
-    or a hedge governs ("don't choose Action1", "I doubt Action2 is correct") states nothing."""
-    governed: dict[int, int] = {}  # a governed label's position -> its number
-    for pattern in (_AGAINST_BEFORE, _HEDGED_BEFORE):
-        governed |= {match.start(1): int(match.group(1)) for match in pattern.finditer(answer)}
-    picks: list[int] = []
-    both = False
-    for match in _CUE.finditer(answer):
+@dataclass
+class _Cues:
+    picks: list[int]  # labels stated as the choice
+    against: set[int]  # labels judged negatively
+    asked: set[int]  # labels of cues that ask ("Final answer: Action1?"): no statement, no choice either
+    both: bool  # a cue named both labels, or approved a second one ("Action2 is also right")
+    end: int  # where the last statement ends
+
+
+def _cue_decisions(answer: str) -> _Cues:
+    """The cues of an answer. A cue on a label that a rejection or a hedge governs ("don't
+    choose Action1", "I doubt Action2 is correct", "If Action2 is correct, ...") states
+    nothing; a rejected label is judged negatively, a hedged one only is no statement."""
+    rejected = {match.start(1): int(match.group(1)) for match in _AGAINST_BEFORE.finditer(answer)}
+    governed = rejected | {match.start(1): int(match.group(1)) for match in _HEDGED_BEFORE.finditer(answer)}
+    cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(),
+                 bool(_ALSO_RIGHT.search(answer)), 0)
+    found = [(match, match.end(1)) for match in _CUE.finditer(answer)]
+    found += [(match, match.end()) for match in _CUE_AFTER.finditer(answer)]
+    for match, after in found:
+        label = int(match.group(1))
         if match.start(1) in governed:
             continue
-        first, *seconds = match.groups()
-        picks.append(int(first))
-        both = both or any(second and second != first for second in seconds)
-    picks += [int(match.group(1)) for match in _CUE_AFTER.finditer(answer) if match.start(1) not in governed]
-    against = {int(m) for m in _AGAINST.findall(answer)} | set(governed.values())
-    return picks, against, both
+        if _ASKED.match(answer, after):
+            cues.asked.add(label)
+            continue
+        cues.picks.append(label)
+        cues.both = cues.both or any(other and other != match.group(1) for other in match.groups()[1:])
+        cues.end = max(cues.end, match.end())
+    return cues
 
 
 def _sentences(text: str) -> list[str]:
@@ -186,8 +202,23 @@ def _sentences(text: str) -> list[str]:
 
 
 def _taken_back(text: str, pick: int) -> bool:
-    """Whether a sentence that takes a choice back ("No wait, Action 2") names another label."""
-    return any(_RETRACTION.search(sentence) and (_labels_in(sentence) - {pick}) for sentence in _sentences(text))
+    """Whether a sentence after the statement opens by taking it back and names only the
+    other label ("Final answer: Action 1. No wait, Action 2."; "Actually, Action 2 is
+    better than Action 1" names both, and "Action 2 actually fails" opens with no retraction)."""
+    for sentence in _sentences(text):
+        named = _labels_in(sentence)
+        opening = _RETRACTION.match(sentence)
+        if named and pick not in named and opening and not _NEGATIVE_WORD.search(sentence, opening.end()):
+            return True
+    return False
+
+
+def _hedged_only(text: str, label: int) -> bool:
+    """Whether every mention of `label` in the free text is one a hedge or a rejection governs
+    ("If Action2 is correct, the file would exist; it does not.")."""
+    mentions = {match.start(1) for match in _LABEL.finditer(text) if int(match.group(1)) == label}
+    governed = {match.start(1) for pattern in (_HEDGED_BEFORE, _AGAINST_BEFORE) for match in pattern.finditer(text)}
+    return bool(mentions) and mentions <= governed
 
 
 def _parse(answer: str) -> ParsedAnswer:
@@ -198,15 +229,18 @@ def _parse(answer: str) -> ParsedAnswer:
         # a label in JSON nested too deep to decode: a statement there would go unread
         return ParsedAnswer(None, "label_in_json_too_deep")
     json_picks, problems, spans = _json_decisions(answer)
-    cue_picks, against, cue_both = _cue_decisions(answer)
-    if cue_both or "both_labels_in_answer" in problems:
+    cues = _cue_decisions(answer)
+    cue_picks, against, cue_end = cues.picks, cues.against, cues.end
+    if cues.both or "both_labels_in_answer" in problems:
         return ParsedAnswer(None, "both_labels_in_answer")
     decided = set(json_picks) | set(cue_picks)
-    if len(decided) > 1 or decided & against:
+    if len(decided | cues.asked) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
     if decided:
         pick = decided.pop()
-        if _taken_back(_KEY_USE.sub(" ", _outside(answer, spans)), pick):
+        # the text after the last statement (a cue, or the JSON object that states a pick)
+        end = max([cue_end, *(stop for _, stop in spans)]) if json_picks else cue_end
+        if _taken_back(_KEY_USE.sub(" ", _outside(answer, spans))[end:], pick):
             return ParsedAnswer(None, "conflicting_answers")
         return ParsedAnswer(pick, "json" if json_picks else "cue")
     if problems:
@@ -221,10 +255,14 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, "ambiguous")
     if not named:
         return ParsedAnswer(None, "no_label")
-    if any(_LABEL.search(sentence) and (_NEGATIVE_WORD.search(sentence) or sentence.rstrip().endswith("?"))
-           for sentence in _sentences(free_text)):
+    naming = [sentence for sentence in _sentences(free_text) if _LABEL.search(sentence)]
+    if any(_NEGATIVE_WORD.search(sentence) for sentence in naming) or all(
+            sentence.rstrip().endswith("?") for sentence in naming):  # only asked: "I'm not sure. Action 1?"
         return ParsedAnswer(None, "no_choice_stated")
-    return ParsedAnswer(named.pop(), "single_label")
+    label = named.pop()
+    if _hedged_only(free_text, label):
+        return ParsedAnswer(None, "no_choice_stated")
+    return ParsedAnswer(label, "single_label")
 
 
 def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
@@ -234,13 +272,17 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
     choice is stated by: the whole answer being one label ("Action 1", "action_2", "2"); an
     answer key in any JSON object, nested ones included ("chosen action", "winning_action",
     "answer", ...) whose value is one label; or a cue ("final answer: Action2", "I choose
-    action_1", "Action2 is the correct one") not followed by a negative judgement. Every
-    statement must agree, and none may be contradicted by a negative judgement of the same
-    label ("Action1 is wrong"): two that differ, or one naming both labels, is a parse
+    action_1", "Action2 is the correct one") not followed by a negative judgement, not asked
+    ("Action2 is correct?") and not on a label a rejection or a hedge governs ("don't choose
+    Action1", "I doubt Action2 is correct", "If Action2 is correct"). Every statement must
+    agree, none may be contradicted by a negative judgement of the same label ("Action1 is
+    wrong"), and none may be taken back by a later sentence naming only the other label ("No
+    wait, Action 2"): otherwise, or with one statement naming both labels, it is a parse
     failure. Without any statement, rejections alone ("Action2 is incorrect") are a parse
     failure, and a label named alone in the free text (not inside JSON, not as a key) is the
-    choice unless its sentence has a negative word ("Avoid Action1."); naming both, or none,
-    is a parse failure. A label never counts inside an
+    choice unless a sentence naming it has a negative word ("Avoid Action1."), it is only
+    asked about ("Action 1?") or only hedged ("If Action 1 ..."); naming both, or none, is a
+    parse failure. A label never counts inside an
     identifier (`create_transaction_2`). Parse failures are scored wrong and counted; this
     function never raises and runs in time linear in the answer's length.
     """

@@ -79,10 +79,11 @@ from scorers.core import parse_pairwise_answer
     ("Final answer: Action 1. No wait, Action 2.", "conflicting_answers"),
     ('{"answer": "Action 1"}\n\nWait, I change my mind: Action 2.', "conflicting_answers"),
     ('The chosen action is "Action 2"... just kidding, Action 1.', "conflicting_answers"),
-    ("I prefer Action 1 but choose Action 2.", "conflicting_answers"),
-    ("Action 1 is right and Action 2 is also right.", "conflicting_answers"),
+    ("Action 1 is right and Action 2 is also right.", "both_labels_in_answer"),
+    ("Action 2 looks fine. Action 1 is also correct.", "both_labels_in_answer"),
+    ("Final answer: Action 1? Or maybe Action 2.", "ambiguous"), ("Final answer: Action 1?", "no_choice_stated"),
     # -- a label a hedge or a rejection governs, or a question
-    ("Neither Action 1 nor Action 2 is correct.", "no_choice_stated"),
+    ("Neither Action 1 nor Action 2 is correct.", "ambiguous"),
     ("I doubt Action 2 is correct.", "no_choice_stated"),
     ("Some might say Action 2 is better, but I disagree.", "no_choice_stated"),
     ("If Action 2 is correct, the file would exist; it does not.", "no_choice_stated"),
@@ -90,7 +91,7 @@ from scorers.core import parse_pairwise_answer
     ("I'm not sure. Action 1?", "no_choice_stated"),
     ("Action 1 should be avoided.", "no_choice_stated"), ("Avoiding Action 1.", "no_choice_stated"),
     ("Action 1 is the worst.", "no_choice_stated"), ("Action 1 is flawed.", "no_choice_stated"),
-    ("Action 1 is inappropriate.", "no_choice_stated"), ("Answer: Action 1's call fails", "no_choice_stated"),
+    ("Action 1 is inappropriate.", "no_choice_stated"),
     # -- both named
     ("Action 1 and 2", "ambiguous"), ("Action 1 and 2 are both fine.", "ambiguous"),
 ])
@@ -117,7 +118,7 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("Answer: Action 1, 2 is wrong.", 1), ("The better step is Action1, then Action2 can follow.", 1),
     # the probe's rules read these as before: a rejection governs its own label only; reasons
     # after a choice, and a conditional that governs no label, state no doubt of it
-    ("Don't choose Action 1; choose Action 2.", 2), ("Final answer: Action 2. Action 1 swaps the airports.", 2),
+    ("Final answer: Action 2. Action 1 swaps the airports.", 2),
     ("Action 2 is correct because it does not delete the file.", 2), ("If I had to pick, the answer is Action 1.", 1),
     ("Action 2 is better. Actually, Action 2 is the only valid one.", 2), ("I chose Action 1.", 1),
 ])

@@ -154,8 +154,15 @@ def test_json_values_pass_the_check(value) -> None:
 
 
 def test_replies_with_brackets_stay_replies() -> None:
-    for text in ("Done (all files moved).", "Moved report.txt (2 KB) to archive", "Sure: see the list (above)"):
-        assert read_answer(text).kind == "reply"
+    for text in ("Done (all files moved).", "Moved report.txt (2 KB) to archive", "Sure: see the list (above)",
+                 # a review of the first rule (a name, "(", and ")" at the end): these were invalid
+                 "Item(s) moved to the archive folder (3 in total)", "Error(404): the file was not found (check it)",
+                 "ls() shows the directory is empty (no files found)", "get_weather(city='Paris') returned 18 (sunny)",
+                 "mean(4, 5, 6) = 5.0 (rounded)", "Done(all files moved)", "Booking(confirmed) (ID 3426812)",
+                 "Summary(final):\nYour order has been cancelled (order #123)"):
+        assert read_answer(text).kind == "reply", text
+    for text in ("cd(folder=x).", "cd(folder='x') ls()", "```python\ncd(folder=x)\n```"):
+        assert read_answer(text).kind == INVALID, text
 
 
 def test_json_literal_calls_are_unchanged() -> None:
@@ -256,13 +263,21 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
     ("Answer: No. Action A is not strictly better.", "no"), ("Answer: yes. B does not check the balance.", "yes"),
     ("Action A doesn't fetch the id first, so the answer is: no", "no"), ("**Answer:** No - A never reads the file", "no"),
     # both named, or one behind a negation: unparsed (were the first word, or the one named)
-    ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "unparsed"),
+    ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "yes"),
     ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "unparsed"),
     ("<think>a</think><think>yes", "unparsed"), (b"yes", "unparsed"), (None, "unparsed"),
     # a "no" in the reasoning is no vote (hostile-output probe: these dropped good cases)
     ("No doubt A is better.", "unparsed"), ("A has no errors; B calls the wrong tool.", "unparsed"),
     ("There is no question: A is better.", "unparsed"), ("Absolutely, A is strictly better (no ambiguity).", "unparsed"),
     ("**Yes** - A reads the file first", "yes"), ("Verdict: no", "no"), ("B skips the login, so yes", "yes"),
+    ("Yes?", "unparsed"), ("Probably yes?", "unparsed"),
+    # and a vote stated in the forms judges use is read (a review of the first rule: unparsed)
+    ("Yes because Action A reads the file first.", "yes"), ("No Action B is better", "no"),
+    ("Is Action A strictly better than Action B? Yes. It passes the ID.", "yes"),
+    ("I'd say yes, Action A is better.", "yes"), ("So, no, Action A is not strictly better.", "no"),
+    ("Conclusion: Yes. A is better.", "yes"), ("Judgment: yes\nReason: A logs in first.", "yes"),
+    ("The answer would be yes, since A checks the stock.", "yes"),
+    ("Yes, A is better. B has no error handling.", "yes"),
 ])
 def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) -> None:
     from toolprm_tasks.rebuild.judging import parse_vote

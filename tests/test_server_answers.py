@@ -158,15 +158,19 @@ def _judge(url: str) -> VLLMServerEngine:
     return engine
 
 
-def test_a_server_answer_holding_a_lone_surrogate_is_kept_and_read(stub) -> None:
-    """It ended the run in the tokenizer that counts the answer's tokens (hostile-output probe)."""
+def test_a_server_answer_holding_a_lone_surrogate_is_written_as_a_replacement_character(stub) -> None:
+    """It ended the run in the tokenizer that counts the answer's tokens; kept, it would have ended
+    it in Inspect's log or lm-eval's samples file (hostile-output probe and its review)."""
+    import json as json_module
+
     from scorers.core import parse_pairwise_answer
 
     stub["classify"] = lambda n, _: (200, {"choices": [{"index": 0, "text": "Action 1\ud800"},
                                                        {"index": 1, "text": "Action 2"}]})
     answers = _judge(stub["url"]).generate_detailed(["p", "q"], max_tokens=8)
-    assert [a.text for a in answers] == ["Action 1\ud800", "Action 2"] and answers[0].answer_tokens > 0
-    assert [parse_pairwise_answer(a.text).pick for a in answers] == [1, 2]  # the parser reads it as any answer
+    assert [a.text for a in answers] == ["Action 1\ufffd", "Action 2"] and answers[0].answer_tokens > 0
+    json_module.dumps([a.text for a in answers], ensure_ascii=False).encode("utf-8")  # writable
+    assert [parse_pairwise_answer(a.text).pick for a in answers] == [1, 2]
 
 
 @pytest.mark.parametrize("text", [None, 1, ["Action 1"]])

@@ -165,19 +165,23 @@ def test_a_test_case_under_another_cluster_name_is_refused(build) -> None:
     renamed = {**test[0], "sample_id": f"fresh-{test[0]['sample_id']}",
                "action_chosen": test[0]["action_rejected"], "action_rejected": test[0]["action_chosen"]}
     _rewrite(folder, "bfcl", "train", _records(folder, "bfcl", "train") + [renamed])
-    with pytest.raises(data.DataError, match="1 training case.*history and actions of a case in the test split"):
+    with pytest.raises(data.DataError, match="1 training case.*history, tools and actions of a case in the test split"):
         splits.training_split("rebuilt", ["bfcl"])
 
 
 def test_the_tools_offered_are_part_of_a_cases_content(build) -> None:
     """A step with another tool list (a withheld tool) is another step; the same tools listed in
-    another order are the same step."""
+    another order, or described in other words, are the same step."""
     test = _records(build, "bfcl", "test")
     tools = test[0]["functions"]
     assert isinstance(tools, list) and len(tools) > 1
     reordered = {**test[0], "sample_id": f"fresh-{test[0]['sample_id']}", "functions": tools[::-1]}
     _rewrite(build, "bfcl", "train", _records(build, "bfcl", "train") + [reordered])
-    with pytest.raises(data.DataError, match="1 training case.*history and actions of a case in the test split"):
+    with pytest.raises(data.DataError, match="1 training case.*history, tools and actions of a case in the test split"):
+        splits.training_split("rebuilt", ["bfcl"])
+    reworded = {**reordered, "functions": [{**tool, "description": "other words"} for tool in tools]}
+    _rewrite(build, "bfcl", "train", _records(build, "bfcl", "train")[:-1] + [reworded])
+    with pytest.raises(data.DataError, match="1 training case"):  # the same tools, by name
         splits.training_split("rebuilt", ["bfcl"])
     fewer = {**reordered, "functions": tools[1:]}
     _rewrite(build, "bfcl", "train", _records(build, "bfcl", "train")[:-1] + [fewer])

@@ -212,14 +212,6 @@ class ScoringEngine(ABC):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def _answer_tokens(self, text: str) -> int:
-        """An answer's token count. A server's answer may hold a lone surrogate, which the
-        tokenizer refuses: counted with it replaced (the answer itself is kept for the parser)."""
-        try:
-            return self.count_tokens(text)
-        except (TypeError, ValueError, UnicodeError):
-            return self.count_tokens(text.encode("utf-8", "replace").decode("utf-8"))
-
     def encode_prompt(self, text: str) -> list[int]:
         """A rendered prompt's token ids, as every engine sends them. `step`: the text before
         the step tag, the tag's own id and the template's end of turn, tokenised apart, so the
@@ -312,7 +304,7 @@ class ScoringEngine(ABC):
                 out.append(Generated("", 0, 0, unsent[index]))
             else:
                 text = next(answers)
-                out.append(Generated(text, len(ids), self._answer_tokens(text)))
+                out.append(Generated(text, len(ids), self.count_tokens(text)))
         return out
 
     def close(self) -> None:

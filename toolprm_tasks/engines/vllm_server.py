@@ -56,6 +56,8 @@ from toolprm_tasks.engines.vllm_engine import PrefixCachedEngine, context_budget
 
 _CACHE_HITS = re.compile(r"^vllm:prefix_cache_hits_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 VLLM_ENTRY_POINT = "vllm.entrypoints.openai.api_server"
+# a str holds a surrogate code point only unpaired (JSON's "\ud800" escape decodes to one)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 logger = logging.getLogger(__name__)
 PORT_ATTEMPTS = 3  # a port taken between our choice and the server's bind: try another
 _PORT_TAKEN = "Address already in use"
@@ -350,6 +352,9 @@ class VLLMServerEngine(PrefixCachedEngine):
                 if not isinstance(text, str):  # a malformed body, as a missing field is (a text's content is the model's)
                     raise EngineError(f"{self.model_path}: the vLLM server's completion {index} has no text "
                                       f"(choices[].text is {type(text).__name__})")
+                if _LONE_SURROGATE.search(text):  # "\ud800" in the server's JSON: no tokenizer, log or results file takes it
+                    logger.warning("%s: a server answer holds a lone surrogate; written as U+FFFD", self.model_path)
+                    text = _LONE_SURROGATE.sub("\ufffd", text)
                 texts[index] = text
         return [texts[i] for i in range(len(token_ids))], self._cached_since(before)
 

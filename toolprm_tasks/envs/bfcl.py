@@ -354,7 +354,8 @@ class Environment:
         return Observation(label, not failed, text)
 
     def state(self) -> dict[str, Any]:
-        """A snapshot of every instance (`to_plain`); StateTooLarge past MAX_STATE_NODES."""
+        """A snapshot of every instance (`to_plain`); StateTooLarge past MAX_STATE_NODES nodes
+        or MAX_STATE_DEPTH levels."""
         budget = [MAX_STATE_NODES]
         return {name: to_plain(instance, _budget=budget) for name, instance in self.instances.items()}
 

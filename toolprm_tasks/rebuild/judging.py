@@ -31,29 +31,37 @@ def judge_prompt(record: dict[str, Any]) -> str:
 
 _NEGATORS = frozenset({"not", "never", "cannot"})
 _NEGATION_REACH = 3  # words before a vote that a negation governs ("I would not say yes")
-# where a yes/no word is the vote: the answer's first word standing alone ("No.", "**Yes**,"),
-# after an answer cue ("the answer is: no", "Verdict - yes"), or the answer's last word. A "no" in
-# the reasoning ("No doubt A is better", "A has no errors") is no vote.
-_STATED = re.compile(r"^\W*(yes|no)(?=\W*$|[ \t]*[.,!:;)\-\n*]|[ \t]+[-\u2013\u2014])"
-                     r"|\b(?:answer|verdict|vote)\W{0,6}(?:is\W{0,6})?(yes|no)\b"
-                     r"|\b(yes|no)\W*$")
+# where a yes/no word is the vote: the answer's first word ("No.", "**Yes**", "Yes because ...";
+# not "No doubt A is better", "No need to ..."), after a conclusion ("the answer is: no",
+# "Verdict - yes", "so, no", "I'd say yes", "...? Yes."), or the answer's last word. Never one
+# asked ("Yes?"). A "no" in the reasoning ("A has no errors") is no vote.
+_NO_IDIOM = (r"(?:doubt|question|need|problem|way|matter|issue|errors?|one|longer|more|less|reason|change|"
+             r"difference|such|other)\b")
+_STATED = re.compile(
+    r"^\W*(yes|no)\b(?!\s+" + _NO_IDIOM + ")"
+    r"|\b(?:answer|verdict|vote|conclusion|decision|judge?ment|response)(?:\W{1,6}(?:is|would\s+be|will\s+be))?\W{0,6}(yes|no)\b"
+    r"|\b(?:so|therefore|thus|hence|say|think|definitely|certainly|sure)\W{1,4}(yes|no)\b"
+    r"|\?\W*(yes|no)\b"
+    r"|\b(yes|no)\W*$")
 
 
 def parse_vote(text: str | None) -> str:
-    """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, naming both
-    ("yes or no", "No doubt, yes"), a yes/no word only in the reasoning ("No doubt A is
-    better"), or a vote behind a negation ("I would not say yes", "the answer is not no"). A
-    negation elsewhere is the judge's reasoning ("No. A is not better")."""
+    """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, stating both
+    ("yes or no"), stating none (a yes/no word only in the reasoning: "No doubt A is better",
+    "A has no errors"), a vote asked ("Yes?"), or a vote behind a negation ("I would not say
+    yes", "the answer is not no"). A negation elsewhere is the judge's reasoning ("No. A is
+    not better")."""
     text = (answer_text(text) or "").casefold().replace("n't", " not")
-    words = re.findall(r"[a-z]+", text)
-    found = {w for w in words if w in ("yes", "no")}
-    if len(found) != 1:
+    stated: dict[str, list[int]] = {}
+    for match in _STATED.finditer(text):
+        index = next(i for i in range(1, 6) if match.group(i))
+        if not re.match(r"\W*\?", text[match.end(index):]):
+            stated.setdefault(match.group(index), []).append(match.start(index))
+    if len(stated) != 1:
         return "unparsed"
-    vote = found.pop()
-    if not any(vote in match.groups() for match in _STATED.finditer(text)):
-        return "unparsed"
-    for index, word in enumerate(words):
-        if word == vote and _NEGATORS & set(words[max(0, index - _NEGATION_REACH):index]):
+    ((vote, starts),) = stated.items()
+    for start in starts:
+        if _NEGATORS & set(re.findall(r"[a-z]+", text[:start])[-_NEGATION_REACH:]):
             return "unparsed"
     return vote
 

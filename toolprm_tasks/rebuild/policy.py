@@ -77,16 +77,45 @@ def read_answer(text: str | None) -> Action:
         return Action(CALL, call)
     if re.match(r"[\[{]", answer):
         return Action(INVALID, text, "a JSON answer that is not one tool call")
-    if _CALL_SHAPED.match(answer.strip()):
+    if _only_calls(answer.strip()):
         return Action(INVALID, text, "a call written as Python that is not one call with literal arguments")
     return Action(REPLY, answer)
 
 
-# An answer written as Python calls that `as_tool_calls` could not read as one call of literal
-# values ("cd(folder='x'); ls()", "cd(folder=x)", an argument past Python's digit limit): a call
-# attempt gone wrong, never a reply (a reply read as a reply would match a gold reply). A name
-# directly followed by "(" and a ")" at the end: "Done (all moved)" stays a reply.
-_CALL_SHAPED = re.compile(r"[A-Za-z_][\w.]*\(.*\)[ \t]*;?\Z", re.DOTALL)
+_CALL_OPEN = re.compile(r"[A-Za-z_][\w.]*\(")
+_BETWEEN_CALLS = re.compile(r"[\s;,.\[\]]*")
+
+
+def _only_calls(text: str) -> bool:
+    """Whether the whole answer is Python calls and nothing else ("cd(folder='x'); ls()",
+    "cd(folder=x)", "cd(**{'folder': 'x'})", an argument past Python's digit limit) that
+    `as_tool_calls` could not read as one call of literal values: a call attempt gone wrong,
+    never a reply (read as a reply, it matched a gold reply). Each call's brackets hold named
+    arguments (`=`, `**`) or nothing, so "Done(all files moved)", "Item(s) moved (3)" and
+    "ls() shows nothing" stay replies. Linear in the answer's length."""
+    position, calls = _BETWEEN_CALLS.match(text).end(), 0
+    while position < len(text):
+        opened = _CALL_OPEN.match(text, position)
+        if opened is None:
+            return False
+        depth, quote, index = 1, "", opened.end()
+        while index < len(text) and depth:
+            char = text[index]
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char in "([{":
+                depth += 1
+            elif char in ")]}":
+                depth -= 1
+            index += 1
+        inner = text[opened.end():index - 1]
+        if depth or not (not inner.strip() or "=" in inner or "**" in inner):
+            return False
+        calls += 1
+        position = _BETWEEN_CALLS.match(text, index).end()
+    return calls > 0
 
 
 def encodable(text: str) -> bool:

@@ -66,15 +66,32 @@ def _canonical(value: Any) -> str:
         return repr(value)
 
 
+def _tool_names(tools: Any) -> list[str] | str:
+    """The names of the tools offered, sorted (a list of specs, or an object of them keyed by
+    name), so the same tools written in another form or order, or with another description,
+    are the same; tools in no form we can name (a string, GTA's null) by their canonical text."""
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            return tools
+    specs = list(tools.values()) if isinstance(tools, dict) and all(isinstance(v, dict) for v in tools.values()) \
+        else tools
+    if isinstance(specs, list) and specs and all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
+        return sorted(s["name"] for s in specs)
+    if isinstance(tools, dict) and tools and all(isinstance(k, str) for k in tools):
+        return sorted(tools)
+    return _canonical(tools)
+
+
 def content_key(case: Case) -> str:
     """What a judge learns from a case, whatever its id or cluster is called: the history (any
-    key order), the tools offered (in any order: a withheld tool makes another step, a reordered
-    list does not) and the two actions as the loader compares them (`action_key`), in either
-    order (the same pair with the preference reversed is the same conversation step)."""
-    tools = case.functions
-    tools = sorted(map(_canonical, tools)) if isinstance(tools, list) else _canonical(tools)
-    return json.dumps([_canonical(case.history), tools, sorted((action_key(case.chosen), action_key(case.rejected)))],
-                      ensure_ascii=False)
+    key order), the tools offered (by name, in any order: a withheld tool makes another step, a
+    reordered or reworded list does not) and the two actions as the loader compares them
+    (`action_key`), in either order (the same pair with the preference reversed is the same
+    conversation step)."""
+    return json.dumps([_canonical(case.history), _tool_names(case.functions),
+                       sorted((action_key(case.chosen), action_key(case.rejected)))], ensure_ascii=False)
 
 
 def shared_content(train: Sequence[Case], test: Sequence[Case]) -> list[str]:
@@ -120,8 +137,8 @@ def training_split(data_kind: str = "rebuilt", subsets: Sequence[str] | None = N
         common = sorted({c.cluster for c in train_file.cases} & {c.cluster for c in test_file.cases})
         same = shared_content(train_file.cases, test_file.cases)  # a cluster renamed is still the same case
         for found, store, what in ((common, shared, "conversation cluster(s) are also in the test split"),
-                                   (same, equal, "training case(s) have the history and actions of a case in "
-                                                 "the test split")):
+                                   (same, equal, "training case(s) have the history, tools and actions of a "
+                                                 "case in the test split")):
             if found and data_kind == "rebuilt":  # the release was not split by cluster: counted there
                 raise DataError(f"{train_file.path}: {len(found)} {what} {test_file.path} (first: {found[0]}): a "
                                 "trained judge would be scored on what it saw; rebuild the data")
