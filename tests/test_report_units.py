@@ -88,6 +88,12 @@ def test_secrets_in_model_arguments_never_reach_a_report() -> None:
     assert redact("url", "https://h/v1?api_key=abc&model=x#f") == "https://h/v1?api_key=***&model=x#f"
     assert redact("headers", "{'X': 'Bearer abc.def'}") == "{'X': 'Bearer ***'}"
     assert redact("kind", "verifier") == "verifier" and redact("max_length", 512) == "512"
+    # token counts and tokenizers name no secret: hidden, `-T max_tokens=***` was refused when pasted back
+    for key, value in (("max_tokens", 32), ("judge_max_tokens", 64), ("max_new_tokens", 8), ("max_gen_toks", 32),
+                       ("tokenizer", "/models/tok"), ("prompt_tokens", 100)):
+        assert redact(key, value) == str(value), key
+    for key in ("access_token", "auth_token", "token", "api_token"):
+        assert redact(key, "s3cr3t") == "***", key
 
 
 def test_a_samples_file_with_a_unicode_line_separator_in_an_answer_is_read(tmp_path) -> None:

@@ -346,7 +346,8 @@ class ScoringEngine(ABC):
                 self.stats.truncated += 1
                 return text, True, tokens
         raise EngineError(f"{self.model_path}: even the shortest history with the candidate exceeds "
-                          f"max_length={self.max_length} tokens")
+                          f"max_length={self.max_length} tokens (a longer context: the engine's max_length "
+                          "option, up to the model's own)")
 
     def score_detailed(self, requests: Sequence[ScoreRequest]) -> list[Scored]:
         """One score per request, in order, each with its truncation flag. Requests sharing a

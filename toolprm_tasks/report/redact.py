@@ -34,9 +34,20 @@ def redact_text(value: str) -> str:
     return _CREDENTIAL.sub(lambda m: f"{m.group('head')}{HIDDEN}", value)
 
 
+# token words that name no secret: a count (max_tokens, judge_max_tokens, max_new_tokens,
+# max_gen_toks, prompt_tokens) or the tokenizer (a path or a name)
+_NOT_A_SECRET = re.compile(r"tokeni[sz]er|tokens\b|tokens(?=_)|(?:max|min)_?\w*?toks?\b", re.IGNORECASE)
+
+
+def is_secret_name(key: str) -> bool:
+    """Whether an argument's name says its value is a secret (`api_key`, `hf_token`); a token
+    count (`max_tokens`) or a tokenizer is none: hidden, the reproduce command was refused."""
+    return bool(SECRET_KEY.search(_NOT_A_SECRET.sub("", key)))
+
+
 def redact(key: str, value: Any) -> str:
     """One argument's value as a report may show it."""
-    return HIDDEN if SECRET_KEY.search(key) else redact_text(str(value))
+    return HIDDEN if is_secret_name(key) else redact_text(str(value))
 
 
 def redact_args(args: Mapping[str, Any]) -> dict[str, str]:
