@@ -97,6 +97,22 @@ def test_an_item_answered_twice_is_an_error_not_the_last_answer(packet: Path, tm
     assert "a.jsonl: line 3: field 'item': 'R01' is answered twice (also on line 1)" in err
 
 
+@pytest.mark.parametrize("row, message", [
+    ({"item": "R01", "choice": "Action1", "verdict": "clr"}, "line 1: field 'verdict': 'clr' is not one of clear"),
+    ({"item": "R01", "choice": "Action 3", "verdict": "clear"}, "line 1: field 'choice': 'Action 3' is not one of"),
+])
+def test_a_misspelled_answer_is_an_error_not_a_missing_one(packet: Path, tmp_path: Path, capsys, row, message) -> None:
+    """"clr" was read as no verdict and the score said "clear 0.0%" (a documentation probe)."""
+    answers = _answers(tmp_path / "a.jsonl", [row])
+    assert cli_main(["audit", "--score-packet", str(packet), "--answers", str(answers)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unanswered_fields_are_null_and_allowed(packet: Path, tmp_path: Path) -> None:
+    answers = _answers(tmp_path / "a.jsonl", [{"item": "R01", "choice": None, "verdict": None}])
+    assert cli_main(["audit", "--score-packet", str(packet), "--answers", str(answers)]) == 0
+
+
 @pytest.mark.parametrize("content, message", [
     (b'{"item": "R01", "note": "\xff"}\n', "a.jsonl"),  # was a bare UnicodeDecodeError message
     (b'{"item": "R01", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "a.jsonl"),  # was a RecursionError traceback

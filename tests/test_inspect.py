@@ -146,6 +146,9 @@ def test_python_pointwise_with_the_scoring_provider(data_env, tmp_path: Path) ->
     # renamed in task version 3-A: refused with its new name (Inspect alone would warn and drop it)
     ({"seed": 2}, r"toolprmbench_gta: task parameter seed is now order_seed \(task version 3-A\): -T order_seed=2"),
     ({"sead": 2}, "toolprmbench_gta: unknown task parameter 'sead'"),
+    # the closest known name, and all of them (a documentation probe: `-T orde=both` said only "unknown")
+    ({"orde": "both"}, r"unknown task parameter 'orde'; did you mean order\? \(known: protocol, order, order_seed"),
+    ({"select": "judge"}, r"unknown task parameter 'select'"),  # the search's renamed parameter is none of these
     ({"max_tokens": -5}, "toolprmbench_gta: task parameter max_tokens must be a whole number >= 1, got -5"),
     ({"max_tokens": 0}, "task parameter max_tokens must be a whole number >= 1, got 0"),
     ({"order": "backwards"}, "unknown order 'backwards'"),
@@ -175,3 +178,19 @@ def test_benchmark_task_numbers_given_as_text_are_read_as_numbers(data_env) -> N
 
     task = gta(order_seed="3", max_tokens="64")
     assert task.metadata["order_seed"] == 3
+
+
+def test_the_listed_task_parameters_are_the_task_functions_own() -> None:
+    """The names an unknown-parameter error lists are every entry file's signature."""
+    import inspect as pyinspect
+
+    from toolprm_tasks import bfcl, gta, search, toolprmbench, toolsandbox, tooltalk
+    from toolprm_tasks.core.names import BENCHMARK_TASK_PARAMS, SEARCH_TASK_PARAMS
+
+    def taken(function) -> tuple[str, ...]:
+        return tuple(name for name in pyinspect.signature(function).parameters if name != "other")
+
+    for module, name in ((bfcl, "bfcl"), (gta, "gta"), (tooltalk, "tooltalk"), (toolsandbox, "toolsandbox")):
+        assert taken(getattr(module, name)) == BENCHMARK_TASK_PARAMS, name
+    assert set(taken(toolprmbench.toolprmbench)) - {"subsets"} == set(BENCHMARK_TASK_PARAMS)
+    assert taken(search.toolprm_search) == SEARCH_TASK_PARAMS

@@ -154,6 +154,12 @@ def test_metadata_never_collides_with_what_the_task_fixes(data_env) -> None:
         load_docs(prompt="toolprm", **prm["dataset_kwargs"])
     pair = yaml.safe_load((task_yaml_dir() / "toolprmbench_bfcl.yaml").read_text(encoding="utf-8"))
     assert set(load_docs(prompt="toolprm", **pair["dataset_kwargs"])["test"]["prompt_name"]) == {"toolprm"}
+    # a key close to ours is a typo that ran the default in silence (a documentation probe); a model's
+    # own argument (lm-eval merges --model_args into the metadata) and our recorded version pass
+    for typo, meant in (("ordr", "order"), ("promt", "prompt"), ("order_sed", "order_seed")):
+        with pytest.raises(ValueError, match=f"--metadata key `{typo}` is not one this task reads: did you mean `{meant}`"):
+            load_docs(**{typo: "both"}, **pair["dataset_kwargs"])
+    assert load_docs(pretrained="/m", seed=3, max_length=512, toolprm_tasks_version="0.1.0", **pair["dataset_kwargs"])
 
 
 @pytest.mark.parametrize("seed", [1.9, True, "abc", None])

@@ -234,9 +234,16 @@ def load_answers(path: Path) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{path}: line {number}: field 'item': {row['item']!r} is answered twice "
                              f"(also on line {seen[row['item']]})")
         seen[row["item"]] = number
-        choice = row.get("choice")
+        choice, verdict = row.get("choice"), row.get("verdict")
         pick = parse_pairwise_answer(str(choice)).pick if isinstance(choice, (str, int)) else None
-        answers[row["item"]] = {"choice": LABELS[pick - 1] if pick else None, "verdict": parse_verdict(row.get("verdict")),
+        # an unanswered field is null (the template's); a value that is none of the allowed ones is a
+        # typo to fix, not an answer to drop ("clr" was counted as no verdict)
+        if choice is not None and pick is None:
+            raise ValueError(f"{path}: line {number}: field 'choice': {choice!r} is not one of {', '.join(LABELS)}")
+        if verdict is not None and parse_verdict(verdict) is None:
+            raise ValueError(f"{path}: line {number}: field 'verdict': {verdict!r} is not one of "
+                             f"{', '.join(VERDICTS)}")
+        answers[row["item"]] = {"choice": LABELS[pick - 1] if pick else None, "verdict": parse_verdict(verdict),
                                 "note": row.get("note")}
     return answers
 

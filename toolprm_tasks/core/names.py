@@ -10,6 +10,7 @@ are derived from them. pyproject.toml's lm-eval entry points are checked against
 
 from __future__ import annotations
 
+import difflib
 from typing import Literal, get_args
 
 ProtocolName = Literal["generative", "pairwise_ll", "pointwise"]  # not typing.Protocol
@@ -60,16 +61,26 @@ RENAMED_TASK_PARAMS: dict[str, tuple[str, str]] = {"seed": ("order_seed", "task 
                                                    "select": ("selector", "search version 2-A")}
 
 
-def refuse_other_params(task: str, other: dict[str, object]) -> None:
+# the -T parameters of the benchmark tasks (toolprm_tasks/<subset>.py, toolprmbench.py)
+BENCHMARK_TASK_PARAMS = ("protocol", "order", "order_seed", "prompt", "max_tokens", "data", "tier")
+# of the search task (toolprm_tasks/search.py)
+SEARCH_TASK_PARAMS = ("category", "n", "temperature", "selector", "judge_protocol", "both_orders", "prompt",
+                      "max_steps", "seed", "max_tokens", "judge_max_tokens", "compare")
+
+
+def refuse_other_params(task: str, other: dict[str, object], known: tuple[str, ...] = ()) -> None:
     """A task parameter the task does not take: a renamed one names its new name and the
     version that renamed it, any other is refused (never dropped with a warning, as Inspect
-    would)."""
+    would), naming the closest known one and all of them."""
     for name in other:
         renamed = RENAMED_TASK_PARAMS.get(name)
-        if renamed is not None:
+        if renamed is not None and renamed[0] in (known or (renamed[0],)):
             new, since = renamed
             raise ValueError(f"{task}: task parameter {name} is now {new} ({since}): -T {new}={other[name]}")
-        raise ValueError(f"{task}: unknown task parameter {name!r}")
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        listed = f" (known: {', '.join(known)})" if known else ""
+        raise ValueError(f"{task}: unknown task parameter {name!r}{hint}{listed}")
 
 
 def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:

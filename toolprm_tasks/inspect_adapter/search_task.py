@@ -28,7 +28,7 @@ from toolprm_tasks.agent_search.check import reference
 from toolprm_tasks.agent_search.loop import DEFAULT_MAX_STEPS, Rollout, run_conversation
 from toolprm_tasks.agent_search.metrics import REFERENCES, aggregate, score_value
 from toolprm_tasks.agent_search.selector import make_selector
-from toolprm_tasks.brief_errors import inspect_brief
+from toolprm_tasks.brief_errors import for_inspect, inspect_brief
 from toolprm_tasks.core import names
 from toolprm_tasks.core.versions import SEARCH_VERSION, package_versions
 from toolprm_tasks.engines.factory import check_value, flag, number, whole
@@ -164,9 +164,9 @@ def _roles_known() -> bool:
 
 def _check_judge_bound() -> None:
     if not model_roles().get("judge"):
-        raise ValueError("toolprm_search: selector=judge needs a judge model: bind one with --model-role "
+        raise for_inspect(ValueError("toolprm_search: selector=judge needs a judge model: bind one with --model-role "
                          "judge=MODEL (Python: eval(..., model_roles={'judge': MODEL})), or choose another "
-                         f"selector ({', '.join(s for s in names.SELECTORS if s != 'judge')})")
+                         f"selector ({', '.join(s for s in names.SELECTORS if s != 'judge')})"))
 
 
 def _transcript(conversation: Conversation, rollout: Rollout) -> list[Any]:
@@ -247,7 +247,7 @@ def search_task(
             one, e.g. select, names its new name).
     """
     with inspect_brief(ValueError):  # a refused parameter: its message alone on Inspect's command line
-        names.refuse_other_params("toolprm_search", other or {})
+        names.refuse_other_params("toolprm_search", other or {}, names.SEARCH_TASK_PARAMS)
         categories = _categories(category)
         # every parameter read by its rule before anything runs (`-T temperature=-1`, `seed=abc` once ran)
         what = "toolprm_search: task parameter"

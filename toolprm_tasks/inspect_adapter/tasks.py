@@ -151,7 +151,7 @@ def check_task_args(task: str, *, protocol: str, order: str, order_seed: Any, pr
     seed and max_tokens as numbers. A refused one is a ValueError that Inspect's command line
     shows as its message alone (`brief_errors.inspect_brief`)."""
     with inspect_brief(ValueError):
-        names.refuse_other_params(task, other or {})
+        names.refuse_other_params(task, other or {}, names.BENCHMARK_TASK_PARAMS)
         names.check_choice("protocol", protocol, PROTOCOLS)
         names.check_choice("order", order, names.ORDERS)
         if prompt is not None:

@@ -7,12 +7,14 @@ is through `dataset_kwargs`, every key with a `task_` prefix (`task_subset`, `ta
 '{"order": "both"}'`. A key in both would be a TypeError inside lm-eval, hence the prefix; a
 user's `subset`, `protocol`, `data` or `tier` is refused (the task decides them), as is a `norm`
 other than a `_prm` task's. lm-eval 0.4.13 merges the `--model_args` into this metadata too,
-which is why the seed is `order_seed`, not `seed` (vLLM's model args have a `seed`). Other keys
-(the YAML's `version`, model args) are ignored.
+which is why the seed is `order_seed`, not `seed` (vLLM's model args have a `seed`). A key
+close to one of ours (`ordr`) is refused as a typo; other keys (the YAML's `version`, model
+args, our package version) are ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from scorers.core import NORMS
@@ -59,6 +61,20 @@ _TASK_DECIDES = {
 }
 
 
+USER_KEYS = ("order", "order_seed", "prompt", "norm")  # what a user sets with --metadata
+
+
+def _refuse_misspelled(others: dict[str, Any]) -> None:
+    """A key close to one of ours (`ordr`, `promt`, `order_sed`) is a typo that would run the
+    default in silence: refused, naming the key meant. Other unknown keys are let through (lm-eval
+    0.4.13 merges `--model_args` into the metadata: a model's own argument lands here too)."""
+    for key in others:
+        close = difflib.get_close_matches(str(key), USER_KEYS, n=1, cutoff=0.8)
+        if close:
+            raise ValueError(f"--metadata key `{key}` is not one this task reads: did you mean `{close[0]}`? "
+                             f"(it reads {', '.join(USER_KEYS)})")
+
+
 def load_docs(task_subset: str, task_protocol: str, order: str = "seeded", order_seed: int | str = DEFAULT_SEED,
               prompt: str | None = None, norm: str | None = None, task_data: str = "official", task_tier: str = "all",
               task_norm: str | None = None, **others: Any) -> Any:
@@ -74,6 +90,7 @@ def load_docs(task_subset: str, task_protocol: str, order: str = "seeded", order
         for key, where in _TASK_DECIDES.items():
             if key in others:
                 raise ValueError(f"`{key}` cannot be set with --metadata: the task decides it ({where})")
+        _refuse_misspelled(others)
         if prompt is not None and not str(prompt).strip():
             raise ValueError("`prompt` is empty in --metadata: leave it out for the protocol's default, or name one "
                              "(standard, toolprm)")
