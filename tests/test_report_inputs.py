@@ -441,3 +441,21 @@ def test_a_report_removes_no_file_it_did_not_write_before(runs: Runs, tmp_path: 
     (out / "report.json").write_text("[" * 200_000, encoding="utf-8")  # not ours, and too deep to read
     code, _, err = report_command(str(runs.lm_eval), "--out", str(out), "--no-plots", capsys=capsys)
     assert code == 0 and "Traceback" not in err, err
+
+
+def test_the_reproduce_command_carries_the_settings_lm_eval_recorded(runs: Runs, tmp_path: Path) -> None:
+    """A run made with `--apply_chat_template --gen_kwargs max_gen_toks=32 --device cpu` was
+    reproduced without them (a documentation probe); a secret in the generation settings stays hidden."""
+    from toolprm_tasks.report.discover import collect
+
+    plain = collect([runs.lm_eval]).runs[0].command
+    assert "--apply_chat_template" not in plain and "--gen_kwargs" not in plain
+
+    def settings(data: dict[str, Any]) -> None:
+        data.update(chat_template_sha="abc123", system_instruction="Be careful.")
+        data["config"].update(gen_kwargs={"max_gen_toks": 32, "api_key": "sk-x"}, device="cpu")
+    lm_eval_copy(runs, tmp_path / "with", settings)
+    command = collect([tmp_path / "with"]).runs[0].command
+    assert ("--apply_chat_template --system_instruction 'Be careful.' --gen_kwargs 'max_gen_toks=32,api_key=***' "
+            "--device cpu") in command, command
+    assert "sk-x" not in command

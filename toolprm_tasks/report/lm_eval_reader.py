@@ -24,7 +24,7 @@ from toolprm_tasks.data import pins  # read at call time: a patched pin applies 
 from toolprm_tasks.data.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
-from toolprm_tasks.report.redact import redact, redact_args
+from toolprm_tasks.report.redact import redact, redact_args, redact_text
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
     NO_CONTEXT_LIMIT,
@@ -350,7 +350,30 @@ def _command(file: _File, args: dict[str, str], tasks: list[str], group: str | N
     parts += ["--metadata", json.dumps(metadata)] if metadata else []
     limit = _limit(file)
     parts += ["--limit", str(limit)] if limit is not None else []
+    parts += _settings_flags(file)
     return " ".join(shlex.quote(p) for p in parts) + (" --log_samples" if samples else "") + " --output_path OUT"
+
+
+def _settings_flags(file: _File) -> list[str]:
+    """The command-line options lm-eval records that change what the model sees or writes: a
+    chat template, a system instruction, generation settings and the device (a documentation
+    probe: a run made with `--apply_chat_template --gen_kwargs max_gen_toks=32` was reproduced
+    without them)."""
+    flags: list[str] = []
+    if file.data.get("chat_template_sha") or file.data.get("chat_template"):
+        flags.append("--apply_chat_template")
+    system = file.data.get("system_instruction")
+    if isinstance(system, str) and system:
+        flags += ["--system_instruction", redact_text(system)]
+    generation = file.config.get("gen_kwargs")
+    if isinstance(generation, str):
+        generation = dict(item.split("=", 1) for item in generation.split(",") if "=" in item)
+    if isinstance(generation, dict) and generation:
+        flags += ["--gen_kwargs", ",".join(f"{key}={redact(str(key), value)}" for key, value in generation.items())]
+    device = file.config.get("device")
+    if isinstance(device, str) and device:
+        flags += ["--device", device]
+    return flags
 
 
 def _flags(run: Run, file: _File, tasks: list[str]) -> None:
