@@ -547,6 +547,8 @@ def test_command_line(outputs: Outputs, tmp_path: Path) -> None:
     proc = cli("toolprmbench", "report", str(outputs.root / "lm-schema"), str(outputs.root / "logs-rebuilt"),
                "--out", str(tmp_path / "out"), "--readme-section")
     assert proc.stdout.count("## Evaluation Report") == 1 and (tmp_path / "out" / "report.html").is_file()
+    # stdout is the section alone (the README's update pasted a status line above it)
+    assert proc.stdout.startswith("## Evaluation Report") and "report: " in proc.stderr
     assert "toolprmbench report" in proc.stdout  # the command that made it
     garbage = tmp_path / "broken.eval"
     garbage.write_bytes(b"\x00")

@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     except (ReportError, MissingExtra) as exc:
         print(f"toolprmbench report: {one_line(exc, 4000)}", file=sys.stderr)  # one line, nothing a terminal acts on
         return 2
-    if out is not None:
-        print(f"report: {one_line(out / 'report.html')} ({_summary(report)})")
+    if out is not None:  # with --readme-section, stdout is the section alone (to paste or redirect)
+        print(f"report: {one_line(out / 'report.html')} ({_summary(report)})",
+              file=sys.stderr if args.readme_section else sys.stdout)
     if args.readme_section:
         print(readme_section(report))
     return 0

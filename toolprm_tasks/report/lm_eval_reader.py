@@ -371,9 +371,13 @@ def _settings_flags(file: _File) -> list[str]:
     if isinstance(generation, dict) and generation:
         flags += ["--gen_kwargs", ",".join(f"{key}={redact(str(key), value)}" for key, value in generation.items())]
     device = file.config.get("device")
-    if isinstance(device, str) and device:
+    if isinstance(device, str) and device and device != LM_EVAL_DEFAULT_DEVICE:
         flags += ["--device", device]
     return flags
+
+
+# what lm-eval 0.4.13 records without `--device` (its EvaluatorConfig's default): left out
+LM_EVAL_DEFAULT_DEVICE = "cuda:0"
 
 
 def _flags(run: Run, file: _File, tasks: list[str]) -> None:
