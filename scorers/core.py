@@ -240,7 +240,8 @@ def _parse(answer: str) -> ParsedAnswer:
         pick = decided.pop()
         # the text after the last statement (a cue, or the JSON object that states a pick)
         end = max([cue_end, *(stop for _, stop in spans)]) if json_picks else cue_end
-        if _taken_back(_KEY_USE.sub(" ", _outside(answer, spans))[end:], pick):
+        blanked = _KEY_USE.sub(lambda key: " " * len(key.group(0)), _outside(answer, spans))  # positions kept
+        if _taken_back(blanked[end:], pick):
             return ParsedAnswer(None, "conflicting_answers")
         return ParsedAnswer(pick, "json" if json_picks else "cue")
     if problems:
