@@ -44,16 +44,16 @@ _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|doe
              r"(?:not\b(?![ \t]+(?:the[ \t]+)?" + _LABEL_CORE.replace("([12])", "[12]") + r")|"
              r"n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
              r"incorrect|wrong|invalid|worse|worst|bad\b|inferior|unnecessary|fails?\b|flawed|"
-             r"inappropriate|avoided|problematic|harmful|suboptimal|mistaken)")
+             r"inappropriate|(?<=be[ \t])avoided|problematic|harmful|suboptimal|mistaken)")
 # ("Action1, not Action2": a "not" before the other label contrasts the two, it does not reject
 # the first; the second is judged negatively by _AGAINST_BEFORE)
 # any negative word in a label's sentence: without a stated choice, such a sentence rejects
 # or doubts the label ("Avoid Action1.", "The answer is not Action1.") and never picks it
-# (doubt counts too: "I doubt Action2 ...", "..., but I disagree")
-_NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid(?:s|ed|ing)?|reject(?:ed|s)?|wrong|incorrect|invalid|worse|"
-                            r"worst|inferior|unnecessary|fails?|flawed|inappropriate|problematic|harmful|"
-                            r"suboptimal|mistaken|cannot|neither|nor|doubt(?:s|ed|ful)?|disagree|unsure)\b|n't\b",
-                            re.IGNORECASE)
+# (a doubt counts too: "I doubt Action2 ...", "..., but I disagree"; words that judge only what
+# they stand next to, "worst", "flawed", are _NEGATION's: "Action 2 fixes the flawed date" picks)
+_NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
+                            r"unnecessary|fails?|cannot|neither|nor|i[ \t]+doubt|doubtful|disagree|unsure|"
+                            r"be[ \t]+avoided)\b|n't\b", re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
@@ -83,7 +83,7 @@ _CUE_AFTER = re.compile(
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
 # a label rejected by what comes before it: "not Action1", "avoid Action1", "I wouldn't pick Action1"
 _AGAINST_BEFORE = re.compile(
-    r"(?:\b(?:not|never|avoid|reject|cannot)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
+    r"(?:\b(?:not|never|avoid(?:ing)?|reject(?:ing)?|cannot)|n't)[ \t]+(?:(?:choose|pick|select|prefer|use|go[ \t]+with)[ \t]+)?"
     r"(?:the[ \t]+)?" + _LABEL_CORE, re.IGNORECASE)
 # a label a hedge governs: "Neither Action1 nor Action2 is correct", "I doubt Action2 is better",
 # "If Action2 is correct, ...", "Some might say Action2 is better"
@@ -95,9 +95,16 @@ _HEDGED_BEFORE = re.compile(
 _ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:also|equally|too|just[ \t]+as)[ \t]+"
                          r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b", re.IGNORECASE)
 # a choice taken back: "Final answer: Action 1. No wait, Action 2."
-_RETRACTION = re.compile(r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:wait|actually|on[ \t]+second[ \t]+thought|"
-                         r"i[ \t]+(?:(?:have[ \t]+)?changed?|change)[ \t]+my[ \t]+mind|correction|scratch[ \t]+that|"
-                         r"i[ \t]+mean[ \t]*t?|just[ \t]+kidding|kidding)\b", re.IGNORECASE)
+# (the whole sentence: an opener, then the other label alone, "it's Action 2", "Action 2 is the
+# right one"; a sentence that goes on, "Actually, Action 1 misses the date", gives a reason)
+_OPENER = (r"(?:wait|actually|on[ \t]+second[ \t]+thought|i[ \t]+(?:(?:have[ \t]+)?changed?|change)[ \t]+my[ \t]+mind|"
+           r"correction|scratch[ \t]+that|i[ \t]+mean[ \t]*t?|(?:just[ \t]+)?kidding|make[ \t]+that)")
+_RETRACTION = re.compile(
+    r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*" + _OPENER + r"(?:\W+" + _OPENER + r")*\W*"
+    r"(?:(?:it'?s|it[ \t]+is|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
+    + _LABEL_CORE + r"(?:[ \t]+(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?)?"
+    r"[ \t*\"'`.!;]*\Z", re.IGNORECASE)
+_CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
 _ASKED = re.compile(r"[ \t*\"'`]*\?")  # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?")
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
@@ -170,8 +177,9 @@ class _Cues:
     picks: list[int]  # labels stated as the choice
     against: set[int]  # labels judged negatively
     asked: set[int]  # labels of cues that ask ("Final answer: Action1?"): no statement, no choice either
-    both: bool  # a cue named both labels, or approved a second one ("Action2 is also right")
+    both: bool  # a cue named both labels ("Final answer: Action1 or Action2")
     end: int  # where the last statement ends
+    approved_too: set[int]  # labels approved as well ("Action2 is also right"), no contrast after it
 
 
 def _cue_decisions(answer: str) -> _Cues:
@@ -180,8 +188,11 @@ def _cue_decisions(answer: str) -> _Cues:
     nothing; a rejected label is judged negatively, a hedged one only is no statement."""
     rejected = {match.start(1): int(match.group(1)) for match in _AGAINST_BEFORE.finditer(answer)}
     governed = rejected | {match.start(1): int(match.group(1)) for match in _HEDGED_BEFORE.finditer(answer)}
-    cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(),
-                 bool(_ALSO_RIGHT.search(answer)), 0)
+    cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(), False, 0, set())
+    for match in _ALSO_RIGHT.finditer(answer):
+        rest = _SENTENCE.match(answer, match.end()).group(0)
+        if not _CONTRAST.search(rest):  # "Action 2 is also valid, but it books the wrong date" concedes
+            cues.approved_too.add(int(match.group(1)))
     found = [(match, match.end(1)) for match in _CUE.finditer(answer)]
     found += [(match, match.end()) for match in _CUE_AFTER.finditer(answer)]
     for match, after in found:
@@ -202,13 +213,12 @@ def _sentences(text: str) -> list[str]:
 
 
 def _taken_back(text: str, pick: int) -> bool:
-    """Whether a sentence after the statement opens by taking it back and names only the
-    other label ("Final answer: Action 1. No wait, Action 2."; "Actually, Action 2 is
-    better than Action 1" names both, and "Action 2 actually fails" opens with no retraction)."""
+    """Whether a sentence after the statement takes it back: an opener, then the other label
+    and nothing more ("Final answer: Action 1. No wait, Action 2."); "Actually, Action 1
+    misses the date filter" gives a reason and takes nothing back."""
     for sentence in _sentences(text):
-        named = _labels_in(sentence)
-        opening = _RETRACTION.match(sentence)
-        if named and pick not in named and opening and not _NEGATIVE_WORD.search(sentence, opening.end()):
+        taken_back = _RETRACTION.match(sentence.strip())
+        if taken_back and int(taken_back.group(1)) != pick:
             return True
     return False
 
@@ -236,6 +246,8 @@ def _parse(answer: str) -> ParsedAnswer:
     decided = set(json_picks) | set(cue_picks)
     if len(decided | cues.asked) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
+    if decided and cues.approved_too - decided:  # "Action 1 is right and Action 2 is also right"
+        return ParsedAnswer(None, "both_labels_in_answer")
     if decided:
         pick = decided.pop()
         # the text after the last statement (a cue, or the JSON object that states a pick)

@@ -80,7 +80,7 @@ from scorers.core import parse_pairwise_answer
     ('{"answer": "Action 1"}\n\nWait, I change my mind: Action 2.', "conflicting_answers"),
     ('The chosen action is "Action 2"... just kidding, Action 1.', "conflicting_answers"),
     ("Action 1 is right and Action 2 is also right.", "both_labels_in_answer"),
-    ("Action 2 looks fine. Action 1 is also correct.", "both_labels_in_answer"),
+    ("Action 2 looks fine. Action 1 is also correct.", "ambiguous"),
     ("Final answer: Action 1? Or maybe Action 2.", "ambiguous"), ("Final answer: Action 1?", "no_choice_stated"),
     # -- a label a hedge or a rejection governs, or a question
     ("Neither Action 1 nor Action 2 is correct.", "ambiguous"),
@@ -91,7 +91,7 @@ from scorers.core import parse_pairwise_answer
     ("I'm not sure. Action 1?", "no_choice_stated"),
     ("Action 1 should be avoided.", "no_choice_stated"), ("Avoiding Action 1.", "no_choice_stated"),
     ("Action 1 is the worst.", "no_choice_stated"), ("Action 1 is flawed.", "no_choice_stated"),
-    ("Action 1 is inappropriate.", "no_choice_stated"),
+    ("Action 1 is inappropriate.", "no_choice_stated"), ("Avoiding Action 1 is best.", "no_choice_stated"),
     # -- both named
     ("Action 1 and 2", "ambiguous"), ("Action 1 and 2 are both fine.", "ambiguous"),
 ])
@@ -121,6 +121,21 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("Final answer: Action 2. Action 1 swaps the airports.", 2),
     ("Action 2 is correct because it does not delete the file.", 2), ("If I had to pick, the answer is Action 1.", 1),
     ("Action 2 is better. Actually, Action 2 is the only valid one.", 2), ("I chose Action 1.", 1),
+    # a second review: a retraction word that opens a reason, a concession before the choice, a
+    # word that judges what it stands next to (each was a failure in the first version of the rules)
+    ("Final answer: Action 2\n\nActually, Action 1 misses the date filter the user asked for.", 2),
+    ("The correct action is Action 1.\n\nWait, Action 2 uses Fahrenheit while the user asked for Celsius.", 1),
+    ("Action 2 is better. I mean, Action 1 deletes the file without asking.", 2),
+    ('{"chosen_action": "Action 1"}\nActually, Action 2 omits the required `user_id`.', 1),
+    ("Final answer: Action 1. Action 1 is also correct in its units.", 1),
+    ("Both look plausible. Action 2 is also fine in format, but it books the wrong date. Final answer: Action 1", 1),
+    ('{"rationale": "Action 2 is also valid, but it books the wrong date.", "chosen_action": "Action 1"}', 1),
+    ("Action 2 avoids the redundant search call and answers the user directly.", 2),
+    ("Action 1 prevents a harmful deletion by asking first.", 1), ("Without a doubt, Action 2.", 2),
+    ("Final answer: Action 2. Action 2 avoided the mistake of guessing the ID.", 2),
+    ("I would say Action 1 is better.", 1), ("Answer: Action 2. If Action 2 is executed, the refund is made.", 2),
+    ("The correct action is Action 1. If we chose Action 2, the file would be deleted.", 1),
+    ("Is Action 1 correct? Yes, Action 1 fetches the record first.", 1),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

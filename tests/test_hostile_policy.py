@@ -264,7 +264,7 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
     ("Action A doesn't fetch the id first, so the answer is: no", "no"), ("**Answer:** No - A never reads the file", "no"),
     # both named, or one behind a negation: unparsed (were the first word, or the one named)
     ("yes or no", "unparsed"), ("Yes/No", "unparsed"), ("No doubt, yes.", "yes"),
-    ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "unparsed"),
+    ("I would not say yes", "unparsed"), ("The answer is not no", "unparsed"), ("It isn't better, so no", "no"), ("I'd not say yes", "unparsed"),
     ("<think>a</think><think>yes", "unparsed"), (b"yes", "unparsed"), (None, "unparsed"),
     # a "no" in the reasoning is no vote (hostile-output probe: these dropped good cases)
     ("No doubt A is better.", "unparsed"), ("A has no errors; B calls the wrong tool.", "unparsed"),
@@ -278,6 +278,12 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
     ("Conclusion: Yes. A is better.", "yes"), ("Judgment: yes\nReason: A logs in first.", "yes"),
     ("The answer would be yes, since A checks the stock.", "yes"),
     ("Yes, A is better. B has no error handling.", "yes"),
+    # a second review: a vote as a clause of its own, anywhere (these were unparsed)
+    ("Action A is strictly better, yes, because it checks the balance first.", "yes"),
+    ("In short, yes: Action A is strictly better.", "yes"), ("Ultimately, no. Both call the same tool.", "no"),
+    ('{"is_better": "yes", "reason": "A logs in first"}', "yes"), ("**Strictly better:** Yes\n\n**Reason:** ...", "yes"),
+    ("Yes. Action A retrieves the order first, so no extra call is needed.", "yes"),
+    ("Action B is not valid, so yes.", "yes"),
 ])
 def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) -> None:
     from toolprm_tasks.rebuild.judging import parse_vote

@@ -456,8 +456,8 @@ def test_the_reproduce_command_carries_the_settings_lm_eval_recorded(runs: Runs,
         data["config"].update(gen_kwargs={"max_gen_toks": 32, "api_key": "sk-x"}, device="cpu")
     lm_eval_copy(runs, tmp_path / "with", settings)
     command = collect([tmp_path / "with"]).runs[0].command
-    assert ("--apply_chat_template --system_instruction 'Be careful.' --gen_kwargs 'max_gen_toks=32,api_key=***' "
-            "--device cpu") in command, command
+    assert ("--apply_chat_template --system_instruction 'Be careful.' --gen_kwargs "
+            "'{\"max_gen_toks\": 32, \"api_key\": \"***\"}' --device cpu") in command, command
     assert "sk-x" not in command
     lm_eval_copy(runs, tmp_path / "default", lambda data: data["config"].update(device="cuda:0"))
     assert "--device" not in collect([tmp_path / "default"]).runs[0].command  # lm-eval's default: said by nothing

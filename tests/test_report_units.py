@@ -90,9 +90,10 @@ def test_secrets_in_model_arguments_never_reach_a_report() -> None:
     assert redact("kind", "verifier") == "verifier" and redact("max_length", 512) == "512"
     # token counts and tokenizers name no secret: hidden, `-T max_tokens=***` was refused when pasted back
     for key, value in (("max_tokens", 32), ("judge_max_tokens", 64), ("max_new_tokens", 8), ("max_gen_toks", 32),
-                       ("tokenizer", "/models/tok"), ("prompt_tokens", 100)):
+                       ("tokenizer", "/models/tok"), ("prompt_tokens", 100), ("add_bos_token", True),
+                       ("prefix_token_id", 7), ("think_end_token", "</think>"), ("tokenized_requests", False)):
         assert redact(key, value) == str(value), key
-    for key in ("access_token", "auth_token", "token", "api_token"):
+    for key in ("access_token", "auth_token", "token", "api_token", "refresh_token", "id_token"):
         assert redact(key, "s3cr3t") == "***", key
 
 

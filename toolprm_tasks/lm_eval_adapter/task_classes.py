@@ -49,8 +49,9 @@ def _record_package_version(task: ConfigurableTask) -> None:
     """Write this package's installed version into the task's metadata, which lm-eval dumps
     into its results file (`configs.<task>.metadata`): lm-eval records its own version only,
     and a result should say which toolprm-tasks scored it (the report reads it as `made_with`).
-    Set after lm-eval built the task, so the value is never one given with `--metadata`, and
-    the docs loader never sees the key."""
+    Set after lm-eval built the task, so the value is never one given with `--metadata`. lm-eval
+    0.4 has loaded the docs by then; 0.5 loads them later and hands the key to the docs loader,
+    which ignores it (lm_eval_adapter/docs.py)."""
     metadata = task.config.metadata if isinstance(task.config.metadata, dict) else {}
     task.config.metadata = {**metadata, LM_EVAL_PACKAGE_VERSION_KEY: package_version()}
 

@@ -32,17 +32,28 @@ def judge_prompt(record: dict[str, Any]) -> str:
 _NEGATORS = frozenset({"not", "never", "cannot"})
 _NEGATION_REACH = 3  # words before a vote that a negation governs ("I would not say yes")
 # where a yes/no word is the vote: the answer's first word ("No.", "**Yes**", "Yes because ...";
-# not "No doubt A is better", "No need to ..."), after a conclusion ("the answer is: no",
-# "Verdict - yes", "so, no", "I'd say yes", "...? Yes."), or the answer's last word. Never one
-# asked ("Yes?"). A "no" in the reasoning ("A has no errors") is no vote.
+# not "No doubt A is better", "No need to ..."), a clause of its own ("In short, yes: ...",
+# "Action A: yes, ...", `{"is_better": "yes"}`, "..., so no."), after a conclusion ("the answer
+# is: no", "I'd say yes, ..."), or the answer's last word. Never one asked ("Yes?"). A "no" in
+# the reasoning ("A has no errors", "so no extra call is needed") is no vote.
 _NO_IDIOM = (r"(?:doubt|question|need|problem|way|matter|issue|errors?|one|longer|more|less|reason|change|"
-             r"difference|such|other)\b")
+             r"difference|such|other|extra|further|new)\b")
+_ALONE = r"(?=[\"'*]*\s*(?:[.,!:;)}\n\-\u2013\u2014]|$))"  # a clause of its own: punctuation or the end next
 _STATED = re.compile(
     r"^\W*(yes|no)\b(?!\s+" + _NO_IDIOM + ")"
-    r"|\b(?:answer|verdict|vote|conclusion|decision|judge?ment|response)(?:\W{1,6}(?:is|would\s+be|will\s+be))?\W{0,6}(yes|no)\b"
-    r"|\b(?:so|therefore|thus|hence|say|think|definitely|certainly|sure)\W{1,4}(yes|no)\b"
-    r"|\?\W*(yes|no)\b"
+    r"|[:,.;!?(\-][\s\"'*]*(yes|no)\b" + _ALONE +
+    r"|\b(?:answer|verdict|vote|conclusion|decision|judge?ment|response)(?:\W{1,6}(?:is|would\s+be|will\s+be))?"
+    r"\W{0,6}(yes|no)\b"
+    r"|\b(?:so|therefore|thus|hence|say|think|definitely|certainly|sure)\W{1,4}(yes|no)\b" + _ALONE +
     r"|\b(yes|no)\W*$")
+_CLAUSE_END = re.compile(r"[,.;:!?\n]")
+
+
+def _negated(text: str, start: int) -> bool:
+    """Whether a negation governs the vote starting at `start`: in its own clause, within
+    _NEGATION_REACH words before it ("I would not say yes"; "It isn't better, so no" is a vote)."""
+    clause = _CLAUSE_END.split(text[:start])[-1]
+    return bool(_NEGATORS & set(re.findall(r"[a-z]+", clause)[-_NEGATION_REACH:]))
 
 
 def parse_vote(text: str | None) -> str:
@@ -54,16 +65,13 @@ def parse_vote(text: str | None) -> str:
     text = (answer_text(text) or "").casefold().replace("n't", " not")
     stated: dict[str, list[int]] = {}
     for match in _STATED.finditer(text):
-        index = next(i for i in range(1, 6) if match.group(i))
-        if not re.match(r"\W*\?", text[match.end(index):]):
+        index = next(i for i in range(1, 7) if match.group(i))
+        if not re.match(r"[\"'*\s]*\?", text[match.end(index):]):
             stated.setdefault(match.group(index), []).append(match.start(index))
     if len(stated) != 1:
         return "unparsed"
     ((vote, starts),) = stated.items()
-    for start in starts:
-        if _NEGATORS & set(re.findall(r"[a-z]+", text[:start])[-_NEGATION_REACH:]):
-            return "unparsed"
-    return vote
+    return "unparsed" if any(_negated(text, start) for start in starts) else vote
 
 
 def panel_votes(records: list[dict[str, Any]], judges: list[ModelCaller]) -> list[dict[str, str]]:

@@ -24,7 +24,7 @@ from toolprm_tasks.data import pins  # read at call time: a patched pin applies 
 from toolprm_tasks.data.jsonio import JSONFileError, read_json, read_jsonl
 from toolprm_tasks.report import validate as v
 from toolprm_tasks.report.compat import VersionError, canonical_version
-from toolprm_tasks.report.redact import redact, redact_args, redact_text
+from toolprm_tasks.report.redact import is_secret_name, redact, redact_args, redact_text
 from toolprm_tasks.report.runs import (
     FRAMEWORK_METRIC,
     NO_CONTEXT_LIMIT,
@@ -366,10 +366,12 @@ def _settings_flags(file: _File) -> list[str]:
     if isinstance(system, str) and system:
         flags += ["--system_instruction", redact_text(system)]
     generation = file.config.get("gen_kwargs")
-    if isinstance(generation, str):
-        generation = dict(item.split("=", 1) for item in generation.split(",") if "=" in item)
-    if isinstance(generation, dict) and generation:
-        flags += ["--gen_kwargs", ",".join(f"{key}={redact(str(key), value)}" for key, value in generation.items())]
+    if isinstance(generation, str) and generation:  # as given on the command line (lm-eval records a dict)
+        flags += ["--gen_kwargs", redact_text(generation)]
+    elif isinstance(generation, dict) and generation:
+        # as JSON, which lm-eval reads back whole (key=value text loses nested values, commas, types)
+        flags += ["--gen_kwargs", json.dumps({key: (redact(str(key), value) if is_secret_name(str(key)) else value)
+                                              for key, value in generation.items()}, default=str)]
     device = file.config.get("device")
     if isinstance(device, str) and device and device != LM_EVAL_DEFAULT_DEVICE:
         flags += ["--device", device]

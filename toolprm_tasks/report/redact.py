@@ -35,8 +35,12 @@ def redact_text(value: str) -> str:
 
 
 # token words that name no secret: a count (max_tokens, judge_max_tokens, max_new_tokens,
-# max_gen_toks, prompt_tokens) or the tokenizer (a path or a name)
-_NOT_A_SECRET = re.compile(r"tokeni[sz]er|tokens\b|tokens(?=_)|(?:max|min)_?\w*?toks?\b", re.IGNORECASE)
+# max_gen_toks, prompt_tokens), the tokenizer, a vocabulary token or its id (add_bos_token,
+# prefix_token_id, think_end_token, tokenized_requests); a hidden one made the reproduce command
+# run with the text `***` in its place
+_NOT_A_SECRET = re.compile(
+    r"tokeni[sz](?:er|ed)\w*|tokens\b|tokens(?=_)|(?:max|min)_?\w*?toks?\b|tokens?_ids?"
+    r"|(?:bos|eos|pad|unk|sep|cls|mask|prefix|suffix|start|end|stop|special)_tokens?", re.IGNORECASE)
 
 
 def is_secret_name(key: str) -> bool:

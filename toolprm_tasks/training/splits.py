@@ -66,22 +66,36 @@ def _canonical(value: Any) -> str:
         return repr(value)
 
 
-def _tool_names(tools: Any) -> list[str] | str:
-    """The names of the tools offered, sorted (a list of specs, or an object of them keyed by
-    name), so the same tools written in another form or order, or with another description,
-    are the same; tools in no form we can name (a string, GTA's null) by their canonical text."""
+def _tool_name(spec: Any) -> str | None:
+    """A tool's name in the forms releases write: `{"name": ...}`, OpenAI's `{"type":
+    "function", "function": {"name": ...}}`, or the bare name."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        inner = spec.get("function")
+        name = spec.get("name", inner.get("name") if isinstance(inner, dict) else None)
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _tool_names(tools: Any) -> list[str]:
+    """The tools offered, sorted: by name where every one has one (a list of specs, or an object
+    of them keyed by name), so the same tools in another form, order or wording are the same;
+    else their canonical texts (still in any order); a string is read as JSON first."""
     if isinstance(tools, str):
         try:
             tools = json.loads(tools)
         except ValueError:
-            return tools
-    specs = list(tools.values()) if isinstance(tools, dict) and all(isinstance(v, dict) for v in tools.values()) \
-        else tools
-    if isinstance(specs, list) and specs and all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in specs):
-        return sorted(s["name"] for s in specs)
-    if isinstance(tools, dict) and tools and all(isinstance(k, str) for k in tools):
-        return sorted(tools)
-    return _canonical(tools)
+            return [tools]
+    if isinstance(tools, dict):  # specs keyed by name: the specs' own names, else the keys
+        named = [_tool_name(spec) if isinstance(spec, dict) else None for spec in tools.values()]
+        return sorted(named) if all(named) else sorted(map(str, tools))  # type: ignore[arg-type]
+    if not isinstance(tools, list):
+        return [_canonical(tools)]
+    names = [_tool_name(spec) for spec in tools]
+    if all(name is not None for name in names):
+        return sorted(names)  # type: ignore[arg-type]
+    return sorted(map(_canonical, tools))
 
 
 def content_key(case: Case) -> str:
