@@ -109,8 +109,9 @@ def test_a_misspelled_answer_is_an_error_not_a_missing_one(packet: Path, tmp_pat
 
 
 def test_unanswered_fields_are_null_and_allowed(packet: Path, tmp_path: Path) -> None:
-    answers = _answers(tmp_path / "a.jsonl", [{"item": "R01", "choice": None, "verdict": None}])
-    assert cli_main(["audit", "--score-packet", str(packet), "--answers", str(answers)]) == 0
+    answers = _answers(tmp_path / "a.jsonl", [{"item": "R01", "choice": None, "verdict": None},
+                                              {"item": "R02", "choice": "Action1 or Action2", "verdict": "ambiguous"}])
+    assert cli_main(["audit", "--score-packet", str(packet), "--answers", str(answers)]) == 0  # a hedge is a miss
 
 
 @pytest.mark.parametrize("content, message", [

@@ -235,10 +235,11 @@ def load_answers(path: Path) -> dict[str, dict[str, Any]]:
                              f"(also on line {seen[row['item']]})")
         seen[row["item"]] = number
         choice, verdict = row.get("choice"), row.get("verdict")
-        pick = parse_pairwise_answer(str(choice)).pick if isinstance(choice, (str, int)) else None
-        # an unanswered field is null (the template's); a value that is none of the allowed ones is a
-        # typo to fix, not an answer to drop ("clr" was counted as no verdict)
-        if choice is not None and pick is None:
+        parsed = parse_pairwise_answer(str(choice)) if isinstance(choice, (str, int)) else None
+        pick = parsed.pick if parsed else None
+        # an unanswered field is null (the template's), and a hedge naming both labels a miss; a value
+        # that names no label is a typo to fix, not an answer to drop ("clr" was counted as no verdict)
+        if choice is not None and pick is None and (parsed is None or parsed.how == "no_label"):
             raise ValueError(f"{path}: line {number}: field 'choice': {choice!r} is not one of {', '.join(LABELS)}")
         if verdict is not None and parse_verdict(verdict) is None:
             raise ValueError(f"{path}: line {number}: field 'verdict': {verdict!r} is not one of "
