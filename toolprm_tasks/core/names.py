@@ -74,7 +74,7 @@ def refuse_other_params(task: str, other: dict[str, object], known: tuple[str, .
     would), naming the closest known one and all of them."""
     for name in other:
         renamed = RENAMED_TASK_PARAMS.get(name)
-        if renamed is not None and renamed[0] in (known or (renamed[0],)):
+        if renamed is not None and (not known or renamed[0] in known):  # renamed in this task
             new, since = renamed
             raise ValueError(f"{task}: task parameter {name} is now {new} ({since}): -T {new}={other[name]}")
         close = difflib.get_close_matches(name, known, n=1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,27 +193,37 @@ def as_tool_calls(action: Any) -> list[ToolCall] | None:
     return None
 
 
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) of each character outside quotes from
+    `start`, the depth counted from there (a closing bracket without an opening one is -1)."""
+    depth, quote = 0, ""
+    for index in range(start, len(text)):
+        char = text[index]
+        if quote:
+            quote = "" if char == quote else quote
+            continue
+        if char in "\"'":
+            quote = char
+            continue
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        yield index, char, depth
+
+
+def closing_bracket_end(text: str, start: int) -> int | None:
+    """Where the bracket opened just before `start` closes (the index after it), quotes
+    skipped; None when it never closes."""
+    return next((index + 1 for index, _, depth in _unquoted(text, start) if depth < 0), None)
+
+
 def _split_top_level(text: str) -> list[str]:
     """Split `f(a=1), g(b=[1, 2])` at commas outside brackets and quotes."""
-    parts, depth, quote, current = [], 0, "", []
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    if "".join(current).strip():
-        parts.append("".join(current))
-    return parts
+    cuts = [index for index, char, depth in _unquoted(text) if char == "," and depth == 0]
+    parts = [text[begin + 1:end] for begin, end in zip([-1, *cuts[:-1]], cuts, strict=True)]
+    last = text[cuts[-1] + 1:] if cuts else text
+    return parts + [last] if last.strip() else parts
 
 
 # ----------------------------------------------------------------------------- specs

@@ -18,7 +18,7 @@ from typing import Any
 
 from scorers.answers import answer_text
 from toolprm_tasks.core.render import render_action, render_functions, render_history
-from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, readable_arguments
+from toolprm_tasks.core.tool_calls import UNREADABLE_ARGUMENTS, as_tool_calls, closing_bracket_end, readable_arguments
 from toolprm_tasks.rebuild.operators import SHOULD_CALL, SHOULD_CHAT, WRONG_PARAMS, WRONG_TOOL
 from toolprm_tasks.rebuild.points import DecisionPoint
 
@@ -98,20 +98,11 @@ def _only_calls(text: str) -> bool:
         opened = _CALL_OPEN.match(text, position)
         if opened is None:
             return False
-        depth, quote, index = 1, "", opened.end()
-        while index < len(text) and depth:
-            char = text[index]
-            if quote:
-                quote = "" if char == quote else quote
-            elif char in "\"'":
-                quote = char
-            elif char in "([{":
-                depth += 1
-            elif char in ")]}":
-                depth -= 1
-            index += 1
+        index = closing_bracket_end(text, opened.end())
+        if index is None:
+            return False
         inner = text[opened.end():index - 1]
-        if depth or not (not inner.strip() or "=" in inner or "**" in inner):
+        if inner.strip() and "=" not in inner and "**" not in inner:
             return False
         calls += 1
         position = _BETWEEN_CALLS.match(text, index).end()
