@@ -27,6 +27,12 @@ ANSWERS = {
     "repeated_cue": lambda n: "Final answer: Action1. " * (n // 23),
     "many_objects": lambda n: '{"chosen action": "Action1"} ' * (n // 29),
     "prose": lambda n: ("The first candidate calls the tool with the wrong file name, so " * (n // 64)),
+    # the hedge, question, retraction and approval rules of task version 9-A (one rescanned each
+    # sentence's rest per approval: 500,000 characters took 250 s)
+    "repeated_approval": lambda n: "Action 1 is also correct " * (n // 25),
+    "repeated_question": lambda n: "Final answer: Action1? " * (n // 23),
+    "repeated_hedge": lambda n: "If Action 1 " * (n // 12),
+    "repeated_retraction": lambda n: "Final answer: Action 1. " + "No wait, " * (n // 9) + "Action 2.",
 }
 SIZES = (10_000, 80_000, 640_000)
 

@@ -14,6 +14,7 @@ A trial's outcome is three numbers (fractions after Inspect's epoch reduction):
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 import re
@@ -56,6 +57,7 @@ _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|inco
                             r"be[ \t]+avoided)\b|n't\b", re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
+_SENTENCE_END = re.compile(r"[.!?;\n]")
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
 # "Action1 and also Action2"): the two named together, a hedge, never a choice
 _JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly))?[ \t]*"
@@ -189,10 +191,15 @@ def _cue_decisions(answer: str) -> _Cues:
     rejected = {match.start(1): int(match.group(1)) for match in _AGAINST_BEFORE.finditer(answer)}
     governed = rejected | {match.start(1): int(match.group(1)) for match in _HEDGED_BEFORE.finditer(answer)}
     cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(), False, 0, set())
-    for match in _ALSO_RIGHT.finditer(answer):
-        rest = _SENTENCE.match(answer, match.end()).group(0)
-        if not _CONTRAST.search(rest):  # "Action 2 is also valid, but it books the wrong date" concedes
-            cues.approved_too.add(int(match.group(1)))
+    approvals = list(_ALSO_RIGHT.finditer(answer))
+    if approvals:  # each one's sentence checked for a contrast by position (a rescan per match was quadratic)
+        ends = [m.start() for m in _SENTENCE_END.finditer(answer)]
+        contrasts = [m.start() for m in _CONTRAST.finditer(answer)]
+        for match in approvals:
+            end = ends[i] if (i := bisect.bisect_left(ends, match.end())) < len(ends) else len(answer)
+            after = bisect.bisect_left(contrasts, match.end())
+            if after == len(contrasts) or contrasts[after] >= end:  # "also valid, but ..." concedes
+                cues.approved_too.add(int(match.group(1)))
     found = [(match, match.end(1)) for match in _CUE.finditer(answer)]
     found += [(match, match.end()) for match in _CUE_AFTER.finditer(answer)]
     for match, after in found:

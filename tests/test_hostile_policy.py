@@ -296,3 +296,12 @@ def test_the_same_arguments_given_twice_in_two_forms_are_one_call() -> None:
     assert as_tool_calls(same)[0].arguments == {"a": 1}
     differing = {"name": "f", "parameters": {"a": 1}, "arguments": json.dumps({"a": 2})}
     assert UNREADABLE_ARGUMENTS in as_tool_calls(differing)[0].arguments
+
+
+def test_a_long_run_of_votes_is_read() -> None:
+    """Each stated vote looked back over the whole answer for a negation: 50,000 `, yes` took
+    over two minutes (a read-through); the look-back is the vote's clause, bounded."""
+    from toolprm_tasks.rebuild.judging import parse_vote
+
+    assert parse_vote(", yes" * 50_000) == "yes" and parse_vote("answer yes " * 50_000) == "yes"
+    assert parse_vote(", yes" * 1_000 + ". I would not say yes") == "unparsed"  # a negation in reach still counts

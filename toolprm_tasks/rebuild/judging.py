@@ -47,12 +47,16 @@ _STATED = re.compile(
     r"|\b(?:so|therefore|thus|hence|say|think|definitely|certainly|sure)\W{1,4}(yes|no)\b" + _ALONE +
     r"|\b(yes|no)\W*$")
 _CLAUSE_END = re.compile(r"[,.;:!?\n]")
+_ASKED = re.compile(r"[\"'*\s]*\?")  # right after a vote: it asks ("Yes?")
+# how far back a negation is looked for: the vote's clause, at most this many characters (the
+# last _NEGATION_REACH words fit; bounded so that a run of votes is read in linear time)
+_REACH_CHARS = 200
 
 
 def _negated(text: str, start: int) -> bool:
     """Whether a negation governs the vote starting at `start`: in its own clause, within
     _NEGATION_REACH words before it ("I would not say yes"; "It isn't better, so no" is a vote)."""
-    clause = _CLAUSE_END.split(text[:start])[-1]
+    clause = _CLAUSE_END.split(text[max(0, start - _REACH_CHARS):start])[-1]
     return bool(_NEGATORS & set(re.findall(r"[a-z]+", clause)[-_NEGATION_REACH:]))
 
 
@@ -66,7 +70,7 @@ def parse_vote(text: str | None) -> str:
     stated: dict[str, list[int]] = {}
     for match in _STATED.finditer(text):
         index = next(i for i in range(1, 7) if match.group(i))
-        if not re.match(r"[\"'*\s]*\?", text[match.end(index):]):
+        if not _ASKED.match(text, match.end(index)):
             stated.setdefault(match.group(index), []).append(match.start(index))
     if len(stated) != 1:
         return "unparsed"
