@@ -33,6 +33,13 @@ ANSWERS = {
     "repeated_question": lambda n: "Final answer: Action1? " * (n // 23),
     "repeated_hedge": lambda n: "If Action 1 " * (n // 12),
     "repeated_retraction": lambda n: "Final answer: Action 1. " + "No wait, " * (n // 9) + "Action 2.",
+    # the placed-label and negated-cue rules of task version 10-A (a label alone as the first or last
+    # sentence; the first version matched a label, a run of spaces and a word in quadratic time:
+    # 80,000 characters took 45 s)
+    "label_then_spaces": lambda n: "Action 1" + " " * n + "x",
+    "lone_labels": lambda n: "Action 1.\n" * (n // 10),
+    "negated_cue": lambda n: "The incorrect answer is Action 1. " * (n // 34),
+    "headed_label": lambda n: "### Answer\n" * (n // 11) + "Action 2",
 }
 SIZES = (10_000, 80_000, 640_000)
 

@@ -32,9 +32,11 @@ METRICS: tuple[str, ...] = (
 
 # ----------------------------------------------------------------------------- parsing
 
-# A label stands as a label: "Action1", "Action 1", "action_1", "Action-2", "action#2", never
-# inside an identifier ("create_transaction_2", "action_2_id", "Action12").
-_LABEL_CORE = r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
+# A label stands as a label: "Action1", "Action 1", "action_1", "Action-2", "action#2", also in
+# markdown's underscores ("__Action 2__"), never inside an identifier ("create_transaction_2",
+# "action_2_id", "my_action_1", "Action12").
+_LABEL_CORE = (r"(?<![A-Za-z0-9])(?<![A-Za-z0-9]_)(?<![A-Za-z0-9]__)action[ \t_\-#]*([12])"
+               r"(?![A-Za-z0-9]|_+[A-Za-z0-9])")
 _LABEL = re.compile(_LABEL_CORE, re.IGNORECASE)
 _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "answer", "final answer",
                           "choice", "correct action", "chosen", "selected action", "preferred action"})
@@ -53,7 +55,7 @@ _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|doe
 # (a doubt counts too: "I doubt Action2 ...", "..., but I disagree"; words that judge only what
 # they stand next to, "worst", "flawed", are _NEGATION's: "Action 2 fixes the flawed date" picks)
 _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
-                            r"unnecessary|fails?|cannot|neither|nor|i[ \t]+doubt|doubtful|disagree|unsure|"
+                            r"unnecessary|fails?|cannot|neither|nor|i[ \t]+doubt|doubtful|disagree|unsure|far[ \t]+from|"
                             r"be[ \t]+avoided)\b|n't\b", re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
@@ -71,17 +73,32 @@ _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
-    r"\bi[ \t]+(?:choose|chose|pick|select|prefer|would[ \t]+(?:choose|pick|select|prefer)|go[ \t]+with))"
-    r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
+    r"\bi(?:[ \t]+(?:would|will)|['\u2019](?:d|ll))?[ \t]+(?:choose|pick|select|prefer|go[ \t]+with)|\bi[ \t]+chose|"
+    r"\bi(?:['\u2019]m|[ \t]+am)[ \t]+(?:going[ \t]+with|choosing|picking|selecting))"
+    r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*_\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
     + _SECOND,
     re.IGNORECASE,
 )
-# "Action2 is the correct one", "Action1 is better"
+# "Action2 is the correct one", "Action1 is better" (no more words: a review found "more appropriate",
+# "superior", "preferable", "definitely better" mostly in concessions, "Action 1 is superior in
+# speed, but ...", where they would conflict with the choice that follows)
 _CUE_AFTER = re.compile(
     _LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?"
     r"(?:correct|better|right|best)\b",
     re.IGNORECASE,
 )
+# a choice stated by its place: the answer's first or last sentence is a label alone ("Action 2\n\n
+# Explanation: ...", "... Action 2 is the safer option. Action 2."); never where lone labels name
+# both ("Action 1\n- deletes\nAction 2\n- lists": headings), a first one where the other label
+# opens a line too ("Action 1\n- deletes\n\nAction 2 - lists": headings written unevenly), a last
+# one after a sentence that has not ended ("The wrong one is:\nAction 1", "The one to avoid is\n
+# Action 1"), a bare number ("1." opens a list) or a heading with a colon ("Action 1: calls delete")
+# (a lone label asked, "Action 1? Action 2.", is no statement and counts among the lone ones)
+# (no two runs of the same characters side by side: a long run of spaces is matched in linear time)
+_LONE_LABEL = re.compile(r"[ \t*_#>\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*(?:[.!?][ \t*_\"'`]*)?\n?", re.IGNORECASE)
+_LINE_OPENING_LABEL = re.compile(r"^[ \t*_#>\-+\u2022]*" + _LABEL_CORE, re.IGNORECASE | re.MULTILINE)
+_COLON_BREAK = re.compile(r":[ \t*_]*\n\s*")
+_ENDED = re.compile(r"[.!?][ \t\n*_\"'`)]*\Z")  # a sentence that has ended (not in ":" or mid-clause)
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
 # a label rejected by what comes before it: "not Action1", "avoid Action1", "I wouldn't pick Action1"
 _AGAINST_BEFORE = re.compile(
@@ -106,8 +123,21 @@ _RETRACTION = re.compile(
     r"(?:(?:it'?s|it[ \t]+is|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
     + _LABEL_CORE + r"(?:[ \t]+(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?)?"
     r"[ \t*\"'`.!;]*\Z", re.IGNORECASE)
+# what stands right before a cue and turns it around: a negative word qualifying its noun ("The
+# incorrect action is Action1", "The wrong answer: Action 2", "not the right one: Action 1") names the
+# wrong one; a cue inside a longer word ("outright") is none
+_CUE_NEGATED = re.compile(r"(?:(?:\b(?:wrong|incorrect|worse|worst|bad|invalid|inferior|less|least|not)|n't)"
+                          r"(?:[ \t_]+(?:the|a|an|most))?[ \t_]+|\bin)\Z", re.IGNORECASE)
+# ... but two negatives make a choice: "the least bad choice is Action 2", "Not a bad choice: Action 2"
+_CUE_DOUBLE_NEGATIVE = re.compile(r"\b(?:least|not(?:[ \t]+(?:a|an|so|too|that|the))?)[ \t]+"
+                                  r"(?:bad|wrong|worse|incorrect|invalid|inferior)[ \t]+(?:(?:the|a|an)[ \t]+)?\Z",
+                                  re.IGNORECASE)
+# a cue inside a lower-case word ("outright answer"); not after "_" or in camelCase ("final_choice",
+# "selectedAnswer": keys a judge writes)
+_CUE_INSIDE_WORD = re.compile(r"[a-z0-9]\Z")
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
-_ASKED = re.compile(r"[ \t*\"'`]*\?")  # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?")
+# right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?", "Action 1 is the better one?")
+_ASKED = re.compile(r"(?:[ \t]+(?:one|action|answer|choice|option|step))?[ \t*\"'`]*\?", re.IGNORECASE)
 _KEY_USE = re.compile(r"[\"']" + _LABEL_CORE + r"[\"']\s*:", re.IGNORECASE)  # a label as a JSON key
 
 
@@ -200,7 +230,13 @@ def _cue_decisions(answer: str) -> _Cues:
             after = bisect.bisect_left(contrasts, match.end())
             if after == len(contrasts) or contrasts[after] >= end:  # "also valid, but ..." concedes
                 cues.approved_too.add(int(match.group(1)))
-    found = [(match, match.end(1)) for match in _CUE.finditer(answer)]
+    found = []
+    for match in _CUE.finditer(answer):
+        before = answer[max(0, match.start() - 24):match.start()]  # bounded: linear in the answer
+        if _CUE_NEGATED.search(before) and not _CUE_DOUBLE_NEGATIVE.search(before):
+            cues.against.add(int(match.group(1)))
+        elif not (_CUE_INSIDE_WORD.search(before) and match.group()[0].islower()):
+            found.append((match, match.end(1)))
     found += [(match, match.end()) for match in _CUE_AFTER.finditer(answer)]
     for match, after in found:
         label = int(match.group(1))
@@ -238,6 +274,23 @@ def _hedged_only(text: str, label: int) -> bool:
     return bool(mentions) and mentions <= governed
 
 
+def _placed_choices(text: str) -> tuple[set[int], int]:
+    """Labels stated by their place in the free text (`_LONE_LABEL`) and where the last ends."""
+    sentences = [match for match in _SENTENCE.finditer(text) if match.group().strip()]
+    lone = [(match, int(alone.group(1))) for match in sentences if (alone := _LONE_LABEL.fullmatch(match.group()))]
+    placed: dict[int, int] = {}
+    if len({label for _, label in lone}) == 1:  # lone labels naming both are headings, not choices
+        opening_lines = {int(match.group(1)) for match in _LINE_OPENING_LABEL.finditer(text)}
+        for match, label in lone:
+            if match.group().rstrip(" \t\n*_\"'`").endswith("?"):
+                continue
+            first = match is sentences[0] and opening_lines == {label}
+            last = match is sentences[-1] and match is not sentences[0] and _ENDED.search(sentences[-2].group())
+            if first or last:
+                placed[label] = max(placed.get(label, 0), match.end())
+    return set(placed), max(placed.values(), default=0)
+
+
 def _parse(answer: str) -> ParsedAnswer:
     whole = _whole_label(answer)
     if whole is not None:
@@ -250,7 +303,9 @@ def _parse(answer: str) -> ParsedAnswer:
     cue_picks, against, cue_end = cues.picks, cues.against, cues.end
     if cues.both or "both_labels_in_answer" in problems:
         return ParsedAnswer(None, "both_labels_in_answer")
-    decided = set(json_picks) | set(cue_picks)
+    free_text = _KEY_USE.sub(lambda key: " " * len(key.group(0)), _outside(answer, spans))  # positions kept
+    placed, placed_end = _placed_choices(free_text)
+    decided = set(json_picks) | set(cue_picks) | placed
     if len(decided | cues.asked) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
     if decided and cues.approved_too - decided:  # "Action 1 is right and Action 2 is also right"
@@ -258,24 +313,23 @@ def _parse(answer: str) -> ParsedAnswer:
     if decided:
         pick = decided.pop()
         # the text after the last statement (a cue, or the JSON object that states a pick)
-        end = max([cue_end, *(stop for _, stop in spans)]) if json_picks else cue_end
-        blanked = _KEY_USE.sub(lambda key: " " * len(key.group(0)), _outside(answer, spans))  # positions kept
-        if _taken_back(blanked[end:], pick):
+        end = max([cue_end, placed_end, *(stop for _, stop in spans)]) if json_picks else max(cue_end, placed_end)
+        if _taken_back(free_text[end:], pick):
             return ParsedAnswer(None, "conflicting_answers")
-        return ParsedAnswer(pick, "json" if json_picks else "cue")
+        return ParsedAnswer(pick, "json" if json_picks else "cue" if cue_picks else "placed_label")
     if problems:
         return ParsedAnswer(None, problems[0])
     if against:  # only rejections ("Action2 is incorrect"): no choice was stated
         return ParsedAnswer(None, "no_choice_stated")
     # no statement at all: a label named alone in the free text (not in JSON, not as a key),
     # in no sentence with a negative word
-    free_text = _KEY_USE.sub(" ", _outside(answer, spans))
     named = _labels_in(free_text)
     if len(named) > 1:
         return ParsedAnswer(None, "ambiguous")
     if not named:
         return ParsedAnswer(None, "no_label")
-    naming = [sentence for sentence in _sentences(free_text) if _LABEL.search(sentence)]
+    # a line after a colon completes its sentence ("The incorrect action is:\nAction 1")
+    naming = [sentence for sentence in _sentences(_COLON_BREAK.sub(": ", free_text)) if _LABEL.search(sentence)]
     if any(_NEGATIVE_WORD.search(sentence) for sentence in naming) or all(
             sentence.rstrip().endswith("?") for sentence in naming):  # only asked: "I'm not sure. Action 1?"
         return ParsedAnswer(None, "no_choice_stated")
@@ -291,10 +345,12 @@ def parse_pairwise_answer(text: str | None) -> ParsedAnswer:
     The answer is read after the last `</think>` (an unclosed `<think>` is unparseable). A
     choice is stated by: the whole answer being one label ("Action 1", "action_2", "2"); an
     answer key in any JSON object, nested ones included ("chosen action", "winning_action",
-    "answer", ...) whose value is one label; or a cue ("final answer: Action2", "I choose
+    "answer", ...) whose value is one label; a cue ("final answer: Action2", "I choose
     action_1", "Action2 is the correct one") not followed by a negative judgement, not asked
-    ("Action2 is correct?") and not on a label a rejection or a hedge governs ("don't choose
-    Action1", "I doubt Action2 is correct", "If Action2 is correct"). Every statement must
+    ("Action2 is correct?"), not qualified by a negative word ("The incorrect action is
+    Action1") and not on a label a rejection or a hedge governs ("don't choose Action1", "I
+    doubt Action2 is correct", "If Action2 is correct"); or a label alone as the first or last
+    sentence ("Action 2\n\nExplanation: ..."), where such sentences name one label. Every statement must
     agree, none may be contradicted by a negative judgement of the same label ("Action1 is
     wrong"), and none may be taken back by a later sentence naming only the other label ("No
     wait, Action 2"): otherwise, or with one statement naming both labels, it is a parse

@@ -94,6 +94,24 @@ from scorers.core import parse_pairwise_answer
     ("Action 1 is inappropriate.", "no_choice_stated"), ("Avoiding Action 1 is best.", "no_choice_stated"),
     # -- both named
     ("Action 1 and 2", "ambiguous"), ("Action 1 and 2 are both fine.", "ambiguous"),
+    # a review of free-text answers (2026-12-07): a cue whose noun a negative word qualifies names
+    # the wrong one (was: a pick of it); a cue asked with its noun (was: a pick)
+    ("The incorrect action is Action 1.", "no_choice_stated"), ("The wrong answer: Action 2", "no_choice_stated"),
+    ("This is not the right one: Action 1", "no_choice_stated"), ("The incorrect action is:\nAction 1", "no_choice_stated"),
+    ("Action 1 is the correct one?", "no_choice_stated"), ("Action 1 is the better action?", "no_choice_stated"),
+    ("Action 1 is far from correct.", "no_choice_stated"),
+    # -- a choice taken back by a last sentence that is the other label alone (was: Action 1)
+    ("Final answer: Action 1. Hmm, let me reconsider. Action 2.", "conflicting_answers"),
+    ("Answer: Action 1. On reflection, I'd go with Action 2.", "conflicting_answers"),
+    ("Action 1? Action 2.", "ambiguous"),
+    # -- its adversarial review: headings written unevenly (the first was a pick of Action 1), a
+    # last label that completes an unfinished sentence (a pick of the rejected one)
+    ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first\n\nVerdict: Action 2",
+     "ambiguous"),
+    ("**Action 1**\nCalls the refund tool with the wrong amount.\n\n**Action 2:**\nThe right amount.", "ambiguous"),
+    ("Action 2 correctly lists the files. The one to avoid is\n**Action 1**", "ambiguous"),
+    ("Action 2 uses the right tool.\n\n**Action to reject:**\nAction 1", "ambiguous"),
+    ("__Action 2__\n\nAction 1 deletes data.", "ambiguous"),  # was a pick of Action 1: "__" hid the label
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
     parsed = parse_pairwise_answer(text)
@@ -136,6 +154,27 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("I would say Action 1 is better.", 1), ("Answer: Action 2. If Action 2 is executed, the refund is made.", 2),
     ("The correct action is Action 1. If we chose Action 2, the file would be deleted.", 1),
     ("Is Action 1 correct? Yes, Action 1 fetches the record first.", 1),
+    # the same review: clear answers that were parse failures (a label alone as the first or last
+    # sentence, contractions of a choice, comparatives; the blind readers' 476 notes written as
+    # "ActionN\n\nExplanation: <note>" read right went from 130 to 470, as in the other formats)
+    ("Action 2\n\nExplanation: Action 1 swaps the source and the destination.", 2),
+    ("**Action 1**\n\nReason: Action 2 guesses the ID the user has not given.", 1),
+    ("Action 1 tries to delete. Action 2 is the safer option. Action 2.", 2),
+    ("Comparing the two: Action 1 repeats the last call; Action 2 reports the result.\n\nAction 2", 2),
+    ("Action 1\n- deletes the file\nAction 2\n- lists the files\nSo Action 2 is correct.", 2),
+    ("I'd pick Action 2; Action 1 passes a string where an integer is expected.", 2),
+    ("I\u2019ll go with Action 1.", 1), ("I'm going with Action 1 since Action 2 seems problematic.", 1),
+    ("The wrong answer is Action 1. The right answer is Action 2.", 2),
+    # its adversarial review: keys a judge writes, two negatives, markdown's underscores, a
+    # concession next to the choice (each was a failure in the first version of the 10-A rules)
+    ('{"final_choice": "Action 2", "reason": "Action 1 uses the wrong currency."}', 2),
+    ('{"selectedAnswer": "Action 1", "confidence": 0.8}', 1), ('{"best_answer": "Action 2"}', 2),
+    ("Of the two, the least bad choice is Action 2.", 2), ("Not a bad choice: Action 2. It is safe.", 2),
+    ("Action 2 is far from perfect, but it is the better choice. Final answer: Action 2", 2),
+    ("__Answer: Action 2__\n\nAction 1 deletes data.", 2), ("**Final answer:** __Action 2__", 2),
+    ("## Choosing the best answer\n\n### Action 1\nIt books one way.\n\n### Action 2\nIt books the round "
+     "trip.\n\nAction 2 is better.", 2),
+    ("**Answer**\n\nAction 1 deletes the file, while Action 2 lists it first. Action 2 is better.", 2),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick
@@ -182,7 +221,8 @@ def test_the_parser_never_raises_and_answers_within_its_rules(text: str) -> None
 
 def _swap(text: str) -> str:
     """The same answer with the two labels exchanged (every spelling of them)."""
-    return re.sub(r"(?<![A-Za-z0-9_])(action[ \t_\-#]*)([12])(?![A-Za-z0-9_])",
+    return re.sub(r"(?<![A-Za-z0-9])(?<![A-Za-z0-9]_)(?<![A-Za-z0-9]__)(action[ \t_\-#]*)([12])"
+                  r"(?![A-Za-z0-9]|_+[A-Za-z0-9])",
                   lambda m: m.group(1) + ("2" if m.group(2) == "1" else "1"), text, flags=re.IGNORECASE)
 
 
@@ -202,17 +242,34 @@ _WRAPPERS = [
     ("The ", " tool"), ("", " is the correct one"), ("answer: ", ""), ("[", "]"), ('{"reasoning": {"answer": "', '"}}'),
 ]
 _FILLER = st.text(alphabet="abc xyz.\n-!?", max_size=12)
+# between the two labels, no sentence end: "Action 1. Action 2 x" names them in two ways (a
+# sentence that is a label alone first, then a label in a sentence: the choice and its reason)
+_SAME_SENTENCE = st.text(alphabet="abc xyz-,", max_size=12)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(_WRAPPERS), st.sampled_from(["Action{}", "action_{}", "Action {}", "ACTION-{}"]),
-       _FILLER, _FILLER, _FILLER, st.booleans())
+       _FILLER, _SAME_SENTENCE, _FILLER, st.booleans())
 def test_naming_both_labels_the_same_way_is_a_parse_failure(wrapper, spelling, before, between, after,
                                                             two_first: bool) -> None:
     prefix, suffix = wrapper
     labels = [spelling.format(n) for n in ((2, 1) if two_first else (1, 2))]
     # separated by spaces: glued to a word ("oneAction2") a label is part of an identifier
     text = " ".join([before, prefix + labels[0] + suffix, between, prefix + labels[1] + suffix, after])
+    assert parse_pairwise_answer(text).pick is None, text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Action{}", "action_{}", "**Action {}**", "### Action {}", "Action-{}."]),
+       st.lists(st.sampled_from(["Action 1 deletes the file.", "Action 2 lists it.", "Both are calls.", "- a",
+                                 "- b", "Action 1?", "Action 2?"]), max_size=4),
+       st.lists(st.sampled_from(["Action 1 deletes the file.", "- c", "So that is it."]), max_size=3),
+       st.booleans())
+def test_both_labels_alone_in_their_sentences_are_a_parse_failure(spelling, middle, tail, two_first: bool) -> None:
+    """Sentences that are a label alone state a choice by their place only where they name one
+    label: naming both they are headings ("Action 1\n- deletes\nAction 2\n- lists")."""
+    first, second = (2, 1) if two_first else (1, 2)
+    text = "\n".join([spelling.format(first), *middle, spelling.format(second), *tail])
     assert parse_pairwise_answer(text).pick is None, text
 
 

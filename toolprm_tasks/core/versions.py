@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "9-A"
+TASK_VERSION = "10-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -42,11 +42,14 @@ TASK_VERSIONS: dict[str, str] = {
            "or a rejection governs, a label only in a question, 'Action 1 and 2', more negative words); "
            "protocol c with neither label able to follow (both -inf) is unscored, not a tie; the data is "
            "unchanged",
+    "10-A": "2026-12-07: clear free-text answers are read (a label alone as the answer's first or last "
+            "sentence, 'I'd pick Action 2', keys such as 'final_choice', '__Action 2__'); a cue a negative word qualifies names the wrong one ('The incorrect action is "
+            "Action 1' was a pick of it); the data is unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "7-A"
+SEARCH_VERSION = "8-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
@@ -66,7 +69,9 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                           "one call of literal values is invalid (it was a reply, and matched "
                                           "a gold reply); a state nested past 120 levels, or past Python's "
                                           "stack in the oracle's copy, matches nothing (it ended the sample); "
-                                          "the task version's parser"}
+                                          "the task version's parser",
+                                   "8-A": "2026-12-07: the pairwise judges' answers read by task version "
+                                          "10-A's parser"}
 
 
 NOT_INSTALLED = "not installed"
