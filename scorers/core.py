@@ -39,7 +39,8 @@ _LABEL_CORE = (r"(?<![A-Za-z0-9])(?<![A-Za-z0-9]_)(?<![A-Za-z0-9]__)action[ \t_\
                r"(?![A-Za-z0-9]|_+[A-Za-z0-9])")
 _LABEL = re.compile(_LABEL_CORE, re.IGNORECASE)
 _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "answer", "final answer",
-                          "choice", "correct action", "chosen", "selected action", "preferred action"})
+                          "choice", "final choice", "correct action", "chosen", "selected action", "preferred action",
+                          "best action", "better action", "verdict", "final verdict", "decision", "final decision"})
 # a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
 _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
@@ -71,7 +72,7 @@ _JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly)
 _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
-    r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|"
+    r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|verdict|decision|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
     r"\bi(?:[ \t]+(?:would|will)|['\u2019](?:d|ll))?[ \t]+(?:choose|pick|select|prefer|go[ \t]+with)|\bi[ \t]+chose|"
     r"\bi(?:['\u2019]m|[ \t]+am)[ \t]+(?:going[ \t]+with|choosing|picking|selecting))"

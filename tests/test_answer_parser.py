@@ -103,11 +103,10 @@ from scorers.core import parse_pairwise_answer
     # -- a choice taken back by a last sentence that is the other label alone (was: Action 1)
     ("Final answer: Action 1. Hmm, let me reconsider. Action 2.", "conflicting_answers"),
     ("Answer: Action 1. On reflection, I'd go with Action 2.", "conflicting_answers"),
-    ("Action 1? Action 2.", "ambiguous"),
+    ("Action 1? Action 2.", "ambiguous"), ("The wrong decision: Action 1", "no_choice_stated"),
     # -- its adversarial review: headings written unevenly (the first was a pick of Action 1), a
     # last label that completes an unfinished sentence (a pick of the rejected one)
-    ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first\n\nVerdict: Action 2",
-     "ambiguous"),
+    ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first", "ambiguous"),
     ("**Action 1**\nCalls the refund tool with the wrong amount.\n\n**Action 2:**\nThe right amount.", "ambiguous"),
     ("Action 2 correctly lists the files. The one to avoid is\n**Action 1**", "ambiguous"),
     ("Action 2 uses the right tool.\n\n**Action to reject:**\nAction 1", "ambiguous"),
@@ -175,6 +174,9 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("## Choosing the best answer\n\n### Action 1\nIt books one way.\n\n### Action 2\nIt books the round "
      "trip.\n\nAction 2 is better.", 2),
     ("**Answer**\n\nAction 1 deletes the file, while Action 2 lists it first. Action 2 is better.", 2),
+    ('{"verdict": "Action 2", "reason": "Action 1 books the wrong date."}', 2), ('{"final_decision": "action_1"}', 1),
+    ("Verdict: **Action 2**\n\nAction 1 skips verification.", 2),
+    ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first\n\nVerdict: Action 2", 2),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

@@ -284,6 +284,18 @@ def test_an_annotation_keeps_arguments_written_under_either_name() -> None:
     ('{"is_better": "yes", "reason": "A logs in first"}', "yes"), ("**Strictly better:** Yes\n\n**Reason:** ...", "yes"),
     ("Yes. Action A retrieves the order first, so no extra call is needed.", "yes"),
     ("Action B is not valid, so yes.", "yes"),
+    # 2026-12-07: a vote hedged, under a condition or taken back is no vote (each was read as one) ...
+    ("Maybe yes.", "unparsed"), ("Most likely yes.", "unparsed"), ("Hard to say no.", "unparsed"),
+    ("It depends. If the user is logged in, yes.", "unparsed"), ("yes if the file exists", "unparsed"),
+    ("Yes, unless the user meant the other account.", "unparsed"),
+    ("Yes. Wait, actually, I take that back.", "unparsed"), ("Yes. Actually, B is better.", "unparsed"),
+    ("The answer is yes. Just kidding.", "unparsed"), ("No. On second thought, A is better.", "unparsed"),
+    # ... while a reason that says "if", "likely" or "actually" leaves it one
+    ("Yes, because if the file were missing, B would fail.", "yes"),
+    ("Yes. If B ran first, the order would be placed twice.", "yes"),
+    ("Yes, it is likely the user wants the refund, and A gives it.", "yes"),
+    ("Yes. Actually, A is the only one that checks the balance.", "yes"),
+    ("No. Actually, B is the better step here.", "no"),
 ])
 def test_a_filtering_vote_is_read_only_where_it_is_unambiguous(text, vote: str) -> None:
     from toolprm_tasks.rebuild.judging import parse_vote
@@ -305,3 +317,6 @@ def test_a_long_run_of_votes_is_read() -> None:
 
     assert parse_vote(", yes" * 50_000) == "yes" and parse_vote("answer yes " * 50_000) == "yes"
     assert parse_vote(", yes" * 1_000 + ". I would not say yes") == "unparsed"  # a negation in reach still counts
+    # the retraction rule first ran one pattern from every sentence end to the answer's end:
+    # "yes" and 80,000 "!" took 250 s; it reads sentence by sentence now
+    assert parse_vote("yes" + "!" * 200_000) == "yes" and parse_vote("Yes" + " ." * 100_000) == "yes"

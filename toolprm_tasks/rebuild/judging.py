@@ -30,6 +30,8 @@ def judge_prompt(record: dict[str, Any]) -> str:
 
 
 _NEGATORS = frozenset({"not", "never", "cannot"})
+# a vote a hedge governs ("Maybe yes.", "Most likely yes.", "Hard to say no.") is no vote either
+_HEDGES = frozenset({"maybe", "perhaps", "possibly", "probably", "likely", "hard", "difficult", "unclear"})
 _NEGATION_REACH = 3  # words before a vote that a negation governs ("I would not say yes")
 # where a yes/no word is the vote: the answer's first word ("No.", "**Yes**", "Yes because ...";
 # not "No doubt A is better", "No need to ..."), a clause of its own ("In short, yes: ...",
@@ -53,29 +55,64 @@ _ASKED = re.compile(r"[\"'*\s]*\?")  # right after a vote: it asks ("Yes?")
 _REACH_CHARS = 200
 
 
-def _negated(text: str, start: int) -> bool:
-    """Whether a negation governs the vote starting at `start`: in its own clause, within
-    _NEGATION_REACH words before it ("I would not say yes"; "It isn't better, so no" is a vote)."""
-    clause = _CLAUSE_END.split(text[max(0, start - _REACH_CHARS):start])[-1]
-    return bool(_NEGATORS & set(re.findall(r"[a-z]+", clause)[-_NEGATION_REACH:]))
+# a vote under a condition: one in the sentence before it ("If the user is logged in, yes."), or
+# right after it in its sentence ("yes if the file exists", "Yes, unless ..."); "Yes, because if ..."
+# gives a reason
+_CONDITION_BEFORE = re.compile(r"\b(?:if|unless|depends|assuming|provided)\b")
+_CONDITION_AFTER = re.compile(r"[\"'*]*[ \t,]*(?:if|unless|assuming|provided|as\s+long\s+as)\b")
+_SENTENCE_END = re.compile(r"[.!?\n]")
+# a later sentence that takes the vote back: an opener, then a retraction ("Yes. Wait, actually,
+# I take that back.", "The answer is yes. Just kidding.") or the other side's claim ("Yes.
+# Actually, B is better."); "Yes. Actually, A also validates the input." gives a reason
+_OPENER = r"(?:wait|actually|on\s+second\s+thought|scratch\s+that|(?:just\s+)?kidding|correction|i\s+take\s+that\s+back|i\s+(?:have\s+)?changed?\s+my\s+mind)"
+_TAKEN_BACK = re.compile(r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*" + _OPENER + r"\b(.*)")
+_RETRACTS = re.compile(r"take\s+that\s+back|kidding|scratch\s+that|changed?\s+my\s+mind|never\s*mind|^\W*$")
+_CLAIMS = {"yes": re.compile(r"\b(?:action\s+)?b\s+is\s+(?:\w+\s+)?better\b|\b(?:action\s+)?a\s+is\s+(?:not|worse)\b"),
+           "no": re.compile(r"\b(?:action\s+)?a\s+is\s+(?:\w+\s+)?better\b|\b(?:action\s+)?b\s+is\s+(?:not|worse)\b")}
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """Whether a negation or a hedge governs the vote at `start:end` (in its own clause, within
+    _NEGATION_REACH words before it: "I would not say yes", "Maybe yes"; "It isn't better, so no"
+    is a vote), or a condition does (in its sentence: "If the user is logged in, yes", "yes if
+    the file exists")."""
+    before = text[max(0, start - _REACH_CHARS):start]
+    clause = _CLAUSE_END.split(before)[-1]
+    if (_NEGATORS | _HEDGES) & set(re.findall(r"[a-z]+", clause)[-_NEGATION_REACH:]):
+        return True
+    return bool(_CONDITION_BEFORE.search(_SENTENCE_END.split(before)[-1]) or _CONDITION_AFTER.match(text, end))
+
+
+def _taken_back(rest: str, vote: str) -> bool:
+    """Whether a sentence after the last vote takes it back (`_TAKEN_BACK`)."""
+    # sentence by sentence: one pattern over the whole rest started at every "!" of "yes!!!..." and
+    # took quadratic time
+    for sentence in _SENTENCE_END.split(rest):
+        match = _TAKEN_BACK.match(sentence)
+        if match and (_RETRACTS.search(match.group(1)) or _CLAIMS[vote].search(match.group(1))):
+            return True
+    return False
 
 
 def parse_vote(text: str | None) -> str:
     """"yes", "no", or "unparsed": an answer cut off in its reasoning, not text, stating both
     ("yes or no"), stating none (a yes/no word only in the reasoning: "No doubt A is better",
-    "A has no errors"), a vote asked ("Yes?"), or a vote behind a negation ("I would not say
-    yes", "the answer is not no"). A negation elsewhere is the judge's reasoning ("No. A is
-    not better")."""
+    "A has no errors"), a vote asked ("Yes?"), a vote behind a negation or a hedge ("I would
+    not say yes", "the answer is not no", "Maybe yes"), under a condition ("If the user is
+    logged in, yes"), or taken back ("Yes. Actually, B is better."). A negation elsewhere is
+    the judge's reasoning ("No. A is not better")."""
     text = (answer_text(text) or "").casefold().replace("n't", " not")
-    stated: dict[str, list[int]] = {}
+    stated: dict[str, list[tuple[int, int]]] = {}
     for match in _STATED.finditer(text):
         index = next(i for i in range(1, 7) if match.group(i))
         if not _ASKED.match(text, match.end(index)):
-            stated.setdefault(match.group(index), []).append(match.start(index))
+            stated.setdefault(match.group(index), []).append((match.start(index), match.end(index)))
     if len(stated) != 1:
         return "unparsed"
-    ((vote, starts),) = stated.items()
-    return "unparsed" if any(_negated(text, start) for start in starts) else vote
+    ((vote, spans),) = stated.items()
+    if any(_negated(text, start, end) for start, end in spans) or _taken_back(text[spans[-1][1]:], vote):
+        return "unparsed"
+    return vote
 
 
 def panel_votes(records: list[dict[str, Any]], judges: list[ModelCaller]) -> list[dict[str, str]]:
