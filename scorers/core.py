@@ -112,8 +112,10 @@ _HEDGED_BEFORE = re.compile(
     r"(?:might|may|could)[ \t]+(?:say|argue|claim)(?:[ \t]+that)?)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
     re.IGNORECASE)
 # a second label approved as well: "Action1 is right and Action2 is also right", "Action1 is equally correct"
-_ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:also|equally|too|just[ \t]+as)[ \t]+"
-                         r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b", re.IGNORECASE)
+# (or "Action 2 is correct; Action 1 is too." / "... as well.": the approval elided)
+_ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:(?:also|equally|too|just[ \t]+as)[ \t]+"
+                         r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b|(?:too|as[ \t]+well)[ \t]*(?=[.!;\n]|$))",
+                         re.IGNORECASE)
 # a choice taken back: "Final answer: Action 1. No wait, Action 2."
 # (the whole sentence: an opener, then the other label alone, "it's Action 2", "Action 2 is the
 # right one"; a sentence that goes on, "Actually, Action 1 misses the date", gives a reason)

@@ -104,6 +104,7 @@ from scorers.core import parse_pairwise_answer
     ("Final answer: Action 1. Hmm, let me reconsider. Action 2.", "conflicting_answers"),
     ("Answer: Action 1. On reflection, I'd go with Action 2.", "conflicting_answers"),
     ("Action 1? Action 2.", "ambiguous"), ("The wrong decision: Action 1", "no_choice_stated"),
+    ("Action 2 is correct; Action 1 is too.", "both_labels_in_answer"),
     # -- its adversarial review: headings written unevenly (the first was a pick of Action 1), a
     # last label that completes an unfinished sentence (a pick of the rejected one)
     ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first", "ambiguous"),
