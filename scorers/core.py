@@ -19,7 +19,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scorers.answers import answer_start, answer_text, json_spans, too_deep_spans, walk_objects
@@ -40,7 +40,8 @@ _LABEL_CORE = (r"(?<![A-Za-z0-9])(?<![A-Za-z0-9]_)(?<![A-Za-z0-9]__)action[ \t_\
 _LABEL = re.compile(_LABEL_CORE, re.IGNORECASE)
 _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "answer", "final answer",
                           "choice", "final choice", "correct action", "chosen", "selected action", "preferred action",
-                          "best action", "better action", "verdict", "final verdict", "decision", "final decision"})
+                          "best action", "better action", "verdict", "final verdict", "decision", "final decision",
+                          "selected", "selection", "winner", "pick", "my pick"})
 # a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
 _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
@@ -72,7 +73,7 @@ _JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly)
 _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
-    r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|verdict|decision|"
+    r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|verdict|decision|chosen|my[ \t]+pick|winner|"
     r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
     r"\bi(?:[ \t]+(?:would|will)|['\u2019](?:d|ll))?[ \t]+(?:choose|pick|select|prefer|go[ \t]+with)|\bi[ \t]+chose|"
     r"\bi(?:['\u2019]m|[ \t]+am)[ \t]+(?:going[ \t]+with|choosing|picking|selecting))"
@@ -99,7 +100,8 @@ _CUE_AFTER = re.compile(
 _LONE_LABEL = re.compile(r"[ \t*_#>\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*(?:[.!?][ \t*_\"'`]*)?\n?", re.IGNORECASE)
 _LINE_OPENING_LABEL = re.compile(r"^[ \t*_#>\-+\u2022]*" + _LABEL_CORE, re.IGNORECASE | re.MULTILINE)
 _COLON_BREAK = re.compile(r":[ \t*_]*\n\s*")
-_ENDED = re.compile(r"[.!?][ \t\n*_\"'`)]*\Z")  # a sentence that has ended (not in ":" or mid-clause)
+# a sentence that has ended (not in ":" or mid-clause; not a question: "Which one is wrong?\nAction 1")
+_ENDED = re.compile(r"[.!][ \t\n*_\"'`)]*\Z")
 _AGAINST = re.compile(_LABEL_CORE + _NEGATION, re.IGNORECASE)
 # a label rejected by what comes before it: "not Action1", "avoid Action1", "I wouldn't pick Action1"
 _AGAINST_BEFORE = re.compile(
@@ -113,17 +115,20 @@ _HEDGED_BEFORE = re.compile(
     re.IGNORECASE)
 # a second label approved as well: "Action1 is right and Action2 is also right", "Action1 is equally correct"
 # (or "Action 2 is correct; Action 1 is too." / "... as well.": the approval elided)
-_ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+(?:(?:also|equally|too|just[ \t]+as)[ \t]+"
-                         r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b|(?:too|as[ \t]+well)[ \t]*(?=[.!;\n]|$))",
-                         re.IGNORECASE)
+# ("Action 1 would also be acceptable", "Action 1 also works")
+_ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:(?:is|would[ \t]+be)[ \t]+(?:(?:also|equally|too|just[ \t]+as)[ \t]+"
+                         r"(?:the[ \t]+)?(?:correct|right|fine|valid|acceptable|good)\b|(?:too|as[ \t]+well)[ \t]*(?=[.!;)\n]|$))"
+                         r"|(?:would|could|is)[ \t]+also[ \t]+(?:be[ \t]+)?(?:correct|right|fine|valid|acceptable|good|work)\b"
+                         r"|also[ \t]+works?\b|works[ \t]+(?:too|as[ \t]+well)\b)", re.IGNORECASE)
 # a choice taken back: "Final answer: Action 1. No wait, Action 2."
 # (the whole sentence: an opener, then the other label alone, "it's Action 2", "Action 2 is the
 # right one"; a sentence that goes on, "Actually, Action 1 misses the date", gives a reason)
 _OPENER = (r"(?:wait|actually|on[ \t]+second[ \t]+thought|i[ \t]+(?:(?:have[ \t]+)?changed?|change)[ \t]+my[ \t]+mind|"
            r"correction|scratch[ \t]+that|i[ \t]+mean[ \t]*t?|(?:just[ \t]+)?kidding|make[ \t]+that)")
 _RETRACTION = re.compile(
-    r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*" + _OPENER + r"(?:\W+" + _OPENER + r")*\W*"
-    r"(?:(?:it'?s|it[ \t]+is|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
+    # ("Wait, no: Action 2.", "Hmm, no: Action 2.", "... no, Action 2.", "Actually, it should be Action 2.")
+    r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:" + _OPENER + r"(?:\W+" + _OPENER + r")*(?:\W+no\b)?|no\b)\W*"
+    r"(?:(?:it'?s|it[ \t]+is|it[ \t]+should[ \t]+be|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
     + _LABEL_CORE + r"(?:[ \t]+(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?)?"
     r"[ \t*\"'`.!;]*\Z", re.IGNORECASE)
 # what stands right before a cue and turns it around: a negative word qualifying its noun ("The
@@ -138,6 +143,13 @@ _CUE_DOUBLE_NEGATIVE = re.compile(r"\b(?:least|not(?:[ \t]+(?:a|an|so|too|that|t
 # a cue inside a lower-case word ("outright answer"); not after "_" or in camelCase ("final_choice",
 # "selectedAnswer": keys a judge writes)
 _CUE_INSIDE_WORD = re.compile(r"[a-z0-9]\Z")
+# a cue under a condition states no choice: one right after it ("Action 2 would be better if the user
+# had confirmed", "Action 1 is better only if ..."), or one opening its sentence ("Unless the order
+# has shipped, Action 1 is correct", "...; otherwise Action 2 is better"; not "If I had to pick,
+# ...": a forced choice is a choice)
+_CONDITION_AFTER = re.compile(r"[ \t,*\"'`]*(?:only[ \t]+)?(?:if|unless|provided|assuming)\b", re.IGNORECASE)
+_CONDITION_OPENS = re.compile(r"\W*(?:unless|assuming|provided|otherwise|if(?![ \t]+(?:i|we)[ \t]+(?:had|have|must|need)[ \t]+to\b)"
+                              r"(?![ \t]+(?:forced|pressed|asked)\b))\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
 # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?", "Action 1 is the better one?")
 _ASKED = re.compile(r"(?:[ \t]+(?:one|action|answer|choice|option|step))?[ \t*\"'`]*\?", re.IGNORECASE)
@@ -215,6 +227,7 @@ class _Cues:
     both: bool  # a cue named both labels ("Final answer: Action1 or Action2")
     end: int  # where the last statement ends
     approved_too: set[int]  # labels approved as well ("Action2 is also right"), no contrast after it
+    conditional: set[int] = field(default_factory=set)  # labels of cues under a condition: no choice
 
 
 def _cue_decisions(answer: str) -> _Cues:
@@ -244,6 +257,10 @@ def _cue_decisions(answer: str) -> _Cues:
     for match, after in found:
         label = int(match.group(1))
         if match.start(1) in governed:
+            continue
+        opening = _SENTENCE_END.split(answer[max(0, match.start() - 200):match.start()])[-1]  # bounded: linear
+        if _CONDITION_AFTER.match(answer, after) or _CONDITION_OPENS.match(opening):
+            cues.conditional.add(label)
             continue
         if _ASKED.match(answer, after):
             cues.asked.add(label)
@@ -331,13 +348,19 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, "ambiguous")
     if not named:
         return ParsedAnswer(None, "no_label")
-    # a line after a colon completes its sentence ("The incorrect action is:\nAction 1")
-    naming = [sentence for sentence in _sentences(_COLON_BREAK.sub(": ", free_text)) if _LABEL.search(sentence)]
+    # a line after a colon completes its sentence ("The incorrect action is:\nAction 1"), and a label
+    # alone answers the sentence before it ("Which one is wrong?\nAction 1")
+    sentences = [sentence for sentence in _sentences(_COLON_BREAK.sub(": ", free_text)) if sentence.strip()]
+    naming = [sentence for sentence in sentences if _LABEL.search(sentence)]
+    answered = [before for before, sentence in zip(sentences, sentences[1:], strict=False)
+                if _LONE_LABEL.fullmatch(sentence) and before.strip()]
+    if any(_NEGATIVE_WORD.search(sentence) for sentence in answered):
+        return ParsedAnswer(None, "no_choice_stated")
     if any(_NEGATIVE_WORD.search(sentence) for sentence in naming) or all(
             sentence.rstrip().endswith("?") for sentence in naming):  # only asked: "I'm not sure. Action 1?"
         return ParsedAnswer(None, "no_choice_stated")
     label = named.pop()
-    if _hedged_only(free_text, label):
+    if label in cues.conditional or _hedged_only(free_text, label):  # "Unless ..., Action 1 is correct."
         return ParsedAnswer(None, "no_choice_stated")
     return ParsedAnswer(label, "single_label")
 

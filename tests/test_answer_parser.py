@@ -105,6 +105,18 @@ from scorers.core import parse_pairwise_answer
     ("Answer: Action 1. On reflection, I'd go with Action 2.", "conflicting_answers"),
     ("Action 1? Action 2.", "ambiguous"), ("The wrong decision: Action 1", "no_choice_stated"),
     ("Action 2 is correct; Action 1 is too.", "both_labels_in_answer"),
+    # -- a second review (319 answers): a cue under a condition, a retraction with "no", a label
+    # answering a question that names the wrong one, an approval of both (each was a pick)
+    ("Unless the order has already shipped, Action 1 is correct.", "no_choice_stated"),
+    ("Assuming the token is still valid, Action 2 is the better choice.", "no_choice_stated"),
+    ("If the API supports batch requests, Action 2 is better. Otherwise, Action 1.", "ambiguous"),
+    ("Action 1 is better if the file exists; otherwise Action 2 is better.", "ambiguous"),
+    ("Action 2 would be better if the user had confirmed. Since they haven't, Action 1.", "ambiguous"),
+    ("The answer is Action 1. Wait, no \u2014 Action 2.", "conflicting_answers"),
+    ("Final answer: Action 1. Hmm, no: Action 2.", "conflicting_answers"),
+    ("Which one is wrong?\nAction 1", "no_choice_stated"), ("The action that fails is:\nAction 2", "no_choice_stated"),
+    ('{"chosen action": "Action 1"} Note: Action 2 would also work.', "both_labels_in_answer"),
+    ("Action 2. (Action 1 also works.)", "both_labels_in_answer"),
     # -- its adversarial review: headings written unevenly (the first was a pick of Action 1), a
     # last label that completes an unfinished sentence (a pick of the rejected one)
     ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first", "ambiguous"),
@@ -177,6 +189,10 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("**Answer**\n\nAction 1 deletes the file, while Action 2 lists it first. Action 2 is better.", 2),
     ('{"verdict": "Action 2", "reason": "Action 1 books the wrong date."}', 2), ('{"final_decision": "action_1"}', 1),
     ("Verdict: **Action 2**\n\nAction 1 skips verification.", 2),
+    ("If I had to pick, Action 1 is better.", 1), ("Which one is correct?\nAction 2", 2),
+    ('{"winner": "Action2"}', 2), ('{"selected": "Action1"}', 1),
+    ("Action 1 fails to handle the error. Action 2 handles it gracefully. Chosen: Action 2", 2),
+    ("Avoid Action 2 since it overwrites the file. Action 1 creates a backup first. My pick: Action 1.", 1),
     ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first\n\nVerdict: Action 2", 2),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
