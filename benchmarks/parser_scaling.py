@@ -40,6 +40,8 @@ ANSWERS = {
     "lone_labels": lambda n: "Action 1.\n" * (n // 10),
     "negated_cue": lambda n: "The incorrect answer is Action 1. " * (n // 34),
     "headed_label": lambda n: "### Answer\n" * (n // 11) + "Action 2",
+    "conditional_cue": lambda n: "Unless x, Action 1 is correct. " * (n // 32),
+    "hedged_label": lambda n: "Maybe Action 1. Action 1 might be correct. " * (n // 43),
 }
 SIZES = (10_000, 80_000, 640_000)
 

@@ -111,8 +111,14 @@ _AGAINST_BEFORE = re.compile(
 # "If Action2 is correct, ...", "Some might say Action2 is better"
 _HEDGED_BEFORE = re.compile(
     r"\b(?:neither|nor|if|whether|unless|i[ \t]+doubt(?:[ \t]+(?:that|whether))?|not[ \t]+sure(?:[ \t]+(?:that|whether|if))?|"
-    r"(?:might|may|could)[ \t]+(?:say|argue|claim)(?:[ \t]+that)?)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
+    r"(?:might|may|could)[ \t]+(?:say|argue|claim)(?:[ \t]+that)?|"
+    # "Maybe Action 1.", "It could be Action 1", "probably Action 2"
+    r"maybe|perhaps|possibly|probably|(?:it[ \t]+)?(?:could|might|may)[ \t]+be)[ \t,]+(?:the[ \t]+)?" + _LABEL_CORE,
     re.IGNORECASE)
+# a label a hedge right after it governs: "Action 1, perhaps.", "Action 1 might be correct."
+_HEDGED_AFTER = re.compile(
+    _LABEL_CORE + r"(?:[ \t]*,)?[ \t]+(?:perhaps|maybe|possibly|probably|(?:might|may|could)[ \t]+be[ \t]+(?:the[ \t]+)?"
+    r"(?:correct|right|better|best|fine|ok|okay|acceptable|valid|one))\b", re.IGNORECASE)
 # a second label approved as well: "Action1 is right and Action2 is also right", "Action1 is equally correct"
 # (or "Action 2 is correct; Action 1 is too." / "... as well.": the approval elided)
 # ("Action 1 would also be acceptable", "Action 1 also works")
@@ -235,7 +241,8 @@ def _cue_decisions(answer: str) -> _Cues:
     choose Action1", "I doubt Action2 is correct", "If Action2 is correct, ...") states
     nothing; a rejected label is judged negatively, a hedged one only is no statement."""
     rejected = {match.start(1): int(match.group(1)) for match in _AGAINST_BEFORE.finditer(answer)}
-    governed = rejected | {match.start(1): int(match.group(1)) for match in _HEDGED_BEFORE.finditer(answer)}
+    governed = rejected | {match.start(1): int(match.group(1)) for pattern in (_HEDGED_BEFORE, _HEDGED_AFTER)
+                           for match in pattern.finditer(answer)}
     cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(), False, 0, set())
     approvals = list(_ALSO_RIGHT.finditer(answer))
     if approvals:  # each one's sentence checked for a contrast by position (a rescan per match was quadratic)
@@ -290,7 +297,8 @@ def _hedged_only(text: str, label: int) -> bool:
     """Whether every mention of `label` in the free text is one a hedge or a rejection governs
     ("If Action2 is correct, the file would exist; it does not.")."""
     mentions = {match.start(1) for match in _LABEL.finditer(text) if int(match.group(1)) == label}
-    governed = {match.start(1) for pattern in (_HEDGED_BEFORE, _AGAINST_BEFORE) for match in pattern.finditer(text)}
+    governed = {match.start(1) for pattern in (_HEDGED_BEFORE, _HEDGED_AFTER, _AGAINST_BEFORE)
+                for match in pattern.finditer(text)}
     return bool(mentions) and mentions <= governed
 
 

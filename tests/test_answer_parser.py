@@ -117,6 +117,10 @@ from scorers.core import parse_pairwise_answer
     ("Which one is wrong?\nAction 1", "no_choice_stated"), ("The action that fails is:\nAction 2", "no_choice_stated"),
     ('{"chosen action": "Action 1"} Note: Action 2 would also work.', "both_labels_in_answer"),
     ("Action 2. (Action 1 also works.)", "both_labels_in_answer"),
+    # -- a label a hedge governs, and nothing else states (each was a pick)
+    ("Maybe Action 1.", "no_choice_stated"), ("Probably Action 2.", "no_choice_stated"),
+    ("It could be Action 1.", "no_choice_stated"), ("Action 1, perhaps.", "no_choice_stated"),
+    ("Action 1 might be correct.", "no_choice_stated"),
     # -- its adversarial review: headings written unevenly (the first was a pick of Action 1), a
     # last label that completes an unfinished sentence (a pick of the rejected one)
     ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first", "ambiguous"),
@@ -190,6 +194,8 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ('{"verdict": "Action 2", "reason": "Action 1 books the wrong date."}', 2), ('{"final_decision": "action_1"}', 1),
     ("Verdict: **Action 2**\n\nAction 1 skips verification.", 2),
     ("If I had to pick, Action 1 is better.", 1), ("Which one is correct?\nAction 2", 2),
+    ("Action 2 might be slower, but it handles the login.", 2),
+    ("Action 2. Maybe Action 1 would work if the user logged in.", 2),
     ('{"winner": "Action2"}', 2), ('{"selected": "Action1"}', 1),
     ("Action 1 fails to handle the error. Action 2 handles it gracefully. Chosen: Action 2", 2),
     ("Avoid Action 2 since it overwrites the file. Action 1 creates a backup first. My pick: Action 1.", 1),
