@@ -22,7 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorers.answers import answer_start, answer_text, json_spans, too_deep_spans, walk_objects
+from scorers.answers import (
+    CONDITION_AFTER,
+    RETRACTION_OPENER,
+    answer_start,
+    answer_text,
+    json_spans,
+    too_deep_spans,
+    walk_objects,
+)
 from scorers.taxonomy import ERROR_TYPE_SLUGS
 
 METRICS: tuple[str, ...] = (
@@ -129,11 +137,9 @@ _ALSO_RIGHT = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:(?:is|would[ \t]+be)[
 # a choice taken back: "Final answer: Action 1. No wait, Action 2."
 # (the whole sentence: an opener, then the other label alone, "it's Action 2", "Action 2 is the
 # right one"; a sentence that goes on, "Actually, Action 1 misses the date", gives a reason)
-_OPENER = (r"(?:wait|actually|on[ \t]+second[ \t]+thought|i[ \t]+(?:(?:have[ \t]+)?changed?|change)[ \t]+my[ \t]+mind|"
-           r"correction|scratch[ \t]+that|i[ \t]+mean[ \t]*t?|(?:just[ \t]+)?kidding|make[ \t]+that)")
 _RETRACTION = re.compile(
     # ("Wait, no: Action 2.", "Hmm, no: Action 2.", "... no, Action 2.", "Actually, it should be Action 2.")
-    r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:" + _OPENER + r"(?:\W+" + _OPENER + r")*(?:\W+no\b)?|no\b)\W*"
+    r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:" + RETRACTION_OPENER + r"(?:\W+" + RETRACTION_OPENER + r")*(?:\W+no\b)?|no\b)\W*"
     r"(?:(?:it'?s|it[ \t]+is|it[ \t]+should[ \t]+be|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
     + _LABEL_CORE + r"(?:[ \t]+(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?)?"
     r"[ \t*\"'`.!;]*\Z", re.IGNORECASE)
@@ -149,11 +155,10 @@ _CUE_DOUBLE_NEGATIVE = re.compile(r"\b(?:least|not(?:[ \t]+(?:a|an|so|too|that|t
 # a cue inside a lower-case word ("outright answer"); not after "_" or in camelCase ("final_choice",
 # "selectedAnswer": keys a judge writes)
 _CUE_INSIDE_WORD = re.compile(r"[a-z0-9]\Z")
-# a cue under a condition states no choice: one right after it ("Action 2 would be better if the user
-# had confirmed", "Action 1 is better only if ..."), or one opening its sentence ("Unless the order
-# has shipped, Action 1 is correct", "...; otherwise Action 2 is better"; not "If I had to pick,
-# ...": a forced choice is a choice)
-_CONDITION_AFTER = re.compile(r"[ \t,*\"'`]*(?:only[ \t]+)?(?:if|unless|provided|assuming)\b", re.IGNORECASE)
+# a cue under a condition states no choice: one right after it (answers.CONDITION_AFTER: "Action 2
+# would be better if the user had confirmed"), or one opening its sentence ("Unless the order has
+# shipped, Action 1 is correct", "...; otherwise Action 2 is better"; not "If I had to pick, ...":
+# a forced choice is a choice)
 _CONDITION_OPENS = re.compile(r"\W*(?:unless|assuming|provided|otherwise|if(?![ \t]+(?:i|we)[ \t]+(?:had|have|must|need)[ \t]+to\b)"
                               r"(?![ \t]+(?:forced|pressed|asked)\b))\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
@@ -266,7 +271,7 @@ def _cue_decisions(answer: str) -> _Cues:
         if match.start(1) in governed:
             continue
         opening = _SENTENCE_END.split(answer[max(0, match.start() - 200):match.start()])[-1]  # bounded: linear
-        if _CONDITION_AFTER.match(answer, after) or _CONDITION_OPENS.match(opening):
+        if CONDITION_AFTER.match(answer, after) or _CONDITION_OPENS.match(opening):
             cues.conditional.add(label)
             continue
         if _ASKED.match(answer, after):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scorers.answers import answer_text
+from scorers.answers import CONDITION_AFTER, RETRACTION_OPENER, answer_text
 from toolprm_tasks.core.render import render_action, render_functions, render_history
 from toolprm_tasks.rebuild.models import ModelCaller
 
@@ -56,16 +56,13 @@ _REACH_CHARS = 200
 
 
 # a vote under a condition: one in the sentence before it ("If the user is logged in, yes."), or
-# right after it in its sentence ("yes if the file exists", "Yes, unless ..."); "Yes, because if ..."
-# gives a reason
+# right after it (answers.CONDITION_AFTER: "yes if the file exists", "Yes, unless ...")
 _CONDITION_BEFORE = re.compile(r"\b(?:if|unless|depends|assuming|provided)\b")
-_CONDITION_AFTER = re.compile(r"[\"'*]*[ \t,]*(?:if|unless|assuming|provided|as\s+long\s+as)\b")
 _SENTENCE_END = re.compile(r"[.!?\n]")
 # a later sentence that takes the vote back: an opener, then a retraction ("Yes. Wait, actually,
 # I take that back.", "The answer is yes. Just kidding.") or the other side's claim ("Yes.
 # Actually, B is better."); "Yes. Actually, A also validates the input." gives a reason
-_OPENER = r"(?:wait|actually|on\s+second\s+thought|scratch\s+that|(?:just\s+)?kidding|correction|i\s+take\s+that\s+back|i\s+(?:have\s+)?changed?\s+my\s+mind)"
-_TAKEN_BACK = re.compile(r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*" + _OPENER + r"\b(.*)")
+_TAKEN_BACK = re.compile(r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*" + RETRACTION_OPENER + r"\b(.*)")
 _RETRACTS = re.compile(r"take\s+that\s+back|kidding|scratch\s+that|changed?\s+my\s+mind|never\s*mind|^\W*$")
 _CLAIMS = {"yes": re.compile(r"\b(?:action\s+)?b\s+is\s+(?:\w+\s+)?better\b|\b(?:action\s+)?a\s+is\s+(?:not|worse)\b"),
            "no": re.compile(r"\b(?:action\s+)?a\s+is\s+(?:\w+\s+)?better\b|\b(?:action\s+)?b\s+is\s+(?:not|worse)\b")}
@@ -80,7 +77,7 @@ def _negated(text: str, start: int, end: int) -> bool:
     clause = _CLAUSE_END.split(before)[-1]
     if (_NEGATORS | _HEDGES) & set(re.findall(r"[a-z]+", clause)[-_NEGATION_REACH:]):
         return True
-    return bool(_CONDITION_BEFORE.search(_SENTENCE_END.split(before)[-1]) or _CONDITION_AFTER.match(text, end))
+    return bool(_CONDITION_BEFORE.search(_SENTENCE_END.split(before)[-1]) or CONDITION_AFTER.match(text, end))
 
 
 def _taken_back(rest: str, vote: str) -> bool:
