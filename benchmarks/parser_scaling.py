@@ -42,6 +42,15 @@ ANSWERS = {
     "headed_label": lambda n: "### Answer\n" * (n // 11) + "Action 2",
     "conditional_cue": lambda n: "Unless x, Action 1 is correct. " * (n // 32),
     "hedged_label": lambda n: "Maybe Action 1. Action 1 might be correct. " * (n // 43),
+    # the preference, conclusion and line-verdict rules of task version 11-A (the first version of
+    # the preference rule gave a run of spaces after a label back one by one: "Action 1", 80,000
+    # spaces and a word took 48 s)
+    "preferred_then_spaces": lambda n: "Action 1 over Action 2" + " " * n + "x",
+    "label_spaces_preference": lambda n: "Action 1" + " " * n + "over Action 2 x",
+    "repeated_preference": lambda n: "Action 1 rather than Action 2. " * (n // 31),
+    "repeated_conclusion": lambda n: "So Action 1. -> Action 2.\n" * (n // 26),
+    "verdict_lines": lambda n: "Action 1: correct\n" * (n // 18),
+    "taken_back_by_place": lambda n: "Final answer: Action 1. " + "Wait, " * (n // 6) + "the second one.",
 }
 SIZES = (10_000, 80_000, 640_000)
 

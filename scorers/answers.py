@@ -35,7 +35,7 @@ _REASONING_OPEN = re.compile(r"<(?:think|thinking|reasoning)\s*>", re.IGNORECASE
 # Action 2.", "Yes. Actually, B is better."): the judge-answer parser and the filtering votes read
 # retractions with the same openers.
 RETRACTION_OPENER = (r"(?:wait|actually|on\s+second\s+thought|i\s+(?:(?:have\s+)?changed?|change)\s+my\s+mind|"
-                     r"i\s+take\s+that\s+back|correction|scratch\s+that|i\s+mean\s*t?|(?:just\s+)?kidding|make\s+that)")
+                     r"i\s+take\s+that\s+back|correction|scratch\s+that|i\s+mean\s*t?|(?:just\s+)?kidding|make\s+(?:that|it))")
 # A condition right after a statement makes it no statement ("Action 2 would be better if the user
 # had confirmed", "yes if the file exists", "Yes, unless ..."); "Yes, because if ..." gives a reason.
 CONDITION_AFTER = re.compile(r"[ \t,*\"'`]*(?:only\s+)?(?:if|unless|provided|assuming|as\s+long\s+as)\b", re.IGNORECASE)

@@ -52,7 +52,7 @@ _ANSWER_KEYS = frozenset({"chosen action", "chosenaction", "winning action", "an
                           "selected", "selection", "winner", "pick", "my pick"})
 # a label judged negatively: "Action2 is incorrect", "action_1 does not ...", "Action1: wrong tool",
 # "Action 1 is the incorrect one", "Action2 should not be chosen"
-_NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
+_NEGATION = (r"[ \t*\"'`:,\-\u2013\u2014\u274c]*(?:(?:is|are|was|seems|looks|would|should|will|does|do|can)(?:[ \t]+(?:be|have))?[ \t]+)?"
              r"(?:(?:the|a|an)[ \t]+)?"
              r"(?:not\b(?![ \t]+(?:the[ \t]+)?" + _LABEL_CORE.replace("([12])", "[12]") + r")|"
              r"n't\b|isn't\b|wasn't\b|aren't\b|shouldn't\b|won't\b|wouldn't\b|doesn't\b|cannot\b|can't\b|"
@@ -66,13 +66,17 @@ _NEGATION = (r"[ \t*\"'`:,\-]*(?:(?:is|are|was|seems|looks|would|should|will|doe
 # they stand next to, "worst", "flawed", are _NEGATION's: "Action 2 fixes the flawed date" picks)
 _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|incorrect|invalid|worse|inferior|"
                             r"unnecessary|fails?|cannot|neither|nor|i[ \t]+doubt|doubtful|disagree|unsure|far[ \t]+from|"
-                            r"be[ \t]+avoided)\b|n't\b", re.IGNORECASE)
+                            r"be[ \t]+avoided|ruled[ \t]+out|is[ \t]+out)\b|n't\b", re.IGNORECASE)
+# a habit in a label's sentence: "I usually go with Action 2", "In most cases I'd pick Action 1"
+_HABIT_WORD = re.compile(r"\b(?:normally|usually|ordinarily|typically|in[ \t]+most[ \t]+cases)\b", re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 # a second label joined to a first one ("Action1 or Action2", "Action 1 or 2", "Action1 / 2",
 # "Action1 and also Action2"): the two named together, a hedge, never a choice
-_JOINED = (r"(?:[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly))?[ \t]*"
+# (quoted too: `"chosen action": "Action1" or "Action2"` is the prompt's template echoed)
+_JOINED = (r"(?:[\"'`*]+[ \t]*(?:or|/|vs\.?|versus)[ \t]*[\"'`*]*action[ \t_\-#]*([12])(?![A-Za-z0-9_])|"
+           r"[ \t]*(?:or|/|&|vs\.?|versus)(?:[ \t]+(?:maybe|perhaps|possibly))?[ \t]*"
            r"(?<![A-Za-z0-9_])(?:action[ \t_\-#]*)?([12])(?![A-Za-z0-9_])"  # a hedge: a bare number too
            r"|[ \t]*(?:and|,)(?:[ \t]+(?:also|maybe|perhaps|possibly))?[ \t]*"  # a list: a whole label,
            r"(?<![A-Za-z0-9_])action[ \t_\-#]*([12])(?![A-Za-z0-9_])"
@@ -82,7 +86,7 @@ _SECOND = "(?:" + _JOINED + ")?"  # a cue naming both labels
 _PAIRED = re.compile(_LABEL_CORE + _JOINED, re.IGNORECASE)
 _CUE = re.compile(
     r"(?:chosen[ \t_]*action|winning[ \t_]*action|final[ \t_]*answer|answer|choice|verdict|decision|chosen|my[ \t]+pick|winner|"
-    r"(?:correct|better|right)[ \t_]*(?:one|action|answer|choice|step)|"
+    r"(?:correct|better|right|best)[ \t_]*(?:one|action|answer|choice|step)|"
     r"\bi(?:[ \t]+(?:would|will)|['\u2019](?:d|ll))?[ \t]+(?:choose|pick|select|prefer|go[ \t]+with)|\bi[ \t]+chose|"
     r"\bi(?:['\u2019]m|[ \t]+am)[ \t]+(?:going[ \t]+with|choosing|picking|selecting))"
     r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be))?[ \t:=*_\"'`\-]{0,6}" + _LABEL_CORE + r"(?!" + _NEGATION + ")"
@@ -97,6 +101,59 @@ _CUE_AFTER = re.compile(
     r"(?:correct|better|right|best)\b",
     re.IGNORECASE,
 )
+# Weak statements (task version 11-A): ways of stating a choice that also occur in reasoning
+# ("So Action 1 would send the transfer ...", "A careless agent would pick Action 1", "Risk: Action 1
+# > Action 2"), read only in the free text (never inside JSON), only where no strong statement (a
+# cue, an answer key) is made, and dropped where the other label is named after them outside a
+# rejection, where the sentence before them asks a question, or under a condition, a hedge or a habit.
+#
+# where such a sentence opens: a line, or after a sentence's end (not after ":" or ";": "Execution
+# order: Action 1 > Action 2" ranks, "Task: choose Action 1 or Action 2" restates; not in a quote)
+_OPENING = r"(?:^|(?<=[.!?\n]))[ \t*_#\-\u2022]*+"
+# a label that ends its sentence (not one that asks: "Action 2 > Action 1?" is a question)
+_ENDS_SENTENCE = r"(?=[ \t*_\"'`)]*(?:[.!]|\n|\Z))"
+# a conclusion whose sentence is the label alone: "So Action 1.", "Therefore: Action 1", "TL;DR:
+# Action 2.", "-> Action 1" ("..., so Action 1 retries the call" goes on: a reason, no choice)
+# (the opening's run takes the arrow's "-" and never gives it back, which keeps a run of spaces linear)
+_CONCLUSION = re.compile(
+    r"(?:^|(?<=[.!?;:\n]))[ \t*_#\-\u2022]*+"
+    r"(?:so|therefore|thus|hence|tl;?dr|in[ \t]+conclusion|conclusion|result|overall|\u2192|=>|\u21d2|(?<=-)>)"
+    r"[ \t*_,:]*" + _LABEL_CORE + _ENDS_SENTENCE, re.IGNORECASE)
+# an imperative opening a sentence, its label followed by the sentence's end or a reason ("Go with
+# Action 1.", "Choose Action 2, since ..."; not "Pick Action 1 and the file is gone", "Go with Action 1
+# when ...", "Choose Action 1 over Action 2 would be wrong"); one naming both restates the task
+_IMPERATIVE = re.compile(
+    _OPENING + r"(?:choose|pick|select|prefer|go[ \t]+with)[ \t:*_\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*+", re.IGNORECASE)
+_IMPERATIVE_ENDS = re.compile(r"[.!,;:(\n\u2014]|\Z|-[ \t]|(?:since|because|as)\b", re.IGNORECASE)
+# a condition after an imperative ("Go with Action 1 only if ...", "Go with Action 1 when ..."): no choice
+# ... or a consequence: "Go with Action 1 and you'll lose the user's data", "Choose Action 2 or ..."
+_CONSEQUENCE = re.compile(r"(?:and|or)\b", re.IGNORECASE)
+_IMPERATIVE_CONDITION = re.compile(r"(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
+# "So Action 1 is my choice.", "Action 2 is my answer"
+_MY_CHOICE = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+my[ \t]+(?:final[ \t]+)?"
+                        r"(?:choice|pick|answer)\b", re.IGNORECASE)
+# one label preferred to the other in a sentence of its own: "Action 1 rather than Action 2.",
+# "Action 2 instead of Action 1", "Prefer Action 1 over Action 2.", "Action 1 is preferred over
+# Action 2", "Action 2 (not Action 1)", "Action 2 > Action 1" (the first label is the choice) ...
+_PREFERRED = re.compile(
+    _OPENING + r"(?:(?:i[ \t]+(?:would[ \t]+)?)?(?:prefer|choose|pick|go[ \t]+with)[ \t]+)?" + _LABEL_CORE
+    + r"[ \t*_\"'`]*+(?:is[ \t]+(?:preferred|preferable)[ \t]+(?:over|to)|over|rather[ \t]+than|instead[ \t]+of|"
+    r"in[ \t]+place[ \t]+of|>|,?[ \t]*+\(?not)[ \t]++(?:the[ \t]+)?"
+    + _LABEL_CORE + r"[ \t*_\"'`)]*+" + _ENDS_SENTENCE, re.IGNORECASE)
+# ... or the second: "Action 2 is worse than Action 1", "Action 1 is not as good as Action 2", "Action 1 < Action 2"
+_DISPREFERRED = re.compile(
+    _OPENING + _LABEL_CORE + r"[ \t*_\"'`]*+(?:<|is[ \t]+(?:worse[ \t]+than|inferior[ \t]+to|not[ \t]+as[ \t]+good[ \t]+as|"
+    r"less[ \t]+(?:correct|appropriate|suitable|helpful)[ \t]+than))[ \t]++(?:the[ \t]+)?"
+    + _LABEL_CORE + r"[ \t*_\"'`)]*+" + _ENDS_SENTENCE, re.IGNORECASE)
+# a line that is a label and its verdict: "Action 2: correct tool.", "**Action 2** - \u2705 right"
+# (lines approving both are a checklist and state nothing)
+_LINE_VERDICT = re.compile(
+    r"(?:^|(?<=\n))[ \t*_#\-+\u2022]*" + _LABEL_CORE + r"[ \t*_]*[:\-\u2013\u2014][ \t*_]*(?:\u2705[ \t]*)?"
+    r"(?:correct|right|better|best)(?:[ \t]+(?:one|choice|action|tool|call|answer))?[ \t*_.!]*(?=\n|\Z)",
+    re.IGNORECASE)
+_QUESTION_BEFORE = re.compile(r"\?[ \t*_\"'`)]*\n?[ \t]*\Z")
+_NEGATIVE_HEADING = re.compile(r"\b(?:wrong|incorrect|worse|worst|bad|invalid|avoid|reject\w*|not)[ \t*_]*:[ \t*_]*\n?[ \t]*\Z",
+                               re.IGNORECASE)
 # a choice stated by its place: the answer's first or last sentence is a label alone ("Action 2\n\n
 # Explanation: ...", "... Action 2 is the safer option. Action 2."); never where lone labels name
 # both ("Action 1\n- deletes\nAction 2\n- lists": headings), a first one where the other label
@@ -107,6 +164,26 @@ _CUE_AFTER = re.compile(
 # (no two runs of the same characters side by side: a long run of spaces is matched in linear time)
 _LONE_LABEL = re.compile(r"[ \t*_#>\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*(?:[.!?][ \t*_\"'`]*)?\n?", re.IGNORECASE)
 _LINE_OPENING_LABEL = re.compile(r"^[ \t*_#>\-+\u2022]*" + _LABEL_CORE, re.IGNORECASE | re.MULTILINE)
+# both candidates approved: "both are acceptable", "both actions would work", "either one is fine"
+_BOTH_FINE = re.compile(
+    r"\b(?:both(?:[ \t]+(?:actions|options|candidates|of[ \t]+them|are|would|could|seem|be|honestly))*"
+    r"[ \t]+(?:equally[ \t]+)?(?:acceptable|fine|correct|okay|ok|work)|"
+    r"either(?:[ \t]+(?:one|action|option))?[ \t]+(?:is|would[ \t]+be|works|would[ \t]+work|could[ \t]+work)"
+    r"(?:[ \t]+(?:fine|acceptable|ok|okay|correct))?)\b(?![ \t]+(?:json|calls?|syntax|format))", re.IGNORECASE)
+# a sentence rejecting what came before it by a pronoun: "This is the action that should be avoided",
+# "It is wrong", "That one fails", "This is not the best choice", "It is a poor choice", "The action
+# above is the one to avoid" (not "It is not perfect, but ...", "It doesn't repeat the failed search",
+# "It would be a mistake to avoid this one": the predicate itself must reject, with no condition)
+_PRONOUN_REJECTS = re.compile(
+    r"\W*(?:this|that|it|the[ \t]+(?:action|one|option)[ \t]+above)(?:[ \t]+(?:one|action|option|choice|call|step))?"
+    r"(?:(?:[ \t]+(?:is|was|would[ \t]+be|seems|looks)|['\u2019]s)[ \t]+(?:(?:the|a|an)[ \t]+)?"
+    r"(?:wrong|incorrect|invalid|worse|inferior|bad|mistaken|harmful|risky|a[ \t]+mistake(?![ \t]+to[ \t]+(?:avoid|reject|skip))|"
+    r"not[ \t]+(?:the[ \t]+|a[ \t]+)?(?:best|right|correct|good|better)[ \t]+(?:choice|option|one|action|step)|"
+    r"(?:poor|bad|wrong)[ \t]+(?:choice|option|one|action|step)|"
+    r"(?:action|one|option|choice|step)[ \t]+(?:that[ \t]+|which[ \t]+)?(?:(?:should|must)[ \t]+(?:be[ \t]+(?:avoided|rejected)|not[ \t]+be)|"
+    r"to[ \t]+(?:avoid|reject)|i[ \t]+(?:reject|would[ \t]+avoid))|one[ \t]+to[ \t]+(?:avoid|reject))"
+    r"|[ \t]+(?:fails|should[ \t]+(?:be[ \t]+(?:avoided|rejected)|not[ \t]+be[ \t]+(?:chosen|used|picked|run))))\b"
+    r"(?![^.!?;\n]*\b(?:if|unless|when)\b)", re.IGNORECASE)  # "... should be avoided if the user is not logged in"
 _COLON_BREAK = re.compile(r":[ \t*_]*\n\s*")
 # a sentence that has ended (not in ":" or mid-clause; not a question: "Which one is wrong?\nAction 1")
 _ENDED = re.compile(r"[.!][ \t\n*_\"'`)]*\Z")
@@ -141,8 +218,15 @@ _RETRACTION = re.compile(
     # ("Wait, no: Action 2.", "Hmm, no: Action 2.", "... no, Action 2.", "Actually, it should be Action 2.")
     r"\W*(?:(?:no|hmm+|oh|oops|ok(?:ay)?|sorry|well)\W+)*(?:" + RETRACTION_OPENER + r"(?:\W+" + RETRACTION_OPENER + r")*(?:\W+no\b)?|no\b)\W*"
     r"(?:(?:it'?s|it[ \t]+is|it[ \t]+should[ \t]+be|i[ \t]+meant?|the[ \t]+answer[ \t]+is|i[ \t]+(?:choose|pick|go[ \t]+with))\W+)?"
-    + _LABEL_CORE + r"(?:[ \t]+(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?)?"
+    # the label, or the candidate named by its place or number ("Wait, the second one.", "Actually, action two.")
+    r"(?:" + _LABEL_CORE + r"|(?:the[ \t]+)?(first|second|former|latter|other)(?:[ \t]+(?:one|action|option|candidate))?"
+    r"|action[ \t]+(one|two))"
+    r"(?:[ \t]+(?:is|was|would[ \t]+be)[ \t]+(?:the[ \t]+)?(?:correct|right|better|best)(?:[ \t]+one)?(?:[ \t]+all[ \t]+along)?"
+    r"|[ \t]+is[ \t]+what[ \t]+i[ \t]+meant)?(?:[ \t]*,?[ \t]*(?:actually|sorry|instead|then))*"
     r"[ \t*\"'`.!;]*\Z", re.IGNORECASE)
+_BARE_RETRACTION = re.compile(r"\W*(?:(?:hmm+|oh|oops|well|ok(?:ay)?)\W+)*(?:(?:wait|actually)\W+no|no\W+wait)\W*\Z",
+                               re.IGNORECASE)
+_RETRACTED_TO = {"1": 1, "2": 2, "first": 1, "second": 2, "former": 1, "latter": 2, "one": 1, "two": 2}  # "other": the other one
 # what stands right before a cue and turns it around: a negative word qualifying its noun ("The
 # incorrect action is Action1", "The wrong answer: Action 2", "not the right one: Action 1") names the
 # wrong one; a cue inside a longer word ("outright") is none
@@ -161,6 +245,12 @@ _CUE_INSIDE_WORD = re.compile(r"[a-z0-9]\Z")
 # a forced choice is a choice)
 _CONDITION_OPENS = re.compile(r"\W*(?:unless|assuming|provided|otherwise|if(?![ \t]+(?:i|we)[ \t]+(?:had|have|must|need)[ \t]+to\b)"
                               r"(?![ \t]+(?:forced|pressed|asked)\b))\b", re.IGNORECASE)
+# a habit is no choice either, in its clause: "Normally I'd go with Action 1" (not "Normally I'd go with
+# Action 1, but here Action 2 is correct", "Usually I go with Action 1, and here too: Action 1 is correct")
+_HABIT_OPENS = re.compile(r"\W*(?:normally|usually|ordinarily|typically|initially|at[ \t]+first|in[ \t]+most[ \t]+cases)\b",
+                          re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r":|\b(?:but|however|yet|and)\b", re.IGNORECASE)
+_CONDITIONED = re.compile(r"[ \t*\"'`]*(?:\([ \t]*|,[ \t]*)?(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
 # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?", "Action 1 is the better one?")
 _ASKED = re.compile(r"(?:[ \t]+(?:one|action|answer|choice|option|step))?[ \t*\"'`]*\?", re.IGNORECASE)
@@ -230,6 +320,18 @@ def _outside(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+@dataclass(frozen=True)
+class _Statement:
+    """One stated choice found in the answer (a cue, a conclusion, a preference, a line's verdict)."""
+    label: int
+    label_start: int  # where the chosen label stands (a rejection or a hedge there governs it)
+    start: int  # where the statement opens (its sentence's condition is read before it)
+    after: int  # right after the label or the statement (a condition or a question mark there)
+    end: int  # where the statement ends (a retraction is looked for after it)
+    names_both: bool = False  # the statement named the other label as well ("Action 1 or Action 2")
+    conditional: bool = False  # a condition its own pattern found ("Go with Action 1 when ...")
+
+
 @dataclass
 class _Cues:
     picks: list[int]  # labels stated as the choice
@@ -238,7 +340,8 @@ class _Cues:
     both: bool  # a cue named both labels ("Final answer: Action1 or Action2")
     end: int  # where the last statement ends
     approved_too: set[int]  # labels approved as well ("Action2 is also right"), no contrast after it
-    conditional: set[int] = field(default_factory=set)  # labels of cues under a condition: no choice
+    # labels of statements that state no choice: under a condition, or answering another question
+    conditional: set[int] = field(default_factory=set)
 
 
 def _cue_decisions(answer: str) -> _Cues:
@@ -258,29 +361,90 @@ def _cue_decisions(answer: str) -> _Cues:
             after = bisect.bisect_left(contrasts, match.end())
             if after == len(contrasts) or contrasts[after] >= end:  # "also valid, but ..." concedes
                 cues.approved_too.add(int(match.group(1)))
-    found = []
+    found: list[_Statement] = []
     for match in _CUE.finditer(answer):
         before = answer[max(0, match.start() - 24):match.start()]  # bounded: linear in the answer
         if _CUE_NEGATED.search(before) and not _CUE_DOUBLE_NEGATIVE.search(before):
             cues.against.add(int(match.group(1)))
         elif not (_CUE_INSIDE_WORD.search(before) and match.group()[0].islower()):
-            found.append((match, match.end(1)))
-    found += [(match, match.end()) for match in _CUE_AFTER.finditer(answer)]
-    for match, after in found:
-        label = int(match.group(1))
-        if match.start(1) in governed:
+            both = any(other and other != match.group(1) for other in match.groups()[1:])
+            found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(1), match.end(), both))
+    found += [_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end())
+              for match in _CUE_AFTER.finditer(answer)]
+    for statement in found:
+        if statement.label_start in governed:
             continue
-        opening = _SENTENCE_END.split(answer[max(0, match.start() - 200):match.start()])[-1]  # bounded: linear
-        if CONDITION_AFTER.match(answer, after) or _CONDITION_OPENS.match(opening):
-            cues.conditional.add(label)
-            continue
-        if _ASKED.match(answer, after):
-            cues.asked.add(label)
-            continue
-        cues.picks.append(label)
-        cues.both = cues.both or any(other and other != match.group(1) for other in match.groups()[1:])
-        cues.end = max(cues.end, match.end())
+        state = _qualified(answer, statement)
+        if state == "conditional":
+            cues.conditional.add(statement.label)
+        elif state == "asked":
+            cues.asked.add(statement.label)
+        else:
+            cues.picks.append(statement.label)
+            cues.both = cues.both or statement.names_both
+            cues.end = max(cues.end, statement.end)
     return cues
+
+
+def _qualified(text: str, statement: _Statement) -> str | None:
+    """"conditional" where a condition or a habit governs the statement ("... if the user had
+    confirmed", "Unless the order has shipped, ...", "Normally I'd go with ..."), "asked" where
+    it asks ("Action 1 is the better one?"), else None."""
+    opening = _SENTENCE_END.split(text[max(0, statement.start - 200):statement.start])[-1]  # bounded: linear
+    if (CONDITION_AFTER.match(text, statement.after) or _CONDITION_OPENS.match(opening)
+            or _HABIT_OPENS.match(_CLAUSE_BREAK.split(opening)[-1])):
+        return "conditional"
+    return "asked" if _ASKED.match(text, statement.after) else None
+
+
+def _weak_statements(text: str) -> list[_Statement]:
+    """The weak statements of the free text (see `_OPENING`)."""
+    found = [_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end())
+             for pattern in (_CONCLUSION, _MY_CHOICE) for match in pattern.finditer(text)]
+    for match in _IMPERATIVE.finditer(text):
+        if _IMPERATIVE_ENDS.match(text, match.end()):
+            found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end()))
+        elif _IMPERATIVE_CONDITION.match(text, match.end()) or _CONSEQUENCE.match(text, match.end()):
+            found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end(),
+                                    conditional=True))
+    verdicts = list(_LINE_VERDICT.finditer(text))
+    if len({match.group(1) for match in verdicts}) == 1:  # lines approving both are a checklist
+        found += [_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end())
+                  for match in verdicts]
+    for pattern, chosen in ((_PREFERRED, 1), (_DISPREFERRED, 2)):  # two labels: one preferred to the other
+        found += [_Statement(int(match.group(chosen)), match.start(chosen), match.start(), match.end(), match.end())
+                  for match in pattern.finditer(text) if match.group(1) != match.group(2)]
+    return found
+
+
+def _weak_decisions(text: str, cues: _Cues) -> tuple[list[int], int]:
+    """Picks stated by weak statements, and where the last ends. One is dropped where a rejection
+    or a hedge governs its label, and states no choice (its label counts as unstated) where a
+    negative heading or a question stands right before it ("Incorrect:\n-> Action 1", "Which one
+    repeats the failed call?\n-> Action 1") or a condition or a habit governs it. Weak statements
+    of both labels state nothing (options listed: "1. Choose Action 1, since ...\n2. Choose Action
+    2, since ..."); one is dropped where the other label is named after it outside a rejection
+    ("So Action 1.\nThat makes Action 2 preferable.")."""
+    rejected = {match.start(1) for pattern in (_AGAINST, _AGAINST_BEFORE) for match in pattern.finditer(text)}
+    hedged = {match.start(1) for pattern in (_HEDGED_BEFORE, _HEDGED_AFTER) for match in pattern.finditer(text)}
+    last_named = {1: -1, 2: -1}  # where each label is last named outside a rejection
+    for match in _LABEL.finditer(text):
+        if match.start(1) not in rejected:
+            last_named[int(match.group(1))] = match.start(1)
+    stated: list[_Statement] = []
+    for statement in _weak_statements(text):
+        if statement.label_start in rejected or statement.label_start in hedged:
+            continue
+        before = text[max(0, statement.start - 40):statement.start]  # bounded: linear in the answer
+        state = "conditional" if statement.conditional else _qualified(text, statement)
+        if state == "conditional" or _QUESTION_BEFORE.search(before) or _NEGATIVE_HEADING.search(before):
+            cues.conditional.add(statement.label)
+        elif state is None:
+            stated.append(statement)
+    if len({statement.label for statement in stated}) > 1:  # options listed, or a thought in progress
+        return [], 0
+    stated = [statement for statement in stated if last_named[3 - statement.label] < statement.end]
+    return [statement.label for statement in stated], max((statement.end for statement in stated), default=0)
 
 
 def _sentences(text: str) -> list[str]:
@@ -289,22 +453,48 @@ def _sentences(text: str) -> list[str]:
 
 def _taken_back(text: str, pick: int) -> bool:
     """Whether a sentence after the statement takes it back: an opener, then the other label
-    and nothing more ("Final answer: Action 1. No wait, Action 2."); "Actually, Action 1
-    misses the date filter" gives a reason and takes nothing back."""
+    (or the other by its place, "the second one", "the other one") and nothing more ("Final
+    answer: Action 1. No wait, Action 2."), or an opener and "no" alone ("Wait, no."); the last
+    such sentence stands. "Actually, Action 1 misses the date filter" gives a reason and takes
+    nothing back."""
+    current = pick  # the last retraction stands ("Wait, the second one; no, the first one.")
     for sentence in _sentences(text):
+        if _BARE_RETRACTION.match(sentence):  # "Action 1. Wait, no.": taken back, nothing put instead
+            current = 0
+            continue
         taken_back = _RETRACTION.match(sentence.strip())
-        if taken_back and int(taken_back.group(1)) != pick:
-            return True
-    return False
+        if taken_back:
+            named = next(group for group in taken_back.groups() if group).lower()
+            current = 3 - current if named == "other" else _RETRACTED_TO[named]
+    return current != pick
 
 
 def _hedged_only(text: str, label: int) -> bool:
     """Whether every mention of `label` in the free text is one a hedge or a rejection governs
     ("If Action2 is correct, the file would exist; it does not.")."""
-    mentions = {match.start(1) for match in _LABEL.finditer(text) if int(match.group(1)) == label}
+    matches = [match for match in _LABEL.finditer(text) if int(match.group(1)) == label]
     governed = {match.start(1) for pattern in (_HEDGED_BEFORE, _HEDGED_AFTER, _AGAINST_BEFORE)
                 for match in pattern.finditer(text)}
-    return bool(mentions) and mentions <= governed
+    governed |= {match.start(1) for match in matches if _CONDITIONED.match(text, match.end())}  # "-> Action 1 (if ...)"
+    return bool(matches) and {match.start(1) for match in matches} <= governed
+
+
+def _both_approved(text: str) -> bool:
+    """Whether the text approves both candidates with no contrast after it in its sentence
+    ("... but honestly both are acceptable"; "Both are valid, but Action 1 is simpler" concedes)."""
+    ends = [match.start() for match in _SENTENCE_END.finditer(text)]
+    contrasts = [match.start() for match in _CONTRAST.finditer(text)]
+    for match in _BOTH_FINE.finditer(text):
+        end = ends[i] if (i := bisect.bisect_left(ends, match.end())) < len(ends) else len(text)
+        after = bisect.bisect_left(contrasts, match.end())
+        if after == len(contrasts) or contrasts[after] >= end:
+            return True
+    return False
+
+
+def _judged_by_pronoun(sentence: str) -> bool:
+    """Whether a sentence rejects what came before it by a pronoun (`_PRONOUN_REJECTS`)."""
+    return bool(_PRONOUN_REJECTS.match(sentence))
 
 
 def _placed_choices(text: str) -> tuple[set[int], int]:
@@ -317,7 +507,8 @@ def _placed_choices(text: str) -> tuple[set[int], int]:
         for match, label in lone:
             if match.group().rstrip(" \t\n*_\"'`").endswith("?"):
                 continue
-            first = match is sentences[0] and opening_lines == {label}
+            first = (match is sentences[0] and opening_lines == {label}
+                     and not (len(sentences) > 1 and _judged_by_pronoun(sentences[1].group())))
             last = match is sentences[-1] and match is not sentences[0] and _ENDED.search(sentences[-2].group())
             if first or last:
                 placed[label] = max(placed.get(label, 0), match.end())
@@ -338,7 +529,10 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, "both_labels_in_answer")
     free_text = _KEY_USE.sub(lambda key: " " * len(key.group(0)), _outside(answer, spans))  # positions kept
     placed, placed_end = _placed_choices(free_text)
-    decided = set(json_picks) | set(cue_picks) | placed
+    weak_picks, weak_end = _weak_decisions(free_text, cues)
+    if json_picks or cue_picks:  # a weak statement never conflicts with a strong one
+        weak_picks, weak_end = [], 0
+    decided = set(json_picks) | set(cue_picks) | placed | set(weak_picks)
     if len(decided | cues.asked) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
     if decided and cues.approved_too - decided:  # "Action 1 is right and Action 2 is also right"
@@ -346,10 +540,12 @@ def _parse(answer: str) -> ParsedAnswer:
     if decided:
         pick = decided.pop()
         # the text after the last statement (a cue, or the JSON object that states a pick)
-        end = max([cue_end, placed_end, *(stop for _, stop in spans)]) if json_picks else max(cue_end, placed_end)
+        end = max([cue_end, placed_end, weak_end, *(stop for _, stop in spans)]) if json_picks else max(
+            cue_end, placed_end, weak_end)
         if _taken_back(free_text[end:], pick):
             return ParsedAnswer(None, "conflicting_answers")
-        return ParsedAnswer(pick, "json" if json_picks else "cue" if cue_picks else "placed_label")
+        return ParsedAnswer(pick, "json" if json_picks else "cue" if cue_picks else "weak_statement" if weak_picks
+                            else "placed_label")
     if problems:
         return ParsedAnswer(None, problems[0])
     if against:  # only rejections ("Action2 is incorrect"): no choice was stated
@@ -367,14 +563,18 @@ def _parse(answer: str) -> ParsedAnswer:
     naming = [sentence for sentence in sentences if _LABEL.search(sentence)]
     answered = [before for before, sentence in zip(sentences, sentences[1:], strict=False)
                 if _LONE_LABEL.fullmatch(sentence) and before.strip()]
-    if any(_NEGATIVE_WORD.search(sentence) for sentence in answered):
+    if any(_NEGATIVE_WORD.search(sentence) for sentence in answered) or any(
+            _LONE_LABEL.fullmatch(sentence) and _judged_by_pronoun(after)  # "Action 1\n\nThis one fails."
+            for sentence, after in zip(sentences, sentences[1:], strict=False)):
         return ParsedAnswer(None, "no_choice_stated")
-    if any(_NEGATIVE_WORD.search(sentence) for sentence in naming) or all(
+    if any(_NEGATIVE_WORD.search(sentence) or _HABIT_WORD.search(sentence) for sentence in naming) or all(
             sentence.rstrip().endswith("?") for sentence in naming):  # only asked: "I'm not sure. Action 1?"
         return ParsedAnswer(None, "no_choice_stated")
     label = named.pop()
     if label in cues.conditional or _hedged_only(free_text, label):  # "Unless ..., Action 1 is correct."
         return ParsedAnswer(None, "no_choice_stated")
+    if _both_approved(free_text):  # "Action 1 seems slightly better but honestly both are acceptable."
+        return ParsedAnswer(None, "both_labels_in_answer")
     return ParsedAnswer(label, "single_label")
 
 

@@ -128,6 +128,55 @@ from scorers.core import parse_pairwise_answer
     ("Action 2 correctly lists the files. The one to avoid is\n**Action 1**", "ambiguous"),
     ("Action 2 uses the right tool.\n\n**Action to reject:**\nAction 1", "ambiguous"),
     ("__Action 2__\n\nAction 1 deletes data.", "ambiguous"),  # was a pick of Action 1: "__" hid the label
+    # -- task version 11-A: a choice taken back by the other candidate named by its place or number,
+    # a habit, a lone label a pronoun's sentence then rejects, a label only named beside an
+    # approval of both, a preference asked or under a condition (the first four were picks)
+    ("Final answer: Action 1. Wait \u2014 the second one.", "conflicting_answers"),
+    ("Final answer: Action 1.\nWait, action two.", "conflicting_answers"),
+    ("Action 1. Hmm, actually the latter.", "conflicting_answers"),
+    ("Normally I'd go with Action 1.", "no_choice_stated"),
+    ("Action 1\n\nThis is the action that should be avoided: it drops the table.", "no_choice_stated"),
+    ("Action 1 seems slightly better but honestly both are acceptable.", "both_labels_in_answer"),
+    ("Go with Action 1 only if the user is logged in.", "no_choice_stated"),
+    ("Action 1 would be my choice if the file existed.", "no_choice_stated"),
+    ("Action 2 > Action 1?", "ambiguous"), ("Therefore: Action 1 or Action 2.", "ambiguous"),
+    ("If the user is an admin, Action 2 over Action 1.", "ambiguous"),
+    ("Choosing Action 1 over Action 2 would ignore the user's request.", "ambiguous"),
+    ("So Action 1 retries the same call, which fails again, while Action 2 fixes the ticker.", "ambiguous"),
+    # -- its adversarial review (288 answers): weak statements (conclusions, imperatives, preferences,
+    # a line's verdict, "is my choice") that reasoning writes too; each was a pick of the first label
+    ("So Action 1.\nThat makes Action 2 preferable.", "ambiguous"),  # the other named after it
+    ("So Action 1. Hmm, on second thought, Action 2 handles the empty-cart case.", "ambiguous"),
+    ("So Action 1... or maybe Action 2. I can't decide.", "ambiguous"),
+    ("Overall, Action 1.\nOverall, Action 2.", "ambiguous"),
+    ("Action 2 is my pick for speed, Action 1 is my pick for safety.", "ambiguous"),
+    ("Pick Action 1 and the user's only copy of the file is gone. Action 2 makes a backup first.", "ambiguous"),
+    ("Choose Action 1 over Action 2 would be wrong: Action 1 deletes the draft.", "no_choice_stated"),
+    ("Prefer Action 1 over Action 2 only when the cache is warm, and we don't know whether it is.", "ambiguous"),
+    ("Go with Action 1 when the user has confirmed the address.", "no_choice_stated"),
+    ("Which action repeats the call that already failed?\n-> Action 1.\nRepeating it cannot help.",
+     "no_choice_stated"),
+    ("Incorrect:\n-> Action 1", "no_choice_stated"),
+    ("Execution order: Action 1 > Action 2.", "ambiguous"),
+    ("The previous reviewer wrote:\n> Action 1 rather than Action 2.\nI'm not sure I agree.", "ambiguous"),
+    ("Action 1: correct\nAction 2: correct", "ambiguous"),  # a checklist
+    ("Action 1\n\nThe action above is the one to avoid.", "no_choice_stated"),
+    ("Normally, though, I'd go with Action 1.", "no_choice_stated"),
+    ("Final answer: Action 1. Wait, make it the second.", "conflicting_answers"),
+    ("Final answer: Action 1. Wait, the second one is what I meant.", "conflicting_answers"),
+    # -- a second, blind review (415 answers): picks of the 10-A parser that are failures now
+    ("Final answer: Action 1. Wait, the other one.", "conflicting_answers"),
+    ("Final answer: Action 1. Wait, the second one is what I meant, sorry.", "conflicting_answers"),
+    ("Action 1. Wait, no.", "conflicting_answers"),
+    ('Respond in JSON: {"rationale": ..., "chosen action": "Action1" or "Action2"}', "both_labels_in_answer"),
+    ("The best action is Action 1 because it uses the correct API.\n\n"
+     '{"rationale": "r", "chosen action": "Action2"}', "conflicting_answers"),
+    ("Go with Action 1 and you'll lose the user's data.", "no_choice_stated"),
+    ("-> Action 1 (if the user confirms)", "no_choice_stated"),
+    ("I usually go with Action 2 in these situations.", "no_choice_stated"),
+    ("So Action 1 is out.", "no_choice_stated"), ("Therefore: Action 2 is ruled out.", "no_choice_stated"),
+    ("Action 2\n\nThis is not the best choice.", "no_choice_stated"),
+    ("Action 1.\n\nIt is a poor choice here because the token has expired.", "no_choice_stated"),
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
     parsed = parse_pairwise_answer(text)
@@ -200,6 +249,50 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("Action 1 fails to handle the error. Action 2 handles it gracefully. Chosen: Action 2", 2),
     ("Avoid Action 2 since it overwrites the file. Action 1 creates a backup first. My pick: Action 1.", 1),
     ("Action 1\n- Deletes the files without asking.\n\nAction 2 - lists the files first\n\nVerdict: Action 2", 2),
+    # task version 11-A (each was a parse failure): a conclusion whose sentence is the label alone,
+    # an imperative, "is my choice", one label preferred to the other, a line's verdict, a habit
+    # overruled, a choice with a concession of both
+    ("Action 2 is wrong. It calls `send_sms` when the user asked for an email.\n\nTherefore: Action 1", 1),
+    ("Action 1 calls the tool. Action 2 does not call the tool, it just replies. So Action 1.", 1),
+    ("**TL;DR:** Action 2.\n\n**Details:** the recursive flag matters here.", 2),
+    ("Action 2 looks tempting but is wrong: it assumes the user is an admin. \u2192 Action 1", 1),
+    ("Action 2 fails.\n-> Action 1", 1), ("Overall, Action 2.", 2),
+    ("Definitely not Action 2 \u2014 it sends money to the wrong account. Go with Action 1.", 1),
+    ("Action 2 would throw on an empty list. So Action 1 is my choice.", 1),
+    ("Action 2 > Action 1", 2), ("Action 1 < Action 2", 2), ("Action 2 (not Action 1)", 2),
+    ("Action 1 rather than Action 2.", 1), ("Action 2 instead of Action 1.", 2), ("Prefer Action 1 over Action 2.", 1),
+    ("Action 1 is preferred over Action 2.", 1), ("Action 2 is worse than Action 1.", 1),
+    ("Action 1 is not as good as Action 2.", 2), ("Action 1, not Action 2.", 1),
+    ("Action 1: wrong tool.\nAction 2: correct tool.", 2), ("Action 1: correct.\nAction 2: incorrect.", 1),
+    ("**Action 1** - \u274c wrong\n**Action 2** - \u2705 right", 2),
+    ("Normally I'd go with Action 1, but here Action 2 is correct because the user asked for a refund.", 2),
+    ("Action 2 is the better one, though both are valid.", 2), ("Both are valid, but Action 1 is simpler.", 1),
+    ("Action 2\n\nThis is correct because Action 1 does not pass the token.", 2),
+    # the adversarial review's clear answers the first version of these rules failed: a statement
+    # beside a checklist or a JSON rationale that thinks aloud, a pronoun's sentence that does not
+    # reject, "valid calls" (no approval of both), a habit's clause closed
+    ("Format check:\n- Action 1: valid\n- Action 2: valid\nCorrectness:\n- Action 1: wrong parameter\n"
+     "- Action 2: right parameter\n\nFinal answer: Action 2", 2),
+    ("1. Right tool?\n   - Action 1: right\n   - Action 2: right\n2. Right arguments?\n   - Action 1: wrong\n"
+     "   - Action 2: right\n\nAction 2 is correct.", 2),
+    ('{"rationale": "Go with Action 1 and the refund is issued twice. Action 2 checks first.", '
+     '"chosen action": "Action2"}', 2),
+    ('{"rationale": "Number of API calls: Action 2 > Action 1.", "chosen action": "Action1"}', 1),
+    ("You might be tempted to skip ahead and pick Action 1, but Action 2 is correct.", 2),
+    ("Task: choose Action 1 or Action 2, whichever follows the policy.\n\nAction 1 refunds without checking. "
+     "Action 2 checks the status first. Action 2 is better.", 2),
+    ("Action 1\n\nThis is not a trivial choice, but it is correct because the token is still valid.", 1),
+    ("Action 2\n\nIt doesn't repeat the failed search; it fixes the date range.", 2),
+    ("**Action 1**\n\nIt's not perfect, but it's the best option here.", 1),
+    ("Both actions are valid JSON calls. The right move is Action 2 since it fetches the account first.", 2),
+    ("Usually I go with Action 1 in these cases, and this case is no different: Action 1 is correct.", 1),
+    ("Action 2 verifies the recipient. Action 1 does not.\nChoose Action 2, since the policy requires it.", 2),
+    # the second review: options listed before a choice, a retraction taken back in turn
+    ("Options:\n1. Choose Action 1, since it's faster.\n2. Choose Action 2, since it validates the schema.\n\n"
+     "Validation matters more. Action 2.", 2),
+    ("Final answer: Action 1. Wait \u2014 the second one; no, the first one.", 1),
+    ("Final answer: Action 1. Wait, the second one... no, the first one was right all along.", 1),
+    ("Action 1\n\nIt would be a mistake to avoid this one.", 1),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

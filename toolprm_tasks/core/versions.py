@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "10-A"
+TASK_VERSION = "11-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -45,11 +45,15 @@ TASK_VERSIONS: dict[str, str] = {
     "10-A": "2026-12-07: clear free-text answers are read (a label alone as the answer's first or last "
             "sentence, 'I'd pick Action 2', keys such as 'final_choice', '__Action 2__'); a cue a negative word qualifies names the wrong one ('The incorrect action is "
             "Action 1' was a pick of it); the data is unchanged",
+    "11-A": "2026-12-07: more clear free-text answers are read ('So Action 1.', 'Go with Action 2', 'Action 1 "
+            "rather than Action 2', 'Action 2: correct', 'Action 2 is the chosen action'); a choice taken back "
+            "with 'the second one', a habit ('Normally I'd go with Action 1'), a lone label its next sentence "
+            "rejects and a lone label beside 'both are acceptable' are failures, not picks; the data is unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "8-A"
+SEARCH_VERSION = "9-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
@@ -71,7 +75,9 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                           "stack in the oracle's copy, matches nothing (it ended the sample); "
                                           "the task version's parser",
                                    "8-A": "2026-12-07: the pairwise judges' answers read by task version "
-                                          "10-A's parser"}
+                                          "10-A's parser",
+                                   "9-A": "2026-12-07: the pairwise judges' answers read by task version "
+                                          "11-A's parser"}
 
 
 NOT_INSTALLED = "not installed"
