@@ -105,7 +105,8 @@ _CUE_AFTER = re.compile(
 # ("So Action 1 would send the transfer ...", "A careless agent would pick Action 1", "Risk: Action 1
 # > Action 2"), read only in the free text (never inside JSON), only where no strong statement (a
 # cue, an answer key) is made, and dropped where the other label is named after them outside a
-# rejection, where the sentence before them asks a question, or under a condition, a hedge or a habit.
+# rejection, where the sentence before them asks a question, or under a condition, a consequence, a
+# hedge or a habit (`_weak_decisions`); weak statements of both labels state nothing.
 #
 # where such a sentence opens: a line, or after a sentence's end (not after ":" or ";": "Execution
 # order: Action 1 > Action 2" ranks, "Task: choose Action 1 or Action 2" restates; not in a quote)
@@ -114,7 +115,8 @@ _OPENING = r"(?:^|(?<=[.!?\n]))[ \t*_#\-\u2022]*+"
 _ENDS_SENTENCE = r"(?=[ \t*_\"'`)]*(?:[.!]|\n|\Z))"
 # a conclusion whose sentence is the label alone: "So Action 1.", "Therefore: Action 1", "TL;DR:
 # Action 2.", "-> Action 1" ("..., so Action 1 retries the call" goes on: a reason, no choice)
-# (the opening's run takes the arrow's "-" and never gives it back, which keeps a run of spaces linear)
+# (the opening's run takes the arrow's "-" and never gives it back, which keeps a run of spaces linear;
+# unlike `_OPENING` it may follow ";" or ":", "Action 2 fails; so Action 1.", a conclusion word first)
 _CONCLUSION = re.compile(
     r"(?:^|(?<=[.!?;:\n]))[ \t*_#\-\u2022]*+"
     r"(?:so|therefore|thus|hence|tl;?dr|in[ \t]+conclusion|conclusion|result|overall|\u2192|=>|\u21d2|(?<=-)>)"
@@ -126,9 +128,9 @@ _IMPERATIVE = re.compile(
     _OPENING + r"(?:choose|pick|select|prefer|go[ \t]+with)[ \t:*_\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*+", re.IGNORECASE)
 _IMPERATIVE_ENDS = re.compile(r"[.!,;:(\n\u2014]|\Z|-[ \t]|(?:since|because|as)\b", re.IGNORECASE)
 # a condition after an imperative ("Go with Action 1 only if ...", "Go with Action 1 when ..."): no choice
-# ... or a consequence: "Go with Action 1 and you'll lose the user's data", "Choose Action 2 or ..."
-_CONSEQUENCE = re.compile(r"(?:and|or)\b", re.IGNORECASE)
 _IMPERATIVE_CONDITION = re.compile(r"(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
+# ... nor a consequence: "Go with Action 1 and you'll lose the user's data", "Choose Action 2 or ..."
+_CONSEQUENCE = re.compile(r"(?:and|or)\b", re.IGNORECASE)
 # "So Action 1 is my choice.", "Action 2 is my answer"
 _MY_CHOICE = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+my[ \t]+(?:final[ \t]+)?"
                         r"(?:choice|pick|answer)\b", re.IGNORECASE)
@@ -151,6 +153,8 @@ _LINE_VERDICT = re.compile(
     r"(?:^|(?<=\n))[ \t*_#\-+\u2022]*" + _LABEL_CORE + r"[ \t*_]*[:\-\u2013\u2014][ \t*_]*(?:\u2705[ \t]*)?"
     r"(?:correct|right|better|best)(?:[ \t]+(?:one|choice|action|tool|call|answer))?[ \t*_.!]*(?=\n|\Z)",
     re.IGNORECASE)
+# right before a weak statement: a question it answers ("Which one repeats the failed call?\n-> Action 1")
+# or a heading that names the wrong one ("Incorrect:\n-> Action 1")
 _QUESTION_BEFORE = re.compile(r"\?[ \t*_\"'`)]*\n?[ \t]*\Z")
 _NEGATIVE_HEADING = re.compile(r"\b(?:wrong|incorrect|worse|worst|bad|invalid|avoid|reject\w*|not)[ \t*_]*:[ \t*_]*\n?[ \t]*\Z",
                                re.IGNORECASE)
