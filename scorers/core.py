@@ -127,9 +127,8 @@ _CONCLUSION = re.compile(
 _IMPERATIVE = re.compile(
     _OPENING + r"(?:choose|pick|select|prefer|go[ \t]+with)[ \t:*_\"'`]*" + _LABEL_CORE + r"[ \t*_\"'`]*+", re.IGNORECASE)
 _IMPERATIVE_ENDS = re.compile(r"[.!,;:(\n\u2014]|\Z|-[ \t]|(?:since|because|as)\b", re.IGNORECASE)
-# a condition after an imperative ("Go with Action 1 only if ...", "Go with Action 1 when ..."): no choice
-_IMPERATIVE_CONDITION = re.compile(r"(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
-# ... nor a consequence: "Go with Action 1 and you'll lose the user's data", "Choose Action 2 or ..."
+# (a condition after it, `_CONDITIONED`, "Go with Action 1 only if ...", "..., when ...", is no choice,
+# nor a consequence: "Go with Action 1 and you'll lose the user's data", "Choose Action 2 or ...")
 _CONSEQUENCE = re.compile(r"(?:and|or)\b", re.IGNORECASE)
 # "So Action 1 is my choice.", "Action 2 is my answer"
 _MY_CHOICE = re.compile(_LABEL_CORE + r"[ \t*\"'`]{0,3}(?:is|would[ \t]+be)[ \t]+my[ \t]+(?:final[ \t]+)?"
@@ -254,6 +253,7 @@ _CONDITION_OPENS = re.compile(r"\W*(?:unless|assuming|provided|otherwise|if(?![ 
 _HABIT_OPENS = re.compile(r"\W*(?:normally|usually|ordinarily|typically|initially|at[ \t]+first|in[ \t]+most[ \t]+cases)\b",
                           re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r":|\b(?:but|however|yet|and)\b", re.IGNORECASE)
+# a condition right after a label ("-> Action 1 (if the user confirms)", "Go with Action 1, when ...")
 _CONDITIONED = re.compile(r"[ \t*\"'`]*(?:\([ \t]*|,[ \t]*)?(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet|except|while|whereas)\b", re.IGNORECASE)
 # right after a cue: it asks ("Final answer: Action1?", "Action2 is correct?", "Action 1 is the better one?")
@@ -348,6 +348,24 @@ class _Cues:
     conditional: set[int] = field(default_factory=set)
 
 
+def _uncontested(text: str, approval: re.Pattern[str]) -> list[re.Match[str]]:
+    """The approvals with no contrast after them in their sentence ("Action 1 is also correct";
+    "Action 2 is also valid, but it books the wrong date" and "Both are fine, but Action 1 is
+    simpler" concede). Positions are looked up, not rescanned: a rescan per match was quadratic."""
+    matches = list(approval.finditer(text))
+    if not matches:
+        return []
+    ends = [match.start() for match in _SENTENCE_END.finditer(text)]
+    contrasts = [match.start() for match in _CONTRAST.finditer(text)]
+    kept = []
+    for match in matches:
+        end = ends[i] if (i := bisect.bisect_left(ends, match.end())) < len(ends) else len(text)
+        after = bisect.bisect_left(contrasts, match.end())
+        if after == len(contrasts) or contrasts[after] >= end:
+            kept.append(match)
+    return kept
+
+
 def _cue_decisions(answer: str) -> _Cues:
     """The cues of an answer. A cue on a label that a rejection or a hedge governs ("don't
     choose Action1", "I doubt Action2 is correct", "If Action2 is correct, ...") states
@@ -356,15 +374,7 @@ def _cue_decisions(answer: str) -> _Cues:
     governed = rejected | {match.start(1): int(match.group(1)) for pattern in (_HEDGED_BEFORE, _HEDGED_AFTER)
                            for match in pattern.finditer(answer)}
     cues = _Cues([], {int(m) for m in _AGAINST.findall(answer)} | set(rejected.values()), set(), False, 0, set())
-    approvals = list(_ALSO_RIGHT.finditer(answer))
-    if approvals:  # each one's sentence checked for a contrast by position (a rescan per match was quadratic)
-        ends = [m.start() for m in _SENTENCE_END.finditer(answer)]
-        contrasts = [m.start() for m in _CONTRAST.finditer(answer)]
-        for match in approvals:
-            end = ends[i] if (i := bisect.bisect_left(ends, match.end())) < len(ends) else len(answer)
-            after = bisect.bisect_left(contrasts, match.end())
-            if after == len(contrasts) or contrasts[after] >= end:  # "also valid, but ..." concedes
-                cues.approved_too.add(int(match.group(1)))
+    cues.approved_too = {int(match.group(1)) for match in _uncontested(answer, _ALSO_RIGHT)}
     found: list[_Statement] = []
     for match in _CUE.finditer(answer):
         before = answer[max(0, match.start() - 24):match.start()]  # bounded: linear in the answer
@@ -406,11 +416,11 @@ def _weak_statements(text: str) -> list[_Statement]:
     found = [_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end())
              for pattern in (_CONCLUSION, _MY_CHOICE) for match in pattern.finditer(text)]
     for match in _IMPERATIVE.finditer(text):
-        if _IMPERATIVE_ENDS.match(text, match.end()):
-            found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end()))
-        elif _IMPERATIVE_CONDITION.match(text, match.end()) or _CONSEQUENCE.match(text, match.end()):
+        if _CONDITIONED.match(text, match.end()) or _CONSEQUENCE.match(text, match.end()):
             found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end(),
                                     conditional=True))
+        elif _IMPERATIVE_ENDS.match(text, match.end()):
+            found.append(_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end()))
     verdicts = list(_LINE_VERDICT.finditer(text))
     if len({match.group(1) for match in verdicts}) == 1:  # lines approving both are a checklist
         found += [_Statement(int(match.group(1)), match.start(1), match.start(), match.end(), match.end())
@@ -483,24 +493,6 @@ def _hedged_only(text: str, label: int) -> bool:
     return bool(matches) and {match.start(1) for match in matches} <= governed
 
 
-def _both_approved(text: str) -> bool:
-    """Whether the text approves both candidates with no contrast after it in its sentence
-    ("... but honestly both are acceptable"; "Both are valid, but Action 1 is simpler" concedes)."""
-    ends = [match.start() for match in _SENTENCE_END.finditer(text)]
-    contrasts = [match.start() for match in _CONTRAST.finditer(text)]
-    for match in _BOTH_FINE.finditer(text):
-        end = ends[i] if (i := bisect.bisect_left(ends, match.end())) < len(ends) else len(text)
-        after = bisect.bisect_left(contrasts, match.end())
-        if after == len(contrasts) or contrasts[after] >= end:
-            return True
-    return False
-
-
-def _judged_by_pronoun(sentence: str) -> bool:
-    """Whether a sentence rejects what came before it by a pronoun (`_PRONOUN_REJECTS`)."""
-    return bool(_PRONOUN_REJECTS.match(sentence))
-
-
 def _placed_choices(text: str) -> tuple[set[int], int]:
     """Labels stated by their place in the free text (`_LONE_LABEL`) and where the last ends."""
     sentences = [match for match in _SENTENCE.finditer(text) if match.group().strip()]
@@ -512,7 +504,7 @@ def _placed_choices(text: str) -> tuple[set[int], int]:
             if match.group().rstrip(" \t\n*_\"'`").endswith("?"):
                 continue
             first = (match is sentences[0] and opening_lines == {label}
-                     and not (len(sentences) > 1 and _judged_by_pronoun(sentences[1].group())))
+                     and not (len(sentences) > 1 and _PRONOUN_REJECTS.match(sentences[1].group())))
             last = match is sentences[-1] and match is not sentences[0] and _ENDED.search(sentences[-2].group())
             if first or last:
                 placed[label] = max(placed.get(label, 0), match.end())
@@ -533,9 +525,8 @@ def _parse(answer: str) -> ParsedAnswer:
         return ParsedAnswer(None, "both_labels_in_answer")
     free_text = _KEY_USE.sub(lambda key: " " * len(key.group(0)), _outside(answer, spans))  # positions kept
     placed, placed_end = _placed_choices(free_text)
-    weak_picks, weak_end = _weak_decisions(free_text, cues)
-    if json_picks or cue_picks:  # a weak statement never conflicts with a strong one
-        weak_picks, weak_end = [], 0
+    # a weak statement never conflicts with a strong one: it is read only where none is made
+    weak_picks, weak_end = ([], 0) if json_picks or cue_picks else _weak_decisions(free_text, cues)
     decided = set(json_picks) | set(cue_picks) | placed | set(weak_picks)
     if len(decided | cues.asked) > 1 or decided & against:
         return ParsedAnswer(None, "conflicting_answers")
@@ -568,7 +559,7 @@ def _parse(answer: str) -> ParsedAnswer:
     answered = [before for before, sentence in zip(sentences, sentences[1:], strict=False)
                 if _LONE_LABEL.fullmatch(sentence) and before.strip()]
     if any(_NEGATIVE_WORD.search(sentence) for sentence in answered) or any(
-            _LONE_LABEL.fullmatch(sentence) and _judged_by_pronoun(after)  # "Action 1\n\nThis one fails."
+            _LONE_LABEL.fullmatch(sentence) and _PRONOUN_REJECTS.match(after)  # "Action 1\n\nThis one fails."
             for sentence, after in zip(sentences, sentences[1:], strict=False)):
         return ParsedAnswer(None, "no_choice_stated")
     if any(_NEGATIVE_WORD.search(sentence) or _HABIT_WORD.search(sentence) for sentence in naming) or all(
@@ -577,7 +568,7 @@ def _parse(answer: str) -> ParsedAnswer:
     label = named.pop()
     if label in cues.conditional or _hedged_only(free_text, label):  # "Unless ..., Action 1 is correct."
         return ParsedAnswer(None, "no_choice_stated")
-    if _both_approved(free_text):  # "Action 1 seems slightly better but honestly both are acceptable."
+    if _uncontested(free_text, _BOTH_FINE):  # "Action 1 seems slightly better but honestly both are acceptable."
         return ParsedAnswer(None, "both_labels_in_answer")
     return ParsedAnswer(label, "single_label")
 

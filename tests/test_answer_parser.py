@@ -154,6 +154,7 @@ from scorers.core import parse_pairwise_answer
     ("Choose Action 1 over Action 2 would be wrong: Action 1 deletes the draft.", "no_choice_stated"),
     ("Prefer Action 1 over Action 2 only when the cache is warm, and we don't know whether it is.", "ambiguous"),
     ("Go with Action 1 when the user has confirmed the address.", "no_choice_stated"),
+    ("Go with Action 1, if the user agrees.", "no_choice_stated"),  # a pick before the read-through
     ("Which action repeats the call that already failed?\n-> Action 1.\nRepeating it cannot help.",
      "no_choice_stated"),
     ("Incorrect:\n-> Action 1", "no_choice_stated"),
