@@ -138,7 +138,7 @@ def test_metadata_never_collides_with_what_the_task_fixes(data_env) -> None:
         kwargs = yaml.safe_load(path.read_text(encoding="utf-8")).get("dataset_kwargs") or {}
         assert not set(kwargs) & user_keys, path.name
     prm = yaml.safe_load((task_yaml_dir() / "toolprmbench_bfcl_prm.yaml").read_text(encoding="utf-8"))
-    metadata = {"version": "11-A", "norm": "char"}  # lm-eval: --metadata over the YAML's metadata
+    metadata = {"version": "12-A", "norm": "char"}  # lm-eval: --metadata over the YAML's metadata
     with pytest.raises(ValueError, match="`norm` cannot be 'char' with --metadata for this task: the task fixes "
                                          "norm='none'"):
         load_docs(**metadata, **prm["dataset_kwargs"])

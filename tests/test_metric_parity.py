@@ -81,7 +81,7 @@ def test_both_frameworks_report_the_hand_derived_numbers(data_env, tmp_path: Pat
         assert inspect_metrics[name] == pytest.approx(value), name
     assert inspect_metrics["avg"] == pytest.approx(COMBINED["acc"])
     assert results["toolprmbench"]["alias"] == "toolprmbench"
-    assert lm["versions"]["toolprmbench_bfcl"] == log.eval.task_version == "11-A"
+    assert lm["versions"]["toolprmbench_bfcl"] == log.eval.task_version == "12-A"
 
 
 def test_a_single_subset_pools_its_trials(data_env, tmp_path: Path) -> None:

@@ -259,6 +259,9 @@ def test_manifest_counts_checks_and_artifact_audit(built: Path) -> None:
             assert record["difficulty"]["relation"] in RELATIONS and record["difficulty"]["operator"]
         assert manifest["by_tier"] == dict(sorted(Counter(tier_of(r["difficulty"]) for r in records).items()))
         assert manifest["audit_by_tier"]["hard"]["cases"] == manifest["by_tier"]["hard"]
+        if source == "bfcl":  # from build 12 (GROUNDED_SIDES) BFCL's hard tier passes its own audit too
+            hard = [r for r in records if tier_of(r["difficulty"]) == "hard"]
+            _assert_artifact_free(manifest["audit_by_tier"]["hard"], hard, strict=True)
     bfcl = json.loads((built / "prmbench_rebuilt_bfcl.json").read_text())
     bfcl_train = json.loads((built / "prmbench_rebuilt_bfcl_train.json").read_text())
     # a case is kept only when its execution check passed, and on the default build every one of

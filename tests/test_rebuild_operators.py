@@ -721,6 +721,52 @@ def test_length_sides_even_out_which_side_is_longer() -> None:
         choose(cases, keys, [True, True])
 
 
+def test_grounded_sides_even_out_which_side_the_history_grounds_better() -> None:
+    """GROUNDED_SIDES (both sources, build 12): among cases equal in tokens, the choice also
+    evens out, per group, which side holds more of its history's words (the grounding judge's
+    pick), so that judge stays near chance in each group; without the features ties keep the
+    first case. Groups are evened out apart."""
+    from toolprm_tasks.core.grounding import HistoryText, grounding_score
+    from toolprm_tasks.rebuild.balance import GROUNDED_WEIGHT, grounded_side
+
+    # one pair of actions, two histories: the first grounds the chosen side, the second the rejected
+    rejected, chosen = "zebra quartz", "archive report"
+    grounds_chosen = HistoryText.of([{"role": "user", "content": "Move the report to the archive"}])
+    grounds_rejected = HistoryText.of([{"role": "user", "content": "Find the zebra made of quartz"}])
+    assert grounding_score(chosen, grounds_chosen) == 1.0 and grounding_score(rejected, grounds_chosen) == 0.0
+    side = {f"<grounded side> g {k}": 1 for k in range(GROUNDED_WEIGHT)}
+    assert grounded_side(rejected, chosen, grounds_chosen, "g") == side
+    assert grounded_side(rejected, chosen, grounds_rejected, "g") == {t: -1 for t in side}
+    assert grounded_side(chosen, chosen, grounds_chosen, "g") == {}  # a tie is neither side
+    cases = [[(rejected, chosen), (rejected, chosen)] for _ in range(8)]  # equal in tokens
+    keys = [[f"{i}a", f"{i}b"] for i in range(8)]
+    groups = ["x"] * 4 + ["y"] * 4
+    features = [[grounded_side(rejected, chosen, history, groups[i]) for history in (grounds_chosen, grounds_rejected)]
+                for i in range(8)]
+
+    def chosen_grounded(picks, slots=range(8)):
+        return sum(picks[i] == 0 for i in slots)
+
+    assert chosen_grounded(choose(cases, keys)) == 8  # ties keep the first
+    picks = choose(cases, keys, features=features)
+    assert chosen_grounded(picks, range(4)) == 2 and chosen_grounded(picks, range(4, 8)) == 2
+    with pytest.raises(ValueError, match="one mapping per case"):
+        choose(cases, keys, features=[[{}]] * 8)
+
+
+def test_both_sources_take_grounded_sides() -> None:
+    """The rule is carried on every point of both sources (BFCL's and ToolTalk's points)."""
+    from toolprm_tasks.rebuild import bfcl_points, tooltalk
+    from toolprm_tasks.rebuild.operators import GROUNDED_SIDES
+
+    conversation = load_conversations(("base",))[:1]
+    bfcl = bfcl_points.points_by_conversation(conversation, 0)
+    assert all(GROUNDED_SIDES in p.rules for points in bfcl.values() for p in points) and any(bfcl.values())
+    talk = tooltalk.load_conversations(limit=1)
+    points = tooltalk.points_by_conversation(talk, tooltalk.api_specs(), 0)
+    assert all(GROUNDED_SIDES in p.rules for ps in points.values() for p in ps) and any(points.values())
+
+
 def test_a_question_asks_for_the_input_of_a_lookup_the_recorded_calls_skip(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build 11 (BFCL, `bfcl_points._skipped_lookup`): "I'm eager to locate the nearest airport"
     is answered with "The nearest airport to Rivermist. After that, ... a price estimate ... to

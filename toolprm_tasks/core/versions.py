@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-TASK_VERSION = "11-A"
+TASK_VERSION = "12-A"
 
 # Every task version published, oldest first (lm-eval results before 2-A carry `1.0`, which
 # is 1-A): readers of old results accept these and refuse others.
@@ -49,6 +49,9 @@ TASK_VERSIONS: dict[str, str] = {
             "rather than Action 2', 'Action 2: correct', 'Action 2 is the chosen action'); a choice taken back "
             "with 'the second one', a habit ('Normally I'd go with Action 1'), a lone label its next sentence "
             "rejects and a lone label beside 'both are acceptable' are failures, not picks; the data is unchanged",
+    "12-A": "2026-12-08: rebuilt data build 12 (the choice among a slot's cases also evens out which side "
+            "the history grounds better, per split, error type and tier); the official data's numbers and "
+            "the parser are unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 

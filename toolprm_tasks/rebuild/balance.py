@@ -12,7 +12,14 @@ squared difference between their chosen-side and rejected-side counts). A value,
 word that is right in many cases is then wrong in many others, and a model that sees the
 candidates without the history cannot learn which tokens mark the wrong side. Every candidate
 is a valid case by construction: the choice picks among them, nothing is dropped, and
-nothing here reads a judge's answer or the history. Deterministic: ties keep the first.
+nothing here reads a model's answer. Deterministic: ties keep the first.
+
+Two features are not tokens but sides, each a whole weight-free judge's reading of a case,
+weighed as several tokens: which side renders longer (`longer`; a source's LENGTH_SIDES rule)
+and, from build 12, which side the history grounds better (`grounding`: the share of its values
+and words the history holds; GROUNDED_SIDES), counted per split, error type and tier, the groups
+the audit reads. Evening them out leaves "the longer one" and "the one made of the history's
+words" to chance where a slot has a choice; it picks among valid cases, as for tokens.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 
 from toolprm_tasks.audit import candidate_text
 from toolprm_tasks.audit import tokens as audit_tokens
+from toolprm_tasks.core.grounding import HistoryText, grounding_score
 
 ROUNDS = 4
 
@@ -57,17 +65,40 @@ def _signed(rejected: Any, chosen: Any, sided: bool = False) -> dict[str, int]:
     return signed
 
 
+GROUNDED_SIDE = "<grounded side>"
+# Weighed as two tokens: enough to even the groups out where a slot has a choice (BFCL's hard
+# should-chat cases, 67.8% for the grounding judge in build 11, 62.3% with it); at 4 or 8 the
+# token balance, which the candidate probes read, gives way (candidate-pair 60.4-60.7% on BFCL's
+# hard tier, over the audit's 60%). Measured at 1, 2, 3, 4 and 8 (docs/rebuild.md, build 12).
+GROUNDED_WEIGHT = 2
+
+
+def grounded_side(rejected: Any, chosen: Any, history: HistoryText, group: str) -> dict[str, int]:
+    """Which side of a case the history grounds better, as signed features of `group` (+1 the
+    chosen, -1 the rejected, nothing for a tie): the grounding judge's pick, weighed as
+    GROUNDED_WEIGHT tokens."""
+    gap = grounding_score(chosen, history) - grounding_score(rejected, history)
+    if not gap:
+        return {}
+    return {f"{GROUNDED_SIDE} {group} {k}": 1 if gap > 0 else -1 for k in range(GROUNDED_WEIGHT)}
+
+
 def choose(cases: Sequence[Sequence[tuple[Any, Any]]], keys: Sequence[Sequence[str]],
-           sided: Sequence[bool] | None = None) -> list[int | None]:
+           sided: Sequence[bool] | None = None,
+           features: Sequence[Sequence[dict[str, int]]] | None = None) -> list[int | None]:
     """For each slot's candidate cases ((rejected, chosen) pairs; `keys` name them, the same
     case twice is one case), the index of the one chosen; None for a slot without one.
     `sided[i]`: slot i also evens out which side is the longer (a source's LENGTH_SIDES rule:
-    a length bucket per side leaves "the right one is the longer" to chance)."""
+    a length bucket per side leaves "the right one is the longer" to chance). `features[i][j]`:
+    more signed features of slot i's case j (`grounded_side`), evened out with the tokens."""
     if sided is None:
         sided = [False] * len(cases)
     elif len(sided) != len(cases):
         raise ValueError(f"sided has {len(sided)} entries for {len(cases)} slots")
-    signed = [[_signed(r, c, sided[i]) for r, c in slot] for i, slot in enumerate(cases)]
+    if features is not None and [len(f) for f in features] != [len(slot) for slot in cases]:
+        raise ValueError("features must give one mapping per case of every slot")
+    signed = [[{**_signed(r, c, sided[i]), **(features[i][j] if features is not None else {})}
+               for j, (r, c) in enumerate(slot)] for i, slot in enumerate(cases)]
     pick: list[int | None] = [0 if slot else None for slot in cases]
     used: Counter[str] = Counter()
     balance: Counter[str] = Counter()

@@ -26,6 +26,7 @@ from toolprm_tasks.rebuild import replies
 from toolprm_tasks.rebuild.operators import (
     ACTION_SUBSTITUTE,
     RULES_9,
+    RULES_12,
     gold_call_index,
     grounded_gold,
     missing_values,
@@ -221,7 +222,7 @@ def points_by_conversation(conversations: list[Conversation], seed: int) -> dict
     Call points whose right call shows values the history does not (GROUNDED_GOLD) are left out."""
     all_points = {c.id: decision_points(c, seed) for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    marked = {cid: [replace(p, gold_calls=pool, rules=RULES_9) for p in points] for cid, points in all_points.items()}
+    marked = {cid: [replace(p, gold_calls=pool, rules=RULES_9 | RULES_12) for p in points] for cid, points in all_points.items()}
     return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
 
 

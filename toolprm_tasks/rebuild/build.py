@@ -31,21 +31,22 @@ from typing import Any
 
 from toolprm_tasks.core.baselines import JUDGES
 from toolprm_tasks.core.files import partial_folder, remove_stale_partials
+from toolprm_tasks.core.grounding import HistoryText
 from toolprm_tasks.core.trials import seeded_key
 from toolprm_tasks.core.versions import package_versions
-from toolprm_tasks.rebuild.balance import choose
+from toolprm_tasks.rebuild.balance import choose, grounded_side
 from toolprm_tasks.rebuild.difficulty import RELATIONS, difficulty, tier_of
 from toolprm_tasks.rebuild.errors import SourceError
 from toolprm_tasks.rebuild.judging import panel_votes, verdict
 from toolprm_tasks.rebuild.models import ModelCaller, call_notes, describe
-from toolprm_tasks.rebuild.operators import LENGTH_SIDES, iter_proposals
+from toolprm_tasks.rebuild.operators import GROUNDED_SIDES, LENGTH_SIDES, iter_proposals
 from toolprm_tasks.rebuild.points import DecisionPoint, equivalent
 from toolprm_tasks.rebuild.policy import INVALID, error_type_of, proposal_prompt, read_answer
 from toolprm_tasks.rebuild.split import SPLITS, assign
 
 logger = logging.getLogger(__name__)
 
-BUILD_VERSION = 11  # bump when the operators or the point selection change the output
+BUILD_VERSION = 12  # bump when the operators or the point selection change the output
 # The modules whose code decides the bytes of a build (cases and manifest): their digest names the
 # default cache folder, so a change that forgets the bump above still never reuses a stale build.
 # paths from the folder that holds toolprm_tasks/ and scorers/ (a checkout or site-packages)
@@ -222,9 +223,29 @@ def _next_candidate(item: SourcePoint, seed: int, taken: set[str], reasons: list
     return None
 
 
+def _grounded_sides(points: list[SourcePoint], slots: list[list[_Candidate]]) -> list[list[dict[str, int]]]:
+    """Each case's grounded side (`balance.grounded_side`) where its point takes the GROUNDED_SIDES
+    rule, in the group the audit reads it in: split, error type and tier."""
+    texts: dict[int, HistoryText] = {}  # a slot's cases share their points' histories: read each once
+    out = []
+    for item, found in zip(points, slots, strict=True):
+        sides = []
+        for candidate in found:
+            point, proposal = candidate.point, candidate.proposal
+            if GROUNDED_SIDES not in point.rules:
+                sides.append({})
+                continue
+            if id(point.history) not in texts:
+                texts[id(point.history)] = HistoryText.of(point.history)
+            group = f"{item.split} {proposal.error_type} {tier_of({'relation': proposal.relation})}"
+            sides.append(grounded_side(proposal.action, point.gold, texts[id(point.history)], group))
+        out.append(sides)
+    return out
+
+
 def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: BuildResult) -> None:
     """Each slot's candidates (`_candidates`), then the choice among them that evens the set's
-    tokens out (`balance.choose`); a slot without one is reported with the reasons. Variants of
+    tokens and sides out (`balance.choose`, `_grounded_sides`); a slot without one is reported with the reasons. Variants of
     one BFCL entry can share a point's history: a case made twice is made once."""
     slots, reasons_of = [], []
     for item in points:
@@ -233,7 +254,8 @@ def _rule_cases(points: list[SourcePoint], seed: int, version: str, result: Buil
         reasons_of.append(reasons)
     pairs = [[(c.proposal.action, c.point.gold) for c in found] for found in slots]
     keys = [[c.key for c in found] for found in slots]
-    chosen = choose(pairs, keys, [LENGTH_SIDES in item.point.rules for item in points])
+    chosen = choose(pairs, keys, [LENGTH_SIDES in item.point.rules for item in points],
+                    _grounded_sides(points, slots))
     taken = {keys[i][pick] for i, pick in enumerate(chosen) if pick is not None}
     for i, pick in enumerate(chosen):
         if pick is None:  # no candidate, or every one another slot's case: the next that is not

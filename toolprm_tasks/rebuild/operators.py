@@ -127,6 +127,12 @@ ACTS_REPORTED = "acts_reported"
 # 45-55% by one case.
 LENGTH_SIDES = "length_sides"
 RULES_10_TOOLTALK: frozenset[str] = frozenset({ACTS_REPORTED, LENGTH_SIDES})
+# Build 12, both sources (build 11's hard tier failed its audit on the grounding judge: a
+# turn's report repeats the tool results' words, a call the user has not asked for does not):
+# GROUNDED_SIDES: the choice among a slot's cases (`balance.choose`) also evens out which side the
+# history grounds better, per split, error type and tier (`balance.grounded_side`).
+GROUNDED_SIDES = "grounded_sides"
+RULES_12: frozenset[str] = frozenset({GROUNDED_SIDES})
 _SIBLINGS = 6  # closest sibling tools tried per point
 
 

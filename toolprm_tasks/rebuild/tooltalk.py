@@ -27,6 +27,7 @@ from toolprm_tasks.rebuild.operators import (
     RULES_9,
     RULES_9_TOOLTALK,
     RULES_10_TOOLTALK,
+    RULES_12,
     gold_call_index,
     grounded_gold,
     missing_values,
@@ -283,7 +284,7 @@ def points_by_conversation(conversations: list[TalkConversation], specs: dict[st
     all_points = {c.id: [p for p in decision_points(c, specs, seed, lookups) if erratum(p) is None]
                   for c in conversations}
     pool = gold_call_index(p.gold for points in all_points.values() for p in points if not p.is_chat)
-    rules = RULES | RULES_9 | RULES_9_TOOLTALK | RULES_10_TOOLTALK
+    rules = RULES | RULES_9 | RULES_9_TOOLTALK | RULES_10_TOOLTALK | RULES_12
     marked = {cid: [replace(p, gold_calls=pool, rules=rules, lookup_tools=lookups) for p in points]
               for cid, points in all_points.items()}
     return {cid: [p for p in points if grounded_gold(p)] for cid, points in marked.items()}
