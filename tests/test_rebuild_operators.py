@@ -330,12 +330,14 @@ def test_tooltalk_withheld_tool_points(tooltalk_points) -> None:
 
 
 def test_rules_by_source(bfcl, tooltalk_points) -> None:
-    """BFCL's points take build 9's rules only (its selection otherwise as in build 7); ToolTalk's
-    take build 8's, build 9's and its own of builds 9 and 10."""
+    """BFCL's points take build 9's and build 12's rules only (its selection otherwise as in build
+    7); ToolTalk's take build 8's, build 9's, its own of builds 9 and 10, and build 12's."""
     _, bfcl_points = bfcl
-    assert all(p.rules == operators.RULES_9 for ps in bfcl_points.values() for p in ps)
-    tooltalk_rules = operators.RULES | operators.RULES_9 | operators.RULES_9_TOOLTALK | operators.RULES_10_TOOLTALK
+    assert all(p.rules == operators.RULES_9 | operators.RULES_12 for ps in bfcl_points.values() for p in ps)
+    tooltalk_rules = (operators.RULES | operators.RULES_9 | operators.RULES_9_TOOLTALK | operators.RULES_10_TOOLTALK
+                      | operators.RULES_12)
     assert all(p.rules == tooltalk_rules for ps in tooltalk_points.values() for p in ps)
+    assert operators.RULES_12 == {operators.GROUNDED_SIDES}
     assert {operators.NAMED_FIRST, operators.SHIFT_QUOTAS, operators.LENGTH_MATCHED} <= operators.RULES
     assert not operators.RULES & operators.RULES_9 and not operators.RULES_9 & operators.RULES_9_TOOLTALK
 
@@ -752,19 +754,6 @@ def test_grounded_sides_even_out_which_side_the_history_grounds_better() -> None
     assert chosen_grounded(picks, range(4)) == 2 and chosen_grounded(picks, range(4, 8)) == 2
     with pytest.raises(ValueError, match="one mapping per case"):
         choose(cases, keys, features=[[{}]] * 8)
-
-
-def test_both_sources_take_grounded_sides() -> None:
-    """The rule is carried on every point of both sources (BFCL's and ToolTalk's points)."""
-    from toolprm_tasks.rebuild import bfcl_points, tooltalk
-    from toolprm_tasks.rebuild.operators import GROUNDED_SIDES
-
-    conversation = load_conversations(("base",))[:1]
-    bfcl = bfcl_points.points_by_conversation(conversation, 0)
-    assert all(GROUNDED_SIDES in p.rules for points in bfcl.values() for p in points) and any(bfcl.values())
-    talk = tooltalk.load_conversations(limit=1)
-    points = tooltalk.points_by_conversation(talk, tooltalk.api_specs(), 0)
-    assert all(GROUNDED_SIDES in p.rules for ps in points.values() for p in ps) and any(points.values())
 
 
 def test_a_question_asks_for_the_input_of_a_lookup_the_recorded_calls_skip(monkeypatch: pytest.MonkeyPatch) -> None:
