@@ -107,7 +107,7 @@ _CUE_AFTER = re.compile(
 _HEAD_CUE = re.compile(
     r"(?<![A-Za-z])(?:recommendation|recommended(?:[ \t_]*(?:action|choice|step))?|final|"
     r"preferred(?:[ \t_]*(?:action|choice|one))?|selected(?:[ \t_]*action)?|selection|pick)[ \t*_]*:"
-    r"[ \t*_\"'`]{0,6}" + _LABEL_CORE + r"[ \t*_\"'`]*[.!]?[ \t*_]*(?=\n|$)",
+    r"[ \t*_\"'`]{0,6}" + _LABEL_CORE + r"[ \t*_\"'`]*+[.!]?[ \t*_]*+(?=\n|$)",  # possessive: linear
     re.IGNORECASE,
 )
 # Weak statements (task version 11-A): ways of stating a choice that also occur in reasoning
