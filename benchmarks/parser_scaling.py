@@ -51,11 +51,6 @@ ANSWERS = {
     "repeated_conclusion": lambda n: "So Action 1. -> Action 2.\n" * (n // 26),
     "verdict_lines": lambda n: "Action 1: correct\n" * (n // 18),
     "taken_back_by_place": lambda n: "Final answer: Action 1. " + "Wait, " * (n // 6) + "the second one.",
-    # the verdict heads of task version 12-A (their first version had two runs of the same characters
-    # side by side after the label: "Final: Action 1", 40,000 spaces and a word took 14 s)
-    "head_then_spaces": lambda n: "Final: Action 1" + " " * n + "word",
-    "head_then_markup": lambda n: "Final: Action 1" + " **" * (n // 3) + ".x",
-    "repeated_head": lambda n: "Recommendation: Action 2\n" * (n // 25),
 }
 SIZES = (10_000, 80_000, 640_000)
 

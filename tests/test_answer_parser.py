@@ -178,11 +178,6 @@ from scorers.core import parse_pairwise_answer
     ("So Action 1 is out.", "no_choice_stated"), ("Therefore: Action 2 is ruled out.", "no_choice_stated"),
     ("Action 2\n\nThis is not the best choice.", "no_choice_stated"),
     ("Action 1.\n\nIt is a poor choice here because the token has expired.", "no_choice_stated"),
-    # task version 12-A: a verdict head read as a cue takes part in the retraction and conflict rules
-    ("Recommendation: Action 1\nWait, no \u2014 the second one.", "conflicting_answers"),
-    ("Action 1 is wrong.\nFinal: Action 1", "conflicting_answers"),
-    ("If the user agrees, Recommendation: Action 1", "no_choice_stated"),
-    ("Recommendation: Action 1 would delete the file, so Action 2.", "ambiguous"),  # the label ends no line
 ])
 def test_answers_misread_before(text: str, how: str) -> None:
     parsed = parse_pairwise_answer(text)
@@ -299,14 +294,6 @@ def test_answers_misread_before(text: str, how: str) -> None:
     ("Final answer: Action 1. Wait \u2014 the second one; no, the first one.", 1),
     ("Final answer: Action 1. Wait, the second one... no, the first one was right all along.", 1),
     ("Action 1\n\nIt would be a mistake to avoid this one.", 1),
-    # task version 12-A: a verdict head whose label ends its line, after analysis that names the
-    # other label (each was a parse failure)
-    ("Action 1 calls the wrong tool.\n\nRecommendation: Action 2", 2),
-    ("**Pros of Action 1**\n- Uses the cache\n\n**Cons of Action 2**\n- A redundant call\n\n"
-     "**Recommendation:** Action 1.", 1),
-    ("Action 2 returns 30 days of history; Action 1 returns the latest price.\n\nFinal: Action 1", 1),
-    ("Action 1: OK\nAction 2: OK\nFinal: Action 2", 2), ("Action 2 skips the login.\nPreferred action: **Action 1**", 1),
-    ("Action 1 repeats the lookup.\nSelected: Action 2.", 2),
 ])
 def test_clear_answers_still_parse(text: str, pick: int) -> None:
     assert parse_pairwise_answer(text).pick == pick

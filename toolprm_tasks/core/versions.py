@@ -50,14 +50,13 @@ TASK_VERSIONS: dict[str, str] = {
             "with 'the second one', a habit ('Normally I'd go with Action 1'), a lone label its next sentence "
             "rejects and a lone label beside 'both are acceptable' are failures, not picks; the data is unchanged",
     "12-A": "2026-12-08: rebuilt data build 12 (the choice among a slot's cases also evens out which side "
-            "the history grounds better, per split, error type and tier); a verdict head whose label ends "
-            "its line ('Recommendation: Action 2', 'Final: Action 1', 'Preferred action: Action 2') is a cue "
-            "(after analysis naming the other label it was a parse failure)",
+            "the history grounds better, per split, error type and tier); the official data's numbers and "
+            "the parser are unchanged",
 }
 LM_EVAL_LEGACY_VERSIONS: dict[str, str] = {"1.0": "1-A"}
 
 # The search task (`toolprm_search`) measures something else and has versions of its own.
-SEARCH_VERSION = "10-A"
+SEARCH_VERSION = "9-A"
 SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "2-A": "2026-12-05: BFCL's added-functions prompt in the conversations; "
                                           "-T select is -T selector (the old name is refused)",
@@ -81,9 +80,7 @@ SEARCH_VERSIONS: dict[str, str] = {"1-A": "2026-11-26: first release",
                                    "8-A": "2026-12-07: the pairwise judges' answers read by task version "
                                           "10-A's parser",
                                    "9-A": "2026-12-07: the pairwise judges' answers read by task version "
-                                          "11-A's parser",
-                                   "10-A": "2026-12-08: the pairwise judges' answers read by task version "
-                                           "12-A's parser (verdict heads)"}
+                                          "11-A's parser"}
 
 
 NOT_INSTALLED = "not installed"
