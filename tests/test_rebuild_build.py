@@ -260,8 +260,12 @@ def test_manifest_counts_checks_and_artifact_audit(built: Path) -> None:
         assert manifest["by_tier"] == dict(sorted(Counter(tier_of(r["difficulty"]) for r in records).items()))
         assert manifest["audit_by_tier"]["hard"]["cases"] == manifest["by_tier"]["hard"]
         if source == "bfcl":  # from build 12 (GROUNDED_SIDES) BFCL's hard tier passes its own audit too
-            hard = [r for r in records if tier_of(r["difficulty"]) == "hard"]
-            _assert_artifact_free(manifest["audit_by_tier"]["hard"], hard, strict=True)
+            hard = manifest["audit_by_tier"]["hard"]  # (its replies need not balance its calls: a tier)
+            assert hard["passed"] is True and hard["problems"] == []
+            assert hard["cases"] == sum(tier_of(r["difficulty"]) == "hard" for r in records)
+            for group in ("wrong_params", "wrong_tool", "should_call", "should_chat"):
+                assert hard["judges"]["grounding"]["by_group"][group]["acc"] <= 0.65, group
+            assert all(hard["probes"][probe]["overall"]["acc"] <= 0.60 for probe in ("candidate_only", "candidate_pair"))
     bfcl = json.loads((built / "prmbench_rebuilt_bfcl.json").read_text())
     bfcl_train = json.loads((built / "prmbench_rebuilt_bfcl_train.json").read_text())
     # a case is kept only when its execution check passed, and on the default build every one of
