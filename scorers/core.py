@@ -68,7 +68,8 @@ _NEGATIVE_WORD = re.compile(r"\b(?:not|never|no|avoid|reject(?:ed|s)?|wrong|inco
                             r"unnecessary|fails?|cannot|neither|nor|i[ \t]+doubt|doubtful|disagree|unsure|far[ \t]+from|"
                             r"be[ \t]+avoided|ruled[ \t]+out|is[ \t]+out)\b|n't\b", re.IGNORECASE)
 # a habit in a label's sentence: "I usually go with Action 2", "In most cases I'd pick Action 1"
-_HABIT_WORD = re.compile(r"\b(?:normally|usually|ordinarily|typically|in[ \t]+most[ \t]+cases)\b", re.IGNORECASE)
+_HABITS = r"normally|usually|ordinarily|typically|in[ \t]+most[ \t]+cases"
+_HABIT_WORD = re.compile(rf"\b(?:{_HABITS})\b", re.IGNORECASE)
 # a sentence and its end (for the negative-word rule; one ending in "?" asks, it does not choose)
 _SENTENCE = re.compile(r"[^.!?;\n]*[.!?;\n]?")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
@@ -250,8 +251,7 @@ _CONDITION_OPENS = re.compile(r"\W*(?:unless|assuming|provided|otherwise|if(?![ 
                               r"(?![ \t]+(?:forced|pressed|asked)\b))\b", re.IGNORECASE)
 # a habit is no choice either, in its clause: "Normally I'd go with Action 1" (not "Normally I'd go with
 # Action 1, but here Action 2 is correct", "Usually I go with Action 1, and here too: Action 1 is correct")
-_HABIT_OPENS = re.compile(r"\W*(?:normally|usually|ordinarily|typically|initially|at[ \t]+first|in[ \t]+most[ \t]+cases)\b",
-                          re.IGNORECASE)
+_HABIT_OPENS = re.compile(rf"\W*(?:{_HABITS}|initially|at[ \t]+first)\b", re.IGNORECASE)  # or a first thought
 _CLAUSE_BREAK = re.compile(r":|\b(?:but|however|yet|and)\b", re.IGNORECASE)
 # a condition right after a label ("-> Action 1 (if the user confirms)", "Go with Action 1, when ...")
 _CONDITIONED = re.compile(r"[ \t*\"'`]*(?:\([ \t]*|,[ \t]*)?(?:only[ \t]+)?(?:if|unless|when|provided|assuming)\b", re.IGNORECASE)
